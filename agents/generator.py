@@ -1,0 +1,85 @@
+"""Generator: writes new hard and easy inputs aimed at the weaknesses the Analyst found.
+
+Small teachers follow a one-example, label-fixed request far better than "write several mixed
+examples", so each sample is its own request (run concurrently) with its label and stance fixed.
+Only the text is kept: the Critic labels it in a separate call.
+"""
+
+from __future__ import annotations
+
+from langgraph.runtime import Runtime
+
+from agents.common import bullet_list, cost, stopwatch
+from agents.schemas import GeneratedText
+from agents.teacher import Reply, Teacher
+from graph.context import Context
+from graph.state import Sample, State
+from prompts import render
+from student.task import Example, Task
+
+
+def plan(task: Task, analysis: dict[str, object], n_hard: int, n_easy: int, rnd: int) -> list[Sample]:
+    """The round's requests: hard ones cycle through the weaknesses, easy ones through the labels."""
+    weaknesses = list(analysis.get("weaknesses") or [])  # type: ignore[call-overload]
+    samples: list[Sample] = []
+    for i in range(n_hard):
+        if weaknesses:
+            w = weaknesses[i % len(weaknesses)]
+            label, pattern = w["label"], w["pattern"]
+        else:  # no usable analysis: still aim at confusable texts, spread over the labels
+            label = task.labels[i % len(task.labels)]
+            pattern = str(analysis.get("summary") or "texts that are easy to confuse with another label")
+        samples.append(Sample(stance="hard", requested=label, weakness=pattern))
+    for i in range(n_easy):
+        samples.append(Sample(stance="easy", requested=task.labels[(i + rnd) % len(task.labels)], weakness=""))
+    for n, s in enumerate(samples):
+        s.update(id=f"r{rnd}-{n}", round=rnd, verdict="pending", reason="", text="", teacher_tokens=0)
+    return samples
+
+
+def examples_for(task: Task, seeds: list[Example], limit: int = 6) -> str:
+    """Seed examples as prompt text, to anchor the style and length of what gets written."""
+    if task.is_ner:
+        lines = [s["text"] for s in seeds[:limit]]
+    else:
+        lines = [f'"{s["text"]}" ({s["label"]})' for s in seeds[:limit]]
+    return bullet_list(lines)
+
+
+def generate(teacher: Teacher, prompt: str, task: Task, description: str, analysis: dict[str, object],
+             seeds: list[Example], pool: list[Example], requests: list[Sample], seed: int,
+             ) -> tuple[list[Sample], list[Reply[GeneratedText]]]:
+    """Fill each planned request with a text from the teacher; unparseable replies are rejected."""
+    summary = str(analysis.get("summary") or "")
+    lines = [summary] + [f'{w["label"]}: {w["pattern"]}' for w in analysis.get("weaknesses") or []]  # type: ignore[union-attr]
+    analysis_text = bullet_list([line for line in lines if line], empty="(no analysis yet)")
+    examples = examples_for(task, seeds)
+    texts = []
+    for r in requests:
+        same = [e["text"] for e in pool if task.is_ner or e.get("label") == r["requested"]][-5:]
+        texts.append(render(prompt, task=description, labels=", ".join(task.labels), analysis=analysis_text,
+                            examples=examples, label=r["requested"], stance=r["stance"],
+                            weakness=r["weakness"] or "(none: write a typical example)", avoid=bullet_list(same)))
+    replies = teacher.ask_many(texts, GeneratedText, seeds=[seed + i for i in range(len(requests))])
+    out: list[Sample] = []
+    for r, reply in zip(requests, replies, strict=True):
+        s = Sample(**{**r, "teacher_tokens": reply.tokens})
+        if reply.parsed is None:
+            s.update(verdict="rejected", reason=reply.reason or "malformed", text=reply.raw[:500])
+        else:
+            s["text"] = " ".join(reply.parsed.text.split())  # one line, single spaces
+        out.append(s)
+    return out, replies
+
+
+def generator(state: State, runtime: Runtime[Context]) -> dict[str, object]:
+    """Node: write this round's hard and easy samples."""
+    ctx = runtime.context or Context()
+    task, rnd = Task.from_dict(state["task"]), state["round"]
+    runtime.stream_writer({"node": "generator", "round": rnd, "status": f"writing {2 * ctx.per_round} samples"})
+    with stopwatch() as elapsed:
+        requests = plan(task, state.get("analysis", {}), ctx.per_round, ctx.per_round, rnd)
+        batch, replies = generate(ctx.teacher(), ctx.prompt("generator"), task, ctx.describe(), state.get("analysis", {}),
+                                  state.get("seeds", []), state.get("pool", []), requests,
+                                  seed=ctx.seed * 100_003 + rnd * 1_009)
+    return {"batch": batch, "stats": {str(rnd): {"generator": cost(replies, elapsed[0])}}}

@@ -1,0 +1,221 @@
+"""The one teacher client every agent shares.
+
+It talks to any OpenAI-compatible endpoint through `langchain_openai.ChatOpenAI`, asks for JSON
+(schema-constrained where the server supports it), repairs or retries malformed replies a bounded
+number of times, counts tokens, runs requests concurrently, and can cache replies on disk so a
+rerun never pays twice. Transport faults (5xx, 429, timeouts, refused connections) are retried
+with backoff by the OpenAI client itself, which honours ``Retry-After``; when they persist the
+caller gets a `TeacherUnavailable` with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import sqlite3
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Generic, Literal, TypeVar
+
+import openai
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import HumanMessage
+from pydantic import BaseModel, ValidationError
+
+T = TypeVar("T", bound=BaseModel)
+JsonMode = Literal["json_schema", "json_object", "none"]
+
+
+class TeacherUnavailable(RuntimeError):
+    """The endpoint kept failing after the client's retries; the run stops with its checkpoint intact."""
+
+
+@dataclass
+class Reply(Generic[T]):
+    """What one request produced: the parsed model, or the reason it was rejected, and its cost."""
+
+    parsed: T | None
+    reason: str | None  # None when parsed; otherwise malformed / truncated / empty
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    attempts: int = 0
+    raw: str = ""
+    cached: bool = False
+
+    @property
+    def tokens(self) -> int:
+        """Prompt plus completion tokens spent on this request, retries included."""
+        return self.prompt_tokens + self.completion_tokens
+
+
+def extract_json(raw: str) -> object | None:
+    """The first JSON object in ``raw``, tolerating code fences and prose around it."""
+    decoder = json.JSONDecoder()
+    for match in re.finditer(r"[{\[]", raw):
+        try:
+            value, _ = decoder.raw_decode(raw, match.start())
+        except json.JSONDecodeError:
+            continue
+        if isinstance(value, dict):
+            return value
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            return value[0]  # a one-element list around the object is a common small-model slip
+    return None
+
+
+def parse_reply(raw: str, schema: type[T]) -> tuple[T | None, str | None]:
+    """Parse a reply into ``schema``, repairing what can be repaired; else return a reason code."""
+    text = raw.strip()
+    if not text:
+        return None, "empty"
+    value = extract_json(text)
+    if value is None:
+        fields = list(schema.model_fields)
+        # A bare one-line answer to a one-field request ("positive", or the text itself) is usable as is.
+        if len(fields) == 1 and "{" not in text and "\n" not in text.strip("`").strip():
+            value = {fields[0]: text.strip("`\"' ")}
+        else:
+            return None, "malformed"
+    try:
+        return schema.model_validate(value), None
+    except ValidationError:
+        return None, "malformed"
+
+
+class ReplyCache:
+    """Teacher replies on disk, keyed by the exact request, so reruns and resumed runs do not pay twice."""
+
+    def __init__(self, path: str | Path) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, content TEXT, finish TEXT,"
+            " prompt_tokens INTEGER, completion_tokens INTEGER)"
+        )
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> tuple[str, str, int, int] | None:
+        """The cached (content, finish_reason, prompt_tokens, completion_tokens) or None."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT content, finish, prompt_tokens, completion_tokens FROM replies WHERE key=?", (key,)
+            ).fetchone()
+        return tuple(row) if row else None  # type: ignore[return-value]
+
+    def put(self, key: str, content: str, finish: str, prompt_tokens: int, completion_tokens: int) -> None:
+        """Store one reply (the first write for a key wins)."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR IGNORE INTO replies VALUES (?, ?, ?, ?, ?)",
+                (key, content, finish, prompt_tokens, completion_tokens),
+            )
+
+
+def response_format(schema: type[BaseModel], mode: JsonMode) -> dict | None:
+    """The ``response_format`` to send: a JSON schema (OpenAI, vLLM, llama.cpp), JSON mode, or none."""
+    if mode == "json_schema":
+        return {"type": "json_schema", "json_schema": {"name": schema.__name__, "schema": schema.model_json_schema()}}
+    if mode == "json_object":  # llama.cpp also reads the schema here and constrains decoding to it
+        return {"type": "json_object", "schema": schema.model_json_schema()}
+    return None
+
+
+class Teacher:
+    """A chat model plus the JSON discipline, accounting, concurrency and caching the agents need."""
+
+    def __init__(
+        self,
+        chat: BaseChatModel,
+        *,
+        model_id: str = "",
+        json_mode: JsonMode = "json_schema",
+        parse_attempts: int = 2,
+        concurrency: int = 4,
+        cache: ReplyCache | None = None,
+    ) -> None:
+        self.chat = chat
+        self.model_id = model_id
+        self.json_mode = json_mode
+        self.parse_attempts = max(1, parse_attempts)
+        self.concurrency = max(1, concurrency)
+        self.cache = cache
+
+    def _call(self, prompt: str, rf: dict | None, seed: int | None) -> tuple[str, str, int, int, bool]:
+        """One request (or a cache hit): content, finish reason, prompt and completion tokens, cached."""
+        key = hashlib.sha256(json.dumps([self.model_id, prompt, rf, seed], sort_keys=True).encode()).hexdigest()
+        if self.cache and (hit := self.cache.get(key)):
+            return (*hit, True)
+        kwargs: dict[str, object] = {}
+        if rf is not None:
+            kwargs["response_format"] = rf
+        if seed is not None:
+            kwargs["seed"] = seed
+        try:
+            msg = self.chat.invoke([HumanMessage(prompt)], **kwargs)
+        except openai.APIStatusError as e:
+            hint = "; if the server rejects response_format, try --json-mode none" if e.status_code == 400 else ""
+            raise TeacherUnavailable(f"teacher answered HTTP {e.status_code} after retries: {_short(e)}{hint}") from None
+        except (openai.APIConnectionError, openai.APITimeoutError) as e:
+            raise TeacherUnavailable(f"teacher unreachable after retries: {_short(e)}") from None
+        content = msg.content if isinstance(msg.content, str) else json.dumps(msg.content)
+        usage = getattr(msg, "usage_metadata", None) or {}
+        finish = str((msg.response_metadata or {}).get("finish_reason") or "")
+        result = (content, finish, int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0)))
+        if self.cache:
+            self.cache.put(key, *result)
+        return (*result, False)
+
+    def ask(self, prompt: str, schema: type[T], seed: int | None = None) -> Reply[T]:
+        """Ask once, re-asking on a malformed reply up to ``parse_attempts`` times in all."""
+        rf = response_format(schema, self.json_mode)
+        reply: Reply[T] = Reply(parsed=None, reason="empty")
+        for attempt in range(self.parse_attempts):
+            # A different seed per attempt so a re-ask is not answered with the same broken reply.
+            attempt_seed = None if seed is None else seed + 7919 * attempt
+            content, finish, pt, ct, cached = self._call(prompt, rf, attempt_seed)
+            reply.prompt_tokens += pt
+            reply.completion_tokens += ct
+            reply.attempts = attempt + 1
+            reply.raw, reply.cached = content, cached
+            parsed, reason = parse_reply(content, schema)
+            if parsed is not None:
+                reply.parsed, reply.reason = parsed, None
+                return reply
+            reply.reason = "truncated" if finish == "length" else reason
+        return reply
+
+    def ask_many(self, prompts: Sequence[str], schema: type[T], seeds: Sequence[int | None] | None = None) -> list[Reply[T]]:
+        """Ask several prompts concurrently (at most ``concurrency`` in flight), replies in order."""
+        seeds = list(seeds) if seeds is not None else [None] * len(prompts)
+        if self.concurrency == 1 or len(prompts) <= 1:
+            return [self.ask(p, schema, s) for p, s in zip(prompts, seeds, strict=True)]
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            return list(pool.map(lambda ps: self.ask(ps[0], schema, ps[1]), zip(prompts, seeds, strict=True)))
+
+
+def _short(e: Exception) -> str:
+    """First line of an exception message, without the API key or request body."""
+    return str(e).splitlines()[0][:200] if str(e) else e.__class__.__name__
+
+
+def chat_model(
+    base_url: str, model: str, *, temperature: float, max_tokens: int, timeout: float, max_retries: int
+) -> BaseChatModel:
+    """A `ChatOpenAI` for the endpoint; the key comes only from ``OPENAI_API_KEY`` and is never stored."""
+    from langchain_openai import ChatOpenAI  # imported here so importing the graph needs no OpenAI setup
+
+    return ChatOpenAI(
+        base_url=base_url or None,
+        model=model,
+        api_key=os.environ.get("OPENAI_API_KEY") or "EMPTY",
+        temperature=temperature,
+        max_tokens=max_tokens,
+        timeout=timeout,
+        max_retries=max_retries,
+    )

@@ -1,0 +1,37 @@
+"""Wiring: the EvoKD state machine, built once and compiled by whoever runs it.
+
+``graph`` (compiled without a checkpointer) is what ``langgraph.json`` exposes to ``langgraph dev``
+and Studio; the CLI compiles the same builder with a SQLite checkpointer in the run folder.
+"""
+
+from __future__ import annotations
+
+from langgraph.graph import END, START, StateGraph
+
+from agents.analyst import analyst
+from agents.critic import critic
+from agents.generator import generator
+from graph.context import Context
+from graph.nodes import finalize, student
+from graph.routing import route
+from graph.state import State
+
+
+def build_graph() -> StateGraph:
+    """seed pass -> (analyst -> generator -> critic -> student)* -> finalize."""
+    builder = StateGraph(State, context_schema=Context)
+    builder.add_node("student", student, metadata={"description": "Predict the new batch, train on it with replay, evaluate on dev."})
+    builder.add_node("analyst", analyst, metadata={"description": "Teacher reads the student's wrong and right predictions."})
+    builder.add_node("generator", generator, metadata={"description": "Teacher writes hard and easy texts aimed at the weaknesses."})
+    builder.add_node("critic", critic, metadata={"description": "Teacher labels each text separately; bad ones are rejected."})
+    builder.add_node("finalize", finalize, metadata={"description": "Keep the best student and write summary.json."})
+    builder.add_edge(START, "student")
+    builder.add_edge("analyst", "generator")
+    builder.add_edge("generator", "critic")
+    builder.add_edge("critic", "student")
+    builder.add_conditional_edges("student", route, {"analyst": "analyst", "finalize": "finalize"})
+    builder.add_edge("finalize", END)
+    return builder
+
+
+graph = build_graph().compile(name="evokd")

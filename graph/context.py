@@ -1,0 +1,127 @@
+"""Run settings: a typed `Context` handed to every node (LangGraph ``context_schema``), never globals.
+
+Every field carries a description so the form in LangGraph Studio reads well. Prompt fields left
+empty mean "the shipped prompt for this task"; Studio can edit them per node.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+
+from agents.teacher import JsonMode, ReplyCache, Teacher, chat_model
+from student.data import Dataset, load_dataset
+from student.task import TaskKind
+
+
+def _f(default: Any, description: str, **extra: Any) -> Any:
+    """A dataclass field with a description (shown in Studio's context form)."""
+    meta: dict[str, object] = {"description": description}
+    if extra:
+        meta["json_schema_extra"] = extra
+    return field(default=default, metadata=meta)
+
+
+def _prompt(agent: str) -> Any:
+    return _f("", f"The {agent} prompt (Markdown with $placeholders); empty = the shipped prompt for the task.",
+              langgraph_nodes=[agent], langgraph_type="prompt")
+
+
+@dataclass(kw_only=True)
+class Context:
+    """Everything a run is configured with; the CLI builds it from flags, Studio from its form."""
+
+    task: TaskKind = _f("classification", "Task kind: 'classification' or 'ner'.")
+    data: str = _f("rotten_tomatoes", "Data folder with train/dev/test files, or a bundled dataset name.")
+    task_description: str = _f("", "One line telling the teacher what the labels mean; empty = from the data card.")
+    shots: int = _f(1, "Seed examples per label (sentences per entity type for NER).")
+    seed: int = _f(0, "Random seed for seed sampling, teacher sampling and training.")
+    max_rounds: int = _f(5, "Stop after this many evolution rounds.")
+    per_round: int = _f(8, "Hard texts and easy texts the Generator writes per round (each).")
+    budget_tokens: int = _f(0, "Stop once the teacher has used this many tokens (0 = no limit).")
+    patience: int = _f(3, "Stop after this many rounds without a better dev score.")
+    target: float = _f(0.0, "Stop once the dev score reaches this value (0 = no target).")
+    replay: int = _f(32, "Earlier generated samples replayed in each round's training (review history).")
+    feedback_limit: int = _f(12, "Wrong and right predictions each shown to the Analyst.")
+    student: str = _f("", "Student encoder: local folder or model id; empty = bundled all-MiniLM-L6-v2.")
+    epochs: int = _f(3, "Training epochs over each round's data.")
+    min_steps: int = _f(40, "Minimum optimizer steps per training pass, so tiny data is not under-trained.")
+    lr: float = _f(5e-5, "Student learning rate (AdamW).")
+    batch_size: int = _f(16, "Student batch size.")
+    max_length: int = _f(128, "Student maximum sequence length in sub-tokens.")
+    teacher_url: str = _f("", "OpenAI-compatible base URL; empty = $OPENAI_BASE_URL.")
+    teacher_model: str = _f("", "Teacher model name; empty = $OPENAI_MODEL or 'teacher'.")
+    temperature: float = _f(0.8, "Teacher sampling temperature for generation (labelling uses 0).")
+    max_tokens: int = _f(320, "Longest teacher reply, in tokens.")
+    json_mode: JsonMode = _f("json_schema", "How JSON is requested: json_schema, json_object (llama.cpp) or none.")
+    concurrency: int = _f(4, "Teacher requests in flight at once.")
+    timeout: float = _f(120.0, "Seconds before one teacher request times out.")
+    max_retries: int = _f(4, "Retries of a failed HTTP request (backoff, honours Retry-After).")
+    parse_attempts: int = _f(2, "Times a malformed teacher reply is re-asked before it counts as rejected.")
+    cache: str = _f("", "Teacher reply cache (SQLite file); empty = no cache.")
+    run_dir: str = _f("", "Run folder for results and the student; empty = runs/studio/<thread id>.")
+    analyst_prompt: str = _prompt("analyst")
+    generator_prompt: str = _prompt("generator")
+    critic_prompt: str = _prompt("critic")
+
+    def prompt(self, agent: str) -> str:
+        """The prompt text in force for an agent."""
+        import prompts
+
+        return getattr(self, f"{agent}_prompt") or prompts.default(self.task, agent)
+
+    def teacher(self, *, labelling: bool = False) -> Teacher:
+        """The shared teacher client (labelling calls run at temperature 0)."""
+        return _teacher(
+            self.teacher_url or os.environ.get("OPENAI_BASE_URL", ""),
+            self.teacher_model or os.environ.get("OPENAI_MODEL", "teacher"),
+            0.0 if labelling else self.temperature,
+            self.max_tokens, self.timeout, self.max_retries, self.json_mode,
+            self.parse_attempts, self.concurrency, self.cache,
+        )
+
+    def describe(self) -> str:
+        """One line telling the teacher what the task is: the flag, else the data card, else generic."""
+        if self.task_description:
+            return self.task_description
+        card = Path(self.dataset().source) / "card.json"
+        if card.exists():
+            described = json.loads(card.read_text(encoding="utf-8")).get("task_description")
+            if described:
+                return str(described)
+        if self.task == "ner":
+            return "Find the named entities in each sentence and give each its type."
+        return "Classify each text into exactly one of the labels."
+
+    def dataset(self) -> Dataset:
+        """The run's data (train/dev/test), read once per process."""
+        return run_dataset(self.data, self.task)
+
+    def run_path(self, config: RunnableConfig | None) -> Path:
+        """The run folder: as configured, else one per thread under runs/studio/."""
+        if self.run_dir:
+            return Path(self.run_dir)
+        thread = ((config or {}).get("configurable") or {}).get("thread_id", "default")
+        return Path("runs") / "studio" / str(thread)
+
+
+@lru_cache(maxsize=8)
+def _teacher(url: str, model: str, temperature: float, max_tokens: int, timeout: float, max_retries: int,
+             json_mode: JsonMode, parse_attempts: int, concurrency: int, cache: str) -> Teacher:
+    chat = chat_model(url, model, temperature=temperature, max_tokens=max_tokens, timeout=timeout, max_retries=max_retries)
+    return Teacher(chat, model_id=f"{url}|{model}|{temperature}|{max_tokens}", json_mode=json_mode,
+                   parse_attempts=parse_attempts, concurrency=concurrency, cache=ReplyCache(cache) if cache else None)
+
+
+@lru_cache(maxsize=4)
+def run_dataset(data: str, kind: TaskKind) -> Dataset:
+    """The dataset named by ``data`` (a folder or a bundled name), read once per process."""
+    from evokd.datasets import resolve_data
+
+    return load_dataset(resolve_data(data), kind)

@@ -1,0 +1,151 @@
+"""The two nodes that are not agents: the Student (a tool node) and the final report.
+
+The heavy lifting is in `student/` (plain functions); these nodes only move data between the
+state, the run folder and those functions.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import time
+from collections import Counter
+from pathlib import Path
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.runtime import Runtime
+
+from graph.context import Context
+from graph.records import append_new, copy_dir, write_json
+from graph.routing import reason_for
+from graph.state import Prediction, RoundRecord, Sample, State, teacher_tokens
+from student import metrics, model
+from student.data import sample_shots
+from student.task import Example, Task
+from student.train import TrainConfig, predict, train
+
+
+def to_example(task: Task, s: Sample) -> Example:
+    """The training example an accepted sample becomes."""
+    if task.is_ner:
+        return Example(text=s["text"], tokens=s["tokens"], tags=s["tags"])
+    return Example(text=s["text"], label=s["label"])
+
+
+def gold(task: Task, ex: Example) -> str | list[str]:
+    """An example's label: the class, or the tag sequence."""
+    return ex["tags"] if task.is_ner else ex["label"]
+
+
+def feedback_for(task: Task, examples: list[Example], predicted: list) -> list[Prediction]:
+    """Pair each example with the student's prediction: the wrong/right split the Analyst reads."""
+    return [Prediction(text=ex["text"], gold=gold(task, ex), predicted=p, correct=gold(task, ex) == p)
+            for ex, p in zip(examples, predicted, strict=True)]
+
+
+def train_config(ctx: Context, rnd: int) -> TrainConfig:
+    """The student recipe for one round (a seed per round keeps resumed runs identical)."""
+    return TrainConfig(lr=ctx.lr, batch_size=ctx.batch_size, epochs=ctx.epochs, min_steps=ctx.min_steps,
+                       max_length=ctx.max_length, seed=ctx.seed * 1_000 + rnd)
+
+
+def prune(student_dir: Path, keep: set[str]) -> None:
+    """Delete round checkpoints that neither resume nor the final model can need any more."""
+    for d in student_dir.glob("round-*"):
+        if str(d) not in keep:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> dict[str, object]:
+    """Node: predict the new batch (feedback), train on it plus replayed history, evaluate, save.
+
+    The first pass (round 0) samples the k-shot seeds and trains on them alone.
+    """
+    ctx = runtime.context or Context()
+    write, started = runtime.stream_writer, time.perf_counter()
+    run, ds, rnd = ctx.run_path(config), ctx.dataset(), state.get("round", 0)
+    task = ds.task
+    update: dict[str, object] = {}
+    if rnd == 0:
+        seeds = sample_shots(ds.train, task, ctx.shots, ctx.seed)
+        update.update(task=task.to_dict(), seeds=seeds)
+        append_new(run / "seeds.jsonl", [{"n": i, **s} for i, s in enumerate(seeds)], key="n")
+        net = model.load(ctx.student or model.default_student_path(), task)
+        new: list[Example] = list(seeds)
+        batch: list[Sample] = []
+    else:
+        seeds = state["seeds"]
+        net = model.load(state["student_path"], task)
+        batch = [Sample(**s) for s in state.get("batch", [])]
+        accepted = [s for s in batch if s["verdict"] == "accepted"]
+        new = [to_example(task, s) for s in accepted]
+        if new:  # the paper's Step 1: the student predicts the new batch before it learns from it
+            write({"node": "student", "round": rnd, "status": f"predicting {len(new)} new samples"})
+            for s, p in zip(accepted, predict(net, new), strict=True):
+                s["predicted"] = p
+            update["feedback"] = feedback_for(task, new, [s["predicted"] for s in accepted])
+            update["pool"] = new
+
+    # Review history: replay earlier generated samples (and always the seeds) against forgetting.
+    history_pool = list(state.get("pool", []))
+    replay = random.Random(ctx.seed * 7 + rnd).sample(history_pool, min(ctx.replay, len(history_pool)))
+    train_set = new + ([] if rnd == 0 else list(seeds)) + replay
+    train_stats: dict[str, object] = {"steps": 0}
+    if rnd == 0 or new:
+        write({"node": "student", "round": rnd, "status": f"training on {len(train_set)} examples"})
+        train_stats = train(net, train_set, train_config(ctx, rnd),
+                            on_progress=lambda p: write({"node": "student", "round": rnd, **p}))
+    if rnd == 0:  # no generated batch yet: the first analysis reads the seeds as the student now sees them
+        update["feedback"] = feedback_for(task, seeds, predict(net, seeds))
+
+    write({"node": "student", "round": rnd, "status": "evaluating"})
+    dev = metrics.evaluate(task, ds.dev, predict(net, ds.dev))
+    test = metrics.evaluate(task, ds.test, predict(net, ds.test))  # reported only, never used to decide
+    path = run / "student" / f"round-{rnd}"
+    model.save(net, path)
+
+    best = dict(state.get("best") or {})
+    if not best or float(dev["score"]) > float(best["score"]):  # type: ignore[arg-type]
+        best = {"round": rnd, "score": dev["score"], "path": str(path)}
+    prune(run / "student", {str(path), str(best["path"]), str(state.get("student_path", ""))})
+
+    stats = dict(state.get("stats", {}))
+    node_cost = {"seconds": round(time.perf_counter() - started, 3), "calls": 0, "prompt_tokens": 0, "completion_tokens": 0}
+    nodes = {**stats.get(str(rnd), {}), "student": node_cost}
+    rejected = Counter(s["reason"] for s in batch if s["verdict"] == "rejected")
+    record = RoundRecord(
+        round=rnd, dev=dev, test=test, train=train_stats,
+        accepted=sum(s["verdict"] == "accepted" for s in batch), rejected=dict(rejected),
+        hard_accepted=sum(s["verdict"] == "accepted" and s["stance"] == "hard" for s in batch),
+        easy_accepted=sum(s["verdict"] == "accepted" and s["stance"] == "easy" for s in batch),
+        nodes=nodes, teacher_tokens=teacher_tokens({**stats, str(rnd): nodes}), student_path=str(path),
+    )
+    append_new(run / "samples.jsonl", batch, key="id")
+    append_new(run / "rounds.jsonl", [record], key="round")
+    return {**update, "batch": batch, "history": [record], "student_path": str(path), "best": best,
+            "stats": {str(rnd): {"student": node_cost}}}
+
+
+def finalize(state: State, runtime: Runtime[Context], config: RunnableConfig) -> dict[str, object]:
+    """Node: keep the best student (by dev score) as the run's model and write summary.json."""
+    ctx = runtime.context or Context()
+    run = ctx.run_path(config)
+    best, history = state["best"], state["history"]
+    best_record = next(r for r in history if r["round"] == best["round"])
+    copy_dir(str(best["path"]), run / "model")
+    summary = {
+        "stop_reason": reason_for(state, ctx) or "max_rounds",
+        "rounds": history[-1]["round"],
+        "best_round": best["round"],
+        "metric": Task.from_dict(state["task"]).metric,
+        "dev": best_record["dev"],
+        "test": best_record["test"],
+        "seed_only": {"dev": history[0]["dev"], "test": history[0]["test"]},
+        "teacher_tokens": teacher_tokens(state.get("stats", {})),
+        "accepted": sum(r.get("accepted", 0) for r in history),
+        "rejected": sum(sum(r.get("rejected", {}).values()) for r in history),
+        "seconds": round(sum(n.get("seconds", 0.0) for nodes in state.get("stats", {}).values() for n in nodes.values()), 1),
+        "model": str(run / "model"),
+    }
+    write_json(run / "summary.json", summary)
+    return {"stop_reason": summary["stop_reason"], "summary": summary}

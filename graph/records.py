@@ -1,0 +1,79 @@
+"""The run folder's files: append-only JSONL written idempotently, and JSON written atomically.
+
+A node may run twice for the same step (a crash before its checkpoint, then `evokd resume`), so
+every append skips records already on disk, and a torn last line left by a killed process is cut
+off before anything new is written. Each write is flushed and fsynced.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+
+
+def _repair_tail(path: Path) -> None:
+    """Cut a torn (unterminated) last line, the trace of a process killed mid-write."""
+    with open(path, "rb+") as f:
+        data = f.read()
+        if data and not data.endswith(b"\n"):
+            f.truncate(data.rfind(b"\n") + 1)
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    """Every complete, valid record of a JSONL file (a torn last line is ignored)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
+        if not line.endswith("\n"):
+            break
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+def append_new(path: str | Path, records: Iterable[dict], key: str) -> int:
+    """Append the records whose ``key`` is not in the file yet; return how many were written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        _repair_tail(path)
+    have = {r.get(key) for r in read_jsonl(path)}
+    new = [r for r in records if r.get(key) not in have]
+    if new:
+        with open(path, "a", encoding="utf-8") as f:
+            for r in new:
+                f.write(json.dumps(r, ensure_ascii=False) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+    return len(new)
+
+
+def write_json(path: str | Path, obj: object) -> None:
+    """Write JSON through a temporary file and an atomic rename, so readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2, ensure_ascii=False)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def copy_dir(src: str | Path, dest: str | Path) -> None:
+    """Replace ``dest`` by a copy of ``src`` so that a crash leaves either the old or the new copy."""
+    dest = Path(dest)
+    tmp, old = dest.with_name(dest.name + ".new"), dest.with_name(dest.name + ".old")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(src, tmp)
+    if dest.exists():
+        os.replace(dest, old)
+    os.replace(tmp, dest)
+    shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,35 @@
+"""The decision after each student pass: evolve another round, or stop, and why."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from langgraph.runtime import Runtime
+
+from graph.context import Context
+from graph.state import RoundRecord, State, teacher_tokens
+
+
+def stop_reason(history: list[RoundRecord], tokens: int, best_round: int, ctx: Context) -> str | None:
+    """Why the loop should stop now (``target``, ``max_rounds``, ``token_budget``, ``patience``), or None."""
+    last = history[-1]
+    if ctx.target and float(last["dev"]["score"]) >= ctx.target:  # type: ignore[arg-type]
+        return "target"
+    if last["round"] >= ctx.max_rounds:
+        return "max_rounds"
+    if ctx.budget_tokens and tokens >= ctx.budget_tokens:
+        return "token_budget"
+    if ctx.patience and last["round"] - best_round >= ctx.patience:
+        return "patience"
+    return None
+
+
+def reason_for(state: State, ctx: Context) -> str | None:
+    """`stop_reason` read off the state (dev scores only: test labels never steer the loop)."""
+    return stop_reason(state.get("history", []), teacher_tokens(state.get("stats", {})),
+                       int(state.get("best", {}).get("round", 0)), ctx)  # type: ignore[arg-type]
+
+
+def route(state: State, runtime: Runtime[Context]) -> Literal["analyst", "finalize"]:
+    """Conditional edge after ``student``: back to the Analyst, or on to the final report."""
+    return "finalize" if reason_for(state, runtime.context or Context()) else "analyst"

@@ -1,0 +1,94 @@
+"""Agent prompts: plain Markdown files with ``$name`` placeholders, one per task kind and agent.
+
+Nothing else in the code base holds prompt wording. A user swaps a prompt by pointing at another
+file; `check` rejects a prompt with a missing or unknown placeholder before any teacher call.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from string import Template
+
+AGENTS = ("analyst", "generator", "critic")
+
+# The placeholders each agent fills in. A prompt must use every required one and no others.
+PLACEHOLDERS: dict[str, frozenset[str]] = {
+    "analyst": frozenset({"task", "labels", "wrong", "correct"}),
+    "generator": frozenset({"task", "labels", "analysis", "examples", "label", "stance", "weakness", "avoid"}),
+    "critic": frozenset({"task", "labels", "text"}),
+}
+# Placeholders a custom prompt may leave out (the default prompts use them all).
+OPTIONAL: dict[str, frozenset[str]] = {
+    "analyst": frozenset({"correct"}),
+    "generator": frozenset({"analysis", "examples", "avoid", "weakness"}),
+    "critic": frozenset(),
+}
+
+_DIR = Path(__file__).parent
+
+
+class PromptError(ValueError):
+    """A prompt file that cannot be used; the message names the file and the fix."""
+
+
+def default_path(kind: str, agent: str) -> Path:
+    """Where the shipped prompt for a task kind and agent lives."""
+    return _DIR / kind / f"{agent}.md"
+
+
+def default(kind: str, agent: str) -> str:
+    """The shipped prompt text for a task kind (``classification`` or ``ner``) and agent."""
+    return default_path(kind, agent).read_text(encoding="utf-8")
+
+
+def check(agent: str, text: str, source: str) -> None:
+    """Raise `PromptError` if ``text`` lacks a required placeholder or uses an unknown one."""
+    if agent not in PLACEHOLDERS:
+        raise PromptError(f"{source}: unknown agent '{agent}'; use one of {', '.join(AGENTS)}")
+    try:
+        used = set(Template(text).get_identifiers())
+    except ValueError as e:  # pragma: no cover - get_identifiers skips invalid ones
+        raise PromptError(f"{source}: {e}") from None
+    if not Template(text).is_valid():
+        raise PromptError(f"{source}: a '$' is not followed by a placeholder name; write '$$' for a literal dollar sign")
+    unknown = used - PLACEHOLDERS[agent]
+    missing = PLACEHOLDERS[agent] - OPTIONAL[agent] - used
+    if unknown:
+        raise PromptError(
+            f"{source}: unknown placeholder(s) {', '.join('$' + u for u in sorted(unknown))} for the {agent}; "
+            f"allowed: {', '.join('$' + p for p in sorted(PLACEHOLDERS[agent]))}"
+        )
+    if missing:
+        raise PromptError(f"{source}: the {agent} prompt must use {', '.join('$' + m for m in sorted(missing))}")
+
+
+def load(kind: str, overrides: dict[str, str] | None = None, directory: str | None = None) -> dict[str, str]:
+    """Resolve the three prompt texts: ``overrides`` (agent -> file) win over ``directory``, then the defaults.
+
+    Every prompt is checked, so a bad file fails here, before the first teacher call.
+    """
+    overrides = dict(overrides or {})
+    for agent in overrides:
+        if agent not in AGENTS:
+            raise PromptError(f"--prompt {agent}=...: unknown agent '{agent}'; use one of {', '.join(AGENTS)}")
+    texts: dict[str, str] = {}
+    for agent in AGENTS:
+        path: Path | None = None
+        if agent in overrides:
+            path = Path(overrides[agent])
+        elif directory and (Path(directory) / f"{agent}.md").exists():
+            path = Path(directory) / f"{agent}.md"
+        if path is None:
+            texts[agent] = default(kind, agent)
+            continue
+        try:
+            texts[agent] = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise PromptError(f"{path}: cannot read prompt ({e.__class__.__name__}); give a UTF-8 text file") from None
+        check(agent, texts[agent], str(path))
+    return texts
+
+
+def render(template: str, /, **values: str) -> str:
+    """Fill a prompt's placeholders; generated text is substituted verbatim and never re-parsed."""
+    return Template(template).safe_substitute(values)

@@ -1,0 +1,136 @@
+"""A scripted OpenAI-compatible server on 127.0.0.1, for wire tests with the real `ChatOpenAI` client.
+
+Each request to ``/v1/chat/completions`` is answered by a Python function: return a string (the
+reply content) or a `Scripted` to control status, headers, delay, finish reason or raw bytes.
+Every request body is recorded for assertions.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Scripted:
+    """A fully specified reply."""
+
+    content: str = ""
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    finish_reason: str = "stop"
+    raw: bytes | None = None  # sent as the body verbatim (for broken JSON bodies)
+
+
+Responder = Callable[[dict], "str | Scripted"]
+
+
+class FakeOpenAI:
+    """A loopback HTTP server speaking the chat-completions API; use as a context manager."""
+
+    def __init__(self, respond: Responder) -> None:
+        self.respond = respond
+        self.requests: list[dict] = []
+        self._lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:  # keep test output quiet
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                self._send(200, {"object": "list", "data": [{"id": "teacher", "object": "model"}]})
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                with outer._lock:
+                    outer.requests.append(body)
+                reply = outer.respond(body)
+                if isinstance(reply, str):
+                    reply = Scripted(content=reply)
+                time.sleep(reply.delay)
+                if reply.raw is not None:
+                    self._send(reply.status, None, reply.raw, reply.headers)
+                elif reply.status != 200:
+                    self._send(reply.status, {"error": {"message": f"scripted {reply.status}"}}, headers=reply.headers)
+                else:
+                    prompt = " ".join(str(m.get("content", "")) for m in body.get("messages", []))
+                    self._send(200, {
+                        "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": body.get("model", "teacher"),
+                        "choices": [{"index": 0, "finish_reason": reply.finish_reason,
+                                     "message": {"role": "assistant", "content": reply.content}}],
+                        "usage": {"prompt_tokens": len(prompt) // 4, "completion_tokens": max(1, len(reply.content) // 4),
+                                  "total_tokens": len(prompt) // 4 + max(1, len(reply.content) // 4)},
+                    }, headers=reply.headers)
+
+            def _send(self, status: int, obj: object, raw: bytes | None = None, headers: dict[str, str] | None = None) -> None:
+                data = raw if raw is not None else json.dumps(obj).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+
+    @property
+    def url(self) -> str:
+        """Base URL for `ChatOpenAI(base_url=...)`."""
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def __enter__(self) -> FakeOpenAI:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def prompt_of(body: dict) -> str:
+    """The text of all messages in a request."""
+    return "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
+
+
+def schema_name(body: dict) -> str:
+    """Which reply model the request asks for (from its response_format), or ""."""
+    rf = body.get("response_format") or {}
+    if "json_schema" in rf:
+        return rf["json_schema"].get("name", "")
+    return (rf.get("schema") or {}).get("title", "")
+
+
+class SentimentTeacher:
+    """A deterministic 'teacher' for a positive/negative task: it writes and labels by keywords.
+
+    Generated texts are unique (a counter word) and use the vocabulary of `tiny_sentiment_data`.
+    """
+
+    WORDS = {"positive": "good great lovely", "negative": "bad awful boring"}
+
+    def __init__(self) -> None:
+        self.counter = itertools.count()
+
+    def __call__(self, body: dict) -> str:
+        prompt, kind = prompt_of(body), schema_name(body)
+        if kind == "Analysis":
+            return json.dumps({"summary": "It misses mild wording.",
+                               "weaknesses": [{"label": "negative", "pattern": "mild complaints"},
+                                              {"label": "unknown", "pattern": "dropped: not a label"}]})
+        if kind == "GeneratedText":
+            label = re.search(r"^Label: (\S+)", prompt, re.M).group(1)  # type: ignore[union-attr]
+            return f'```json\n{{"text": "a {self.WORDS[label]} film number w{next(self.counter)}"}}\n```'
+        if kind == "LabelVerdict":
+            text = prompt.split("<<<")[1].split(">>>")[0]
+            return json.dumps({"label": "positive" if "good" in text else "negative"})
+        return "{}"
