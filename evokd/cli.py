@@ -24,7 +24,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-console = Console(stderr=True, highlight=False)
+console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 # Context fields the run flags set directly (flag name = field name with dashes).
 RUN_FIELDS = {
@@ -309,11 +309,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return commands[args.command](args)
     except user_errors() as e:
-        console.print(f"evokd: error: {e}", style="red")
+        print(f"evokd: error: {e}", file=sys.stderr)
         return 2
     except (TeacherUnavailable, TeacherError) as e:
         where = f"; the run is checkpointed: continue with 'evokd resume {args.out or args.run_dir}'" if args.command in ("run", "resume") else ""
-        console.print(f"evokd: teacher error: {e}{where}", style="red")
+        print(f"evokd: teacher error: {e}{where}", file=sys.stderr)
         return 3
     except KeyboardInterrupt:
         console.print("interrupted; a started run can be continued with 'evokd resume RUN_DIR'", style="yellow")

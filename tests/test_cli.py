@@ -1,0 +1,46 @@
+"""The `evokd` command in-process: a run writes its folder, resume continues it, bad input exits 2."""
+
+from __future__ import annotations
+
+import json
+
+from evokd.cli import main
+from graph.records import read_jsonl
+
+
+def run_args(data, student, server, out, *extra: str) -> list[str]:
+    """Flags for a fast run on the tiny data and model."""
+    return ["run", "--data", str(data), "--student", str(student), "--teacher-url", server.url,
+            "--rounds", "2", "--per-round", "2", "--min-steps", "4", "--epochs", "1", "--batch-size", "8",
+            "--max-retries", "0", "--out", str(out), *extra]
+
+
+def test_run_then_resume_finished(sentiment_dir, tiny_student, teacher_server, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(run_args(sentiment_dir, tiny_student, teacher_server, out)) == 0
+    for name in ("samples.jsonl", "rounds.jsonl", "summary.json", "run.json", "checkpoints.sqlite",
+                 "teacher_cache.sqlite", "model/model.safetensors", "prompts/critic.md", "seeds.jsonl"):
+        assert (out / name).exists(), name
+    assert [r["round"] for r in read_jsonl(out / "rounds.jsonl")] == [0, 1, 2]
+    saved = json.loads((out / "run.json").read_text())
+    assert "teacher_url" not in saved and saved["max_rounds"] == 2
+    assert "learning curve" in capsys.readouterr().out
+    # Resuming a finished run changes nothing.
+    before = (out / "samples.jsonl").read_text()
+    assert main(["resume", str(out), "--teacher-url", teacher_server.url]) == 0
+    assert (out / "samples.jsonl").read_text() == before
+
+
+def test_existing_run_folder_is_refused(sentiment_dir, tiny_student, teacher_server, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(run_args(sentiment_dir, tiny_student, teacher_server, out, "--rounds", "0")) == 0
+    assert main(run_args(sentiment_dir, tiny_student, teacher_server, out)) == 2
+    assert "evokd resume" in capsys.readouterr().err
+
+
+def test_bad_data_exits_2_and_writes_nothing(tiny_student, teacher_server, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(run_args(tmp_path / "missing", tiny_student, teacher_server, out)) == 2
+    err = capsys.readouterr().err
+    assert "error" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
