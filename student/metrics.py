@@ -1,0 +1,71 @@
+"""Score predictions against gold: macro-F1 for classification, strict IOB2 span F1 for NER.
+
+Both match the reference measurements (scikit-learn macro-F1; seqeval strict IOB2, micro), so
+numbers are comparable with measured.md. ``score`` is always the task's selection metric.
+"""
+
+from __future__ import annotations
+
+from seqeval.metrics.v1 import precision_recall_fscore_support as span_prfs
+from seqeval.metrics.v1 import unique_labels
+from seqeval.scheme import IOB2
+from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
+
+from student.task import Example, Task
+
+
+def evaluate(task: Task, gold: list[Example], pred: list) -> dict:
+    """Scores of `pred` (class names, or tag lists for NER) against `gold`, floats rounded to 4 places."""
+    if len(gold) != len(pred):
+        raise ValueError(f"{len(gold)} gold examples but {len(pred)} predictions")
+    result = _ner(task, gold, pred) if task.is_ner else _classification(task, gold, pred)
+    result["score"] = result[task.metric]
+    result["n"] = len(gold)
+    return result
+
+
+def _classification(task: Task, gold: list[Example], pred: list[str]) -> dict:
+    """Accuracy, macro-F1 over all task labels (absent ones count as 0), and per-label scores."""
+    y_true = [ex["label"] for ex in gold]
+    labels = list(task.labels)
+    if not y_true:  # scikit-learn warns and returns nan on an empty set
+        return {"accuracy": 0.0, "macro_f1": 0.0, "per_label": {lab: _scores(0.0, 0.0, 0.0, 0) for lab in labels}}
+    p, r, f, s = precision_recall_fscore_support(y_true, pred, labels=labels, zero_division=0)
+    return {
+        "accuracy": round(float(accuracy_score(y_true, pred)), 4),
+        "macro_f1": round(float(f1_score(y_true, pred, labels=labels, average="macro", zero_division=0)), 4),
+        "per_label": {lab: _scores(p[i], r[i], f[i], s[i]) for i, lab in enumerate(labels)},
+    }
+
+
+def _ner(task: Task, gold: list[Example], pred: list[list[str]]) -> dict:
+    """Strict IOB2 micro span scores, and per-type scores for every task type (absent ones as zeros)."""
+    y_true = [list(ex["tags"]) for ex in gold]
+    y_pred = [list(p) for p in pred]
+    for i, (t, p) in enumerate(zip(y_true, y_pred)):
+        if len(t) != len(p):
+            raise ValueError(f"sentence {i}: {len(t)} gold tags but {len(p)} predicted")
+    found: dict[str, tuple] = {}
+    micro = (0.0, 0.0, 0.0)
+    if y_true:  # seqeval rejects an empty corpus
+        # Strict mode: a span counts only if it is well-formed IOB2 (B- first) and matches exactly
+        # in type and boundaries; the lenient conlleval default would count an I- without B- as a span.
+        kw = {"scheme": IOB2, "zero_division": 0}
+        micro = span_prfs(y_true, y_pred, average="micro", **kw)[:3]
+        found = dict(zip(unique_labels(y_true, y_pred, IOB2), zip(*span_prfs(y_true, y_pred, average=None, **kw))))
+    return {
+        "span_f1": round(float(micro[2]), 4),
+        "precision": round(float(micro[0]), 4),
+        "recall": round(float(micro[1]), 4),
+        "per_type": {t: _scores(*found.get(t, (0.0, 0.0, 0.0, 0))) for t in task.labels},
+    }
+
+
+def _scores(precision: float, recall: float, f1: float, support: int) -> dict:
+    """One label's scores as plain, rounded Python numbers (JSON-ready)."""
+    return {
+        "precision": round(float(precision), 4),
+        "recall": round(float(recall), 4),
+        "f1": round(float(f1), 4),
+        "support": int(support),
+    }
