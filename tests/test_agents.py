@@ -1,0 +1,113 @@
+"""The agents' plain functions against a fake chat model (no HTTP, no graph)."""
+
+from __future__ import annotations
+
+import json
+
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+from agents.analyst import analyse, format_feedback
+from agents.critic import LeakIndex, label_batch, match_label, screen
+from agents.generator import generate, plan
+from agents.schemas import GeneratedText, LabelVerdict
+from agents.teacher import ReplyCache, Teacher, parse_reply
+from graph.state import Prediction, Sample
+from prompts import default
+from student.task import Task
+
+TASK = Task(kind="classification", labels=("negative", "positive"))
+
+
+def teacher(*replies: str, **kw: object) -> Teacher:
+    """A Teacher whose chat model answers with ``replies`` in turn."""
+    return Teacher(FakeListChatModel(responses=list(replies)), concurrency=1, **kw)  # type: ignore[arg-type]
+
+
+def test_parse_reply_repairs_fences_prose_and_bare_answers():
+    assert parse_reply('Sure!\n```json\n{"text": "a film"}\n```\nHope it helps', GeneratedText)[0].text == "a film"
+    assert parse_reply('[{"label": "positive"}]', LabelVerdict)[0].label == "positive"
+    assert parse_reply("positive", LabelVerdict)[0].label == "positive"
+    assert parse_reply('{"text": "cut off', GeneratedText) == (None, "malformed")
+    assert parse_reply("   ", GeneratedText) == (None, "empty")
+    assert parse_reply('{"other": 1}', GeneratedText) == (None, "malformed")
+
+
+def test_ask_retries_a_malformed_reply_then_gives_up_with_a_reason():
+    t = teacher('{"text": ', '{"text": "second try"}', parse_attempts=2)
+    reply = t.ask("write", GeneratedText)
+    assert reply.parsed.text == "second try" and reply.attempts == 2
+    t = teacher('{"text": ', "{oops", parse_attempts=2)
+    reply = t.ask("write", GeneratedText)
+    assert reply.parsed is None and reply.reason == "malformed" and reply.attempts == 2
+
+
+def test_cache_answers_a_repeated_request_without_calling_the_model(tmp_path):
+    cache = ReplyCache(tmp_path / "c.sqlite")
+    first = teacher('{"text": "one"}', cache=cache).ask("p", GeneratedText, seed=1)
+    again = teacher('{"text": "two"}', cache=cache).ask("p", GeneratedText, seed=1)
+    other_seed = teacher('{"text": "three"}', cache=cache).ask("p", GeneratedText, seed=2)
+    assert (first.parsed.text, again.parsed.text, other_seed.parsed.text) == ("one", "one", "three")
+    assert again.cached and not first.cached
+
+
+def test_analyst_shows_wrong_and_right_and_drops_unknown_labels():
+    fb = [Prediction(text="meh", gold="negative", predicted="positive", correct=False),
+          Prediction(text="great", gold="positive", predicted="positive", correct=True)]
+    wrong, right = format_feedback(TASK, fb, limit=5)
+    assert "meh" in wrong and "predicted: positive" in wrong and "great" in right and "meh" not in right
+    reply = json.dumps({"summary": "s", "weaknesses": [{"label": "negative", "pattern": "irony"},
+                                                       {"label": "neutral", "pattern": "x"}]})
+    analysis, _ = analyse(teacher(reply), default("classification", "analyst"), TASK, "sentiment", fb, 5, seed=0)
+    assert [w["label"] for w in analysis["weaknesses"]] == ["negative"] and analysis["status"] == "ok"
+    broken, _ = analyse(teacher("no json here, sorry\nreally"), default("classification", "analyst"), TASK, "d", fb, 5, 0)
+    assert broken["weaknesses"] == [] and broken["status"] == "malformed"
+
+
+def test_plan_aims_hard_samples_at_weaknesses_and_spreads_easy_ones():
+    analysis = {"summary": "", "weaknesses": [{"label": "negative", "pattern": "irony"}]}
+    samples = plan(TASK, analysis, n_hard=2, n_easy=2, rnd=3)
+    assert [s["stance"] for s in samples] == ["hard", "hard", "easy", "easy"]
+    assert [s["requested"] for s in samples[:2]] == ["negative", "negative"] and samples[0]["weakness"] == "irony"
+    assert {s["requested"] for s in samples[2:]} == {"negative", "positive"}
+    assert [s["id"] for s in samples] == ["r3-0", "r3-1", "r3-2", "r3-3"]
+
+
+def test_generate_keeps_text_only_and_rejects_unparseable():
+    requests = plan(TASK, {}, 1, 1, 1)
+    batch, replies = generate(teacher('{"text": "a  dull\\nfilm indeed"}', "not json\nat all", parse_attempts=1),
+                              default("classification", "generator"), TASK, "d", {}, [], [], requests, seed=0)
+    assert batch[0]["text"] == "a dull film indeed" and batch[0]["verdict"] == "pending"
+    assert batch[1]["verdict"] == "rejected" and batch[1]["reason"] == "malformed"
+    assert all(s["teacher_tokens"] == r.tokens for s, r in zip(batch, replies))
+
+
+def test_screen_rejects_short_refusals_duplicates_and_leaks():
+    leak = LeakIndex(["the one test sentence that must never be copied into training data"])
+    seen = {"a fine old film"}
+    s = lambda text: Sample(text=text)  # noqa: E731
+    assert screen(s("too short"), seen, leak) == "empty"
+    assert screen(s("I'm sorry, I can't assist with that request."), seen, leak) == "refusal"
+    assert screen(s("A fine, old film!"), seen, leak) == "duplicate"
+    assert screen(s("so: one test sentence that must never be copied into it"), seen, leak) == "contaminated"
+    assert screen(s("a brand new sentence"), seen, leak) == ""
+
+
+def test_match_label_is_strict_about_the_label_set():
+    labels = ("negative", "positive")
+    assert match_label("Positive", labels) == "positive"
+    assert match_label("The label is negative.", labels) == "negative"
+    assert match_label("neutral", labels) is None
+    assert match_label("positive or negative", labels) is None
+
+
+def test_critic_labels_separately_and_records_every_verdict():
+    batch = [Sample(id=f"r1-{i}", round=1, stance="easy", requested=req, text=text, verdict="pending",
+                    reason="", teacher_tokens=5)
+             for i, (req, text) in enumerate([("positive", "a good great film"), ("positive", "a bad awful film"),
+                                              ("negative", "a mixed bag of a film"), ("negative", "a good great film")])]
+    replies = ['{"label": "positive"}', '{"label": "negative"}', '{"label": "neutral"}']
+    out, _ = label_batch(teacher(*replies), default("classification", "critic"), TASK, "sentiment", batch,
+                         set(), LeakIndex([]))
+    assert [(s["verdict"], s["reason"]) for s in out] == [
+        ("accepted", ""), ("rejected", "label_mismatch"), ("rejected", "off_label"), ("rejected", "duplicate")]
+    assert out[0]["label"] == "positive" and out[1]["label"] == "negative"

@@ -1,0 +1,34 @@
+"""Smoke test with the real local teacher (llama.cpp server) and the real MiniLM student.
+
+One short round on rotten_tomatoes, as CI runs it after `scripts/setup.sh`: samples must pass the
+Critic and the student must train. Needs the fetched teacher ($EVOKD_TEACHER, default 0.5B).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from evokd.cli import main
+from evokd.local_teacher import teacher_path
+from graph.records import read_jsonl
+
+pytestmark = pytest.mark.slow
+
+
+def test_one_round_with_the_local_teacher(tmp_path):
+    name = os.environ.get("EVOKD_TEACHER", "qwen2.5-0.5b")
+    assert teacher_path(name).exists(), f"run `evokd teacher fetch --model {name}` (scripts/setup.sh does) first"
+    out = tmp_path / "run"
+    code = main(["run", "--data", "rotten_tomatoes", "--shots", "1", "--rounds", "1", "--per-round", "3",
+                 "--local-teacher", name, "--teacher-url", "", "--out", str(out)])
+    assert code == 0
+    samples = read_jsonl(out / "samples.jsonl")
+    assert len(samples) == 6
+    assert sum(s["verdict"] == "accepted" for s in samples) >= 2, [(s["reason"], s["text"]) for s in samples]
+    rounds = read_jsonl(out / "rounds.jsonl")
+    assert rounds[1]["train"]["steps"] >= 40 and rounds[1]["teacher_tokens"] > 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert 0.0 <= summary["test"]["score"] <= 1.0
