@@ -19,6 +19,7 @@ def cost(replies: Sequence[Reply], seconds: float) -> NodeStats:
         calls=sum(r.attempts for r in replies),
         prompt_tokens=sum(r.prompt_tokens for r in replies),
         completion_tokens=sum(r.completion_tokens for r in replies),
+        request_seconds=round(sum(r.seconds for r in replies), 3),
     )
 
 
@@ -37,6 +38,15 @@ def normalise(text: str) -> str:
     """Case-, accent- and punctuation-folded text, for duplicate and leak checks."""
     text = unicodedata.normalize("NFKC", text).casefold()
     return " ".join(re.findall(r"\w+", text))
+
+
+CLIP_WORDS = 60  # enough of a text to see its pattern; real articles run to 400+ words and would flood a 4k context
+
+
+def clip(text: str, words: int = CLIP_WORDS) -> str:
+    """The first ``words`` words of a text (with an ellipsis if cut): long articles would flood a small teacher's prompt."""
+    parts = text.split()
+    return " ".join(parts[:words]) + (" ..." if len(parts) > words else "")
 
 
 def bullet_list(lines: Sequence[str], empty: str = "(none)") -> str:

@@ -16,6 +16,7 @@ import os
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ class Reply(Generic[T]):
     attempts: int = 0
     raw: str = ""
     cached: bool = False
+    seconds: float = 0.0  # wall time spent waiting on the endpoint (0 for cache hits), for speed accounting
 
     @property
     def tokens(self) -> int:
@@ -178,7 +180,9 @@ class Teacher:
         for attempt in range(self.parse_attempts):
             # A different seed per attempt so a re-ask is not answered with the same broken reply.
             attempt_seed = None if seed is None else seed + 7919 * attempt
+            started = time.perf_counter()
             content, finish, pt, ct, cached = self._call(prompt, rf, attempt_seed)
+            reply.seconds += 0.0 if cached else time.perf_counter() - started
             reply.prompt_tokens += pt
             reply.completion_tokens += ct
             reply.attempts = attempt + 1

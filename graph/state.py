@@ -47,6 +47,9 @@ class NodeStats(TypedDict, total=False):
     calls: int
     prompt_tokens: int
     completion_tokens: int
+    request_seconds: float  # teacher nodes: summed time waiting on the endpoint (overlaps when concurrent)
+    train_seconds: float  # student node: fine-tuning
+    eval_seconds: float  # student node: predicting the new batch, dev and test
 
 
 class RoundRecord(TypedDict, total=False):
