@@ -99,8 +99,10 @@ def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> 
         update["feedback"] = feedback_for(task, seeds, predict(net, seeds))
 
     write({"node": "student", "round": rnd, "status": "evaluating"})
+    eval_started = time.perf_counter()
     dev = metrics.evaluate(task, ds.dev, predict(net, ds.dev))
     test = metrics.evaluate(task, ds.test, predict(net, ds.test))  # reported only, never used to decide
+    eval_seconds = time.perf_counter() - eval_started
     path = run / "student" / f"round-{rnd}"
     model.save(net, path)
 
@@ -110,7 +112,8 @@ def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> 
     prune(run / "student", {str(path), str(best["path"]), str(state.get("student_path", ""))})
 
     stats = dict(state.get("stats", {}))
-    node_cost = {"seconds": round(time.perf_counter() - started, 3), "calls": 0, "prompt_tokens": 0, "completion_tokens": 0}
+    node_cost = {"seconds": round(time.perf_counter() - started, 3), "calls": 0, "prompt_tokens": 0, "completion_tokens": 0,
+                 "train_seconds": round(float(train_stats.get("seconds", 0.0)), 3), "eval_seconds": round(eval_seconds, 3)}
     nodes = {**stats.get(str(rnd), {}), "student": node_cost}
     rejected = Counter(s["reason"] for s in batch if s["verdict"] == "rejected")
     record = RoundRecord(
