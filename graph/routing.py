@@ -17,7 +17,9 @@ def stop_reason(history: list[RoundRecord], tokens: int, best_round: int, ctx: C
         return "target"
     if last["round"] >= ctx.max_rounds:
         return "max_rounds"
-    if ctx.budget_tokens and tokens >= ctx.budget_tokens:
+    # Stop once the budget is spent, or when another round like the last one would overrun it.
+    last_cost = last.get("teacher_tokens", 0) - (history[-2].get("teacher_tokens", 0) if len(history) > 1 else 0)
+    if ctx.budget_tokens and (tokens >= ctx.budget_tokens or tokens + last_cost > ctx.budget_tokens):
         return "token_budget"
     if ctx.patience and last["round"] - best_round >= ctx.patience:
         return "patience"
