@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from langgraph.runtime import Runtime
 
-from agents.common import bullet_list, cost, stopwatch
+from agents.common import bullet_list, clip, cost, stopwatch
 from agents.schemas import Analysis
 from agents.teacher import Teacher
 from graph.context import Context
@@ -19,8 +19,9 @@ def format_feedback(task: Task, feedback: list[Prediction], limit: int) -> tuple
         from agents import ner
 
         return ner.format_feedback(feedback, limit)
-    wrong = [f'"{p["text"]}" (true: {p["gold"]} -> predicted: {p["predicted"]})' for p in feedback if not p["correct"]]
-    right = [f'"{p["text"]}" ({p["gold"]})' for p in feedback if p["correct"]]
+    wrong = [f'"{clip(p["text"])}" (true: {p["gold"]} -> predicted: {p["predicted"]})'
+             for p in feedback if not p["correct"]]
+    right = [f'"{clip(p["text"])}" ({p["gold"]})' for p in feedback if p["correct"]]
     return bullet_list(wrong[:limit]), bullet_list(right[:limit])
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from langgraph.runtime import Runtime
 
-from agents.common import bullet_list, cost, stopwatch
+from agents.common import bullet_list, clip, cost, stopwatch
 from agents.schemas import GeneratedText
 from agents.teacher import Reply, Teacher
 from graph.context import Context
@@ -42,7 +42,7 @@ def examples_for(task: Task, seeds: list[Example], limit: int = 6) -> str:
     if task.is_ner:
         lines = [s["text"] for s in seeds[:limit]]
     else:
-        lines = [f'"{s["text"]}" ({s["label"]})' for s in seeds[:limit]]
+        lines = [f'"{clip(s["text"])}" ({s["label"]})' for s in seeds[:limit]]
     return bullet_list(lines)
 
 
@@ -56,7 +56,7 @@ def generate(teacher: Teacher, prompt: str, task: Task, description: str, analys
     examples = examples_for(task, seeds)
     texts = []
     for r in requests:
-        same = [e["text"] for e in pool if task.is_ner or e.get("label") == r["requested"]][-5:]
+        same = [clip(e["text"]) for e in pool if task.is_ner or e.get("label") == r["requested"]][-5:]
         texts.append(render(prompt, task=description, labels=", ".join(task.labels), analysis=analysis_text,
                             examples=examples, label=r["requested"], stance=r["stance"],
                             weakness=r["weakness"] or "(none: write a typical example)", avoid=bullet_list(same)))
