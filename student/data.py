@@ -87,7 +87,7 @@ def sample_shots(train: list[Example], task: Task, k: int, seed: int) -> list[Ex
             picked += rng.sample(pool, k)
         return picked
     # Greedy over types in order: each type gets k sentences of its own that no earlier type took,
-    # so rare types are not starved by sentences that happen to mention a frequent one.
+    # so every type is guaranteed k sentences and no sentence is counted for two types.
     taken: set[int] = set()
     for etype in task.labels:
         pool = [i for i, ex in enumerate(train) if i not in taken and etype in entity_types(ex["tags"])]
