@@ -151,7 +151,8 @@ def test_sample_shots_classification() -> None:
 
 def test_sample_shots_too_few() -> None:
     train = [{"text": "x", "label": "a"}] * 5 + [{"text": "y", "label": "b"}] * 2
-    with pytest.raises(DataError, match=r"^label 'b' has only 2 training examples, fewer than --shots 3; lower --shots$"):
+    expected = r"^label 'b' has only 2 training examples, fewer than --shots 3; lower --shots$"
+    with pytest.raises(DataError, match=expected):
         sample_shots(train, Task("classification", ("a", "b")), k=3, seed=0)
 
 
