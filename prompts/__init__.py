@@ -16,12 +16,17 @@ PLACEHOLDERS: dict[str, frozenset[str]] = {
     "analyst": frozenset({"task", "labels", "wrong", "correct"}),
     "generator": frozenset({"task", "labels", "analysis", "examples", "label", "stance", "weakness", "avoid"}),
     "critic": frozenset({"task", "labels", "text"}),
+    # Benchmark baselines (benchmarks/), not loop agents: label-conditioned writing and seed rewriting.
+    "static": frozenset({"task", "labels", "examples", "label", "avoid"}),
+    "rephrase": frozenset({"task", "labels", "text", "label", "avoid"}),
 }
 # Placeholders a custom prompt may leave out (the default prompts use them all).
 OPTIONAL: dict[str, frozenset[str]] = {
     "analyst": frozenset({"correct"}),
     "generator": frozenset({"analysis", "examples", "avoid", "weakness"}),
     "critic": frozenset(),
+    "static": frozenset({"examples", "avoid"}),
+    "rephrase": frozenset({"label", "avoid"}),
 }
 
 _DIR = Path(__file__).parent
