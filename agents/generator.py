@@ -61,6 +61,11 @@ def generate(teacher: Teacher, prompt: str, task: Task, description: str, analys
                             examples=examples, label=r["requested"], stance=r["stance"],
                             weakness=r["weakness"] or "(none: write a typical example)", avoid=bullet_list(same)))
     replies = teacher.ask_many(texts, GeneratedText, seeds=[seed + i for i in range(len(requests))])
+    return fill(requests, replies), replies
+
+
+def fill(requests: list[Sample], replies: list[Reply[GeneratedText]]) -> list[Sample]:
+    """The planned requests with the texts the teacher wrote; an unparseable reply rejects its sample."""
     out: list[Sample] = []
     for r, reply in zip(requests, replies, strict=True):
         s = Sample(**{**r, "teacher_tokens": reply.tokens})
@@ -69,7 +74,7 @@ def generate(teacher: Teacher, prompt: str, task: Task, description: str, analys
         else:
             s["text"] = " ".join(reply.parsed.text.split())  # one line, single spaces
         out.append(s)
-    return out, replies
+    return out
 
 
 def generator(state: State, runtime: Runtime[Context]) -> dict[str, object]:
