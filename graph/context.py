@@ -44,11 +44,14 @@ class Context:
     seed: int = _f(0, "Random seed for seed sampling, teacher sampling and training.")
     max_rounds: int = _f(5, "Stop after this many evolution rounds.")
     per_round: int = _f(8, "Hard texts and easy texts the Generator writes per round (each).")
-    budget_tokens: int = _f(0, "Stop once the teacher has used this many tokens (0 = no limit).")
+    budget_tokens: int = _f(0, "Stop once the teacher has used this many tokens, or when another round like the last "
+                                "would overrun it (0 = no limit).")
     patience: int = _f(3, "Stop after this many rounds without a better dev score.")
     target: float = _f(0.0, "Stop once the dev score reaches this value (0 = no target).")
     replay: int = _f(32, "Earlier generated samples replayed in each round's training (review history).")
     feedback_limit: int = _f(12, "Wrong and right predictions each shown to the Analyst.")
+    dev_feedback: int = _f(0, "Dev-set texts the student gets wrong, shown to the Analyst first each round "
+                              "(0 = the paper: feedback from generated samples only).")
     student: str = _f("", "Student encoder: local folder or model id; empty = bundled all-MiniLM-L6-v2.")
     epochs: int = _f(3, "Training epochs over each round's data.")
     min_steps: int = _f(40, "Minimum optimizer steps per training pass, so tiny data is not under-trained.")

@@ -100,7 +100,12 @@ def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> 
 
     write({"node": "student", "round": rnd, "status": "evaluating"})
     eval_started = time.perf_counter()
-    dev = metrics.evaluate(task, ds.dev, predict(net, ds.dev))
+    dev_predicted = predict(net, ds.dev)
+    dev = metrics.evaluate(task, ds.dev, dev_predicted)
+    if ctx.dev_feedback:  # real texts the student still gets wrong, shown to the Analyst ahead of generated ones
+        wrong = [p for p in feedback_for(task, ds.dev, dev_predicted) if not p["correct"]]
+        shown = random.Random(ctx.seed * 11 + rnd).sample(wrong, min(ctx.dev_feedback, len(wrong)))
+        update["feedback"] = shown + list(update.get("feedback", []))  # type: ignore[call-overload]
     test = metrics.evaluate(task, ds.test, predict(net, ds.test))  # reported only, never used to decide
     eval_seconds = time.perf_counter() - eval_started
     path = run / "student" / f"round-{rnd}"
