@@ -10,8 +10,15 @@ import pytest
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
+os.environ["TRANSFORMERS_VERBOSITY"] = "error"
+os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
 os.environ.pop("OPENAI_BASE_URL", None)
 os.environ.pop("OPENAI_API_KEY", None)
+
+import torch  # noqa: E402
+
+# One thread: the suite shares 2 cores with loopback servers, and oversubscribed torch threads run ~6x slower.
+torch.set_num_threads(1)
 
 from tests.fake_openai import FakeOpenAI, SentimentTeacher  # noqa: E402
 from tests.tiny_model import make_tiny_model  # noqa: E402
