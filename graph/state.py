@@ -1,36 +1,54 @@
 """What a run produces, round by round: the LangGraph state and its record types.
 
 Records are plain dicts (TypedDicts) so they checkpoint, stream to Studio and land in the JSONL
-run files unchanged.
+run files unchanged. Field docstrings become descriptions in the JSON schemas Studio shows
+(pydantic reads them; it needs `typing_extensions.TypedDict` on Python 3.11).
 """
 
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Literal, TypedDict
+from typing import Annotated, Literal
+
+from pydantic import ConfigDict, with_config
+from typing_extensions import TypedDict
 
 from student.task import Example
 
+DOCUMENTED = ConfigDict(use_attribute_docstrings=True)
 
+
+@with_config(DOCUMENTED)
 class Sample(TypedDict, total=False):
     """One generated sample and its lineage, from the Generator's request to the student's prediction."""
 
-    id: str  # "r<round>-<n>", unique within a run
+    id: str
+    """'r<round>-<n>', unique within a run."""
     round: int
     stance: Literal["hard", "easy"]
-    weakness: str  # the pattern it targeted ("" for easy samples)
-    requested: str  # the label (or entity types) the Generator was asked for
+    weakness: str
+    """The pattern it targeted ('' for easy samples)."""
+    requested: str
+    """The label (or entity types) the Generator was asked for."""
     text: str
-    label: str  # the Critic's label (classification)
-    tokens: list[str]  # NER: the sentence, tokenised like the real data
-    tags: list[str]  # NER: BIO tags from the Critic's entities
-    entities: list[dict[str, str]]  # NER: the Critic's (text, type) mentions
+    label: str
+    """The Critic's label (classification)."""
+    tokens: list[str]
+    """NER: the sentence, tokenised like the real data."""
+    tags: list[str]
+    """NER: BIO tags from the Critic's entities."""
+    entities: list[dict[str, str]]
+    """NER: the Critic's (text, type) mentions."""
     verdict: Literal["pending", "accepted", "rejected"]
-    reason: str  # why rejected ("" when accepted)
-    predicted: str | list[str]  # the student's prediction before training on it
-    teacher_tokens: int  # prompt + completion tokens spent on it (generation + labelling)
+    reason: str
+    """Why rejected ('' when accepted)."""
+    predicted: str | list[str]
+    """The student's prediction before training on it."""
+    teacher_tokens: int
+    """Prompt + completion tokens spent on it (generation + labelling)."""
 
 
+@with_config(DOCUMENTED)
 class Prediction(TypedDict):
     """The student's prediction on a training example, the feedback the Analyst reads."""
 
@@ -40,6 +58,7 @@ class Prediction(TypedDict):
     correct: bool
 
 
+@with_config(DOCUMENTED)
 class NodeStats(TypedDict, total=False):
     """Cost of one node in one round."""
 
@@ -47,24 +66,31 @@ class NodeStats(TypedDict, total=False):
     calls: int
     prompt_tokens: int
     completion_tokens: int
-    request_seconds: float  # teacher nodes: summed time waiting on the endpoint (overlaps when concurrent)
-    train_seconds: float  # student node: fine-tuning
-    eval_seconds: float  # student node: predicting the new batch, dev and test
+    request_seconds: float
+    """Teacher nodes: summed time waiting on the endpoint (overlaps when concurrent)."""
+    train_seconds: float
+    """Student node: fine-tuning."""
+    eval_seconds: float
+    """Student node: predicting the new batch, dev and test."""
 
 
+@with_config(DOCUMENTED)
 class RoundRecord(TypedDict, total=False):
     """One line of rounds.jsonl: what a round cost and what the student scored after it."""
 
     round: int
     dev: dict[str, object]
     test: dict[str, object]
-    train: dict[str, object]  # training stats (steps, loss, seconds, samples/s)
+    train: dict[str, object]
+    """Training stats (steps, loss, seconds, samples/s)."""
     accepted: int
-    rejected: dict[str, int]  # rejected count by reason
+    rejected: dict[str, int]
+    """Rejected count by reason."""
     hard_accepted: int
     easy_accepted: int
     nodes: dict[str, NodeStats]
-    teacher_tokens: int  # cumulative, all agents, all rounds so far
+    teacher_tokens: int
+    """Cumulative, all agents, all rounds so far."""
     student_path: str
 
 
@@ -76,22 +102,36 @@ def merge_stats(old: dict[str, dict[str, NodeStats]], new: dict[str, dict[str, N
     return merged
 
 
+@with_config(DOCUMENTED)
 class State(TypedDict, total=False):
     """The EvoKD loop's state; each node returns an update to some of these keys."""
 
-    task: dict[str, object]  # Task.to_dict(): kind and labels, fixed by the data
-    round: int  # 0 during the seed pass, then 1, 2, ...
-    seeds: list[Example]  # the k-shot human-labelled seed set
-    analysis: dict[str, object]  # the Analyst's latest Analysis (summary, weaknesses)
-    batch: list[Sample]  # this round's samples: written by the Generator, judged by the Critic
-    feedback: list[Prediction]  # the student's predictions on its latest training batch, before training
-    pool: Annotated[list[Example], operator.add]  # every accepted generated example so far (replay source)
-    history: Annotated[list[RoundRecord], operator.add]  # one record per finished round
-    stats: Annotated[dict[str, dict[str, NodeStats]], merge_stats]  # {round: {node: cost}}
-    student_path: str  # folder of the latest student
-    best: dict[str, object]  # {"round", "score", "path"} of the best dev score so far
-    stop_reason: str  # why the loop ended (set by the final node)
-    summary: dict[str, object]  # what summary.json holds
+    task: dict[str, object]
+    """Task.to_dict(): kind and labels, fixed by the data."""
+    round: int
+    """0 during the seed pass, then 1, 2, ..."""
+    seeds: list[Example]
+    """The k-shot human-labelled seed set."""
+    analysis: dict[str, object]
+    """The Analyst's latest Analysis (summary, weaknesses)."""
+    batch: list[Sample]
+    """This round's samples: written by the Generator, judged by the Critic."""
+    feedback: list[Prediction]
+    """The student's predictions on its latest training batch, before training."""
+    pool: Annotated[list[Example], operator.add]
+    """Every accepted generated example so far (replay source)."""
+    history: Annotated[list[RoundRecord], operator.add]
+    """One record per finished round."""
+    stats: Annotated[dict[str, dict[str, NodeStats]], merge_stats]
+    """{round: {node: cost}}."""
+    student_path: str
+    """Folder of the latest student."""
+    best: dict[str, object]
+    """{'round', 'score', 'path'} of the best dev score so far."""
+    stop_reason: str
+    """Why the loop ended (set by the final node)."""
+    summary: dict[str, object]
+    """What summary.json holds."""
 
 
 def teacher_tokens(stats: dict[str, dict[str, NodeStats]]) -> int:

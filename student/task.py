@@ -8,7 +8,9 @@ classification uses ``text`` and ``label``; NER uses ``tokens`` and ``tags`` (BI
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, TypedDict
+from typing import Literal
+
+from typing_extensions import TypedDict  # pydantic (Studio schemas) needs it on Python 3.11
 
 TaskKind = Literal["classification", "ner"]
 
