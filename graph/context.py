@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
 
@@ -31,6 +31,10 @@ def _f(default: Any, description: str, **extra: Any) -> Any:
 def _prompt(agent: str) -> Any:
     return _f("", f"The {agent} prompt (Markdown with $placeholders); empty = the shipped prompt for the task.",
               langgraph_nodes=[agent], langgraph_type="prompt")
+
+
+Review = Literal["analysis", "samples"]  # where a person may pause the loop (see graph/review.py)
+REVIEWS: tuple[Review, ...] = ("analysis", "samples")
 
 
 @dataclass(kw_only=True)
@@ -72,6 +76,18 @@ class Context:
     analyst_prompt: str = _prompt("analyst")
     generator_prompt: str = _prompt("generator")
     critic_prompt: str = _prompt("critic")
+    review: tuple[Review, ...] = _f((), "Pause for a person: 'analysis' after the Analyst, 'samples' after the Critic "
+                                    "(resume with \"approve\", an edited analysis, or sample ids to drop).")
+
+    def __post_init__(self) -> None:
+        """Reject a bad prompt or review setting (CLI, SDK or Studio assistant) before any teacher call."""
+        import prompts
+
+        for agent in prompts.AGENTS:
+            if text := getattr(self, f"{agent}_prompt"):
+                prompts.check(agent, text, f"context field {agent}_prompt")
+        if unknown := sorted(set(self.review) - set(REVIEWS)):
+            raise ValueError(f"context field review: unknown {', '.join(unknown)}; use {', '.join(REVIEWS)}")
 
     def prompt(self, agent: str) -> str:
         """The prompt text in force for an agent."""
