@@ -67,21 +67,29 @@ def load(path: str | Path, task: Task, device: str | None = None) -> Student:
     tags = list(task.tag_names)
     saved = [label for _, label in sorted((config.id2label or {}).items())]
     auto = AutoModelForTokenClassification if task.is_ner else AutoModelForSequenceClassification
+    # safetensors only: a pickled pytorch_model.bin can run code when it is unpickled.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        if saved == tags:
-            model = auto.from_pretrained(source, local_files_only=offline)
-        else:
-            # ignore_mismatched_sizes: a head saved for another label count is replaced, not an error.
-            model = auto.from_pretrained(
-                source,
-                local_files_only=offline,
-                num_labels=len(tags),
-                id2label=dict(enumerate(tags)),
-                label2id={t: i for i, t in enumerate(tags)},
-                ignore_mismatched_sizes=True,
-            )
-            _reset_head(model)
+        try:
+            if saved == tags:
+                model = auto.from_pretrained(source, local_files_only=offline, use_safetensors=True)
+            else:
+                # ignore_mismatched_sizes: a head saved for another label count is replaced, not an error.
+                model = auto.from_pretrained(
+                    source,
+                    local_files_only=offline,
+                    use_safetensors=True,
+                    num_labels=len(tags),
+                    id2label=dict(enumerate(tags)),
+                    label2id={t: i for i, t in enumerate(tags)},
+                    ignore_mismatched_sizes=True,
+                )
+                _reset_head(model)
+        except OSError:
+            raise StudentError(
+                f"{source}: no model.safetensors weights; the student is read from safetensors only, "
+                f"so convert pickled weights with save_pretrained(safe_serialization=True)"
+            ) from None
     target = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     return Student(model=model.to(target), tokenizer=tokenizer, task=task, device=target)
 
