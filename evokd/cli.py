@@ -119,9 +119,8 @@ def check_inputs(ctx: object) -> None:
     sample_shots(ds.train, ds.task, ctx.shots, ctx.seed)  # type: ignore[attr-defined]
     for agent in ("analyst", "generator", "critic"):
         ctx.prompt(agent)  # type: ignore[attr-defined]
-    student = ctx.student or model.default_student_path()  # type: ignore[attr-defined]
-    if not Path(student).exists() and os.environ.get("HF_HUB_OFFLINE") == "1":
-        raise model.StudentError(f"student model not found: {student}; give a local folder with config.json")
+    # Loading is the only sure check (a folder can exist yet lack weights or a tokenizer); it is cheap next to a run.
+    model.load(ctx.student or model.default_student_path(), ds.task, device="cpu")  # type: ignore[attr-defined]
 
 
 @contextmanager
