@@ -2,6 +2,8 @@
 
     evokd run --data rotten_tomatoes --shots 1 --rounds 4      # distil (local teacher if no URL)
     evokd resume runs/<name>                                   # continue a stopped or crashed run
+    evokd inspect runs/<name> [--round N] [--json]             # rounds, analyses, samples, metrics
+    evokd report runs/<name>                                   # one self-contained report.html
     evokd teacher fetch|serve                                  # the offline local teacher
     evokd data list|fetch NAME                                 # bundled real datasets
 
@@ -75,6 +77,12 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task-description", default="", help="one line telling the teacher what the labels mean")
     p.add_argument("--no-cache", action="store_true", help="do not cache teacher replies in the run folder")
     p.add_argument("--out", default="", help="run folder (default runs/<timestamp>)")
+    p.add_argument("--prompt", action="append", default=[], metavar="AGENT=FILE",
+                   help="use this prompt file for one agent (analyst, generator or critic); repeatable")
+    p.add_argument("--prompts", default=None, metavar="DIR",
+                   help="folder of prompt files (analyst.md, generator.md, critic.md, or <task>/<agent>.md)")
+    p.add_argument("--review", default="", metavar="analysis,samples",
+                   help="pause for a person after the Analyst (analysis) and/or the Critic (samples)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -98,16 +106,44 @@ def parser() -> argparse.ArgumentParser:
     d.add_parser("list", help="list bundled datasets")
     df = d.add_parser("fetch", help="fetch and convert a bundled dataset")
     df.add_argument("name")
+    i = sub.add_parser("inspect", help="show a run's rounds, analyses, samples with lineage and metrics")
+    i.add_argument("run_dir")
+    i.add_argument("--round", type=int, default=None, help="only this round's analysis and samples")
+    i.add_argument("--json", action="store_true", help="print everything as JSON")
+    rp = sub.add_parser("report", help="write a self-contained report.html for a run")
+    rp.add_argument("run_dir")
+    rp.add_argument("--out", default="", help="where to write it (default RUN_DIR/report.html)")
     return ap
 
 
 def context_from_args(args: argparse.Namespace, run_dir: Path) -> object:
-    """A `Context` from parsed run flags."""
+    """A `Context` from parsed run flags, with every prompt loaded and checked."""
+    import prompts
     from graph.context import Context
 
     values = {k: getattr(args, k) for k in RUN_FIELDS if getattr(args, k, None) is not None}
+    texts = prompts.load(args.task, dict(_agent_file(p) for p in args.prompt), args.prompts)
     return Context(**values, data=args.data, max_rounds=args.max_rounds, run_dir=str(run_dir),
-                   cache="" if args.no_cache else str(run_dir / "teacher_cache.sqlite"))
+                   cache="" if args.no_cache else str(run_dir / "teacher_cache.sqlite"),
+                   review=_reviews(args.review), **{f"{agent}_prompt": text for agent, text in texts.items()})
+
+
+def _agent_file(value: str) -> tuple[str, str]:
+    """``--prompt analyst=path.md`` as (agent, path)."""
+    agent, sep, path = value.partition("=")
+    if not sep or not path:
+        raise UsageError(f"--prompt {value}: expected AGENT=FILE, e.g. --prompt analyst=my_analyst.md")
+    return agent.strip(), path
+
+
+def _reviews(value: str) -> tuple[str, ...]:
+    """``--review analysis,samples`` as a tuple of review points."""
+    from graph.context import REVIEWS
+
+    chosen = tuple(v.strip() for v in value.split(",") if v.strip())
+    if unknown := [v for v in chosen if v not in REVIEWS]:
+        raise UsageError(f"--review {value}: unknown {', '.join(unknown)}; use {','.join(REVIEWS)}")
+    return chosen
 
 
 def check_inputs(ctx: object) -> None:
@@ -142,7 +178,9 @@ def teacher_endpoint(url: str, local: str, json_mode: str | None) -> Iterator[tu
 def execute(ctx: object, run_dir: Path, resume: bool) -> int:
     """Stream the graph for this run's thread, printing progress; return the exit code."""
     from langgraph.checkpoint.sqlite import SqliteSaver
+    from langgraph.types import Command
 
+    from evokd import review
     from graph.build import build_graph
 
     cfg = {"configurable": {"thread_id": run_dir.name}, "recursion_limit": 10_000}
@@ -154,10 +192,16 @@ def execute(ctx: object, run_dir: Path, resume: bool) -> int:
                 console.print(f"run {run_dir} already finished ({snapshot.values['stop_reason']}); nothing to resume")
                 show_summary(run_dir)
                 return 0
-        inputs = None if resume else {}
+        inputs: object = None if resume else {}
         started = time.perf_counter()
-        for mode, chunk in app.stream(inputs, cfg, context=ctx, stream_mode=["updates", "custom"], durability="sync"):
-            show_progress(mode, chunk)
+        while True:
+            for mode, chunk in app.stream(inputs, cfg, context=ctx, stream_mode=["updates", "custom"], durability="sync"):
+                show_progress(mode, chunk)
+            paused = app.get_state(cfg).interrupts
+            if not paused:
+                break
+            # a review point (--review): ask in the terminal, then resume the paused node with the answer
+            inputs = Command(resume=review.ask(paused[0].value, read=input, show=lambda line: console.print(line, markup=False)))
         console.print(f"finished in {time.perf_counter() - started:.0f} s")
     show_summary(run_dir)
     return 0
@@ -282,14 +326,35 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_inspect(args: argparse.Namespace) -> int:
+    """``evokd inspect RUN_DIR``."""
+    from evokd import inspection
+
+    view = inspection.load_run(args.run_dir)
+    if args.json:
+        print(json.dumps(inspection.to_json(view, args.round), indent=2, ensure_ascii=False))
+    else:
+        inspection.show(view, args.round, Console(highlight=False))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """``evokd report RUN_DIR``."""
+    from evokd import report
+
+    console.print(f"report written: {report.write_report(args.run_dir, args.out or None)}")
+    return 0
+
+
 def user_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that mean bad input, shown as one line with exit code 2."""
     from evokd.datasets import DataNotFound
+    from evokd.inspection import RunNotFound
     from prompts import PromptError
     from student.data import DataError
     from student.model import StudentError
 
-    return (UsageError, DataError, DataNotFound, PromptError, StudentError)
+    return (UsageError, DataError, DataNotFound, PromptError, StudentError, RunNotFound)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -301,19 +366,25 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["OPENAI_API_KEY"] = args.api_key  # kept in this process only, never written
     if args.command == "run" and not args.out:
         args.out = f"runs/{time.strftime('%Y%m%d-%H%M%S')}"
-    commands = {"run": cmd_run, "resume": cmd_resume, "teacher": cmd_teacher, "data": cmd_data}
+    commands = {"run": cmd_run, "resume": cmd_resume, "teacher": cmd_teacher, "data": cmd_data,
+                "inspect": cmd_inspect, "report": cmd_report}
     from agents.teacher import TeacherUnavailable
     from evokd.local_teacher import TeacherError
 
+    run_dir = getattr(args, "out", "") or getattr(args, "run_dir", "RUN_DIR")  # `resume` has no --out
     try:
         return commands[args.command](args)
     except user_errors() as e:
         print(f"evokd: error: {e}", file=sys.stderr)
         return 2
     except (TeacherUnavailable, TeacherError) as e:
-        where = f"; the run is checkpointed: continue with 'evokd resume {args.out or args.run_dir}'" if args.command in ("run", "resume") else ""
+        where = f"; the run is checkpointed: continue with 'evokd resume {run_dir}'" if args.command in ("run", "resume") else ""
         print(f"evokd: teacher error: {e}{where}", file=sys.stderr)
         return 3
+    except EOFError:  # stdin ended while a review was waiting for a reply
+        print(f"evokd: no reply to the review (end of input); the run is paused: continue with 'evokd resume {run_dir}'",
+              file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         console.print("interrupted; a started run can be continued with 'evokd resume RUN_DIR'", style="yellow")
         return 130

@@ -13,22 +13,30 @@ from agents.critic import critic
 from agents.generator import generator
 from graph.context import Context
 from graph.nodes import finalize, student
+from graph.review import review_analysis, review_samples
 from graph.routing import route
 from graph.state import State
 
 
 def build_graph() -> StateGraph:
-    """seed pass -> (analyst -> generator -> critic -> student)* -> finalize."""
+    """seed pass -> (analyst -> review_analysis -> generator -> critic -> review_samples -> student)* -> finalize.
+
+    The review nodes pause only when `Context.review` asks for it.
+    """
     builder = StateGraph(State, context_schema=Context)
     builder.add_node("student", student, metadata={"description": "Predict the new batch, train on it with replay, evaluate on dev."})
     builder.add_node("analyst", analyst, metadata={"description": "Teacher reads the student's wrong and right predictions."})
     builder.add_node("generator", generator, metadata={"description": "Teacher writes hard and easy texts aimed at the weaknesses."})
     builder.add_node("critic", critic, metadata={"description": "Teacher labels each text separately; bad ones are rejected."})
+    builder.add_node("review_analysis", review_analysis, metadata={"description": "Optional: a person approves or edits the analysis."})
+    builder.add_node("review_samples", review_samples, metadata={"description": "Optional: a person drops accepted samples."})
     builder.add_node("finalize", finalize, metadata={"description": "Keep the best student and write summary.json."})
     builder.add_edge(START, "student")
-    builder.add_edge("analyst", "generator")
+    builder.add_edge("analyst", "review_analysis")
+    builder.add_edge("review_analysis", "generator")
     builder.add_edge("generator", "critic")
-    builder.add_edge("critic", "student")
+    builder.add_edge("critic", "review_samples")
+    builder.add_edge("review_samples", "student")
     builder.add_conditional_edges("student", route, {"analyst": "analyst", "finalize": "finalize"})
     builder.add_edge("finalize", END)
     return builder

@@ -76,13 +76,10 @@ def load(kind: str, overrides: dict[str, str] | None = None, directory: str | No
     for agent in overrides:
         if agent not in AGENTS:
             raise PromptError(f"--prompt {agent}=...: unknown agent '{agent}'; use one of {', '.join(AGENTS)}")
+    found = _directory_prompts(kind, directory) if directory else {}
     texts: dict[str, str] = {}
     for agent in AGENTS:
-        path: Path | None = None
-        if agent in overrides:
-            path = Path(overrides[agent])
-        elif directory and (Path(directory) / f"{agent}.md").exists():
-            path = Path(directory) / f"{agent}.md"
+        path = Path(overrides[agent]) if agent in overrides else found.get(agent)
         if path is None:
             texts[agent] = default(kind, agent)
             continue
@@ -92,6 +89,18 @@ def load(kind: str, overrides: dict[str, str] | None = None, directory: str | No
             raise PromptError(f"{path}: cannot read prompt ({e.__class__.__name__}); give a UTF-8 text file") from None
         check(agent, texts[agent], str(path))
     return texts
+
+
+def _directory_prompts(kind: str, directory: str) -> dict[str, Path]:
+    """The prompt files a ``--prompts`` folder holds: ``<agent>.md``, or ``<kind>/<agent>.md`` as shipped."""
+    folder = Path(directory)
+    if not folder.is_dir():
+        raise PromptError(f"--prompts {directory}: not a folder")
+    # a flat <agent>.md wins over <kind>/<agent>.md (later keys overwrite earlier ones)
+    found = {a: p for a in AGENTS for p in (folder / kind / f"{a}.md", folder / f"{a}.md") if p.is_file()}
+    if not found:
+        raise PromptError(f"--prompts {directory}: no {', '.join(a + '.md' for a in AGENTS)} in it (nor under {kind}/)")
+    return found
 
 
 def render(template: str, /, **values: str) -> str:
