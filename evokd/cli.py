@@ -6,6 +6,7 @@
     evokd report runs/<name>                                   # one self-contained report.html
     evokd teacher fetch|serve                                  # the offline local teacher
     evokd data list|fetch NAME                                 # bundled real datasets
+    evokd bench --datasets rotten_tomatoes --seeds 1,2,3       # methods at an equal teacher budget; speed
 
 Errors a user can fix print one line and exit 2; a teacher that stays down exits 3 with the run
 checkpointed for `evokd resume`.
@@ -106,6 +107,9 @@ def parser() -> argparse.ArgumentParser:
     d.add_parser("list", help="list bundled datasets")
     df = d.add_parser("fetch", help="fetch and convert a bundled dataset")
     df.add_argument("name")
+    from benchmarks.bench import add_flags
+
+    add_flags(sub.add_parser("bench", help="compare distillation methods at an equal teacher-token budget; speed"))
     i = sub.add_parser("inspect", help="show a run's rounds, analyses, samples with lineage and metrics")
     i.add_argument("run_dir")
     i.add_argument("--round", type=int, default=None, help="only this round's analysis and samples")
@@ -346,6 +350,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    """``evokd bench``: the benchmark itself lives in benchmarks/."""
+    from benchmarks.bench import main as bench
+
+    try:
+        return bench(args, lambda line: console.print(line, markup=False))
+    except ValueError as e:  # bad flags or data: one line, exit 2
+        raise UsageError(str(e)) from None
+
+
 def user_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that mean bad input, shown as one line with exit code 2."""
     from evokd.datasets import DataNotFound
@@ -367,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run" and not args.out:
         args.out = f"runs/{time.strftime('%Y%m%d-%H%M%S')}"
     commands = {"run": cmd_run, "resume": cmd_resume, "teacher": cmd_teacher, "data": cmd_data,
-                "inspect": cmd_inspect, "report": cmd_report}
+                "inspect": cmd_inspect, "report": cmd_report, "bench": cmd_bench}
     from agents.teacher import TeacherUnavailable
     from evokd.local_teacher import TeacherError
 

@@ -1,0 +1,122 @@
+"""The compared methods: each is a graph and the Context overrides it runs with.
+
+The baselines are the EvoKD graph with its Analyst and Generator replaced by one writer node. They
+keep the same Critic (screening and separate labelling), the same Student node (training recipe,
+replay, dev-based selection, per-round records) and the same budget routing, so the only thing
+that differs between methods is how the texts the teacher labels are chosen.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+
+import prompts
+from agents.common import clip, cost, stopwatch
+from agents.critic import critic
+from agents.generator import examples_for, fill, generate, plan
+from agents.schemas import GeneratedText
+from agents.teacher import Teacher
+from graph.build import build_graph
+from graph.context import Context
+from graph.nodes import finalize, student
+from graph.routing import route
+from graph.state import Sample, State
+from student.task import Example, Task
+
+
+def static_batch(teacher: Teacher, ctx: Context, task: Task, seeds: list[Example], pool: list[Example],
+                 rnd: int) -> tuple[list[Sample], list]:
+    """ZeroGen-style: one label-conditioned text per request, labels in turn, no student feedback."""
+    requests = plan(task, {}, 0, 2 * ctx.per_round, rnd)  # "easy" requests: a label and nothing else
+    return generate(teacher, prompts.default(ctx.task, "static"), task, ctx.describe(), {}, seeds, pool, requests,
+                    seed=ctx.seed * 100_003 + rnd * 1_009)
+
+
+def rephrase_batch(teacher: Teacher, ctx: Context, task: Task, seeds: list[Example], pool: list[Example],
+                   rnd: int) -> tuple[list[Sample], list]:
+    """AugGPT-style: the teacher rewrites seed texts (in a seeded random order) into new variants."""
+    n = 2 * ctx.per_round
+    order = list(range(len(seeds)))
+    random.Random(ctx.seed * 31 + rnd).shuffle(order)
+    sources = [seeds[order[i % len(order)]] for i in range(n)]
+    requests = plan(task, {}, 0, n, rnd)
+    template = prompts.default(ctx.task, "rephrase")
+    texts = []
+    for r, src in zip(requests, sources, strict=True):
+        r.update(requested=src["label"], weakness=f"rewrite of: {clip(src['text'], 12)}")
+        done = [clip(e["text"]) for e in pool if e.get("label") == src["label"]][-5:]
+        texts.append(prompts.render(template, task=ctx.describe(), labels=", ".join(task.labels), text=clip(src["text"]),
+                                    label=src["label"], avoid=examples_for(task, [{"text": t, "label": src["label"]} for t in done])))
+    replies = teacher.ask_many(texts, GeneratedText, seeds=[ctx.seed * 100_003 + rnd * 1_009 + i for i in range(n)])
+    return fill(requests, replies), replies
+
+
+Writer = Callable[[Teacher, Context, Task, list[Example], list[Example], int], tuple[list[Sample], list]]
+
+
+def writer_node(name: str, write: Writer) -> Callable[[State, Runtime[Context]], dict[str, object]]:
+    """A graph node that starts a round with a batch from ``write`` (the baselines' Analyst+Generator)."""
+
+    def node(state: State, runtime: Runtime[Context]) -> dict[str, object]:
+        ctx = runtime.context or Context()
+        task, rnd = Task.from_dict(state["task"]), state.get("round", 0) + 1
+        runtime.stream_writer({"node": name, "round": rnd, "status": f"writing {2 * ctx.per_round} samples"})
+        with stopwatch() as elapsed:
+            batch, replies = write(ctx.teacher(), ctx, task, state.get("seeds", []), state.get("pool", []), rnd)
+        return {"round": rnd, "batch": batch, "analysis": {}, "stats": {str(rnd): {name: cost(replies, elapsed[0])}}}
+
+    node.__doc__ = f"Node: write round's batch for the {name} baseline."
+    return node
+
+
+def baseline_graph(name: str, write: Writer) -> StateGraph:
+    """seed pass -> (writer -> critic -> student)* -> finalize: the EvoKD graph without feedback."""
+    builder = StateGraph(State, context_schema=Context)
+    builder.add_node("student", student)
+    builder.add_node(name, writer_node(name, write))
+    builder.add_node("critic", critic)
+    builder.add_node("finalize", finalize)
+    builder.add_edge(START, "student")
+    builder.add_edge(name, "critic")
+    builder.add_edge("critic", "student")
+    builder.add_conditional_edges("student", route, {"analyst": name, "finalize": "finalize"})
+    builder.add_edge("finalize", END)
+    return builder
+
+
+@dataclass(frozen=True)
+class Method:
+    """A compared method: how to build its graph and what it changes in the shared Context."""
+
+    name: str
+    description: str
+    graph: Callable[[], StateGraph]
+    overrides: dict[str, object] = field(default_factory=dict)
+    uses_teacher: bool = True
+
+
+# Per-round sample counts: the paper's figure shows 2 hard + 2 easy texts; the project default writes
+# more per analysis so the Analyst's tokens are spread over more samples.
+PAPER_PER_ROUND = 2
+
+
+def methods(per_round: int) -> dict[str, Method]:
+    """Every method the benchmark knows, for a given number of samples per round (each stance)."""
+    return {m.name: m for m in (
+        Method("seed-only", "fine-tune on the k-shot seeds alone", build_graph,
+               {"max_rounds": 0, "budget_tokens": 0}, uses_teacher=False),
+        Method("static", "label-conditioned generation, no student feedback (ZeroGen-style)",
+               lambda: baseline_graph("static", static_batch), {"per_round": per_round}),
+        Method("rephrase", "the teacher rewrites the seeds into variants (AugGPT-style)",
+               lambda: baseline_graph("rephrase", rephrase_batch), {"per_round": per_round}),
+        Method("evokd-paper", "the loop as the paper describes it: 2 hard + 2 easy per round, feedback from the whole "
+               "new batch, separate labelling, review history", build_graph,
+               {"per_round": PAPER_PER_ROUND, "feedback_limit": 2 * PAPER_PER_ROUND, "dev_feedback": 0}),
+        Method("evokd", "the project default: more samples per analysis, plus a few dev-set errors shown to the Analyst",
+               build_graph, {"per_round": per_round, "feedback_limit": 12, "dev_feedback": 4}),
+    )}

@@ -1,0 +1,238 @@
+"""Run every method on every dataset and seed with one teacher, student and budget; then the references.
+
+Each finished (dataset, method, seed) run leaves ``result.json`` in its run folder together with a
+fingerprint of its settings, so an interrupted benchmark picks up where it stopped; the teacher's
+replies are cached by exact request, so a rerun of an unfinished run does not pay for them twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from langgraph.checkpoint.memory import InMemorySaver
+
+from agents.common import clip
+from agents.critic import match_label
+from agents.schemas import LabelVerdict
+from benchmarks import report
+from benchmarks import METHOD_NAMES, REFERENCES
+from benchmarks.methods import methods
+from graph.context import Context
+from graph.records import read_jsonl, write_json
+from prompts import render
+from student import metrics, model
+from student.train import TrainConfig, predict, train
+
+Say = Callable[[str], None]
+TEACHER_WORDS = 150  # words of each test text the teacher labels (BBC articles run to 400+; measured.md used 150)
+
+
+@dataclass
+class Settings:
+    """One benchmark: what is compared, on what, with which teacher, student recipe and budget."""
+
+    datasets: list[str] = field(default_factory=lambda: ["rotten_tomatoes", "bbc_news"])
+    methods: list[str] = field(default_factory=lambda: [*METHOD_NAMES, *REFERENCES])
+    seeds: list[int] = field(default_factory=lambda: [1, 2, 3])
+    shots: int = 1
+    budget_tokens: int = 6000
+    per_round: int = 4  # hard and easy texts per round (each): 8 texts a round for static/rephrase/evokd
+    max_rounds: int = 50  # a ceiling only: the budget is what stops a run
+    # Student recipe, shared by every method (and the full-shot reference).
+    student: str = ""
+    epochs: int = 3
+    min_steps: int = 40
+    lr: float = 5e-5
+    batch_size: int = 16
+    max_length: int = 128
+    replay: int = 32
+    # Teacher.
+    teacher_url: str = ""
+    teacher_model: str = "teacher"
+    teacher_name: str = ""  # what the report calls the teacher
+    json_mode: str = "json_object"
+    concurrency: int = 1
+    max_tokens: int = 320
+    cache: bool = True
+    # References.
+    teacher_eval: int = 200  # test texts the teacher labels zero-shot (the first N of the shuffled test split; 0 = all)
+    full_shot_limit: int = 0  # train examples for the full-shot reference (0 = the whole train split)
+    full_shot_epochs: int = 1
+    # Where things go.
+    out: str = "benchmarks/results"
+    work: str = "runs/bench"
+    quick: bool = False
+    machine: str = ""
+
+    def context(self, dataset: str, seed: int, run_dir: Path, **overrides: object) -> Context:
+        """The Context every method starts from: same data, seeds, student recipe, teacher and budget."""
+        values: dict[str, object] = dict(
+            data=dataset, shots=self.shots, seed=seed, max_rounds=self.max_rounds, per_round=self.per_round,
+            budget_tokens=self.budget_tokens, patience=0, replay=self.replay, student=self.student,
+            epochs=self.epochs, min_steps=self.min_steps, lr=self.lr, batch_size=self.batch_size,
+            max_length=self.max_length, teacher_url=self.teacher_url, teacher_model=self.teacher_model,
+            json_mode=self.json_mode, concurrency=self.concurrency, max_tokens=self.max_tokens,
+            cache=str(Path(self.work) / "teacher_cache.sqlite") if self.cache else "", run_dir=str(run_dir),
+        )
+        values.update(overrides)
+        return Context(**values)  # type: ignore[arg-type]
+
+
+def name_of(dataset: str) -> str:
+    """What a dataset's files are called: its bundled name, or the folder's name for a path."""
+    return Path(dataset).name
+
+
+def fingerprint(obj: object) -> str:
+    """A short hash of a run's settings: a finished run is reused only if nothing that shapes it changed."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _reuse(run_dir: Path, fp: str) -> dict | None:
+    """A finished result with this fingerprint, or None (and the stale folder is cleared)."""
+    done = run_dir / "result.json"
+    if done.exists():
+        result = json.loads(done.read_text(encoding="utf-8"))
+        if result.get("fingerprint") == fp:
+            return result
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return None
+
+
+def select(rounds: list[dict], budget: int) -> dict:
+    """The run's result at the budget: the best-dev round among those within it (test labels never decide)."""
+    within = [r for r in rounds if not budget or r["teacher_tokens"] <= budget]
+    best = max(within, key=lambda r: (float(r["dev"]["score"]), -r["round"]))
+    return {
+        "round": best["round"], "dev": best["dev"]["score"], "score": best["test"]["score"],
+        "tokens": within[-1]["teacher_tokens"], "rounds": within[-1]["round"],
+        "overrun_rounds": len(rounds) - len(within),
+        "accepted": sum(r.get("accepted", 0) for r in within),
+        "rejected": sum(sum(r.get("rejected", {}).values()) for r in within),
+        "curve": [{"round": r["round"], "tokens": r["teacher_tokens"], "dev": r["dev"]["score"],
+                   "test": r["test"]["score"], "within_budget": r in within} for r in rounds],
+    }
+
+
+def run_method(s: Settings, dataset: str, name: str, seed: int, say: Say) -> dict:
+    """One method on one dataset and seed, run through its graph; the result at the budget."""
+    method = methods(s.per_round)[name]
+    run_dir = Path(s.work) / name_of(dataset) / name / f"seed-{seed}"
+    ctx = s.context(dataset, seed, run_dir, **method.overrides)
+    fp = fingerprint({k: v for k, v in dataclasses.asdict(ctx).items() if k not in ("run_dir", "cache")})
+    if (old := _reuse(run_dir, fp)) is not None:
+        say(f"[{dataset}] {name} seed {seed}: reusing finished run (test {old['score']:.4f})")
+        return old
+    run_dir.mkdir(parents=True, exist_ok=True)
+    app = method.graph().compile(checkpointer=InMemorySaver())
+    started = last = time.perf_counter()
+    walls: list[float] = []  # wall seconds of each round, seen from outside the nodes (graph overhead included)
+    cfg = {"configurable": {"thread_id": f"{dataset}-{name}-{seed}"}, "recursion_limit": 10_000}
+    for chunk in app.stream({}, cfg, context=ctx, stream_mode="updates"):
+        if "student" in chunk and chunk["student"].get("history"):
+            now = time.perf_counter()
+            walls.append(round(now - last, 3))
+            last = now
+            rec = chunk["student"]["history"][-1]
+            say(f"[{dataset}] {name} seed {seed} · round {rec['round']} · dev {rec['dev']['score']:.4f} · "
+                f"test {rec['test']['score']:.4f} · tokens {rec['teacher_tokens']:,} · {walls[-1]:.0f} s")
+    rounds = read_jsonl(run_dir / "rounds.jsonl")
+    result = {"method": name, "dataset": dataset, "seed": seed, "fingerprint": fp,
+              "seconds": round(time.perf_counter() - started, 1), "round_walls": walls,
+              "round_nodes": [r["nodes"] for r in rounds], **select(rounds, ctx.budget_tokens)}
+    write_json(run_dir / "result.json", result)
+    return result
+
+
+def full_shot(s: Settings, dataset: str, seed: int, say: Say) -> dict:
+    """Reference: the student trained on the whole train split (or its first ``full_shot_limit``) with the same recipe."""
+    ctx = s.context(dataset, seed, Path(s.work) / name_of(dataset) / "full-shot" / f"seed-{seed}")
+    run_dir = Path(ctx.run_dir)
+    cfg = TrainConfig(lr=s.lr, batch_size=s.batch_size, epochs=s.full_shot_epochs, min_steps=s.min_steps,
+                      max_length=s.max_length, seed=seed * 1_000)
+    fp = fingerprint({"cfg": dataclasses.asdict(cfg), "limit": s.full_shot_limit, "student": s.student, "data": dataset})
+    if (old := _reuse(run_dir, fp)) is not None:
+        return old
+    ds = ctx.dataset()
+    data = ds.train[: s.full_shot_limit] if s.full_shot_limit else ds.train
+    say(f"[{dataset}] full-shot seed {seed}: training on {len(data)} examples, {s.full_shot_epochs} epoch(s)")
+    started = time.perf_counter()
+    net = model.load(s.student or model.default_student_path(), ds.task)
+    stats = train(net, data, cfg)
+    dev = metrics.evaluate(ds.task, ds.dev, predict(net, ds.dev, max_length=s.max_length))
+    test = metrics.evaluate(ds.task, ds.test, predict(net, ds.test, max_length=s.max_length))
+    result = {"method": "full-shot", "dataset": dataset, "seed": seed, "fingerprint": fp, "score": test["score"],
+              "dev": dev["score"], "tokens": 0, "train_examples": len(data), "epochs": s.full_shot_epochs,
+              "samples_per_s": round(stats["samples_per_s"], 2), "seconds": round(time.perf_counter() - started, 1)}
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / "result.json", result)
+    say(f"[{dataset}] full-shot: test {test['score']:.4f} ({result['seconds']:.0f} s)")
+    return result
+
+
+def teacher_reference(s: Settings, dataset: str, say: Say) -> dict:
+    """Reference: the teacher's own zero-shot labels on the test split (or its first ``teacher_eval`` texts).
+
+    It labels with the Critic's prompt and label matching; an answer naming no allowed label counts as wrong.
+    """
+    ctx = s.context(dataset, 0, Path(s.work) / name_of(dataset) / "teacher")
+    run_dir = Path(ctx.run_dir)
+    fp = fingerprint({"data": dataset, "n": s.teacher_eval, "url": s.teacher_url, "model": s.teacher_model,
+                      "prompt": ctx.prompt("critic"), "words": TEACHER_WORDS})
+    if (old := _reuse(run_dir, fp)) is not None:
+        return old
+    ds = ctx.dataset()
+    test = ds.test[: s.teacher_eval] if s.teacher_eval else ds.test
+    say(f"[{dataset}] teacher zero-shot: labelling {len(test)} test texts")
+    started = time.perf_counter()
+    texts = [render(ctx.prompt("critic"), task=ctx.describe(), labels=", ".join(ds.task.labels),
+                    text=clip(ex["text"], TEACHER_WORDS)) for ex in test]
+    replies = ctx.teacher(labelling=True).ask_many(texts, LabelVerdict)
+    labels = [match_label(r.parsed.label, ds.task.labels) if r.parsed else None for r in replies]
+    scores = metrics.evaluate(ds.task, test, [lab or "(none)" for lab in labels])
+    result = {"method": "teacher", "dataset": dataset, "fingerprint": fp, "score": scores["score"], "n": len(test),
+              "of": len(ds.test), "off_list": sum(lab is None for lab in labels),
+              "tokens": sum(r.tokens for r in replies), "seconds": round(time.perf_counter() - started, 1),
+              "per_label": scores.get("per_label", {})}
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / "result.json", result)
+    say(f"[{dataset}] teacher zero-shot: {result['score']:.4f} on {len(test)} test texts ({result['seconds']:.0f} s)")
+    return result
+
+
+def run_dataset(s: Settings, dataset: str, say: Say) -> dict:
+    """Every requested method and reference on one dataset; the report is rewritten after each run."""
+    names = [m for m in METHOD_NAMES if m in s.methods]
+    runs: dict[str, list[dict]] = {m: [] for m in names}
+    refs: dict[str, dict] = {}
+
+    def save() -> dict:
+        return report.write(s, dataset, runs, refs)
+
+    if "teacher" in s.methods:
+        refs["teacher"] = teacher_reference(s, dataset, say)
+        save()
+    if "full-shot" in s.methods:
+        refs["full-shot"] = full_shot(s, dataset, s.seeds[0], say)
+        save()
+    for seed in s.seeds:  # seed-major, so an interrupted benchmark still has every method at the seeds it finished
+        for name in names:
+            res = run_method(s, dataset, name, seed, say)
+            runs[name].append(res)
+            say(f"[{dataset}] {name} seed {seed}: test {res['score']:.4f} (dev-selected round {res['round']}) · "
+                f"{res['tokens']:,} tokens · {res['seconds']:.0f} s")
+            save()
+    return save()
+
+
+def run_benchmark(s: Settings, say: Say) -> list[dict]:
+    """The whole benchmark: every dataset in turn; returns each dataset's summary."""
+    Path(s.work).mkdir(parents=True, exist_ok=True)
+    return [run_dataset(s, d, say) for d in s.datasets]

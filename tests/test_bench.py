@@ -1,0 +1,93 @@
+"""`evokd bench` in quick form: tiny data, tiny student, scripted teacher; and the pieces it rests on."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+
+from benchmarks import METHOD_NAMES, speed
+from benchmarks.runner import Settings, run_benchmark, select
+from graph.build import build_graph
+from tests.fake_openai import FakeOpenAI, SentimentTeacher, prompt_of, schema_name
+from tests.test_graph import make_context
+
+BUDGET = 6_000
+
+
+def settings(data: Path, student: Path, url: str, tmp: Path, **over: object) -> Settings:
+    """A benchmark small enough for CI: two seeds, a few rounds per method."""
+    values = dict(datasets=[str(data)], seeds=[1, 2], budget_tokens=BUDGET, per_round=2, max_rounds=3, epochs=1,
+                  min_steps=4, batch_size=8, lr=1e-3, student=str(student), teacher_url=url, json_mode="json_schema",
+                  concurrency=2, teacher_eval=6, full_shot_limit=0, out=str(tmp / "results"), work=str(tmp / "work"),
+                  machine="test")
+    values.update(over)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def test_quick_bench_writes_reports_within_budget_and_reruns_from_cache(sentiment_dir, tiny_student, tmp_path):
+    lines: list[str] = []
+    with FakeOpenAI(SentimentTeacher()) as server:
+        s = settings(sentiment_dir, tiny_student, server.url, tmp_path)
+        [summary] = run_benchmark(s, lines.append)
+        paid = len(server.requests)
+        # An interrupted or repeated benchmark: the run folders are gone, the reply cache is not.
+        for d in Path(s.work).iterdir():
+            if d.is_dir():
+                shutil.rmtree(d)
+        [again] = run_benchmark(s, lines.append)
+        assert len(server.requests) == paid  # every teacher reply came from the cache
+        # With the cache switched off the same benchmark pays again.
+        for d in Path(s.work).iterdir():
+            if d.is_dir():
+                shutil.rmtree(d)
+        run_benchmark(settings(sentiment_dir, tiny_student, server.url, tmp_path, cache=False, methods=["static"],
+                               seeds=[1], out=str(tmp_path / "uncached")), lines.append)
+        assert len(server.requests) > paid
+
+    name = sentiment_dir.name
+    out = Path(s.out)
+    assert json.loads((out / f"{name}.json").read_text())["dataset"] == str(sentiment_dir)
+    assert (out / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+    table = (out / f"{name}.md").read_text()
+    assert all(f"| {m} |" in table for m in METHOD_NAMES) and "full-shot (reference)" in table
+    assert set(summary["methods"]) == set(METHOD_NAMES)
+    for method, runs in summary["runs"].items():
+        assert [r["seed"] for r in runs] == [1, 2]
+        assert all(r["tokens"] <= BUDGET for r in runs), method
+    assert summary["methods"]["seed-only"]["tokens_mean"] == 0
+    assert all(summary["methods"][m]["tokens_mean"] > 0 for m in ("static", "rephrase", "evokd-paper", "evokd"))
+    assert summary["references"]["teacher"]["n"] == 6 and summary["references"]["full-shot"]["train_examples"] == 12
+    # Same seeds, same student recipe, same cached teacher: the rerun reproduces every score.
+    assert {m: v["scores"] for m, v in again["methods"].items()} == {m: v["scores"] for m, v in summary["methods"].items()}
+    assert any("round 1" in line for line in lines)
+
+
+def test_select_never_uses_rounds_past_the_budget_or_test_scores():
+    rounds = [{"round": r, "teacher_tokens": t, "dev": {"score": d}, "test": {"score": te}, "accepted": 2}
+              for r, t, d, te in [(0, 0, 0.5, 0.5), (1, 400, 0.7, 0.6), (2, 800, 0.6, 0.9), (3, 1200, 0.9, 0.95)]]
+    got = select(rounds, 1000)
+    assert (got["round"], got["score"], got["tokens"], got["overrun_rounds"]) == (1, 0.6, 800, 1)
+
+
+def test_concurrency_ratio_is_measured_against_calls_over_concurrency(sentiment_dir, tiny_student):
+    assert speed.ratio(2.0, calls=16, concurrency=4, delay=0.5) == 1.0
+    assert speed.ratio(1.5, calls=5, concurrency=4, delay=0.5) == 1.5  # 5 calls need two waves
+    result = speed.concurrency(str(sentiment_dir), str(tiny_student), lambda _: None, per_round=2, workers=2, delay=0.05)
+    assert {n: v["calls"] for n, v in result["nodes"].items()} == {"analyst": 1, "generator": 4, "critic": 4}
+    assert result["formula_s"] == pytest.approx(9 / 2 * 0.05)
+
+
+def test_dev_feedback_shows_the_analyst_dev_errors(sentiment_dir, tiny_student, tmp_path):
+    def analyst_prompts(**over: object) -> list[str]:
+        with FakeOpenAI(SentimentTeacher()) as server:
+            ctx = make_context(sentiment_dir, tiny_student, server, tmp_path / str(over), max_rounds=1, min_steps=1, **over)
+            build_graph().compile(checkpointer=InMemorySaver()).invoke({}, {"configurable": {"thread_id": "t"}}, context=ctx)
+            return [prompt_of(b) for b in server.requests if schema_name(b) == "Analysis"]
+
+    # The dev texts of sentiment_dir end in "indeed"; train and test texts never do.
+    assert all("indeed" not in p for p in analyst_prompts())
+    assert all("indeed" in p.split("RIGHT")[0] for p in analyst_prompts(dev_feedback=3))
