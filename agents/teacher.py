@@ -30,6 +30,9 @@ from pydantic import BaseModel, ValidationError
 
 T = TypeVar("T", bound=BaseModel)
 JsonMode = Literal["json_schema", "json_object", "none"]
+# Far above any reply a max_tokens cap allows; a server that ignores the cap is not parsed at all.
+MAX_REPLY_CHARS = 100_000
+BAD_RESPONSE = "bad_response"  # an HTTP 200 whose body is not a chat completion (cut off, not JSON, wrong shape)
 
 
 class TeacherUnavailable(RuntimeError):
@@ -41,7 +44,7 @@ class Reply(Generic[T]):
     """What one request produced: the parsed model, or the reason it was rejected, and its cost."""
 
     parsed: T | None
-    reason: str | None  # None when parsed; otherwise malformed / truncated / empty
+    reason: str | None  # None when parsed; otherwise malformed / truncated / empty / oversized / bad_response
     prompt_tokens: int = 0
     completion_tokens: int = 0
     attempts: int = 0
@@ -63,6 +66,8 @@ def extract_json(raw: str) -> object | None:
             value, _ = decoder.raw_decode(raw, match.start())
         except json.JSONDecodeError:
             continue
+        except RecursionError:  # absurdly deep nesting: every later start nests as deep, so give up at once
+            return None
         if isinstance(value, dict):
             return value
         if isinstance(value, list) and value and isinstance(value[0], dict):
@@ -75,11 +80,13 @@ def parse_reply(raw: str, schema: type[T]) -> tuple[T | None, str | None]:
     text = raw.strip()
     if not text:
         return None, "empty"
+    if len(text) > MAX_REPLY_CHARS:
+        return None, "oversized"
     value = extract_json(text)
     if value is None:
         fields = list(schema.model_fields)
         # A bare one-line answer to a one-field request ("positive", or the text itself) is usable as is.
-        if len(fields) == 1 and "{" not in text and "\n" not in text.strip("`").strip():
+        if len(fields) == 1 and "{" not in text and not text.startswith("[") and "\n" not in text.strip("`").strip():
             value = {fields[0]: text.strip("`\"' ")}
         else:
             return None, "malformed"
@@ -165,6 +172,10 @@ class Teacher:
             raise TeacherUnavailable(f"teacher answered HTTP {e.status_code} after retries: {_short(e)}{hint}") from None
         except (openai.APIConnectionError, openai.APITimeoutError) as e:
             raise TeacherUnavailable(f"teacher unreachable after retries: {_short(e)}") from None
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
+            # The client could not read the body as a chat completion: a bad reply, re-asked like a
+            # malformed one and never cached. The first line of the error stays visible in Reply.raw.
+            return f"{BAD_RESPONSE}: {_short(e)}", BAD_RESPONSE, 0, 0, False
         content = msg.content if isinstance(msg.content, str) else json.dumps(msg.content)
         usage = getattr(msg, "usage_metadata", None) or {}
         finish = str((msg.response_metadata or {}).get("finish_reason") or "")
@@ -187,7 +198,7 @@ class Teacher:
             reply.completion_tokens += ct
             reply.attempts = attempt + 1
             reply.raw, reply.cached = content, cached
-            parsed, reason = parse_reply(content, schema)
+            parsed, reason = (None, BAD_RESPONSE) if finish == BAD_RESPONSE else parse_reply(content, schema)
             if parsed is not None:
                 reply.parsed, reply.reason = parsed, None
                 return reply
@@ -204,8 +215,11 @@ class Teacher:
 
 
 def _short(e: Exception) -> str:
-    """First line of an exception message, without the API key or request body."""
-    return str(e).splitlines()[0][:200] if str(e) else e.__class__.__name__
+    """First line of an exception message, without the API key (a server may echo it) or request body."""
+    key, text = os.environ.get("OPENAI_API_KEY", ""), str(e)
+    if len(key) >= 8:  # redacted before cutting, so no part of it survives the cut
+        text = text.replace(key, "***")
+    return text.splitlines()[0][:200] if text.strip() else e.__class__.__name__
 
 
 def chat_model(
