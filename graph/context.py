@@ -134,7 +134,8 @@ class Context:
 def _teacher(url: str, model: str, temperature: float, max_tokens: int, timeout: float, max_retries: int,
              json_mode: JsonMode, parse_attempts: int, concurrency: int, cache: str) -> Teacher:
     chat = chat_model(url, model, temperature=temperature, max_tokens=max_tokens, timeout=timeout, max_retries=max_retries)
-    return Teacher(chat, model_id=f"{url}|{model}|{temperature}|{max_tokens}", json_mode=json_mode,
+    # The URL is left out of the cache key: a resumed run may reach the same teacher on another port.
+    return Teacher(chat, model_id=f"{model}|{temperature}|{max_tokens}", json_mode=json_mode,
                    parse_attempts=parse_attempts, concurrency=concurrency, cache=ReplyCache(cache) if cache else None)
 
 
