@@ -38,6 +38,7 @@ class FakeOpenAI:
     def __init__(self, respond: Responder) -> None:
         self.respond = respond
         self.requests: list[dict] = []
+        self.request_headers: list[dict[str, str]] = []  # the HTTP headers of each request, in order
         self._lock = threading.Lock()
         outer = self
 
@@ -52,6 +53,7 @@ class FakeOpenAI:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 with outer._lock:
                     outer.requests.append(body)
+                    outer.request_headers.append(dict(self.headers))
                 reply = outer.respond(body)
                 if isinstance(reply, str):
                     reply = Scripted(content=reply)
@@ -59,7 +61,8 @@ class FakeOpenAI:
                 if reply.raw is not None:
                     self._send(reply.status, None, reply.raw, reply.headers)
                 elif reply.status != 200:
-                    self._send(reply.status, {"error": {"message": f"scripted {reply.status}"}}, headers=reply.headers)
+                    message = reply.content or f"scripted {reply.status}"
+                    self._send(reply.status, {"error": {"message": message}}, headers=reply.headers)
                 else:
                     prompt = " ".join(str(m.get("content", "")) for m in body.get("messages", []))
                     self._send(200, {
@@ -114,12 +117,15 @@ class SentimentTeacher:
     """A deterministic 'teacher' for a positive/negative task: it writes and labels by keywords.
 
     Generated texts are unique (a counter word) and use the vocabulary of `tiny_sentiment_data`.
+    With ``by_seed`` the unique word is the request's seed instead, so every reply depends on its
+    request alone, whatever the order: a resumed run is answered exactly like an uninterrupted one.
     """
 
     WORDS = {"positive": "good great lovely", "negative": "bad awful boring"}
 
-    def __init__(self) -> None:
+    def __init__(self, by_seed: bool = False) -> None:
         self.counter = itertools.count()
+        self.by_seed = by_seed
 
     def __call__(self, body: dict) -> str:
         prompt, kind = prompt_of(body), schema_name(body)
@@ -129,7 +135,8 @@ class SentimentTeacher:
                                               {"label": "unknown", "pattern": "dropped: not a label"}]})
         if kind == "GeneratedText":
             label = re.search(r"^Label: (\S+)", prompt, re.M).group(1)  # type: ignore[union-attr]
-            return f'```json\n{{"text": "a {self.WORDS[label]} film number w{next(self.counter)}"}}\n```'
+            n = body["seed"] if self.by_seed else next(self.counter)
+            return f'```json\n{{"text": "a {self.WORDS[label]} film number w{n}"}}\n```'
         if kind == "LabelVerdict":
             text = prompt.split("<<<")[1].split(">>>")[0]
             return json.dumps({"label": "positive" if "good" in text else "negative"})
