@@ -172,14 +172,19 @@ class Teacher:
             raise TeacherUnavailable(f"teacher answered HTTP {e.status_code} after retries: {_short(e)}{hint}") from None
         except (openai.APIConnectionError, openai.APITimeoutError) as e:
             raise TeacherUnavailable(f"teacher unreachable after retries: {_short(e)}") from None
+        except (openai.LengthFinishReasonError, openai.ContentFilterFinishReasonError) as e:
+            # In json_schema mode the client refuses to hand over a reply cut off by max_tokens or a
+            # content filter; it is still a paid reply, kept and counted like any other.
+            result = _unparsed(e)
         except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
             # The client could not read the body as a chat completion: a bad reply, re-asked like a
             # malformed one and never cached. The first line of the error stays visible in Reply.raw.
             return f"{BAD_RESPONSE}: {_short(e)}", BAD_RESPONSE, 0, 0, False
-        content = msg.content if isinstance(msg.content, str) else json.dumps(msg.content)
-        usage = getattr(msg, "usage_metadata", None) or {}
-        finish = str((msg.response_metadata or {}).get("finish_reason") or "")
-        result = (content, finish, int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0)))
+        else:
+            content = msg.content if isinstance(msg.content, str) else json.dumps(msg.content)
+            usage = getattr(msg, "usage_metadata", None) or {}
+            finish = str((msg.response_metadata or {}).get("finish_reason") or "")
+            result = (content, finish, int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0)))
         if self.cache:
             self.cache.put(key, *result)
         return (*result, False)
@@ -212,6 +217,16 @@ class Teacher:
             return [self.ask(p, schema, s) for p, s in zip(prompts, seeds, strict=True)]
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             return list(pool.map(lambda ps: self.ask(ps[0], schema, ps[1]), zip(prompts, seeds, strict=True)))
+
+
+def _unparsed(e: openai.LengthFinishReasonError | openai.ContentFilterFinishReasonError) -> tuple[str, str, int, int]:
+    """Content, finish reason and tokens of a completion the client would not parse."""
+    completion = e.completion
+    if completion is None or not completion.choices:
+        return "", "content_filter", 0, 0
+    usage = completion.usage
+    return (completion.choices[0].message.content or "", completion.choices[0].finish_reason,
+            usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0)
 
 
 def _short(e: Exception) -> str:
