@@ -31,14 +31,31 @@ def outcome(run: Path) -> dict[str, object]:
     return {"samples": read_jsonl(run / "samples.jsonl"), "rounds": rounds, "summary": summary}
 
 
+_REFERENCE: dict[str, dict[str, object]] = {}
+
+
+def run_outcome(data: Path, student: Path, out: Path) -> dict[str, object]:
+    """Run uninterrupted with the fast flags (`LEARN`) against a fresh by-seed teacher; its `outcome`."""
+    # A fresh server: replies depend on the request alone, as with a seeded teacher.
+    with FakeOpenAI(SentimentTeacher(by_seed=True)) as server:
+        assert main(run_args(data, student, server, out, *LEARN)) == 0
+    return outcome(out)
+
+
+def reference_outcome(data: Path, student: Path, folder: Path) -> dict[str, object]:
+    """`run_outcome` of an uninterrupted run on the `sentiment_dir` data, run once per test session.
+
+    What a run decides depends on the data's content, not its path, so every test comparing
+    against an uninterrupted run on that fixture can share one.
+    """
+    if "sentiment" not in _REFERENCE:
+        _REFERENCE["sentiment"] = run_outcome(data, student, folder / "reference")
+    return _REFERENCE["sentiment"]
+
+
 def test_same_seed_and_replies_give_the_same_run(sentiment_dir, tiny_student, tmp_path):
-    outcomes = []
-    for n in range(2):
-        # A fresh server each time: replies depend on the request alone, as with a seeded teacher.
-        with FakeOpenAI(SentimentTeacher(by_seed=True)) as server:
-            assert main(run_args(sentiment_dir, tiny_student, server, tmp_path / f"run{n}", *LEARN)) == 0
-        outcomes.append(outcome(tmp_path / f"run{n}"))
-    first, second = outcomes
+    first = reference_outcome(sentiment_dir, tiny_student, tmp_path)
+    second = run_outcome(sentiment_dir, tiny_student, tmp_path / "again")
     assert first == second
     # Not vacuous: generated samples were trained on, and the student's losses and dev scores moved.
     assert first["summary"]["accepted"] > 0
