@@ -116,7 +116,12 @@ def label_of(sample: dict) -> str:
 def predicted_of(sample: dict) -> str:
     """The student's prediction before training on the sample, as text."""
     p = sample.get("predicted", "")
-    return " ".join(p) if isinstance(p, list) else str(p)
+    if isinstance(p, list):  # NER tags: read as entity mentions, like the Critic's label
+        from agents.ner import bio_spans
+
+        tokens = sample.get("tokens") or []
+        return "; ".join(f"{' '.join(tokens[a:b])} ({t})" for a, b, t in bio_spans(p)) or "(no entities)"
+    return str(p)
 
 
 def rejected_text(record: dict) -> str:

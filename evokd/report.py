@@ -27,7 +27,7 @@ section,header{background:#fff;border:1px solid #d0d7de;border-radius:8px;paddin
 .muted{color:#656d76}figure{margin:8px 0}figure img{max-width:100%;height:auto}
 table{border-collapse:collapse;width:100%;font-size:13px}th,td{border-bottom:1px solid #e6e9ed;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f6f8fa;position:sticky;top:0}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
-tbody tr:nth-child(even){background:#fafbfc}
+tbody tr:nth-child(even){background:#fafbfc}#samples td:first-child{white-space:nowrap}
 .badge{border-radius:10px;padding:1px 8px;font-size:12px;white-space:nowrap}
 .accepted{background:#dafbe1;color:#116329}.rejected{background:#ffebe9;color:#a40e26}.pending{background:#fff8c5;color:#7d4e00}
 .controls{display:flex;gap:10px;align-items:center;margin-bottom:8px}.controls input{flex:1;padding:6px 10px;font-size:14px}
