@@ -50,8 +50,11 @@ def train_config(ctx: Context, rnd: int) -> TrainConfig:
 
 
 def prune(student_dir: Path, keep: set[str]) -> None:
-    """Delete round checkpoints that neither resume nor the final model can need any more."""
-    for d in student_dir.glob("round-*"):
+    """Delete round checkpoints that neither resume nor the final model can need any more.
+
+    ``.round-*`` folders are the temporary folders of a save that a crash cut short: never needed.
+    """
+    for d in [*student_dir.glob("round-*"), *student_dir.glob(".round-*")]:
         if str(d) not in keep:
             shutil.rmtree(d, ignore_errors=True)
 
@@ -114,7 +117,10 @@ def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> 
     best = dict(state.get("best") or {})
     if not best or float(dev["score"]) > float(best["score"]):  # type: ignore[arg-type]
         best = {"round": rnd, "score": dev["score"], "path": str(path)}
-    prune(run / "student", {str(path), str(best["path"]), str(state.get("student_path", ""))})
+    # The checkpointed best is kept too: if a crash hits before this node's checkpoint, the rerun
+    # starts from that state and, should its training differ (GPU), may keep that best.
+    prune(run / "student", {str(path), str(best["path"]), str(state.get("student_path", "")),
+                            str((state.get("best") or {}).get("path", ""))})
 
     stats = dict(state.get("stats", {}))
     node_cost = {"seconds": round(time.perf_counter() - started, 3), "calls": 0, "prompt_tokens": 0, "completion_tokens": 0,
