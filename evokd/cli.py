@@ -190,13 +190,13 @@ def execute(ctx: object, run_dir: Path, resume: bool) -> int:
     cfg = {"configurable": {"thread_id": run_dir.name}, "recursion_limit": 10_000}
     with SqliteSaver.from_conn_string(str(run_dir / "checkpoints.sqlite")) as saver:
         app = build_graph().compile(checkpointer=saver)
-        if resume:
-            snapshot = app.get_state(cfg)
-            if not snapshot.next and snapshot.values.get("summary"):
-                console.print(f"run {run_dir} already finished ({snapshot.values['stop_reason']}); nothing to resume")
-                show_summary(run_dir)
-                return 0
-        inputs: object = None if resume else {}
+        snapshot = app.get_state(cfg)
+        if resume and not snapshot.next and snapshot.values.get("summary"):
+            console.print(f"run {run_dir} already finished ({snapshot.values['stop_reason']}); nothing to resume")
+            show_summary(run_dir)
+            return 0
+        # A run stopped before its first checkpoint has nothing to continue from: it starts afresh.
+        inputs: object = None if resume and snapshot.created_at else {}
         started = time.perf_counter()
         while True:
             for mode, chunk in app.stream(inputs, cfg, context=ctx, stream_mode=["updates", "custom"], durability="sync"):
