@@ -52,3 +52,9 @@ def clip(text: str, words: int = CLIP_WORDS) -> str:
 def bullet_list(lines: Sequence[str], empty: str = "(none)") -> str:
     """Lines as a Markdown bullet list for a prompt."""
     return "\n".join(f"- {line}" for line in lines) if lines else empty
+
+
+def as_data(text: str) -> str:
+    """Generated text for a prompt's ``<<<`` ... ``>>>`` data block, with those delimiters broken up
+    inside it, so the text cannot close the block early and pass its rest off as instructions."""
+    return text.replace("<<<", "< < <").replace(">>>", "> > >")

@@ -12,7 +12,7 @@ from functools import lru_cache
 
 from langgraph.runtime import Runtime
 
-from agents.common import cost, normalise, stopwatch
+from agents.common import as_data, cost, normalise, stopwatch
 from agents.schemas import LabelVerdict
 from agents.teacher import Reply, Teacher
 from graph.context import Context, run_dataset
@@ -93,7 +93,7 @@ def label_batch(teacher: Teacher, prompt: str, task: Task, description: str, bat
         from agents import ner
 
         return out, ner.annotate(teacher, prompt, task, description, todo)
-    prompts = [render(prompt, task=description, labels=", ".join(task.labels), text=s["text"]) for s in todo]
+    prompts = [render(prompt, task=description, labels=", ".join(task.labels), text=as_data(s["text"])) for s in todo]
     replies = teacher.ask_many(prompts, LabelVerdict)
     for s, reply in zip(todo, replies, strict=True):
         s["teacher_tokens"] = s.get("teacher_tokens", 0) + reply.tokens
