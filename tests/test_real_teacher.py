@@ -12,6 +12,7 @@ import os
 import pytest
 
 from evokd.cli import main
+from evokd.datasets import resolve_data
 from evokd.local_teacher import teacher_path
 from graph.records import read_jsonl
 
@@ -21,8 +22,16 @@ pytestmark = pytest.mark.slow
 def test_one_round_with_the_local_teacher(tmp_path):
     name = os.environ.get("EVOKD_TEACHER", "qwen2.5-0.5b")
     assert teacher_path(name).exists(), f"run `evokd teacher fetch --model {name}` (scripts/setup.sh does) first"
+    # The real splits, with dev and test cut to 100 and 200 texts: evaluating 2,500 texts twice would
+    # dominate the test's time without testing anything more.
+    data = tmp_path / "rt"
+    data.mkdir()
+    source = resolve_data("rotten_tomatoes")
+    for split, keep in (("train", None), ("dev", 100), ("test", 200)):
+        lines = (source / f"{split}.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+        (data / f"{split}.jsonl").write_text("".join(lines[:keep]), encoding="utf-8")
     out = tmp_path / "run"
-    code = main(["run", "--data", "rotten_tomatoes", "--shots", "1", "--rounds", "1", "--per-round", "3",
+    code = main(["run", "--data", str(data), "--shots", "1", "--rounds", "1", "--per-round", "3",
                  "--local-teacher", name, "--teacher-url", "", "--out", str(out)])
     assert code == 0
     samples = read_jsonl(out / "samples.jsonl")
