@@ -127,7 +127,12 @@ def context_from_args(args: argparse.Namespace, run_dir: Path) -> object:
 
     values = {k: getattr(args, k) for k in RUN_FIELDS if getattr(args, k, None) is not None}
     texts = prompts.load(args.task, dict(_agent_file(p) for p in args.prompt), args.prompts)
-    return Context(**values, data=args.data, max_rounds=args.max_rounds, run_dir=str(run_dir),
+    # Paths are made absolute: run.json and the checkpointed state keep them, and `evokd resume` may run elsewhere.
+    run_dir = run_dir.resolve()
+    data = str(Path(args.data).resolve()) if Path(args.data).exists() else args.data  # else a bundled name
+    if values.get("student") and Path(values["student"]).exists():
+        values["student"] = str(Path(values["student"]).resolve())
+    return Context(**values, data=data, max_rounds=args.max_rounds, run_dir=str(run_dir),
                    cache="" if args.no_cache else str(run_dir / "teacher_cache.sqlite"),
                    review=_reviews(args.review), **{f"{agent}_prompt": text for agent, text in texts.items()})
 
