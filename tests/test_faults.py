@@ -9,6 +9,7 @@ counted reason, never crash the run.
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import threading
 import time
@@ -263,3 +264,20 @@ def test_connection_refused_stops_the_run_with_exit_3(sentiment_dir, tiny_studen
     assert "unreachable" in capsys.readouterr().err
     assert (out / "checkpoints.sqlite").exists() and [r["round"] for r in read_jsonl(out / "rounds.jsonl")] == [0]
 
+
+
+def test_resume_from_another_directory_finds_the_run_data_and_student(sentiment_dir, tiny_student, tmp_path,
+                                                                      monkeypatch):
+    """A run started with relative paths is resumed by its folder's path from anywhere."""
+    monkeypatch.chdir(tmp_path)
+    down = SimpleNamespace(url=closed_port_url())
+    student = tmp_path / "student"
+    shutil.copytree(tiny_student, student)
+    assert main(run_args(sentiment_dir.relative_to(tmp_path), "student", down, "run", "--rounds", "1")) == 3
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    with FakeOpenAI(SentimentTeacher()) as server:
+        assert main(["resume", str(tmp_path / "run"), "--teacher-url", server.url]) == 0
+    assert [r["round"] for r in read_jsonl(tmp_path / "run" / "rounds.jsonl")] == [0, 1]
+    assert (tmp_path / "run" / "summary.json").exists() and list(elsewhere.iterdir()) == []
