@@ -28,12 +28,13 @@ def read_jsonl(path: str | Path) -> list[dict]:
     if not path.exists():
         return []
     records = []
-    for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
-        if not line.endswith("\n"):
-            break
+    # Split on b"\n" alone: str.splitlines() also breaks at U+2028, U+0085 ..., which JSON leaves
+    # unescaped in generated text. Lines are decoded one by one, so a torn last line that ends inside
+    # a multi-byte character cannot fail the whole read; the piece after the last newline is ignored.
+    for line in path.read_bytes().split(b"\n")[:-1]:
         try:
             records.append(json.loads(line))
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, UnicodeDecodeError):
             continue
     return records
 
