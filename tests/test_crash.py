@@ -28,6 +28,7 @@ from collections import Counter
 from pathlib import Path
 
 import graph.nodes
+import graph.records
 from evokd.cli import main
 from tests.fake_openai import FakeOpenAI, Responder, SentimentTeacher, schema_name
 from tests.test_cli import run_args
@@ -259,3 +260,24 @@ def test_a_run_stopped_before_its_first_checkpoint_resumes_from_the_start(
     assert (out / "checkpoints.sqlite").exists() and not (out / "rounds.jsonl").exists()
     assert main(["resume", str(out), "--teacher-url", teacher_server.url]) == 0
     assert [r["round"] for r in jsonl_lines(out / "rounds.jsonl")[0]] == [0, 1]
+
+
+def test_jsonl_lines_split_on_newline_only(tmp_path):
+    """A text with U+2028 or U+0085 (left unescaped by JSON) is one record, and appending it again adds nothing."""
+    path = tmp_path / "samples.jsonl"
+    records = [{"id": "r1-0", "text": "one\u2028two"}, {"id": "r1-1", "text": "three\x85four"}, {"id": "r1-2", "text": "x"}]
+    assert graph.records.append_new(path, records, key="id") == 3
+    assert graph.records.read_jsonl(path) == records
+    assert graph.records.append_new(path, records, key="id") == 0
+    assert path.read_bytes().count(b"\n") == 3
+
+
+def test_torn_line_cut_inside_a_character_is_ignored_then_repaired(tmp_path):
+    path = tmp_path / "samples.jsonl"
+    graph.records.append_new(path, [{"id": "r1-0", "text": "caf\u00e9"}], key="id")
+    with open(path, "ab") as f:  # what a kill in the middle of a write leaves: half of a two-byte "é"
+        f.write('{"id": "r1-1", "text": "caf\u00e9"}\n'.encode()[:-4])
+    assert [r["id"] for r in graph.records.read_jsonl(path)] == ["r1-0"]
+    assert graph.records.append_new(path, [{"id": "r1-1", "text": "caf\u00e9"}], key="id") == 1
+    records, torn = jsonl_lines(path)
+    assert [r["id"] for r in records] == ["r1-0", "r1-1"] and not torn
