@@ -258,11 +258,15 @@ def test_a_teacher_that_never_answers_in_time_stops_the_run(sentiment_dir, tiny_
     assert [r["round"] for r in read_jsonl(out / "rounds.jsonl")] == [0]
 
 
-def test_connection_refused_stops_the_run_with_exit_3(sentiment_dir, tiny_student, tmp_path, capsys):
+def test_connection_refused_stops_the_run_and_its_resume_with_exit_3(sentiment_dir, tiny_student, tmp_path, capsys):
     out = tmp_path / "run"
     assert main(run_args(sentiment_dir, tiny_student, SimpleNamespace(url=closed_port_url()), out)) == 3
     assert "unreachable" in capsys.readouterr().err
     assert (out / "checkpoints.sqlite").exists() and [r["round"] for r in read_jsonl(out / "rounds.jsonl")] == [0]
+    # Resuming while the teacher is still down stops the same way and changes nothing.
+    assert main(["resume", str(out), "--teacher-url", closed_port_url()]) == 3
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith(f"continue with 'evokd resume {out}'")
+    assert [r["round"] for r in read_jsonl(out / "rounds.jsonl")] == [0] and not (out / "summary.json").exists()
 
 
 
