@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import signal
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,7 +33,9 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--per-round", type=int, default=None, help="hard and easy texts per round (each)")
     p.add_argument("--teacher-eval", type=int, default=None, help="test texts the teacher labels zero-shot (0 = all)")
     p.add_argument("--full-shot-limit", type=int, default=None, help="train examples for full-shot (0 = all)")
+    p.add_argument("--eval-limit", type=int, default=None, help="first N dev and test examples used (0 = all)")
     p.add_argument("--student", default="", help="student encoder folder (default: bundled MiniLM)")
+    p.add_argument("--max-length", type=int, default=None, help="student max sub-tokens (default 128)")
     p.add_argument("--min-steps", type=int, default=None)
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--quick", action="store_true", help="a few minutes: 1 seed, small budget, 0.5B local teacher")
@@ -55,7 +59,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "datasets": args.datasets.split(","), "methods": args.methods.split(","), "shots": args.shots,
         "seeds": [int(x) for x in args.seeds.split(",")] if args.seeds else None,
         "budget_tokens": args.budget_tokens, "per_round": args.per_round, "teacher_eval": args.teacher_eval,
-        "full_shot_limit": args.full_shot_limit, "student": args.student, "min_steps": args.min_steps,
+        "full_shot_limit": args.full_shot_limit, "eval_limit": args.eval_limit, "student": args.student, "min_steps": args.min_steps, "max_length": args.max_length,
         "epochs": args.epochs, "cache": not args.no_cache, "teacher_model": args.teacher_model,
         "out": args.out, "work": args.work, "quick": args.quick,
     }
@@ -89,6 +93,8 @@ def main(args: argparse.Namespace, say: Say) -> int:
     from benchmarks import speed
     from benchmarks.runner import run_benchmark
 
+    # A benchmark is long: let `kill` unwind like Ctrl-C, so the local teacher server is stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     s = settings_from_args(args)
     teacher_needed = any(m != "seed-only" and m != "full-shot" for m in s.methods)
     with (teacher(args, s, say) if teacher_needed else contextlib.nullcontext(s)) as s:
@@ -98,6 +104,6 @@ def main(args: argparse.Namespace, say: Say) -> int:
     for summary in summaries:
         say(f"wrote {Path(s.out) / Path(summary['dataset']).name}.json|md|png")
     if args.speed:
-        speed.run(s.out, s.datasets[0], s.student, s.work, s.datasets, say, quick=s.quick)
+        speed.run(s.out, s.data_folder(s.datasets[0]), s.student, s.work, s.datasets, say, quick=s.quick)
         say(f"wrote {Path(s.out) / 'speed.json'}|md")
     return 0

@@ -100,8 +100,8 @@ class Method:
     uses_teacher: bool = True
 
 
-# Per-round sample counts: the paper's figure shows 2 hard + 2 easy texts; the project default writes
-# more per analysis so the Analyst's tokens are spread over more samples.
+# The paper's figure shows 2 hard + 2 easy texts per round; the feedback-free baselines write
+# ``per_round`` of each label-conditioned text per round (they have no analysis to amortise).
 PAPER_PER_ROUND = 2
 
 
@@ -117,6 +117,7 @@ def methods(per_round: int) -> dict[str, Method]:
         Method("evokd-paper", "the loop as the paper describes it: 2 hard + 2 easy per round, feedback from the whole "
                "new batch, separate labelling, review history", build_graph,
                {"per_round": PAPER_PER_ROUND, "feedback_limit": 2 * PAPER_PER_ROUND, "dev_feedback": 0}),
-        Method("evokd", "the project default: more samples per analysis, plus a few dev-set errors shown to the Analyst",
-               build_graph, {"per_round": per_round, "feedback_limit": 12, "dev_feedback": 4}),
+        Method("evokd", "the project default: the paper's loop plus a few real dev-set errors shown to the Analyst "
+               "(Context.dev_feedback), with the feedback capped so the analysis prompt stays short",
+               build_graph, {"per_round": PAPER_PER_ROUND, "feedback_limit": 6, "dev_feedback": 3}),
     )}

@@ -106,6 +106,9 @@ def notes(s: Settings, refs: dict[str, dict]) -> list[str]:
         "static, rephrase, evokd-paper and evokd all label through the same Critic (screening + a separate "
         "labelling call at temperature 0); seed-only spends no tokens.",
     ]
+    if s.eval_limit:
+        out.append(f"Dev and test are the first {s.eval_limit} examples of each split (the splits are seeded shuffles), "
+                   "so that evaluating every round stays affordable on a 2-core CPU; scores are on those.")
     if (t := refs.get("teacher")) and t["n"] < t["of"]:
         out.append(f"teacher: zero-shot labels on the first {t['n']} of {t['of']} test texts (the test split is a seeded "
                    "shuffle), first 150 words of each; not the full test split.")
@@ -190,4 +193,13 @@ def write(s: Settings, dataset: str, runs: dict[str, list[dict]], refs: dict[str
     write_json(out / f"{name}.json", summary)
     (out / f"{name}.md").write_text(markdown(summary), encoding="utf-8")
     plot(summary, out / f"{name}.png")
+    write_index(out)
     return summary
+
+
+def write_index(out: Path) -> None:
+    """``<out>/README.md``: every dataset table and the speed table found there, for the project README."""
+    parts = [p.read_text(encoding="utf-8") for p in sorted(out.glob("*.md")) if p.name not in ("README.md", "speed.md")]
+    parts += [(out / "speed.md").read_text(encoding="utf-8")] if (out / "speed.md").exists() else []
+    header = "# Benchmark results\n\nWritten by `evokd bench`; see docs/benchmarks.md for what is compared and how.\n\n"
+    (out / "README.md").write_text(header + "\n".join(parts), encoding="utf-8")

@@ -28,6 +28,7 @@ from graph.context import Context
 from graph.records import read_jsonl, write_json
 from prompts import render
 from student import metrics, model
+from student.data import load_dataset
 from student.train import TrainConfig, predict, train
 
 Say = Callable[[str], None]
@@ -42,15 +43,15 @@ class Settings:
     methods: list[str] = field(default_factory=lambda: [*METHOD_NAMES, *REFERENCES])
     seeds: list[int] = field(default_factory=lambda: [1, 2, 3])
     shots: int = 1
-    budget_tokens: int = 6000
-    per_round: int = 4  # hard and easy texts per round (each): 8 texts a round for static/rephrase/evokd
+    budget_tokens: int = 4000
+    per_round: int = 2  # texts per round (x2) for static and rephrase; the evokd methods use the paper's 2 + 2
     max_rounds: int = 50  # a ceiling only: the budget is what stops a run
     # Student recipe, shared by every method (and the full-shot reference).
     student: str = ""
     epochs: int = 3
     min_steps: int = 40
     lr: float = 5e-5
-    batch_size: int = 16
+    batch_size: int = 8
     max_length: int = 128
     replay: int = 32
     # Teacher.
@@ -60,25 +61,47 @@ class Settings:
     json_mode: str = "json_object"
     concurrency: int = 1
     max_tokens: int = 320
+    timeout: float = 600.0  # a shared CPU can slow one local request to minutes; a timeout would only re-ask it
     cache: bool = True
     # References.
-    teacher_eval: int = 200  # test texts the teacher labels zero-shot (the first N of the shuffled test split; 0 = all)
-    full_shot_limit: int = 0  # train examples for the full-shot reference (0 = the whole train split)
+    teacher_eval: int = 50  # test texts the teacher labels zero-shot (the first N of the shuffled test split; 0 = all)
+    full_shot_limit: int = 1000  # train examples for the full-shot reference (0 = the whole train split)
     full_shot_epochs: int = 1
+    # Dev and test cut to their first N examples (the splits are seeded shuffles; 0 = whole splits):
+    # every round evaluates both, and on 2 CPU cores that evaluation dominates a round's student time.
+    eval_limit: int = 300
     # Where things go.
     out: str = "benchmarks/results"
     work: str = "runs/bench"
     quick: bool = False
     machine: str = ""
 
+    def data_folder(self, dataset: str) -> str:
+        """The dataset as the runs see it: as given, or with dev and test cut to their first ``eval_limit`` examples."""
+        if not self.eval_limit:
+            return dataset
+        from evokd.datasets import resolve_data
+
+        source = resolve_data(dataset)
+        folder = Path(self.work) / "data" / f"{name_of(dataset)}-eval{self.eval_limit}"
+        if not (folder / "test.jsonl").exists():
+            ds = load_dataset(source, "classification")
+            folder.mkdir(parents=True, exist_ok=True)
+            for split, rows in (("train", ds.train), ("dev", ds.dev[: self.eval_limit]), ("test", ds.test[: self.eval_limit])):
+                (folder / f"{split}.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+                                                      encoding="utf-8")
+            if (source / "card.json").exists():  # the task description the teacher reads
+                shutil.copy(source / "card.json", folder / "card.json")
+        return str(folder)
+
     def context(self, dataset: str, seed: int, run_dir: Path, **overrides: object) -> Context:
         """The Context every method starts from: same data, seeds, student recipe, teacher and budget."""
         values: dict[str, object] = dict(
-            data=dataset, shots=self.shots, seed=seed, max_rounds=self.max_rounds, per_round=self.per_round,
+            data=self.data_folder(dataset), shots=self.shots, seed=seed, max_rounds=self.max_rounds, per_round=self.per_round,
             budget_tokens=self.budget_tokens, patience=0, replay=self.replay, student=self.student,
             epochs=self.epochs, min_steps=self.min_steps, lr=self.lr, batch_size=self.batch_size,
             max_length=self.max_length, teacher_url=self.teacher_url, teacher_model=self.teacher_model,
-            json_mode=self.json_mode, concurrency=self.concurrency, max_tokens=self.max_tokens,
+            json_mode=self.json_mode, concurrency=self.concurrency, max_tokens=self.max_tokens, timeout=self.timeout,
             cache=str(Path(self.work) / "teacher_cache.sqlite") if self.cache else "", run_dir=str(run_dir),
         )
         values.update(overrides)
@@ -216,12 +239,6 @@ def run_dataset(s: Settings, dataset: str, say: Say) -> dict:
     def save() -> dict:
         return report.write(s, dataset, runs, refs)
 
-    if "teacher" in s.methods:
-        refs["teacher"] = teacher_reference(s, dataset, say)
-        save()
-    if "full-shot" in s.methods:
-        refs["full-shot"] = full_shot(s, dataset, s.seeds[0], say)
-        save()
     for seed in s.seeds:  # seed-major, so an interrupted benchmark still has every method at the seeds it finished
         for name in names:
             res = run_method(s, dataset, name, seed, say)
@@ -229,6 +246,11 @@ def run_dataset(s: Settings, dataset: str, say: Say) -> dict:
             say(f"[{dataset}] {name} seed {seed}: test {res['score']:.4f} (dev-selected round {res['round']}) · "
                 f"{res['tokens']:,} tokens · {res['seconds']:.0f} s")
             save()
+    if "full-shot" in s.methods:
+        refs["full-shot"] = full_shot(s, dataset, s.seeds[0], say)
+        save()
+    if "teacher" in s.methods:
+        refs["teacher"] = teacher_reference(s, dataset, say)
     return save()
 
 

@@ -224,4 +224,7 @@ def run(out: str, data: str, student: str, work: str, datasets: list[str], say: 
     result["node_split"] = node_split(work, datasets)
     write_json(Path(out) / "speed.json", result)
     (Path(out) / "speed.md").write_text(markdown(result), encoding="utf-8")
+    from benchmarks.report import write_index
+
+    write_index(Path(out))
     return result
