@@ -18,6 +18,7 @@ import argparse
 import dataclasses
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -71,8 +72,8 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-tokens", type=int, default=320)
     p.add_argument("--json-mode", choices=["json_schema", "json_object", "none"], default=None,
                    help="how JSON is requested (default json_schema; json_object for the local teacher)")
-    p.add_argument("--concurrency", type=int, default=4, help="teacher requests in flight")
-    p.add_argument("--timeout", type=float, default=120.0)
+    p.add_argument("--concurrency", type=int, default=None, help="teacher requests in flight (default 4; 1 for the local teacher)")
+    p.add_argument("--timeout", type=float, default=None, help="seconds per teacher request (default 120; 600 local)")
     p.add_argument("--max-retries", type=int, default=4)
     p.add_argument("--parse-attempts", type=int, default=2)
     p.add_argument("--task-description", default="", help="one line telling the teacher what the labels mean")
@@ -168,11 +169,24 @@ def check_inputs(ctx: object) -> None:
     model.load(ctx.student or model.default_student_path(), ds.task, device="cpu")  # type: ignore[attr-defined]
 
 
+# Teacher settings that depend on the endpoint. llama.cpp's server answers one request at a time, so
+# concurrent requests would only queue there and time out while waiting; a CPU-bound local model
+# also needs a longer timeout.
+REMOTE = {"json_mode": "json_schema", "concurrency": 4, "timeout": 120.0}
+LOCAL = {"json_mode": "json_object", "concurrency": 1, "timeout": 600.0}  # llama.cpp reads the schema from json_object
+
+
 @contextmanager
-def teacher_endpoint(url: str, local: str, json_mode: str | None) -> Iterator[tuple[str, str]]:
-    """The teacher URL and JSON mode to use: the configured URL, else a local server for the run's length."""
+def teacher_endpoint(url: str, local: str, chosen: dict[str, object]) -> Iterator[dict[str, object]]:
+    """Context values for the teacher: the configured URL, else a local server for the run's length.
+
+    ``chosen`` holds the endpoint settings the user set (None = not set); the rest take the endpoint's defaults.
+    """
+    def settle(defaults: dict[str, object]) -> dict[str, object]:
+        return {k: v if chosen.get(k) is None else chosen[k] for k, v in defaults.items()}
+
     if url:
-        yield url, json_mode or "json_schema"
+        yield {"teacher_url": url, **settle(REMOTE)}
         return
     from evokd.local_teacher import fetch_teacher, managed_server
 
@@ -180,8 +194,27 @@ def teacher_endpoint(url: str, local: str, json_mode: str | None) -> Iterator[tu
     path = fetch_teacher(local, progress=lambda line: console.print(line))
     with managed_server(path) as base_url:
         console.print(f"local teacher ready at {base_url}")
-        # llama.cpp constrains decoding to the schema it finds in a json_object request.
-        yield base_url, json_mode or "json_object"
+        yield {"teacher_url": base_url, **settle(LOCAL)}
+
+
+@contextmanager
+def exit_promptly(run_dir: Path) -> Iterator[None]:
+    """Ctrl-C or SIGTERM during a run exits at once instead of waiting for a long node to finish.
+
+    That is safe: every finished node is checkpointed, run files are append-only and idempotent, and
+    teacher replies are cached, so `evokd resume` picks up exactly where the run stopped. A local
+    teacher server started for the run dies with this process (it is spawned with a parent-death signal).
+    """
+    def stop(signum: int, _frame: object) -> None:
+        print(f"\nevokd: stopped; continue with 'evokd resume {run_dir}'", file=sys.stderr, flush=True)
+        os._exit(128 + signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def execute(ctx: object, run_dir: Path, resume: bool) -> int:
@@ -203,23 +236,30 @@ def execute(ctx: object, run_dir: Path, resume: bool) -> int:
         # A run stopped before its first checkpoint has nothing to continue from: it starts afresh.
         inputs: object = None if resume and snapshot.created_at else {}
         started = time.perf_counter()
-        while True:
-            for mode, chunk in app.stream(inputs, cfg, context=ctx, stream_mode=["updates", "custom"], durability="sync"):
-                show_progress(mode, chunk)
-            paused = app.get_state(cfg).interrupts
-            if not paused:
-                break
-            # a review point (--review): ask in the terminal, then resume the paused node with the answer
-            inputs = Command(resume=review.ask(paused[0].value, read=input, show=lambda line: console.print(line, markup=False)))
+        with exit_promptly(run_dir):
+            while True:
+                for mode, chunk in app.stream(inputs, cfg, context=ctx, stream_mode=["updates", "custom"], durability="sync"):
+                    show_progress(mode, chunk)
+                paused = app.get_state(cfg).interrupts
+                if not paused:
+                    break
+                # a review point (--review): ask in the terminal, then resume the paused node with the answer
+                inputs = Command(resume=review.ask(paused[0].value, read=input, show=lambda line: console.print(line, markup=False)))
         console.print(f"finished in {time.perf_counter() - started:.0f} s")
     show_summary(run_dir)
     return 0
 
 
+_last_epoch_line = [0.0]
+
+
 def show_progress(mode: str, chunk: dict) -> None:
-    """One terminal line per node update or training epoch."""
+    """One terminal line per node update, and a training line every few seconds and at the end."""
     if mode == "custom":
         if "epoch" in chunk:
+            if chunk["epoch"] < chunk["epochs"] and time.monotonic() - _last_epoch_line[0] < 5:
+                return  # tiny data runs many one-step epochs; a line per epoch would flood the terminal
+            _last_epoch_line[0] = time.monotonic()
             console.print(f"  round {chunk['round']} · student · epoch {chunk['epoch']}/{chunk['epochs']} "
                           f"step {chunk['step']}/{chunk['steps']} loss {chunk['loss']:.4f}")
         elif "status" in chunk:
@@ -285,8 +325,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"{run_dir} already holds a run; continue it with 'evokd resume {run_dir}' or pick another --out")
     ctx = context_from_args(args, run_dir)
     check_inputs(ctx)
-    with teacher_endpoint(args.teacher_url, args.local_teacher, args.json_mode) as (url, mode):
-        ctx = dataclasses.replace(ctx, teacher_url=url, json_mode=mode)  # type: ignore[type-var]
+    chosen = {k: getattr(args, k) for k in ("json_mode", "concurrency", "timeout")}
+    with teacher_endpoint(args.teacher_url, args.local_teacher, chosen) as endpoint:
+        ctx = dataclasses.replace(ctx, **endpoint)  # type: ignore[type-var]
         run_dir.mkdir(parents=True, exist_ok=True)
         save_run_config(ctx, run_dir)
         console.print(f"run folder: {run_dir}")
@@ -302,8 +343,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
         raise UsageError(f"{run_dir}: no run.json/checkpoints.sqlite here; give a folder made by 'evokd run'")
     saved = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     ctx = Context(**saved)
-    with teacher_endpoint(args.teacher_url, args.local_teacher, saved.get("json_mode")) as (url, mode):
-        return execute(dataclasses.replace(ctx, teacher_url=url, json_mode=mode), run_dir, resume=True)
+    chosen = {k: saved.get(k) for k in ("json_mode", "concurrency", "timeout")}
+    with teacher_endpoint(args.teacher_url, args.local_teacher, chosen) as endpoint:
+        return execute(dataclasses.replace(ctx, **endpoint), run_dir, resume=True)
 
 
 def cmd_teacher(args: argparse.Namespace) -> int:
@@ -380,6 +422,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``evokd`` console script."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a model hub at run time
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # our own progress lines replace theirs
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     args = parser().parse_args(argv)
     if getattr(args, "api_key", None):
         os.environ["OPENAI_API_KEY"] = args.api_key  # kept in this process only, never written
