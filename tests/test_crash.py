@@ -9,16 +9,23 @@ One run is killed five times, each time at a deterministic point, and resumed af
 5. in round 2's save of the student, with the new weights in a temporary folder not yet renamed.
 
 Teacher-side points block the scripted server on the N-th request of a kind; process-side points
-come from a ``sitecustomize`` module put on the subprocess's PYTHONPATH that pauses the process at
-a named step (and signals it with a marker file) so the test can kill it there. After the last
-resume the run must equal an uninterrupted run with the same seed and teacher replies: the same
-samples (none lost, none duplicated), valid JSONL line by line, and the same losses and metrics.
+are hooks that pause the process at a named step (and signal it with a marker file) so the test can
+kill it there. After the last resume the run must equal an uninterrupted run with the same seed and
+teacher replies: the same samples (none lost, none duplicated), valid JSONL line by line, and the
+same losses and metrics.
+
+Each killed run is `python -m evokd.cli` in its own process, forked from a "zygote": a Python
+process that did the slow imports (torch, transformers, LangGraph: ~10 s of CPU) once, then runs
+``evokd.cli`` as ``__main__`` in each child exactly as ``python -m`` does. Five plain subprocesses
+would spend most of the suite's time budget importing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -37,74 +44,121 @@ from tests.test_determinism import LEARN, outcome, reference_outcome
 REPO = Path(__file__).resolve().parents[1]
 WAIT = 120.0  # seconds a subprocess may take to reach its pause point (imports are slow on a busy machine)
 
-PAUSE_HOOKS = '''
-"""Test-only pause points for tests/test_crash.py: EVOKD_PAUSE_AT="<point>:<n>" pauses the n-th time."""
+ZYGOTE = '''
+"""Forks `python -m evokd.cli` runs for tests/test_crash.py, with the slow imports done once, and pause points.
+
+Reads one JSON command per line on stdin, answers one JSON line on stdout:
+{"argv", "env", "log", "exit_file"} -> {"pid"}: fork a child that runs evokd.cli as __main__ (as
+`python -m evokd.cli` does) with that environment, output in "log" and its exit code written to
+"exit_file" (never written when it is killed); {"reap": pid} -> {"signal"}: wait for a child.
+
+EVOKD_PAUSE_AT="<point>:<n>" in a child's environment pauses it the n-th time it reaches <point>:
+it writes EVOKD_PAUSE_MARK and sleeps until killed.
+"""
+import json
 import os
+import runpy
+import sys
 import time
+import traceback
 from pathlib import Path
 
-POINT, _, NTH = os.environ.get("EVOKD_PAUSE_AT", "").partition(":")
-MARK = Path(os.environ.get("EVOKD_PAUSE_MARK", "paused"))
+import evokd.cli  # noqa: F401 - the imports every run needs, paid once here
+import graph.build  # noqa: F401
+import graph.nodes
+import graph.records
+from transformers import PreTrainedModel
+
 SEEN = {"n": 0}
 
 
-def due() -> bool:
+def due(point):
+    """True the n-th time this process reaches ``point``, when EVOKD_PAUSE_AT names it."""
+    name, _, nth = os.environ.get("EVOKD_PAUSE_AT", "").partition(":")
+    if name != point:
+        return False
     SEEN["n"] += 1
-    return SEEN["n"] == int(NTH)
+    return SEEN["n"] == int(nth)
 
 
-def pause() -> None:
-    MARK.write_text(POINT)
+def pause():
+    Path(os.environ["EVOKD_PAUSE_MARK"]).write_text("paused")
     time.sleep(600)  # the test kills the process here
 
 
-if POINT == "train":  # after the first epoch of the n-th training pass
-    import graph.nodes
+real_train, real_append, real_save = graph.nodes.train, graph.nodes.append_new, PreTrainedModel.save_pretrained
 
-    real_train = graph.nodes.train
 
-    def train(net, examples, cfg, on_progress=None):
-        stop = due()
+def train(net, examples, cfg, on_progress=None):
+    """Training pauses after the first epoch of the n-th pass."""
+    stop = due("train")
 
-        def progress(p):
-            if on_progress:
-                on_progress(p)
-            if stop:
-                pause()
-        return real_train(net, examples, cfg, on_progress=progress)
-    graph.nodes.train = train
-
-if POINT == "samples":  # half of the first new line of the n-th non-empty samples.jsonl append is on disk
-    import json
-    import graph.nodes
-    import graph.records
-
-    real_append = graph.nodes.append_new
-
-    def append_new(path, records, key):
-        records = list(records)
-        if Path(path).name == "samples.jsonl" and records and due():
-            have = {r.get(key) for r in graph.records.read_jsonl(path)}
-            line = json.dumps(next(r for r in records if r.get(key) not in have)) + "\\n"
-            with open(path, "a", encoding="utf-8") as f:
-                f.write(line[: len(line) // 2])
-                f.flush()
-                os.fsync(f.fileno())
+    def progress(p):
+        if on_progress:
+            on_progress(p)
+        if stop:
             pause()
-        return real_append(path, records, key)
-    graph.nodes.append_new = append_new
+    return real_train(net, examples, cfg, on_progress=progress)
 
-if POINT == "save":  # the n-th student save has written its weights to the temporary folder, not renamed yet
-    from transformers import PreTrainedModel
 
-    real_save = PreTrainedModel.save_pretrained
+def append_new(path, records, key):
+    """The n-th non-empty samples.jsonl append gets half of its first new line onto the disk, then pauses."""
+    records = list(records)
+    if Path(path).name == "samples.jsonl" and records and due("samples"):
+        have = {r.get(key) for r in graph.records.read_jsonl(path)}
+        line = json.dumps(next(r for r in records if r.get(key) not in have)) + "\\n"
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(line[: len(line) // 2])
+            f.flush()
+            os.fsync(f.fileno())
+        pause()
+    return real_append(path, records, key)
 
-    def save_pretrained(self, directory, *args, **kwargs):
-        out = real_save(self, directory, *args, **kwargs)
-        if Path(directory).name.startswith(".round-") and due():
-            pause()
-        return out
-    PreTrainedModel.save_pretrained = save_pretrained
+
+def save_pretrained(self, directory, *args, **kwargs):
+    """The n-th student save pauses with its weights in the temporary folder, not yet renamed."""
+    out = real_save(self, directory, *args, **kwargs)
+    if Path(directory).name.startswith(".round-") and due("save"):
+        pause()
+    return out
+
+
+graph.nodes.train, graph.nodes.append_new, PreTrainedModel.save_pretrained = train, append_new, save_pretrained
+
+
+def child(cmd):
+    """Run evokd as `python -m evokd.cli ARGV` would, in this forked process; never returns."""
+    code = 1
+    try:
+        os.environ.update(cmd["env"])
+        log = os.open(cmd["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        sys.argv = ["evokd", *cmd["argv"]]
+        runpy.run_module("evokd.cli", run_name="__main__", alter_sys=True)
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        Path(cmd["exit_file"]).write_text(str(code))
+        os._exit(code)
+
+
+for line in sys.stdin:
+    cmd = json.loads(line)
+    if "reap" in cmd:
+        _, status = os.waitpid(cmd["reap"], 0)
+        answer = {"signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0}
+    else:
+        pid = os.fork()
+        if pid == 0:
+            child(cmd)
+        answer = {"pid": pid}
+    print(json.dumps(answer), flush=True)
 '''
 
 
@@ -144,45 +198,60 @@ def jsonl_lines(path: Path) -> tuple[list[dict], bool]:
 
 
 class Crasher:
-    """Starts `python -m evokd.cli` in a subprocess, waits for a pause point, and kills it with SIGKILL."""
+    """Runs `python -m evokd.cli` (forked by the zygote), waits for a kill point, and kills it with SIGKILL."""
 
     def __init__(self, tmp: Path, gate: Gate) -> None:
         self.tmp, self.gate, self.kills = tmp, gate, 0
-        self.hooks = tmp / "hooks"
-        self.hooks.mkdir()
-        (self.hooks / "sitecustomize.py").write_text(PAUSE_HOOKS)
+        script = tmp / "zygote.py"
+        script.write_text(ZYGOTE)
+        env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1",
+               "OMP_NUM_THREADS": "1"}  # the in-process reference run uses one torch thread (conftest)
+        self.zygote_log = tmp / "zygote.txt"
+        with open(self.zygote_log, "wb") as log:
+            self.zygote = subprocess.Popen([sys.executable, str(script)], cwd=REPO, env=env, text=True,
+                                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log)
+
+    def _ask(self, command: dict) -> dict:
+        """One command to the zygote and its answer."""
+        assert self.zygote.stdin and self.zygote.stdout
+        self.zygote.stdin.write(json.dumps(command) + "\n")
+        self.zygote.stdin.flush()
+        ready, _, _ = select.select([self.zygote.stdout], [], [], WAIT)  # the first answer waits for its imports
+        answer = self.zygote.stdout.readline() if ready else ""
+        assert answer, f"the zygote died:\n{self.zygote_log.read_text()}"
+        return json.loads(answer)
 
     def kill_at(self, argv: list[str], *, pause_at: str = "", hold: tuple[str, int] | None = None) -> None:
         """Run ``evokd argv`` until it reaches ``pause_at`` (a hook) or the teacher holds ``hold``; then kill -9."""
-        mark = self.tmp / f"paused-{self.kills}"
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(self.hooks), str(REPO)]), "HF_HUB_OFFLINE": "1",
-               "OMP_NUM_THREADS": "1",  # the in-process reference run uses one torch thread (conftest)
-               "EVOKD_PAUSE_AT": pause_at, "EVOKD_PAUSE_MARK": str(mark)}
+        mark, exited, log = (self.tmp / f"{name}-{self.kills}" for name in ("paused", "exit", "log"))
         self.gate.arm(*(hold or ("", 0)))  # ("", 0) holds nothing
-        log = self.tmp / f"log-{self.kills}.txt"
-        with open(log, "wb") as out:
-            proc = subprocess.Popen([sys.executable, "-m", "evokd.cli", *argv], cwd=REPO, env=env,
-                                    stdout=out, stderr=subprocess.STDOUT)
+        env = {"EVOKD_PAUSE_AT": pause_at, "EVOKD_PAUSE_MARK": str(mark)}
+        pid = self._ask({"argv": argv, "env": env, "log": str(log), "exit_file": str(exited)})["pid"]
         try:
             deadline = time.monotonic() + WAIT
             while not (mark.exists() or self.gate.reached.is_set()):
-                assert proc.poll() is None, f"evokd exited ({proc.returncode}) before its kill point:\n{log.read_text()}"
+                assert not exited.exists(), f"evokd exited ({exited.read_text()}) before its kill point:\n{log.read_text()}"
                 assert time.monotonic() < deadline, f"no kill point reached in {WAIT} s:\n{log.read_text()}"
                 time.sleep(0.02)
-            proc.send_signal(signal.SIGKILL)
         finally:
-            proc.kill()
-            proc.wait()
+            os.kill(pid, signal.SIGKILL)
+            killed_by = self._ask({"reap": pid})["signal"]
             self.gate.release.set()
-        assert proc.returncode == -signal.SIGKILL
+        assert killed_by == signal.SIGKILL
         self.kills += 1
+
+    def close(self) -> None:
+        """Stop the zygote."""
+        assert self.zygote.stdin
+        self.zygote.stdin.close()
+        self.zygote.wait(timeout=30)
 
 
 def test_kill_9_at_five_points_then_resume_equals_an_uninterrupted_run(sentiment_dir, tiny_student, tmp_path):
     gate = Gate(SentimentTeacher(by_seed=True))
     out = tmp_path / "run"
-    with FakeOpenAI(gate) as server:
-        crash = Crasher(tmp_path, gate)
+    crash = Crasher(tmp_path, gate)
+    with FakeOpenAI(gate) as server, contextlib.closing(crash):
         resume = ["resume", str(out), "--teacher-url", server.url]
 
         crash.kill_at(run_args(sentiment_dir, tiny_student, server, out, *LEARN), pause_at="train:1")
