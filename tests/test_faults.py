@@ -66,7 +66,7 @@ class Injected:
     def __init__(self, inner: Responder, faults: dict[str, list[str | Scripted]] | None = None,
                  down_after: int | None = None) -> None:
         self.inner, self.faults, self.down_after = inner, {k: list(v) for k, v in (faults or {}).items()}, down_after
-        self.answered: list[dict] = []  # requests answered with a 200
+        self.answered: list[dict] = []  # requests answered before the endpoint went down
         self._lock = threading.Lock()
 
     def __call__(self, body: dict) -> str | Scripted:
@@ -102,6 +102,15 @@ def test_retry_after_is_honoured():
         elapsed = time.perf_counter() - started
     assert reply.parsed is not None and len(server.requests) == 2
     assert 1.5 <= elapsed < 3.0  # the server's 1.5 s, not the client's first backoff (at most 0.5 s)
+
+
+def test_retry_after_beyond_two_minutes_stops_at_once():
+    """The client will not sleep for hours on a server's say-so: the run stops (exit 3) and is resumed later."""
+    with FakeOpenAI(lambda body: Scripted(status=429, headers={"Retry-After": "3600"})) as server:
+        started = time.perf_counter()
+        with pytest.raises(TeacherUnavailable, match="HTTP 429"):
+            teacher_at(server.url, max_retries=4).ask("label this", LabelVerdict)
+    assert len(server.requests) == 1 and time.perf_counter() - started < 2.0
 
 
 def test_endpoint_down_raises_after_bounded_retries():
