@@ -101,7 +101,7 @@ def test_retry_after_is_honoured():
         reply = teacher_at(server.url).ask("label this", LabelVerdict)
         elapsed = time.perf_counter() - started
     assert reply.parsed is not None and len(server.requests) == 2
-    assert 1.5 <= elapsed < 3.0  # the server's 1.5 s, not the client's first backoff (at most 0.5 s)
+    assert 1.5 <= elapsed < 4.5  # the server's 1.5 s, not the client's first backoff (at most 0.5 s)
 
 
 def test_retry_after_beyond_two_minutes_stops_at_once():
@@ -110,7 +110,7 @@ def test_retry_after_beyond_two_minutes_stops_at_once():
         started = time.perf_counter()
         with pytest.raises(TeacherUnavailable, match="HTTP 429"):
             teacher_at(server.url, max_retries=4).ask("label this", LabelVerdict)
-    assert len(server.requests) == 1 and time.perf_counter() - started < 2.0
+    assert len(server.requests) == 1 and time.perf_counter() - started < 3.0
 
 
 def test_endpoint_down_raises_after_bounded_retries():
@@ -120,7 +120,7 @@ def test_endpoint_down_raises_after_bounded_retries():
             teacher_at(server.url, max_retries=2).ask("label this", LabelVerdict)
         elapsed = time.perf_counter() - started
     assert len(server.requests) == 3 and "\n" not in str(err.value)
-    assert 0.375 + 0.75 <= elapsed < 4.0  # exponential backoff: ~0.5 s, then ~1 s (less up to 25 % jitter)
+    assert 0.375 + 0.75 <= elapsed < 6.0  # exponential backoff: ~0.5 s, then ~1 s (less up to 25 % jitter)
 
 
 def test_connection_refused_raises_teacher_unavailable():
@@ -129,12 +129,12 @@ def test_connection_refused_raises_teacher_unavailable():
 
 
 def test_timeout_is_enforced_per_request():
-    with FakeOpenAI(lambda body: Scripted(content=OK, delay=3.0)) as server:
+    with FakeOpenAI(lambda body: Scripted(content=OK, delay=5.0)) as server:
         started = time.perf_counter()
         with pytest.raises(TeacherUnavailable, match="unreachable after retries: Request timed out"):
             teacher_at(server.url, max_retries=1, timeout=0.3).ask("label this", LabelVerdict)
         elapsed = time.perf_counter() - started
-    assert len(server.requests) == 2 and elapsed < 2.5  # two 0.3 s attempts and a backoff, not 3 s each
+    assert len(server.requests) == 2 and elapsed < 4.5  # two 0.3 s attempts and a backoff, not 5 s each
 
 
 def test_bad_request_is_not_retried_and_hints_at_json_mode():
@@ -146,7 +146,7 @@ def test_bad_request_is_not_retried_and_hints_at_json_mode():
 
 def test_endpoint_down_under_concurrency_cancels_queued_requests():
     """TeacherUnavailable raised in a worker thread reaches the caller; queued requests are not sent."""
-    with FakeOpenAI(lambda body: Scripted(status=503, delay=0.2)) as server:
+    with FakeOpenAI(lambda body: Scripted(status=503, delay=0.3)) as server:
         with pytest.raises(TeacherUnavailable):
             teacher_at(server.url, max_retries=0, concurrency=2).ask_many([f"text {i}" for i in range(12)], LabelVerdict)
     assert len(server.requests) <= 4  # the two in flight, and at most one more per worker, of 12
