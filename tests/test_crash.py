@@ -194,7 +194,7 @@ def jsonl_lines(path: Path) -> tuple[list[dict], bool]:
         return [], False
     data = path.read_bytes()
     complete, _, tail = data.rpartition(b"\n")
-    return [json.loads(line) for line in complete.splitlines() if line], bool(tail)
+    return [json.loads(line) for line in complete.split(b"\n") if line], bool(tail)
 
 
 class Crasher:
@@ -244,7 +244,11 @@ class Crasher:
         """Stop the zygote."""
         assert self.zygote.stdin
         self.zygote.stdin.close()
-        self.zygote.wait(timeout=30)
+        try:
+            self.zygote.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # still importing, say: never leave it behind
+            self.zygote.kill()
+            self.zygote.wait()
 
 
 def test_kill_9_at_five_points_then_resume_equals_an_uninterrupted_run(sentiment_dir, tiny_student, tmp_path):
@@ -284,7 +288,7 @@ def test_kill_9_at_five_points_then_resume_equals_an_uninterrupted_run(sentiment
 
 
 def test_a_rerun_student_node_that_trains_differently_still_finds_the_checkpointed_best(
-        sentiment_dir, tiny_student, teacher_server, tmp_path, monkeypatch, capsys):
+        sentiment_dir, tiny_student, teacher_server, tmp_path, monkeypatch):
     """A crash after round 2 pruned the old best but before its checkpoint; the rerun scores lower (as on a GPU).
 
     The checkpointed state still names the old best, so its folder must have survived the prune.
@@ -298,9 +302,12 @@ def test_a_rerun_student_node_that_trains_differently_still_finds_the_checkpoint
             result["score"] = next(dev_scores)
         return result
 
+    crashed: list[bool] = []
+
     def crash_on_round_2(path, records, key):
         records = list(records)
-        if Path(path).name == "rounds.jsonl" and records[0]["round"] == 2 and dev_scores.__length_hint__():
+        if Path(path).name == "rounds.jsonl" and records[0]["round"] == 2 and not crashed:
+            crashed.append(True)
             raise KeyboardInterrupt  # stands in for a kill: what follows in the node never runs
         return real_append(path, records, key)
 
