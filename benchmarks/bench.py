@@ -26,7 +26,7 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     """The ``evokd bench`` flags."""
     p.add_argument("--datasets", default="rotten_tomatoes,bbc_news", help="comma-separated bundled names or data folders")
     p.add_argument("--methods", default=",".join([*METHOD_NAMES, *REFERENCES]),
-                   help=f"comma-separated, from: {', '.join([*METHOD_NAMES, *REFERENCES])}")
+                   help=f"comma-separated, from: {', '.join([*METHOD_NAMES, *REFERENCES])} (none: only --speed)")
     p.add_argument("--seeds", default=None, help="comma-separated seeds (default 1,2,3; quick: 1)")
     p.add_argument("--shots", type=int, default=1)
     p.add_argument("--budget-tokens", type=int, default=None, help="teacher tokens per run, the same for every method")
@@ -38,13 +38,17 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-length", type=int, default=None, help="student max sub-tokens (default 128)")
     p.add_argument("--min-steps", type=int, default=None)
     p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for the student and the local teacher (default 1)")
     p.add_argument("--quick", action="store_true", help="a few minutes: 1 seed, small budget, 0.5B local teacher")
     p.add_argument("--speed", action="store_true", help="also measure speed (writes speed.json|md)")
+    p.add_argument("--report-only", action="store_true", help="rewrite tables and plots from finished runs; run nothing")
     p.add_argument("--no-cache", action="store_true", help="do not cache teacher replies")
     p.add_argument("--teacher-url", default="", help="OpenAI-compatible base URL (default: the local teacher)")
     p.add_argument("--teacher-model", default="teacher")
     p.add_argument("--json-mode", choices=["json_schema", "json_object", "none"], default=None)
     p.add_argument("--concurrency", type=int, default=None, help="teacher requests in flight (default 1 local, 4 remote)")
+    p.add_argument("--port", type=int, default=BENCH_PORT, help="loopback port of the local teacher (keep it fixed: "
+                   "the reply cache is keyed by the teacher URL)")
     p.add_argument("--local-teacher", default=None, help="local teacher name (default qwen2.5-1.5b; quick: qwen2.5-0.5b)")
     p.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
     p.add_argument("--work", default=None, help="run folders and reply cache (default runs/bench)")
@@ -59,10 +63,12 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "datasets": args.datasets.split(","), "methods": args.methods.split(","), "shots": args.shots,
         "seeds": [int(x) for x in args.seeds.split(",")] if args.seeds else None,
         "budget_tokens": args.budget_tokens, "per_round": args.per_round, "teacher_eval": args.teacher_eval,
-        "full_shot_limit": args.full_shot_limit, "eval_limit": args.eval_limit, "student": args.student, "min_steps": args.min_steps, "max_length": args.max_length,
+        "full_shot_limit": args.full_shot_limit, "eval_limit": args.eval_limit, "student": args.student, "min_steps": args.min_steps, "max_length": args.max_length, "threads": args.threads,
         "epochs": args.epochs, "cache": not args.no_cache, "teacher_model": args.teacher_model,
-        "out": args.out, "work": args.work, "quick": args.quick,
+        "out": args.out, "work": args.work, "quick": args.quick, "report_only": args.report_only,
     }
+    if given["methods"] == ["none"]:  # --methods none --speed: only the speed measurements
+        given["methods"] = []
     unknown = [m for m in given["methods"] if m not in (*METHOD_NAMES, *REFERENCES)]  # type: ignore[union-attr]
     if unknown:
         raise ValueError(f"--methods: unknown {', '.join(unknown)}; choose from {', '.join([*METHOD_NAMES, *REFERENCES])}")
@@ -76,16 +82,19 @@ def teacher(args: argparse.Namespace, s: Settings, say: Say) -> Iterator[Setting
         yield dataclasses.replace(s, teacher_url=args.teacher_url, json_mode=args.json_mode or "json_schema",
                                   concurrency=args.concurrency or 4, teacher_name=s.teacher_name or args.teacher_model)
         return
-    from evokd.local_teacher import TEACHERS, default_threads, fetch_teacher, managed_server
+    from evokd.local_teacher import LOOPBACK, TEACHERS, fetch_teacher, managed_server
 
     name = args.local_teacher or ("qwen2.5-0.5b" if args.quick else "qwen2.5-1.5b")
+    # llama.cpp serves one request at a time: more in flight would only queue (and time out) there.
+    local = dataclasses.replace(s, teacher_url=f"http://{LOOPBACK}:{args.port}/v1", json_mode=args.json_mode or "json_object",
+                                concurrency=args.concurrency or 1, teacher_name=f"{TEACHERS[name].model} (llama.cpp, local)")
+    if s.report_only:  # the same settings (and so the same run fingerprints), without a server
+        yield local
+        return
     path = fetch_teacher(name, progress=say)
-    say(f"starting the local teacher {name} on 127.0.0.1:{BENCH_PORT} for the whole benchmark")
-    with managed_server(path, port=BENCH_PORT, threads=default_threads()) as url:
-        # llama.cpp serves one request at a time: more in flight would only queue (and time out) there.
-        yield dataclasses.replace(s, teacher_url=url, json_mode=args.json_mode or "json_object",
-                                  concurrency=args.concurrency or 1,
-                                  teacher_name=f"{TEACHERS[name].model} (llama.cpp, local)")
+    say(f"starting the local teacher {name} on {LOOPBACK}:{args.port} for the whole benchmark")
+    with managed_server(path, port=args.port, threads=s.threads) as url:
+        yield dataclasses.replace(local, teacher_url=url)
 
 
 def main(args: argparse.Namespace, say: Say) -> int:
@@ -96,13 +105,14 @@ def main(args: argparse.Namespace, say: Say) -> int:
     # A benchmark is long: let `kill` unwind like Ctrl-C, so the local teacher server is stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     s = settings_from_args(args)
-    teacher_needed = any(m != "seed-only" and m != "full-shot" for m in s.methods)
-    with (teacher(args, s, say) if teacher_needed else contextlib.nullcontext(s)) as s:
-        say(f"benchmark: {', '.join(s.datasets)} · methods {', '.join(s.methods)} · seeds {s.seeds} · "
-            f"{s.shots}-shot · budget {s.budget_tokens:,} tokens · teacher {s.teacher_name or s.teacher_model}")
-        summaries = run_benchmark(s, say)
-    for summary in summaries:
-        say(f"wrote {Path(s.out) / Path(summary['dataset']).name}.json|md|png")
+    teacher_needed = any(m not in ("seed-only", "full-shot") for m in s.methods)
+    if s.methods:
+        with (teacher(args, s, say) if teacher_needed else contextlib.nullcontext(s)) as s:
+            say(f"benchmark: {', '.join(s.datasets)} · methods {', '.join(s.methods)} · seeds {s.seeds} · "
+                f"{s.shots}-shot · budget {s.budget_tokens:,} tokens · teacher {s.teacher_name or s.teacher_model}")
+            summaries = run_benchmark(s, say)
+        for summary in summaries:
+            say(f"wrote {Path(s.out) / Path(summary['dataset']).name}.json|md|png")
     if args.speed:
         speed.run(s.out, s.data_folder(s.datasets[0]), s.student, s.work, s.datasets, say, quick=s.quick)
         say(f"wrote {Path(s.out) / 'speed.json'}|md")

@@ -131,20 +131,21 @@ def markdown(summary: dict) -> str:
         "",
         f"{summary['date']} · teacher: {summary['teacher']} · student: {summary['student']} · machine: {summary['machine']}",
         "",
-        f"| method | test {summary['metric']} (mean ± std) | share of full-shot | teacher tokens (mean) | rounds | wall s (mean) |",
-        "|---|---|---|---|---|---|",
+        f"| method | seeds | test {summary['metric']} (mean ± std) | share of full-shot | teacher tokens (mean) | rounds | "
+        "wall s (mean) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, m in summary["methods"].items():
         share = f"{m['share_of_full_shot']:.0%}" if m["share_of_full_shot"] is not None else "n/a"
-        lines.append(f"| {name} | {fmt(m['score_mean'], m['score_std'])} | {share} | {m['tokens_mean']:,} | "
+        lines.append(f"| {name} | {len(m['seeds'])} | {fmt(m['score_mean'], m['score_std'])} | {share} | {m['tokens_mean']:,} | "
                      f"{m['rounds_mean']:g} | {m['seconds_mean']:.0f} |")
     refs = summary["references"]
     if f := refs.get("full-shot"):
-        lines.append(f"| full-shot (reference) | {fmt(f['score'])} | 100% | 0 | – | {f['seconds']:.0f} |")
+        lines.append(f"| full-shot (reference) | 1 | {fmt(f['score'])} | 100% | 0 | – | {f['seconds']:.0f} |")
     if t := refs.get("teacher"):
         full = refs.get("full-shot", {}).get("score")
         share = f"{t['score'] / full:.0%}" if full else "n/a"
-        lines.append(f"| teacher zero-shot (reference, {t['n']} test texts) | {fmt(t['score'])} | {share} | "
+        lines.append(f"| teacher zero-shot (reference, {t['n']} test texts) | – | {fmt(t['score'])} | {share} | "
                      f"{t['tokens']:,} | – | {t['seconds']:.0f} |")
     for ours, against in summary["evokd_vs"].items():
         if against:

@@ -61,6 +61,9 @@ class Settings:
     json_mode: str = "json_object"
     concurrency: int = 1
     max_tokens: int = 320
+    # One thread each for the student (torch) and the local teacher (llama.cpp), as in measured.md: on a
+    # 2-core machine shared with other jobs, two threads each oversubscribe it and ran 5x slower.
+    threads: int = 1
     timeout: float = 600.0  # a shared CPU can slow one local request to minutes; a timeout would only re-ask it
     cache: bool = True
     # References.
@@ -74,6 +77,7 @@ class Settings:
     out: str = "benchmarks/results"
     work: str = "runs/bench"
     quick: bool = False
+    report_only: bool = False  # rewrite the reports from finished runs; run nothing
     machine: str = ""
 
     def data_folder(self, dataset: str) -> str:
@@ -118,13 +122,20 @@ def fingerprint(obj: object) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _reuse(run_dir: Path, fp: str) -> dict | None:
-    """A finished result with this fingerprint, or None (and the stale folder is cleared)."""
+def finished(run_dir: Path, fp: str) -> dict | None:
+    """The finished result in ``run_dir`` if it was made with these settings, else None."""
     done = run_dir / "result.json"
     if done.exists():
         result = json.loads(done.read_text(encoding="utf-8"))
         if result.get("fingerprint") == fp:
             return result
+    return None
+
+
+def _reuse(run_dir: Path, fp: str) -> dict | None:
+    """A finished result with this fingerprint, or None (and the stale folder is cleared)."""
+    if (result := finished(run_dir, fp)) is not None:
+        return result
     shutil.rmtree(run_dir, ignore_errors=True)
     return None
 
@@ -144,12 +155,14 @@ def select(rounds: list[dict], budget: int) -> dict:
     }
 
 
-def run_method(s: Settings, dataset: str, name: str, seed: int, say: Say) -> dict:
+def run_method(s: Settings, dataset: str, name: str, seed: int, say: Say) -> dict | None:
     """One method on one dataset and seed, run through its graph; the result at the budget."""
     method = methods(s.per_round)[name]
     run_dir = Path(s.work) / name_of(dataset) / name / f"seed-{seed}"
     ctx = s.context(dataset, seed, run_dir, **method.overrides)
     fp = fingerprint({k: v for k, v in dataclasses.asdict(ctx).items() if k not in ("run_dir", "cache")})
+    if s.report_only:
+        return finished(run_dir, fp)
     if (old := _reuse(run_dir, fp)) is not None:
         say(f"[{dataset}] {name} seed {seed}: reusing finished run (test {old['score']:.4f})")
         return old
@@ -174,13 +187,15 @@ def run_method(s: Settings, dataset: str, name: str, seed: int, say: Say) -> dic
     return result
 
 
-def full_shot(s: Settings, dataset: str, seed: int, say: Say) -> dict:
+def full_shot(s: Settings, dataset: str, seed: int, say: Say) -> dict | None:
     """Reference: the student trained on the whole train split (or its first ``full_shot_limit``) with the same recipe."""
     ctx = s.context(dataset, seed, Path(s.work) / name_of(dataset) / "full-shot" / f"seed-{seed}")
     run_dir = Path(ctx.run_dir)
     cfg = TrainConfig(lr=s.lr, batch_size=s.batch_size, epochs=s.full_shot_epochs, min_steps=s.min_steps,
                       max_length=s.max_length, seed=seed * 1_000)
     fp = fingerprint({"cfg": dataclasses.asdict(cfg), "limit": s.full_shot_limit, "student": s.student, "data": dataset})
+    if s.report_only:
+        return finished(run_dir, fp)
     if (old := _reuse(run_dir, fp)) is not None:
         return old
     ds = ctx.dataset()
@@ -200,7 +215,7 @@ def full_shot(s: Settings, dataset: str, seed: int, say: Say) -> dict:
     return result
 
 
-def teacher_reference(s: Settings, dataset: str, say: Say) -> dict:
+def teacher_reference(s: Settings, dataset: str, say: Say) -> dict | None:
     """Reference: the teacher's own zero-shot labels on the test split (or its first ``teacher_eval`` texts).
 
     It labels with the Critic's prompt and label matching; an answer naming no allowed label counts as wrong.
@@ -209,6 +224,8 @@ def teacher_reference(s: Settings, dataset: str, say: Say) -> dict:
     run_dir = Path(ctx.run_dir)
     fp = fingerprint({"data": dataset, "n": s.teacher_eval, "url": s.teacher_url, "model": s.teacher_model,
                       "prompt": ctx.prompt("critic"), "words": TEACHER_WORDS})
+    if s.report_only:
+        return finished(run_dir, fp)
     if (old := _reuse(run_dir, fp)) is not None:
         return old
     ds = ctx.dataset()
@@ -242,19 +259,24 @@ def run_dataset(s: Settings, dataset: str, say: Say) -> dict:
     for seed in s.seeds:  # seed-major, so an interrupted benchmark still has every method at the seeds it finished
         for name in names:
             res = run_method(s, dataset, name, seed, say)
+            if res is None:  # --report-only and this run has not finished
+                continue
             runs[name].append(res)
             say(f"[{dataset}] {name} seed {seed}: test {res['score']:.4f} (dev-selected round {res['round']}) · "
                 f"{res['tokens']:,} tokens · {res['seconds']:.0f} s")
             save()
-    if "full-shot" in s.methods:
-        refs["full-shot"] = full_shot(s, dataset, s.seeds[0], say)
+    if "full-shot" in s.methods and (res := full_shot(s, dataset, s.seeds[0], say)):
+        refs["full-shot"] = res
         save()
-    if "teacher" in s.methods:
-        refs["teacher"] = teacher_reference(s, dataset, say)
+    if "teacher" in s.methods and (res := teacher_reference(s, dataset, say)):
+        refs["teacher"] = res
     return save()
 
 
 def run_benchmark(s: Settings, say: Say) -> list[dict]:
     """The whole benchmark: every dataset in turn; returns each dataset's summary."""
+    import torch
+
+    torch.set_num_threads(s.threads)
     Path(s.work).mkdir(parents=True, exist_ok=True)
     return [run_dataset(s, d, say) for d in s.datasets]

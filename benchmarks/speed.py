@@ -104,6 +104,7 @@ def _child(spec: dict) -> dict:
     from student.train import TrainConfig, train
 
     torch.manual_seed(spec["seed"])
+    torch.set_num_threads(spec["threads"])
     ds = load_dataset(spec["data"], "classification")
     examples = ds.train[: spec["n"]]
     device = spec["device"]
@@ -151,18 +152,20 @@ def _run_child(spec: dict) -> dict:
 
 
 def trainer(data: str, student: str, say: Say, n: int = 320, batch_size: int = 16, lr: float = 5e-5,
-            max_length: int = 128, repeats: int = 2) -> dict:
+            max_length: int = 128, repeats: int = 2, threads: int = 1) -> dict:
     """`student.train` against `transformers.Trainer`: samples/s (best of ``repeats``, alternating) and peak RSS."""
     import torch
 
     devices = ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
-    out: dict[str, object] = {"examples": n, "batch_size": batch_size, "lr": lr, "max_length": max_length, "epochs": 1}
+    out: dict[str, object] = {"examples": n, "batch_size": batch_size, "lr": lr, "max_length": max_length, "epochs": 1,
+                              "threads": threads}
     for device in devices:
         best: dict[str, dict] = {}
         for _ in range(repeats):  # alternate so a noisy neighbour on a shared CPU hits both alike
             for kind in ("student", "trainer"):
                 r = _run_child({"kind": kind, "data": data, "student": student, "n": n, "batch_size": batch_size,
-                                "lr": lr, "max_length": max_length, "seed": 0, "device": device})
+                                "lr": lr, "max_length": max_length, "seed": 0, "device": device,
+                                "threads": threads})
                 if kind not in best or r["samples_per_s"] > best[kind]["samples_per_s"]:
                     best[kind] = r
         speedup = best["student"]["samples_per_s"] / best["trainer"]["samples_per_s"]
