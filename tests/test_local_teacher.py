@@ -182,6 +182,14 @@ def test_serve_command_flags_and_loopback() -> None:
             serve_command("m", host=host)
 
 
+def test_default_threads_leaves_a_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    """All usable cores but one, never fewer than one."""
+    for cores, expected in ((1, 1), (2, 1), (8, 7)):
+        monkeypatch.setattr(lt.os, "sched_getaffinity", lambda _pid, n=cores: set(range(n)), raising=False)
+        assert lt.default_threads() == expected
+        assert serve_command("m")[serve_command("m").index("--n_threads") + 1] == str(expected)
+
+
 def test_llama_server_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without llama-cpp-python the error carries the install command, and no process starts."""
     monkeypatch.setattr(lt, "_SERVER_MODULES", ("surely_not_a_module_xyz",))
