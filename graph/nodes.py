@@ -27,8 +27,8 @@ from student.train import TrainConfig, predict, train
 
 def to_example(task: Task, s: Sample) -> Example:
     """The training example an accepted sample becomes."""
-    if task.is_ner:
-        return Example(text=s["text"], tokens=s["tokens"], tags=s["tags"])
+    if task.is_ner:  # text is the tokens joined by spaces, as for the real data (the raw sentence stays in the sample)
+        return Example(text=" ".join(s["tokens"]), tokens=s["tokens"], tags=s["tags"])
     return Example(text=s["text"], label=s["label"])
 
 
@@ -84,7 +84,7 @@ def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> 
         new = [to_example(task, s) for s in accepted]
         if new:  # the paper's Step 1: the student predicts the new batch before it learns from it
             write({"node": "student", "round": rnd, "status": f"predicting {len(new)} new samples"})
-            for s, p in zip(accepted, predict(net, new), strict=True):
+            for s, p in zip(accepted, predict(net, new, max_length=ctx.max_length), strict=True):
                 s["predicted"] = p
             update["feedback"] = feedback_for(task, new, [s["predicted"] for s in accepted])
             update["pool"] = new
@@ -99,17 +99,17 @@ def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> 
         train_stats = train(net, train_set, train_config(ctx, rnd),
                             on_progress=lambda p: write({"node": "student", "round": rnd, **p}))
     if rnd == 0:  # no generated batch yet: the first analysis reads the seeds as the student now sees them
-        update["feedback"] = feedback_for(task, seeds, predict(net, seeds))
+        update["feedback"] = feedback_for(task, seeds, predict(net, seeds, max_length=ctx.max_length))
 
     write({"node": "student", "round": rnd, "status": "evaluating"})
     eval_started = time.perf_counter()
-    dev_predicted = predict(net, ds.dev)
+    dev_predicted = predict(net, ds.dev, max_length=ctx.max_length)
     dev = metrics.evaluate(task, ds.dev, dev_predicted)
     if ctx.dev_feedback:  # real texts the student still gets wrong, shown to the Analyst ahead of generated ones
         wrong = [p for p in feedback_for(task, ds.dev, dev_predicted) if not p["correct"]]
         shown = random.Random(ctx.seed * 11 + rnd).sample(wrong, min(ctx.dev_feedback, len(wrong)))
         update["feedback"] = shown + list(update.get("feedback", []))  # type: ignore[call-overload]
-    test = metrics.evaluate(task, ds.test, predict(net, ds.test))  # reported only, never used to decide
+    test = metrics.evaluate(task, ds.test, predict(net, ds.test, max_length=ctx.max_length))  # reported only, never used to decide
     eval_seconds = time.perf_counter() - eval_started
     path = run / "student" / f"round-{rnd}"
     model.save(net, path)
