@@ -113,7 +113,9 @@ def main(args: argparse.Namespace, say: Say) -> int:
             summaries = run_benchmark(s, say)
         for summary in summaries:
             say(f"wrote {Path(s.out) / Path(summary['dataset']).name}.json|md|png")
-    if args.speed:
+    if args.speed and s.report_only:
+        speed.refresh_split(s.out, s.work, s.datasets)
+    elif args.speed:
         speed.run(s.out, s.data_folder(s.datasets[0]), s.student, s.work, s.datasets, say, quick=s.quick)
         say(f"wrote {Path(s.out) / 'speed.json'}|md")
     return 0

@@ -126,7 +126,8 @@ def markdown(summary: dict) -> str:
     """The Markdown table and notes for one dataset."""
     st = summary["settings"]
     lines = [
-        f"## {summary['dataset']} — {st['shots']}-shot, seeds {', '.join(map(str, st['seeds']))}, "
+        f"## {summary['dataset']} — {st['shots']}-shot, seeds {', '.join(map(str, st['seeds']))} requested "
+        "(the seeds column says how many finished), "
         f"budget {st['budget_tokens']:,} teacher tokens per run",
         "",
         f"{summary['date']} · teacher: {summary['teacher']} · student: {summary['student']} · machine: {summary['machine']}",

@@ -33,7 +33,7 @@ def ratio(measured: float, calls: int, concurrency: int, delay: float) -> float:
     return measured / (math.ceil(calls / concurrency) * delay)
 
 
-def concurrency(data: str, student: str, say: Say, per_round: int = 8, workers: int = 4, delay: float = 0.25,
+def concurrency(data: str, student: str, say: Say, per_round: int = 8, workers: int = 4, delay: float = 1.0,
                 work: str = "runs/bench-speed") -> dict:
     """One round of the real graph against a server answering each request after ``delay`` seconds."""
     from langgraph.checkpoint.memory import InMemorySaver
@@ -108,7 +108,7 @@ def _child(spec: dict) -> dict:
     ds = load_dataset(spec["data"], "classification")
     examples = ds.train[: spec["n"]]
     device = spec["device"]
-    net = model.load(spec["student"], ds.task, device=device)
+    net = model.load(spec["student"] or model.default_student_path(), ds.task, device=device)
     rss_loaded = _peak_rss_mb()
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
@@ -229,5 +229,21 @@ def run(out: str, data: str, student: str, work: str, datasets: list[str], say: 
     (Path(out) / "speed.md").write_text(markdown(result), encoding="utf-8")
     from benchmarks.report import write_index
 
+    write_index(Path(out))
+    return result
+
+
+def refresh_split(out: str, work: str, datasets: list[str]) -> dict:
+    """Recompute only the per-node split in ``<out>/speed.json`` from the runs finished since it was measured."""
+    import datetime
+
+    from benchmarks.report import machine, write_index
+
+    path = Path(out) / "speed.json"
+    result = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"date": datetime.date.today().isoformat()}
+    result.setdefault("machine", machine())
+    result["node_split"] = {**result.get("node_split", {}), **node_split(work, datasets)}
+    write_json(path, result)
+    (Path(out) / "speed.md").write_text(markdown(result), encoding="utf-8")
     write_index(Path(out))
     return result
