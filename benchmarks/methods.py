@@ -117,7 +117,7 @@ def methods(per_round: int) -> dict[str, Method]:
         Method("evokd-paper", "the loop as the paper describes it: 2 hard + 2 easy per round, feedback from the whole "
                "new batch, separate labelling, review history", build_graph,
                {"per_round": PAPER_PER_ROUND, "feedback_limit": 2 * PAPER_PER_ROUND, "dev_feedback": 0}),
-        Method("evokd", "the project default: the paper's loop plus a few real dev-set errors shown to the Analyst "
-               "(Context.dev_feedback), with the feedback capped so the analysis prompt stays short",
+        Method("evokd", "the project's default settings (Context: 3 real dev-set errors shown to the Analyst, feedback "
+               "capped at 6 wrong + 6 right) at the paper's 2 + 2 texts per round, so rounds fit the budget",
                build_graph, {"per_round": PAPER_PER_ROUND, "feedback_limit": 6, "dev_feedback": 3}),
     )}

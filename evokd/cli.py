@@ -33,7 +33,7 @@ console = Console(stderr=True, highlight=False, soft_wrap=True)
 # Context fields the run flags set directly (flag name = field name with dashes).
 RUN_FIELDS = {
     "task": str, "shots": int, "seed": int, "per_round": int, "budget_tokens": int, "patience": int,
-    "target": float, "replay": int, "student": str, "epochs": int, "min_steps": int, "lr": float,
+    "target": float, "replay": int, "dev_feedback": int, "feedback_limit": int, "student": str, "epochs": int, "min_steps": int, "lr": float,
     "batch_size": int, "max_length": int, "teacher_url": str, "teacher_model": str, "temperature": float,
     "max_tokens": int, "json_mode": str, "concurrency": int, "timeout": float, "max_retries": int,
     "parse_attempts": int, "task_description": str,
@@ -57,6 +57,9 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--patience", type=int, default=3, help="stop after N rounds without a better dev score")
     p.add_argument("--target", type=float, default=0.0, help="stop once the dev score reaches this")
     p.add_argument("--replay", type=int, default=32, help="earlier samples replayed per round")
+    p.add_argument("--dev-feedback", type=int, default=3,
+                   help="dev texts the student gets wrong shown to the Analyst each round (0 = the paper's loop)")
+    p.add_argument("--feedback-limit", type=int, default=6, help="wrong and right predictions each shown to the Analyst")
     p.add_argument("--student", default="", help="student encoder folder or id (default: bundled MiniLM)")
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--min-steps", type=int, default=40)

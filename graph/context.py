@@ -53,8 +53,8 @@ class Context:
     patience: int = _f(3, "Stop after this many rounds without a better dev score.")
     target: float = _f(0.0, "Stop once the dev score reaches this value (0 = no target).")
     replay: int = _f(32, "Earlier generated samples replayed in each round's training (review history).")
-    feedback_limit: int = _f(12, "Wrong and right predictions each shown to the Analyst.")
-    dev_feedback: int = _f(0, "Dev-set texts the student gets wrong, shown to the Analyst first each round "
+    feedback_limit: int = _f(6, "Wrong and right predictions each shown to the Analyst.")
+    dev_feedback: int = _f(3, "Dev-set texts the student gets wrong, shown to the Analyst first each round "
                               "(0 = the paper: feedback from generated samples only).")
     student: str = _f("", "Student encoder: local folder or model id; empty = bundled all-MiniLM-L6-v2.")
     epochs: int = _f(3, "Training epochs over each round's data.")
