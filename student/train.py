@@ -70,6 +70,9 @@ def train(
             {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
         ],
         lr=cfg.lr,
+        # The fused kernel (as transformers.Trainer uses) updates all tensors in one pass: on CPU the
+        # default per-tensor loop took ~500 ms a step for MiniLM's 22.7 M parameters, fused ~70-100 ms.
+        fused=device.type in ("cpu", "cuda"),
     )
     model.train()
     step, loss_mean = 0, 0.0
