@@ -12,7 +12,7 @@ setup:            ## venv, CPU torch, evokd, llama-cpp-python, teacher model, da
 	bash scripts/setup.sh
 
 run: setup        ## a real distillation on rotten_tomatoes, 1 shot per label, local teacher
-	$(VENV)/bin/evokd run --data rotten_tomatoes --shots 1 --rounds 4 --per-round 8 --out runs/demo-$$(date +%Y%m%d-%H%M%S)
+	$(VENV)/bin/evokd run --data rotten_tomatoes --shots 1 --rounds 3 --per-round 6 --out runs/demo-$$(date +%Y%m%d-%H%M%S)
 
 test:             ## the whole suite, including the real-teacher smoke test (needs `make setup`)
 	$(PY) -m pytest -m "" -q
