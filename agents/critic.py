@@ -75,9 +75,20 @@ def match_label(answer: str, labels: tuple[str, ...]) -> str | None:
     return named.pop() if len(named) == 1 else None
 
 
+@lru_cache(maxsize=4)
+def _tokenizer(data: str, kind: str) -> object:
+    """NER: the tokeniser that splits generated sentences the way the run's training data is split."""
+    from agents import ner
+
+    return ner.tokenizer_for(run_dataset(data, kind).train)  # type: ignore[arg-type]
+
+
 def label_batch(teacher: Teacher, prompt: str, task: Task, description: str, batch: list[Sample],
-                seen: set[str], leak: LeakIndex) -> tuple[list[Sample], list[Reply]]:
-    """Screen every pending sample, label the survivors in separate calls, and record each verdict."""
+                seen: set[str], leak: LeakIndex, tokenizer: object = None) -> tuple[list[Sample], list[Reply]]:
+    """Screen every pending sample, label the survivors in separate calls, and record each verdict.
+
+    ``tokenizer`` (NER only) is an `agents.ner.Tokenizer`; None means its default rules.
+    """
     out = [Sample(**s) for s in batch]
     todo: list[Sample] = []
     for s in out:
@@ -92,7 +103,7 @@ def label_batch(teacher: Teacher, prompt: str, task: Task, description: str, bat
     if task.is_ner:
         from agents import ner
 
-        return out, ner.annotate(teacher, prompt, task, description, todo)
+        return out, ner.annotate(teacher, prompt, task, description, todo, tokenizer=tokenizer)  # type: ignore[arg-type]
     prompts = [render(prompt, task=description, labels=", ".join(task.labels), text=as_data(s["text"])) for s in todo]
     replies = teacher.ask_many(prompts, LabelVerdict)
     for s, reply in zip(todo, replies, strict=True):
@@ -119,5 +130,6 @@ def critic(state: State, runtime: Runtime[Context]) -> dict[str, object]:
         seeds = tuple(e["text"] for e in state.get("seeds", []))
         seen = {normalise(e["text"]) for e in state.get("pool", [])}
         batch, replies = label_batch(ctx.teacher(labelling=True), ctx.prompt("critic"), task, ctx.describe(),
-                                     state.get("batch", []), seen, _leak_index(ctx.data, ctx.task, seeds))
+                                     state.get("batch", []), seen, _leak_index(ctx.data, ctx.task, seeds),
+                                     tokenizer=_tokenizer(ctx.data, ctx.task) if task.is_ner else None)
     return {"batch": batch, "stats": {str(rnd): {"critic": cost(replies, elapsed[0])}}}

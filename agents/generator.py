@@ -37,10 +37,15 @@ def plan(task: Task, analysis: dict[str, object], n_hard: int, n_easy: int, rnd:
     return samples
 
 
-def examples_for(task: Task, seeds: list[Example], limit: int = 6) -> str:
-    """Seed examples as prompt text, to anchor the style and length of what gets written."""
+def examples_for(task: Task, seeds: list[Example], limit: int = 6, label: str | None = None) -> str:
+    """Seed examples as prompt text, to anchor the style and length of what gets written.
+
+    For NER each sentence shows its entities, and those holding ``label`` come first.
+    """
     if task.is_ner:
-        lines = [s["text"] for s in seeds[:limit]]
+        from agents import ner
+
+        return ner.format_examples(seeds, label, limit)
     else:
         lines = [f'"{clip(s["text"])}" ({s["label"]})' for s in seeds[:limit]]
     return bullet_list(lines)
@@ -53,11 +58,16 @@ def generate(teacher: Teacher, prompt: str, task: Task, description: str, analys
     summary = str(analysis.get("summary") or "")
     lines = [summary] + [f'{w["label"]}: {w["pattern"]}' for w in analysis.get("weaknesses") or []]  # type: ignore[union-attr]
     analysis_text = bullet_list([line for line in lines if line], empty="(no analysis yet)")
-    examples = examples_for(task, seeds)
+    labels = ", ".join(task.labels)
+    if task.is_ner:  # the types with their meanings: "geo-loc" or "other" alone tell a small model little
+        from agents import ner
+
+        labels = ner.describe_types(task.labels)
     texts = []
     for r in requests:
         same = [clip(e["text"]) for e in pool if task.is_ner or e.get("label") == r["requested"]][-5:]
-        texts.append(render(prompt, task=description, labels=", ".join(task.labels), analysis=analysis_text,
+        examples = examples_for(task, seeds, limit=4, label=r["requested"]) if task.is_ner else examples_for(task, seeds)
+        texts.append(render(prompt, task=description, labels=labels, analysis=analysis_text,
                             examples=examples, label=r["requested"], stance=r["stance"],
                             weakness=r["weakness"] or "(none: write a typical example)", avoid=bullet_list(same)))
     replies = teacher.ask_many(texts, GeneratedText, seeds=[seed + i for i in range(len(requests))])

@@ -37,8 +37,8 @@ class Sample(TypedDict, total=False):
     """NER: the sentence, tokenised like the real data."""
     tags: list[str]
     """NER: BIO tags from the Critic's entities."""
-    entities: list[dict[str, str]]
-    """NER: the Critic's (text, type) mentions."""
+    entities: list[dict[str, str | int]]
+    """NER: the Critic's mentions: text, type and start/end offsets in ``text`` (accepted), or each with its error (rejected)."""
     verdict: Literal["pending", "accepted", "rejected"]
     reason: str
     """Why rejected ('' when accepted)."""

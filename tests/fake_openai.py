@@ -152,3 +152,44 @@ class SentimentTeacher:
             text = prompt.split("<<<")[1].split(">>>")[0]
             return json.dumps({"label": "positive" if "good" in text else "negative"})
         return "{}"
+
+
+class NerTeacher:
+    """A deterministic 'teacher' for NER over the types person, geo-loc and company (see tests/test_ner_graph.py).
+
+    The Generator writes one sentence per request around a name of the requested type, made unique by
+    the request's seed (``w<seed>``). The seed also picks one of four variants, so each round has
+    both accepted and rejected sentences: 0 plain; 1 the Critic retypes the names in capitals
+    (accepted: the sentence's casing is kept); 2 the Critic adds an unknown type; 3 it adds a
+    mention that is not in the sentence.
+    """
+
+    NAMES = {"Alice Smith": "person", "Bob": "person", "Paris": "geo-loc", "London": "geo-loc",
+             "Acme": "company", "Globex": "company"}
+    BY_TYPE = {"person": ["Alice Smith", "Bob"], "geo-loc": ["Paris", "London"], "company": ["Acme", "Globex"]}
+
+    def __init__(self) -> None:
+        self.counter = itertools.count(10_000)
+
+    def __call__(self, body: dict) -> str:
+        prompt, kind = prompt_of(body), schema_name(body)
+        if kind == "Analysis":
+            return json.dumps({"summary": "It misses company names.",
+                               "weaknesses": [{"label": "company", "pattern": "short company names"},
+                                              {"label": "ORG", "pattern": "dropped: not a type of the task"}]})
+        if kind == "GeneratedText":
+            etype = re.search(r"^Entity type: (\S+)", prompt, re.M).group(1)  # type: ignore[union-attr]
+            n = body.get("seed") if body.get("seed") is not None else next(self.counter)
+            tail = ["", "", "at mordor ", "near gotham "][n % 4]
+            return json.dumps({"text": f"we met {self.BY_TYPE[etype][n % 2]} in London today {tail}w{n}"})
+        if kind == "Annotation":
+            text = prompt.split("<<<")[1].split(">>>")[0]
+            n = int(re.search(r"w(\d+)", text).group(1)) if re.search(r"w(\d+)", text) else 0  # type: ignore[union-attr]
+            entities = [{"text": name.upper() if n % 4 == 1 else name, "type": etype}
+                        for name, etype in self.NAMES.items() if name in text]
+            if "mordor" in text:
+                entities.append({"text": "mordor", "type": "realm"})  # unknown_type
+            if "gotham" in text:
+                entities.append({"text": "Gotham City", "type": "geo-loc"})  # not_substring
+            return json.dumps({"entities": entities})
+        return "{}"

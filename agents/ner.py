@@ -1,0 +1,426 @@
+"""Named-entity recognition for the three agents: feedback text, the Critic's span annotation, BIO tags.
+
+The Critic names each entity as an exact substring of the sentence plus a type; everything about
+positions is decided here, in code, never taken from the model:
+
+1. The sentence is tokenised like the real data (`Tokenizer`, fitted on the training tokens).
+2. Each mention is looked up in the sentence. Whitespace runs in the mention count as one space and
+   both sides are NFC-normalised. Casing: an exact-case match wins; only when there is none is a
+   case-insensitive match taken (the sentence's own characters are kept, so nothing the model
+   retyped leaks into the data).
+3. Repeated mentions: a (text, type) pair labels *every* occurrence of that text in the sentence
+   that lies on token boundaries, so "Paris ... Paris" needs only one entry and can never end up
+   half-labelled. The same text given two different types is an ``overlap``.
+4. A mention of several words with no capital letter ("coffee shop", "modern consumers") is
+   ``not_a_name``: the small local Critics tag such noun phrases despite the prompt. Single
+   lowercase words ("nintendo", common in tweets) and uncased scripts pass.
+5. An occurrence must start and end on token boundaries (a span cutting a token, like "Paris"
+   inside "#Paris" or "Sam" inside "Samsung", does not count). Punctuation-only tokens at a span's
+   edges are trimmed ("Obama," -> "Obama").
+6. Longer mentions are placed first; an occurrence lying inside a longer mention's span is skipped
+   (it is part of that name). A mention left with no occurrence of its own, or one crossing
+   another span, is an ``overlap``.
+
+A sentence is accepted only if every mention passes; otherwise the whole sentence is rejected with
+the first failing mention's reason, because dropping a bad mention would leave its words tagged
+``O``, a silent false negative in the training data. Reasons: ``malformed`` (unparseable reply, or
+a mention without letters or digits), ``unknown_type``, ``not_a_name``, ``not_substring``,
+``token_boundary``, ``overlap``, and ``missing_type`` (no entity of the type the Generator was
+asked for).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from agents.common import bullet_list, clip
+from agents.schemas import Annotation
+from agents.teacher import Reply, Teacher
+from graph.state import Prediction, Sample
+from prompts import default_path, render
+from student.task import Example, Task
+
+Span = tuple[int, int, str]  # (first token, last token + 1, type)
+
+# ---- tokenisation -------------------------------------------------------------------------------
+
+CLITICS = ("'s", "n't", "'m", "'ll", "'re", "'ve", "'d")
+_APOS = "'\u2019"
+_MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"  # combining accents stay in their word
+_W = rf"[\w{_MARKS}]"
+_PICT = "\u2300-\u23ff\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff"  # emoji and pictographs
+_HTML = r"&(?:amp|lt|gt|quot|apos|#\d+);"
+_MOD = "\ufe0f\U0001f3fb-\U0001f3ff"  # variation selector, skin tones
+_EMOJI = rf"[\U0001f1e6-\U0001f1ff]{{2}}|[{_PICT}][{_MOD}]*(?:\u200d[{_PICT}][{_MOD}]*)*"
+
+
+def _clitic_re(clitic: str) -> str:
+    """A clitic as a regex matching either apostrophe, ending at a word boundary."""
+    return "".join(f"[{_APOS}]" if c == "'" else re.escape(c) for c in clitic) + f"(?!{_W})"
+
+
+@dataclass(frozen=True)
+class Tokenizer:
+    """A regex tokeniser for tweets and newswire that splits off the clitics the data splits off.
+
+    Kept whole: URLs, @mentions, #hashtags, HTML entities (``&amp;``), abbreviations (``U.S.``),
+    emoticons (``:)``), numbers with separators (``14:30``, ``4.8``), hyphenated words and words
+    with an inner apostrophe or ``&`` (``AT&T``). Split: each emoji, each run of punctuation
+    (``!!``, ``...``), and the clitics in ``split`` (``'s`` in WNUT-16; ``n't`` too in CoNLL-2003).
+    """
+
+    split: frozenset[str] = frozenset({"'s"})
+    pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        clitics = [_clitic_re(c) for c in CLITICS if c in self.split]
+        inner = [_clitic_re(c)[len(f"[{_APOS}]"):] for c in CLITICS if c in self.split and c.startswith("'")]
+        nt = "n't" in self.split
+        # A word character that does not begin a clitic to split off ("does|n't").
+        wchar = rf"(?:(?!(?i:n[{_APOS}]t)(?!{_W})){_W})" if nt else _W
+        apos_ok = rf"[{_APOS}](?!(?i:{'|'.join(inner)}))" if inner else f"[{_APOS}]"
+        alternatives = [
+            r"(?:https?://|www\.)\S+?(?=[.,!?;:)\"']*(?:\s|$))",  # URL, without trailing punctuation
+            rf"[@#]{_W}+",  # mention, hashtag
+            _HTML,  # HTML entity, as the tweets carry them
+            *[f"(?i:{c})" for c in clitics],
+            rf"(?:[A-Za-z]\.){{2,}}",  # abbreviation: U.S. D.C.
+            rf"<3|-_+-|\^_*\^|[:;=][-o*'^]?[)\](\[dDpPoO/\\|3*]+(?!{_W})",  # emoticon
+            r"[$€£]\d+(?:[.,:/]\d+)*%?|\d+(?:[.,:/]\d+)+%?|\d+%",  # $5  14:30  4.8  1,000  9/11  100%
+            r"[wW]/(?=\s|$)",  # "w/" (with)
+            rf"{wchar}+(?:(?:{_HTML}|[-&]|{apos_ok}){wchar}+)*",  # word, with inner - & &amp; or apostrophe
+            _EMOJI,
+            rf"(?:(?!{_EMOJI})[^\w\s{_MARKS}])+",  # punctuation run
+            r"\S",
+        ]
+        object.__setattr__(self, "pattern", re.compile("|".join(f"(?:{a})" for a in alternatives)))
+
+    @classmethod
+    def fit(cls, sentences: Iterable[Sequence[str]]) -> Tokenizer:
+        """The tokeniser whose clitic splitting follows the data: split a clitic if it stands alone more often than attached."""
+        alone: Counter[str] = Counter()
+        attached: Counter[str] = Counter()
+        for tokens in sentences:
+            for tok in tokens:
+                low = tok.lower().replace("\u2019", "'")
+                for c in CLITICS:
+                    if low == c:
+                        alone[c] += 1
+                    elif low.endswith(c) and low[: -len(c)][-1:].isalpha():
+                        attached[c] += 1
+        default = cls().split
+        split = {c for c in CLITICS if alone[c] > attached[c] or (alone[c] == attached[c] == 0 and c in default)}
+        return cls(split=frozenset(split))
+
+    def spans(self, text: str) -> list[tuple[str, int, int]]:
+        """(token, start, end) for every token of ``text``, in order."""
+        return [(m.group(), m.start(), m.end()) for m in self.pattern.finditer(text)]
+
+    def tokenize(self, text: str) -> list[str]:
+        """The tokens of ``text``."""
+        return [t for t, _, _ in self.spans(text)]
+
+
+# ---- BIO ---------------------------------------------------------------------------------------
+
+
+def bio_spans(tags: Sequence[str]) -> list[Span]:
+    """Entity spans of an IOB2 tag sequence, read strictly (as seqeval's IOB2 scheme does): a span
+    starts at B-X and runs over the I-X that follow; an I- that continues nothing is no entity."""
+    out: list[Span] = []
+    start, etype = -1, ""
+    for i, tag in enumerate([*tags, "O"]):
+        if start >= 0 and tag != f"I-{etype}":
+            out.append((start, i, etype))
+            start = -1
+        if tag.startswith("B-"):
+            start, etype = i, tag[2:]
+    return out
+
+
+def to_bio(n_tokens: int, spans: Iterable[Span]) -> list[str]:
+    """IOB2 tags for ``n_tokens`` tokens with the given non-overlapping spans."""
+    tags = ["O"] * n_tokens
+    for first, last, etype in spans:
+        tags[first] = f"B-{etype}"
+        for i in range(first + 1, last):
+            tags[i] = f"I-{etype}"
+    return tags
+
+
+# ---- entity types ------------------------------------------------------------------------------
+
+# Names small models use for the usual types; used only when a name matches no type of the task,
+# and only if its group holds exactly one of the task's types.
+_ALIASES = (
+    {"per", "person", "persons", "people", "pers", "name"},
+    {"loc", "location", "geoloc", "gpe", "place", "city", "country", "geo"},
+    {"org", "organization", "organisation", "company", "corporation", "business", "brand"},
+    {"misc", "miscellaneous", "other", "event", "holiday"},
+)
+
+
+def _key(name: str) -> str:
+    """A type name folded for comparison: "Geo-Loc", "geo_loc", "B-geo loc" -> "geoloc"."""
+    name = re.sub(r"^[BI]-", "", name.strip())
+    return "".join(ch for ch in name.casefold() if ch.isalnum())
+
+
+def match_type(name: str, types: Sequence[str]) -> str | None:
+    """The task type a Critic's type name means (exact, then folded, then a common alias), else None."""
+    if name in types:
+        return name
+    folded = {_key(t): t for t in types}
+    if _key(name) in folded:
+        return folded[_key(name)]
+    for group in _ALIASES:
+        if _key(name) in group:
+            hits = [t for k, t in folded.items() if k in group]
+            if len(hits) == 1:
+                return hits[0]
+    return None
+
+
+@lru_cache(maxsize=1)
+def _glossary() -> dict[str, str]:
+    """Type meanings from prompts/ner/types.md ("- type: meaning" lines), keyed by folded name."""
+    text = default_path("ner", "types").read_text(encoding="utf-8")
+    found = re.findall(r"^- ([^:\n]+): (.+)$", text, re.M)
+    return {_key(name): meaning.strip() for name, meaning in found}
+
+
+def describe_types(types: Sequence[str], names: bool = True) -> str:
+    """The task's types as a bullet list, each with its meaning where prompts/ner/types.md has one.
+
+    ``names=False`` drops the example names in brackets: a small Critic copies them into its answer.
+    """
+    gloss = _glossary()
+    meaning = {k: v if names else re.sub(r"\s*\([^)]*\)$", "", v) for k, v in gloss.items()}
+    return bullet_list([f"{t}: {meaning[_key(t)]}" if _key(t) in meaning else t for t in types])
+
+
+# ---- resolving the Critic's mentions ----------------------------------------------------------
+
+
+@dataclass
+class Resolution:
+    """A sentence's tokens and tags from the Critic's mentions, or why it was rejected."""
+
+    tokens: list[str]
+    tags: list[str]
+    entities: list[dict[str, object]]  # accepted: placed mentions with offsets; rejected: mentions with their error
+    reason: str = ""  # "" when every mention was placed
+
+    @property
+    def types(self) -> set[str]:
+        """The entity types present in the tags."""
+        return {t for _, _, t in bio_spans(self.tags)}
+
+
+def _norm(text: str) -> str:
+    """NFC with every whitespace run as one space, trimmed."""
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def _occurrences(sentence: str, mention: str) -> list[tuple[int, int]]:
+    """Character spans of ``mention`` in ``sentence`` (a space matching any whitespace run): exact-case ones,
+    or if there are none, case-insensitive ones."""
+    pattern = r"\s+".join(re.escape(w) for w in mention.split(" "))
+    exact = [(m.start(), m.end()) for m in re.finditer(pattern, sentence)]
+    if exact:
+        return exact
+    return [(m.start(), m.end()) for m in re.finditer(pattern, sentence, re.IGNORECASE)]
+
+
+def _align(start: int, end: int, spans: list[tuple[str, int, int]]) -> tuple[int, int] | None:
+    """The token range exactly covering characters [start, end), trimmed of punctuation-only edge tokens."""
+    first = next((i for i, (_, s, _) in enumerate(spans) if s == start), None)
+    last = next((i for i, (_, _, e) in enumerate(spans) if e == end), None)
+    if first is None or last is None or last < first:
+        return None
+    while first <= last and not any(ch.isalnum() for ch in spans[first][0]):
+        first += 1
+    while last >= first and not any(ch.isalnum() for ch in spans[last][0]):
+        last -= 1
+    return (first, last + 1) if first <= last else None
+
+
+def resolve(sentence: str, mentions: Sequence[dict[str, object]], types: Sequence[str],
+            tokenizer: Tokenizer | None = None) -> Resolution:
+    """Place the Critic's (text, type) mentions in ``sentence`` and build its BIO tags (see the module doc)."""
+    sentence = unicodedata.normalize("NFC", sentence)
+    spans = (tokenizer or Tokenizer()).spans(sentence)
+    tokens = [t for t, _, _ in spans]
+    wanted: list[dict[str, object]] = []
+    for m in mentions:
+        text, etype = m.get("text"), m.get("type")
+        entry: dict[str, object] = {"text": text, "type": etype}
+        if not isinstance(text, str) or not isinstance(etype, str) or not etype.strip() \
+                or not any(ch.isalnum() for ch in text):  # empty, or punctuation only: names nothing
+            entry["error"] = "malformed"
+        elif (matched := match_type(etype, types)) is None:
+            entry["error"] = "unknown_type"
+        elif len(text.split()) > 1 and text == text.lower() != text.upper():
+            entry["error"] = "not_a_name"  # "coffee shop", "modern consumers": a small Critic's common noun phrases
+        else:
+            entry.update(text=_norm(text), type=matched)
+        wanted.append(entry)
+
+    # One entry per (text, type): listing a repeated mention twice is normal and changes nothing.
+    unique: dict[tuple[str, str], dict[str, object]] = {}
+    for e in wanted:
+        if "error" not in e:
+            unique.setdefault((str(e["text"]), str(e["type"])), e)
+    by_text: dict[str, set[str]] = {}
+    for text, etype in unique:
+        by_text.setdefault(text, set()).add(etype)
+    places: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for (text, etype), e in unique.items():
+        if len(by_text[text]) > 1:
+            e["error"] = "overlap"  # the same words given two types
+            continue
+        found = _occurrences(sentence, text)
+        aligned = [r for r in (_align(s, t, spans) for s, t in found) if r]
+        if not found:
+            e["error"] = "not_substring"
+        elif not aligned:
+            e["error"] = "token_boundary"
+        else:
+            places[(text, etype)] = sorted(set(aligned))
+
+    # Longest mentions first; a shorter one's occurrence inside a placed span is part of that name.
+    taken: list[Span] = []
+    for key in sorted(places, key=lambda k: (-len(k[0]), k)):
+        kept: list[Span] = []
+        same = False  # an occurrence already placed with this type by an equal mention ("Obama," and "Obama")
+        for first, last in places[key]:
+            hits = [(f, t, e) for f, t, e in taken if f < last and first < t]
+            if not hits:
+                kept.append((first, last, key[1]))
+            elif (first, last, key[1]) in hits:
+                same = True
+            elif not all(f <= first and last <= t for f, t, _ in hits):
+                unique[key]["error"] = "overlap"  # crossing another span
+        if not kept and not same:
+            unique[key].setdefault("error", "overlap")
+        if "error" not in unique[key]:
+            taken += kept
+
+    errors = [str(e["error"]) for e in wanted if "error" in e]
+    if errors:
+        return Resolution(tokens, [], wanted, reason=errors[0])
+    taken.sort()
+    entities: list[dict[str, object]] = [
+        {"text": sentence[spans[f][1]:spans[t - 1][2]], "type": etype, "start": spans[f][1], "end": spans[t - 1][2]}
+        for f, t, etype in taken
+    ]
+    return Resolution(tokens, to_bio(len(tokens), taken), entities)
+
+
+# ---- the Critic's calls --------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4)
+def fitted_tokenizer(sentences: tuple[tuple[str, ...], ...]) -> Tokenizer:
+    """`Tokenizer.fit`, cached per token corpus."""
+    return Tokenizer.fit(sentences)
+
+
+def tokenizer_for(examples: Sequence[Example]) -> Tokenizer:
+    """The tokeniser that splits like these (training) examples."""
+    return fitted_tokenizer(tuple(tuple(ex["tokens"]) for ex in examples))
+
+
+def annotate(teacher: Teacher, prompt: str, task: Task, description: str, todo: list[Sample],
+             tokenizer: Tokenizer | None = None) -> list[Reply[Annotation]]:
+    """Ask the Critic for each sentence's entities (one call each, concurrently), then place and check them
+    in code; set ``tokens``, ``tags``, ``entities``, ``verdict`` and ``reason`` on each sample in place."""
+    tokenizer = tokenizer or Tokenizer()
+    labels = describe_types(task.labels, names=False)
+    prompts = [render(prompt, task=description, labels=labels, text=s["text"]) for s in todo]
+    replies = teacher.ask_many(prompts, Annotation)
+    for s, reply in zip(todo, replies, strict=True):
+        s["teacher_tokens"] = s.get("teacher_tokens", 0) + reply.tokens
+        # A bare object without "entities" (one mention instead of the list) validates as an empty list.
+        if reply.parsed is None or (not reply.parsed.entities and '"entities"' not in reply.raw):
+            s.update(verdict="rejected", reason=reply.reason or "malformed",
+                     tokens=tokenizer.tokenize(unicodedata.normalize("NFC", s["text"])), tags=[], entities=[])
+            continue
+        res = resolve(s["text"], [e.model_dump() for e in reply.parsed.entities], task.labels, tokenizer)
+        s.update(tokens=res.tokens, tags=res.tags, entities=res.entities)  # type: ignore[typeddict-item]
+        if res.reason:
+            s.update(verdict="rejected", reason=res.reason)
+        elif s["requested"] not in res.types:
+            # The Generator was asked for this type: without it the sentence does not serve its purpose.
+            s.update(verdict="rejected", reason="missing_type")
+        else:
+            s.update(verdict="accepted", reason="")
+    return replies
+
+
+# ---- what the Analyst and Generator read ------------------------------------------------------
+
+
+def _quote(tokens: Sequence[str], first: int, last: int) -> str:
+    return '"' + " ".join(tokens[first:last]) + '"'
+
+
+def compare(tokens: Sequence[str], gold: Sequence[str], predicted: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The student's span errors in one sentence (missed, spurious, wrong type, wrong extent) and its correct spans."""
+    g, p = bio_spans(gold), bio_spans(predicted)
+    errors, right = [], []
+    for first, last, etype in g:
+        q = _quote(tokens, first, last)
+        if (first, last, etype) in p:
+            right.append(f"{q} ({etype})")
+            continue
+        over = [(f, t, e) for f, t, e in p if f < last and first < t]
+        if not over:
+            errors.append(f"missed {q} ({etype})")
+        for f, t, e in over:
+            if (f, t) == (first, last):
+                errors.append(f"{q} is {etype}, tagged as {e}")
+            elif e == etype:
+                how = "only as" if first <= f and t <= last else "too widely as" if f <= first and last <= t else "as"
+                errors.append(f"{q} ({etype}) tagged {how} {_quote(tokens, f, t)}")
+            else:
+                errors.append(f"{q} is {etype}, but {_quote(tokens, f, t)} was tagged as {e}")
+    for f, t, e in p:
+        if not any(f < last and first < t for first, last, _ in g):
+            errors.append(f"{_quote(tokens, f, t)} tagged as {e} but is not an entity")
+    return errors, right
+
+
+def format_feedback(feedback: list[Prediction], limit: int) -> tuple[str, str]:
+    """The sentences the student tagged wrongly (with each span error) and rightly, at most ``limit`` of each."""
+    wrong, right_with, right_without = [], [], []
+    for p in feedback:
+        gold, pred = list(p["gold"]), list(p["predicted"])
+        tokens = p["text"].split()
+        if len(tokens) != len(gold):  # a token holding a space: fall back to numbered words
+            tokens = [f"word{i + 1}" for i in range(len(gold))]
+        errors, right = compare(tokens, gold, pred)
+        if errors:
+            line = f'"{clip(p["text"])}": ' + "; ".join(errors)
+            wrong.append(line + (f" (right: {', '.join(right)})" if right else ""))
+        elif right:
+            right_with.append(f'"{clip(p["text"])}": ' + ", ".join(right))
+        else:
+            right_without.append(f'"{clip(p["text"])}": no entities')
+    return bullet_list(wrong[:limit]), bullet_list((right_with + right_without)[:limit])
+
+
+def format_examples(seeds: Sequence[Example], label: str | None = None, limit: int = 6) -> str:
+    """Seed sentences with their entities, those holding ``label`` first, for the Generator's style reference."""
+    ranked = sorted(seeds, key=lambda ex: label is None or label not in {t for _, _, t in bio_spans(ex["tags"])})
+    lines = []
+    for ex in ranked[:limit]:
+        spans = bio_spans(ex["tags"])
+        names = ", ".join(f"{_quote(ex['tokens'], f, t)} ({e})" for f, t, e in spans) or "no entities"
+        lines.append(f'"{clip(ex["text"])}" -> {names}')
+    return bullet_list(lines)
