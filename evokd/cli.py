@@ -412,7 +412,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that mean bad input, shown as one line with exit code 2."""
-    from evokd.datasets import DataNotFound
+    from evokd.datasets import DataNotFound, DatasetError
     from evokd.inspection import RunNotFound
     from prompts import PromptError
     from student.data import DataError
