@@ -180,16 +180,28 @@ def test_unknown_type_is_rejected_and_near_names_are_matched():
     assert match_type("location", WNUT) == "geo-loc"  # a common alias, when exactly one task type fits
     assert match_type("PER", ("LOC", "ORG", "PER")) == "PER"
     assert match_type("person", ("LOC", "ORG", "PER")) == "PER"
-    assert match_type("organization", ("company", "sportsteam")) == "company"
+    assert match_type("organization", WNUT) == "company"  # sportsteam is a fine type, never an alias target
+    assert match_type("PER", WNUT) == "person"
     assert match_type("event", WNUT) == "other" and match_type("event", ("LOC", "MISC")) == "MISC"
+    assert match_type("restaurant", WNUT) == "facility" and match_type("restaurant", ("LOC", "ORG")) is None
+    conll = ("LOC", "MISC", "ORG", "PER")  # the Critic's worked example uses WNUT-16 types: they map onto CoNLL's
+    assert [match_type(t, conll) for t in ("person", "musicartist", "other", "geo-loc")] == ["PER", "PER", "MISC", "LOC"]
     assert match_type("DATE", WNUT) is None
 
 
 def test_lowercase_noun_phrases_are_not_names():
     res = ok("I met Sarah at the local coffee shop", ("Sarah", "person"), ("coffee shop", "facility"))
     assert res.reason == "not_a_name" and res.entities[1]["error"] == "not_a_name"
-    assert ok("my nintendo is broken", ("nintendo", "company")).reason == ""  # one lowercase word: tweets do that
+    assert ok("a walk in the park", ("park", "geo-loc")).reason == "not_a_name"
+    assert ok("my nintendo is broken", ("nintendo", "company")).reason == "not_a_name"  # the price of the rule
+    assert ok("loving my new iPhone 4", ("iPhone 4", "product")).reason == ""
+    assert ok("sold it on eBay", ("eBay", "company")).reason == ""  # a capital anywhere in the word counts
+    assert ok("the 49ers won", ("49ers", "sportsteam")).reason == ""  # a digit marks a name too
     assert ok("big fan of Big Time Rush", ("Big Time Rush", "musicartist")).reason == ""
+    assert ok("reading Lord of the Rings again", ("Lord of the Rings", "other")).reason == ""  # 2 of 4 capitalised
+    res = ok("It's one of my favorite movies", ("It's one of my favorite movies", "movie"))
+    assert res.reason == "not_a_name"  # 1 of 6 capitalised: a clause, not a title
+    assert ok("The person was hungry", ("The", "other")).reason == "not_a_name"  # a lone function word
     assert ok("我 爱 北京 天安门", ("北京 天安门", "geo-loc")).reason == ""  # uncased scripts are not "lowercase"
 
 
@@ -258,6 +270,15 @@ def test_annotate_sets_tokens_tags_verdicts_and_reasons():
     assert ex == {"text": "we met Bob in London !", "tokens": first["tokens"], "tags": first["tags"]}
 
 
+def test_unfilled_template_slots_are_rejected_without_a_critic_call():
+    todo = [pending("musicartist", "Last night I heard <NAME> play Smile", 0),
+            pending("company", "Big news from [COMPANY] today folks", 1), pending("person", "we met Bob [sic] today", 2)]
+    out = annotate(teacher('{"entities": [{"text": "Bob", "type": "person"}]}'), default("ner", "critic"), TASK, "t", todo)
+    assert [(s["verdict"], s["reason"]) for s in todo] == [
+        ("rejected", "placeholder"), ("rejected", "placeholder"), ("accepted", "")]
+    assert len(out) == 1 and todo[0]["teacher_tokens"] == 7  # no tokens spent on the slot sentences
+
+
 def test_critic_prompt_explains_types_holds_the_sentence_and_not_the_requested_type():
     prompts: list[str] = []
 
@@ -287,7 +308,8 @@ def test_label_batch_screens_before_annotating():
 
 def test_types_are_explained_from_the_glossary_and_unknown_ones_named():
     text = describe_types(("person", "PER", "weapon"))
-    assert text.splitlines() == ["- person: the name of a person, real or fictional (Justin Bieber, Obama, Sarah)",
+    assert text.splitlines() == ["- person: the name of a person, real or fictional, who is not a musician: actors, "
+                                 "directors, athletes, friends (Obama, Tom Hanks, Sarah)",
                                  "- PER: the name of a person (Angela Merkel)", "- weapon"]
 
 
