@@ -390,6 +390,32 @@ def annotate(teacher: Teacher, prompt: str, task: Task, description: str, todo: 
     return replies
 
 
+class WhitespaceTokenizer(Tokenizer):
+    """Whitespace-separated words as tokens: places mentions on a dataset's own tokens (its text joins them with spaces)."""
+
+    def spans(self, text: str) -> list[tuple[str, int, int]]:
+        """(token, start, end) for every whitespace-separated word."""
+        return [(m.group(), m.start(), m.end()) for m in re.finditer(r"\S+", text)]
+
+
+def tag_sentences(teacher: Teacher, prompt: str, task: Task, description: str,
+                  examples: Sequence[Example]) -> tuple[list[list[str]], list[Reply[Annotation]]]:
+    """The teacher's own BIO tags for existing sentences (the benchmark's teacher reference): the Critic's call,
+    placed on the sentences' own tokens; mentions that fail a check are dropped rather than the whole sentence."""
+    labels = describe_types(task.labels, names=False)
+    replies = teacher.ask_many([render(prompt, task=description, labels=labels, text=ex["text"]) for ex in examples],
+                               Annotation)
+    words = WhitespaceTokenizer()
+    tags: list[list[str]] = []
+    for ex, reply in zip(examples, replies, strict=True):
+        text = " ".join(ex["tokens"])
+        res = resolve(text, [e.model_dump() for e in reply.parsed.entities] if reply.parsed else [], task.labels, words)
+        if res.reason:  # keep the mentions that passed, as placed on a second try
+            res = resolve(text, [e for e in res.entities if "error" not in e], task.labels, words)
+        tags.append(res.tags if not res.reason and len(res.tags) == len(ex["tokens"]) else ["O"] * len(ex["tokens"]))
+    return tags, replies
+
+
 # ---- what the Analyst and Generator read ------------------------------------------------------
 
 

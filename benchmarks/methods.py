@@ -16,7 +16,8 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 import prompts
-from agents.common import clip, cost, stopwatch
+from agents import ner
+from agents.common import bullet_list, clip, cost, stopwatch
 from agents.critic import critic
 from agents.generator import examples_for, fill, generate, plan
 from agents.schemas import GeneratedText
@@ -46,14 +47,25 @@ def rephrase_batch(teacher: Teacher, ctx: Context, task: Task, seeds: list[Examp
     sources = [seeds[order[i % len(order)]] for i in range(n)]
     requests = plan(task, {}, 0, n, rnd)
     template = prompts.default(ctx.task, "rephrase")
+    labels = ner.describe_types(task.labels) if task.is_ner else ", ".join(task.labels)
     texts = []
     for r, src in zip(requests, sources, strict=True):
-        r.update(requested=src["label"], weakness=f"rewrite of: {clip(src['text'], 12)}")
-        done = [clip(e["text"]) for e in pool if e.get("label") == src["label"]][-5:]
-        texts.append(prompts.render(template, task=ctx.describe(), labels=", ".join(task.labels), text=clip(src["text"]),
-                                    label=src["label"], avoid=examples_for(task, [{"text": t, "label": src["label"]} for t in done])))
+        label = source_label(task, src, rnd)
+        r.update(requested=label, weakness=f"rewrite of: {clip(src['text'], 12)}")
+        done = [clip(e["text"]) for e in pool if task.is_ner or e.get("label") == label][-5:]
+        avoid = bullet_list(done) if task.is_ner else examples_for(task, [{"text": t, "label": label} for t in done])
+        texts.append(prompts.render(template, task=ctx.describe(), labels=labels, text=clip(src["text"]), label=label,
+                                    avoid=avoid))
     replies = teacher.ask_many(texts, GeneratedText, seeds=[ctx.seed * 100_003 + rnd * 1_009 + i for i in range(n)])
     return fill(requests, replies), replies
+
+
+def source_label(task: Task, src: Example, rnd: int) -> str:
+    """What a rewrite of ``src`` must keep: its label, or for NER one of its entity types (a different one each round)."""
+    if not task.is_ner:
+        return src["label"]
+    types = sorted({t for _, _, t in ner.bio_spans(src["tags"])}) or list(task.labels)
+    return types[rnd % len(types)]
 
 
 Writer = Callable[[Teacher, Context, Task, list[Example], list[Example], int], tuple[list[Sample], list]]

@@ -78,23 +78,31 @@ def summarise(s: Settings, dataset: str, runs: dict[str, list[dict]], refs: dict
     """The whole dataset result, JSON-ready."""
     full = refs.get("full-shot", {}).get("score")
     settings = {k: v for k, v in dataclasses.asdict(s).items() if k not in ("teacher_url", "datasets", "out", "work")}
+    ner = kind(s, dataset) == "ner"
     return {
         "dataset": dataset,
         "date": datetime.date.today().isoformat(),
         "teacher": s.teacher_name or s.teacher_model,
         "student": s.student or "all-MiniLM-L6-v2 (bundled)",
         "machine": s.machine or machine(),
-        "metric": "span F1" if dataset == "wnut16" else "macro-F1",
+        "metric": "span F1" if ner else "macro-F1",
         "settings": settings,
         "methods": {name: summarise_method(rs, full) for name, rs in runs.items() if rs},
         "references": refs,
         "evokd_vs": {ours: paired(runs, ours) for ours in ("evokd", "evokd-paper") if runs.get(ours)},
         "runs": runs,
-        "notes": notes(s, refs),
+        "notes": notes(s, refs, ner),
     }
 
 
-def notes(s: Settings, refs: dict[str, dict]) -> list[str]:
+def kind(s: Settings, dataset: str) -> str:
+    """The dataset's task kind (from its card or files)."""
+    from evokd.datasets import resolve_data, task_kind
+
+    return task_kind(resolve_data(s.data_folder(dataset)))
+
+
+def notes(s: Settings, refs: dict[str, dict], ner: bool) -> list[str]:
     """How to read the numbers: selection, budget, and what the references were computed on."""
     out = [
         f"Every method trains the same student with the same recipe (AdamW lr {s.lr}, batch {s.batch_size}, "
@@ -111,7 +119,7 @@ def notes(s: Settings, refs: dict[str, dict]) -> list[str]:
                    "so that evaluating every round stays affordable on a 2-core CPU; scores are on those.")
     if (t := refs.get("teacher")) and t["n"] < t["of"]:
         out.append(f"teacher: zero-shot labels on the first {t['n']} of {t['of']} test texts (the test split is a seeded "
-                   "shuffle), first 150 words of each; not the full test split.")
+                   f"shuffle){'' if ner else ', first 150 words of each'}; not the full test split.")
     if f := refs.get("full-shot"):
         out.append(f"full-shot: {f['train_examples']:,} train examples, {f['epochs']} epoch(s), seed {f['seed']} only.")
     return out

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from langgraph.checkpoint.memory import InMemorySaver
 
+from agents import ner
 from agents.common import clip
 from agents.critic import match_label
 from agents.schemas import LabelVerdict
@@ -84,24 +85,27 @@ class Settings:
         """The dataset as the runs see it: as given, or with dev and test cut to their first ``eval_limit`` examples."""
         if not self.eval_limit:
             return dataset
-        from evokd.datasets import resolve_data
+        from evokd.datasets import resolve_data, split_filename, task_kind, write_split
 
         source = resolve_data(dataset)
+        kind = task_kind(source)
         folder = Path(self.work) / "data" / f"{name_of(dataset)}-eval{self.eval_limit}"
-        if not (folder / "test.jsonl").exists():
-            ds = load_dataset(source, "classification")
+        if not (folder / split_filename(kind, "test")).exists():
+            ds = load_dataset(source, kind)
             folder.mkdir(parents=True, exist_ok=True)
-            for split, rows in (("train", ds.train), ("dev", ds.dev[: self.eval_limit]), ("test", ds.test[: self.eval_limit])):
-                (folder / f"{split}.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
-                                                      encoding="utf-8")
-            if (source / "card.json").exists():  # the task description the teacher reads
+            if (source / "card.json").exists():  # the task kind and the description the teacher reads
                 shutil.copy(source / "card.json", folder / "card.json")
+            for split, rows in (("train", ds.train), ("dev", ds.dev[: self.eval_limit]), ("test", ds.test[: self.eval_limit])):
+                write_split(folder / split_filename(kind, split), rows, kind)
         return str(folder)
 
     def context(self, dataset: str, seed: int, run_dir: Path, **overrides: object) -> Context:
         """The Context every method starts from: same data, seeds, student recipe, teacher and budget."""
+        from evokd.datasets import resolve_data, task_kind
+
+        data = self.data_folder(dataset)
         values: dict[str, object] = dict(
-            data=self.data_folder(dataset), shots=self.shots, seed=seed, max_rounds=self.max_rounds, per_round=self.per_round,
+            data=data, task=task_kind(resolve_data(data)), shots=self.shots, seed=seed, max_rounds=self.max_rounds, per_round=self.per_round,
             budget_tokens=self.budget_tokens, patience=0, replay=self.replay, student=self.student,
             epochs=self.epochs, min_steps=self.min_steps, lr=self.lr, batch_size=self.batch_size,
             max_length=self.max_length, teacher_url=self.teacher_url, teacher_model=self.teacher_model,
@@ -232,15 +236,21 @@ def teacher_reference(s: Settings, dataset: str, say: Say) -> dict | None:
     test = ds.test[: s.teacher_eval] if s.teacher_eval else ds.test
     say(f"[{dataset}] teacher zero-shot: labelling {len(test)} test texts")
     started = time.perf_counter()
-    texts = [render(ctx.prompt("critic"), task=ctx.describe(), labels=", ".join(ds.task.labels),
-                    text=clip(ex["text"], TEACHER_WORDS)) for ex in test]
-    replies = ctx.teacher(labelling=True).ask_many(texts, LabelVerdict)
-    labels = [match_label(r.parsed.label, ds.task.labels) if r.parsed else None for r in replies]
-    scores = metrics.evaluate(ds.task, test, [lab or "(none)" for lab in labels])
+    teacher = ctx.teacher(labelling=True)
+    if ds.task.is_ner:  # the Critic's mentions placed on each test sentence's own tokens
+        predicted, replies = ner.tag_sentences(teacher, ctx.prompt("critic"), ds.task, ctx.describe(), test)
+        off_list = sum(r.parsed is None for r in replies)
+    else:
+        texts = [render(ctx.prompt("critic"), task=ctx.describe(), labels=", ".join(ds.task.labels),
+                        text=clip(ex["text"], TEACHER_WORDS)) for ex in test]
+        replies = teacher.ask_many(texts, LabelVerdict)
+        labels = [match_label(r.parsed.label, ds.task.labels) if r.parsed else None for r in replies]
+        predicted, off_list = [lab or "(none)" for lab in labels], sum(lab is None for lab in labels)
+    scores = metrics.evaluate(ds.task, test, predicted)
     result = {"method": "teacher", "dataset": dataset, "fingerprint": fp, "score": scores["score"], "n": len(test),
-              "of": len(ds.test), "off_list": sum(lab is None for lab in labels),
+              "of": len(ds.test), "off_list": off_list,
               "tokens": sum(r.tokens for r in replies), "seconds": round(time.perf_counter() - started, 1),
-              "per_label": scores.get("per_label", {})}
+              "per_label": scores.get("per_label", scores.get("per_type", {}))}
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / "result.json", result)
     say(f"[{dataset}] teacher zero-shot: {result['score']:.4f} on {len(test)} test texts ({result['seconds']:.0f} s)")

@@ -256,7 +256,7 @@ def _counts(examples: list[Example], kind: TaskKind) -> dict[str, int]:
     return dict(sorted(counter.items()))
 
 
-def _write_split(path: Path, examples: list[Example], kind: TaskKind) -> None:
+def write_split(path: Path, examples: list[Example], kind: TaskKind) -> None:
     """JSONL ``{"text","label"}`` for classification; CoNLL ``token<TAB>tag`` with blank lines for NER."""
     with path.open("w", encoding="utf-8", newline="\n") as f:
         for ex in examples:
@@ -389,7 +389,7 @@ def fetch_dataset(
         kept, dedup = deduplicate(spec.parse(content))
         parts = split(kept, spec)
         for split_name, examples in parts.items():
-            _write_split(tmp / split_filename(spec.kind, split_name), examples, spec.kind)
+            write_split(tmp / split_filename(spec.kind, split_name), examples, spec.kind)
         card = _build_card(spec, parts, dedup, tmp)
         (tmp / "card.md").write_text(_card_markdown(card), encoding="utf-8")
         # card.json last: its presence marks a complete folder.
@@ -427,3 +427,15 @@ def resolve_data(name_or_path: str) -> Path:
     raise DataNotFound(
         f"{name_or_path!r} is neither an existing path nor a known dataset ({', '.join(DATASETS)})"
     )
+
+
+def task_kind(folder: Path) -> TaskKind:
+    """The task a data folder holds: its card's ``kind``, else NER for CoNLL files or JSONL rows with ``tokens``."""
+    card = folder / "card.json"
+    if card.is_file():
+        return json.loads(card.read_text(encoding="utf-8"))["kind"]
+    if any(folder.glob("train.conll")) or any(folder.glob("train.txt")):
+        return "ner"
+    train = folder / "train.jsonl"
+    first = train.read_text(encoding="utf-8").lstrip().split("\n", 1)[0] if train.is_file() else ""
+    return "ner" if first.startswith("{") and "tokens" in json.loads(first) else "classification"

@@ -12,8 +12,10 @@ from langgraph.checkpoint.memory import InMemorySaver
 from benchmarks import METHOD_NAMES, speed
 from benchmarks.runner import Settings, run_benchmark, select
 from graph.build import build_graph
+from graph.records import read_jsonl
 from tests.fake_openai import FakeOpenAI, SentimentTeacher, prompt_of, schema_name
 from tests.test_graph import make_context
+from tests.test_ner_graph import ner_dir, ner_server, ner_student  # noqa: F401 - fixtures
 
 BUDGET = 6_000
 
@@ -91,3 +93,22 @@ def test_dev_feedback_shows_the_analyst_dev_errors(sentiment_dir, tiny_student, 
     # The dev texts of sentiment_dir end in "indeed"; train and test texts never do.
     assert all("indeed" not in p for p in analyst_prompts(dev_feedback=0))
     assert all("indeed" in p.split("RIGHT")[0] for p in analyst_prompts(dev_feedback=3))
+
+
+def test_ner_bench_scores_spans_and_rewrites_keep_a_seed_type(ner_dir, ner_student, ner_server, tmp_path):
+    s = settings(ner_dir, ner_student, ner_server.url, tmp_path, seeds=[1], max_rounds=2, budget_tokens=20_000)
+    [summary] = run_benchmark(s, lambda _: None)
+    assert summary["metric"] == "span F1" and set(summary["methods"]) == set(METHOD_NAMES)
+    # The cut data folder keeps the CoNLL layout and the task kind.
+    folder = Path(s.work) / "data" / f"{ner_dir.name}-eval{s.eval_limit}"
+    assert (folder / "test.conll").exists()
+    # The scripted Critic names every entity of the test sentences: placed on their own tokens, that is a perfect score.
+    assert summary["references"]["teacher"]["score"] == 1.0 and summary["references"]["teacher"]["n"] == 3
+    samples = read_jsonl(Path(s.work) / ner_dir.name / "rephrase" / "seed-1" / "samples.jsonl")
+    seeds = read_jsonl(Path(s.work) / ner_dir.name / "rephrase" / "seed-1" / "seeds.jsonl")
+    types = {t.split("-", 1)[1] for seed in seeds for t in seed["tags"] if t != "O"}
+    assert samples and {x["requested"] for x in samples} <= types
+    prompts = [prompt_of(b) for b in ner_server.requests if schema_name(b) == "GeneratedText"]
+    assert any("You rewrite training data for a small named-entity tagger" in p for p in prompts)
+    assert any("names at least one" in p and "weaknesses" not in p for p in prompts)  # the static prompt
+    assert all(r["tokens"] > 0 for m in ("static", "rephrase", "evokd") for r in summary["runs"][m])
