@@ -316,9 +316,6 @@ def save_run_config(ctx: object, run_dir: Path) -> None:
 
     values = {k: v for k, v in dataclasses.asdict(ctx).items() if k not in EPHEMERAL}  # type: ignore[call-overload]
     write_json(run_dir / "run.json", values)
-    for agent in ("analyst", "generator", "critic"):  # the prompt texts used, for the record
-        (run_dir / "prompts").mkdir(exist_ok=True)
-        (run_dir / "prompts" / f"{agent}.md").write_text(ctx.prompt(agent), encoding="utf-8")  # type: ignore[attr-defined]
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -15,8 +15,9 @@ from pathlib import Path
 from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
+import prompts
 from graph.context import Context
-from graph.records import append_new, copy_dir, write_json
+from graph.records import append_new, copy_dir, write_json, write_text
 from graph.routing import reason_for
 from graph.state import Prediction, RoundRecord, Sample, State, teacher_tokens
 from student import metrics, model
@@ -73,6 +74,8 @@ def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> 
         seeds = sample_shots(ds.train, task, ctx.shots, ctx.seed)
         update.update(task=task.to_dict(), seeds=seeds)
         append_new(run / "seeds.jsonl", [{"n": i, **s} for i, s in enumerate(seeds)], key="n")
+        for agent in prompts.AGENTS:  # the prompt texts the run starts with, for the record (CLI and Studio alike)
+            write_text(run / "prompts" / f"{agent}.md", ctx.prompt(agent))
         net = model.load(ctx.student or model.default_student_path(), task)
         new: list[Example] = list(seeds)
         batch: list[Sample] = []

@@ -56,16 +56,21 @@ def append_new(path: str | Path, records: Iterable[dict], key: str) -> int:
     return len(new)
 
 
-def write_json(path: str | Path, obj: object) -> None:
-    """Write JSON through a temporary file and an atomic rename, so readers never see half a file."""
+def write_text(path: str | Path, text: str) -> None:
+    """Write a file through a temporary file and an atomic rename, so readers never see half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=2, ensure_ascii=False)
+        f.write(text)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def write_json(path: str | Path, obj: object) -> None:
+    """`write_text` of ``obj`` as indented JSON."""
+    write_text(path, json.dumps(obj, indent=2, ensure_ascii=False))
 
 
 def copy_dir(src: str | Path, dest: str | Path) -> None:
