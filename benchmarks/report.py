@@ -91,7 +91,7 @@ def summarise(s: Settings, dataset: str, runs: dict[str, list[dict]], refs: dict
         "references": refs,
         "evokd_vs": {ours: paired(runs, ours) for ours in ("evokd", "evokd-paper") if runs.get(ours)},
         "runs": runs,
-        "notes": notes(s, refs, ner),
+        "notes": notes(s, runs, refs, ner),
     }
 
 
@@ -102,8 +102,8 @@ def kind(s: Settings, dataset: str) -> str:
     return task_kind(resolve_data(s.data_folder(dataset)))
 
 
-def notes(s: Settings, refs: dict[str, dict], ner: bool) -> list[str]:
-    """How to read the numbers: selection, budget, and what the references were computed on."""
+def notes(s: Settings, runs: dict[str, list[dict]], refs: dict[str, dict], ner: bool) -> list[str]:
+    """How to read the numbers: selection, budget, what the references were computed on, and budget warnings."""
     out = [
         f"Every method trains the same student with the same recipe (AdamW lr {s.lr}, batch {s.batch_size}, "
         f"{s.epochs} epochs but at least {s.min_steps} optimizer steps per pass, max length {s.max_length}, "
@@ -122,6 +122,12 @@ def notes(s: Settings, refs: dict[str, dict], ner: bool) -> list[str]:
                    f"shuffle){'' if ner else ', first 150 words of each'}; not the full test split.")
     if f := refs.get("full-shot"):
         out.append(f"full-shot: {f['train_examples']:,} train examples, {f['epochs']} epoch(s), seed {f['seed']} only.")
+    for name, rs in runs.items():  # a budget below one round leaves a method at its seed-only score: say so
+        first = [c["tokens"] for r in rs for c in r.get("curve", []) if c["round"] == 1 and not c["within_budget"]]
+        if first:
+            out.append(f"WARNING {name}: the first round overran the budget in {len(first)} of {len(rs)} runs "
+                       f"({max(first):,} tokens > {s.budget_tokens:,}), so those runs score as seed-only; "
+                       "raise --budget-tokens.")
     return out
 
 

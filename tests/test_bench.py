@@ -112,3 +112,14 @@ def test_ner_bench_scores_spans_and_rewrites_keep_a_seed_type(ner_dir, ner_stude
     assert any("You rewrite training data for a small named-entity tagger" in p for p in prompts)
     assert any("names at least one" in p and "weaknesses" not in p for p in prompts)  # the static prompt
     assert all(r["tokens"] > 0 for m in ("static", "rephrase", "evokd") for r in summary["runs"][m])
+
+
+def test_a_budget_below_one_round_is_reported_not_hidden(sentiment_dir, tiny_student, tmp_path):
+    with FakeOpenAI(SentimentTeacher()) as server:
+        s = settings(sentiment_dir, tiny_student, server.url, tmp_path, seeds=[1], methods=["seed-only", "static"],
+                     budget_tokens=50)
+        [summary] = run_benchmark(s, lambda _: None)
+    [run] = summary["runs"]["static"]
+    assert run["round"] == 0 and run["score"] == summary["runs"]["seed-only"][0]["score"]
+    assert any(n.startswith("WARNING static: the first round overran") for n in summary["notes"])
+    assert "WARNING static" in (Path(s.out) / f"{sentiment_dir.name}.md").read_text()
