@@ -41,7 +41,7 @@ def concurrency(data: str, student: str, say: Say, per_round: int = 8, workers: 
     from graph.build import build_graph
     from graph.context import Context
     from graph.records import read_jsonl
-    from tests.fake_openai import FakeOpenAI, Scripted, SentimentTeacher
+    from benchmarks.fake_openai import FakeOpenAI, Scripted, SentimentTeacher
 
     scripted = SentimentTeacher()
     with tempfile.TemporaryDirectory(dir=Path(work).parent if Path(work).parent.exists() else None) as tmp, \

@@ -13,7 +13,7 @@ from benchmarks import METHOD_NAMES, speed
 from benchmarks.runner import Settings, run_benchmark, select
 from graph.build import build_graph
 from graph.records import read_jsonl
-from tests.fake_openai import FakeOpenAI, SentimentTeacher, prompt_of, schema_name
+from benchmarks.fake_openai import FakeOpenAI, SentimentTeacher, prompt_of, schema_name
 from tests.test_graph import make_context
 from tests.test_ner_graph import ner_dir, ner_server, ner_student  # noqa: F401 - fixtures
 
@@ -123,3 +123,18 @@ def test_a_budget_below_one_round_is_reported_not_hidden(sentiment_dir, tiny_stu
     assert run["round"] == 0 and run["score"] == summary["runs"]["seed-only"][0]["score"]
     assert any(n.startswith("WARNING static: the first round overran") for n in summary["notes"])
     assert "WARNING static" in (Path(s.out) / f"{sentiment_dir.name}.md").read_text()
+
+
+def test_product_code_never_imports_the_test_package():
+    # An installed evokd has no `tests` package: `evokd bench --speed` once failed with ModuleNotFoundError.
+    import ast
+
+    root = Path(__file__).resolve().parents[1]
+    offenders = []
+    for pkg in ("agents", "graph", "student", "prompts", "evokd", "benchmarks"):
+        for file in (root / pkg).rglob("*.py"):
+            for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                    [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+                offenders += [f"{file.relative_to(root)}: {n}" for n in names if n.split(".")[0] == "tests"]
+    assert offenders == []

@@ -37,7 +37,7 @@ from pathlib import Path
 import graph.nodes
 import graph.records
 from evokd.cli import main
-from tests.fake_openai import FakeOpenAI, Responder, SentimentTeacher, schema_name
+from benchmarks.fake_openai import FakeOpenAI, Responder, SentimentTeacher, schema_name
 from tests.test_cli import run_args
 from tests.test_determinism import LEARN, outcome, reference_outcome
 

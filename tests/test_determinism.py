@@ -11,7 +11,7 @@ from pathlib import Path
 
 from evokd.cli import main
 from graph.records import read_jsonl
-from tests.fake_openai import FakeOpenAI, SentimentTeacher
+from benchmarks.fake_openai import FakeOpenAI, SentimentTeacher
 from tests.test_cli import run_args
 
 # A learning rate the tiny student actually learns at, so metrics move with what it was trained on

@@ -25,7 +25,7 @@ from graph.records import read_jsonl
 from graph.state import Sample
 from prompts import default
 from student.task import Task
-from tests.fake_openai import FakeOpenAI, Responder, Scripted, SentimentTeacher, schema_name
+from benchmarks.fake_openai import FakeOpenAI, Responder, Scripted, SentimentTeacher, schema_name
 from tests.test_cli import run_args
 from tests.test_determinism import LEARN, outcome, reference_outcome
 

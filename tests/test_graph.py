@@ -10,7 +10,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from graph.build import build_graph
 from graph.context import Context
 from graph.records import read_jsonl
-from tests.fake_openai import FakeOpenAI
+from benchmarks.fake_openai import FakeOpenAI
 
 
 def make_context(data: Path, student: Path, server: FakeOpenAI, run: Path, **overrides: object) -> Context:

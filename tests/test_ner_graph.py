@@ -13,7 +13,7 @@ from graph.build import build_graph
 from graph.context import Context
 from graph.records import read_jsonl
 from tests.conftest import write_jsonl
-from tests.fake_openai import FakeOpenAI, NerTeacher
+from benchmarks.fake_openai import FakeOpenAI, NerTeacher
 from tests.tiny_model import make_tiny_model
 
 TYPES = ["company", "geo-loc", "person"]

@@ -14,7 +14,7 @@ import prompts
 from evokd.cli import main
 from graph.context import Context
 from prompts import PromptError
-from tests.fake_openai import FakeOpenAI, SentimentTeacher, prompt_of, schema_name
+from benchmarks.fake_openai import FakeOpenAI, SentimentTeacher, prompt_of, schema_name
 from tests.test_cli import run_args
 from tests.test_graph import make_context
 

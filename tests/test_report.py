@@ -14,7 +14,7 @@ import numpy as np
 
 from evokd.cli import main
 from graph.records import read_jsonl
-from tests.fake_openai import FakeOpenAI, SentimentTeacher, schema_name
+from benchmarks.fake_openai import FakeOpenAI, SentimentTeacher, schema_name
 from tests.test_cli import run_args
 
 

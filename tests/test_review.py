@@ -13,7 +13,7 @@ from evokd.cli import main
 from graph.build import build_graph
 from graph.records import read_jsonl
 from graph.review import DROPPED, ReviewError, reviewed_analysis, reviewed_batch
-from tests.fake_openai import schema_name
+from benchmarks.fake_openai import schema_name
 from tests.test_cli import run_args
 from tests.test_graph import make_context
 

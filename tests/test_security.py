@@ -22,7 +22,7 @@ from prompts import default
 from student import model
 from student.model import StudentError
 from student.task import Task
-from tests.fake_openai import FakeOpenAI, Scripted, SentimentTeacher, prompt_of, schema_name
+from benchmarks.fake_openai import FakeOpenAI, Scripted, SentimentTeacher, prompt_of, schema_name
 from tests.test_cli import run_args
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,4 +1,5 @@
-"""A scripted OpenAI-compatible server on 127.0.0.1, for wire tests with the real `ChatOpenAI` client.
+"""A scripted OpenAI-compatible server on 127.0.0.1: for wire tests with the real `ChatOpenAI` client, and for
+the speed benchmark's fixed-delay teacher.
 
 Each request to ``/v1/chat/completions`` is answered by a Python function: return a string (the
 reply content) or a `Scripted` to control status, headers, delay, finish reason or raw bytes.
