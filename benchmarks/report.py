@@ -9,7 +9,7 @@ import statistics
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from graph.records import write_json
+from graph.records import write_json, write_text
 
 if TYPE_CHECKING:
     from benchmarks.runner import Settings
@@ -178,7 +178,7 @@ def plot(summary: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(8.5, 4.5))
     for name, m in summary["methods"].items():
         pts = m["curve"]
         if name == "seed-only":
@@ -194,7 +194,7 @@ def plot(summary: dict, path: Path) -> None:
     ax.set_ylabel(f"test {summary['metric']} (mean over seeds)")
     st = summary["settings"]
     ax.set_title(f"{summary['dataset']}, {st['shots']}-shot, {len(st['seeds'])} seeds, teacher {summary['teacher']}", fontsize=9)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # outside: the lines stay readable
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -207,7 +207,7 @@ def write(s: Settings, dataset: str, runs: dict[str, list[dict]], refs: dict[str
     out, name = Path(s.out), Path(dataset).name
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / f"{name}.json", summary)
-    (out / f"{name}.md").write_text(markdown(summary), encoding="utf-8")
+    write_text(out / f"{name}.md", markdown(summary))
     plot(summary, out / f"{name}.png")
     write_index(out)
     return summary
@@ -218,4 +218,4 @@ def write_index(out: Path) -> None:
     parts = [p.read_text(encoding="utf-8") for p in sorted(out.glob("*.md")) if p.name not in ("README.md", "speed.md")]
     parts += [(out / "speed.md").read_text(encoding="utf-8")] if (out / "speed.md").exists() else []
     header = "# Benchmark results\n\nWritten by `evokd bench`; see docs/benchmarks.md for what is compared and how.\n\n"
-    (out / "README.md").write_text(header + "\n".join(parts), encoding="utf-8")
+    write_text(out / "README.md", header + "\n".join(parts))

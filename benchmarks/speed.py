@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from graph.records import write_json
+from graph.records import write_json, write_text
 
 Say = Callable[[str], None]
 TEACHER_NODES = ("analyst", "generator", "critic")
@@ -225,25 +225,27 @@ def run(out: str, data: str, student: str, work: str, datasets: list[str], say: 
     result["concurrency"] = concurrency(data, student, say, per_round=4 if quick else 8)
     result["trainer"] = trainer(data, student, say, n=64 if quick else 320, repeats=1 if quick else 2)
     result["node_split"] = node_split(work, datasets)
-    write_json(Path(out) / "speed.json", result)
-    (Path(out) / "speed.md").write_text(markdown(result), encoding="utf-8")
-    from benchmarks.report import write_index
-
-    write_index(Path(out))
-    return result
+    return save(out, result)
 
 
 def refresh_split(out: str, work: str, datasets: list[str]) -> dict:
     """Recompute only the per-node split in ``<out>/speed.json`` from the runs finished since it was measured."""
     import datetime
 
-    from benchmarks.report import machine, write_index
+    from benchmarks.report import machine
 
     path = Path(out) / "speed.json"
     result = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"date": datetime.date.today().isoformat()}
     result.setdefault("machine", machine())
     result["node_split"] = {**result.get("node_split", {}), **node_split(work, datasets)}
-    write_json(path, result)
-    (Path(out) / "speed.md").write_text(markdown(result), encoding="utf-8")
+    return save(out, result)
+
+
+def save(out: str, result: dict) -> dict:
+    """Write ``speed.json`` and ``speed.md`` and refresh the results index."""
+    from benchmarks.report import write_index
+
+    write_json(Path(out) / "speed.json", result)
+    write_text(Path(out) / "speed.md", markdown(result))
     write_index(Path(out))
     return result

@@ -138,3 +138,15 @@ def test_product_code_never_imports_the_test_package():
                     [node.module or ""] if isinstance(node, ast.ImportFrom) else []
                 offenders += [f"{file.relative_to(root)}: {n}" for n in names if n.split(".")[0] == "tests"]
     assert offenders == []
+
+
+def test_speed_run_measures_trainer_and_concurrency_and_writes_tables(sentiment_dir, tiny_student, tmp_path):
+    result = speed.run(str(tmp_path / "out"), str(sentiment_dir), str(tiny_student), str(tmp_path / "work"),
+                       [str(sentiment_dir)], lambda _: None, quick=True)
+    cpu = result["trainer"]["cpu"]
+    assert cpu["student"]["samples_per_s"] > 0 and cpu["trainer"]["samples_per_s"] > 0
+    assert cpu["speedup"] == round(cpu["student"]["samples_per_s"] / cpu["trainer"]["samples_per_s"], 3)
+    assert result["concurrency"]["calls"] == 1 + 8 + 8  # analyst, then 4 + 4 texts written and labelled
+    table = (tmp_path / "out" / "speed.md").read_text()
+    assert "| cpu (fp32) | transformers.Trainer |" in table and "Teacher concurrency" in table
+    assert json.loads((tmp_path / "out" / "speed.json").read_text())["trainer"]["examples"] == 64
