@@ -33,6 +33,7 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--per-round", type=int, default=None, help="hard and easy texts per round (each)")
     p.add_argument("--teacher-eval", type=int, default=None, help="test texts the teacher labels zero-shot (0 = all)")
     p.add_argument("--full-shot-limit", type=int, default=None, help="train examples for full-shot (0 = all)")
+    p.add_argument("--full-shot-epochs", type=int, default=None, help="epochs of the full-shot reference (default 1)")
     p.add_argument("--eval-limit", type=int, default=None, help="first N dev and test examples used (0 = all)")
     p.add_argument("--student", default="", help="student encoder folder (default: bundled MiniLM)")
     p.add_argument("--max-length", type=int, default=None, help="student max sub-tokens (default 128)")
@@ -63,7 +64,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "datasets": args.datasets.split(","), "methods": args.methods.split(","), "shots": args.shots,
         "seeds": [int(x) for x in args.seeds.split(",")] if args.seeds else None,
         "budget_tokens": args.budget_tokens, "per_round": args.per_round, "teacher_eval": args.teacher_eval,
-        "full_shot_limit": args.full_shot_limit, "eval_limit": args.eval_limit, "student": args.student, "min_steps": args.min_steps, "max_length": args.max_length, "threads": args.threads,
+        "full_shot_limit": args.full_shot_limit, "full_shot_epochs": args.full_shot_epochs, "eval_limit": args.eval_limit, "student": args.student, "min_steps": args.min_steps, "max_length": args.max_length, "threads": args.threads,
         "epochs": args.epochs, "cache": not args.no_cache, "teacher_model": args.teacher_model,
         "out": args.out, "work": args.work, "quick": args.quick, "report_only": args.report_only,
     }
