@@ -185,13 +185,13 @@ def plot(summary: dict, path: Path) -> None:
             ax.axhline(m["score_mean"], color="grey", linestyle=":", label=f"seed-only ({m['score_mean']:.3f})")
         elif pts:
             ax.plot([p["tokens"] for p in pts], [p["test"] for p in pts], marker="o", label=name)
-    styles = {"full-shot": ("black", "--"), "teacher": ("tab:red", "-.")}
+    styles = {"full-shot": ("black", "--"), "teacher": ("tab:purple", "-.")}
     for name, ref in summary["references"].items():
         colour, style = styles[name]
         ax.axhline(ref["score"], color=colour, linestyle=style, label=f"{name} ({ref['score']:.3f})")
     ax.axvline(summary["settings"]["budget_tokens"], color="grey", linewidth=0.8)
     ax.set_xlabel("teacher tokens spent (prompt + completion)")
-    ax.set_ylabel(f"test {summary['metric']} (mean over seeds)")
+    ax.set_ylabel(f"test {summary['metric']} at each round\n(mean over seeds, not dev-selected)")
     st = summary["settings"]
     ax.set_title(f"{summary['dataset']}, {st['shots']}-shot, {len(st['seeds'])} seeds, teacher {summary['teacher']}", fontsize=9)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # outside: the lines stay readable
