@@ -51,6 +51,16 @@ def examples_for(task: Task, seeds: list[Example], limit: int = 6, label: str | 
     return bullet_list(lines)
 
 
+def label_text(task: Task) -> str:
+    """The labels as prompts that write texts show them; NER types with their meanings ("geo-loc" or "other"
+    alone tell a small model little)."""
+    if task.is_ner:
+        from agents import ner
+
+        return ner.describe_types(task.labels)
+    return ", ".join(task.labels)
+
+
 def generate(teacher: Teacher, prompt: str, task: Task, description: str, analysis: dict[str, object],
              seeds: list[Example], pool: list[Example], requests: list[Sample], seed: int,
              ) -> tuple[list[Sample], list[Reply[GeneratedText]]]:
@@ -58,11 +68,7 @@ def generate(teacher: Teacher, prompt: str, task: Task, description: str, analys
     summary = str(analysis.get("summary") or "")
     lines = [summary] + [f'{w["label"]}: {w["pattern"]}' for w in analysis.get("weaknesses") or []]  # type: ignore[union-attr]
     analysis_text = bullet_list([line for line in lines if line], empty="(no analysis yet)")
-    labels = ", ".join(task.labels)
-    if task.is_ner:  # the types with their meanings: "geo-loc" or "other" alone tell a small model little
-        from agents import ner
-
-        labels = ner.describe_types(task.labels)
+    labels = label_text(task)
     texts = []
     for r in requests:
         same = [clip(e["text"]) for e in pool if task.is_ner or e.get("label") == r["requested"]][-5:]

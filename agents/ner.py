@@ -359,6 +359,13 @@ def tokenizer_for(examples: Sequence[Example]) -> Tokenizer:
     return fitted_tokenizer(tuple(tuple(ex["tokens"]) for ex in examples))
 
 
+def ask_entities(teacher: Teacher, prompt: str, task: Task, description: str,
+                 texts: Sequence[str]) -> list[Reply[Annotation]]:
+    """The Critic's (text, type) mentions for each sentence: one call each, concurrently."""
+    labels = describe_types(task.labels, names=False)
+    return teacher.ask_many([render(prompt, task=description, labels=labels, text=t) for t in texts], Annotation)
+
+
 def annotate(teacher: Teacher, prompt: str, task: Task, description: str, todo: list[Sample],
              tokenizer: Tokenizer | None = None) -> list[Reply[Annotation]]:
     """Ask the Critic for each sentence's entities (one call each, concurrently), then place and check them
@@ -368,9 +375,7 @@ def annotate(teacher: Teacher, prompt: str, task: Task, description: str, todo: 
         if _PLACEHOLDER.search(s["text"]):  # "I heard <NAME> play": the Generator left a slot unfilled
             s.update(verdict="rejected", reason="placeholder", tokens=tokenizer.tokenize(s["text"]), tags=[], entities=[])
     todo = [s for s in todo if s["verdict"] == "pending"]
-    labels = describe_types(task.labels, names=False)
-    prompts = [render(prompt, task=description, labels=labels, text=s["text"]) for s in todo]
-    replies = teacher.ask_many(prompts, Annotation)
+    replies = ask_entities(teacher, prompt, task, description, [s["text"] for s in todo])
     for s, reply in zip(todo, replies, strict=True):
         s["teacher_tokens"] = s.get("teacher_tokens", 0) + reply.tokens
         # A bare object without "entities" (one mention instead of the list) validates as an empty list.
@@ -402,9 +407,7 @@ def tag_sentences(teacher: Teacher, prompt: str, task: Task, description: str,
                   examples: Sequence[Example]) -> tuple[list[list[str]], list[Reply[Annotation]]]:
     """The teacher's own BIO tags for existing sentences (the benchmark's teacher reference): the Critic's call,
     placed on the sentences' own tokens; mentions that fail a check are dropped rather than the whole sentence."""
-    labels = describe_types(task.labels, names=False)
-    replies = teacher.ask_many([render(prompt, task=description, labels=labels, text=ex["text"]) for ex in examples],
-                               Annotation)
+    replies = ask_entities(teacher, prompt, task, description, [ex["text"] for ex in examples])
     words = WhitespaceTokenizer()
     tags: list[list[str]] = []
     for ex, reply in zip(examples, replies, strict=True):

@@ -19,7 +19,7 @@ import prompts
 from agents import ner
 from agents.common import bullet_list, clip, cost, stopwatch
 from agents.critic import critic
-from agents.generator import examples_for, fill, generate, plan
+from agents.generator import examples_for, fill, generate, label_text, plan
 from agents.schemas import GeneratedText
 from agents.teacher import Teacher
 from graph.build import build_graph
@@ -47,7 +47,7 @@ def rephrase_batch(teacher: Teacher, ctx: Context, task: Task, seeds: list[Examp
     sources = [seeds[order[i % len(order)]] for i in range(n)]
     requests = plan(task, {}, 0, n, rnd)
     template = prompts.default(ctx.task, "rephrase")
-    labels = ner.describe_types(task.labels) if task.is_ner else ", ".join(task.labels)
+    labels = label_text(task)
     texts = []
     for r, src in zip(requests, sources, strict=True):
         label = source_label(task, src, rnd)

@@ -78,7 +78,7 @@ def summarise(s: Settings, dataset: str, runs: dict[str, list[dict]], refs: dict
     """The whole dataset result, JSON-ready."""
     full = refs.get("full-shot", {}).get("score")
     settings = {k: v for k, v in dataclasses.asdict(s).items() if k not in ("teacher_url", "datasets", "out", "work")}
-    ner = kind(s, dataset) == "ner"
+    ner = s.task_of(dataset) == "ner"
     return {
         "dataset": dataset,
         "date": datetime.date.today().isoformat(),
@@ -93,13 +93,6 @@ def summarise(s: Settings, dataset: str, runs: dict[str, list[dict]], refs: dict
         "runs": runs,
         "notes": notes(s, runs, refs, ner),
     }
-
-
-def kind(s: Settings, dataset: str) -> str:
-    """The dataset's task kind (from its card or files)."""
-    from evokd.datasets import resolve_data, task_kind
-
-    return task_kind(resolve_data(s.data_folder(dataset)))
 
 
 def notes(s: Settings, runs: dict[str, list[dict]], refs: dict[str, dict], ner: bool) -> list[str]:

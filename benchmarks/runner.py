@@ -30,6 +30,7 @@ from graph.records import read_jsonl, write_json
 from prompts import render
 from student import metrics, model
 from student.data import load_dataset
+from student.task import TaskKind
 from student.train import TrainConfig, predict, train
 
 Say = Callable[[str], None]
@@ -99,13 +100,16 @@ class Settings:
                 write_split(folder / split_filename(kind, split), rows, kind)
         return str(folder)
 
-    def context(self, dataset: str, seed: int, run_dir: Path, **overrides: object) -> Context:
-        """The Context every method starts from: same data, seeds, student recipe, teacher and budget."""
+    def task_of(self, dataset: str) -> TaskKind:
+        """The dataset's task kind, from its card or files."""
         from evokd.datasets import resolve_data, task_kind
 
-        data = self.data_folder(dataset)
+        return task_kind(resolve_data(self.data_folder(dataset)))
+
+    def context(self, dataset: str, seed: int, run_dir: Path, **overrides: object) -> Context:
+        """The Context every method starts from: same data, seeds, student recipe, teacher and budget."""
         values: dict[str, object] = dict(
-            data=data, task=task_kind(resolve_data(data)), shots=self.shots, seed=seed, max_rounds=self.max_rounds, per_round=self.per_round,
+            data=self.data_folder(dataset), task=self.task_of(dataset), shots=self.shots, seed=seed, max_rounds=self.max_rounds, per_round=self.per_round,
             budget_tokens=self.budget_tokens, patience=0, replay=self.replay, student=self.student,
             epochs=self.epochs, min_steps=self.min_steps, lr=self.lr, batch_size=self.batch_size,
             max_length=self.max_length, teacher_url=self.teacher_url, teacher_model=self.teacher_model,
