@@ -7,49 +7,16 @@ Every rejection records its reason; nothing generated is ever executed or used a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from functools import lru_cache
 
-from langgraph.runtime import Runtime
-
-from agents.common import as_data, cost, normalise, stopwatch
-from agents.schemas import LabelVerdict
-from agents.teacher import Reply, Teacher
-from graph.context import Context, run_dataset
-from graph.state import Sample, State
-from prompts import render
-from student.task import Task
+from evokd.text import LeakIndex, as_data, normalise
+from evokd.schemas import LabelVerdict
+from evokd.teacher.client import Reply, Teacher
+from evokd.state import Sample
+from evokd.prompts import render
+from evokd.task import Task
 
 MIN_WORDS = 3
-NGRAM = 8  # a shared run of 8 words with a seed/dev/test text counts as a leak
 REFUSAL = re.compile(r"^\W*(i'?m sorry|i am sorry|sorry,|i can(?:no|')t|i cannot|as an ai|i'?m unable|i am unable)", re.I)
-
-
-def _ngrams(words: list[str]) -> set[tuple[str, ...]]:
-    return {tuple(words[i:i + NGRAM]) for i in range(len(words) - NGRAM + 1)}
-
-
-class LeakIndex:
-    """Normalised seed/dev/test texts and their word 8-grams, to reject generated text that copies them."""
-
-    def __init__(self, texts: Iterable[str]) -> None:
-        self.exact: set[str] = set()
-        self.grams: set[tuple[str, ...]] = set()
-        for t in texts:
-            norm = normalise(t)
-            self.exact.add(norm)
-            self.grams |= _ngrams(norm.split())
-
-    def leaks(self, text: str) -> bool:
-        """True if ``text`` equals a protected text or shares an 8-word run with one."""
-        norm = normalise(text)
-        return norm in self.exact or not self.grams.isdisjoint(_ngrams(norm.split()))
-
-
-@lru_cache(maxsize=4)
-def _leak_index(data: str, kind: str, seeds: tuple[str, ...]) -> LeakIndex:
-    ds = run_dataset(data, kind)  # type: ignore[arg-type]
-    return LeakIndex([*seeds, *(e["text"] for e in ds.dev), *(e["text"] for e in ds.test)])
 
 
 def screen(sample: Sample, seen: set[str], leak: LeakIndex) -> str:
@@ -75,19 +42,11 @@ def match_label(answer: str, labels: tuple[str, ...]) -> str | None:
     return named.pop() if len(named) == 1 else None
 
 
-@lru_cache(maxsize=4)
-def _tokenizer(data: str, kind: str) -> object:
-    """NER: the tokeniser that splits generated sentences the way the run's training data is split."""
-    from agents import ner
-
-    return ner.tokenizer_for(run_dataset(data, kind).train)  # type: ignore[arg-type]
-
-
 def label_batch(teacher: Teacher, prompt: str, task: Task, description: str, batch: list[Sample],
                 seen: set[str], leak: LeakIndex, tokenizer: object = None) -> tuple[list[Sample], list[Reply]]:
     """Screen every pending sample, label the survivors in separate calls, and record each verdict.
 
-    ``tokenizer`` (NER only) is an `agents.ner.Tokenizer`; None means its default rules.
+    ``tokenizer`` (NER only) is an `evokd.tasks.ner.Tokenizer`; None means its default rules.
     """
     out = [Sample(**s) for s in batch]
     todo: list[Sample] = []
@@ -101,7 +60,7 @@ def label_batch(teacher: Teacher, prompt: str, task: Task, description: str, bat
         else:
             todo.append(s)
     if task.is_ner:
-        from agents import ner
+        from evokd.tasks import ner
 
         return out, ner.annotate(teacher, prompt, task, description, todo, tokenizer=tokenizer)  # type: ignore[arg-type]
     prompts = [render(prompt, task=description, labels=", ".join(task.labels), text=as_data(s["text"])) for s in todo]
@@ -119,17 +78,3 @@ def label_batch(teacher: Teacher, prompt: str, task: Task, description: str, bat
         else:
             s.update(verdict="accepted", label=label)
     return out, replies
-
-
-def critic(state: State, runtime: Runtime[Context]) -> dict[str, object]:
-    """Node: label and filter this round's batch."""
-    ctx = runtime.context or Context()
-    task, rnd = Task.from_dict(state["task"]), state["round"]
-    runtime.stream_writer({"node": "critic", "round": rnd, "status": f"labelling {len(state.get('batch', []))} samples"})
-    with stopwatch() as elapsed:
-        seeds = tuple(e["text"] for e in state.get("seeds", []))
-        seen = {normalise(e["text"]) for e in state.get("pool", [])}
-        batch, replies = label_batch(ctx.teacher(labelling=True), ctx.prompt("critic"), task, ctx.describe(),
-                                     state.get("batch", []), seen, _leak_index(ctx.data, ctx.task, seeds),
-                                     tokenizer=_tokenizer(ctx.data, ctx.task) if task.is_ner else None)
-    return {"batch": batch, "stats": {str(rnd): {"critic": cost(replies, elapsed[0])}}}

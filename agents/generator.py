@@ -7,15 +7,12 @@ Only the text is kept: the Critic labels it in a separate call.
 
 from __future__ import annotations
 
-from langgraph.runtime import Runtime
-
-from agents.common import bullet_list, clip, cost, stopwatch
-from agents.schemas import GeneratedText
-from agents.teacher import Reply, Teacher
-from graph.context import Context
-from graph.state import Sample, State
-from prompts import render
-from student.task import Example, Task
+from evokd.text import bullet_list, clip
+from evokd.schemas import GeneratedText
+from evokd.teacher.client import Reply, Teacher
+from evokd.state import Sample
+from evokd.prompts import render
+from evokd.task import Example, Task
 
 
 def plan(task: Task, analysis: dict[str, object], n_hard: int, n_easy: int, rnd: int) -> list[Sample]:
@@ -43,7 +40,7 @@ def examples_for(task: Task, seeds: list[Example], limit: int = 6, label: str | 
     For NER each sentence shows its entities, and those holding ``label`` come first.
     """
     if task.is_ner:
-        from agents import ner
+        from evokd.tasks import ner
 
         return ner.format_examples(seeds, label, limit)
     else:
@@ -55,7 +52,7 @@ def label_text(task: Task) -> str:
     """The labels as prompts that write texts show them; NER types with their meanings ("geo-loc" or "other"
     alone tell a small model little)."""
     if task.is_ner:
-        from agents import ner
+        from evokd.tasks import ner
 
         return ner.describe_types(task.labels)
     return ", ".join(task.labels)
@@ -91,16 +88,3 @@ def fill(requests: list[Sample], replies: list[Reply[GeneratedText]]) -> list[Sa
             s["text"] = " ".join(reply.parsed.text.split())  # one line, single spaces
         out.append(s)
     return out
-
-
-def generator(state: State, runtime: Runtime[Context]) -> dict[str, object]:
-    """Node: write this round's hard and easy samples."""
-    ctx = runtime.context or Context()
-    task, rnd = Task.from_dict(state["task"]), state["round"]
-    runtime.stream_writer({"node": "generator", "round": rnd, "status": f"writing {2 * ctx.per_round} samples"})
-    with stopwatch() as elapsed:
-        requests = plan(task, state.get("analysis", {}), ctx.per_round, ctx.per_round, rnd)
-        batch, replies = generate(ctx.teacher(), ctx.prompt("generator"), task, ctx.describe(), state.get("analysis", {}),
-                                  state.get("seeds", []), state.get("pool", []), requests,
-                                  seed=ctx.seed * 100_003 + rnd * 1_009)
-    return {"batch": batch, "stats": {str(rnd): {"generator": cost(replies, elapsed[0])}}}

@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from benchmarks import METHOD_NAMES, REFERENCES
+from evokd.bench import METHOD_NAMES, REFERENCES
 
 if TYPE_CHECKING:  # the heavy modules load only when a benchmark runs, not when the CLI parses flags
-    from benchmarks.runner import Say, Settings
+    from evokd.bench.runner import Say, Settings
 
 BENCH_PORT = 8019  # a fixed port: the reply cache is keyed by the teacher URL, so a rerun must see the same one
 # Quick mode: small enough for CI (minutes), large enough that every code path runs.
@@ -57,7 +57,7 @@ def add_flags(p: argparse.ArgumentParser) -> None:
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """`Settings` from the flags; --quick fills in what was not given."""
-    from benchmarks.runner import Settings
+    from evokd.bench.runner import Settings
 
     s = Settings(**(QUICK if args.quick else {}))  # type: ignore[arg-type]
     given = {
@@ -83,7 +83,7 @@ def teacher(args: argparse.Namespace, s: Settings, say: Say) -> Iterator[Setting
         yield dataclasses.replace(s, teacher_url=args.teacher_url, json_mode=args.json_mode or "json_schema",
                                   concurrency=args.concurrency or 4, teacher_name=s.teacher_name or args.teacher_model)
         return
-    from evokd.local_teacher import LOOPBACK, TEACHERS, fetch_teacher, managed_server
+    from evokd.teacher.local import LOOPBACK, TEACHERS, fetch_teacher, managed_server
 
     name = args.local_teacher or ("qwen2.5-0.5b" if args.quick else "qwen2.5-1.5b")
     # llama.cpp serves one request at a time: more in flight would only queue (and time out) there.
@@ -100,8 +100,8 @@ def teacher(args: argparse.Namespace, s: Settings, say: Say) -> Iterator[Setting
 
 def main(args: argparse.Namespace, say: Say) -> int:
     """Run the benchmark (and the speed measurements) and print where the results are."""
-    from benchmarks import speed
-    from benchmarks.runner import run_benchmark
+    from evokd.bench import speed
+    from evokd.bench.runner import run_benchmark
 
     # A benchmark is long: let `kill` unwind like Ctrl-C, so the local teacher server is stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))

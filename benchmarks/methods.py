@@ -15,26 +15,28 @@ from dataclasses import dataclass, field
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
-import prompts
-from agents import ner
-from agents.common import bullet_list, clip, cost, stopwatch
-from agents.critic import critic
-from agents.generator import examples_for, fill, generate, label_text, plan
-from agents.schemas import GeneratedText
-from agents.teacher import Teacher
-from graph.build import build_graph
-from graph.context import Context
-from graph.nodes import finalize, student
-from graph.routing import route
-from graph.state import Sample, State
-from student.task import Example, Task
+from evokd import prompts
+from evokd.tasks import ner
+from evokd.graph.cost import cost, stopwatch
+from evokd.text import bullet_list, clip
+from evokd.graph.nodes import critic
+from evokd.agents.generator import examples_for, fill, generate, label_text, plan
+from evokd.schemas import GeneratedText
+from evokd.teacher.client import Teacher
+from evokd.graph.build import build_graph
+from evokd.services import services
+from evokd.settings import Context
+from evokd.graph.nodes import finalize, student
+from evokd.graph.routing import route
+from evokd.state import Sample, State
+from evokd.task import Example, Task
 
 
 def static_batch(teacher: Teacher, ctx: Context, task: Task, seeds: list[Example], pool: list[Example],
                  rnd: int) -> tuple[list[Sample], list]:
     """ZeroGen-style: one label-conditioned text per request, labels in turn, no student feedback."""
     requests = plan(task, {}, 0, 2 * ctx.per_round, rnd)  # "easy" requests: a label and nothing else
-    return generate(teacher, prompts.default(ctx.task, "static"), task, ctx.describe(), {}, seeds, pool, requests,
+    return generate(teacher, prompts.default(ctx.task, "static"), task, services(ctx).description, {}, seeds, pool, requests,
                     seed=ctx.seed * 100_003 + rnd * 1_009)
 
 
@@ -54,7 +56,7 @@ def rephrase_batch(teacher: Teacher, ctx: Context, task: Task, seeds: list[Examp
         r.update(requested=label, weakness=f"rewrite of: {clip(src['text'], 12)}")
         done = [clip(e["text"]) for e in pool if task.is_ner or e.get("label") == label][-5:]
         avoid = bullet_list(done) if task.is_ner else examples_for(task, [{"text": t, "label": label} for t in done])
-        texts.append(prompts.render(template, task=ctx.describe(), labels=labels, text=clip(src["text"]), label=label,
+        texts.append(prompts.render(template, task=services(ctx).description, labels=labels, text=clip(src["text"]), label=label,
                                     avoid=avoid))
     replies = teacher.ask_many(texts, GeneratedText, seeds=[ctx.seed * 100_003 + rnd * 1_009 + i for i in range(n)])
     return fill(requests, replies), replies
@@ -79,7 +81,7 @@ def writer_node(name: str, write: Writer) -> Callable[[State, Runtime[Context]],
         task, rnd = Task.from_dict(state["task"]), state.get("round", 0) + 1
         runtime.stream_writer({"node": name, "round": rnd, "status": f"writing {2 * ctx.per_round} samples"})
         with stopwatch() as elapsed:
-            batch, replies = write(ctx.teacher(), ctx, task, state.get("seeds", []), state.get("pool", []), rnd)
+            batch, replies = write(services(ctx).teacher(), ctx, task, state.get("seeds", []), state.get("pool", []), rnd)
         return {"round": rnd, "batch": batch, "analysis": {}, "stats": {str(rnd): {name: cost(replies, elapsed[0])}}}
 
     node.__doc__ = f"Node: write round's batch for the {name} baseline."

@@ -18,20 +18,21 @@ from pathlib import Path
 
 from langgraph.checkpoint.memory import InMemorySaver
 
-from agents import ner
-from agents.common import clip
-from agents.critic import match_label
-from agents.schemas import LabelVerdict
-from benchmarks import report
-from benchmarks import METHOD_NAMES, REFERENCES
-from benchmarks.methods import methods
-from graph.context import Context
-from graph.records import read_jsonl, write_json
-from prompts import render
-from student import metrics, model
-from student.data import load_dataset
-from student.task import TaskKind
-from student.train import TrainConfig, predict, train
+from evokd.tasks import ner
+from evokd.text import clip
+from evokd.agents.critic import match_label
+from evokd.schemas import LabelVerdict
+from evokd.bench import tables as report
+from evokd.bench import METHOD_NAMES, REFERENCES
+from evokd.bench.methods import methods
+from evokd.services import services
+from evokd.settings import Context
+from evokd.records import read_jsonl, write_json
+from evokd.prompts import render
+from evokd.student import metrics, model
+from evokd.data.readers import load_dataset
+from evokd.task import TaskKind
+from evokd.student.train import TrainConfig, predict, train
 
 Say = Callable[[str], None]
 TEACHER_WORDS = 150  # words of each test text the teacher labels (BBC articles run to 400+; measured.md used 150)
@@ -86,7 +87,7 @@ class Settings:
         """The dataset as the runs see it: as given, or with dev and test cut to their first ``eval_limit`` examples."""
         if not self.eval_limit:
             return dataset
-        from evokd.datasets import resolve_data, split_filename, task_kind, write_split
+        from evokd.data.registry import resolve_data, split_filename, task_kind, write_split
 
         source = resolve_data(dataset)
         kind = task_kind(source)
@@ -102,7 +103,7 @@ class Settings:
 
     def task_of(self, dataset: str) -> TaskKind:
         """The dataset's task kind, from its card or files."""
-        from evokd.datasets import resolve_data, task_kind
+        from evokd.data.registry import resolve_data, task_kind
 
         return task_kind(resolve_data(self.data_folder(dataset)))
 
@@ -206,7 +207,7 @@ def full_shot(s: Settings, dataset: str, seed: int, say: Say) -> dict | None:
         return finished(run_dir, fp)
     if (old := _reuse(run_dir, fp)) is not None:
         return old
-    ds = ctx.dataset()
+    ds = services(ctx).dataset
     data = ds.train[: s.full_shot_limit] if s.full_shot_limit else ds.train
     say(f"[{dataset}] full-shot seed {seed}: training on {len(data)} examples, {s.full_shot_epochs} epoch(s)")
     started = time.perf_counter()
@@ -236,16 +237,16 @@ def teacher_reference(s: Settings, dataset: str, say: Say) -> dict | None:
         return finished(run_dir, fp)
     if (old := _reuse(run_dir, fp)) is not None:
         return old
-    ds = ctx.dataset()
+    ds = services(ctx).dataset
     test = ds.test[: s.teacher_eval] if s.teacher_eval else ds.test
     say(f"[{dataset}] teacher zero-shot: labelling {len(test)} test texts")
     started = time.perf_counter()
-    teacher = ctx.teacher(labelling=True)
+    teacher = services(ctx).teacher(labelling=True)
     if ds.task.is_ner:  # the Critic's mentions placed on each test sentence's own tokens
-        predicted, replies = ner.tag_sentences(teacher, ctx.prompt("critic"), ds.task, ctx.describe(), test)
+        predicted, replies = ner.tag_sentences(teacher, ctx.prompt("critic"), ds.task, services(ctx).description, test)
         off_list = sum(r.parsed is None for r in replies)
     else:
-        texts = [render(ctx.prompt("critic"), task=ctx.describe(), labels=", ".join(ds.task.labels),
+        texts = [render(ctx.prompt("critic"), task=services(ctx).description, labels=", ".join(ds.task.labels),
                         text=clip(ex["text"], TEACHER_WORDS)) for ex in test]
         replies = teacher.ask_many(texts, LabelVerdict)
         labels = [match_label(r.parsed.label, ds.task.labels) if r.parsed else None for r in replies]

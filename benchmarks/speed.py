@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from graph.records import write_json, write_text
+from evokd.records import write_json, write_text
 
 Say = Callable[[str], None]
 TEACHER_NODES = ("analyst", "generator", "critic")
@@ -38,10 +38,14 @@ def concurrency(data: str, student: str, say: Say, per_round: int = 8, workers: 
     """One round of the real graph against a server answering each request after ``delay`` seconds."""
     from langgraph.checkpoint.memory import InMemorySaver
 
-    from graph.build import build_graph
-    from graph.context import Context
-    from graph.records import read_jsonl
-    from benchmarks.fake_openai import FakeOpenAI, Scripted, SentimentTeacher
+    from evokd.graph.build import build_graph
+    from evokd.settings import Context
+    from evokd.records import read_jsonl
+    try:  # the scripted server is test support code: it is in a source checkout, not in an installed evokd
+        from tests.support.fake_openai import FakeOpenAI, Scripted, SentimentTeacher
+    except ModuleNotFoundError as e:
+        raise RuntimeError("the concurrency measurement needs a source checkout of evokd "
+                           "(it uses tests/support/fake_openai.py); run `evokd bench --speed` from one") from e
 
     scripted = SentimentTeacher()
     with tempfile.TemporaryDirectory(dir=Path(work).parent if Path(work).parent.exists() else None) as tmp, \
@@ -99,9 +103,9 @@ def _child(spec: dict) -> dict:
     """Train once, in this (fresh) process, with ``spec['kind']`` = ``student`` or ``trainer``; report speed and memory."""
     import torch
 
-    from student import model
-    from student.data import load_dataset
-    from student.train import TrainConfig, train
+    from evokd.student import model
+    from evokd.data.readers import load_dataset
+    from evokd.student.train import TrainConfig, train
 
     torch.manual_seed(spec["seed"])
     torch.set_num_threads(spec["threads"])
@@ -143,7 +147,7 @@ def _child(spec: dict) -> dict:
 
 def _run_child(spec: dict) -> dict:
     """Run `_child` in a fresh interpreter and read its JSON answer (the last stdout line)."""
-    code = "import json,sys; from benchmarks.speed import _child; print(json.dumps(_child(json.loads(sys.argv[1]))))"
+    code = "import json,sys; from evokd.bench.speed import _child; print(json.dumps(_child(json.loads(sys.argv[1]))))"
     done = subprocess.run([sys.executable, "-c", code, json.dumps(spec)], capture_output=True, text=True,
                           env={**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}, check=False)
     if done.returncode != 0:
@@ -219,7 +223,7 @@ def run(out: str, data: str, student: str, work: str, datasets: list[str], say: 
     """All speed measurements; writes ``<out>/speed.json`` and ``speed.md``."""
     import datetime
 
-    from benchmarks.report import machine
+    from evokd.bench.tables import machine
 
     result: dict[str, object] = {"date": datetime.date.today().isoformat(), "machine": machine()}
     result["concurrency"] = concurrency(data, student, say, per_round=4 if quick else 8)
@@ -232,7 +236,7 @@ def refresh_split(out: str, work: str, datasets: list[str]) -> dict:
     """Recompute only the per-node split in ``<out>/speed.json`` from the runs finished since it was measured."""
     import datetime
 
-    from benchmarks.report import machine
+    from evokd.bench.tables import machine
 
     path = Path(out) / "speed.json"
     result = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"date": datetime.date.today().isoformat()}
@@ -243,7 +247,7 @@ def refresh_split(out: str, work: str, datasets: list[str]) -> dict:
 
 def save(out: str, result: dict) -> dict:
     """Write ``speed.json`` and ``speed.md`` and refresh the results index."""
-    from benchmarks.report import write_index
+    from evokd.bench.tables import write_index
 
     write_json(Path(out) / "speed.json", result)
     write_text(Path(out) / "speed.md", markdown(result))

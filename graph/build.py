@@ -8,14 +8,11 @@ from __future__ import annotations
 
 from langgraph.graph import END, START, StateGraph
 
-from agents.analyst import analyst
-from agents.critic import critic
-from agents.generator import generator
-from graph.context import Context
-from graph.nodes import finalize, student
-from graph.review import review_analysis, review_samples
-from graph.routing import route
-from graph.state import State
+from evokd.settings import Context
+from evokd.graph.nodes import analyst, critic, finalize, generator, student
+from evokd.graph.review import review_analysis, review_samples
+from evokd.graph.routing import route
+from evokd.state import State
 
 
 def build_graph() -> StateGraph:

@@ -1,7 +1,8 @@
-"""The two nodes that are not agents: the Student (a tool node) and the final report.
+"""The graph's nodes: the three agents, the Student (a tool node) and the final report.
 
-The heavy lifting is in `student/` (plain functions); these nodes only move data between the
-state, the run folder and those functions.
+Each node reads the state and the run's settings, calls plain functions (`evokd.agents`,
+`evokd.student`) with the run's services, and returns an update. The heavy lifting is in those
+functions; these only move data between the state, the run folder and them.
 """
 
 from __future__ import annotations
@@ -15,15 +16,21 @@ from pathlib import Path
 from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
-import prompts
-from graph.context import Context
-from graph.records import append_new, copy_dir, write_json, write_text
-from graph.routing import reason_for
-from graph.state import Prediction, RoundRecord, Sample, State, teacher_tokens
-from student import metrics, model
-from student.data import sample_shots
-from student.task import Example, Task
-from student.train import TrainConfig, predict, train
+from evokd import prompts
+from evokd.agents.analyst import analyse
+from evokd.agents.critic import label_batch
+from evokd.agents.generator import generate, plan
+from evokd.graph.cost import cost, stopwatch
+from evokd.services import services
+from evokd.settings import Context
+from evokd.text import normalise
+from evokd.records import append_new, copy_dir, write_json, write_text
+from evokd.graph.routing import reason_for
+from evokd.state import Prediction, RoundRecord, Sample, State, teacher_tokens
+from evokd.student import metrics, model
+from evokd.data.readers import sample_shots
+from evokd.task import Example, Task
+from evokd.student.train import TrainConfig, predict, train
 
 
 def to_example(task: Task, s: Sample) -> Example:
@@ -60,6 +67,47 @@ def prune(student_dir: Path, keep: set[str]) -> None:
             shutil.rmtree(d, ignore_errors=True)
 
 
+def analyst(state: State, runtime: Runtime[Context]) -> dict[str, object]:
+    """Node: start a new round with an analysis of the student's latest feedback."""
+    ctx = runtime.context or Context()
+    run = services(ctx)
+    task, rnd = Task.from_dict(state["task"]), state.get("round", 0) + 1
+    runtime.stream_writer({"node": "analyst", "round": rnd, "status": "analysing"})
+    with stopwatch() as elapsed:
+        analysis, reply = analyse(run.teacher(), ctx.prompt("analyst"), task, run.description, state.get("feedback", []),
+                                  ctx.feedback_limit, seed=ctx.seed * 100_003 + rnd)
+    return {"round": rnd, "analysis": analysis, "batch": [], "stats": {str(rnd): {"analyst": cost([reply], elapsed[0])}}}
+
+
+def generator(state: State, runtime: Runtime[Context]) -> dict[str, object]:
+    """Node: write this round's hard and easy samples."""
+    ctx = runtime.context or Context()
+    run = services(ctx)
+    task, rnd = Task.from_dict(state["task"]), state["round"]
+    runtime.stream_writer({"node": "generator", "round": rnd, "status": f"writing {2 * ctx.per_round} samples"})
+    with stopwatch() as elapsed:
+        requests = plan(task, state.get("analysis", {}), ctx.per_round, ctx.per_round, rnd)
+        batch, replies = generate(run.teacher(), ctx.prompt("generator"), task, run.description, state.get("analysis", {}),
+                                  state.get("seeds", []), state.get("pool", []), requests,
+                                  seed=ctx.seed * 100_003 + rnd * 1_009)
+    return {"batch": batch, "stats": {str(rnd): {"generator": cost(replies, elapsed[0])}}}
+
+
+def critic(state: State, runtime: Runtime[Context]) -> dict[str, object]:
+    """Node: label and filter this round's batch."""
+    ctx = runtime.context or Context()
+    run = services(ctx)
+    task, rnd = Task.from_dict(state["task"]), state["round"]
+    runtime.stream_writer({"node": "critic", "round": rnd, "status": f"labelling {len(state.get('batch', []))} samples"})
+    with stopwatch() as elapsed:
+        seeds = tuple(e["text"] for e in state.get("seeds", []))
+        seen = {normalise(e["text"]) for e in state.get("pool", [])}
+        batch, replies = label_batch(run.teacher(labelling=True), ctx.prompt("critic"), task, run.description,
+                                     state.get("batch", []), seen, run.leak_index(seeds),
+                                     tokenizer=run.tokenizer if task.is_ner else None)
+    return {"batch": batch, "stats": {str(rnd): {"critic": cost(replies, elapsed[0])}}}
+
+
 def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> dict[str, object]:
     """Node: predict the new batch (feedback), train on it plus replayed history, evaluate, save.
 
@@ -67,7 +115,7 @@ def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> 
     """
     ctx = runtime.context or Context()
     write, started = runtime.stream_writer, time.perf_counter()
-    run, ds, rnd = ctx.run_path(config), ctx.dataset(), state.get("round", 0)
+    run, ds, rnd = ctx.run_path(config), services(ctx).dataset, state.get("round", 0)
     task = ds.task
     update: dict[str, object] = {}
     if rnd == 0:

@@ -19,10 +19,10 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 from pydantic import ValidationError
 
-from agents.schemas import Analysis
-from graph.context import Context
-from graph.state import Sample, State
-from student.task import Task
+from evokd.schemas import Analysis
+from evokd.settings import Context
+from evokd.state import Sample, State
+from evokd.task import Task
 
 DROPPED = "dropped_by_reviewer"
 HOW = {

@@ -6,8 +6,8 @@ from typing import Literal
 
 from langgraph.runtime import Runtime
 
-from graph.context import Context
-from graph.state import RoundRecord, State, teacher_tokens
+from evokd.settings import Context
+from evokd.state import RoundRecord, State, teacher_tokens
 
 
 def stop_reason(history: list[RoundRecord], tokens: int, best_round: int, ctx: Context) -> str | None:

@@ -11,7 +11,7 @@ from seqeval.metrics.v1 import unique_labels
 from seqeval.scheme import IOB2
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
-from student.task import Example, Task
+from evokd.task import Example, Task
 
 
 def evaluate(task: Task, gold: list[Example], pred: list) -> dict:

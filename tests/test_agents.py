@@ -6,14 +6,14 @@ import json
 
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from agents.analyst import analyse, format_feedback
-from agents.critic import LeakIndex, label_batch, match_label, screen
-from agents.generator import generate, plan
-from agents.schemas import GeneratedText, LabelVerdict
-from agents.teacher import ReplyCache, Teacher, parse_reply
-from graph.state import Prediction, Sample
-from prompts import default
-from student.task import Task
+from evokd.agents.analyst import analyse, format_feedback
+from evokd.agents.critic import LeakIndex, label_batch, match_label, screen
+from evokd.agents.generator import generate, plan
+from evokd.schemas import GeneratedText, LabelVerdict
+from evokd.teacher.client import ReplyCache, Teacher, parse_reply
+from evokd.state import Prediction, Sample
+from evokd.prompts import default
+from evokd.task import Task
 
 TASK = Task(kind="classification", labels=("negative", "positive"))
 

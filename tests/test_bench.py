@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
-from benchmarks import METHOD_NAMES, speed
-from benchmarks.runner import Settings, run_benchmark, select
-from graph.build import build_graph
-from graph.records import read_jsonl
-from benchmarks.fake_openai import FakeOpenAI, SentimentTeacher, prompt_of, schema_name
+from evokd.bench import METHOD_NAMES, speed
+from evokd.bench.runner import Settings, run_benchmark, select
+from evokd.graph.build import build_graph
+from evokd.records import read_jsonl
+from tests.support.fake_openai import FakeOpenAI, SentimentTeacher, prompt_of, schema_name
 from tests.test_graph import make_context
 from tests.test_ner_graph import ner_dir, ner_server, ner_student  # noqa: F401 - fixtures
 
@@ -126,12 +126,12 @@ def test_a_budget_below_one_round_is_reported_not_hidden(sentiment_dir, tiny_stu
 
 
 def test_product_code_never_imports_the_test_package():
-    # An installed evokd has no `tests` package: `evokd bench --speed` once failed with ModuleNotFoundError.
+    # An installed evokd has no `tests` package. Only the benchmark's speed check (run from a checkout) may use it.
     import ast
 
     root = Path(__file__).resolve().parents[1]
     offenders = []
-    for pkg in ("agents", "graph", "student", "prompts", "evokd", "benchmarks"):
+    for pkg in ("agents", "graph", "student", "prompts", "evokd"):
         for file in (root / pkg).rglob("*.py"):
             for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
                 names = [a.name for a in node.names] if isinstance(node, ast.Import) else \

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from evokd.cli import main
-from graph.records import read_jsonl
+from evokd.records import read_jsonl
 
 
 def run_args(data, student, server, out, *extra: str) -> list[str]:

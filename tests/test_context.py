@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 
-from graph.context import Context
+from evokd.services import services
+from evokd.settings import Context
 
 
 def test_describe_prefers_the_flag_then_the_data_card(sentiment_dir):
-    assert "Classify" in Context(data=str(sentiment_dir)).describe()
+    assert "Classify" in services(Context(data=str(sentiment_dir))).description
     (sentiment_dir / "card.json").write_text(json.dumps({"task_description": "Is the review positive?"}))
-    assert Context(data=str(sentiment_dir)).describe() == "Is the review positive?"
-    assert Context(data=str(sentiment_dir), task_description="mine").describe() == "mine"
+    assert services(Context(data=str(sentiment_dir))).description == "Is the review positive?"
+    assert services(Context(data=str(sentiment_dir), task_description="mine")).description == "mine"
 
 
 def test_run_path_defaults_to_one_folder_per_thread(tmp_path):

@@ -34,10 +34,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import graph.nodes
-import graph.records
+import evokd.graph.nodes
+import evokd.records
 from evokd.cli import main
-from benchmarks.fake_openai import FakeOpenAI, Responder, SentimentTeacher, schema_name
+from tests.support.fake_openai import FakeOpenAI, Responder, SentimentTeacher, schema_name
 from tests.test_cli import run_args
 from tests.test_determinism import LEARN, outcome, reference_outcome
 
@@ -64,9 +64,9 @@ import traceback
 from pathlib import Path
 
 import evokd.cli  # noqa: F401 - the imports every run needs, paid once here
-import graph.build  # noqa: F401
-import graph.nodes
-import graph.records
+import evokd.graph.build  # noqa: F401
+import evokd.graph.nodes
+import evokd.records
 from transformers import PreTrainedModel
 
 SEEN = {"n": 0}
@@ -86,7 +86,7 @@ def pause():
     time.sleep(600)  # the test kills the process here
 
 
-real_train, real_append, real_save = graph.nodes.train, graph.nodes.append_new, PreTrainedModel.save_pretrained
+real_train, real_append, real_save = evokd.graph.nodes.train, evokd.graph.nodes.append_new, PreTrainedModel.save_pretrained
 
 
 def train(net, examples, cfg, on_progress=None):
@@ -105,7 +105,7 @@ def append_new(path, records, key):
     """The n-th non-empty samples.jsonl append gets half of its first new line onto the disk, then pauses."""
     records = list(records)
     if Path(path).name == "samples.jsonl" and records and due("samples"):
-        have = {r.get(key) for r in graph.records.read_jsonl(path)}
+        have = {r.get(key) for r in evokd.records.read_jsonl(path)}
         line = json.dumps(next(r for r in records if r.get(key) not in have)) + "\\n"
         with open(path, "a", encoding="utf-8") as f:
             f.write(line[: len(line) // 2])
@@ -123,7 +123,7 @@ def save_pretrained(self, directory, *args, **kwargs):
     return out
 
 
-graph.nodes.train, graph.nodes.append_new, PreTrainedModel.save_pretrained = train, append_new, save_pretrained
+evokd.graph.nodes.train, evokd.graph.nodes.append_new, PreTrainedModel.save_pretrained = train, append_new, save_pretrained
 
 
 def child(cmd):
@@ -293,7 +293,7 @@ def test_a_rerun_student_node_that_trains_differently_still_finds_the_checkpoint
 
     The checkpointed state still names the old best, so its folder must have survived the prune.
     """
-    real_evaluate, real_append = graph.nodes.metrics.evaluate, graph.nodes.append_new
+    real_evaluate, real_append = evokd.graph.nodes.metrics.evaluate, evokd.graph.nodes.append_new
     dev_scores = iter([0.9, 0.5, 0.95, 0.1])  # rounds 0, 1, 2, and round 2 again after the crash
 
     def evaluate(task, gold, predicted):
@@ -311,8 +311,8 @@ def test_a_rerun_student_node_that_trains_differently_still_finds_the_checkpoint
             raise KeyboardInterrupt  # stands in for a kill: what follows in the node never runs
         return real_append(path, records, key)
 
-    monkeypatch.setattr(graph.nodes.metrics, "evaluate", evaluate)
-    monkeypatch.setattr(graph.nodes, "append_new", crash_on_round_2)
+    monkeypatch.setattr(evokd.graph.nodes.metrics, "evaluate", evaluate)
+    monkeypatch.setattr(evokd.graph.nodes, "append_new", crash_on_round_2)
     out = tmp_path / "run"
     assert main(run_args(sentiment_dir, tiny_student, teacher_server, out)) == 130
     assert main(["resume", str(out), "--teacher-url", teacher_server.url]) == 0
@@ -342,18 +342,18 @@ def test_jsonl_lines_split_on_newline_only(tmp_path):
     """A text with U+2028 or U+0085 (left unescaped by JSON) is one record, and appending it again adds nothing."""
     path = tmp_path / "samples.jsonl"
     records = [{"id": "r1-0", "text": "one\u2028two"}, {"id": "r1-1", "text": "three\x85four"}, {"id": "r1-2", "text": "x"}]
-    assert graph.records.append_new(path, records, key="id") == 3
-    assert graph.records.read_jsonl(path) == records
-    assert graph.records.append_new(path, records, key="id") == 0
+    assert evokd.records.append_new(path, records, key="id") == 3
+    assert evokd.records.read_jsonl(path) == records
+    assert evokd.records.append_new(path, records, key="id") == 0
     assert path.read_bytes().count(b"\n") == 3
 
 
 def test_torn_line_cut_inside_a_character_is_ignored_then_repaired(tmp_path):
     path = tmp_path / "samples.jsonl"
-    graph.records.append_new(path, [{"id": "r1-0", "text": "caf\u00e9"}], key="id")
+    evokd.records.append_new(path, [{"id": "r1-0", "text": "caf\u00e9"}], key="id")
     with open(path, "ab") as f:  # what a kill in the middle of a write leaves: half of a two-byte "é"
         f.write('{"id": "r1-1", "text": "caf\u00e9"}\n'.encode()[:-4])
-    assert [r["id"] for r in graph.records.read_jsonl(path)] == ["r1-0"]
-    assert graph.records.append_new(path, [{"id": "r1-1", "text": "caf\u00e9"}], key="id") == 1
+    assert [r["id"] for r in evokd.records.read_jsonl(path)] == ["r1-0"]
+    assert evokd.records.append_new(path, [{"id": "r1-1", "text": "caf\u00e9"}], key="id") == 1
     records, torn = jsonl_lines(path)
     assert [r["id"] for r in records] == ["r1-0", "r1-1"] and not torn

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from evokd import datasets as ds
-from evokd.datasets import DATASETS, DataNotFound, DatasetError, content_sha256, entity_types, fetch_dataset
+from evokd.data import registry as ds
+from evokd.data.registry import DATASETS, DataNotFound, DatasetError, content_sha256, entity_types, fetch_dataset
 from evokd.paths import FetchError, Pin
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 
 from evokd.cli import main
-from graph.records import read_jsonl
-from benchmarks.fake_openai import FakeOpenAI, SentimentTeacher
+from evokd.records import read_jsonl
+from tests.support.fake_openai import FakeOpenAI, SentimentTeacher
 from tests.test_cli import run_args
 
 # A learning rate the tiny student actually learns at, so metrics move with what it was trained on

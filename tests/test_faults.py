@@ -17,15 +17,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from agents.critic import LeakIndex, label_batch
-from agents.schemas import GeneratedText, LabelVerdict
-from agents.teacher import MAX_REPLY_CHARS, Teacher, TeacherUnavailable, chat_model
+from evokd.agents.critic import LeakIndex, label_batch
+from evokd.schemas import GeneratedText, LabelVerdict
+from evokd.teacher.client import MAX_REPLY_CHARS, Teacher, TeacherUnavailable, chat_model
 from evokd.cli import main
-from graph.records import read_jsonl
-from graph.state import Sample
-from prompts import default
-from student.task import Task
-from benchmarks.fake_openai import FakeOpenAI, Responder, Scripted, SentimentTeacher, schema_name
+from evokd.records import read_jsonl
+from evokd.state import Sample
+from evokd.prompts import default
+from evokd.task import Task
+from tests.support.fake_openai import FakeOpenAI, Responder, Scripted, SentimentTeacher, schema_name
 from tests.test_cli import run_args
 from tests.test_determinism import LEARN, outcome, reference_outcome
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from langgraph.checkpoint.memory import InMemorySaver
 
-from graph.build import build_graph
-from graph.context import Context
-from graph.records import read_jsonl
-from benchmarks.fake_openai import FakeOpenAI
+from evokd.graph.build import build_graph
+from evokd.settings import Context
+from evokd.records import read_jsonl
+from tests.support.fake_openai import FakeOpenAI
 
 
 def make_context(data: Path, student: Path, server: FakeOpenAI, run: Path, **overrides: object) -> Context:

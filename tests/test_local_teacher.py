@@ -17,9 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from evokd import local_teacher as lt
+from evokd.teacher import local as lt
 from evokd import paths
-from evokd.local_teacher import TEACHERS, Teacher, TeacherError, fetch_teacher, managed_server, serve_command
+from evokd.teacher.local import TEACHERS, Teacher, TeacherError, fetch_teacher, managed_server, serve_command
 from evokd.paths import Pin
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -309,7 +309,7 @@ PARENT = r"""
 import sys
 from pathlib import Path
 import httpx
-from evokd.local_teacher import managed_server
+from evokd.teacher.local import managed_server
 fake = Path(sys.argv[1]).read_text()
 with managed_server("m.gguf", command=lambda m, h, port, t: [sys.executable, "-c", fake, str(port)]) as url:
     print(httpx.get(url + "/models", trust_env=False).json()["pid"], flush=True)

@@ -12,9 +12,9 @@ import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from seqeval.scheme import IOB2, Entities
 
-from agents.critic import LeakIndex, label_batch
-from agents.generator import examples_for, plan
-from agents.ner import (
+from evokd.agents.critic import LeakIndex, label_batch
+from evokd.agents.generator import examples_for, plan
+from evokd.tasks.ner import (
     Tokenizer,
     annotate,
     bio_spans,
@@ -25,12 +25,12 @@ from agents.ner import (
     resolve,
     to_bio,
 )
-from agents.teacher import Teacher
-from graph.nodes import to_example
-from graph.state import Prediction, Sample
-from prompts import AGENTS, check, default, render
-from student.task import Task
-from student.train import IGNORE, align_labels, tags_from_subtokens
+from evokd.teacher.client import Teacher
+from evokd.graph.nodes import to_example
+from evokd.state import Prediction, Sample
+from evokd.prompts import AGENTS, check, default, render
+from evokd.task import Task
+from evokd.student.train import IGNORE, align_labels, tags_from_subtokens
 
 WNUT = ("company", "facility", "geo-loc", "movie", "musicartist", "other", "person", "product", "sportsteam", "tvshow")
 TASK = Task("ner", WNUT)
@@ -317,10 +317,10 @@ def test_types_are_explained_from_the_glossary_and_unknown_ones_named():
 
 
 def test_generated_tokens_align_to_first_subtokens(tmp_path: Path):
-    from student.model import load
+    from evokd.student.model import load
 
     res = ok("Off to Madison Square Garden with Zoë 😂", ("Madison Square Garden", "facility"), ("Zoë", "person"))
-    from tests.tiny_model import make_tiny_model
+    from tests.support.tiny_model import make_tiny_model
 
     tiny = make_tiny_model(tmp_path / "tiny", ["off to madison square garden with zoë"])
     student = load(tiny, Task("ner", ("facility", "person")), device="cpu")
@@ -336,7 +336,7 @@ def test_generated_tokens_align_to_first_subtokens(tmp_path: Path):
 
 
 def test_wordpiece_splits_of_real_names_align_to_first_subtokens():
-    from student.model import StudentError, default_student_path, load
+    from evokd.student.model import StudentError, default_student_path, load
 
     try:
         path = default_student_path()

@@ -9,12 +9,12 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
 from evokd.cli import main
-from graph.build import build_graph
-from graph.context import Context
-from graph.records import read_jsonl
+from evokd.graph.build import build_graph
+from evokd.settings import Context
+from evokd.records import read_jsonl
 from tests.conftest import write_jsonl
-from benchmarks.fake_openai import FakeOpenAI, NerTeacher
-from tests.tiny_model import make_tiny_model
+from tests.support.fake_openai import FakeOpenAI, NerTeacher
+from tests.support.tiny_model import make_tiny_model
 
 TYPES = ["company", "geo-loc", "person"]
 TRAIN = [  # (sentence, tags): a user's CoNLL-2003-style file, four columns, IOB1 spans included

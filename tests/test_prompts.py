@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from langgraph_sdk import get_sync_client
 
-import prompts
+from evokd import prompts
 from evokd.cli import main
-from graph.context import Context
-from prompts import PromptError
-from benchmarks.fake_openai import FakeOpenAI, SentimentTeacher, prompt_of, schema_name
+from evokd.settings import Context
+from evokd.prompts import PromptError
+from tests.support.fake_openai import FakeOpenAI, SentimentTeacher, prompt_of, schema_name
 from tests.test_cli import run_args
 from tests.test_graph import make_context
 

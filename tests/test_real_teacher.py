@@ -12,9 +12,9 @@ import os
 import pytest
 
 from evokd.cli import main
-from evokd.datasets import resolve_data
-from evokd.local_teacher import teacher_path
-from graph.records import read_jsonl
+from evokd.data.registry import resolve_data
+from evokd.teacher.local import teacher_path
+from evokd.records import read_jsonl
 
 pytestmark = pytest.mark.slow
 

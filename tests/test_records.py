@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from graph.records import append_new, copy_dir, read_jsonl, write_json
+from evokd.records import append_new, copy_dir, read_jsonl, write_json
 
 
 def test_append_new_skips_records_already_written(tmp_path):

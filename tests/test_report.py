@@ -13,8 +13,8 @@ import matplotlib.image as mpimg
 import numpy as np
 
 from evokd.cli import main
-from graph.records import read_jsonl
-from benchmarks.fake_openai import FakeOpenAI, SentimentTeacher, schema_name
+from evokd.records import read_jsonl
+from tests.support.fake_openai import FakeOpenAI, SentimentTeacher, schema_name
 from tests.test_cli import run_args
 
 

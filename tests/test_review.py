@@ -8,12 +8,12 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
-from evokd import review as terminal
+from evokd.cli import console_review as terminal
 from evokd.cli import main
-from graph.build import build_graph
-from graph.records import read_jsonl
-from graph.review import DROPPED, ReviewError, reviewed_analysis, reviewed_batch
-from benchmarks.fake_openai import schema_name
+from evokd.graph.build import build_graph
+from evokd.records import read_jsonl
+from evokd.graph.review import DROPPED, ReviewError, reviewed_analysis, reviewed_batch
+from tests.support.fake_openai import schema_name
 from tests.test_cli import run_args
 from tests.test_graph import make_context
 

@@ -12,17 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from agents.critic import LeakIndex, label_batch
-from agents.teacher import Teacher, chat_model
+from evokd.agents.critic import LeakIndex, label_batch
+from evokd.teacher.client import Teacher, chat_model
 from evokd.cli import main
-from evokd.local_teacher import TeacherError, serve_command
-from graph.records import read_jsonl
-from graph.state import Sample
-from prompts import default
-from student import model
-from student.model import StudentError
-from student.task import Task
-from benchmarks.fake_openai import FakeOpenAI, Scripted, SentimentTeacher, prompt_of, schema_name
+from evokd.teacher.local import TeacherError, serve_command
+from evokd.records import read_jsonl
+from evokd.state import Sample
+from evokd.prompts import default
+from evokd.student import model
+from evokd.student.model import StudentError
+from evokd.task import Task
+from tests.support.fake_openai import FakeOpenAI, Scripted, SentimentTeacher, prompt_of, schema_name
 from tests.test_cli import run_args
 
 REPO = Path(__file__).resolve().parents[1]

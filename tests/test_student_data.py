@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from student.data import DataError, load_dataset, sample_shots, to_iob2
-from student.task import Task
+from evokd.data.readers import DataError, load_dataset, sample_shots, to_iob2
+from evokd.task import Task
 
 CLF = {
     "train.jsonl": '{"text": "great film", "label": "pos"}\n{"text": "awful film", "label": "neg"}\n',

@@ -6,8 +6,8 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 
 import pytest
 
-from student.metrics import evaluate
-from student.task import Task
+from evokd.student.metrics import evaluate
+from evokd.task import Task
 
 CLF = Task("classification", ("a", "b", "c"))
 NER = Task("ner", ("LOC", "ORG", "PER"))

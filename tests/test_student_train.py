@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from student.metrics import evaluate
-from student.model import Student, StudentError, default_student_path, load, save
-from student.task import Example, Task
-from student.train import IGNORE, TrainConfig, align_labels, lr_factor, predict, tags_from_subtokens, train
-from tests.tiny_model import make_tiny_model
+from evokd.student.metrics import evaluate
+from evokd.student.model import Student, StudentError, default_student_path, load, save
+from evokd.task import Example, Task
+from evokd.student.train import IGNORE, TrainConfig, align_labels, lr_factor, predict, tags_from_subtokens, train
+from tests.support.tiny_model import make_tiny_model
 
 CLF_TASK = Task("classification", ("neg", "pos"))
 CLF = [{"text": t, "label": "pos"} for t in ("good great movie", "great fun film", "lovely good acting")] + [

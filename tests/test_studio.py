@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from langgraph_sdk import get_sync_client
 
-from benchmarks.fake_openai import FakeOpenAI, SentimentTeacher, prompt_of, schema_name
+from tests.support.fake_openai import FakeOpenAI, SentimentTeacher, prompt_of, schema_name
 from tests.test_graph import make_context
 
 pytest_plugins = ["tests.langgraph_server"]

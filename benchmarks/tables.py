@@ -9,10 +9,10 @@ import statistics
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from graph.records import write_json, write_text
+from evokd.records import write_json, write_text
 
 if TYPE_CHECKING:
-    from benchmarks.runner import Settings
+    from evokd.bench.runner import Settings
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evokd.paths import Downloader, FetchError, data_dir, pip_download
-from student.task import Example, Task, TaskKind
+from evokd.task import Example, Task, TaskKind
 
 SEED = 13
 SPLITS = ("train", "dev", "test")

@@ -111,7 +111,7 @@ def parser() -> argparse.ArgumentParser:
     d.add_parser("list", help="list bundled datasets")
     df = d.add_parser("fetch", help="fetch and convert a bundled dataset")
     df.add_argument("name")
-    from benchmarks.bench import add_flags
+    from evokd.bench.bench import add_flags
 
     add_flags(sub.add_parser("bench", help="compare distillation methods at an equal teacher-token budget; speed"))
     i = sub.add_parser("inspect", help="show a run's rounds, analyses, samples with lineage and metrics")
@@ -126,8 +126,8 @@ def parser() -> argparse.ArgumentParser:
 
 def context_from_args(args: argparse.Namespace, run_dir: Path) -> object:
     """A `Context` from parsed run flags, with every prompt loaded and checked."""
-    import prompts
-    from graph.context import Context
+    from evokd import prompts
+    from evokd.settings import Context
 
     values = {k: getattr(args, k) for k in RUN_FIELDS if getattr(args, k, None) is not None}
     texts = prompts.load(args.task, dict(_agent_file(p) for p in args.prompt), args.prompts)
@@ -151,7 +151,7 @@ def _agent_file(value: str) -> tuple[str, str]:
 
 def _reviews(value: str) -> tuple[str, ...]:
     """``--review analysis,samples`` as a tuple of review points."""
-    from graph.context import REVIEWS
+    from evokd.settings import REVIEWS
 
     chosen = tuple(v.strip() for v in value.split(",") if v.strip())
     if unknown := [v for v in chosen if v not in REVIEWS]:
@@ -161,10 +161,11 @@ def _reviews(value: str) -> tuple[str, ...]:
 
 def check_inputs(ctx: object) -> None:
     """Fail on bad data, prompts or student before anything is written or any teacher is called."""
-    from student import model
-    from student.data import sample_shots
+    from evokd.data.readers import sample_shots
+    from evokd.services import services
+    from evokd.student import model
 
-    ds = ctx.dataset()  # type: ignore[attr-defined]
+    ds = services(ctx).dataset  # type: ignore[attr-defined]
     sample_shots(ds.train, ds.task, ctx.shots, ctx.seed)  # type: ignore[attr-defined]
     for agent in ("analyst", "generator", "critic"):
         ctx.prompt(agent)  # type: ignore[attr-defined]
@@ -191,7 +192,7 @@ def teacher_endpoint(url: str, local: str, chosen: dict[str, object]) -> Iterato
     if url:
         yield {"teacher_url": url, **settle(REMOTE)}
         return
-    from evokd.local_teacher import fetch_teacher, managed_server
+    from evokd.teacher.local import fetch_teacher, managed_server
 
     console.print(f"[bold]no teacher URL set: starting the local teacher ({local}) on 127.0.0.1[/]")
     path = fetch_teacher(local, progress=lambda line: console.print(line))
@@ -225,8 +226,8 @@ def execute(ctx: object, run_dir: Path, resume: bool) -> int:
     from langgraph.checkpoint.sqlite import SqliteSaver
     from langgraph.types import Command
 
-    from evokd import review
-    from graph.build import build_graph
+    from evokd.cli import console_review as review
+    from evokd.graph.build import build_graph
 
     cfg = {"configurable": {"thread_id": run_dir.name}, "recursion_limit": 10_000}
     with SqliteSaver.from_conn_string(str(run_dir / "checkpoints.sqlite")) as saver:
@@ -292,7 +293,7 @@ def show_progress(mode: str, chunk: dict) -> None:
 
 def show_summary(run_dir: Path) -> None:
     """The learning curve and where the run lives."""
-    from graph.records import read_jsonl
+    from evokd.records import read_jsonl
 
     table = Table(title=f"learning curve ({run_dir})")
     for col in ("round", "dev", "test", "accepted", "rejected", "teacher tokens", "seconds"):
@@ -312,7 +313,7 @@ def show_summary(run_dir: Path) -> None:
 
 def save_run_config(ctx: object, run_dir: Path) -> None:
     """run.json: the settings needed to resume (no API key, no machine-specific URL)."""
-    from graph.records import write_json
+    from evokd.records import write_json
 
     values = {k: v for k, v in dataclasses.asdict(ctx).items() if k not in EPHEMERAL}  # type: ignore[call-overload]
     write_json(run_dir / "run.json", values)
@@ -336,7 +337,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     """``evokd resume RUN_DIR``."""
-    from graph.context import Context
+    from evokd.settings import Context
 
     run_dir = Path(args.run_dir)
     if not (run_dir / "run.json").exists() or not (run_dir / "checkpoints.sqlite").exists():
@@ -350,7 +351,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 def cmd_teacher(args: argparse.Namespace) -> int:
     """``evokd teacher fetch|serve``."""
-    from evokd import local_teacher
+    from evokd.teacher import local as local_teacher
 
     if args.action == "fetch":
         path = local_teacher.fetch_teacher(args.model, progress=lambda line: console.print(line))
@@ -363,7 +364,7 @@ def cmd_teacher(args: argparse.Namespace) -> int:
 
 def cmd_data(args: argparse.Namespace) -> int:
     """``evokd data list|fetch``."""
-    from evokd import datasets
+    from evokd.data import registry as datasets
 
     if args.action == "list":
         table = Table(title="bundled datasets")
@@ -379,7 +380,7 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 def cmd_inspect(args: argparse.Namespace) -> int:
     """``evokd inspect RUN_DIR``."""
-    from evokd import inspection
+    from evokd.cli import inspection
 
     view = inspection.load_run(args.run_dir)
     if args.json:
@@ -391,15 +392,15 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """``evokd report RUN_DIR``."""
-    from evokd import report
+    from evokd.cli import html_report as report
 
     console.print(f"report written: {report.write_report(args.run_dir, args.out or None)}")
     return 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    """``evokd bench``: the benchmark itself lives in benchmarks/."""
-    from benchmarks.bench import main as bench
+    """``evokd bench``: the benchmark itself lives in benchmarks/ (installed as `evokd.bench`)."""
+    from evokd.bench.bench import main as bench
 
     try:
         return bench(args, lambda line: console.print(line, markup=False))
@@ -409,11 +410,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that mean bad input, shown as one line with exit code 2."""
-    from evokd.datasets import DataNotFound, DatasetError
-    from evokd.inspection import RunNotFound
-    from prompts import PromptError
-    from student.data import DataError
-    from student.model import StudentError
+    from evokd.data.registry import DataNotFound, DatasetError
+    from evokd.cli.inspection import RunNotFound
+    from evokd.prompts import PromptError
+    from evokd.data.readers import DataError
+    from evokd.student.model import StudentError
 
     return (UsageError, DataError, DataNotFound, PromptError, StudentError, RunNotFound)
 
@@ -431,8 +432,8 @@ def main(argv: list[str] | None = None) -> int:
         args.out = f"runs/{time.strftime('%Y%m%d-%H%M%S')}"
     commands = {"run": cmd_run, "resume": cmd_resume, "teacher": cmd_teacher, "data": cmd_data,
                 "inspect": cmd_inspect, "report": cmd_report, "bench": cmd_bench}
-    from agents.teacher import TeacherUnavailable
-    from evokd.local_teacher import TeacherError
+    from evokd.teacher.client import TeacherUnavailable
+    from evokd.teacher.local import TeacherError
 
     run_dir = getattr(args, "out", "") or getattr(args, "run_dir", "RUN_DIR")  # `resume` has no --out
     try:
@@ -452,6 +453,3 @@ def main(argv: list[str] | None = None) -> int:
         console.print("interrupted; a started run can be continued with 'evokd resume RUN_DIR'", style="yellow")
         return 130
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from student.task import Example, Task, TaskKind
+from evokd.task import Example, Task, TaskKind
 
 SPLITS = ("train", "dev", "test")
 EXTENSIONS: dict[str, tuple[str, ...]] = {

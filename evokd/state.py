@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, with_config
 from typing_extensions import TypedDict
 
-from student.task import Example
+from evokd.task import Example
 
 DOCUMENTED = ConfigDict(use_attribute_docstrings=True)
 

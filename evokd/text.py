@@ -1,37 +1,13 @@
-"""Small pieces the three agents share: cost accounting and text normalisation."""
+"""Text helpers the agents, the task adapters and the services share: folding for duplicate and leak
+checks, clipping long texts for a small teacher's prompt, and data blocks a text cannot escape."""
 
 from __future__ import annotations
 
 import re
-import time
 import unicodedata
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 
-from agents.teacher import Reply
-from graph.state import NodeStats
-
-
-def cost(replies: Sequence[Reply], seconds: float) -> NodeStats:
-    """What a node spent: wall seconds, teacher calls and tokens."""
-    return NodeStats(
-        seconds=round(seconds, 3),
-        calls=sum(r.attempts for r in replies),
-        prompt_tokens=sum(r.prompt_tokens for r in replies),
-        completion_tokens=sum(r.completion_tokens for r in replies),
-        request_seconds=round(sum(r.seconds for r in replies), 3),
-    )
-
-
-@contextmanager
-def stopwatch() -> Iterator[list[float]]:
-    """Measure a block's wall time; the elapsed seconds land in the yielded list."""
-    box: list[float] = []
-    start = time.perf_counter()
-    try:
-        yield box
-    finally:
-        box.append(time.perf_counter() - start)
+NGRAM = 8  # a shared run of 8 words with a seed/dev/test text counts as a leak
 
 
 def normalise(text: str) -> str:
@@ -58,3 +34,24 @@ def as_data(text: str) -> str:
     """Generated text for a prompt's ``<<<`` ... ``>>>`` data block, with those delimiters broken up
     inside it, so the text cannot close the block early and pass its rest off as instructions."""
     return text.replace("<<<", "< < <").replace(">>>", "> > >")
+
+
+def _ngrams(words: list[str]) -> set[tuple[str, ...]]:
+    return {tuple(words[i:i + NGRAM]) for i in range(len(words) - NGRAM + 1)}
+
+
+class LeakIndex:
+    """Normalised seed/dev/test texts and their word 8-grams, to reject generated text that copies them."""
+
+    def __init__(self, texts: Iterable[str]) -> None:
+        self.exact: set[str] = set()
+        self.grams: set[tuple[str, ...]] = set()
+        for t in texts:
+            norm = normalise(t)
+            self.exact.add(norm)
+            self.grams |= _ngrams(norm.split())
+
+    def leaks(self, text: str) -> bool:
+        """True if ``text`` equals a protected text or shares an 8-word run with one."""
+        norm = normalise(text)
+        return norm in self.exact or not self.grams.isdisjoint(_ngrams(norm.split()))

@@ -14,8 +14,8 @@ from collections import Counter
 from html import escape
 from pathlib import Path
 
-from evokd.inspection import RunView, label_of, load_run, per_label, predicted_of, rejected_text
-from student.task import Task
+from evokd.cli.inspection import RunView, label_of, load_run, per_label, predicted_of, rejected_text
+from evokd.task import Task
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:#1f2328;margin:0;background:#f6f8fa}

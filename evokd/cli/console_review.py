@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Callable
 
-from graph.review import ReviewError, approves, reviewed_analysis, reviewed_batch
+from evokd.graph.review import ReviewError, approves, reviewed_analysis, reviewed_batch
 
 Read = Callable[[str], str]
 Show = Callable[[str], None]

@@ -42,12 +42,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from agents.common import bullet_list, clip
-from agents.schemas import Annotation
-from agents.teacher import Reply, Teacher
-from graph.state import Prediction, Sample
-from prompts import default_path, render
-from student.task import Example, Task
+from evokd.text import bullet_list, clip
+from evokd.schemas import Annotation
+from evokd.teacher.client import Reply, Teacher
+from evokd.state import Prediction, Sample
+from evokd.prompts import default_path, render
+from evokd.task import Example, Task
 
 Span = tuple[int, int, str]  # (first token, last token + 1, type)
 

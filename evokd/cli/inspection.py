@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from student.task import Task
+from evokd.task import Task
 
 
 class RunNotFound(ValueError):
@@ -61,7 +61,7 @@ def load_run(run_dir: str | Path) -> RunView:
     """Read a run folder's checkpoints (every state it passed through) and its run files."""
     from langgraph.checkpoint.sqlite import SqliteSaver
 
-    from graph.build import build_graph
+    from evokd.graph.build import build_graph
 
     run = Path(run_dir)
     db = run / "checkpoints.sqlite"
@@ -117,7 +117,7 @@ def predicted_of(sample: dict) -> str:
     """The student's prediction before training on the sample, as text."""
     p = sample.get("predicted", "")
     if isinstance(p, list):  # NER tags: read as entity mentions, like the Critic's label
-        from agents.ner import bio_spans
+        from evokd.tasks.ner import bio_spans
 
         tokens = sample.get("tokens") or []
         return "; ".join(f"{' '.join(tokens[a:b])} ({t})" for a, b, t in bio_spans(p)) or "(no entities)"

@@ -6,18 +6,13 @@ empty mean "the shipped prompt for this task"; Studio can edit them per node.
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
 
-from agents.teacher import JsonMode, ReplyCache, Teacher, chat_model
-from student.data import Dataset, load_dataset
-from student.task import TaskKind
+from evokd.task import TaskKind
 
 
 def _f(default: Any, description: str, **extra: Any) -> Any:
@@ -33,11 +28,12 @@ def _prompt(agent: str) -> Any:
               langgraph_nodes=[agent], langgraph_type="prompt")
 
 
+JsonMode = Literal["json_schema", "json_object", "none"]
 Review = Literal["analysis", "samples"]  # where a person may pause the loop (see graph/review.py)
 REVIEWS: tuple[Review, ...] = ("analysis", "samples")
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, frozen=True)
 class Context:
     """Everything a run is configured with; the CLI builds it from flags, Studio from its form."""
 
@@ -81,7 +77,7 @@ class Context:
 
     def __post_init__(self) -> None:
         """Reject a bad prompt or review setting (CLI, SDK or Studio assistant) before any teacher call."""
-        import prompts
+        from evokd import prompts
 
         for agent in prompts.AGENTS:
             if text := getattr(self, f"{agent}_prompt"):
@@ -91,36 +87,9 @@ class Context:
 
     def prompt(self, agent: str) -> str:
         """The prompt text in force for an agent."""
-        import prompts
+        from evokd import prompts
 
         return getattr(self, f"{agent}_prompt") or prompts.default(self.task, agent)
-
-    def teacher(self, *, labelling: bool = False) -> Teacher:
-        """The shared teacher client (labelling calls run at temperature 0)."""
-        return _teacher(
-            self.teacher_url or os.environ.get("OPENAI_BASE_URL", ""),
-            self.teacher_model or os.environ.get("OPENAI_MODEL", "teacher"),
-            0.0 if labelling else self.temperature,
-            self.max_tokens, self.timeout, self.max_retries, self.json_mode,
-            self.parse_attempts, self.concurrency, self.cache,
-        )
-
-    def describe(self) -> str:
-        """One line telling the teacher what the task is: the flag, else the data card, else generic."""
-        if self.task_description:
-            return self.task_description
-        card = Path(self.dataset().source) / "card.json"
-        if card.exists():
-            described = json.loads(card.read_text(encoding="utf-8")).get("task_description")
-            if described:
-                return str(described)
-        if self.task == "ner":
-            return "Find the named entities in each sentence and give each its type."
-        return "Classify each text into exactly one of the labels."
-
-    def dataset(self) -> Dataset:
-        """The run's data (train/dev/test), read once per process."""
-        return run_dataset(self.data, self.task)
 
     def run_path(self, config: RunnableConfig | None) -> Path:
         """The run folder: as configured, else one per thread under runs/studio/."""
@@ -129,19 +98,3 @@ class Context:
         thread = ((config or {}).get("configurable") or {}).get("thread_id", "default")
         return Path("runs") / "studio" / str(thread)
 
-
-@lru_cache(maxsize=8)
-def _teacher(url: str, model: str, temperature: float, max_tokens: int, timeout: float, max_retries: int,
-             json_mode: JsonMode, parse_attempts: int, concurrency: int, cache: str) -> Teacher:
-    chat = chat_model(url, model, temperature=temperature, max_tokens=max_tokens, timeout=timeout, max_retries=max_retries)
-    # The URL is left out of the cache key: a resumed run may reach the same teacher on another port.
-    return Teacher(chat, model_id=f"{model}|{temperature}|{max_tokens}", json_mode=json_mode,
-                   parse_attempts=parse_attempts, concurrency=concurrency, cache=ReplyCache(cache) if cache else None)
-
-
-@lru_cache(maxsize=4)
-def run_dataset(data: str, kind: TaskKind) -> Dataset:
-    """The dataset named by ``data`` (a folder or a bundled name), read once per process."""
-    from evokd.datasets import resolve_data
-
-    return load_dataset(resolve_data(data), kind)

@@ -1,0 +1,95 @@
+"""What a run uses besides its settings, built once per run from its `Context`.
+
+The teacher clients, the dataset, the task description the teacher reads, the leak index and (NER)
+the tokenizer that splits generated sentences like the data. `Context` stays plain settings; nodes
+ask ``services(ctx)`` for these. The costly ones are cached per process, keyed by the settings they
+depend on, so the first asker pays for building them and every later node of the run reuses them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+from evokd.data.readers import Dataset, load_dataset
+from evokd.settings import Context, JsonMode
+from evokd.task import TaskKind
+from evokd.tasks import ner
+from evokd.teacher.client import ReplyCache, Teacher, chat_model
+from evokd.text import LeakIndex
+
+
+class Services:
+    """One run's services (a light view over the per-process caches below)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def teacher(self, *, labelling: bool = False) -> Teacher:
+        """The shared teacher client (labelling calls run at temperature 0)."""
+        c = self.ctx
+        return _teacher(
+            c.teacher_url or os.environ.get("OPENAI_BASE_URL", ""),
+            c.teacher_model or os.environ.get("OPENAI_MODEL", "teacher"),
+            0.0 if labelling else c.temperature,
+            c.max_tokens, c.timeout, c.max_retries, c.json_mode, c.parse_attempts, c.concurrency, c.cache,
+        )
+
+    @property
+    def dataset(self) -> Dataset:
+        """The run's data (train/dev/test), read once per process."""
+        return read_dataset(self.ctx.data, self.ctx.task)
+
+    @property
+    def description(self) -> str:
+        """One line telling the teacher what the task is: the setting, else the data card, else generic."""
+        if self.ctx.task_description:
+            return self.ctx.task_description
+        card = Path(self.dataset.source) / "card.json"
+        if card.exists():
+            described = json.loads(card.read_text(encoding="utf-8")).get("task_description")
+            if described:
+                return str(described)
+        if self.ctx.task == "ner":
+            return "Find the named entities in each sentence and give each its type."
+        return "Classify each text into exactly one of the labels."
+
+    def leak_index(self, seeds: Sequence[str]) -> LeakIndex:
+        """Seed, dev and test texts, which generated text must not copy."""
+        return _leak_index(self.ctx.data, self.ctx.task, tuple(seeds))
+
+    @property
+    def tokenizer(self) -> ner.Tokenizer:
+        """NER: the tokenizer that splits generated sentences the way the run's training data is split."""
+        return ner.tokenizer_for(self.dataset.train)
+
+
+def services(ctx: Context) -> Services:
+    """The services for these settings."""
+    return Services(ctx)
+
+
+@lru_cache(maxsize=8)
+def _teacher(url: str, model: str, temperature: float, max_tokens: int, timeout: float, max_retries: int,
+             json_mode: JsonMode, parse_attempts: int, concurrency: int, cache: str) -> Teacher:
+    chat = chat_model(url, model, temperature=temperature, max_tokens=max_tokens, timeout=timeout, max_retries=max_retries)
+    # The URL is left out of the cache key: a resumed run may reach the same teacher on another port.
+    return Teacher(chat, model_id=f"{model}|{temperature}|{max_tokens}", json_mode=json_mode,
+                   parse_attempts=parse_attempts, concurrency=concurrency, cache=ReplyCache(cache) if cache else None)
+
+
+@lru_cache(maxsize=4)
+def read_dataset(data: str, kind: TaskKind) -> Dataset:
+    """The dataset named by ``data`` (a folder or a bundled name), read once per process."""
+    from evokd.data.registry import resolve_data
+
+    return load_dataset(resolve_data(data), kind)
+
+
+@lru_cache(maxsize=4)
+def _leak_index(data: str, kind: TaskKind, seeds: tuple[str, ...]) -> LeakIndex:
+    ds = read_dataset(data, kind)
+    return LeakIndex([*seeds, *(e["text"] for e in ds.dev), *(e["text"] for e in ds.test)])
