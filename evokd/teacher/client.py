@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import sqlite3
@@ -19,7 +20,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, Literal, TypeVar
 
@@ -51,11 +52,34 @@ class Reply(Generic[T]):
     raw: str = ""
     cached: bool = False
     seconds: float = 0.0  # wall time spent waiting on the endpoint (0 for cache hits), for speed accounting
+    token_logprobs: list[tuple[str, float]] = field(default_factory=list)
+    """(token, log-probability) of the kept reply, when asked for and the endpoint returns them."""
 
     @property
     def tokens(self) -> int:
         """Prompt plus completion tokens spent on this request, retries included."""
         return self.prompt_tokens + self.completion_tokens
+
+
+def value_confidence(reply: Reply, value: str) -> float | None:
+    """The teacher's probability for ``value`` as written in its reply: the product of the probabilities
+    of the tokens that spell the value's last occurrence (the answer field of a short JSON reply).
+
+    None when the reply carries no log-probabilities, or its tokens do not spell its text (a server
+    that normalised the content), since no span can then be located honestly.
+    """
+    tokens = reply.token_logprobs
+    if not tokens or not value or "".join(t for t, _ in tokens) != reply.raw:
+        return None
+    start = reply.raw.rfind(value)
+    if start < 0:
+        return None
+    end, logprob, offset = start + len(value), 0.0, 0
+    for token, lp in tokens:
+        if offset < end and offset + len(token) > start:  # the token overlaps the value's characters
+            logprob += lp
+        offset += len(token)
+    return math.exp(logprob)
 
 
 def extract_json(raw: str) -> object | None:
@@ -96,6 +120,17 @@ def parse_reply(raw: str, schema: type[T]) -> tuple[T | None, str | None]:
         return None, "malformed"
 
 
+@dataclass
+class Completion:
+    """What the endpoint sent back for one request (or what the cache kept of it)."""
+
+    content: str
+    finish: str
+    prompt_tokens: int
+    completion_tokens: int
+    logprobs: list[tuple[str, float]] = field(default_factory=list)
+
+
 class ReplyCache:
     """Teacher replies on disk, keyed by the exact request, so reruns and resumed runs do not pay twice."""
 
@@ -105,24 +140,29 @@ class ReplyCache:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, content TEXT, finish TEXT,"
-            " prompt_tokens INTEGER, completion_tokens INTEGER)"
+            " prompt_tokens INTEGER, completion_tokens INTEGER, logprobs TEXT DEFAULT '[]')"
         )
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(replies)")}
+        if "logprobs" not in columns:  # a cache written before log-probabilities were kept
+            self._db.execute("ALTER TABLE replies ADD COLUMN logprobs TEXT DEFAULT '[]'")
         self._lock = threading.Lock()
 
-    def get(self, key: str) -> tuple[str, str, int, int] | None:
-        """The cached (content, finish_reason, prompt_tokens, completion_tokens) or None."""
+    def get(self, key: str) -> Completion | None:
+        """The cached completion, or None."""
         with self._lock:
             row = self._db.execute(
-                "SELECT content, finish, prompt_tokens, completion_tokens FROM replies WHERE key=?", (key,)
+                "SELECT content, finish, prompt_tokens, completion_tokens, logprobs FROM replies WHERE key=?", (key,)
             ).fetchone()
-        return tuple(row) if row else None  # type: ignore[return-value]
+        if not row:
+            return None
+        return Completion(row[0], row[1], row[2], row[3], [(t, lp) for t, lp in json.loads(row[4] or "[]")])
 
-    def put(self, key: str, content: str, finish: str, prompt_tokens: int, completion_tokens: int) -> None:
-        """Store one reply (the first write for a key wins)."""
+    def put(self, key: str, c: Completion) -> None:
+        """Store one completion (the first write for a key wins)."""
         with self._lock:
             self._db.execute(
-                "INSERT OR IGNORE INTO replies VALUES (?, ?, ?, ?, ?)",
-                (key, content, finish, prompt_tokens, completion_tokens),
+                "INSERT OR IGNORE INTO replies VALUES (?, ?, ?, ?, ?, ?)",
+                (key, c.content, c.finish, c.prompt_tokens, c.completion_tokens, json.dumps(c.logprobs)),
             )
 
 
@@ -155,16 +195,21 @@ class Teacher:
         self.concurrency = max(1, concurrency)
         self.cache = cache
 
-    def _call(self, prompt: str, rf: dict | None, seed: int | None) -> tuple[str, str, int, int, bool]:
-        """One request (or a cache hit): content, finish reason, prompt and completion tokens, cached."""
-        key = hashlib.sha256(json.dumps([self.model_id, prompt, rf, seed], sort_keys=True).encode()).hexdigest()
+    def _call(self, prompt: str, rf: dict | None, seed: int | None, logprobs: bool) -> tuple[Completion, bool]:
+        """One request (or a cache hit), and whether it came from the cache."""
+        request: list[object] = [self.model_id, prompt, rf, seed]
+        if logprobs:  # only then, so replies cached without log-probabilities keep their keys
+            request.append("logprobs")
+        key = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
         if self.cache and (hit := self.cache.get(key)):
-            return (*hit, True)
+            return hit, True
         kwargs: dict[str, object] = {}
         if rf is not None:
             kwargs["response_format"] = rf
         if seed is not None:
             kwargs["seed"] = seed
+        if logprobs:
+            kwargs["logprobs"] = True
         try:
             msg = self.chat.invoke([HumanMessage(prompt)], **kwargs)
         except openai.APIStatusError as e:
@@ -179,54 +224,61 @@ class Teacher:
         except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
             # The client could not read the body as a chat completion: a bad reply, re-asked like a
             # malformed one and never cached. The first line of the error stays visible in Reply.raw.
-            return f"{BAD_RESPONSE}: {_short(e)}", BAD_RESPONSE, 0, 0, False
+            return Completion(f"{BAD_RESPONSE}: {_short(e)}", BAD_RESPONSE, 0, 0), False
         else:
             content = msg.content if isinstance(msg.content, str) else json.dumps(msg.content)
             usage = getattr(msg, "usage_metadata", None) or {}
-            finish = str((msg.response_metadata or {}).get("finish_reason") or "")
-            result = (content, finish, int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0)))
+            meta = msg.response_metadata or {}
+            tokens = [(str(t.get("token", "")), float(t.get("logprob", 0.0)))
+                      for t in ((meta.get("logprobs") or {}).get("content") or [])]
+            result = Completion(content, str(meta.get("finish_reason") or ""), int(usage.get("input_tokens", 0)),
+                                int(usage.get("output_tokens", 0)), tokens)
         if self.cache:
-            self.cache.put(key, *result)
-        return (*result, False)
+            self.cache.put(key, result)
+        return result, False
 
-    def ask(self, prompt: str, schema: type[T], seed: int | None = None) -> Reply[T]:
-        """Ask once, re-asking on a malformed reply up to ``parse_attempts`` times in all."""
+    def ask(self, prompt: str, schema: type[T], seed: int | None = None, logprobs: bool = False) -> Reply[T]:
+        """Ask once, re-asking on a malformed reply up to ``parse_attempts`` times in all.
+
+        ``logprobs`` asks the endpoint for token log-probabilities (kept in `Reply.token_logprobs`).
+        """
         rf = response_format(schema, self.json_mode)
         reply: Reply[T] = Reply(parsed=None, reason="empty")
         for attempt in range(self.parse_attempts):
             # A different seed per attempt so a re-ask is not answered with the same broken reply.
             attempt_seed = None if seed is None else seed + 7919 * attempt
             started = time.perf_counter()
-            content, finish, pt, ct, cached = self._call(prompt, rf, attempt_seed)
+            c, cached = self._call(prompt, rf, attempt_seed, logprobs)
             reply.seconds += 0.0 if cached else time.perf_counter() - started
-            reply.prompt_tokens += pt
-            reply.completion_tokens += ct
+            reply.prompt_tokens += c.prompt_tokens
+            reply.completion_tokens += c.completion_tokens
             reply.attempts = attempt + 1
-            reply.raw, reply.cached = content, cached
-            parsed, reason = (None, BAD_RESPONSE) if finish == BAD_RESPONSE else parse_reply(content, schema)
+            reply.raw, reply.cached, reply.token_logprobs = c.content, cached, c.logprobs
+            parsed, reason = (None, BAD_RESPONSE) if c.finish == BAD_RESPONSE else parse_reply(c.content, schema)
             if parsed is not None:
                 reply.parsed, reply.reason = parsed, None
                 return reply
-            reply.reason = "truncated" if finish == "length" else reason
+            reply.reason = "truncated" if c.finish == "length" else reason
         return reply
 
-    def ask_many(self, prompts: Sequence[str], schema: type[T], seeds: Sequence[int | None] | None = None) -> list[Reply[T]]:
+    def ask_many(self, prompts: Sequence[str], schema: type[T], seeds: Sequence[int | None] | None = None,
+                 logprobs: bool = False) -> list[Reply[T]]:
         """Ask several prompts concurrently (at most ``concurrency`` in flight), replies in order."""
         seeds = list(seeds) if seeds is not None else [None] * len(prompts)
         if self.concurrency == 1 or len(prompts) <= 1:
-            return [self.ask(p, schema, s) for p, s in zip(prompts, seeds, strict=True)]
+            return [self.ask(p, schema, s, logprobs) for p, s in zip(prompts, seeds, strict=True)]
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            return list(pool.map(lambda ps: self.ask(ps[0], schema, ps[1]), zip(prompts, seeds, strict=True)))
+            return list(pool.map(lambda ps: self.ask(ps[0], schema, ps[1], logprobs), zip(prompts, seeds, strict=True)))
 
 
-def _unparsed(e: openai.LengthFinishReasonError | openai.ContentFilterFinishReasonError) -> tuple[str, str, int, int]:
-    """Content, finish reason and tokens of a completion the client would not parse."""
+def _unparsed(e: openai.LengthFinishReasonError | openai.ContentFilterFinishReasonError) -> Completion:
+    """A completion the client would not parse (cut off or filtered), kept with its cost."""
     completion = e.completion
     if completion is None or not completion.choices:
-        return "", "content_filter", 0, 0
+        return Completion("", "content_filter", 0, 0)
     usage = completion.usage
-    return (completion.choices[0].message.content or "", completion.choices[0].finish_reason,
-            usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0)
+    return Completion(completion.choices[0].message.content or "", completion.choices[0].finish_reason,
+                      usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0)
 
 
 def _short(e: Exception) -> str:

@@ -29,6 +29,7 @@ class Scripted:
     delay: float = 0.0
     finish_reason: str = "stop"
     raw: bytes | None = None  # sent as the body verbatim (for broken JSON bodies)
+    logprobs: list[tuple[str, float]] | None = None  # (token, logprob), sent when the request asks for them
 
 
 Responder = Callable[[dict], "str | Scripted"]
@@ -76,10 +77,14 @@ class FakeOpenAI:
                     self._send(reply.status, {"error": {"message": message}}, headers=reply.headers)
                 else:
                     prompt = " ".join(str(m.get("content", "")) for m in body.get("messages", []))
+                    choice: dict[str, object] = {"index": 0, "finish_reason": reply.finish_reason,
+                                                 "message": {"role": "assistant", "content": reply.content}}
+                    if body.get("logprobs") and reply.logprobs is not None:
+                        choice["logprobs"] = {"content": [{"token": t, "logprob": lp, "bytes": list(t.encode()),
+                                                           "top_logprobs": []} for t, lp in reply.logprobs]}
                     self._send(200, {
                         "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": body.get("model", "teacher"),
-                        "choices": [{"index": 0, "finish_reason": reply.finish_reason,
-                                     "message": {"role": "assistant", "content": reply.content}}],
+                        "choices": [choice],
                         "usage": {"prompt_tokens": len(prompt) // 4, "completion_tokens": max(1, len(reply.content) // 4),
                                   "total_tokens": len(prompt) // 4 + max(1, len(reply.content) // 4)},
                     }, headers=reply.headers)
