@@ -289,10 +289,20 @@ def _short(e: Exception) -> str:
     return text.splitlines()[0][:200] if text.strip() else e.__class__.__name__
 
 
+TOP_P = 0.95  # llama.cpp's server default, sent explicitly so OpenAI (1.0) and vLLM sample the same way
+
+
 def chat_model(
-    base_url: str, model: str, *, temperature: float, max_tokens: int, timeout: float, max_retries: int
+    base_url: str, model: str, *, temperature: float, max_tokens: int, timeout: float, max_retries: int,
+    top_p: float = TOP_P,
 ) -> BaseChatModel:
-    """A `ChatOpenAI` for the endpoint; the key comes only from ``OPENAI_API_KEY`` and is never stored."""
+    """A `ChatOpenAI` for the endpoint; the key comes only from ``OPENAI_API_KEY`` and is never stored.
+
+    Every sampling parameter of the OpenAI API is sent on every call (temperature, top_p, no frequency
+    or presence penalty, max_tokens; the seed per request), so a server's own defaults never change the
+    method. Server-specific samplers (llama.cpp's top_k, min_p, repeat_penalty) are not part of that API
+    and keep each server's defaults.
+    """
     from langchain_openai import ChatOpenAI  # imported here so importing the graph needs no OpenAI setup
 
     return ChatOpenAI(
@@ -300,6 +310,9 @@ def chat_model(
         model=model,
         api_key=os.environ.get("OPENAI_API_KEY") or "EMPTY",
         temperature=temperature,
+        top_p=top_p,
+        frequency_penalty=0.0,
+        presence_penalty=0.0,
         max_tokens=max_tokens,
         timeout=timeout,
         max_retries=max_retries,

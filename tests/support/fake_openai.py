@@ -47,8 +47,10 @@ class _QuietServer(ThreadingHTTPServer):
 class FakeOpenAI:
     """A loopback HTTP server speaking the chat-completions API; use as a context manager."""
 
-    def __init__(self, respond: Responder) -> None:
+    def __init__(self, respond: Responder, models: tuple[str, ...] = ("teacher",), api_key: str | None = None) -> None:
         self.respond = respond
+        self.models = models
+        self.api_key = api_key  # when set, a request without "Authorization: Bearer <api_key>" gets HTTP 401
         self.requests: list[dict] = []
         self.request_headers: list[dict[str, str]] = []  # the HTTP headers of each request, in order
         self._lock = threading.Lock()
@@ -58,10 +60,19 @@ class FakeOpenAI:
             def log_message(self, *args: object) -> None:  # keep test output quiet
                 pass
 
+            def unauthorised(self) -> bool:
+                if outer.api_key is None or self.headers.get("Authorization") == f"Bearer {outer.api_key}":
+                    return False
+                self._send(401, {"error": {"message": "Incorrect API key provided", "code": "invalid_api_key"}})
+                return True
+
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                self._send(200, {"object": "list", "data": [{"id": "teacher", "object": "model"}]})
+                if not self.unauthorised():
+                    self._send(200, {"object": "list", "data": [{"id": m, "object": "model"} for m in outer.models]})
 
             def do_POST(self) -> None:  # noqa: N802
+                if self.unauthorised():
+                    return
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 with outer._lock:
                     outer.requests.append(body)
