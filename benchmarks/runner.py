@@ -32,7 +32,8 @@ from evokd.prompts import render
 from evokd.student import metrics, model
 from evokd.data.readers import load_dataset
 from evokd.task import TaskKind
-from evokd.student.train import TrainConfig, predict, train
+from evokd.graph.nodes import fit, train_config
+from evokd.student.train import predict
 
 Say = Callable[[str], None]
 TEACHER_WORDS = 150  # words of each test text the teacher labels (BBC articles run to 400+; measured.md used 150)
@@ -49,12 +50,15 @@ class Settings:
     budget_tokens: int = 4000
     per_round: int = 2  # texts per round (x2) for static and rephrase; the evokd methods use the paper's 2 + 2
     max_rounds: int = 50  # a ceiling only: the budget is what stops a run
-    # Student recipe, shared by every method (and the full-shot reference).
+    # Student recipe, shared by every method (and the full-shot reference); see Context for each setting.
     student: str = ""
-    epochs: int = 3
+    epochs: int = 10
     min_steps: int = 40
-    lr: float = 5e-5
+    lr: float = 1e-4
     batch_size: int = 8
+    balance: bool = True
+    select_epoch: bool = True
+    patience_epochs: int = 3
     max_length: int = 128
     replay: int = 32
     # Teacher.
@@ -72,7 +76,7 @@ class Settings:
     # References.
     teacher_eval: int = 50  # test texts the teacher labels zero-shot (the first N of the shuffled test split; 0 = all)
     full_shot_limit: int = 1000  # train examples for the full-shot reference (0 = the whole train split)
-    full_shot_epochs: int = 1
+    full_shot_epochs: int = 0  # a cap for a slow machine; 0 = the recipe's epochs, chosen on dev like every method's
     # Dev and test cut to their first N examples (the splits are seeded shuffles; 0 = whole splits):
     # every round evaluates both, and on 2 CPU cores that evaluation dominates a round's student time.
     eval_limit: int = 300
@@ -112,7 +116,8 @@ class Settings:
         values: dict[str, object] = dict(
             data=self.data_folder(dataset), task=self.task_of(dataset), shots=self.shots, seed=seed, max_rounds=self.max_rounds, per_round=self.per_round,
             budget_tokens=self.budget_tokens, patience=0, replay=self.replay, student=self.student,
-            epochs=self.epochs, min_steps=self.min_steps, lr=self.lr, batch_size=self.batch_size,
+            epochs=self.epochs, min_steps=self.min_steps, lr=self.lr, batch_size=self.batch_size, balance=self.balance,
+            select_epoch=self.select_epoch, patience_epochs=self.patience_epochs,
             max_length=self.max_length, teacher_url=self.teacher_url, teacher_model=self.teacher_model,
             json_mode=self.json_mode, concurrency=self.concurrency, max_tokens=self.max_tokens, timeout=self.timeout,
             cache=str(Path(self.work) / "teacher_cache.sqlite") if self.cache else "", run_dir=str(run_dir),
@@ -198,25 +203,26 @@ def run_method(s: Settings, dataset: str, name: str, seed: int, say: Say) -> dic
 
 def full_shot(s: Settings, dataset: str, seed: int, say: Say) -> dict | None:
     """Reference: the student trained on the whole train split (or its first ``full_shot_limit``) with the same recipe."""
-    ctx = s.context(dataset, seed, Path(s.work) / name_of(dataset) / "full-shot" / f"seed-{seed}")
+    ctx = s.context(dataset, seed, Path(s.work) / name_of(dataset) / "full-shot" / f"seed-{seed}",
+                    epochs=s.full_shot_epochs or s.epochs)
     run_dir = Path(ctx.run_dir)
-    cfg = TrainConfig(lr=s.lr, batch_size=s.batch_size, epochs=s.full_shot_epochs, min_steps=s.min_steps,
-                      max_length=s.max_length, seed=seed * 1_000)
-    fp = fingerprint({"cfg": dataclasses.asdict(cfg), "limit": s.full_shot_limit, "student": s.student, "data": dataset})
+    fp = fingerprint({"cfg": dataclasses.asdict(train_config(ctx, 0)), "balance": ctx.balance, "select": ctx.select_epoch,
+                      "limit": s.full_shot_limit, "student": s.student, "data": dataset})
     if s.report_only:
         return finished(run_dir, fp)
     if (old := _reuse(run_dir, fp)) is not None:
         return old
     ds = services(ctx).dataset
     data = ds.train[: s.full_shot_limit] if s.full_shot_limit else ds.train
-    say(f"[{dataset}] full-shot seed {seed}: training on {len(data)} examples, {s.full_shot_epochs} epoch(s)")
+    say(f"[{dataset}] full-shot seed {seed}: training on {len(data)} examples, up to {ctx.epochs} epoch(s)")
     started = time.perf_counter()
     net = model.load(s.student or model.default_student_path(), ds.task)
-    stats = train(net, data, cfg)
+    stats = fit(net, data, ctx, 0, ds.dev)
     dev = metrics.evaluate(ds.task, ds.dev, predict(net, ds.dev, max_length=s.max_length))
     test = metrics.evaluate(ds.task, ds.test, predict(net, ds.test, max_length=s.max_length))
     result = {"method": "full-shot", "dataset": dataset, "seed": seed, "fingerprint": fp, "score": test["score"],
-              "dev": dev["score"], "tokens": 0, "train_examples": len(data), "epochs": s.full_shot_epochs,
+              "dev": dev["score"], "tokens": 0, "train_examples": len(data), "epochs": stats["epochs"],
+              "epoch": stats["epoch"],
               "samples_per_s": round(stats["samples_per_s"], 2), "seconds": round(time.perf_counter() - started, 1)}
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / "result.json", result)

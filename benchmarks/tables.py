@@ -99,9 +99,11 @@ def notes(s: Settings, runs: dict[str, list[dict]], refs: dict[str, dict], ner: 
     """How to read the numbers: selection, budget, what the references were computed on, and budget warnings."""
     out = [
         f"Every method trains the same student with the same recipe (AdamW lr {s.lr}, batch {s.batch_size}, "
-        f"{s.epochs} epochs but at least {s.min_steps} optimizer steps per pass, max length {s.max_length}, "
-        f"replay {s.replay}) and is scored on the test split at the round with the best dev score "
-        "(test labels never select).",
+        f"up to {s.epochs} epochs but at least {s.min_steps} optimizer steps per pass, "
+        f"{'class-balanced batches, ' if s.balance else ''}"
+        f"{f'the epoch with the best dev score kept (patience {s.patience_epochs}), ' if s.select_epoch else ''}"
+        f"max length {s.max_length}, replay {s.replay}) and is scored on the test split at the round with the best "
+        "dev score (test labels never select).",
         f"Budget: {s.budget_tokens:,} teacher tokens (prompt + completion) per run; a run stops before a round like "
         "its last would overrun it, and a round that still overran is excluded from the result.",
         "static, rephrase, evokd-paper and evokd all label through the same Critic (screening + a separate "
@@ -114,7 +116,8 @@ def notes(s: Settings, runs: dict[str, list[dict]], refs: dict[str, dict], ner: 
         out.append(f"teacher: zero-shot labels on the first {t['n']} of {t['of']} test texts (the test split is a seeded "
                    f"shuffle){'' if ner else ', first 150 words of each'}; not the full test split.")
     if f := refs.get("full-shot"):
-        out.append(f"full-shot: {f['train_examples']:,} train examples, {f['epochs']} epoch(s), seed {f['seed']} only.")
+        chosen = f" (epoch {f['epoch']} kept, chosen on dev)" if "epoch" in f else ""
+        out.append(f"full-shot: {f['train_examples']:,} train examples, {f['epochs']} epoch(s){chosen}, seed {f['seed']} only.")
     for name, rs in runs.items():  # a budget below one round leaves a method at its seed-only score: say so
         first = [c["tokens"] for r in rs for c in r.get("curve", []) if c["round"] == 1 and not c["within_budget"]]
         if first:

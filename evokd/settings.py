@@ -53,9 +53,15 @@ class Context:
     dev_feedback: int = _f(3, "Dev-set texts the student gets wrong, shown to the Analyst first each round "
                               "(0 = the paper: feedback from generated samples only).")
     student: str = _f("", "Student encoder: local folder or model id; empty = bundled all-MiniLM-L6-v2.")
-    epochs: int = _f(3, "Training epochs over each round's data.")
+    epochs: int = _f(10, "Most training epochs over each round's data (the epoch kept is chosen on dev, see select_epoch).")
     min_steps: int = _f(40, "Minimum optimizer steps per training pass, so tiny data is not under-trained.")
-    lr: float = _f(5e-5, "Student learning rate (AdamW).")
+    lr: float = _f(1e-4, "Student learning rate (AdamW).")
+    balance: bool = _f(True, "Class-balanced training batches: every class drawn equally often each epoch, so a "
+                             "skewed (teacher-labelled) set cannot teach a constant answer. NER trains on sentences as they are.")
+    select_epoch: bool = _f(True, "Score the student on dev after each epoch (once min_steps have run) and keep the best "
+                                  "epoch's weights; off = keep the last epoch (one dev evaluation per round, faster on a CPU).")
+    patience_epochs: int = _f(3, "With select_epoch: stop training after this many epochs without a better dev score "
+                                 "(0 = run every epoch).")
     batch_size: int = _f(16, "Student batch size.")
     max_length: int = _f(128, "Student maximum sequence length in sub-tokens.")
     teacher_url: str = _f("", "OpenAI-compatible base URL; empty = $OPENAI_BASE_URL.")

@@ -11,6 +11,7 @@ import random
 import shutil
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from langchain_core.runnables import RunnableConfig
@@ -30,7 +31,7 @@ from evokd.state import Prediction, RoundRecord, Sample, State, teacher_tokens
 from evokd.student import metrics, model
 from evokd.data.readers import sample_shots
 from evokd.task import Example, Task
-from evokd.student.train import TrainConfig, predict, train
+from evokd.student.train import TrainConfig, class_keys, dev_scorer, predict, train
 
 
 def to_example(task: Task, s: Sample) -> Example:
@@ -54,7 +55,16 @@ def feedback_for(task: Task, examples: list[Example], predicted: list) -> list[P
 def train_config(ctx: Context, rnd: int) -> TrainConfig:
     """The student recipe for one round (a seed per round keeps resumed runs identical)."""
     return TrainConfig(lr=ctx.lr, batch_size=ctx.batch_size, epochs=ctx.epochs, min_steps=ctx.min_steps,
-                       max_length=ctx.max_length, seed=ctx.seed * 1_000 + rnd)
+                       max_length=ctx.max_length, patience=ctx.patience_epochs, seed=ctx.seed * 1_000 + rnd)
+
+
+def fit(net: model.Student, examples: list[Example], ctx: Context, rnd: int, dev: list[Example],
+        on_progress: Callable[[dict], None] | None = None) -> dict:
+    """Train with the run's recipe: class-balanced batches and the epoch chosen on `dev` where the settings
+    say so. The one way every method, and the benchmark's references, train the student."""
+    return train(net, examples, train_config(ctx, rnd), on_progress,
+                 balance_by=class_keys(examples) if ctx.balance else None,
+                 dev_score=dev_scorer(dev, ctx.max_length) if ctx.select_epoch and dev else None)
 
 
 def prune(student_dir: Path, keep: set[str]) -> None:
@@ -147,8 +157,7 @@ def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> 
     train_stats: dict[str, object] = {"steps": 0}
     if rnd == 0 or new:
         write({"node": "student", "round": rnd, "status": f"training on {len(train_set)} examples"})
-        train_stats = train(net, train_set, train_config(ctx, rnd),
-                            on_progress=lambda p: write({"node": "student", "round": rnd, **p}))
+        train_stats = fit(net, train_set, ctx, rnd, ds.dev, on_progress=lambda p: write({"node": "student", "round": rnd, **p}))
     if rnd == 0:  # no generated batch yet: the first analysis reads the seeds as the student now sees them
         update["feedback"] = feedback_for(task, seeds, predict(net, seeds, max_length=ctx.max_length))
 

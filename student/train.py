@@ -10,12 +10,13 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
 from transformers import BatchEncoding
 
+from evokd.student import metrics
 from evokd.student.model import Student
 from evokd.task import Example
 
@@ -24,19 +25,27 @@ IGNORE = -100  # label id that torch's cross-entropy (and so every HF head) skip
 
 @dataclass
 class TrainConfig:
-    """Hyper-parameters of one fine-tuning run."""
+    """Hyper-parameters of one fine-tuning run.
 
-    lr: float = 5e-5
+    The defaults are the recipe issue 12 measured on 200 teacher-labelled rotten_tomatoes reviews:
+    3 epochs at lr 5e-5 collapsed to a constant predictor (macro-F1 0.296 on all three seeds), while
+    10 epochs at lr 1e-4 with class-balanced batches reached 0.677 ± 0.011 (0.708 with gold labels).
+    Up to 10 epochs is safe on larger sets only because the caller can pick the epoch on dev.
+    """
+
+    lr: float = 1e-4
     batch_size: int = 16
-    epochs: int = 3
+    epochs: int = 10
     # Few-shot training sets are tiny: 3 epochs over 10 examples would be 3 optimizer steps. Such
     # under-trained students score near zero (measured: 15 steps gave span F1 0.03 where 125 gave
     # 0.63) and make every method compared against them look good. So epochs repeat until at least
-    # this many optimizer steps have run.
+    # this many optimizer steps have run; dev selection only looks at epochs past this point.
     min_steps: int = 40
     max_length: int = 128
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
+    # With a dev scorer: stop after this many evaluated epochs without a better dev score (0 = never early).
+    patience: int = 3
     seed: int = 0
 
 
@@ -45,11 +54,22 @@ def train(
     examples: list[Example],
     cfg: TrainConfig,
     on_progress: Callable[[dict], None] | None = None,
+    balance_by: Sequence[str] | None = None,
+    dev_score: Callable[[Student], float] | None = None,
 ) -> dict:
-    """Fine-tune `student` in place on `examples`; return step count, final epoch loss and speed."""
+    """Fine-tune `student` in place on `examples`; return step count, final epoch loss, speed and the epoch kept.
+
+    ``balance_by`` gives each example's class: every epoch then draws the classes equally often
+    (`epoch_orders`). ``dev_score`` scores the student on held-out data (never test): it runs after
+    every epoch once ``cfg.min_steps`` steps are done, the best epoch's weights are restored at the
+    end, and training stops after ``cfg.patience`` evaluated epochs without a better score.
+    """
     n = len(examples)
     if n == 0:  # nothing to learn: leave the weights alone; loss 0.0 (not NaN) keeps the stats JSON-safe
-        return {"steps": 0, "epochs": 0, "loss": 0.0, "seconds": 0.0, "samples_per_s": 0.0, "examples": 0}
+        return {"steps": 0, "epochs": 0, "loss": 0.0, "seconds": 0.0, "samples_per_s": 0.0, "examples": 0,
+                "epoch": 0, "dev": None}
+    if balance_by is not None and len(balance_by) != n:
+        raise ValueError(f"balance_by has {len(balance_by)} class keys for {n} examples")
     t0 = time.perf_counter()
     model, device = student.model, student.device
     torch.manual_seed(cfg.seed)  # dropout masks
@@ -74,10 +94,12 @@ def train(
         # default per-tensor loop took ~500 ms a step for MiniLM's 22.7 M parameters, fused ~70-100 ms.
         fused=device.type in ("cpu", "cuda"),
     )
+    orders = epoch_orders(n, balance_by, order_rng)
+    best = Best()
     model.train()
-    step, loss_mean = 0, 0.0
+    step, epoch, loss_mean = 0, 0, 0.0
     for epoch in range(1, epochs + 1):
-        order = torch.randperm(n, generator=order_rng).tolist()
+        order = next(orders)
         losses = []
         for start in range(0, n, cfg.batch_size):
             idx = order[start : start + cfg.batch_size]
@@ -90,20 +112,90 @@ def train(
             torch.nn.utils.clip_grad_norm_(params, 1.0)  # HF Trainer's default; tames the first steps of a fresh head
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
-            losses.append(loss.item())
+            losses.append(loss.detach())  # no .item() per step: on a GPU that would wait for every step to finish
             step += 1
-        loss_mean = sum(losses) / len(losses)
+        loss_mean = torch.stack(losses).mean().item()
+        progress = {"epoch": epoch, "epochs": epochs, "step": step, "steps": total, "loss": loss_mean}
+        if dev_score is not None and step >= cfg.min_steps:
+            progress["dev"] = best.offer(epoch, dev_score(student), student)
+            model.train()  # scoring predicts, which leaves the model in eval mode
         if on_progress is not None:
-            on_progress({"epoch": epoch, "epochs": epochs, "step": step, "steps": total, "loss": loss_mean})
+            on_progress(progress)
+        if cfg.patience and best.stale >= cfg.patience:
+            break
+    kept = best.restore(student) if best.epoch else epoch
     seconds = time.perf_counter() - t0
     return {
         "steps": step,
-        "epochs": epochs,
+        "epochs": epoch,
         "loss": loss_mean,
         "seconds": seconds,
-        "samples_per_s": n * epochs / seconds,
+        "samples_per_s": n * epoch / seconds,
         "examples": n,
+        "epoch": kept,
+        "dev": best.score,
     }
+
+
+class Best:
+    """The best dev-scored epoch so far, its weights kept on the CPU (a copy of a MiniLM is ~90 MB)."""
+
+    def __init__(self) -> None:
+        self.epoch, self.score, self.stale = 0, None, 0
+        self.weights: dict[str, torch.Tensor] = {}
+
+    def offer(self, epoch: int, score: float, student: Student) -> float:
+        """Keep this epoch if it beats the best so far (a tie keeps the earlier, shorter-trained one); return the score."""
+        if self.score is None or score > self.score:
+            self.epoch, self.score, self.stale = epoch, score, 0
+            self.weights = {k: v.detach().to("cpu", copy=True) for k, v in student.model.state_dict().items()}
+        else:
+            self.stale += 1
+        return score
+
+    def restore(self, student: Student) -> int:
+        """Put the best epoch's weights back into the student; return that epoch."""
+        student.model.load_state_dict(self.weights)
+        return self.epoch
+
+
+def epoch_orders(n: int, balance_by: Sequence[str] | None, rng: torch.Generator) -> Iterator[list[int]]:
+    """Each epoch's order of example indices, endlessly.
+
+    Without class keys: a fresh permutation. With them: n draws split as evenly as possible over the
+    classes, so a 129/71 teacher-labelled set trains 100/100 and the student cannot win by always
+    answering the majority class. Each class is drawn from its own endless stream (a new permutation
+    whenever its examples run out), so minority examples repeat and majority ones take turns across
+    epochs: every example is seen, the epoch length and the step count stay those of n examples.
+    """
+    if balance_by is None:
+        while True:
+            yield torch.randperm(n, generator=rng).tolist()
+    classes = sorted(set(balance_by))
+    streams = [_shuffled_forever([i for i, key in enumerate(balance_by) if key == c], rng) for c in classes]
+    share, extra = divmod(n, len(classes))
+    while True:
+        lucky = set(torch.randperm(len(classes), generator=rng)[:extra].tolist())  # who gets the remainder's draws
+        picks = [next(stream) for c, stream in enumerate(streams) for _ in range(share + (c in lucky))]
+        yield [picks[i] for i in torch.randperm(n, generator=rng).tolist()]
+
+
+def _shuffled_forever(members: list[int], rng: torch.Generator) -> Iterator[int]:
+    """`members` in a new random order on every pass: each is drawn once before any is drawn twice."""
+    while True:
+        for i in torch.randperm(len(members), generator=rng).tolist():
+            yield members[i]
+
+
+def class_keys(examples: list[Example]) -> list[str] | None:
+    """Each example's class, what `train` balances on; None when examples carry tags instead of one class."""
+    keys = [ex.get("label") for ex in examples]
+    return None if any(k is None for k in keys) else keys  # type: ignore[return-value]
+
+
+def dev_scorer(dev: list[Example], max_length: int = 128) -> Callable[[Student], float]:
+    """The task's selection metric (macro-F1, or span F1) of a student on `dev`: what `train` picks its epoch by."""
+    return lambda student: float(metrics.evaluate(student.task, dev, predict(student, dev, max_length=max_length))["score"])
 
 
 def predict(

@@ -34,6 +34,7 @@ console = Console(stderr=True, highlight=False, soft_wrap=True)
 RUN_FIELDS = {
     "task": str, "shots": int, "seed": int, "per_round": int, "budget_tokens": int, "patience": int,
     "target": float, "replay": int, "dev_feedback": int, "feedback_limit": int, "student": str, "epochs": int, "min_steps": int, "lr": float,
+    "balance": bool, "select_epoch": bool, "patience_epochs": int,
     "batch_size": int, "max_length": int, "teacher_url": str, "teacher_model": str, "temperature": float,
     "max_tokens": int, "json_mode": str, "concurrency": int, "timeout": float, "max_retries": int,
     "parse_attempts": int, "task_description": str,
@@ -61,9 +62,13 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
                    help="dev texts the student gets wrong shown to the Analyst each round (0 = the paper's loop)")
     p.add_argument("--feedback-limit", type=int, default=6, help="wrong and right predictions each shown to the Analyst")
     p.add_argument("--student", default="", help="student encoder folder or id (default: bundled MiniLM)")
-    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=10, help="most epochs per training pass (the best on dev is kept)")
     p.add_argument("--min-steps", type=int, default=40)
-    p.add_argument("--lr", type=float, default=5e-5)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--balance", action=argparse.BooleanOptionalAction, default=True, help="class-balanced batches")
+    p.add_argument("--select-epoch", action=argparse.BooleanOptionalAction, default=True,
+                   help="keep the training epoch with the best dev score (--no-select-epoch: the last)")
+    p.add_argument("--patience-epochs", type=int, default=3, help="stop training after N epochs without a better dev score")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--max-length", type=int, default=128)
     p.add_argument("--teacher-url", default=os.environ.get("OPENAI_BASE_URL", ""),
