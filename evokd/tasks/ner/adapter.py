@@ -21,7 +21,7 @@ from evokd.student.metrics import span_scores
 from evokd.student.model import Head
 from evokd.task import Example, Task
 from evokd.tasks.base import TaskAdapter
-from evokd.tasks.ner.text import PLACEHOLDER, Tokenizer, WhitespaceTokenizer, key, resolve
+from evokd.tasks.ner.text import PLACEHOLDER, Tokenizer, WhitespaceTokenizer, fold_type, resolve
 from evokd.teacher.client import Reply, Teacher
 from evokd.text import bullet_list, clip
 
@@ -32,7 +32,7 @@ def read_glossary() -> dict[str, str]:
     """Type meanings from prompts/ner/types.md ("- type: meaning" lines), keyed by folded name."""
     text = default_path("ner", "types").read_text(encoding="utf-8")
     found = re.findall(r"^- ([^:\n]+): (.+)$", text, re.M)
-    return {key(name): meaning.strip() for name, meaning in found}
+    return {fold_type(name): meaning.strip() for name, meaning in found}
 
 
 def describe_types(types: Sequence[str], names: bool = True, glossary: dict[str, str] | None = None) -> str:
@@ -42,7 +42,7 @@ def describe_types(types: Sequence[str], names: bool = True, glossary: dict[str,
     """
     gloss = read_glossary() if glossary is None else glossary
     meaning = {k: v if names else re.sub(r"\s*\([^)]*\)$", "", v) for k, v in gloss.items()}
-    return bullet_list([f"{t}: {meaning[key(t)]}" if key(t) in meaning else t for t in types])
+    return bullet_list([f"{t}: {meaning[fold_type(t)]}" if fold_type(t) in meaning else t for t in types])
 
 
 # ---- the Critic's calls --------------------------------------------------------------------------

@@ -1,5 +1,8 @@
 """NER text handling: tokenising like the data, matching type names, placing the Critic's mentions as BIO tags.
 
+The BIO helpers themselves (`bio_spans`, `to_bio`, `to_iob2`) are in `evokd.data.bio`, where the data
+readers, which sit below the adapters, can use them too.
+
 The Critic names each entity as an exact substring of the sentence plus a type; everything about
 positions is decided here, in code, never taken from the model:
 
@@ -139,7 +142,7 @@ _ALIASES: tuple[tuple[frozenset[str], frozenset[str]], ...] = tuple(
 )
 
 
-def key(name: str) -> str:
+def fold_type(name: str) -> str:
     """A type name folded for comparison: "Geo-Loc", "geo_loc", "B-geo loc" -> "geoloc"."""
     name = re.sub(r"^[BI]-", "", name.strip())
     return "".join(ch for ch in name.casefold() if ch.isalnum())
@@ -149,11 +152,11 @@ def match_type(name: str, types: Sequence[str]) -> str | None:
     """The task type a Critic's type name means (exact, then folded, then a common alias), else None."""
     if name in types:
         return name
-    folded = {key(t): t for t in types}
-    if key(name) in folded:
-        return folded[key(name)]
+    folded = {fold_type(t): t for t in types}
+    if fold_type(name) in folded:
+        return folded[fold_type(name)]
     for heads, aliases in _ALIASES:
-        if key(name) in heads | aliases:
+        if fold_type(name) in heads | aliases:
             hits = [t for k, t in folded.items() if k in heads]
             if len(hits) == 1:
                 return hits[0]
