@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import ast
 import inspect
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
@@ -65,7 +66,7 @@ class Topic(TaskAdapter):
     cuts_reference_texts = False
 
     def read_split(self, file: Path, text: str) -> list[Record]:
-        return read_jsonl(file, text, ("text", "topic"), lambda t, topic, where: {"text": t, "topic": topic})
+        return read_jsonl(file, text, ("text", "topic"), lambda t, topic, where: {"text": t, "topic": topic})  # type: ignore[typeddict-unknown-key]
 
     def labels_in(self, ex: Example) -> set[str]:
         return {ex["topic"]}  # type: ignore[typeddict-item]
@@ -110,10 +111,10 @@ class Topic(TaskAdapter):
                          examples: Sequence[Example], words: int) -> tuple[list, list[Reply], int]:
         return [], [], 0
 
-    def show_label(self, sample: Sample) -> str:
+    def show_label(self, sample: Mapping[str, Any]) -> str:
         return str(sample.get("label", ""))
 
-    def show_prediction(self, sample: Sample) -> str:
+    def show_prediction(self, sample: Mapping[str, Any]) -> str:
         return str(sample.get("predicted", ""))
 
 

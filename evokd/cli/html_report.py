@@ -13,9 +13,10 @@ import json
 from collections import Counter
 from html import escape
 from pathlib import Path
+from typing import cast
 
 from evokd.cli.inspection import RunView, load_run, per_label, rejected_text
-from evokd.task import Task
+from evokd.task import Example, Task
 from evokd.tasks import TaskAdapter
 
 CSS = """
@@ -158,7 +159,7 @@ def samples_per_round(view: RunView) -> str:
 
 def fooled(sample: dict, adapter: TaskAdapter) -> bool:
     """True if the student got the (accepted, predicted) sample wrong before training on it."""
-    return sample.get("predicted") != adapter.gold(sample)
+    return sample.get("predicted") != adapter.gold(cast(Example, sample))
 
 
 def hard_easy(view: RunView) -> str:

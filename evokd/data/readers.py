@@ -46,9 +46,14 @@ class DataError(ValueError):
 class Format(Protocol):
     """How one task kind's examples are stored (each `evokd.tasks` adapter is one)."""
 
-    kind: str
-    label_noun: str
-    extensions: tuple[str, ...]
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def label_noun(self) -> str: ...
+
+    @property
+    def extensions(self) -> tuple[str, ...]: ...
 
     def read_split(self, file: Path, text: str) -> list[Record]: ...
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -160,9 +160,9 @@ class TaskAdapter(ABC):
     # ---- reports ---------------------------------------------------------------------------------
 
     @abstractmethod
-    def show_label(self, sample: Sample) -> str:
+    def show_label(self, sample: Mapping[str, Any]) -> str:
         """The Critic's label of a sample as one line of text."""
 
     @abstractmethod
-    def show_prediction(self, sample: Sample) -> str:
+    def show_prediction(self, sample: Mapping[str, Any]) -> str:
         """The student's prediction on a sample as one line of text."""

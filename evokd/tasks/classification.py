@@ -8,8 +8,9 @@ that label is one the task has and the one the Generator was asked for.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from evokd.data.readers import DataError, Record, classification_example, read_csv, read_jsonl
 from evokd.prompts import render
@@ -126,10 +127,10 @@ class Classification(TaskAdapter):
         labels = [match_label(r.parsed.label, task.labels) if r.parsed else None for r in replies]
         return [lab or "(none)" for lab in labels], replies, sum(lab is None for lab in labels)
 
-    def show_label(self, sample: Sample) -> str:
+    def show_label(self, sample: Mapping[str, Any]) -> str:
         """The label."""
         return str(sample.get("label", ""))
 
-    def show_prediction(self, sample: Sample) -> str:
+    def show_prediction(self, sample: Mapping[str, Any]) -> str:
         """The predicted label."""
         return str(sample.get("predicted", ""))

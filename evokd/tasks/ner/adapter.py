@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from evokd.data.bio import bio_spans, entity_types
 from evokd.data.readers import DataError, Record, check_tags, read_conll, read_jsonl, tagged_example
@@ -263,13 +264,13 @@ class Ner(TaskAdapter):
         tags, replies = tag_sentences(teacher, prompt, task, description, examples, self.glossary)
         return tags, replies, sum(r.parsed is None for r in replies)  # type: ignore[return-value]
 
-    def show_label(self, sample: Sample) -> str:
+    def show_label(self, sample: Mapping[str, Any]) -> str:
         """The Critic's mentions with their types."""
         if sample.get("entities") is not None:
             return "; ".join(f"{e['text']} ({e['type']})" for e in sample["entities"]) or "(no entities)"
         return str(sample.get("label", ""))
 
-    def show_prediction(self, sample: Sample) -> str:
+    def show_prediction(self, sample: Mapping[str, Any]) -> str:
         """The predicted tags read as entity mentions, like the Critic's label."""
         p = sample.get("predicted", "")
         if not isinstance(p, list):

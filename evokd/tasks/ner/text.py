@@ -88,7 +88,7 @@ class Tokenizer:
             rf"[@#]{_W}+",  # mention, hashtag
             _HTML,  # HTML entity, as the tweets carry them
             *[f"(?i:{c})" for c in clitics],
-            rf"(?:[A-Za-z]\.){{2,}}",  # abbreviation: U.S. D.C.
+            r"(?:[A-Za-z]\.){2,}",  # abbreviation: U.S. D.C.
             rf"<3|-_+-|\^_*\^|[:;=][-o*'^]?[)\](\[dDpPoO/\\|3*]+(?!{_W})",  # emoticon
             r"[$€£]\d+(?:[.,:/]\d+)*%?|\d+(?:[.,:/]\d+)+%?|\d+%",  # $5  14:30  4.8  1,000  9/11  100%
             r"[wW]/(?=\s|$)",  # "w/" (with)
