@@ -34,7 +34,8 @@ def screen(sample: Sample, seen: set[str], leak: LeakIndex) -> str:
 
 
 def label_batch(teacher: Teacher, prompt: str, task: Task, description: str, batch: list[Sample],
-                seen: set[str], leak: LeakIndex, adapter: TaskAdapter | None = None) -> tuple[list[Sample], list[Reply]]:
+                seen: set[str], leak: LeakIndex, adapter: TaskAdapter | None = None,
+                ) -> tuple[list[Sample], list[Reply]]:
     """Screen every pending sample, label the survivors in separate calls (as the task's adapter asks), and
     record each verdict.
 

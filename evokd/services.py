@@ -1,9 +1,10 @@
 """What a run uses besides its settings, built once per run from its `Context`.
 
 The teacher clients, the dataset, the task description the teacher reads, the leak index and the task
-adapter fitted to the run's training data (NER: its tokenizer splits generated sentences like the data). `Context` stays plain settings; nodes
-ask ``services(ctx)`` for these. The costly ones are cached per process, keyed by the settings they
-depend on, so the first asker pays for building them and every later node of the run reuses them.
+adapter fitted to the run's training data (NER: its tokenizer splits generated sentences like the data).
+`Context` stays plain settings; nodes ask ``services(ctx)`` for these. The costly ones are cached per
+process, keyed by the settings they depend on, so the first asker pays for building them and every
+later node of the run reuses them.
 """
 
 from __future__ import annotations

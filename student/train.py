@@ -189,7 +189,8 @@ def _tokenize(student: Student, examples: list[Example], max_length: int) -> Bat
 
 
 def _label_ids(student: Student, examples: list[Example], enc: BatchEncoding) -> list[int] | list[list[int]]:
-    """Class ids, or aligned sub-token tag ids for a per-token head; an unknown label is a clear error, not a KeyError."""
+    """Class ids, or aligned sub-token tag ids for a per-token head; an unknown label is a clear error, not a
+    KeyError."""
     tag2id = {t: i for i, t in enumerate(student.head.names)}
     try:
         if student.head.per_token:

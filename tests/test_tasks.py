@@ -49,7 +49,8 @@ def test_unknown_kind_is_a_one_line_data_error():
 def test_adapter_for_a_task_is_its_kinds_and_heads_follow_the_kind():
     assert adapter_for(Task("ner", ("PER",))) is adapter_for("ner")
     assert tasks.head_for(Task("classification", ("neg", "pos"))) == Head(("neg", "pos"))
-    assert tasks.head_for(Task("ner", ("LOC", "PER"))) == Head(("O", "B-LOC", "I-LOC", "B-PER", "I-PER"), per_token=True)
+    tags = ("O", "B-LOC", "I-LOC", "B-PER", "I-PER")
+    assert tasks.head_for(Task("ner", ("LOC", "PER"))) == Head(tags, per_token=True)
 
 
 class Topic(TaskAdapter):
@@ -66,7 +67,10 @@ class Topic(TaskAdapter):
     cuts_reference_texts = False
 
     def read_split(self, file: Path, text: str) -> list[Record]:
-        return read_jsonl(file, text, ("text", "topic"), lambda t, topic, where: {"text": t, "topic": topic})  # type: ignore[typeddict-unknown-key]
+        def make(line_text: str, topic: str, where: str) -> Example:
+            return {"text": line_text, "topic": topic}  # type: ignore[typeddict-unknown-key]
+
+        return read_jsonl(file, text, ("text", "topic"), make)
 
     def labels_in(self, ex: Example) -> set[str]:
         return {ex["topic"]}  # type: ignore[typeddict-item]
@@ -140,7 +144,8 @@ def test_a_third_kind_plugs_into_the_generic_code_path(topic: Topic, tmp_path: P
         tasks.sample_shots(ds.train, ds.task, 3, seed=0)
 
     batch = [Sample(id="r1-0", requested="sport", text="a hat trick in the derby", verdict="pending", reason=""),
-             Sample(id="r1-1", requested="sport", text="a budget vote in parliament today", verdict="pending", reason="")]
+             Sample(id="r1-1", requested="sport", text="a budget vote in parliament today", verdict="pending",
+                    reason="")]
     teacher = Teacher(FakeListChatModel(responses=['{"label": "sport"}', '{"label": "politics"}']), concurrency=1)
     out, _ = label_batch(teacher, "Topic?", ds.task, "topics", batch, set(), LeakIndex([]))
     assert [(s["verdict"], s["reason"]) for s in out] == [("accepted", ""), ("rejected", "off_topic")]

@@ -101,8 +101,10 @@ class Classification(TaskAdapter):
         return src["label"]
 
     def label(self, teacher: Teacher, prompt: str, task: Task, description: str, todo: list[Sample]) -> list[Reply]:
-        """The Critic names a label; it must be the task's (``off_label``) and the one requested (``label_mismatch``)."""
-        prompts = [render(prompt, task=description, labels=", ".join(task.labels), text=as_data(s["text"])) for s in todo]
+        """The Critic names a label; it must be one of the task's (else ``off_label``) and the one requested
+        (else ``label_mismatch``)."""
+        labels = ", ".join(task.labels)
+        prompts = [render(prompt, task=description, labels=labels, text=as_data(s["text"])) for s in todo]
         replies = teacher.ask_many(prompts, LabelVerdict)
         for s, reply in zip(todo, replies, strict=True):
             s["teacher_tokens"] = s.get("teacher_tokens", 0) + reply.tokens

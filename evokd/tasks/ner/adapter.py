@@ -37,7 +37,8 @@ def read_glossary() -> dict[str, str]:
 
 
 def describe_types(types: Sequence[str], names: bool = True, glossary: dict[str, str] | None = None) -> str:
-    """The task's types as a bullet list, each with its meaning where the glossary (default: prompts/ner/types.md) has one.
+    """The task's types as a bullet list, each with its meaning where the glossary (default: the one in
+    prompts/ner/types.md) has one.
 
     ``names=False`` drops the example names in brackets: a small Critic copies them into its answer.
     """
@@ -256,7 +257,8 @@ class Ner(TaskAdapter):
 
     def label(self, teacher: Teacher, prompt: str, task: Task, description: str, todo: list[Sample]) -> list[Reply]:
         """The Critic names the entities; code places them (`annotate`)."""
-        return annotate(teacher, prompt, task, description, todo, self.tokenizer, self.glossary)  # type: ignore[return-value]
+        replies = annotate(teacher, prompt, task, description, todo, self.tokenizer, self.glossary)
+        return replies  # type: ignore[return-value]
 
     def reference_labels(self, teacher: Teacher, prompt: str, task: Task, description: str,
                          examples: Sequence[Example], words: int) -> tuple[list, list[Reply], int]:
