@@ -1,6 +1,6 @@
 """Fine-tune the student and predict with it: a plain PyTorch loop, readable top to bottom.
 
-Batches are padded per batch (dynamic padding). For NER only the first sub-token of each word
+Batches are padded per batch (dynamic padding). For a per-token head (NER) only the first sub-token of each word
 carries a label (the rest get -100, which the loss ignores), and a word's prediction is read from
 its first sub-token, so training and prediction agree on where a word's tag lives.
 """
@@ -109,10 +109,10 @@ def train(
 def predict(
     student: Student, examples: list[Example], batch_size: int = 64, max_length: int = 128
 ) -> list[str] | list[list[str]]:
-    """Class names, or for NER one tag per word; leaves the model in eval mode."""
+    """Class names, or for a per-token head one tag per word; leaves the model in eval mode."""
     if not examples:
         return []
-    model, names = student.model, student.task.tag_names
+    model, names = student.model, student.head.names
     enc = _tokenize(student, examples, max_length)
     # Sorting by length keeps padding per batch small; results are written back in input order.
     order = sorted(range(len(examples)), key=lambda i: len(enc["input_ids"][i]))
@@ -125,7 +125,7 @@ def predict(
             with _autocast(student.device):
                 logits = model(**{k: v.to(student.device) for k, v in batch.items()}).logits
             for i, best in zip(idx, logits.argmax(-1).tolist()):
-                if student.task.is_ner:
+                if student.head.per_token:
                     out[i] = tags_from_subtokens(enc.word_ids(i), best, len(examples[i]["tokens"]), names)
                 else:
                     out[i] = names[best]
@@ -181,18 +181,19 @@ def collate(
 
 
 def _tokenize(student: Student, examples: list[Example], max_length: int) -> BatchEncoding:
-    """Sub-token ids without padding; NER keeps the word split so word_ids() maps sub-tokens to words."""
-    if student.task.is_ner:
+    """Sub-token ids without padding; a per-token head keeps the word split so word_ids() maps sub-tokens to words."""
+    if student.head.per_token:
         words = [ex["tokens"] for ex in examples]
         return student.tokenizer(words, is_split_into_words=True, truncation=True, max_length=max_length)
     return student.tokenizer([ex["text"] for ex in examples], truncation=True, max_length=max_length)
 
 
 def _label_ids(student: Student, examples: list[Example], enc: BatchEncoding) -> list[int] | list[list[int]]:
-    """Class ids, or aligned sub-token tag ids for NER; an unknown label is a clear error, not a KeyError."""
-    tag2id = {t: i for i, t in enumerate(student.task.tag_names)}
+    """Class ids, or aligned sub-token tag ids for a per-token head; an unknown label is a clear error, not a
+    KeyError."""
+    tag2id = {t: i for i, t in enumerate(student.head.names)}
     try:
-        if student.task.is_ner:
+        if student.head.per_token:
             return [align_labels(enc.word_ids(i), ex["tags"], tag2id) for i, ex in enumerate(examples)]
         return [tag2id[ex["label"]] for ex in examples]
     except KeyError as e:
