@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-from evokd.text import bullet_list, clip
 from evokd.schemas import Analysis
 from evokd.teacher.client import Teacher
 from evokd.state import Prediction
 from evokd.prompts import render
 from evokd.task import Task
-
-
-def format_feedback(task: Task, feedback: list[Prediction], limit: int) -> tuple[str, str]:
-    """The wrong and right predictions as prompt text, at most ``limit`` of each."""
-    if task.is_ner:
-        from evokd.tasks import ner
-
-        return ner.format_feedback(feedback, limit)
-    wrong = [f'"{clip(p["text"])}" (true: {p["gold"]} -> predicted: {p["predicted"]})'
-             for p in feedback if not p["correct"]]
-    right = [f'"{clip(p["text"])}" ({p["gold"]})' for p in feedback if p["correct"]]
-    return bullet_list(wrong[:limit]), bullet_list(right[:limit])
+from evokd.tasks import adapter_for
 
 
 def analyse(teacher: Teacher, prompt: str, task: Task, description: str, feedback: list[Prediction],
             limit: int, seed: int) -> tuple[dict[str, object], object]:
     """Ask the teacher for a weakness analysis; a reply that cannot be parsed gives an empty analysis."""
-    wrong, right = format_feedback(task, feedback, limit)
+    wrong, right = adapter_for(task).format_feedback(feedback, limit)
     text = render(prompt, task=description, labels=", ".join(task.labels), wrong=wrong, correct=right)
     reply = teacher.ask(text, Analysis, seed=seed)
     analysis = reply.parsed or Analysis(summary="", weaknesses=[])

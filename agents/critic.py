@@ -1,6 +1,7 @@
 """Critic: labels each generated text in its own call and throws out what is wrong, duplicated or leaked.
 
-Cheap checks run first so no tokens are spent labelling a text that will be thrown out anyway.
+Cheap checks run first so no tokens are spent labelling a text that will be thrown out anyway. The
+labelling call itself, and what makes its answer acceptable, is the task adapter's (`evokd.tasks`).
 Every rejection records its reason; nothing generated is ever executed or used as a path.
 """
 
@@ -8,12 +9,11 @@ from __future__ import annotations
 
 import re
 
-from evokd.text import LeakIndex, as_data, normalise
-from evokd.schemas import LabelVerdict
+from evokd.text import LeakIndex, normalise
 from evokd.teacher.client import Reply, Teacher
 from evokd.state import Sample
-from evokd.prompts import render
 from evokd.task import Task
+from evokd.tasks import TaskAdapter, adapter_for
 
 MIN_WORDS = 3
 REFUSAL = re.compile(r"^\W*(i'?m sorry|i am sorry|sorry,|i can(?:no|')t|i cannot|as an ai|i'?m unable|i am unable)", re.I)
@@ -33,20 +33,13 @@ def screen(sample: Sample, seen: set[str], leak: LeakIndex) -> str:
     return ""
 
 
-def match_label(answer: str, labels: tuple[str, ...]) -> str | None:
-    """The allowed label an answer names (case-insensitive, or the one label it mentions), else None."""
-    folded = {lab.casefold(): lab for lab in labels}
-    if answer.strip().casefold() in folded:
-        return folded[answer.strip().casefold()]
-    named = {lab for lab in labels if re.search(rf"(?<!\w){re.escape(lab)}(?!\w)", answer, re.I)}
-    return named.pop() if len(named) == 1 else None
-
-
 def label_batch(teacher: Teacher, prompt: str, task: Task, description: str, batch: list[Sample],
-                seen: set[str], leak: LeakIndex, tokenizer: object = None) -> tuple[list[Sample], list[Reply]]:
-    """Screen every pending sample, label the survivors in separate calls, and record each verdict.
+                seen: set[str], leak: LeakIndex, adapter: TaskAdapter | None = None,
+                ) -> tuple[list[Sample], list[Reply]]:
+    """Screen every pending sample, label the survivors in separate calls (as the task's adapter asks), and
+    record each verdict.
 
-    ``tokenizer`` (NER only) is an `evokd.tasks.ner.Tokenizer`; None means its default rules.
+    ``adapter`` is the run's (fitted to its data, e.g. NER's tokenizer); None means the kind's default one.
     """
     out = [Sample(**s) for s in batch]
     todo: list[Sample] = []
@@ -59,22 +52,4 @@ def label_batch(teacher: Teacher, prompt: str, task: Task, description: str, bat
             s.update(verdict="rejected", reason=reason)
         else:
             todo.append(s)
-    if task.is_ner:
-        from evokd.tasks import ner
-
-        return out, ner.annotate(teacher, prompt, task, description, todo, tokenizer=tokenizer)  # type: ignore[arg-type]
-    prompts = [render(prompt, task=description, labels=", ".join(task.labels), text=as_data(s["text"])) for s in todo]
-    replies = teacher.ask_many(prompts, LabelVerdict)
-    for s, reply in zip(todo, replies, strict=True):
-        s["teacher_tokens"] = s.get("teacher_tokens", 0) + reply.tokens
-        label = match_label(reply.parsed.label, task.labels) if reply.parsed else None
-        if reply.parsed is None:
-            s.update(verdict="rejected", reason=reply.reason or "malformed")
-        elif label is None:
-            s.update(verdict="rejected", reason="off_label", label=reply.parsed.label[:50])
-        elif label != s["requested"]:
-            # The Generator was asked for another label: the text is ambiguous, a likely source of label noise.
-            s.update(verdict="rejected", reason="label_mismatch", label=label)
-        else:
-            s.update(verdict="accepted", label=label)
-    return out, replies
+    return out, (adapter or adapter_for(task)).label(teacher, prompt, task, description, todo)

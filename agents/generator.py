@@ -13,6 +13,7 @@ from evokd.teacher.client import Reply, Teacher
 from evokd.state import Sample
 from evokd.prompts import render
 from evokd.task import Example, Task
+from evokd.tasks import adapter_for
 
 
 def plan(task: Task, analysis: dict[str, object], n_hard: int, n_easy: int, rnd: int) -> list[Sample]:
@@ -34,30 +35,6 @@ def plan(task: Task, analysis: dict[str, object], n_hard: int, n_easy: int, rnd:
     return samples
 
 
-def examples_for(task: Task, seeds: list[Example], limit: int = 6, label: str | None = None) -> str:
-    """Seed examples as prompt text, to anchor the style and length of what gets written.
-
-    For NER each sentence shows its entities, and those holding ``label`` come first.
-    """
-    if task.is_ner:
-        from evokd.tasks import ner
-
-        return ner.format_examples(seeds, label, limit)
-    else:
-        lines = [f'"{clip(s["text"])}" ({s["label"]})' for s in seeds[:limit]]
-    return bullet_list(lines)
-
-
-def label_text(task: Task) -> str:
-    """The labels as prompts that write texts show them; NER types with their meanings ("geo-loc" or "other"
-    alone tell a small model little)."""
-    if task.is_ner:
-        from evokd.tasks import ner
-
-        return ner.describe_types(task.labels)
-    return ", ".join(task.labels)
-
-
 def generate(teacher: Teacher, prompt: str, task: Task, description: str, analysis: dict[str, object],
              seeds: list[Example], pool: list[Example], requests: list[Sample], seed: int,
              ) -> tuple[list[Sample], list[Reply[GeneratedText]]]:
@@ -65,11 +42,12 @@ def generate(teacher: Teacher, prompt: str, task: Task, description: str, analys
     summary = str(analysis.get("summary") or "")
     lines = [summary] + [f'{w["label"]}: {w["pattern"]}' for w in analysis.get("weaknesses") or []]  # type: ignore[union-attr]
     analysis_text = bullet_list([line for line in lines if line], empty="(no analysis yet)")
-    labels = label_text(task)
+    adapter = adapter_for(task)
+    labels = adapter.label_text(task)
     texts = []
     for r in requests:
-        same = [clip(e["text"]) for e in pool if task.is_ner or e.get("label") == r["requested"]][-5:]
-        examples = examples_for(task, seeds, limit=4, label=r["requested"]) if task.is_ner else examples_for(task, seeds)
+        same = [clip(e["text"]) for e in adapter.written_for(pool, r["requested"])][-5:]
+        examples = adapter.format_examples(seeds, r["requested"], adapter.examples_shown)
         texts.append(render(prompt, task=description, labels=labels, analysis=analysis_text,
                             examples=examples, label=r["requested"], stance=r["stance"],
                             weakness=r["weakness"] or "(none: write a typical example)", avoid=bullet_list(same)))

@@ -27,13 +27,14 @@ from pathlib import Path
 
 from evokd.bench.runner import Say, Settings, name_of
 from evokd.bench.tables import machine, mean_std
-from evokd.data.readers import Dataset, sample_shots
+from evokd.data.readers import Dataset
 from evokd.graph.nodes import fit
 from evokd.records import write_json, write_text
 from evokd.services import services
-from evokd.student import metrics, model
+from evokd.student import model
 from evokd.student.train import predict
 from evokd.task import Example
+from evokd.tasks import adapter_for, evaluate, head_for, sample_shots
 
 # Fixed before any measurement: 2 and 8 per label (the few-shot regime the loop starts from), then
 # totals that quadruple up to about the 2,000 examples issue 12 names.
@@ -59,8 +60,8 @@ def point(s: Settings, ds: Dataset, base: model.Student, dataset: str, recipe: s
     ctx = s.context(dataset, seed, Path(s.work) / "learning-curve", **RECIPES[recipe])
     data = train_subset(ds, rung, seed)
     net = dataclasses.replace(base, model=copy.deepcopy(base.model))  # load() is pure: a copy is a fresh load
-    stats = fit(net, data, ctx, 0, ds.dev)
-    test = metrics.evaluate(ds.task, ds.test, predict(net, ds.test, max_length=ctx.max_length))
+    stats = fit(net, data, ctx, 0, ds.task, ds.dev)
+    test = evaluate(ds.task, ds.test, predict(net, ds.test, max_length=ctx.max_length))
     return {"recipe": recipe, "rung": rung, "n": len(data), "seed": seed, "test": test["score"], "dev": stats["dev"],
             "epoch": stats["epoch"], "epochs": stats["epochs"], "steps": stats["steps"],
             "seconds": round(stats["seconds"], 2)}
@@ -151,11 +152,11 @@ def plot(result: dict, path: Path) -> None:
 def run_dataset(s: Settings, dataset: str, rungs: list[str], recipes: list[str], say: Say) -> dict:
     """Every rung, seed and recipe on one dataset; the files are rewritten after each point."""
     ds = services(s.context(dataset, 0, Path(s.work) / "learning-curve")).dataset
-    base = model.load(s.student or model.default_student_path(), ds.task)
+    base = model.load(s.student or model.default_student_path(), head_for(ds.task))
     result = {
         "dataset": dataset, "date": datetime.date.today().isoformat(), "machine": s.machine or machine(),
         "device": str(base.device), "student": s.student or "all-MiniLM-L6-v2 (bundled)",
-        "metric": "span F1" if ds.task.is_ner else "macro-F1", "ladder": rungs, "seeds": s.seeds,
+        "metric": adapter_for(ds.task).metric_title, "ladder": rungs, "seeds": s.seeds,
         "settings": {k: getattr(s, k) for k in ("lr", "batch_size", "epochs", "min_steps", "max_length", "balance",
                                                  "select_epoch", "patience_epochs", "eval_limit")},
         "recipes": {r: RECIPES[r] for r in recipes}, "dev_examples": len(ds.dev), "test_examples": len(ds.test),

@@ -16,11 +16,11 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from evokd import prompts
-from evokd.tasks import ner
+from evokd.tasks import adapter_for
 from evokd.graph.cost import cost, stopwatch
-from evokd.text import bullet_list, clip
+from evokd.text import clip
 from evokd.graph.nodes import critic
-from evokd.agents.generator import examples_for, fill, generate, label_text, plan
+from evokd.agents.generator import fill, generate, plan
 from evokd.schemas import GeneratedText
 from evokd.teacher.client import Teacher
 from evokd.graph.build import build_graph
@@ -49,25 +49,18 @@ def rephrase_batch(teacher: Teacher, ctx: Context, task: Task, seeds: list[Examp
     sources = [seeds[order[i % len(order)]] for i in range(n)]
     requests = plan(task, {}, 0, n, rnd)
     template = prompts.default(ctx.task, "rephrase")
-    labels = label_text(task)
+    adapter = adapter_for(task)
+    labels = adapter.label_text(task)
     texts = []
     for r, src in zip(requests, sources, strict=True):
-        label = source_label(task, src, rnd)
+        label = adapter.source_label(task, src, rnd)
         r.update(requested=label, weakness=f"rewrite of: {clip(src['text'], 12)}")
-        done = [clip(e["text"]) for e in pool if task.is_ner or e.get("label") == label][-5:]
-        avoid = bullet_list(done) if task.is_ner else examples_for(task, [{"text": t, "label": label} for t in done])
+        done = [clip(e["text"]) for e in adapter.written_for(pool, label)][-5:]
+        avoid = adapter.show_written(done, label)
         texts.append(prompts.render(template, task=services(ctx).description, labels=labels, text=clip(src["text"]), label=label,
                                     avoid=avoid))
     replies = teacher.ask_many(texts, GeneratedText, seeds=[ctx.seed * 100_003 + rnd * 1_009 + i for i in range(n)])
     return fill(requests, replies), replies
-
-
-def source_label(task: Task, src: Example, rnd: int) -> str:
-    """What a rewrite of ``src`` must keep: its label, or for NER one of its entity types (a different one each round)."""
-    if not task.is_ner:
-        return src["label"]
-    types = sorted({t for _, _, t in ner.bio_spans(src["tags"])}) or list(task.labels)
-    return types[rnd % len(types)]
 
 
 Writer = Callable[[Teacher, Context, Task, list[Example], list[Example], int], tuple[list[Sample], list]]

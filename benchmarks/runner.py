@@ -18,20 +18,15 @@ from pathlib import Path
 
 from langgraph.checkpoint.memory import InMemorySaver
 
-from evokd.tasks import ner
-from evokd.text import clip
-from evokd.agents.critic import match_label
-from evokd.schemas import LabelVerdict
 from evokd.bench import tables as report
 from evokd.bench import METHOD_NAMES, REFERENCES
 from evokd.bench.methods import methods
 from evokd.services import services
 from evokd.settings import Context
 from evokd.records import read_jsonl, write_json
-from evokd.prompts import render
-from evokd.student import metrics, model
-from evokd.data.readers import load_dataset
+from evokd.student import model
 from evokd.task import TaskKind
+from evokd.tasks import adapter_for, evaluate, head_for, load_dataset
 from evokd.graph.nodes import fit, train_config
 from evokd.student.train import predict
 
@@ -216,10 +211,10 @@ def full_shot(s: Settings, dataset: str, seed: int, say: Say) -> dict | None:
     data = ds.train[: s.full_shot_limit] if s.full_shot_limit else ds.train
     say(f"[{dataset}] full-shot seed {seed}: training on {len(data)} examples, up to {ctx.epochs} epoch(s)")
     started = time.perf_counter()
-    net = model.load(s.student or model.default_student_path(), ds.task)
-    stats = fit(net, data, ctx, 0, ds.dev)
-    dev = metrics.evaluate(ds.task, ds.dev, predict(net, ds.dev, max_length=s.max_length))
-    test = metrics.evaluate(ds.task, ds.test, predict(net, ds.test, max_length=s.max_length))
+    net = model.load(s.student or model.default_student_path(), head_for(ds.task))
+    stats = fit(net, data, ctx, 0, ds.task, ds.dev)
+    dev = evaluate(ds.task, ds.dev, predict(net, ds.dev, max_length=s.max_length))
+    test = evaluate(ds.task, ds.test, predict(net, ds.test, max_length=s.max_length))
     result = {"method": "full-shot", "dataset": dataset, "seed": seed, "fingerprint": fp, "score": test["score"],
               "dev": dev["score"], "tokens": 0, "train_examples": len(data), "epochs": stats["epochs"],
               "epoch": stats["epoch"],
@@ -248,16 +243,9 @@ def teacher_reference(s: Settings, dataset: str, say: Say) -> dict | None:
     say(f"[{dataset}] teacher zero-shot: labelling {len(test)} test texts")
     started = time.perf_counter()
     teacher = services(ctx).teacher(labelling=True)
-    if ds.task.is_ner:  # the Critic's mentions placed on each test sentence's own tokens
-        predicted, replies = ner.tag_sentences(teacher, ctx.prompt("critic"), ds.task, services(ctx).description, test)
-        off_list = sum(r.parsed is None for r in replies)
-    else:
-        texts = [render(ctx.prompt("critic"), task=services(ctx).description, labels=", ".join(ds.task.labels),
-                        text=clip(ex["text"], TEACHER_WORDS)) for ex in test]
-        replies = teacher.ask_many(texts, LabelVerdict)
-        labels = [match_label(r.parsed.label, ds.task.labels) if r.parsed else None for r in replies]
-        predicted, off_list = [lab or "(none)" for lab in labels], sum(lab is None for lab in labels)
-    scores = metrics.evaluate(ds.task, test, predicted)
+    predicted, replies, off_list = adapter_for(ds.task).reference_labels(
+        teacher, ctx.prompt("critic"), ds.task, services(ctx).description, test, TEACHER_WORDS)
+    scores = evaluate(ds.task, test, predicted)
     result = {"method": "teacher", "dataset": dataset, "fingerprint": fp, "score": scores["score"], "n": len(test),
               "of": len(ds.test), "off_list": off_list,
               "tokens": sum(r.tokens for r in replies), "seconds": round(time.perf_counter() - started, 1),

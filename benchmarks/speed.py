@@ -104,7 +104,7 @@ def _child(spec: dict) -> dict:
     import torch
 
     from evokd.student import model
-    from evokd.data.readers import load_dataset
+    from evokd.tasks import head_for, load_dataset
     from evokd.student.train import TrainConfig, train
 
     torch.manual_seed(spec["seed"])
@@ -112,7 +112,7 @@ def _child(spec: dict) -> dict:
     ds = load_dataset(spec["data"], "classification")
     examples = ds.train[: spec["n"]]
     device = spec["device"]
-    net = model.load(spec["student"] or model.default_student_path(), ds.task, device=device)
+    net = model.load(spec["student"] or model.default_student_path(), head_for(ds.task), device=device)
     rss_loaded = _peak_rss_mb()
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from evokd.records import write_json, write_text
+from evokd.tasks import adapter_for
 
 if TYPE_CHECKING:
     from evokd.bench.runner import Settings
@@ -78,24 +79,24 @@ def summarise(s: Settings, dataset: str, runs: dict[str, list[dict]], refs: dict
     """The whole dataset result, JSON-ready."""
     full = refs.get("full-shot", {}).get("score")
     settings = {k: v for k, v in dataclasses.asdict(s).items() if k not in ("teacher_url", "datasets", "out", "work")}
-    ner = s.task_of(dataset) == "ner"
+    adapter = adapter_for(s.task_of(dataset))
     return {
         "dataset": dataset,
         "date": datetime.date.today().isoformat(),
         "teacher": s.teacher_name or s.teacher_model,
         "student": s.student or "all-MiniLM-L6-v2 (bundled)",
         "machine": s.machine or machine(),
-        "metric": "span F1" if ner else "macro-F1",
+        "metric": adapter.metric_title,
         "settings": settings,
         "methods": {name: summarise_method(rs, full) for name, rs in runs.items() if rs},
         "references": refs,
         "evokd_vs": {ours: paired(runs, ours) for ours in ("evokd", "evokd-paper") if runs.get(ours)},
         "runs": runs,
-        "notes": notes(s, runs, refs, ner),
+        "notes": notes(s, runs, refs, adapter.cuts_reference_texts),
     }
 
 
-def notes(s: Settings, runs: dict[str, list[dict]], refs: dict[str, dict], ner: bool) -> list[str]:
+def notes(s: Settings, runs: dict[str, list[dict]], refs: dict[str, dict], cut_texts: bool) -> list[str]:
     """How to read the numbers: selection, budget, what the references were computed on, and budget warnings."""
     out = [
         f"Every method trains the same student with the same recipe (AdamW lr {s.lr}, batch {s.batch_size}, "
@@ -114,7 +115,7 @@ def notes(s: Settings, runs: dict[str, list[dict]], refs: dict[str, dict], ner: 
                    "so that evaluating every round stays affordable on a 2-core CPU; scores are on those.")
     if (t := refs.get("teacher")) and t["n"] < t["of"]:
         out.append(f"teacher: zero-shot labels on the first {t['n']} of {t['of']} test texts (the test split is a seeded "
-                   f"shuffle){'' if ner else ', first 150 words of each'}; not the full test split.")
+                   f"shuffle){', first 150 words of each' if cut_texts else ''}; not the full test split.")
     if f := refs.get("full-shot"):
         chosen = f" (epoch {f['epoch']} kept, chosen on dev)" if "epoch" in f else ""
         out.append(f"full-shot: {f['train_examples']:,} train examples, {f['epochs']} epoch(s){chosen}, seed {f['seed']} only.")

@@ -1,9 +1,10 @@
 """What a run uses besides its settings, built once per run from its `Context`.
 
-The teacher clients, the dataset, the task description the teacher reads, the leak index and (NER)
-the tokenizer that splits generated sentences like the data. `Context` stays plain settings; nodes
-ask ``services(ctx)`` for these. The costly ones are cached per process, keyed by the settings they
-depend on, so the first asker pays for building them and every later node of the run reuses them.
+The teacher clients, the dataset, the task description the teacher reads, the leak index and the task
+adapter fitted to the run's training data (NER: its tokenizer splits generated sentences like the data).
+`Context` stays plain settings; nodes ask ``services(ctx)`` for these. The costly ones are cached per
+process, keyed by the settings they depend on, so the first asker pays for building them and every
+later node of the run reuses them.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
-from evokd.data.readers import Dataset, load_dataset
+from evokd.data.readers import Dataset
+from evokd.data.registry import resolve_data
 from evokd.settings import Context, JsonMode
 from evokd.task import TaskKind
-from evokd.tasks import ner
+from evokd.tasks import TaskAdapter, adapter_for, load_dataset
 from evokd.teacher.client import ReplyCache, Teacher, chat_model
 from evokd.text import LeakIndex
 
@@ -53,18 +55,16 @@ class Services:
             described = json.loads(card.read_text(encoding="utf-8")).get("task_description")
             if described:
                 return str(described)
-        if self.ctx.task == "ner":
-            return "Find the named entities in each sentence and give each its type."
-        return "Classify each text into exactly one of the labels."
+        return adapter_for(self.ctx.task).default_description
 
     def leak_index(self, seeds: Sequence[str]) -> LeakIndex:
         """Seed, dev and test texts, which generated text must not copy."""
         return _leak_index(self.ctx.data, self.ctx.task, tuple(seeds))
 
     @property
-    def tokenizer(self) -> ner.Tokenizer:
-        """NER: the tokenizer that splits generated sentences the way the run's training data is split."""
-        return ner.tokenizer_for(self.dataset.train)
+    def adapter(self) -> TaskAdapter:
+        """The task kind's adapter, fitted to the run's training data once per process."""
+        return _adapter(self.ctx.data, self.ctx.task)
 
 
 def services(ctx: Context) -> Services:
@@ -84,8 +84,6 @@ def _teacher(url: str, model: str, temperature: float, max_tokens: int, timeout:
 @lru_cache(maxsize=4)
 def read_dataset(data: str, kind: TaskKind) -> Dataset:
     """The dataset named by ``data`` (a folder or a bundled name), read once per process."""
-    from evokd.data.registry import resolve_data
-
     return load_dataset(resolve_data(data), kind)
 
 
@@ -93,3 +91,8 @@ def read_dataset(data: str, kind: TaskKind) -> Dataset:
 def _leak_index(data: str, kind: TaskKind, seeds: tuple[str, ...]) -> LeakIndex:
     ds = read_dataset(data, kind)
     return LeakIndex([*seeds, *(e["text"] for e in ds.dev), *(e["text"] for e in ds.test)])
+
+
+@lru_cache(maxsize=4)
+def _adapter(data: str, kind: TaskKind) -> TaskAdapter:
+    return adapter_for(kind).fitted(read_dataset(data, kind).train)

@@ -17,7 +17,7 @@ from pathlib import Path
 from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
-from evokd import prompts
+from evokd import prompts, tasks
 from evokd.agents.analyst import analyse
 from evokd.agents.critic import label_batch
 from evokd.agents.generator import generate, plan
@@ -28,27 +28,15 @@ from evokd.text import normalise
 from evokd.records import append_new, copy_dir, write_json, write_text
 from evokd.graph.routing import reason_for
 from evokd.state import Prediction, RoundRecord, Sample, State, teacher_tokens
-from evokd.student import metrics, model
-from evokd.data.readers import sample_shots
+from evokd.student import model
 from evokd.task import Example, Task
-from evokd.student.train import TrainConfig, class_keys, dev_scorer, predict, train
+from evokd.tasks import TaskAdapter, adapter_for
+from evokd.student.train import TrainConfig, class_keys, predict, train
 
 
-def to_example(task: Task, s: Sample) -> Example:
-    """The training example an accepted sample becomes."""
-    if task.is_ner:  # text is the tokens joined by spaces, as for the real data (the raw sentence stays in the sample)
-        return Example(text=" ".join(s["tokens"]), tokens=s["tokens"], tags=s["tags"])
-    return Example(text=s["text"], label=s["label"])
-
-
-def gold(task: Task, ex: Example) -> str | list[str]:
-    """An example's label: the class, or the tag sequence."""
-    return ex["tags"] if task.is_ner else ex["label"]
-
-
-def feedback_for(task: Task, examples: list[Example], predicted: list) -> list[Prediction]:
+def feedback_for(adapter: TaskAdapter, examples: list[Example], predicted: list) -> list[Prediction]:
     """Pair each example with the student's prediction: the wrong/right split the Analyst reads."""
-    return [Prediction(text=ex["text"], gold=gold(task, ex), predicted=p, correct=gold(task, ex) == p)
+    return [Prediction(text=ex["text"], gold=adapter.gold(ex), predicted=p, correct=adapter.gold(ex) == p)
             for ex, p in zip(examples, predicted, strict=True)]
 
 
@@ -58,13 +46,17 @@ def train_config(ctx: Context, rnd: int) -> TrainConfig:
                        max_length=ctx.max_length, patience=ctx.patience_epochs, seed=ctx.seed * 1_000 + rnd)
 
 
-def fit(net: model.Student, examples: list[Example], ctx: Context, rnd: int, dev: list[Example],
+def fit(net: model.Student, examples: list[Example], ctx: Context, rnd: int, task: Task, dev: list[Example],
         on_progress: Callable[[dict], None] | None = None) -> dict:
-    """Train with the run's recipe: class-balanced batches and the epoch chosen on `dev` where the settings
-    say so. The one way every method, and the benchmark's references, train the student."""
+    """Train with the run's recipe: class-balanced batches and the epoch chosen on `dev` (by the task's
+    selection metric) where the settings say so. The one way every method, and the benchmark's
+    references, train the student."""
+    def dev_score(student: model.Student) -> float:
+        return float(tasks.evaluate(task, dev, predict(student, dev, max_length=ctx.max_length))["score"])
+
     return train(net, examples, train_config(ctx, rnd), on_progress,
-                 balance_by=class_keys(examples) if ctx.balance else None,
-                 dev_score=dev_scorer(dev, ctx.max_length) if ctx.select_epoch and dev else None)
+                 balance_by=class_keys(net.head, examples) if ctx.balance else None,
+                 dev_score=dev_score if ctx.select_epoch and dev else None)
 
 
 def prune(student_dir: Path, keep: set[str]) -> None:
@@ -113,8 +105,7 @@ def critic(state: State, runtime: Runtime[Context]) -> dict[str, object]:
         seeds = tuple(e["text"] for e in state.get("seeds", []))
         seen = {normalise(e["text"]) for e in state.get("pool", [])}
         batch, replies = label_batch(run.teacher(labelling=True), ctx.prompt("critic"), task, run.description,
-                                     state.get("batch", []), seen, run.leak_index(seeds),
-                                     tokenizer=run.tokenizer if task.is_ner else None)
+                                     state.get("batch", []), seen, run.leak_index(seeds), adapter=run.adapter)
     return {"batch": batch, "stats": {str(rnd): {"critic": cost(replies, elapsed[0])}}}
 
 
@@ -126,28 +117,28 @@ def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> 
     ctx = runtime.context or Context()
     write, started = runtime.stream_writer, time.perf_counter()
     run, ds, rnd = ctx.run_path(config), services(ctx).dataset, state.get("round", 0)
-    task = ds.task
+    task, adapter = ds.task, services(ctx).adapter
     update: dict[str, object] = {}
     if rnd == 0:
-        seeds = sample_shots(ds.train, task, ctx.shots, ctx.seed)
+        seeds = adapter.sample_shots(ds.train, task, ctx.shots, ctx.seed)
         update.update(task=task.to_dict(), seeds=seeds)
         append_new(run / "seeds.jsonl", [{"n": i, **s} for i, s in enumerate(seeds)], key="n")
         for agent in prompts.AGENTS:  # the prompt texts the run starts with, for the record (CLI and Studio alike)
             write_text(run / "prompts" / f"{agent}.md", ctx.prompt(agent))
-        net = model.load(ctx.student or model.default_student_path(), task)
+        net = model.load(ctx.student or model.default_student_path(), adapter.head(task))
         new: list[Example] = list(seeds)
         batch: list[Sample] = []
     else:
         seeds = state["seeds"]
-        net = model.load(state["student_path"], task)
+        net = model.load(state["student_path"], adapter.head(task))
         batch = [Sample(**s) for s in state.get("batch", [])]
         accepted = [s for s in batch if s["verdict"] == "accepted"]
-        new = [to_example(task, s) for s in accepted]
+        new = [adapter.to_example(s) for s in accepted]
         if new:  # the paper's Step 1: the student predicts the new batch before it learns from it
             write({"node": "student", "round": rnd, "status": f"predicting {len(new)} new samples"})
             for s, p in zip(accepted, predict(net, new, max_length=ctx.max_length), strict=True):
                 s["predicted"] = p
-            update["feedback"] = feedback_for(task, new, [s["predicted"] for s in accepted])
+            update["feedback"] = feedback_for(adapter, new, [s["predicted"] for s in accepted])
             update["pool"] = new
 
     # Review history: replay earlier generated samples (and always the seeds) against forgetting.
@@ -157,19 +148,20 @@ def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> 
     train_stats: dict[str, object] = {"steps": 0}
     if rnd == 0 or new:
         write({"node": "student", "round": rnd, "status": f"training on {len(train_set)} examples"})
-        train_stats = fit(net, train_set, ctx, rnd, ds.dev, on_progress=lambda p: write({"node": "student", "round": rnd, **p}))
+        train_stats = fit(net, train_set, ctx, rnd, task, ds.dev,
+                          on_progress=lambda p: write({"node": "student", "round": rnd, **p}))
     if rnd == 0:  # no generated batch yet: the first analysis reads the seeds as the student now sees them
-        update["feedback"] = feedback_for(task, seeds, predict(net, seeds, max_length=ctx.max_length))
+        update["feedback"] = feedback_for(adapter, seeds, predict(net, seeds, max_length=ctx.max_length))
 
     write({"node": "student", "round": rnd, "status": "evaluating"})
     eval_started = time.perf_counter()
     dev_predicted = predict(net, ds.dev, max_length=ctx.max_length)
-    dev = metrics.evaluate(task, ds.dev, dev_predicted)
+    dev = tasks.evaluate(task, ds.dev, dev_predicted)
     if ctx.dev_feedback:  # real texts the student still gets wrong, shown to the Analyst ahead of generated ones
-        wrong = [p for p in feedback_for(task, ds.dev, dev_predicted) if not p["correct"]]
+        wrong = [p for p in feedback_for(adapter, ds.dev, dev_predicted) if not p["correct"]]
         shown = random.Random(ctx.seed * 11 + rnd).sample(wrong, min(ctx.dev_feedback, len(wrong)))
         update["feedback"] = shown + list(update.get("feedback", []))  # type: ignore[call-overload]
-    test = metrics.evaluate(task, ds.test, predict(net, ds.test, max_length=ctx.max_length))  # reported only, never used to decide
+    test = tasks.evaluate(task, ds.test, predict(net, ds.test, max_length=ctx.max_length))  # reported only, never used to decide
     eval_seconds = time.perf_counter() - eval_started
     path = run / "student" / f"round-{rnd}"
     model.save(net, path)
@@ -211,7 +203,7 @@ def finalize(state: State, runtime: Runtime[Context], config: RunnableConfig) ->
         "stop_reason": reason_for(state, ctx) or "max_rounds",
         "rounds": history[-1]["round"],
         "best_round": best["round"],
-        "metric": Task.from_dict(state["task"]).metric,
+        "metric": adapter_for(Task.from_dict(state["task"])).metric,
         "dev": best_record["dev"],
         "test": best_record["test"],
         "seed_only": {"dev": history[0]["dev"], "test": history[0]["test"]},

@@ -1,33 +1,23 @@
-"""Score predictions against gold: macro-F1 for classification, strict IOB2 span F1 for NER.
+"""Score predictions against gold: macro-F1 over class names, strict IOB2 span F1 over tag sequences.
 
-Both match the reference measurements (scikit-learn macro-F1; seqeval strict IOB2, micro), so
-numbers are comparable with measured.md. ``score`` is always the task's selection metric.
+Both match the reference measurements (scikit-learn macro-F1; seqeval strict IOB2, micro), so numbers
+are comparable across runs and with the benchmark. Which score a task is selected on, and how its
+examples give gold labels, is the task adapter's business (`evokd.tasks`); these take plain lists.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from seqeval.metrics.v1 import precision_recall_fscore_support as span_prfs
 from seqeval.metrics.v1 import unique_labels
 from seqeval.scheme import IOB2
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
-from evokd.task import Example, Task
 
-
-def evaluate(task: Task, gold: list[Example], pred: list) -> dict:
-    """Scores of `pred` (class names, or tag lists for NER) against `gold`, floats rounded to 4 places."""
-    if len(gold) != len(pred):
-        raise ValueError(f"{len(gold)} gold examples but {len(pred)} predictions")
-    result = _ner(task, gold, pred) if task.is_ner else _classification(task, gold, pred)
-    result["score"] = result[task.metric]
-    result["n"] = len(gold)
-    return result
-
-
-def _classification(task: Task, gold: list[Example], pred: list[str]) -> dict:
+def class_scores(labels: Sequence[str], y_true: list[str], pred: list[str]) -> dict:
     """Accuracy, macro-F1 over all task labels (absent ones count as 0), and per-label scores."""
-    y_true = [ex["label"] for ex in gold]
-    labels = list(task.labels)
+    labels = list(labels)
     if not y_true:  # scikit-learn warns and returns nan on an empty set
         return {"accuracy": 0.0, "macro_f1": 0.0, "per_label": {lab: _scores(0.0, 0.0, 0.0, 0) for lab in labels}}
     p, r, f, s = precision_recall_fscore_support(y_true, pred, labels=labels, zero_division=0)
@@ -38,9 +28,9 @@ def _classification(task: Task, gold: list[Example], pred: list[str]) -> dict:
     }
 
 
-def _ner(task: Task, gold: list[Example], pred: list[list[str]]) -> dict:
+def span_scores(types: Sequence[str], gold: list[Sequence[str]], pred: list[Sequence[str]]) -> dict:
     """Strict IOB2 micro span scores, and per-type scores for every task type (absent ones as zeros)."""
-    y_true = [list(ex["tags"]) for ex in gold]
+    y_true = [list(t) for t in gold]
     y_pred = [list(p) for p in pred]
     for i, (t, p) in enumerate(zip(y_true, y_pred)):
         if len(t) != len(p):
@@ -57,7 +47,7 @@ def _ner(task: Task, gold: list[Example], pred: list[list[str]]) -> dict:
         "span_f1": round(float(micro[2]), 4),
         "precision": round(float(micro[0]), 4),
         "recall": round(float(micro[1]), 4),
-        "per_type": {t: _scores(*found.get(t, (0.0, 0.0, 0.0, 0))) for t in task.labels},
+        "per_type": {t: _scores(*found.get(t, (0.0, 0.0, 0.0, 0))) for t in types},
     }
 
 

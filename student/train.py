@@ -1,6 +1,6 @@
 """Fine-tune the student and predict with it: a plain PyTorch loop, readable top to bottom.
 
-Batches are padded per batch (dynamic padding). For NER only the first sub-token of each word
+Batches are padded per batch (dynamic padding). For a per-token head (NER) only the first sub-token of each word
 carries a label (the rest get -100, which the loss ignores), and a word's prediction is read from
 its first sub-token, so training and prediction agree on where a word's tag lives.
 """
@@ -16,8 +16,7 @@ from dataclasses import dataclass
 import torch
 from transformers import BatchEncoding
 
-from evokd.student import metrics
-from evokd.student.model import Student
+from evokd.student.model import Head, Student
 from evokd.task import Example
 
 IGNORE = -100  # label id that torch's cross-entropy (and so every HF head) skips
@@ -187,24 +186,19 @@ def _shuffled_forever(members: list[int], rng: torch.Generator) -> Iterator[int]
             yield members[i]
 
 
-def class_keys(examples: list[Example]) -> list[str] | None:
-    """Each example's class, what `train` balances on; None when examples carry tags instead of one class."""
-    keys = [ex.get("label") for ex in examples]
-    return None if any(k is None for k in keys) else keys  # type: ignore[return-value]
-
-
-def dev_scorer(dev: list[Example], max_length: int = 128) -> Callable[[Student], float]:
-    """The task's selection metric (macro-F1, or span F1) of a student on `dev`: what `train` picks its epoch by."""
-    return lambda student: float(metrics.evaluate(student.task, dev, predict(student, dev, max_length=max_length))["score"])
+def class_keys(head: Head, examples: list[Example]) -> list[str] | None:
+    """Each example's class, what `train` can balance on; None for a per-token head, whose sentences hold
+    many tags and no single class."""
+    return None if head.per_token else [ex["label"] for ex in examples]
 
 
 def predict(
     student: Student, examples: list[Example], batch_size: int = 64, max_length: int = 128
 ) -> list[str] | list[list[str]]:
-    """Class names, or for NER one tag per word; leaves the model in eval mode."""
+    """Class names, or for a per-token head one tag per word; leaves the model in eval mode."""
     if not examples:
         return []
-    model, names = student.model, student.task.tag_names
+    model, names = student.model, student.head.names
     enc = _tokenize(student, examples, max_length)
     # Sorting by length keeps padding per batch small; results are written back in input order.
     order = sorted(range(len(examples)), key=lambda i: len(enc["input_ids"][i]))
@@ -217,7 +211,7 @@ def predict(
             with _autocast(student.device):
                 logits = model(**{k: v.to(student.device) for k, v in batch.items()}).logits
             for i, best in zip(idx, logits.argmax(-1).tolist()):
-                if student.task.is_ner:
+                if student.head.per_token:
                     out[i] = tags_from_subtokens(enc.word_ids(i), best, len(examples[i]["tokens"]), names)
                 else:
                     out[i] = names[best]
@@ -273,18 +267,19 @@ def collate(
 
 
 def _tokenize(student: Student, examples: list[Example], max_length: int) -> BatchEncoding:
-    """Sub-token ids without padding; NER keeps the word split so word_ids() maps sub-tokens to words."""
-    if student.task.is_ner:
+    """Sub-token ids without padding; a per-token head keeps the word split so word_ids() maps sub-tokens to words."""
+    if student.head.per_token:
         words = [ex["tokens"] for ex in examples]
         return student.tokenizer(words, is_split_into_words=True, truncation=True, max_length=max_length)
     return student.tokenizer([ex["text"] for ex in examples], truncation=True, max_length=max_length)
 
 
 def _label_ids(student: Student, examples: list[Example], enc: BatchEncoding) -> list[int] | list[list[int]]:
-    """Class ids, or aligned sub-token tag ids for NER; an unknown label is a clear error, not a KeyError."""
-    tag2id = {t: i for i, t in enumerate(student.task.tag_names)}
+    """Class ids, or aligned sub-token tag ids for a per-token head; an unknown label is a clear error, not a
+    KeyError."""
+    tag2id = {t: i for i, t in enumerate(student.head.names)}
     try:
-        if student.task.is_ner:
+        if student.head.per_token:
             return [align_labels(enc.word_ids(i), ex["tags"], tag2id) for i, ex in enumerate(examples)]
         return [tag2id[ex["label"]] for ex in examples]
     except KeyError as e:

@@ -6,14 +6,16 @@ import json
 
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from evokd.agents.analyst import analyse, format_feedback
-from evokd.agents.critic import LeakIndex, label_batch, match_label, screen
+from evokd.agents.analyst import analyse
+from evokd.agents.critic import LeakIndex, label_batch, screen
 from evokd.agents.generator import generate, plan
 from evokd.schemas import GeneratedText, LabelVerdict
 from evokd.teacher.client import ReplyCache, Teacher, parse_reply
 from evokd.state import Prediction, Sample
 from evokd.prompts import default
 from evokd.task import Task
+from evokd.tasks import adapter_for
+from evokd.tasks.classification import match_label
 
 TASK = Task(kind="classification", labels=("negative", "positive"))
 
@@ -53,7 +55,7 @@ def test_cache_answers_a_repeated_request_without_calling_the_model(tmp_path):
 def test_analyst_shows_wrong_and_right_and_drops_unknown_labels():
     fb = [Prediction(text="meh", gold="negative", predicted="positive", correct=False),
           Prediction(text="great", gold="positive", predicted="positive", correct=True)]
-    wrong, right = format_feedback(TASK, fb, limit=5)
+    wrong, right = adapter_for(TASK).format_feedback(fb, limit=5)
     assert "meh" in wrong and "predicted: positive" in wrong and "great" in right and "meh" not in right
     reply = json.dumps({"summary": "s", "weaknesses": [{"label": "negative", "pattern": "irony"},
                                                        {"label": "neutral", "pattern": "x"}]})

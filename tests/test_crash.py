@@ -293,7 +293,7 @@ def test_a_rerun_student_node_that_trains_differently_still_finds_the_checkpoint
 
     The checkpointed state still names the old best, so its folder must have survived the prune.
     """
-    real_evaluate, real_append = evokd.graph.nodes.metrics.evaluate, evokd.graph.nodes.append_new
+    real_evaluate, real_append = evokd.graph.nodes.tasks.evaluate, evokd.graph.nodes.append_new
     dev_scores = iter([0.9, 0.5, 0.95, 0.1])  # rounds 0, 1, 2, and round 2 again after the crash
 
     def evaluate(task, gold, predicted):
@@ -311,7 +311,7 @@ def test_a_rerun_student_node_that_trains_differently_still_finds_the_checkpoint
             raise KeyboardInterrupt  # stands in for a kill: what follows in the node never runs
         return real_append(path, records, key)
 
-    monkeypatch.setattr(evokd.graph.nodes.metrics, "evaluate", evaluate)
+    monkeypatch.setattr(evokd.graph.nodes.tasks, "evaluate", evaluate)
     monkeypatch.setattr(evokd.graph.nodes, "append_new", crash_on_round_2)
     out = tmp_path / "run"
     # The scripted scores stand for the node's one dev evaluation per round: no per-epoch scoring inside training.

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from evokd.data import registry as ds
-from evokd.data.registry import DATASETS, DataNotFound, DatasetError, content_sha256, entity_types, fetch_dataset
+from evokd.data.bio import span_types
+from evokd.data.registry import DATASETS, DataNotFound, DatasetError, content_sha256, fetch_dataset
 from evokd.paths import FetchError, Pin
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -231,13 +232,13 @@ def test_ner_conversion(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert card["task"] == {"kind": "ner", "labels": ["geo-loc", "person"]}
     assert card["dedup"] == {"input": 11, "duplicates_removed": 2, "conflicting_dropped": 1, "empty_dropped": 0}
     for s in ds.SPLITS:
-        types = [t for sent in sentences[s] for t in entity_types([tag for _, tag in sent])]
+        types = [t for sent in sentences[s] for t in span_types([tag for _, tag in sent])]
         assert card["splits"][s]["counts"] == {t: types.count(t) for t in sorted(set(types))}
 
 
 def test_entity_types_and_split_sizes() -> None:
     """Stray I- tags open a span; count and fraction split specs both work."""
-    assert entity_types(["B-person", "I-person", "O", "I-company", "I-company", "B-company"]) == [
+    assert span_types(["B-person", "I-person", "O", "I-company", "I-company", "B-company"]) == [
         "person", "company", "company"]
     assert DATASETS["rotten_tomatoes"].split_sizes(12752) == {"train": 10252, "dev": 500, "test": 2000}
     assert DATASETS["bbc_news"].split_sizes(2125) == {"train": 1275, "dev": 425, "test": 425}

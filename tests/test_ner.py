@@ -13,23 +13,25 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from seqeval.scheme import IOB2, Entities
 
 from evokd.agents.critic import LeakIndex, label_batch
-from evokd.agents.generator import examples_for, plan
+from evokd.agents.generator import plan
 from evokd.tasks.ner import (
+    Ner,
     Tokenizer,
     annotate,
     bio_spans,
     compare,
     describe_types,
+    format_examples,
     format_feedback,
     match_type,
     resolve,
     to_bio,
 )
 from evokd.teacher.client import Teacher
-from evokd.graph.nodes import to_example
 from evokd.state import Prediction, Sample
 from evokd.prompts import AGENTS, check, default, render
 from evokd.task import Task
+from evokd.tasks import adapter_for, head_for
 from evokd.student.train import IGNORE, align_labels, tags_from_subtokens
 
 WNUT = ("company", "facility", "geo-loc", "movie", "musicartist", "other", "person", "product", "sportsteam", "tvshow")
@@ -266,7 +268,7 @@ def test_annotate_sets_tokens_tags_verdicts_and_reasons():
     assert first["tags"] == ["O", "O", "B-person", "O", "B-geo-loc", "O"]
     assert [e["text"] for e in first["entities"]] == ["Bob", "London"]
     assert all(s["teacher_tokens"] == 7 + r.tokens for s, r in zip(todo, out))
-    ex = to_example(TASK, first)
+    ex = adapter_for(TASK).to_example(first)
     assert ex == {"text": "we met Bob in London !", "tokens": first["tokens"], "tags": first["tags"]}
 
 
@@ -300,7 +302,7 @@ def test_critic_prompt_explains_types_holds_the_sentence_and_not_the_requested_t
 def test_label_batch_screens_before_annotating():
     batch = [pending("person", "hi", 0), pending("person", "we met Bob today", 1), pending("person", "We met Bob today!", 2)]
     out, replies = label_batch(teacher('{"entities": [{"text": "Bob", "type": "person"}]}'), default("ner", "critic"),
-                               TASK, "tweets", batch, set(), LeakIndex([]), tokenizer=Tokenizer())
+                               TASK, "tweets", batch, set(), LeakIndex([]), adapter=Ner(Tokenizer()))
     assert [(s["verdict"], s["reason"]) for s in out] == [
         ("rejected", "empty"), ("accepted", ""), ("rejected", "duplicate")]
     assert len(replies) == 1
@@ -323,16 +325,16 @@ def test_generated_tokens_align_to_first_subtokens(tmp_path: Path):
     from tests.support.tiny_model import make_tiny_model
 
     tiny = make_tiny_model(tmp_path / "tiny", ["off to madison square garden with zoë"])
-    student = load(tiny, Task("ner", ("facility", "person")), device="cpu")
+    student = load(tiny, head_for(Task("ner", ("facility", "person"))), device="cpu")
     enc = student.tokenizer([res.tokens], is_split_into_words=True)
     word_ids = enc.word_ids(0)
-    tag2id = {t: i for i, t in enumerate(student.task.tag_names)}
+    tag2id = {t: i for i, t in enumerate(student.head.names)}
     labels = align_labels(word_ids, res.tags, tag2id)
     firsts = [i for i, w in enumerate(word_ids) if w is not None and (i == 0 or word_ids[i - 1] != w)]
     assert [labels[i] for i in firsts] == [tag2id[t] for t in res.tags]
     assert all(labels[i] == IGNORE for i in range(len(labels)) if i not in firsts)
     # And back: one tag per word, read from the first sub-token.
-    assert tags_from_subtokens(word_ids, [max(lab, 0) for lab in labels], len(res.tokens), student.task.tag_names) == res.tags
+    assert tags_from_subtokens(word_ids, [max(lab, 0) for lab in labels], len(res.tokens), student.head.names) == res.tags
 
 
 def test_wordpiece_splits_of_real_names_align_to_first_subtokens():
@@ -344,14 +346,14 @@ def test_wordpiece_splits_of_real_names_align_to_first_subtokens():
         pytest.skip("bundled MiniLM student not installed")
     res = ok("Starbucks in Zürich with Zoë Saldaña 😂!", ("Starbucks", "company"), ("Zürich", "geo-loc"),
              ("Zoë Saldaña", "person"))
-    student = load(path, Task("ner", ("company", "geo-loc", "person")), device="cpu")
+    student = load(path, head_for(Task("ner", ("company", "geo-loc", "person"))), device="cpu")
     enc = student.tokenizer([res.tokens], is_split_into_words=True)
     word_ids = enc.word_ids(0)
     assert len(word_ids) > len(res.tokens) + 2  # WordPiece split at least one word into several sub-tokens
-    tag2id = {t: i for i, t in enumerate(student.task.tag_names)}
+    tag2id = {t: i for i, t in enumerate(student.head.names)}
     labels = align_labels(word_ids, res.tags, tag2id)
     assert [lab for lab in labels if lab != IGNORE] == [tag2id[t] for t in res.tags]
-    assert tags_from_subtokens(word_ids, [max(lab, 0) for lab in labels], len(res.tokens), student.task.tag_names) == res.tags
+    assert tags_from_subtokens(word_ids, [max(lab, 0) for lab in labels], len(res.tokens), student.head.names) == res.tags
 
 
 # ---- what the Analyst and Generator read --------------------------------------------------------------
@@ -383,7 +385,7 @@ def test_format_feedback_splits_wrong_and_right_sentences():
 def test_generator_examples_show_entities_with_the_requested_type_first():
     seeds = [{"text": "Bob is here", "tokens": ["Bob", "is", "here"], "tags": ["B-person", "O", "O"]},
              {"text": "I love Acme", "tokens": ["I", "love", "Acme"], "tags": ["O", "O", "B-company"]}]
-    text = examples_for(TASK, seeds, label="company")
+    text = format_examples(seeds, label="company")
     assert text.splitlines() == ['- "I love Acme" -> "Acme" (company)', '- "Bob is here" -> "Bob" (person)']
     samples = plan(TASK, {"weaknesses": [{"label": "company", "pattern": "short names"}]}, 2, 2, rnd=1)
     assert [s["requested"] for s in samples[:2]] == ["company", "company"]

@@ -13,16 +13,24 @@ from evokd.bench import learning_curve
 from evokd.graph.nodes import fit
 from evokd.settings import Context
 from evokd.student import train as train_module
-from evokd.student.model import Student, load
+from evokd.student.model import Head, Student
+from evokd.student.model import load as load_head
 from evokd.student.train import TrainConfig, class_keys, epoch_orders, train
 from evokd.task import Example, Task
+from evokd.tasks import head_for
 from tests.conftest import NEG, POS
 
 TASK = Task("classification", ("negative", "positive"))
+HEAD = head_for(TASK)
 # Imbalanced 10:2, as a skewed teacher labels a pool.
 SKEWED: list[Example] = ([{"text": POS[i % len(POS)], "label": "positive"} for i in range(10)]
                          + [{"text": t, "label": "negative"} for t in NEG[:2]])
 QUICK = TrainConfig(lr=1e-2, batch_size=4, epochs=3, min_steps=0)
+
+
+def load(path: Path, task: Task, device: str) -> Student:
+    """A fresh student for ``task``."""
+    return load_head(path, head_for(task), device=device)
 
 
 def weights(student: Student) -> dict[str, torch.Tensor]:
@@ -42,7 +50,7 @@ def drawn(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     def spy(rows: list[list[int]], pad_id: int, labels: list | None = None) -> dict:
         if labels is not None:
-            seen.extend(TASK.tag_names[i] for i in labels)
+            seen.extend(HEAD.names[i] for i in labels)
         return real(rows, pad_id, labels)
 
     monkeypatch.setattr(train_module, "collate", spy)
@@ -64,7 +72,7 @@ def scripted(scores: list[float], snapshots: list[dict]) -> object:
 
 
 def test_balance_draws_each_class_equally_often(tiny_student: Path, drawn: list[str]) -> None:
-    train(load(tiny_student, TASK, device="cpu"), SKEWED, QUICK, balance_by=class_keys(SKEWED))
+    train(load(tiny_student, TASK, device="cpu"), SKEWED, QUICK, balance_by=class_keys(HEAD, SKEWED))
     per_epoch = [Counter(drawn[i : i + len(SKEWED)]) for i in range(0, len(drawn), len(SKEWED))]
     assert per_epoch == [Counter(positive=6, negative=6)] * 3  # 12 draws an epoch, as without balance
     drawn.clear()
@@ -84,9 +92,10 @@ def test_balanced_order_repeats_minority_and_rotates_majority() -> None:
     assert [next(again) for _ in range(4)] == epochs  # seeded
 
 
-def test_class_keys_only_for_single_label_examples() -> None:
-    assert class_keys(SKEWED[:2]) == ["positive", "positive"]
-    assert class_keys([{"tokens": ["bob"], "tags": ["B-PER"], "text": "bob"}]) is None  # tagged sentences: no balance
+def test_class_keys_only_for_whole_text_heads() -> None:
+    assert class_keys(HEAD, SKEWED[:2]) == ["positive", "positive"]
+    tagged = [{"tokens": ["bob"], "tags": ["B-PER"], "text": "bob"}]
+    assert class_keys(Head(("O", "B-PER", "I-PER"), per_token=True), tagged) is None  # sentences: no single class
 
 
 # ---- epoch chosen on dev, early stopping ----------------------------------------------------------
@@ -126,11 +135,11 @@ def test_context_switches_balance_and_selection(tiny_student: Path, drawn: list[
     defaults = Context()
     assert (defaults.balance, defaults.select_epoch, defaults.patience_epochs, defaults.lr, defaults.epochs) == (True, True, 3, 1e-4, 10)
     ctx = Context(epochs=2, min_steps=0, batch_size=4, lr=1e-2)
-    stats = fit(load(tiny_student, TASK, device="cpu"), SKEWED, ctx, 0, SKEWED[:4])
+    stats = fit(load(tiny_student, TASK, device="cpu"), SKEWED, ctx, 0, TASK, SKEWED[:4])
     assert Counter(drawn) == Counter(positive=12, negative=12) and stats["dev"] is not None
     drawn.clear()
     off = Context(epochs=2, min_steps=0, batch_size=4, lr=1e-2, balance=False, select_epoch=False)
-    stats = fit(load(tiny_student, TASK, device="cpu"), SKEWED, off, 0, SKEWED[:4])
+    stats = fit(load(tiny_student, TASK, device="cpu"), SKEWED, off, 0, TASK, SKEWED[:4])
     assert Counter(drawn) == Counter(positive=20, negative=4) and stats["dev"] is None
 
 

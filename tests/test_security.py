@@ -22,6 +22,7 @@ from evokd.prompts import default
 from evokd.student import model
 from evokd.student.model import StudentError
 from evokd.task import Task
+from evokd.tasks import head_for
 from tests.support.fake_openai import FakeOpenAI, Scripted, SentimentTeacher, prompt_of, schema_name
 from tests.test_cli import run_args
 
@@ -109,7 +110,7 @@ def test_pickled_weights_are_never_unpickled(tiny_student, tmp_path):
     (folder / "model.safetensors").unlink()
     (folder / "pytorch_model.bin").write_bytes(pickle.dumps(_Payload(canary)))
     with pytest.raises(StudentError, match="safetensors only"):
-        model.load(folder, Task("classification", ("negative", "positive")), device="cpu")
+        model.load(folder, head_for(Task("classification", ("negative", "positive"))), device="cpu")
     assert not canary.exists()
 
 

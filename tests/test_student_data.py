@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from evokd.data.readers import DataError, load_dataset, sample_shots, to_iob2
+from evokd.data.bio import to_iob2
+from evokd.data.readers import DataError
+from evokd.tasks import head_for, load_dataset, sample_shots
 from evokd.task import Task
 
 CLF = {
@@ -73,7 +75,7 @@ def test_jsonl_ner(tmp_path: Path) -> None:
     files = {"train.jsonl": train, "dev.conll": "Bob\tB-PER\n", "test.jsonl": train}
     ds = load_dataset(write(tmp_path, files), "ner")
     assert ds.train[0] == {"text": "Bob Smith ran", "tokens": ["Bob", "Smith", "ran"], "tags": ["B-PER", "I-PER", "O"]}
-    assert ds.task.tag_names == ("O", "B-PER", "I-PER")
+    assert head_for(ds.task).names == ("O", "B-PER", "I-PER")
 
 
 def test_to_iob2() -> None:

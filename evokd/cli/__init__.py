@@ -166,16 +166,16 @@ def _reviews(value: str) -> tuple[str, ...]:
 
 def check_inputs(ctx: object) -> None:
     """Fail on bad data, prompts or student before anything is written or any teacher is called."""
-    from evokd.data.readers import sample_shots
     from evokd.services import services
     from evokd.student import model
+    from evokd.tasks import head_for, sample_shots
 
     ds = services(ctx).dataset  # type: ignore[attr-defined]
     sample_shots(ds.train, ds.task, ctx.shots, ctx.seed)  # type: ignore[attr-defined]
     for agent in ("analyst", "generator", "critic"):
         ctx.prompt(agent)  # type: ignore[attr-defined]
     # Loading is the only sure check (a folder can exist yet lack weights or a tokenizer); it is cheap next to a run.
-    model.load(ctx.student or model.default_student_path(), ds.task, device="cpu")  # type: ignore[attr-defined]
+    model.load(ctx.student or model.default_student_path(), head_for(ds.task), device="cpu")  # type: ignore[attr-defined]
 
 
 # Teacher settings that depend on the endpoint. llama.cpp's server answers one request at a time, so

@@ -13,9 +13,11 @@ import json
 from collections import Counter
 from html import escape
 from pathlib import Path
+from typing import cast
 
-from evokd.cli.inspection import RunView, label_of, load_run, per_label, predicted_of, rejected_text
-from evokd.task import Task
+from evokd.cli.inspection import RunView, load_run, per_label, rejected_text
+from evokd.task import Example, Task
+from evokd.tasks import TaskAdapter
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:#1f2328;margin:0;background:#f6f8fa}
@@ -155,10 +157,9 @@ def samples_per_round(view: RunView) -> str:
     return _section("Samples per round", figure(fig, "accepted and rejected samples per round") + table)
 
 
-def fooled(sample: dict) -> bool:
-    """True if the student got the sample wrong before training on it."""
-    gold = sample.get("tags") if isinstance(sample.get("predicted"), list) else sample.get("label")
-    return sample.get("predicted") != gold
+def fooled(sample: dict, adapter: TaskAdapter) -> bool:
+    """True if the student got the (accepted, predicted) sample wrong before training on it."""
+    return sample.get("predicted") != adapter.gold(cast(Example, sample))
 
 
 def hard_easy(view: RunView) -> str:
@@ -173,12 +174,12 @@ def hard_easy(view: RunView) -> str:
     for offset, stance, color in ((-0.2, "hard", "#cf222e"), (0.2, "easy", "#0969da")):
         per_round = [[s for s in accepted if s["round"] == r and s.get("stance") == stance] for r in rounds]
         counts.bar([r + offset for r in rounds], [len(p) for p in per_round], width=0.4, label=stance, color=color)
-        rates = [sum(map(fooled, p)) / len(p) if p else float("nan") for p in per_round]
+        rates = [sum(fooled(s, view.adapter) for s in p) / len(p) if p else float("nan") for p in per_round]
         errors.plot(rounds, rates, "o-", label=stance, color=color)
         total = [s for p in per_round for s in p]
         rows.append(f'<tr><td>{stance}</td><td class="num">{len(total)}</td>'
-                    f'<td class="num">{sum(map(fooled, total))}</td>'
-                    f'<td class="num">{sum(map(fooled, total)) / len(total) if total else 0:.0%}</td></tr>')
+                    f'<td class="num">{sum(fooled(s, view.adapter) for s in total)}</td>'
+                    f'<td class="num">{sum(fooled(s, view.adapter) for s in total) / len(total) if total else 0:.0%}</td></tr>')
     counts.set(xlabel="round", ylabel="accepted samples", title="accepted hard vs easy samples", xticks=rounds)
     errors.set(xlabel="round", ylabel="share the student got wrong", title="student errors before training on them",
                xticks=rounds, ylim=(-0.05, 1.3))
@@ -196,7 +197,7 @@ def labels(view: RunView, task: Task) -> str:
     if not view.rounds:
         return ""
     plt = _plt()
-    what = "entity type" if task.is_ner else "label"
+    what = view.adapter.label_noun
     rounds = [r["round"] for r in view.rounds]
     fig, ax = plt.subplots(figsize=(11, 3.4))
     for label in task.labels:
@@ -270,8 +271,8 @@ def sample_table(view: RunView) -> str:
     for s in view.samples:
         verdict = str(s.get("verdict", ""))
         shown = verdict + (f" ({s['reason']})" if s.get("reason") else "")
-        before = predicted_of(s) + (" ✗" if "predicted" in s and fooled(s) else "")
-        cells = [s["id"], s["round"], s.get("stance", ""), s.get("weakness", ""), s.get("requested", ""), label_of(s)]
+        before = view.adapter.show_prediction(s) + (" ✗" if "predicted" in s and fooled(s, view.adapter) else "")
+        cells = [s["id"], s["round"], s.get("stance", ""), s.get("weakness", ""), s.get("requested", ""), view.adapter.show_label(s)]
         rows.append(f'<tr data-verdict="{escape(verdict)}">' + "".join(f"<td>{escape(str(c))}</td>" for c in cells)
                     + f'<td><span class="badge {escape(verdict)}">{escape(shown)}</span></td><td>{escape(before)}</td>'
                     f'<td class="num">{s.get("teacher_tokens", 0)}</td><td>{escape(str(s.get("text", "")))}</td></tr>')

@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from evokd.task import Task
+from evokd.tasks import TaskAdapter, adapter_for
 
 
 class RunNotFound(ValueError):
@@ -43,9 +44,14 @@ class RunView:
     checkpoints: int = 0
 
     @property
+    def adapter(self) -> TaskAdapter:
+        """The run's task adapter: how its labels and predictions read."""
+        return adapter_for(Task.from_dict(self.task))
+
+    @property
     def metric(self) -> str:
         """The task's selection metric (macro_f1 or span_f1)."""
-        return Task.from_dict(self.task).metric
+        return self.adapter.metric
 
     def status(self) -> str:
         """Finished (and why), paused at a review, or stopped before a node."""
@@ -106,24 +112,6 @@ def to_json(view: RunView, only_round: int | None = None) -> dict:
     return data
 
 
-def label_of(sample: dict) -> str:
-    """The Critic's label, or its entity mentions for NER."""
-    if sample.get("entities") is not None:
-        return "; ".join(f"{e['text']} ({e['type']})" for e in sample["entities"]) or "(no entities)"
-    return str(sample.get("label", ""))
-
-
-def predicted_of(sample: dict) -> str:
-    """The student's prediction before training on the sample, as text."""
-    p = sample.get("predicted", "")
-    if isinstance(p, list):  # NER tags: read as entity mentions, like the Critic's label
-        from evokd.tasks.ner import bio_spans
-
-        tokens = sample.get("tokens") or []
-        return "; ".join(f"{' '.join(tokens[a:b])} ({t})" for a, b, t in bio_spans(p)) or "(no entities)"
-    return str(p)
-
-
 def rejected_text(record: dict) -> str:
     """Rejections of a round as 'total (reason n, ...)'."""
     by_reason = record.get("rejected", {})
@@ -151,7 +139,7 @@ def per_label(record: dict) -> dict[str, dict]:
 
 def label_table(view: RunView) -> Table:
     """Dev F1 per label (per entity type for NER), one column per round."""
-    table = Table(title="dev F1 per " + ("entity type" if Task.from_dict(view.task).is_ner else "label"))
+    table = Table(title=f"dev F1 per {view.adapter.label_noun}")
     table.add_column("label")
     for r in view.rounds:
         table.add_column(f"r{r['round']}", justify="right")
@@ -160,15 +148,15 @@ def label_table(view: RunView) -> Table:
     return table
 
 
-def sample_table(samples: list[dict]) -> Table:
+def sample_table(samples: list[dict], adapter: TaskAdapter) -> Table:
     """Every sample with its lineage: request, target weakness, label, verdict, prediction, text."""
     table = Table(title=f"samples ({len(samples)})")
     for col in ("id", "stance", "weakness", "requested", "label", "verdict", "student said", "text"):
         table.add_column(col, overflow="fold")
     for s in samples:
         verdict = s.get("verdict", "")
-        cells = (s["id"], s.get("stance", ""), s.get("weakness", ""), str(s.get("requested", "")), label_of(s),
-                 f"{verdict} ({s['reason']})" if s.get("reason") else verdict, predicted_of(s), s.get("text", ""))
+        cells = (s["id"], s.get("stance", ""), s.get("weakness", ""), str(s.get("requested", "")), adapter.show_label(s),
+                 f"{verdict} ({s['reason']})" if s.get("reason") else verdict, adapter.show_prediction(s), s.get("text", ""))
         table.add_row(*map(Text, cells))  # Text: generated text is never read as rich markup
     return table
 
@@ -191,6 +179,6 @@ def show(view: RunView, only_round: int | None, console: Console) -> None:
             console.print(f"  - [{w['label']}] {w['pattern']}", markup=False)
     samples = [s for s in view.samples if only_round is None or s["round"] == only_round]
     if samples:
-        console.print(sample_table(samples))
+        console.print(sample_table(samples, view.adapter))
     for q in view.waiting:
         console.print(f"waiting for a reply: {q.get('how', '')}", markup=False)

@@ -1,4 +1,4 @@
-"""Read a labelled dataset folder into `Example`s and draw k-shot subsets from it.
+"""Read a labelled dataset folder into `Example`s, checked against each other.
 
 A dataset folder holds one ``train``, one ``dev`` and one ``test`` file:
 
@@ -12,6 +12,9 @@ NER tags are stored as IOB2. IOB1 files, and files whose spans start with ``I-``
 reading: an ``I-X`` that does not continue an ``X`` span becomes ``B-X``. The label set (class
 names, or entity types for NER) is taken from train, sorted; dev and test may not add labels.
 
+This module reads the file formats; which formats and checks a task kind uses is its adapter's
+choice (`evokd.tasks`, passed in as a `Format`).
+
 Every problem raises `DataError` with a one-line message naming the file, the line where there is
 one, and the fix, because the message is all a CLI user sees.
 """
@@ -21,19 +24,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from evokd.task import Example, Task, TaskKind
+from evokd.data.bio import to_iob2
+from evokd.task import Example, Task
 
 SPLITS = ("train", "dev", "test")
-EXTENSIONS: dict[str, tuple[str, ...]] = {
-    "classification": (".jsonl", ".csv"),
-    "ner": (".conll", ".txt", ".jsonl"),
-}
 TAG_RE = re.compile(r"^(O|[BI]-\S+)$")
 
 Record = tuple[int, Example]  # (line number, example): the line is kept for dev/test label errors
@@ -41,6 +41,25 @@ Record = tuple[int, Example]  # (line number, example): the line is kept for dev
 
 class DataError(ValueError):
     """A problem with the user's data; the message is one line: where, what, and how to fix it."""
+
+
+class Format(Protocol):
+    """How one task kind's examples are stored (each `evokd.tasks` adapter is one)."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def label_noun(self) -> str: ...
+
+    @property
+    def extensions(self) -> tuple[str, ...]: ...
+
+    def read_split(self, file: Path, text: str) -> list[Record]: ...
+
+    def labels_in(self, ex: Example) -> set[str]: ...
+
+    def check_label_set(self, labels: tuple[str, ...], file: Path) -> None: ...
 
 
 @dataclass
@@ -54,91 +73,43 @@ class Dataset:
     source: str
 
 
-def load_dataset(path: str | Path, kind: TaskKind) -> Dataset:
-    """Read `path`/{train,dev,test}.<ext> for a task of `kind` and check them against each other."""
-    if kind not in EXTENSIONS:
-        raise DataError(f"unknown task kind {kind!r}; use one of: {', '.join(EXTENSIONS)}")
+def load_dataset(path: str | Path, fmt: Format) -> Dataset:
+    """Read `path`/{train,dev,test}.<ext> in a task kind's format and check them against each other."""
     folder = Path(path)
     if not folder.is_dir():
         raise DataError(
             f"{folder}: dataset folder not found; give a folder holding train, dev and test files "
-            f"({_accepted(kind)})"
+            f"({_accepted(fmt)})"
         )
-    files = {split: _find_split(folder, split, kind) for split in SPLITS}
-    records = {split: _read(file, kind) for split, file in files.items()}
-    labels = _train_labels(records["train"], files["train"], kind)
+    files = {split: _find_split(folder, split, fmt) for split in SPLITS}
+    records = {split: _read(file, fmt) for split, file in files.items()}
+    labels = tuple(sorted(set().union(*(fmt.labels_in(ex) for _, ex in records["train"]))))
+    fmt.check_label_set(labels, files["train"])
     for split in ("dev", "test"):
-        _check_known(records[split], files[split], labels)
+        _check_known(records[split], files[split], labels, fmt)
     train, dev, test = ([ex for _, ex in records[split]] for split in SPLITS)
-    return Dataset(task=Task(kind, labels), train=train, dev=dev, test=test, source=str(folder))
+    return Dataset(task=Task(fmt.kind, labels), train=train, dev=dev, test=test, source=str(folder))
 
 
-def sample_shots(train: list[Example], task: Task, k: int, seed: int) -> list[Example]:
-    """Pick k examples per label (k sentences per entity type for NER), reproducibly from `seed`."""
-    if k < 1:
-        raise DataError(f"--shots must be at least 1, got {k}")
-    rng = random.Random(seed)
-    picked: list[Example] = []
-    if not task.is_ner:
-        for label in task.labels:
-            pool = [ex for ex in train if ex["label"] == label]
-            if len(pool) < k:
-                raise _too_few(f"label {label!r}", len(pool), "training examples", k)
-            picked += rng.sample(pool, k)
-        return picked
-    # Greedy over types in order: each type gets k sentences of its own that no earlier type took,
-    # so every type is guaranteed k sentences and no sentence is counted for two types.
-    taken: set[int] = set()
-    for etype in task.labels:
-        pool = [i for i, ex in enumerate(train) if i not in taken and etype in entity_types(ex["tags"])]
-        if len(pool) < k:
-            raise _too_few(f"entity type {etype!r}", len(pool), "training sentences not already picked", k)
-        for i in rng.sample(pool, k):
-            taken.add(i)
-            picked.append(train[i])
-    return picked
+def _accepted(fmt: Format) -> str:
+    """The accepted file extensions of a format, for error messages."""
+    return "accepted extensions: " + ", ".join(fmt.extensions)
 
 
-def to_iob2(tags: list[str]) -> list[str]:
-    """Rewrite IOB1 / bare ``I-`` starts as IOB2: an I-X that does not continue an X span becomes B-X."""
-    out: list[str] = []
-    for tag in tags:
-        prev = out[-1] if out else "O"
-        # "O"[2:] is "", never a type, so an I- after O always starts a span.
-        out.append("B-" + tag[2:] if tag.startswith("I-") and prev[2:] != tag[2:] else tag)
-    return out
-
-
-def entity_types(tags: list[str]) -> set[str]:
-    """The entity types that occur in one sentence's tags."""
-    return {tag[2:] for tag in tags if tag != "O"}
-
-
-def _accepted(kind: str) -> str:
-    """The accepted file extensions for `kind`, for error messages."""
-    return "accepted extensions: " + ", ".join(EXTENSIONS[kind])
-
-
-def _too_few(subject: str, have: int, unit: str, k: int) -> DataError:
-    """The error for a label that cannot supply k shots."""
-    return DataError(f"{subject} has only {have} {unit}, fewer than --shots {k}; lower --shots")
-
-
-def _find_split(folder: Path, split: str, kind: str) -> Path:
+def _find_split(folder: Path, split: str, fmt: Format) -> Path:
     """The one file holding `split`, whatever its accepted extension."""
-    found = [folder / f"{split}{ext}" for ext in EXTENSIONS[kind] if (folder / f"{split}{ext}").is_file()]
+    found = [folder / f"{split}{ext}" for ext in fmt.extensions if (folder / f"{split}{ext}").is_file()]
     if not found:
-        raise DataError(f"{folder}: no {split} file; add {split}.<ext> ({_accepted(kind)})")
+        raise DataError(f"{folder}: no {split} file; add {split}.<ext> ({_accepted(fmt)})")
     if len(found) > 1:
         raise DataError(f"{folder}: several {split} files ({', '.join(f.name for f in found)}); keep one")
     return found[0]
 
 
-def _read(file: Path, kind: str) -> list[Record]:
+def _read(file: Path, fmt: Format) -> list[Record]:
     """Decode and parse one split file; an empty split is an error."""
     text = _decode(file)
-    parse = _read_csv if file.suffix == ".csv" else _read_jsonl if file.suffix == ".jsonl" else _read_conll
-    records = parse(file, text, kind) if text.strip() else []
+    records = fmt.read_split(file, text) if text.strip() else []
     if not records:
         raise DataError(f"{file}: no examples; add at least one")
     return records
@@ -162,9 +133,8 @@ def _lines(text: str) -> list[str]:
     return [line.rstrip("\r") for line in text.split("\n")]
 
 
-def _read_jsonl(file: Path, text: str, kind: str) -> list[Record]:
-    """One JSON object per line: {text, label} or {tokens, tags}."""
-    keys = ("tokens", "tags") if kind == "ner" else ("text", "label")
+def read_jsonl(file: Path, text: str, keys: tuple[str, ...], make: Callable[..., Example]) -> list[Record]:
+    """One JSON object per line holding ``keys``; ``make(*values, where)`` checks and builds each example."""
     records: list[Record] = []
     for n, line in enumerate(_lines(text), 1):
         if not line.strip():
@@ -182,15 +152,11 @@ def _read_jsonl(file: Path, text: str, kind: str) -> list[Record]:
                 f"{where}: missing key {', '.join(repr(m) for m in missing)}; "
                 f"every line needs {' and '.join(repr(k) for k in keys)}"
             )
-        if kind == "ner":
-            _check_tags(obj["tags"], where)
-            records.append((n, _ner_example(obj["tokens"], obj["tags"], where)))
-        else:
-            records.append((n, _classification_example(obj["text"], obj["label"], where)))
+        records.append((n, make(*(obj[k] for k in keys), where)))
     return records
 
 
-def _read_csv(file: Path, text: str, kind: str) -> list[Record]:
+def read_csv(file: Path, text: str) -> list[Record]:
     """A CSV file with a header naming text and label columns."""
     reader = csv.DictReader(io.StringIO(text, newline=""))
     columns = reader.fieldnames or []
@@ -206,13 +172,13 @@ def _read_csv(file: Path, text: str, kind: str) -> list[Record]:
             where = f"{file}:{reader.line_num}"
             if row["text"] is None or row["label"] is None:
                 raise DataError(f"{where}: too few fields; every row needs a text and a label")
-            records.append((reader.line_num, _classification_example(row["text"], row["label"], where)))
+            records.append((reader.line_num, classification_example(row["text"], row["label"], where)))
     except csv.Error as e:
         raise DataError(f"{file}:{reader.line_num}: malformed CSV ({e}); fix the quoting on that line") from None
     return records
 
 
-def _read_conll(file: Path, text: str, kind: str) -> list[Record]:
+def read_conll(file: Path, text: str) -> list[Record]:
     """Token and tag per line, a blank line between sentences; a sentence's record is its first line."""
     records: list[Record] = []
     tokens: list[str] = []
@@ -223,7 +189,7 @@ def _read_conll(file: Path, text: str, kind: str) -> list[Record]:
         fields = line.split()
         if not fields:
             if tokens:
-                records.append((start, _ner_example(tokens, tags, f"{file}:{start}")))
+                records.append((start, tagged_example(tokens, tags, f"{file}:{start}")))
                 tokens, tags = [], []
             continue
         if fields[0] == "-DOCSTART-":
@@ -233,7 +199,7 @@ def _read_conll(file: Path, text: str, kind: str) -> list[Record]:
                 f"{file}:{n}: malformed line {line.strip()!r}; expected a token and its tag "
                 f"separated by a tab or spaces (a blank line between sentences)"
             )
-        _check_tags([fields[-1]], f"{file}:{n}")
+        check_tags([fields[-1]], f"{file}:{n}")
         if not tokens:
             start = n
         tokens.append(fields[0])
@@ -241,7 +207,7 @@ def _read_conll(file: Path, text: str, kind: str) -> list[Record]:
     return records
 
 
-def _check_tags(tags: Any, where: str) -> None:
+def check_tags(tags: Any, where: str) -> None:
     """Every tag is O, B-type or I-type."""
     if not isinstance(tags, list):
         raise DataError(f"{where}: 'tags' must be a list of strings; fix the line")
@@ -250,7 +216,7 @@ def _check_tags(tags: Any, where: str) -> None:
             raise DataError(f"{where}: bad tag {tag!r}; tags must be O, B-<type> or I-<type> (IOB2)")
 
 
-def _classification_example(text: Any, label: Any, where: str) -> Example:
+def classification_example(text: Any, label: Any, where: str) -> Example:
     """A checked {text, label} example; integer labels become strings, surrounding spaces are dropped."""
     if not isinstance(text, str):
         raise DataError(f"{where}: 'text' must be a string, got {type(text).__name__}; fix the line")
@@ -261,8 +227,8 @@ def _classification_example(text: Any, label: Any, where: str) -> Example:
     return Example(text=text, label=label.strip())
 
 
-def _ner_example(tokens: Any, tags: list[str], where: str) -> Example:
-    """A checked {tokens, tags, text} example with IOB2 tags."""
+def tagged_example(tokens: Any, tags: list[str], where: str) -> Example:
+    """A checked {tokens, tags, text} example with IOB2 tags (the tags are checked by the caller)."""
     if not isinstance(tokens, list) or not all(isinstance(t, str) and t for t in tokens):
         raise DataError(f"{where}: 'tokens' must be a list of non-empty strings; fix the line")
     if not tokens:
@@ -272,26 +238,12 @@ def _ner_example(tokens: Any, tags: list[str], where: str) -> Example:
     return Example(text=" ".join(tokens), tokens=tokens, tags=to_iob2(tags))
 
 
-def _train_labels(records: list[Record], file: Path, kind: str) -> tuple[str, ...]:
-    """The sorted label set of train: class names, or entity types for NER."""
-    if kind == "ner":
-        types = sorted(set().union(*(entity_types(ex["tags"]) for _, ex in records)))
-        if not types:
-            raise DataError(f"{file}: no entities in train; tag at least one span with B-<type>")
-        return tuple(types)
-    labels = sorted({ex["label"] for _, ex in records})
-    if len(labels) < 2:
-        raise DataError(f"{file}: only one class ({labels[0]!r}) in train; a classifier needs at least two labels")
-    return tuple(labels)
-
-
-def _check_known(records: list[Record], file: Path, labels: tuple[str, ...]) -> None:
+def _check_known(records: list[Record], file: Path, labels: tuple[str, ...], fmt: Format) -> None:
     """Dev and test may only use labels that train has, or the student could never predict them."""
     for n, ex in records:
-        noun, used = ("entity type", entity_types(ex["tags"])) if "tags" in ex else ("label", {ex["label"]})
-        unknown = sorted(used - set(labels))
+        unknown = sorted(fmt.labels_in(ex) - set(labels))
         if unknown:
             raise DataError(
-                f"{file}:{n}: {noun} {unknown[0]!r} is not in train (train has: {', '.join(labels)}); "
+                f"{file}:{n}: {fmt.label_noun} {unknown[0]!r} is not in train (train has: {', '.join(labels)}); "
                 f"add train examples for it or remove the line"
             )

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from evokd.data.bio import span_types
 from evokd.paths import Downloader, FetchError, data_dir, pip_download
 from evokd.task import Example, Task, TaskKind
 
@@ -237,20 +238,10 @@ def split(examples: list[Example], spec: Dataset) -> dict[str, list[Example]]:
     return out
 
 
-def entity_types(tags: list[str]) -> list[str]:
-    """Types of the entity spans in a BIO tag sequence (an ``I-`` that does not continue a span starts one)."""
-    spans, prev = [], "O"
-    for tag in tags:
-        if tag.startswith("B-") or (tag.startswith("I-") and prev[2:] != tag[2:]):
-            spans.append(tag[2:])
-        prev = tag
-    return spans
-
-
 def _counts(examples: list[Example], kind: TaskKind) -> dict[str, int]:
     """Examples per label, or entity spans per type, sorted by name."""
     if kind == "ner":
-        counter = Counter(t for ex in examples for t in entity_types(ex["tags"]))
+        counter = Counter(t for ex in examples for t in span_types(ex["tags"]))
     else:
         counter = Counter(ex["label"] for ex in examples)
     return dict(sorted(counter.items()))

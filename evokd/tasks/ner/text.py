@@ -1,4 +1,7 @@
-"""Named-entity recognition for the three agents: feedback text, the Critic's span annotation, BIO tags.
+"""NER text handling: tokenising like the data, matching type names, placing the Critic's mentions as BIO tags.
+
+The BIO helpers themselves (`bio_spans`, `to_bio`, `to_iob2`) are in `evokd.data.bio`, where the data
+readers, which sit below the adapters, can use them too.
 
 The Critic names each entity as an exact substring of the sentence plus a type; everything about
 positions is decided here, in code, never taken from the model:
@@ -40,16 +43,8 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 
-from evokd.text import bullet_list, clip
-from evokd.schemas import Annotation
-from evokd.teacher.client import Reply, Teacher
-from evokd.state import Prediction, Sample
-from evokd.prompts import default_path, render
-from evokd.task import Example, Task
-
-Span = tuple[int, int, str]  # (first token, last token + 1, type)
+from evokd.data.bio import Span, bio_spans, to_bio
 
 # ---- tokenisation -------------------------------------------------------------------------------
 
@@ -93,7 +88,7 @@ class Tokenizer:
             rf"[@#]{_W}+",  # mention, hashtag
             _HTML,  # HTML entity, as the tweets carry them
             *[f"(?i:{c})" for c in clitics],
-            rf"(?:[A-Za-z]\.){{2,}}",  # abbreviation: U.S. D.C.
+            r"(?:[A-Za-z]\.){2,}",  # abbreviation: U.S. D.C.
             rf"<3|-_+-|\^_*\^|[:;=][-o*'^]?[)\](\[dDpPoO/\\|3*]+(?!{_W})",  # emoticon
             r"[$€£]\d+(?:[.,:/]\d+)*%?|\d+(?:[.,:/]\d+)+%?|\d+%",  # $5  14:30  4.8  1,000  9/11  100%
             r"[wW]/(?=\s|$)",  # "w/" (with)
@@ -130,33 +125,6 @@ class Tokenizer:
         return [t for t, _, _ in self.spans(text)]
 
 
-# ---- BIO ---------------------------------------------------------------------------------------
-
-
-def bio_spans(tags: Sequence[str]) -> list[Span]:
-    """Entity spans of an IOB2 tag sequence, read strictly (as seqeval's IOB2 scheme does): a span
-    starts at B-X and runs over the I-X that follow; an I- that continues nothing is no entity."""
-    out: list[Span] = []
-    start, etype = -1, ""
-    for i, tag in enumerate([*tags, "O"]):
-        if start >= 0 and tag != f"I-{etype}":
-            out.append((start, i, etype))
-            start = -1
-        if tag.startswith("B-"):
-            start, etype = i, tag[2:]
-    return out
-
-
-def to_bio(n_tokens: int, spans: Iterable[Span]) -> list[str]:
-    """IOB2 tags for ``n_tokens`` tokens with the given non-overlapping spans."""
-    tags = ["O"] * n_tokens
-    for first, last, etype in spans:
-        tags[first] = f"B-{etype}"
-        for i in range(first + 1, last):
-            tags[i] = f"I-{etype}"
-    return tags
-
-
 # ---- entity types ------------------------------------------------------------------------------
 
 # Other names for the usual types: (heads, aliases). A type name found in a group is mapped to the one
@@ -174,7 +142,7 @@ _ALIASES: tuple[tuple[frozenset[str], frozenset[str]], ...] = tuple(
 )
 
 
-def _key(name: str) -> str:
+def fold_type(name: str) -> str:
     """A type name folded for comparison: "Geo-Loc", "geo_loc", "B-geo loc" -> "geoloc"."""
     name = re.sub(r"^[BI]-", "", name.strip())
     return "".join(ch for ch in name.casefold() if ch.isalnum())
@@ -184,33 +152,15 @@ def match_type(name: str, types: Sequence[str]) -> str | None:
     """The task type a Critic's type name means (exact, then folded, then a common alias), else None."""
     if name in types:
         return name
-    folded = {_key(t): t for t in types}
-    if _key(name) in folded:
-        return folded[_key(name)]
+    folded = {fold_type(t): t for t in types}
+    if fold_type(name) in folded:
+        return folded[fold_type(name)]
     for heads, aliases in _ALIASES:
-        if _key(name) in heads | aliases:
+        if fold_type(name) in heads | aliases:
             hits = [t for k, t in folded.items() if k in heads]
             if len(hits) == 1:
                 return hits[0]
     return None
-
-
-@lru_cache(maxsize=1)
-def _glossary() -> dict[str, str]:
-    """Type meanings from prompts/ner/types.md ("- type: meaning" lines), keyed by folded name."""
-    text = default_path("ner", "types").read_text(encoding="utf-8")
-    found = re.findall(r"^- ([^:\n]+): (.+)$", text, re.M)
-    return {_key(name): meaning.strip() for name, meaning in found}
-
-
-def describe_types(types: Sequence[str], names: bool = True) -> str:
-    """The task's types as a bullet list, each with its meaning where prompts/ner/types.md has one.
-
-    ``names=False`` drops the example names in brackets: a small Critic copies them into its answer.
-    """
-    gloss = _glossary()
-    meaning = {k: v if names else re.sub(r"\s*\([^)]*\)$", "", v) for k, v in gloss.items()}
-    return bullet_list([f"{t}: {meaning[_key(t)]}" if _key(t) in meaning else t for t in types])
 
 
 # ---- resolving the Critic's mentions ----------------------------------------------------------
@@ -232,7 +182,7 @@ class Resolution:
 
 
 _FUNCTION_WORDS = frozenset("the a an i it it's he she we they you this that my our your his her their".split())
-_PLACEHOLDER = re.compile(r"<[^<>]{1,30}>|\[[A-Z][A-Z _-]{0,29}\]")  # <NAME>, [COMPANY]: unfilled template slots
+PLACEHOLDER = re.compile(r"<[^<>]{1,30}>|\[[A-Z][A-Z _-]{0,29}\]")  # <NAME>, [COMPANY]: unfilled template slots
 
 
 def looks_like_name(text: str) -> bool:
@@ -345,138 +295,9 @@ def resolve(sentence: str, mentions: Sequence[dict[str, object]], types: Sequenc
     return Resolution(tokens, to_bio(len(tokens), taken), entities)
 
 
-# ---- the Critic's calls --------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=4)
-def fitted_tokenizer(sentences: tuple[tuple[str, ...], ...]) -> Tokenizer:
-    """`Tokenizer.fit`, cached per token corpus."""
-    return Tokenizer.fit(sentences)
-
-
-def tokenizer_for(examples: Sequence[Example]) -> Tokenizer:
-    """The tokeniser that splits like these (training) examples."""
-    return fitted_tokenizer(tuple(tuple(ex["tokens"]) for ex in examples))
-
-
-def ask_entities(teacher: Teacher, prompt: str, task: Task, description: str,
-                 texts: Sequence[str]) -> list[Reply[Annotation]]:
-    """The Critic's (text, type) mentions for each sentence: one call each, concurrently."""
-    labels = describe_types(task.labels, names=False)
-    return teacher.ask_many([render(prompt, task=description, labels=labels, text=t) for t in texts], Annotation)
-
-
-def annotate(teacher: Teacher, prompt: str, task: Task, description: str, todo: list[Sample],
-             tokenizer: Tokenizer | None = None) -> list[Reply[Annotation]]:
-    """Ask the Critic for each sentence's entities (one call each, concurrently), then place and check them
-    in code; set ``tokens``, ``tags``, ``entities``, ``verdict`` and ``reason`` on each sample in place."""
-    tokenizer = tokenizer or Tokenizer()
-    for s in todo:
-        if _PLACEHOLDER.search(s["text"]):  # "I heard <NAME> play": the Generator left a slot unfilled
-            s.update(verdict="rejected", reason="placeholder", tokens=tokenizer.tokenize(s["text"]), tags=[], entities=[])
-    todo = [s for s in todo if s["verdict"] == "pending"]
-    replies = ask_entities(teacher, prompt, task, description, [s["text"] for s in todo])
-    for s, reply in zip(todo, replies, strict=True):
-        s["teacher_tokens"] = s.get("teacher_tokens", 0) + reply.tokens
-        # A bare object without "entities" (one mention instead of the list) validates as an empty list.
-        if reply.parsed is None or (not reply.parsed.entities and '"entities"' not in reply.raw):
-            s.update(verdict="rejected", reason=reply.reason or "malformed",
-                     tokens=tokenizer.tokenize(unicodedata.normalize("NFC", s["text"])), tags=[], entities=[])
-            continue
-        res = resolve(s["text"], [e.model_dump() for e in reply.parsed.entities], task.labels, tokenizer)
-        s.update(tokens=res.tokens, tags=res.tags, entities=res.entities)  # type: ignore[typeddict-item]
-        if res.reason:
-            s.update(verdict="rejected", reason=res.reason)
-        elif s["requested"] not in res.types:
-            # The Generator was asked for this type: without it the sentence does not serve its purpose.
-            s.update(verdict="rejected", reason="missing_type")
-        else:
-            s.update(verdict="accepted", reason="")
-    return replies
-
-
 class WhitespaceTokenizer(Tokenizer):
     """Whitespace-separated words as tokens: places mentions on a dataset's own tokens (its text joins them with spaces)."""
 
     def spans(self, text: str) -> list[tuple[str, int, int]]:
         """(token, start, end) for every whitespace-separated word."""
         return [(m.group(), m.start(), m.end()) for m in re.finditer(r"\S+", text)]
-
-
-def tag_sentences(teacher: Teacher, prompt: str, task: Task, description: str,
-                  examples: Sequence[Example]) -> tuple[list[list[str]], list[Reply[Annotation]]]:
-    """The teacher's own BIO tags for existing sentences (the benchmark's teacher reference): the Critic's call,
-    placed on the sentences' own tokens; mentions that fail a check are dropped rather than the whole sentence."""
-    replies = ask_entities(teacher, prompt, task, description, [ex["text"] for ex in examples])
-    words = WhitespaceTokenizer()
-    tags: list[list[str]] = []
-    for ex, reply in zip(examples, replies, strict=True):
-        text = " ".join(ex["tokens"])
-        res = resolve(text, [e.model_dump() for e in reply.parsed.entities] if reply.parsed else [], task.labels, words)
-        if res.reason:  # keep the mentions that passed, as placed on a second try
-            res = resolve(text, [e for e in res.entities if "error" not in e], task.labels, words)
-        tags.append(res.tags if not res.reason and len(res.tags) == len(ex["tokens"]) else ["O"] * len(ex["tokens"]))
-    return tags, replies
-
-
-# ---- what the Analyst and Generator read ------------------------------------------------------
-
-
-def _quote(tokens: Sequence[str], first: int, last: int) -> str:
-    return '"' + " ".join(tokens[first:last]) + '"'
-
-
-def compare(tokens: Sequence[str], gold: Sequence[str], predicted: Sequence[str]) -> tuple[list[str], list[str]]:
-    """The student's span errors in one sentence (missed, spurious, wrong type, wrong extent) and its correct spans."""
-    g, p = bio_spans(gold), bio_spans(predicted)
-    errors, right = [], []
-    for first, last, etype in g:
-        q = _quote(tokens, first, last)
-        if (first, last, etype) in p:
-            right.append(f"{q} ({etype})")
-            continue
-        over = [(f, t, e) for f, t, e in p if f < last and first < t]
-        if not over:
-            errors.append(f"missed {q} ({etype})")
-        for f, t, e in over:
-            if (f, t) == (first, last):
-                errors.append(f"{q} is {etype}, tagged as {e}")
-            elif e == etype:
-                how = "only as" if first <= f and t <= last else "too widely as" if f <= first and last <= t else "as"
-                errors.append(f"{q} ({etype}) tagged {how} {_quote(tokens, f, t)}")
-            else:
-                errors.append(f"{q} is {etype}, but {_quote(tokens, f, t)} was tagged as {e}")
-    for f, t, e in p:
-        if not any(f < last and first < t for first, last, _ in g):
-            errors.append(f"{_quote(tokens, f, t)} tagged as {e} but is not an entity")
-    return errors, right
-
-
-def format_feedback(feedback: list[Prediction], limit: int) -> tuple[str, str]:
-    """The sentences the student tagged wrongly (with each span error) and rightly, at most ``limit`` of each."""
-    wrong, right_with, right_without = [], [], []
-    for p in feedback:
-        gold, pred = list(p["gold"]), list(p["predicted"])
-        tokens = p["text"].split()
-        if len(tokens) != len(gold):  # a token holding a space: fall back to numbered words
-            tokens = [f"word{i + 1}" for i in range(len(gold))]
-        errors, right = compare(tokens, gold, pred)
-        if errors:
-            line = f'"{clip(p["text"])}": ' + "; ".join(errors)
-            wrong.append(line + (f" (right: {', '.join(right)})" if right else ""))
-        elif right:
-            right_with.append(f'"{clip(p["text"])}": ' + ", ".join(right))
-        else:
-            right_without.append(f'"{clip(p["text"])}": no entities')
-    return bullet_list(wrong[:limit]), bullet_list((right_with + right_without)[:limit])
-
-
-def format_examples(seeds: Sequence[Example], label: str | None = None, limit: int = 6) -> str:
-    """Seed sentences with their entities, those holding ``label`` first, for the Generator's style reference."""
-    ranked = sorted(seeds, key=lambda ex: label is None or label not in {t for _, _, t in bio_spans(ex["tags"])})
-    lines = []
-    for ex in ranked[:limit]:
-        spans = bio_spans(ex["tags"])
-        names = ", ".join(f"{_quote(ex['tokens'], f, t)} ({e})" for f, t, e in spans) or "no entities"
-        lines.append(f'"{clip(ex["text"])}" -> {names}')
-    return bullet_list(lines)

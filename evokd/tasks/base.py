@@ -1,0 +1,168 @@
+"""The interface every task kind implements: one adapter holds everything that differs between kinds.
+
+The rest of evokd never asks which kind a task is; it asks the task's adapter (`adapter_for`). An
+adapter reads the kind's data files, shows feedback, seeds and labels to the teacher, makes the
+Critic's labelling call and turns its reply into an accepted or rejected sample, maps examples onto
+the student's head, and scores predictions. An example is a plain dict that only its adapter reads
+(classification: ``text``/``label``; NER: ``tokens``/``tags``/``text``; relation extraction could add
+``head``/``tail``/``relation``); every example has a ``text``, which the Critic screens and the
+leak index compares.
+
+Adapters hold no labels: a method that needs the label set takes the `Task`. The one kind of state
+an adapter may hold is what it fits to a run's training data once (`fitted`), e.g. NER's tokenizer.
+"""
+
+from __future__ import annotations
+
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from evokd.data.readers import DataError, Record
+from evokd.state import Prediction, Sample
+from evokd.student.model import Head
+from evokd.task import Example, Task
+from evokd.teacher.client import Reply, Teacher
+from evokd.text import bullet_list
+
+
+class TaskAdapter(ABC):
+    """One task kind: its data format, its teacher-facing text, its Critic step, its student head and metric."""
+
+    kind: ClassVar[str]
+    """The name in data cards, ``--task``, run files and the prompt folder (``prompts/<kind>/``)."""
+    metric: ClassVar[str]
+    """The key of the selection score in `scores`' result."""
+    metric_title: ClassVar[str]
+    """The metric's name in reports ("macro-F1")."""
+    label_noun: ClassVar[str]
+    """What one label is called in messages and reports ("label", "entity type")."""
+    extensions: ClassVar[tuple[str, ...]]
+    """The accepted data-file extensions, in the order a split file is looked for."""
+    shots_unit: ClassVar[str]
+    """What `sample_shots` draws, for its error message ("training examples")."""
+    examples_shown: ClassVar[int]
+    """How many seed examples the Generator's prompt shows."""
+    default_description: ClassVar[str]
+    """The teacher's one-line task description when neither the settings nor the data card give one."""
+    cuts_reference_texts: ClassVar[bool]
+    """Whether `reference_labels` shows the teacher each text cut to ``words`` words (reports say so)."""
+
+    # ---- data files ----------------------------------------------------------------------------
+
+    @abstractmethod
+    def read_split(self, file: Path, text: str) -> list[Record]:
+        """The checked examples of one split file's text (`DataError` naming the line on a bad row)."""
+
+    @abstractmethod
+    def labels_in(self, ex: Example) -> set[str]:
+        """The labels one example uses (its class, the entity types it holds)."""
+
+    @abstractmethod
+    def check_label_set(self, labels: tuple[str, ...], file: Path) -> None:
+        """Raise `DataError` if the training labels cannot make a task (a classifier needs two classes)."""
+
+    def sample_shots(self, train: list[Example], task: Task, k: int, seed: int) -> list[Example]:
+        """Pick k examples per label, reproducibly from ``seed``.
+
+        Greedy over the labels in order: each label gets k examples of its own that no earlier label
+        took, so every label is guaranteed k and no example counts twice (an NER sentence holds several types).
+        """
+        if k < 1:
+            raise DataError(f"--shots must be at least 1, got {k}")
+        rng = random.Random(seed)
+        picked: list[Example] = []
+        taken: set[int] = set()
+        for label in task.labels:
+            pool = [i for i, ex in enumerate(train) if i not in taken and label in self.labels_in(ex)]
+            if len(pool) < k:
+                raise DataError(f"{self.label_noun} {label!r} has only {len(pool)} {self.shots_unit}, "
+                                f"fewer than --shots {k}; lower --shots")
+            for i in rng.sample(pool, k):
+                taken.add(i)
+                picked.append(train[i])
+        return picked
+
+    def fitted(self, train: Sequence[Example]) -> TaskAdapter:
+        """This adapter with what it learns from a run's training data (built once per run); default: itself."""
+        return self
+
+    # ---- the student -----------------------------------------------------------------------------
+
+    @abstractmethod
+    def head(self, task: Task) -> Head:
+        """The student's output layer for ``task``."""
+
+    @abstractmethod
+    def gold(self, ex: Example) -> Any:
+        """An example's answer in the form the student predicts it (a class name, a tag list)."""
+
+    @abstractmethod
+    def scores(self, task: Task, gold: list, predicted: list) -> dict:
+        """The metric's scores (with ``self.metric`` among the keys) of predictions against gold answers."""
+
+    def evaluate(self, task: Task, examples: Sequence[Example], predicted: list) -> dict:
+        """Scores of the student's predictions on ``examples``; ``score`` is the selection metric, ``n`` the count."""
+        if len(examples) != len(predicted):
+            raise ValueError(f"{len(examples)} gold examples but {len(predicted)} predictions")
+        result = self.scores(task, [self.gold(ex) for ex in examples], predicted)
+        result["score"] = result[self.metric]
+        result["n"] = len(examples)
+        return result
+
+    @abstractmethod
+    def to_example(self, sample: Sample) -> Example:
+        """The training example an accepted sample becomes."""
+
+    # ---- what the teacher reads ------------------------------------------------------------------
+
+    def label_text(self, task: Task) -> str:
+        """The labels as the prompts that write texts show them."""
+        return ", ".join(task.labels)
+
+    @abstractmethod
+    def format_feedback(self, feedback: list[Prediction], limit: int) -> tuple[str, str]:
+        """The wrong and right predictions as the Analyst's prompt text, at most ``limit`` of each."""
+
+    @abstractmethod
+    def format_examples(self, seeds: Sequence[Example], label: str | None = None, limit: int = 6) -> str:
+        """Seed examples as prompt text, to anchor the style and length of what gets written (``label``'s first
+        where the kind ranks them)."""
+
+    @abstractmethod
+    def written_for(self, pool: Sequence[Example], label: str) -> list[Example]:
+        """The earlier generated examples a new text asked for ``label`` must not repeat."""
+
+    def show_written(self, texts: Sequence[str], label: str) -> str:
+        """Texts already written for ``label``, as the rephrase baseline's avoid list."""
+        return bullet_list(texts)
+
+    @abstractmethod
+    def source_label(self, task: Task, src: Example, rnd: int) -> str:
+        """What a rewrite of ``src`` must keep (the rephrase baseline): its label, or one of the labels it holds."""
+
+    # ---- the Critic ------------------------------------------------------------------------------
+
+    @abstractmethod
+    def label(self, teacher: Teacher, prompt: str, task: Task, description: str, todo: list[Sample]) -> list[Reply]:
+        """Ask the Critic for each screened sample's label (one call each, concurrently) and record in place
+        the verdict, its reason and the label fields; return the replies for the cost record."""
+
+    @abstractmethod
+    def reference_labels(self, teacher: Teacher, prompt: str, task: Task, description: str,
+                         examples: Sequence[Example], words: int) -> tuple[list, list[Reply], int]:
+        """The teacher's own answers for existing examples with the Critic's prompt (the benchmark's teacher
+        reference): predictions in the student's form, the replies, and how many answers named nothing usable.
+        ``words`` caps a shown text's length where the kind shows whole texts."""
+
+    # ---- reports ---------------------------------------------------------------------------------
+
+    @abstractmethod
+    def show_label(self, sample: Mapping[str, Any]) -> str:
+        """The Critic's label of a sample as one line of text."""
+
+    @abstractmethod
+    def show_prediction(self, sample: Mapping[str, Any]) -> str:
+        """The student's prediction on a sample as one line of text."""

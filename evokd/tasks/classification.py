@@ -1,0 +1,138 @@
+"""Text classification: each text has exactly one of the task's labels.
+
+Examples are ``{"text", "label"}``; the student's head labels the whole text; the selection metric is
+macro-F1. The Critic names a label for each generated text in its own call, and a text is kept only if
+that label is one the task has and the one the Generator was asked for.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from evokd.data.readers import DataError, Record, classification_example, read_csv, read_jsonl
+from evokd.prompts import render
+from evokd.schemas import LabelVerdict
+from evokd.state import Prediction, Sample
+from evokd.student.metrics import class_scores
+from evokd.student.model import Head
+from evokd.task import Example, Task
+from evokd.tasks.base import TaskAdapter
+from evokd.teacher.client import Reply, Teacher
+from evokd.text import as_data, bullet_list, clip
+
+
+def match_label(answer: str, labels: tuple[str, ...]) -> str | None:
+    """The allowed label an answer names (case-insensitive, or the one label it mentions), else None."""
+    folded = {lab.casefold(): lab for lab in labels}
+    if answer.strip().casefold() in folded:
+        return folded[answer.strip().casefold()]
+    named = {lab for lab in labels if re.search(rf"(?<!\w){re.escape(lab)}(?!\w)", answer, re.I)}
+    return named.pop() if len(named) == 1 else None
+
+
+class Classification(TaskAdapter):
+    """One label per text."""
+
+    kind = "classification"
+    metric = "macro_f1"
+    metric_title = "macro-F1"
+    label_noun = "label"
+    extensions = (".jsonl", ".csv")
+    shots_unit = "training examples"
+    examples_shown = 6
+    default_description = "Classify each text into exactly one of the labels."
+    cuts_reference_texts = True
+
+    def read_split(self, file: Path, text: str) -> list[Record]:
+        """JSONL ``{"text", "label"}`` lines, or a CSV with ``text`` and ``label`` columns."""
+        if file.suffix == ".csv":
+            return read_csv(file, text)
+        return read_jsonl(file, text, ("text", "label"), classification_example)
+
+    def labels_in(self, ex: Example) -> set[str]:
+        """The example's one label."""
+        return {ex["label"]}
+
+    def check_label_set(self, labels: tuple[str, ...], file: Path) -> None:
+        """A classifier needs at least two classes."""
+        if len(labels) < 2:
+            raise DataError(f"{file}: only one class ({labels[0]!r}) in train; a classifier needs at least two labels")
+
+    def head(self, task: Task) -> Head:
+        """One class per text, named by the labels."""
+        return Head(names=task.labels)
+
+    def gold(self, ex: Example) -> str:
+        """The label."""
+        return ex["label"]
+
+    def scores(self, task: Task, gold: list, predicted: list) -> dict:
+        """Accuracy, macro-F1 and per-label scores."""
+        return class_scores(task.labels, gold, predicted)
+
+    def to_example(self, sample: Sample) -> Example:
+        """The text with the Critic's label."""
+        return Example(text=sample["text"], label=sample["label"])
+
+    def format_feedback(self, feedback: list[Prediction], limit: int) -> tuple[str, str]:
+        """Wrong ones with true and predicted label, right ones with their label."""
+        wrong = [f'"{clip(p["text"])}" (true: {p["gold"]} -> predicted: {p["predicted"]})'
+                 for p in feedback if not p["correct"]]
+        right = [f'"{clip(p["text"])}" ({p["gold"]})' for p in feedback if p["correct"]]
+        return bullet_list(wrong[:limit]), bullet_list(right[:limit])
+
+    def format_examples(self, seeds: Sequence[Example], label: str | None = None, limit: int = 6) -> str:
+        """Each text with its label, in the seeds' order."""
+        return bullet_list([f'"{clip(s["text"])}" ({s["label"]})' for s in seeds[:limit]])
+
+    def written_for(self, pool: Sequence[Example], label: str) -> list[Example]:
+        """Those with the same label."""
+        return [e for e in pool if e.get("label") == label]
+
+    def show_written(self, texts: Sequence[str], label: str) -> str:
+        """The texts shown as examples of ``label``."""
+        return self.format_examples([{"text": t, "label": label} for t in texts])
+
+    def source_label(self, task: Task, src: Example, rnd: int) -> str:
+        """The source's label."""
+        return src["label"]
+
+    def label(self, teacher: Teacher, prompt: str, task: Task, description: str, todo: list[Sample]) -> list[Reply]:
+        """The Critic names a label; it must be one of the task's (else ``off_label``) and the one requested
+        (else ``label_mismatch``)."""
+        labels = ", ".join(task.labels)
+        prompts = [render(prompt, task=description, labels=labels, text=as_data(s["text"])) for s in todo]
+        replies = teacher.ask_many(prompts, LabelVerdict)
+        for s, reply in zip(todo, replies, strict=True):
+            s["teacher_tokens"] = s.get("teacher_tokens", 0) + reply.tokens
+            label = match_label(reply.parsed.label, task.labels) if reply.parsed else None
+            if reply.parsed is None:
+                s.update(verdict="rejected", reason=reply.reason or "malformed")
+            elif label is None:
+                s.update(verdict="rejected", reason="off_label", label=reply.parsed.label[:50])
+            elif label != s["requested"]:
+                # The Generator was asked for another label: the text is ambiguous, a likely source of label noise.
+                s.update(verdict="rejected", reason="label_mismatch", label=label)
+            else:
+                s.update(verdict="accepted", label=label)
+        return replies
+
+    def reference_labels(self, teacher: Teacher, prompt: str, task: Task, description: str,
+                         examples: Sequence[Example], words: int) -> tuple[list, list[Reply], int]:
+        """The Critic's label for each text (cut to ``words``); an answer naming no allowed label predicts "(none)"."""
+        texts = [render(prompt, task=description, labels=", ".join(task.labels), text=clip(ex["text"], words))
+                 for ex in examples]
+        replies = teacher.ask_many(texts, LabelVerdict)
+        labels = [match_label(r.parsed.label, task.labels) if r.parsed else None for r in replies]
+        return [lab or "(none)" for lab in labels], replies, sum(lab is None for lab in labels)
+
+    def show_label(self, sample: Mapping[str, Any]) -> str:
+        """The label."""
+        return str(sample.get("label", ""))
+
+    def show_prediction(self, sample: Mapping[str, Any]) -> str:
+        """The predicted label."""
+        return str(sample.get("predicted", ""))

@@ -1,0 +1,281 @@
+"""NER for the agents: the type glossary, the Critic's calls, the Analyst's and Generator's text, and the adapter.
+
+The text handling these build on (tokeniser, type matching, mention placement) is in `.text`; the
+rules for accepting a sentence are in that module's docstring.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from evokd.data.bio import bio_spans, entity_types
+from evokd.data.readers import DataError, Record, check_tags, read_conll, read_jsonl, tagged_example
+from evokd.prompts import default_path, render
+from evokd.schemas import Annotation
+from evokd.state import Prediction, Sample
+from evokd.student.metrics import span_scores
+from evokd.student.model import Head
+from evokd.task import Example, Task
+from evokd.tasks.base import TaskAdapter
+from evokd.tasks.ner.text import PLACEHOLDER, Tokenizer, WhitespaceTokenizer, fold_type, resolve
+from evokd.teacher.client import Reply, Teacher
+from evokd.text import bullet_list, clip
+
+# ---- the type glossary ------------------------------------------------------------------------
+
+
+def read_glossary() -> dict[str, str]:
+    """Type meanings from prompts/ner/types.md ("- type: meaning" lines), keyed by folded name."""
+    text = default_path("ner", "types").read_text(encoding="utf-8")
+    found = re.findall(r"^- ([^:\n]+): (.+)$", text, re.M)
+    return {fold_type(name): meaning.strip() for name, meaning in found}
+
+
+def describe_types(types: Sequence[str], names: bool = True, glossary: dict[str, str] | None = None) -> str:
+    """The task's types as a bullet list, each with its meaning where the glossary (default: the one in
+    prompts/ner/types.md) has one.
+
+    ``names=False`` drops the example names in brackets: a small Critic copies them into its answer.
+    """
+    gloss = read_glossary() if glossary is None else glossary
+    meaning = {k: v if names else re.sub(r"\s*\([^)]*\)$", "", v) for k, v in gloss.items()}
+    return bullet_list([f"{t}: {meaning[fold_type(t)]}" if fold_type(t) in meaning else t for t in types])
+
+
+# ---- the Critic's calls --------------------------------------------------------------------------
+
+
+def ask_entities(teacher: Teacher, prompt: str, task: Task, description: str, texts: Sequence[str],
+                 glossary: dict[str, str] | None = None) -> list[Reply[Annotation]]:
+    """The Critic's (text, type) mentions for each sentence: one call each, concurrently."""
+    labels = describe_types(task.labels, names=False, glossary=glossary)
+    return teacher.ask_many([render(prompt, task=description, labels=labels, text=t) for t in texts], Annotation)
+
+
+def annotate(teacher: Teacher, prompt: str, task: Task, description: str, todo: list[Sample],
+             tokenizer: Tokenizer | None = None, glossary: dict[str, str] | None = None) -> list[Reply[Annotation]]:
+    """Ask the Critic for each sentence's entities (one call each, concurrently), then place and check them
+    in code; set ``tokens``, ``tags``, ``entities``, ``verdict`` and ``reason`` on each sample in place."""
+    tokenizer = tokenizer or Tokenizer()
+    for s in todo:
+        if PLACEHOLDER.search(s["text"]):  # "I heard <NAME> play": the Generator left a slot unfilled
+            s.update(verdict="rejected", reason="placeholder", tokens=tokenizer.tokenize(s["text"]), tags=[], entities=[])
+    todo = [s for s in todo if s["verdict"] == "pending"]
+    replies = ask_entities(teacher, prompt, task, description, [s["text"] for s in todo], glossary)
+    for s, reply in zip(todo, replies, strict=True):
+        s["teacher_tokens"] = s.get("teacher_tokens", 0) + reply.tokens
+        # A bare object without "entities" (one mention instead of the list) validates as an empty list.
+        if reply.parsed is None or (not reply.parsed.entities and '"entities"' not in reply.raw):
+            s.update(verdict="rejected", reason=reply.reason or "malformed",
+                     tokens=tokenizer.tokenize(unicodedata.normalize("NFC", s["text"])), tags=[], entities=[])
+            continue
+        res = resolve(s["text"], [e.model_dump() for e in reply.parsed.entities], task.labels, tokenizer)
+        s.update(tokens=res.tokens, tags=res.tags, entities=res.entities)  # type: ignore[typeddict-item]
+        if res.reason:
+            s.update(verdict="rejected", reason=res.reason)
+        elif s["requested"] not in res.types:
+            # The Generator was asked for this type: without it the sentence does not serve its purpose.
+            s.update(verdict="rejected", reason="missing_type")
+        else:
+            s.update(verdict="accepted", reason="")
+    return replies
+
+
+def tag_sentences(teacher: Teacher, prompt: str, task: Task, description: str, examples: Sequence[Example],
+                  glossary: dict[str, str] | None = None) -> tuple[list[list[str]], list[Reply[Annotation]]]:
+    """The teacher's own BIO tags for existing sentences (the benchmark's teacher reference): the Critic's call,
+    placed on the sentences' own tokens; mentions that fail a check are dropped rather than the whole sentence."""
+    replies = ask_entities(teacher, prompt, task, description, [ex["text"] for ex in examples], glossary)
+    words = WhitespaceTokenizer()
+    tags: list[list[str]] = []
+    for ex, reply in zip(examples, replies, strict=True):
+        text = " ".join(ex["tokens"])
+        res = resolve(text, [e.model_dump() for e in reply.parsed.entities] if reply.parsed else [], task.labels, words)
+        if res.reason:  # keep the mentions that passed, as placed on a second try
+            res = resolve(text, [e for e in res.entities if "error" not in e], task.labels, words)
+        tags.append(res.tags if not res.reason and len(res.tags) == len(ex["tokens"]) else ["O"] * len(ex["tokens"]))
+    return tags, replies
+
+
+# ---- what the Analyst and Generator read ------------------------------------------------------
+
+
+def _quote(tokens: Sequence[str], first: int, last: int) -> str:
+    return '"' + " ".join(tokens[first:last]) + '"'
+
+
+def compare(tokens: Sequence[str], gold: Sequence[str], predicted: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The student's span errors in one sentence (missed, spurious, wrong type, wrong extent) and its correct spans."""
+    g, p = bio_spans(gold), bio_spans(predicted)
+    errors, right = [], []
+    for first, last, etype in g:
+        q = _quote(tokens, first, last)
+        if (first, last, etype) in p:
+            right.append(f"{q} ({etype})")
+            continue
+        over = [(f, t, e) for f, t, e in p if f < last and first < t]
+        if not over:
+            errors.append(f"missed {q} ({etype})")
+        for f, t, e in over:
+            if (f, t) == (first, last):
+                errors.append(f"{q} is {etype}, tagged as {e}")
+            elif e == etype:
+                how = "only as" if first <= f and t <= last else "too widely as" if f <= first and last <= t else "as"
+                errors.append(f"{q} ({etype}) tagged {how} {_quote(tokens, f, t)}")
+            else:
+                errors.append(f"{q} is {etype}, but {_quote(tokens, f, t)} was tagged as {e}")
+    for f, t, e in p:
+        if not any(f < last and first < t for first, last, _ in g):
+            errors.append(f"{_quote(tokens, f, t)} tagged as {e} but is not an entity")
+    return errors, right
+
+
+def format_feedback(feedback: list[Prediction], limit: int) -> tuple[str, str]:
+    """The sentences the student tagged wrongly (with each span error) and rightly, at most ``limit`` of each."""
+    wrong, right_with, right_without = [], [], []
+    for p in feedback:
+        gold, pred = list(p["gold"]), list(p["predicted"])
+        tokens = p["text"].split()
+        if len(tokens) != len(gold):  # a token holding a space: fall back to numbered words
+            tokens = [f"word{i + 1}" for i in range(len(gold))]
+        errors, right = compare(tokens, gold, pred)
+        if errors:
+            line = f'"{clip(p["text"])}": ' + "; ".join(errors)
+            wrong.append(line + (f" (right: {', '.join(right)})" if right else ""))
+        elif right:
+            right_with.append(f'"{clip(p["text"])}": ' + ", ".join(right))
+        else:
+            right_without.append(f'"{clip(p["text"])}": no entities')
+    return bullet_list(wrong[:limit]), bullet_list((right_with + right_without)[:limit])
+
+
+def format_examples(seeds: Sequence[Example], label: str | None = None, limit: int = 6) -> str:
+    """Seed sentences with their entities, those holding ``label`` first, for the Generator's style reference."""
+    ranked = sorted(seeds, key=lambda ex: label is None or label not in {t for _, _, t in bio_spans(ex["tags"])})
+    lines = []
+    for ex in ranked[:limit]:
+        spans = bio_spans(ex["tags"])
+        names = ", ".join(f"{_quote(ex['tokens'], f, t)} ({e})" for f, t, e in spans) or "no entities"
+        lines.append(f'"{clip(ex["text"])}" -> {names}')
+    return bullet_list(lines)
+
+
+# ---- the adapter ---------------------------------------------------------------------------------
+
+
+def _tagged_row(tokens: object, tags: object, where: str) -> Example:
+    """A JSONL row's checked example."""
+    check_tags(tags, where)
+    return tagged_example(tokens, tags, where)  # type: ignore[arg-type]
+
+
+class Ner(TaskAdapter):
+    """Named-entity recognition: one BIO tag per token; the Critic names entities, code places them.
+
+    ``tokenizer`` splits generated sentences like the run's training data (`fitted`); unfitted, the
+    default rules apply.
+    """
+
+    kind = "ner"
+    metric = "span_f1"
+    metric_title = "span F1"
+    label_noun = "entity type"
+    extensions = (".conll", ".txt", ".jsonl")
+    shots_unit = "training sentences not already picked"
+    examples_shown = 4
+    default_description = "Find the named entities in each sentence and give each its type."
+    cuts_reference_texts = False
+
+    def __init__(self, tokenizer: Tokenizer | None = None) -> None:
+        self.tokenizer = tokenizer or Tokenizer()
+
+    @cached_property
+    def glossary(self) -> dict[str, str]:
+        """The type meanings, read once per adapter."""
+        return read_glossary()
+
+    def fitted(self, train: Sequence[Example]) -> Ner:
+        """An adapter whose tokenizer splits clitics as the training tokens do."""
+        return Ner(Tokenizer.fit(ex["tokens"] for ex in train))
+
+    def read_split(self, file: Path, text: str) -> list[Record]:
+        """JSONL ``{"tokens", "tags"}`` lines, or CoNLL token/tag lines."""
+        if file.suffix == ".jsonl":
+            return read_jsonl(file, text, ("tokens", "tags"), _tagged_row)
+        return read_conll(file, text)
+
+    def labels_in(self, ex: Example) -> set[str]:
+        """The entity types in the sentence's tags."""
+        return entity_types(ex["tags"])
+
+    def check_label_set(self, labels: tuple[str, ...], file: Path) -> None:
+        """Train must tag at least one entity."""
+        if not labels:
+            raise DataError(f"{file}: no entities in train; tag at least one span with B-<type>")
+
+    def head(self, task: Task) -> Head:
+        """A tag per word: ``O`` plus B-/I- for each type."""
+        return Head(names=("O", *(f"{p}-{t}" for t in task.labels for p in ("B", "I"))), per_token=True)
+
+    def gold(self, ex: Example) -> list[str]:
+        """The tag sequence."""
+        return ex["tags"]
+
+    def scores(self, task: Task, gold: list, predicted: list) -> dict:
+        """Strict IOB2 span scores, micro and per type."""
+        return span_scores(task.labels, gold, predicted)
+
+    def to_example(self, sample: Sample) -> Example:
+        """Text is the tokens joined by spaces, as for the real data (the raw sentence stays in the sample)."""
+        return Example(text=" ".join(sample["tokens"]), tokens=sample["tokens"], tags=sample["tags"])
+
+    def label_text(self, task: Task) -> str:
+        """The types with their meanings ("geo-loc" or "other" alone tell a small model little)."""
+        return describe_types(task.labels, glossary=self.glossary)
+
+    def format_feedback(self, feedback: list[Prediction], limit: int) -> tuple[str, str]:
+        """Each sentence with its span errors, or its correct spans."""
+        return format_feedback(feedback, limit)
+
+    def format_examples(self, seeds: Sequence[Example], label: str | None = None, limit: int = 6) -> str:
+        """Each sentence with its entities, those holding ``label`` first."""
+        return format_examples(seeds, label, limit)
+
+    def written_for(self, pool: Sequence[Example], label: str) -> list[Example]:
+        """All of them: a sentence for one type may hold any other."""
+        return list(pool)
+
+    def source_label(self, task: Task, src: Example, rnd: int) -> str:
+        """One of the source's entity types, a different one each round."""
+        types = sorted({t for _, _, t in bio_spans(src["tags"])}) or list(task.labels)
+        return types[rnd % len(types)]
+
+    def label(self, teacher: Teacher, prompt: str, task: Task, description: str, todo: list[Sample]) -> list[Reply]:
+        """The Critic names the entities; code places them (`annotate`)."""
+        replies = annotate(teacher, prompt, task, description, todo, self.tokenizer, self.glossary)
+        return replies  # type: ignore[return-value]
+
+    def reference_labels(self, teacher: Teacher, prompt: str, task: Task, description: str,
+                         examples: Sequence[Example], words: int) -> tuple[list, list[Reply], int]:
+        """The Critic's mentions placed on each sentence's own tokens (whole sentences: ``words`` is unused)."""
+        tags, replies = tag_sentences(teacher, prompt, task, description, examples, self.glossary)
+        return tags, replies, sum(r.parsed is None for r in replies)  # type: ignore[return-value]
+
+    def show_label(self, sample: Mapping[str, Any]) -> str:
+        """The Critic's mentions with their types."""
+        if sample.get("entities") is not None:
+            return "; ".join(f"{e['text']} ({e['type']})" for e in sample["entities"]) or "(no entities)"
+        return str(sample.get("label", ""))
+
+    def show_prediction(self, sample: Mapping[str, Any]) -> str:
+        """The predicted tags read as entity mentions, like the Critic's label."""
+        p = sample.get("predicted", "")
+        if not isinstance(p, list):
+            return str(p)
+        tokens = sample.get("tokens") or []
+        return "; ".join(f"{' '.join(tokens[a:b])} ({t})" for a, b, t in bio_spans(p)) or "(no entities)"

@@ -1,0 +1,53 @@
+"""Checkpointers: SQLite in the run folder by default, and a run that resumes from a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import pytest
+from langgraph.types import Command
+
+from evokd.checkpoint import CheckpointError, open_checkpointer
+from evokd.graph.build import build_graph
+from evokd.records import read_jsonl
+from evokd.settings import Context
+from evokd.teacher.local import free_port
+from tests.support.postgres import postgres_server
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    with postgres_server(free_port()) as url:
+        yield url
+
+
+def test_a_run_paused_on_one_connection_resumes_from_postgres_on_another(
+        postgres_url, sentiment_dir, tiny_student, teacher_server, tmp_path):
+    run = tmp_path / "run"
+    ctx = Context(data=str(sentiment_dir), student=str(tiny_student), teacher_url=teacher_server.url,
+                  teacher_model="teacher", run_dir=str(run), max_rounds=1, per_round=2, min_steps=4, epochs=1,
+                  batch_size=8, concurrency=2, max_retries=0, lr=1e-3, review=("analysis",))
+    cfg = {"configurable": {"thread_id": "cell-1"}}
+    with open_checkpointer(postgres_url, run) as saver:  # "node A": seed pass and analyst, then the review pause
+        app = build_graph().compile(checkpointer=saver)
+        app.invoke({}, cfg, context=ctx)
+        assert app.get_state(cfg).interrupts
+    assert not (run / "checkpoints.sqlite").exists()
+    with open_checkpointer(postgres_url, run) as saver:  # "node B": a fresh connection continues the same thread
+        app = build_graph().compile(checkpointer=saver)
+        assert app.get_state(cfg).values["round"] == 1
+        out = app.invoke(Command(resume="approve"), cfg, context=ctx)
+    assert out["stop_reason"] == "max_rounds"
+    assert [r["round"] for r in read_jsonl(run / "rounds.jsonl")] == [0, 1]
+
+
+def test_default_is_sqlite_in_the_run_folder(tmp_path):
+    with open_checkpointer("", tmp_path) as saver:
+        assert type(saver).__name__ == "SqliteSaver"
+    assert (tmp_path / "checkpoints.sqlite").exists()
+
+
+def test_bad_checkpointer_settings_are_one_line_errors(tmp_path):
+    with pytest.raises(CheckpointError, match="give postgresql://"), open_checkpointer("mysql://x", tmp_path):
+        pass
+    with pytest.raises(CheckpointError, match="cannot use the PostgreSQL server"), \
+            open_checkpointer(f"postgresql://evokd@127.0.0.1:{free_port()}/postgres?connect_timeout=2", tmp_path):
+        pass
