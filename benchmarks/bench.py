@@ -33,7 +33,8 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--per-round", type=int, default=None, help="hard and easy texts per round (each)")
     p.add_argument("--teacher-eval", type=int, default=None, help="test texts the teacher labels zero-shot (0 = all)")
     p.add_argument("--full-shot-limit", type=int, default=None, help="train examples for full-shot (0 = all)")
-    p.add_argument("--full-shot-epochs", type=int, default=None, help="most epochs of the full-shot reference (default: the methods' recipe)")
+    p.add_argument("--full-shot-epochs", type=int, default=None,
+                   help="most epochs of the full-shot reference (default: the methods' recipe)")
     p.add_argument("--eval-limit", type=int, default=None, help="first N dev and test examples used (0 = all)")
     p.add_argument("--student", default="", help="student encoder folder (default: bundled MiniLM)")
     p.add_argument("--max-length", type=int, default=None, help="student max sub-tokens (default 128)")

@@ -117,7 +117,8 @@ def markdown(result: dict) -> str:
         f"- default: the recipe every method trains with: AdamW lr {st['lr']}, batch {st['batch_size']}, up to "
         f"{st['epochs']} epochs but at least {st['min_steps']} optimizer steps, "
         f"{'class-balanced batches, ' if st['balance'] else ''}{kept}.",
-        "- old: the recipe before issue 12: " + ", ".join(f"{k} {v}" for k, v in RECIPES["old"].items()) + " (otherwise as default).",
+        "- old: the recipe before issue 12: " + ", ".join(f"{k} {v}" for k, v in RECIPES["old"].items())
+        + " (otherwise as default).",
         f"- Scores are on the benchmark's test subset (the first {st['eval_limit']} test examples); epochs are chosen on "
         f"the first {st['eval_limit']} dev examples, never on test. 'epochs run' counts the repeats that reach the minimum "
         "steps on tiny sets, and stops short where dev stopped improving.",
@@ -183,7 +184,8 @@ def run_dataset(s: Settings, dataset: str, rungs: list[str], recipes: list[str],
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The flags; `--sizes` picks rungs of the fixed ladder (a smoke run), it cannot invent new ones."""
     p = argparse.ArgumentParser(prog="python -m evokd.bench.learning_curve", description=__doc__.splitlines()[0])
-    p.add_argument("--datasets", default="rotten_tomatoes,bbc_news,wnut16", help="comma-separated bundled names or data folders")
+    p.add_argument("--datasets", default="rotten_tomatoes,bbc_news,wnut16",
+                   help="comma-separated bundled names or data folders")
     p.add_argument("--seeds", default="1,2,3")
     p.add_argument("--sizes", default=",".join(LADDER), help=f"rungs of the ladder to run (default all: {','.join(LADDER)})")
     p.add_argument("--recipes", default=",".join(RECIPES), help=f"from: {', '.join(RECIPES)}")

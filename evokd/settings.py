@@ -57,9 +57,11 @@ class Context:
     min_steps: int = _f(40, "Minimum optimizer steps per training pass, so tiny data is not under-trained.")
     lr: float = _f(1e-4, "Student learning rate (AdamW).")
     balance: bool = _f(True, "Class-balanced training batches: every class drawn equally often each epoch, so a "
-                             "skewed (teacher-labelled) set cannot teach a constant answer. NER trains on sentences as they are.")
-    select_epoch: bool = _f(True, "Score the student on dev after each epoch (once min_steps have run) and keep the best "
-                                  "epoch's weights; off = keep the last epoch (one dev evaluation per round, faster on a CPU).")
+                             "skewed (teacher-labelled) set cannot teach a constant answer. NER trains on "
+                             "sentences as they are.")
+    select_epoch: bool = _f(True, "Score the student on dev after each epoch (once min_steps have run) and keep the "
+                                  "best epoch's weights; off = keep the last epoch (one dev evaluation per round, "
+                                  "faster on a CPU).")
     patience_epochs: int = _f(3, "With select_epoch: stop training after this many epochs without a better dev score "
                                  "(0 = run every epoch).")
     batch_size: int = _f(16, "Student batch size.")

@@ -13,12 +13,12 @@ from evokd.bench import learning_curve
 from evokd.graph.nodes import fit
 from evokd.settings import Context
 from evokd.student import train as train_module
-from evokd.student.model import Head, Student
-from evokd.student.model import load as load_head
+from evokd.student.model import Head, Student, load
 from evokd.student.train import TrainConfig, class_keys, epoch_orders, train
 from evokd.task import Example, Task
 from evokd.tasks import head_for
-from tests.conftest import NEG, POS
+from tests.conftest import NEG, POS, write_jsonl
+from tests.support.tiny_model import make_tiny_model
 
 TASK = Task("classification", ("negative", "positive"))
 HEAD = head_for(TASK)
@@ -26,11 +26,6 @@ HEAD = head_for(TASK)
 SKEWED: list[Example] = ([{"text": POS[i % len(POS)], "label": "positive"} for i in range(10)]
                          + [{"text": t, "label": "negative"} for t in NEG[:2]])
 QUICK = TrainConfig(lr=1e-2, batch_size=4, epochs=3, min_steps=0)
-
-
-def load(path: Path, task: Task, device: str) -> Student:
-    """A fresh student for ``task``."""
-    return load_head(path, head_for(task), device=device)
 
 
 def weights(student: Student) -> dict[str, torch.Tensor]:
@@ -72,11 +67,11 @@ def scripted(scores: list[float], snapshots: list[dict]) -> object:
 
 
 def test_balance_draws_each_class_equally_often(tiny_student: Path, drawn: list[str]) -> None:
-    train(load(tiny_student, TASK, device="cpu"), SKEWED, QUICK, balance_by=class_keys(HEAD, SKEWED))
+    train(load(tiny_student, HEAD, device="cpu"), SKEWED, QUICK, balance_by=class_keys(HEAD, SKEWED))
     per_epoch = [Counter(drawn[i : i + len(SKEWED)]) for i in range(0, len(drawn), len(SKEWED))]
     assert per_epoch == [Counter(positive=6, negative=6)] * 3  # 12 draws an epoch, as without balance
     drawn.clear()
-    train(load(tiny_student, TASK, device="cpu"), SKEWED, QUICK)  # the control: the skew as it comes
+    train(load(tiny_student, HEAD, device="cpu"), SKEWED, QUICK)  # the control: the skew as it comes
     assert Counter(drawn) == Counter(positive=30, negative=6)
 
 
@@ -102,7 +97,7 @@ def test_class_keys_only_for_whole_text_heads() -> None:
 
 
 def test_dev_selection_restores_best_epoch_and_stops_early(tiny_student: Path) -> None:
-    student, snapshots = load(tiny_student, TASK, device="cpu"), []
+    student, snapshots = load(tiny_student, HEAD, device="cpu"), []
     cfg = TrainConfig(lr=1e-2, batch_size=4, epochs=10, min_steps=1, patience=3)
     stats = train(student, SKEWED, cfg, dev_score=scripted([0.2, 0.9, 0.5, 0.9, 0.3, 1.0], snapshots))
     assert (stats["epoch"], stats["dev"], stats["epochs"]) == (2, 0.9, 5)  # a tie (epoch 4) is no improvement
@@ -111,7 +106,7 @@ def test_dev_selection_restores_best_epoch_and_stops_early(tiny_student: Path) -
 
 
 def test_patience_zero_runs_every_epoch_and_keeps_best(tiny_student: Path) -> None:
-    student, snapshots = load(tiny_student, TASK, device="cpu"), []
+    student, snapshots = load(tiny_student, HEAD, device="cpu"), []
     cfg = TrainConfig(lr=1e-2, batch_size=4, epochs=6, min_steps=1, patience=0)
     stats = train(student, SKEWED, cfg, dev_score=scripted([0.1, 0.2, 0.3, 0.8, 0.1, 0.1], snapshots))
     assert (stats["epoch"], stats["epochs"], stats["dev"]) == (4, 6, 0.8)
@@ -121,25 +116,25 @@ def test_patience_zero_runs_every_epoch_and_keeps_best(tiny_student: Path) -> No
 def test_dev_is_scored_only_once_min_steps_have_run(tiny_student: Path) -> None:
     progress: list[dict] = []
     cfg = TrainConfig(lr=1e-2, batch_size=4, epochs=5, min_steps=10, patience=0)  # 3 steps an epoch: from epoch 4
-    stats = train(load(tiny_student, TASK, device="cpu"), SKEWED, cfg, progress.append, dev_score=lambda s: 0.5)
+    stats = train(load(tiny_student, HEAD, device="cpu"), SKEWED, cfg, progress.append, dev_score=lambda s: 0.5)
     assert [p["epoch"] for p in progress if "dev" in p] == [4, 5]
     assert (stats["epoch"], stats["epochs"]) == (4, 5)
 
 
 def test_without_dev_the_last_epoch_is_kept(tiny_student: Path) -> None:
-    stats = train(load(tiny_student, TASK, device="cpu"), SKEWED, QUICK)
+    stats = train(load(tiny_student, HEAD, device="cpu"), SKEWED, QUICK)
     assert (stats["epoch"], stats["epochs"], stats["dev"]) == (3, 3, None)
 
 
 def test_context_switches_balance_and_selection(tiny_student: Path, drawn: list[str]) -> None:
-    defaults = Context()
-    assert (defaults.balance, defaults.select_epoch, defaults.patience_epochs, defaults.lr, defaults.epochs) == (True, True, 3, 1e-4, 10)
+    d = Context()
+    assert (d.balance, d.select_epoch, d.patience_epochs, d.lr, d.epochs) == (True, True, 3, 1e-4, 10)
     ctx = Context(epochs=2, min_steps=0, batch_size=4, lr=1e-2)
-    stats = fit(load(tiny_student, TASK, device="cpu"), SKEWED, ctx, 0, TASK, SKEWED[:4])
+    stats = fit(load(tiny_student, HEAD, device="cpu"), SKEWED, ctx, 0, TASK, SKEWED[:4])
     assert Counter(drawn) == Counter(positive=12, negative=12) and stats["dev"] is not None
     drawn.clear()
     off = Context(epochs=2, min_steps=0, batch_size=4, lr=1e-2, balance=False, select_epoch=False)
-    stats = fit(load(tiny_student, TASK, device="cpu"), SKEWED, off, 0, TASK, SKEWED[:4])
+    stats = fit(load(tiny_student, HEAD, device="cpu"), SKEWED, off, 0, TASK, SKEWED[:4])
     assert Counter(drawn) == Counter(positive=20, negative=4) and stats["dev"] is None
 
 
@@ -162,6 +157,22 @@ def test_learning_curve_end_to_end(sentiment_dir: Path, tiny_student: Path, tmp_
     assert "| 2/label | 4 |" in table and "Δ default − old" in table
 
 
+def test_learning_curve_runs_ner_unbalanced_with_span_f1(tmp_path: Path) -> None:
+    rows = [(["alice", "slept"], ["B-person", "O"]), (["bob", "ran"], ["B-person", "O"]),
+            (["in", "paris"], ["O", "B-loc"]), (["to", "rome"], ["O", "B-loc"])]
+    data = tmp_path / "ner"
+    data.mkdir()
+    for split in ("train", "dev", "test"):
+        write_jsonl(data / f"{split}.jsonl", [{"tokens": t, "tags": g} for t, g in rows])
+    student = make_tiny_model(tmp_path / "student", [" ".join(t for toks, _ in rows for t in toks)])
+    out = tmp_path / "results"
+    assert learning_curve.main(["--datasets", str(data), "--seeds", "1", "--sizes", "2/label", "--recipes", "default",
+                                "--student", str(student), "--out", str(out), "--work", str(tmp_path / "work")]) == 0
+    result = json.loads((out / "learning-curve-ner.json").read_text())
+    assert result["metric"] == "span F1" and [(p["rung"], p["n"]) for p in result["points"]] == [("2/label", 4)]
+
+
 def test_learning_curve_rejects_sizes_off_the_ladder(capsys: pytest.CaptureFixture[str]) -> None:
     assert learning_curve.main(["--sizes", "2/label,1000"]) == 2
-    assert capsys.readouterr().err.strip() == "error: --sizes: 1000 not on the ladder; choose from 2/label,8/label,32,128,512,2048"
+    err = capsys.readouterr().err.strip()
+    assert err == "error: --sizes: 1000 not on the ladder; choose from 2/label,8/label,32,128,512,2048"
