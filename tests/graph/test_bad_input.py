@@ -15,8 +15,8 @@ from types import SimpleNamespace
 import pytest
 
 from evokd.cli import main
-from tests.conftest import NEG, POS
-from tests.test_cli import run_args
+from tests.support.data import NEG, POS
+from tests.support.runs import run_args
 
 Files = dict[str, bytes]
 # No teacher is needed: bad input must fail before the first call (a call here would exit 3, not 2).

@@ -7,15 +7,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from langgraph.checkpoint.memory import InMemorySaver
 
 from evokd.bench import METHOD_NAMES, speed
 from evokd.bench.runner import Settings, run_benchmark, select
-from evokd.graph.build import build_graph
 from evokd.records import read_jsonl
 from tests.support.fake_openai import FakeOpenAI, SentimentTeacher, prompt_of, schema_name
-from tests.test_graph import make_context
-from tests.test_ner_graph import ner_dir, ner_server, ner_student  # noqa: F401 - fixtures
 
 BUDGET = 6_000
 
@@ -83,18 +79,6 @@ def test_concurrency_ratio_is_measured_against_calls_over_concurrency(sentiment_
     assert result["formula_s"] == pytest.approx(9 / 2 * 0.05)
 
 
-def test_dev_feedback_shows_the_analyst_dev_errors(sentiment_dir, tiny_student, tmp_path):
-    def analyst_prompts(**over: object) -> list[str]:
-        with FakeOpenAI(SentimentTeacher()) as server:
-            ctx = make_context(sentiment_dir, tiny_student, server, tmp_path / str(over), max_rounds=1, min_steps=1, **over)
-            build_graph().compile(checkpointer=InMemorySaver()).invoke({}, {"configurable": {"thread_id": "t"}}, context=ctx)
-            return [prompt_of(b) for b in server.requests if schema_name(b) == "Analysis"]
-
-    # The dev texts of sentiment_dir end in "indeed"; train and test texts never do.
-    assert all("indeed" not in p for p in analyst_prompts(dev_feedback=0))
-    assert all("indeed" in p.split("RIGHT")[0] for p in analyst_prompts(dev_feedback=3))
-
-
 def test_ner_bench_scores_spans_and_rewrites_keep_a_seed_type(ner_dir, ner_student, ner_server, tmp_path):
     s = settings(ner_dir, ner_student, ner_server.url, tmp_path, seeds=[1], max_rounds=2, budget_tokens=20_000)
     [summary] = run_benchmark(s, lambda _: None)
@@ -123,21 +107,6 @@ def test_a_budget_below_one_round_is_reported_not_hidden(sentiment_dir, tiny_stu
     assert run["round"] == 0 and run["score"] == summary["runs"]["seed-only"][0]["score"]
     assert any(n.startswith("WARNING static: the first round overran") for n in summary["notes"])
     assert "WARNING static" in (Path(s.out) / f"{sentiment_dir.name}.md").read_text()
-
-
-def test_product_code_never_imports_the_test_package():
-    # An installed evokd has no `tests` package. Only the benchmark's speed check (run from a checkout) may use it.
-    import ast
-
-    root = Path(__file__).resolve().parents[1]
-    offenders = []
-    for pkg in ("agents", "graph", "student", "prompts", "evokd"):
-        for file in (root / pkg).rglob("*.py"):
-            for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
-                names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                    [node.module or ""] if isinstance(node, ast.ImportFrom) else []
-                offenders += [f"{file.relative_to(root)}: {n}" for n in names if n.split(".")[0] == "tests"]
-    assert offenders == []
 
 
 def test_speed_run_measures_trainer_and_concurrency_and_writes_tables(sentiment_dir, tiny_student, tmp_path):

@@ -6,13 +6,7 @@ import json
 
 from evokd.cli import main
 from evokd.records import read_jsonl
-
-
-def run_args(data, student, server, out, *extra: str) -> list[str]:
-    """Flags for a fast run on the tiny data and model."""
-    return ["run", "--data", str(data), "--student", str(student), "--teacher-url", server.url,
-            "--rounds", "2", "--per-round", "2", "--min-steps", "4", "--epochs", "1", "--batch-size", "8",
-            "--max-retries", "0", "--out", str(out), *extra]
+from tests.support.runs import run_args
 
 
 def test_run_then_resume_finished(sentiment_dir, tiny_student, teacher_server, tmp_path, capsys):

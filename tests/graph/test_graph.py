@@ -8,18 +8,8 @@ from pathlib import Path
 from langgraph.checkpoint.memory import InMemorySaver
 
 from evokd.graph.build import build_graph
-from evokd.settings import Context
 from evokd.records import read_jsonl
-from tests.support.fake_openai import FakeOpenAI
-
-
-def make_context(data: Path, student: Path, server: FakeOpenAI, run: Path, **overrides: object) -> Context:
-    """A fast run configuration for the tiny data and model."""
-    settings = dict(data=str(data), student=str(student), teacher_url=server.url, teacher_model="teacher",
-                    run_dir=str(run), max_rounds=2, per_round=2, min_steps=4, epochs=1, batch_size=8,
-                    concurrency=2, max_retries=0, patience=5, lr=1e-3)
-    settings.update(overrides)
-    return Context(**settings)  # type: ignore[arg-type]
+from tests.support.runs import make_context
 
 
 def test_loop_runs_rounds_and_writes_run_folder(sentiment_dir, tiny_student, teacher_server, tmp_path):

@@ -6,7 +6,7 @@ import io
 import json
 
 from evokd.cli import main
-from tests.test_cli import run_args
+from tests.support.runs import run_args
 
 
 def test_inspect_finished_run(sentiment_dir, tiny_student, teacher_server, tmp_path, capsys):

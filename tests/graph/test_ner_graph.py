@@ -12,56 +12,7 @@ from evokd.cli import main
 from evokd.graph.build import build_graph
 from evokd.settings import Context
 from evokd.records import read_jsonl
-from tests.conftest import write_jsonl
-from tests.support.fake_openai import FakeOpenAI, NerTeacher
-from tests.support.tiny_model import make_tiny_model
-
-TYPES = ["company", "geo-loc", "person"]
-TRAIN = [  # (sentence, tags): a user's CoNLL-2003-style file, four columns, IOB1 spans included
-    ("Alice Smith lives in Paris", "I-person I-person O O I-geo-loc"),
-    ("Bob works at Acme", "B-person O O B-company"),
-    ("Globex opened an office in London", "B-company O O O O B-geo-loc"),
-    ("we love Paris", "O O B-geo-loc"),
-    ("Acme and Globex merged", "B-company O B-company O"),
-    ("Bob met Alice Smith", "B-person O B-person I-person"),
-]
-DEV = [("Bob visited London today", "B-person O B-geo-loc O"), ("Acme hired Alice Smith", "B-company O B-person I-person"),
-       ("Paris is nice", "B-geo-loc O O"), ("nothing here", "O O")]
-TEST = [("Alice Smith likes Globex", "B-person I-person O B-company"), ("London and Paris", "B-geo-loc O B-geo-loc"),
-        ("Bob is here", "B-person O O")]
-
-
-def conll(rows: list[tuple[str, str]]) -> str:
-    """CoNLL-2003 layout: -DOCSTART-, token POS chunk tag, a blank line after each sentence."""
-    out = ["-DOCSTART- -X- -X- O", ""]
-    for sentence, tags in rows:
-        out += [f"{tok} NN I-NP {tag}" for tok, tag in zip(sentence.split(), tags.split())] + [""]
-    return "\n".join(out) + "\n"
-
-
-@pytest.fixture
-def ner_dir(tmp_path: Path) -> Path:
-    """A three-type NER dataset: train as a CoNLL file, dev and test as JSONL."""
-    folder = tmp_path / "ner-data"
-    folder.mkdir()
-    (folder / "train.conll").write_text(conll(TRAIN), encoding="utf-8")
-    for name, rows in (("dev", DEV), ("test", TEST)):
-        write_jsonl(folder / f"{name}.jsonl", [{"tokens": s.split(), "tags": t.split()} for s, t in rows])
-    return folder
-
-
-@pytest.fixture(scope="module")
-def ner_student(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny untrained BERT whose vocabulary covers the NER data and the scripted teacher's sentences."""
-    words = " ".join(s for s, _ in TRAIN + DEV + TEST) + " we met in today at mordor near gotham"
-    return make_tiny_model(tmp_path_factory.mktemp("tiny-ner") / "student", [words])
-
-
-@pytest.fixture
-def ner_server() -> FakeOpenAI:
-    with FakeOpenAI(NerTeacher()) as server:
-        yield server
-
+from tests.support.data import NER_TYPES as TYPES
 
 def check_run_folder(run: Path, rounds: int) -> None:
     """The run folder a classification run writes, with span metrics and per-type scores."""

@@ -15,7 +15,7 @@ import numpy as np
 from evokd.cli import main
 from evokd.records import read_jsonl
 from tests.support.fake_openai import FakeOpenAI, SentimentTeacher, schema_name
-from tests.test_cli import run_args
+from tests.support.runs import run_args
 
 
 class MarkupTeacher(SentimentTeacher):

@@ -14,8 +14,8 @@ from evokd.graph.build import build_graph
 from evokd.records import read_jsonl
 from evokd.graph.review import DROPPED, ReviewError, reviewed_analysis, reviewed_batch
 from tests.support.fake_openai import schema_name
-from tests.test_cli import run_args
-from tests.test_graph import make_context
+from tests.support.runs import run_args
+from tests.support.runs import make_context
 
 LABELS = ("negative", "positive")
 ANALYSIS = {"summary": "It misses mild wording.", "weaknesses": [{"label": "negative", "pattern": "mild complaints"}], "status": "ok"}

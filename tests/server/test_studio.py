@@ -13,10 +13,7 @@ import pytest
 from langgraph_sdk import get_sync_client
 
 from tests.support.fake_openai import FakeOpenAI, SentimentTeacher, prompt_of, schema_name
-from tests.test_graph import make_context
-
-pytest_plugins = ["tests.langgraph_server"]
-pytestmark = pytest.mark.server
+from tests.support.runs import make_context
 
 AGENTS = ["analyst", "generator", "critic"]
 

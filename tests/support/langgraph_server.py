@@ -1,6 +1,6 @@
-"""`langgraph dev` as a subprocess on a free loopback port, offline, for the SDK tests (marked ``server``).
+"""`langgraph dev` as a subprocess on a free loopback port, offline, for the SDK tests in tests/server/.
 
-Test modules load the `studio_url` fixture with ``pytest_plugins = ["tests.langgraph_server"]``.
+tests/server/conftest.py starts one for the session as the `studio_url` fixture.
 
 The server runs in a scratch folder (its ``.langgraph_api/`` store lands there, not in the repo)
 with the repo's own ``langgraph.json``, whose relative paths are made absolute. Telemetry, the
@@ -21,9 +21,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support import ROOT
+
 OFFLINE_ENV = {"LANGGRAPH_CLI_NO_ANALYTICS": "1", "LANGGRAPH_NO_VERSION_CHECK": "true",
                "LANGSMITH_TRACING": "false", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 
@@ -89,9 +89,3 @@ def server_log(folder: Path) -> str:
     """The server's output so far (attach it to a failing assertion)."""
     return (folder / "server.log").read_text(errors="replace")
 
-
-@pytest.fixture(scope="session")
-def studio_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One `langgraph dev` server for the whole test session (starting it imports torch: seconds)."""
-    with langgraph_dev(tmp_path_factory.mktemp("studio")) as url:
-        yield url

@@ -9,7 +9,6 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from seqeval.scheme import IOB2, Entities
 
 from evokd.agents.critic import LeakIndex, label_batch
@@ -30,6 +29,7 @@ from evokd.graph.nodes import to_example
 from evokd.state import Prediction, Sample
 from evokd.prompts import AGENTS, check, default, render
 from evokd.task import Task
+from tests.support.fake_chat import scripted_teacher
 from evokd.student.train import IGNORE, align_labels, tags_from_subtokens
 
 WNUT = ("company", "facility", "geo-loc", "movie", "musicartist", "other", "person", "product", "sportsteam", "tvshow")
@@ -238,7 +238,8 @@ def test_bio_spans_read_strictly_like_the_metric():
 
 
 def teacher(*replies: str) -> Teacher:
-    return Teacher(FakeListChatModel(responses=list(replies)), concurrency=1, parse_attempts=1)  # type: ignore[arg-type]
+    """A Teacher answering ``replies`` in turn, asking once per request."""
+    return scripted_teacher(*replies, parse_attempts=1)
 
 
 def pending(requested: str, text: str, i: int = 0) -> Sample:

@@ -1,34 +1,21 @@
-"""Swappable prompts: files with named placeholders, checked before any teacher call, from the CLI, the SDK or Studio."""
+"""Swappable prompts: files with named placeholders, checked when loaded and when a Context is made.
+
+The CLI's use of them is in tests/wire/test_prompts_over_http.py, the SDK's in tests/server/test_assistant_prompts.py.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import shutil
 from pathlib import Path
 
 import pytest
-from langgraph_sdk import get_sync_client
 
 from evokd import prompts
-from evokd.cli import main
 from evokd.settings import Context
 from evokd.prompts import PromptError
-from tests.support.fake_openai import FakeOpenAI, SentimentTeacher, prompt_of, schema_name
-from tests.test_cli import run_args
-from tests.test_graph import make_context
+from tests.support.data import CRITIC_PROMPT as CRITIC
+from tests.support.data import write_file as write
 
-pytest_plugins = ["tests.langgraph_server"]
-
-CRITIC = "Label this for $task, one of $labels:\n<<<\n$text\n>>>\nReply with JSON."  # <<< >>>: where the scripted teacher looks
-
-
-def write(folder: Path, name: str, text: str) -> Path:
-    """Write a prompt file and return its path."""
-    path = folder / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def test_missing_and_unknown_placeholders_are_named(tmp_path):
@@ -80,45 +67,3 @@ def test_context_rejects_a_bad_prompt_or_review():
         Context(review=("analysis", "later"))
 
 
-def test_cli_uses_and_saves_the_swapped_prompt(sentiment_dir, tiny_student, teacher_server, tmp_path):
-    analyst = write(tmp_path, "analyst.md", prompts.default("classification", "analyst") + "\nMARKER-ZEBRA")
-    folder = write(tmp_path / "set", "critic.md", CRITIC).parent
-    out = tmp_path / "run"
-    assert main(run_args(sentiment_dir, tiny_student, teacher_server, out, "--rounds", "1",
-                         "--prompt", f"analyst={analyst}", "--prompts", str(folder))) == 0
-    assert all("MARKER-ZEBRA" in prompt_of(r) for r in teacher_server.requests if schema_name(r) == "Analysis")
-    assert (out / "prompts" / "analyst.md").read_text() == analyst.read_text()
-    assert (out / "prompts" / "critic.md").read_text() == CRITIC
-    saved = json.loads((out / "run.json").read_text())
-    assert saved["analyst_prompt"] == analyst.read_text() and saved["generator_prompt"] == prompts.default("classification", "generator")
-
-
-@pytest.mark.parametrize("flag", ["--prompt critic={bad}", "--prompt critic", "--prompts {missing}"])
-def test_cli_bad_prompt_exits_2_before_any_call(flag, sentiment_dir, tiny_student, teacher_server, tmp_path, capsys):
-    bad = write(tmp_path, "bad.md", "Label $text as $sentiment.")
-    out = tmp_path / "run"
-    assert main(run_args(sentiment_dir, tiny_student, teacher_server, out,
-                         *flag.format(bad=bad, missing=tmp_path / "missing").split())) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("evokd: error:") and len(err.splitlines()) == 1
-    assert not out.exists() and not teacher_server.requests
-
-
-@pytest.mark.server
-def test_sdk_assistant_prompt_reaches_the_teacher(studio_url, sentiment_dir, tiny_student, tmp_path):
-    client = get_sync_client(url=studio_url)
-    with FakeOpenAI(SentimentTeacher()) as teacher:
-        ctx = dataclasses.asdict(make_context(sentiment_dir, tiny_student, teacher, tmp_path / "run", max_rounds=1))
-        custom = prompts.default("classification", "generator") + "\nMARKER-OKAPI"
-        variant = client.assistants.create("evokd", context={**ctx, "generator_prompt": custom}, name="okapi")
-        thread = client.threads.create()["thread_id"]
-        client.runs.wait(thread, variant["assistant_id"], input={}, interrupt_after=["generator"])
-        generated = [prompt_of(r) for r in teacher.requests if schema_name(r) == "GeneratedText"]
-        assert generated and all("MARKER-OKAPI" in p for p in generated)
-
-        broken = client.assistants.create("evokd", context={**ctx, "critic_prompt": "Label $text as $sentiment."}, name="broken")
-        thread = client.threads.create()["thread_id"]
-        before = len(teacher.requests)
-        result = client.runs.wait(thread, broken["assistant_id"], input={}, raise_error=False)
-        assert "unknown placeholder(s) $sentiment" in json.dumps(result)
-        assert len(teacher.requests) == before  # failed before the first teacher call

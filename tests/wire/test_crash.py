@@ -37,15 +37,14 @@ from pathlib import Path
 import evokd.graph.nodes
 import evokd.records
 from evokd.cli import main
+from tests.support import ROOT
 from tests.support.fake_openai import FakeOpenAI, Responder, SentimentTeacher, schema_name
-from tests.test_cli import run_args
-from tests.test_determinism import LEARN, outcome, reference_outcome
+from tests.support.runs import LEARN, outcome, reference_outcome, run_args
 
-REPO = Path(__file__).resolve().parents[1]
 WAIT = 120.0  # seconds a subprocess may take to reach its pause point (imports are slow on a busy machine)
 
 ZYGOTE = '''
-"""Forks `python -m evokd.cli` runs for tests/test_crash.py, with the slow imports done once, and pause points.
+"""Forks `python -m evokd.cli` runs for tests/wire/test_crash.py, with the slow imports done once, and pause points.
 
 Reads one JSON command per line on stdin, answers one JSON line on stdout:
 {"argv", "env", "log", "exit_file"} -> {"pid"}: fork a child that runs evokd.cli as __main__ (as
@@ -204,11 +203,11 @@ class Crasher:
         self.tmp, self.gate, self.kills = tmp, gate, 0
         script = tmp / "zygote.py"
         script.write_text(ZYGOTE)
-        env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1",
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1",
                "OMP_NUM_THREADS": "1"}  # the in-process reference run uses one torch thread (conftest)
         self.zygote_log = tmp / "zygote.txt"
         with open(self.zygote_log, "wb") as log:
-            self.zygote = subprocess.Popen([sys.executable, str(script)], cwd=REPO, env=env, text=True,
+            self.zygote = subprocess.Popen([sys.executable, str(script)], cwd=ROOT, env=env, text=True,
                                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log)
 
     def _ask(self, command: dict) -> dict:

@@ -26,8 +26,7 @@ from evokd.state import Sample
 from evokd.prompts import default
 from evokd.task import Task
 from tests.support.fake_openai import FakeOpenAI, Responder, Scripted, SentimentTeacher, schema_name
-from tests.test_cli import run_args
-from tests.test_determinism import LEARN, outcome, reference_outcome
+from tests.support.runs import LEARN, outcome, reference_outcome, run_args
 
 OK = '{"label": "positive"}'
 

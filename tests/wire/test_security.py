@@ -22,10 +22,10 @@ from evokd.prompts import default
 from evokd.student import model
 from evokd.student.model import StudentError
 from evokd.task import Task
+from tests.support import ROOT
 from tests.support.fake_openai import FakeOpenAI, Scripted, SentimentTeacher, prompt_of, schema_name
-from tests.test_cli import run_args
+from tests.support.runs import run_args
 
-REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("agents", "graph", "student", "evokd", "prompts", "benchmarks")
 KEY = "sk-evokd-test-9f2c4e7a1b3d5f60"
 
@@ -117,7 +117,7 @@ def test_pickled_weights_are_never_unpickled(tiny_student, tmp_path):
 
 def source_files(*folders: str) -> list[Path]:
     """The project's Python files under the given top-level folders."""
-    return sorted(p for f in folders for p in (REPO / f).rglob("*.py") if ".venv" not in p.parts)
+    return sorted(p for f in folders for p in (ROOT / f).rglob("*.py") if ".venv" not in p.parts)
 
 
 def call_name(node: ast.Call) -> str:
@@ -147,7 +147,7 @@ def test_no_code_path_executes_text_or_unpickles():
     assert len(files) > 20  # the scan really covers the project
     for path in files:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            where = f"{path.relative_to(REPO)}:{getattr(node, 'lineno', 0)}"
+            where = f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', 0)}"
             if isinstance(node, ast.Call):
                 name = call_name(node)
                 if name in FORBIDDEN_CALLS:
