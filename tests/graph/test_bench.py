@@ -18,10 +18,26 @@ BUDGET = 6_000
 
 def settings(data: Path, student: Path, url: str, tmp: Path, **over: object) -> Settings:
     """A benchmark small enough for CI: two seeds, a few rounds per method."""
-    values = dict(datasets=[str(data)], seeds=[1, 2], budget_tokens=BUDGET, per_round=2, max_rounds=3, epochs=1,
-                  min_steps=4, batch_size=8, lr=1e-3, student=str(student), teacher_url=url, json_mode="json_schema",
-                  concurrency=2, teacher_eval=6, full_shot_limit=0, out=str(tmp / "results"), work=str(tmp / "work"),
-                  machine="test")
+    values = dict(
+        datasets=[str(data)],
+        seeds=[1, 2],
+        budget_tokens=BUDGET,
+        per_round=2,
+        max_rounds=3,
+        epochs=1,
+        min_steps=4,
+        batch_size=8,
+        lr=1e-3,
+        student=str(student),
+        teacher_url=url,
+        json_mode="json_schema",
+        concurrency=2,
+        teacher_eval=6,
+        full_shot_limit=0,
+        out=str(tmp / "results"),
+        work=str(tmp / "work"),
+        machine="test",
+    )
     values.update(over)
     return Settings(**values)  # type: ignore[arg-type]
 
@@ -42,8 +58,19 @@ def test_quick_bench_writes_reports_within_budget_and_reruns_from_cache(sentimen
         for d in Path(s.work).iterdir():
             if d.is_dir():
                 shutil.rmtree(d)
-        run_benchmark(settings(sentiment_dir, tiny_student, server.url, tmp_path, cache=False, methods=["static"],
-                               seeds=[1], out=str(tmp_path / "uncached")), lines.append)
+        run_benchmark(
+            settings(
+                sentiment_dir,
+                tiny_student,
+                server.url,
+                tmp_path,
+                cache=False,
+                methods=["static"],
+                seeds=[1],
+                out=str(tmp_path / "uncached"),
+            ),
+            lines.append,
+        )
         assert len(server.requests) > paid
 
     name = sentiment_dir.name
@@ -60,13 +87,17 @@ def test_quick_bench_writes_reports_within_budget_and_reruns_from_cache(sentimen
     assert all(summary["methods"][m]["tokens_mean"] > 0 for m in ("static", "rephrase", "evokd-paper", "evokd"))
     assert summary["references"]["teacher"]["n"] == 6 and summary["references"]["full-shot"]["train_examples"] == 12
     # Same seeds, same student recipe, same cached teacher: the rerun reproduces every score.
-    assert {m: v["scores"] for m, v in again["methods"].items()} == {m: v["scores"] for m, v in summary["methods"].items()}
+    assert {m: v["scores"] for m, v in again["methods"].items()} == {
+        m: v["scores"] for m, v in summary["methods"].items()
+    }
     assert any("round 1" in line for line in lines)
 
 
 def test_select_never_uses_rounds_past_the_budget_or_test_scores():
-    rounds = [{"round": r, "teacher_tokens": t, "dev": {"score": d}, "test": {"score": te}, "accepted": 2}
-              for r, t, d, te in [(0, 0, 0.5, 0.5), (1, 400, 0.7, 0.6), (2, 800, 0.6, 0.9), (3, 1200, 0.9, 0.95)]]
+    rounds = [
+        {"round": r, "teacher_tokens": t, "dev": {"score": d}, "test": {"score": te}, "accepted": 2}
+        for r, t, d, te in [(0, 0, 0.5, 0.5), (1, 400, 0.7, 0.6), (2, 800, 0.6, 0.9), (3, 1200, 0.9, 0.95)]
+    ]
     got = select(rounds, 1000)
     assert (got["round"], got["score"], got["tokens"], got["overrun_rounds"]) == (1, 0.6, 800, 1)
 
@@ -74,7 +105,9 @@ def test_select_never_uses_rounds_past_the_budget_or_test_scores():
 def test_concurrency_ratio_is_measured_against_calls_over_concurrency(sentiment_dir, tiny_student):
     assert speed.ratio(2.0, calls=16, concurrency=4, delay=0.5) == 1.0
     assert speed.ratio(1.5, calls=5, concurrency=4, delay=0.5) == 1.5  # 5 calls need two waves
-    result = speed.concurrency(str(sentiment_dir), str(tiny_student), lambda _: None, per_round=2, workers=2, delay=0.05)
+    result = speed.concurrency(
+        str(sentiment_dir), str(tiny_student), lambda _: None, per_round=2, workers=2, delay=0.05
+    )
     assert {n: v["calls"] for n, v in result["nodes"].items()} == {"analyst": 1, "generator": 4, "critic": 4}
     assert result["formula_s"] == pytest.approx(9 / 2 * 0.05)
 
@@ -100,8 +133,15 @@ def test_ner_bench_scores_spans_and_rewrites_keep_a_seed_type(ner_dir, ner_stude
 
 def test_a_budget_below_one_round_is_reported_not_hidden(sentiment_dir, tiny_student, tmp_path):
     with FakeOpenAI(SentimentTeacher()) as server:
-        s = settings(sentiment_dir, tiny_student, server.url, tmp_path, seeds=[1], methods=["seed-only", "static"],
-                     budget_tokens=50)
+        s = settings(
+            sentiment_dir,
+            tiny_student,
+            server.url,
+            tmp_path,
+            seeds=[1],
+            methods=["seed-only", "static"],
+            budget_tokens=50,
+        )
         [summary] = run_benchmark(s, lambda _: None)
     [run] = summary["runs"]["static"]
     assert run["round"] == 0 and run["score"] == summary["runs"]["seed-only"][0]["score"]
@@ -110,8 +150,15 @@ def test_a_budget_below_one_round_is_reported_not_hidden(sentiment_dir, tiny_stu
 
 
 def test_speed_run_measures_trainer_and_concurrency_and_writes_tables(sentiment_dir, tiny_student, tmp_path):
-    result = speed.run(str(tmp_path / "out"), str(sentiment_dir), str(tiny_student), str(tmp_path / "work"),
-                       [str(sentiment_dir)], lambda _: None, quick=True)
+    result = speed.run(
+        str(tmp_path / "out"),
+        str(sentiment_dir),
+        str(tiny_student),
+        str(tmp_path / "work"),
+        [str(sentiment_dir)],
+        lambda _: None,
+        quick=True,
+    )
     cpu = result["trainer"]["cpu"]
     assert cpu["student"]["samples_per_s"] > 0 and cpu["trainer"]["samples_per_s"] > 0
     assert cpu["speedup"] == round(cpu["student"]["samples_per_s"] / cpu["trainer"]["samples_per_s"], 3)

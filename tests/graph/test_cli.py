@@ -12,8 +12,17 @@ from tests.support.runs import run_args
 def test_run_then_resume_finished(sentiment_dir, tiny_student, teacher_server, tmp_path, capsys):
     out = tmp_path / "run"
     assert main(run_args(sentiment_dir, tiny_student, teacher_server, out)) == 0
-    for name in ("samples.jsonl", "rounds.jsonl", "summary.json", "run.json", "checkpoints.sqlite",
-                 "teacher_cache.sqlite", "model/model.safetensors", "prompts/critic.md", "seeds.jsonl"):
+    for name in (
+        "samples.jsonl",
+        "rounds.jsonl",
+        "summary.json",
+        "run.json",
+        "checkpoints.sqlite",
+        "teacher_cache.sqlite",
+        "model/model.safetensors",
+        "prompts/critic.md",
+        "seeds.jsonl",
+    ):
         assert (out / name).exists(), name
     assert [r["round"] for r in read_jsonl(out / "rounds.jsonl")] == [0, 1, 2]
     saved = json.loads((out / "run.json").read_text())
@@ -43,5 +52,12 @@ def test_bad_data_exits_2_and_writes_nothing(tiny_student, teacher_server, tmp_p
 def test_endpoint_settings_default_by_teacher_kind_unless_chosen():
     from evokd.cli import teacher_endpoint
 
-    with teacher_endpoint("http://127.0.0.1:9/v1", "qwen2.5-0.5b", {"json_mode": None, "concurrency": 2, "timeout": None}) as e:
-        assert e == {"teacher_url": "http://127.0.0.1:9/v1", "json_mode": "json_schema", "concurrency": 2, "timeout": 120.0}
+    with teacher_endpoint(
+        "http://127.0.0.1:9/v1", "qwen2.5-0.5b", {"json_mode": None, "concurrency": 2, "timeout": None}
+    ) as e:
+        assert e == {
+            "teacher_url": "http://127.0.0.1:9/v1",
+            "json_mode": "json_schema",
+            "concurrency": 2,
+            "timeout": 120.0,
+        }

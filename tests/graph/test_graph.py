@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from langgraph.checkpoint.memory import InMemorySaver
 
@@ -41,5 +40,9 @@ def test_loop_runs_rounds_and_writes_run_folder(sentiment_dir, tiny_student, tea
 
 def test_budget_stops_the_loop(sentiment_dir, tiny_student, teacher_server, tmp_path):
     ctx = make_context(sentiment_dir, tiny_student, teacher_server, tmp_path / "run", max_rounds=10, budget_tokens=1)
-    out = build_graph().compile(checkpointer=InMemorySaver()).invoke({}, {"configurable": {"thread_id": "t"}}, context=ctx)
+    out = (
+        build_graph()
+        .compile(checkpointer=InMemorySaver())
+        .invoke({}, {"configurable": {"thread_id": "t"}}, context=ctx)
+    )
     assert out["stop_reason"] == "token_budget" and out["history"][-1]["round"] == 1

@@ -32,15 +32,24 @@ def test_inspect_finished_run(sentiment_dir, tiny_student, teacher_server, tmp_p
 
     assert main(["inspect", str(moved)]) == 0
     shown = capsys.readouterr().out
-    for expected in ("finished: max_rounds", "rounds (macro_f1)", "dev F1 per label", "round 2 analysis",
-                     "mild complaints", "samples (8)", "r2-3"):
+    for expected in (
+        "finished: max_rounds",
+        "rounds (macro_f1)",
+        "dev F1 per label",
+        "round 2 analysis",
+        "mild complaints",
+        "samples (8)",
+        "r2-3",
+    ):
         assert expected in shown, expected
 
 
 def test_inspect_paused_run_and_bad_folder(sentiment_dir, tiny_student, teacher_server, tmp_path, monkeypatch, capsys):
     out = tmp_path / "run"
     monkeypatch.setattr("sys.stdin", io.StringIO(""))  # nobody answers the review: the run stays paused
-    assert main(run_args(sentiment_dir, tiny_student, teacher_server, out, "--rounds", "1", "--review", "analysis")) == 2
+    assert (
+        main(run_args(sentiment_dir, tiny_student, teacher_server, out, "--rounds", "1", "--review", "analysis")) == 2
+    )
     capsys.readouterr()
     assert main(["inspect", str(out), "--json"]) == 0
     view = json.loads(capsys.readouterr().out)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
 from evokd.cli import main
 from evokd.graph.build import build_graph
-from evokd.settings import Context
 from evokd.records import read_jsonl
+from evokd.settings import Context
 from tests.support.data import NER_TYPES as TYPES
+
 
 def check_run_folder(run: Path, rounds: int) -> None:
     """The run folder a classification run writes, with span metrics and per-type scores."""
@@ -38,7 +38,7 @@ def check_run_folder(run: Path, rounds: int) -> None:
     for s in accepted:
         assert len(s["tokens"]) == len(s["tags"]) == len(s["predicted"])
         assert s["requested"] in {e["type"] for e in s["entities"]}
-        assert all(s["text"][e["start"]:e["end"]] == e["text"] for e in s["entities"])
+        assert all(s["text"][e["start"] : e["end"]] == e["text"] for e in s["entities"])
     # Variant 1: the Critic wrote the names in capitals; the sentence's own casing is what was kept.
     retyped = [s for s in accepted if int(s["text"].rsplit("w", 1)[1]) % 4 == 1]
     assert retyped and all(e["text"] != e["text"].upper() for s in retyped for e in s["entities"])
@@ -48,10 +48,28 @@ def check_run_folder(run: Path, rounds: int) -> None:
 
 def test_ner_loop_through_the_graph(ner_dir, ner_student, ner_server, tmp_path):
     run = tmp_path / "run"
-    ctx = Context(task="ner", data=str(ner_dir), student=str(ner_student), teacher_url=ner_server.url,
-                  teacher_model="teacher", run_dir=str(run), max_rounds=2, per_round=2, min_steps=4, epochs=1,
-                  batch_size=8, concurrency=2, max_retries=0, patience=5, lr=1e-3)
-    out = build_graph().compile(checkpointer=InMemorySaver()).invoke({}, {"configurable": {"thread_id": "t"}}, context=ctx)
+    ctx = Context(
+        task="ner",
+        data=str(ner_dir),
+        student=str(ner_student),
+        teacher_url=ner_server.url,
+        teacher_model="teacher",
+        run_dir=str(run),
+        max_rounds=2,
+        per_round=2,
+        min_steps=4,
+        epochs=1,
+        batch_size=8,
+        concurrency=2,
+        max_retries=0,
+        patience=5,
+        lr=1e-3,
+    )
+    out = (
+        build_graph()
+        .compile(checkpointer=InMemorySaver())
+        .invoke({}, {"configurable": {"thread_id": "t"}}, context=ctx)
+    )
     assert out["stop_reason"] == "max_rounds" and out["task"] == {"kind": "ner", "labels": TYPES}
     check_run_folder(run, rounds=2)
     # The Analyst saw span errors; its off-task weakness type ("ORG") was dropped; hard requests aim at "company".
@@ -66,12 +84,41 @@ def test_ner_loop_through_the_graph(ner_dir, ner_student, ner_server, tmp_path):
 
 def test_ner_run_through_the_cli(ner_dir, ner_student, ner_server, tmp_path, capsys):
     out = tmp_path / "cli-run"
-    args = ["run", "--task", "ner", "--data", str(ner_dir), "--student", str(ner_student), "--teacher-url",
-            ner_server.url, "--rounds", "2", "--per-round", "2", "--min-steps", "4", "--epochs", "1",
-            "--batch-size", "8", "--max-retries", "0", "--out", str(out)]
+    args = [
+        "run",
+        "--task",
+        "ner",
+        "--data",
+        str(ner_dir),
+        "--student",
+        str(ner_student),
+        "--teacher-url",
+        ner_server.url,
+        "--rounds",
+        "2",
+        "--per-round",
+        "2",
+        "--min-steps",
+        "4",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--max-retries",
+        "0",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
-    for name in ("samples.jsonl", "rounds.jsonl", "summary.json", "run.json", "checkpoints.sqlite",
-                 "prompts/critic.md", "seeds.jsonl"):
+    for name in (
+        "samples.jsonl",
+        "rounds.jsonl",
+        "summary.json",
+        "run.json",
+        "checkpoints.sqlite",
+        "prompts/critic.md",
+        "seeds.jsonl",
+    ):
         assert (out / name).exists(), name
     assert json.loads((out / "run.json").read_text())["task"] == "ner"
     assert '"entities"' in (out / "prompts" / "critic.md").read_text()
@@ -84,7 +131,20 @@ def test_ner_run_through_the_cli(ner_dir, ner_student, ner_server, tmp_path, cap
 
 
 def test_ner_run_with_too_few_sentences_per_type_exits_2(ner_dir, ner_student, ner_server, tmp_path, capsys):
-    args = ["run", "--task", "ner", "--data", str(ner_dir), "--student", str(ner_student), "--teacher-url",
-            ner_server.url, "--shots", "5", "--out", str(tmp_path / "r")]
+    args = [
+        "run",
+        "--task",
+        "ner",
+        "--data",
+        str(ner_dir),
+        "--student",
+        str(ner_student),
+        "--teacher-url",
+        ner_server.url,
+        "--shots",
+        "5",
+        "--out",
+        str(tmp_path / "r"),
+    ]
     assert main(args) == 2
     assert "entity type" in capsys.readouterr().err and not (tmp_path / "r").exists()

@@ -16,7 +16,9 @@ def analyst_prompts(data: Path, student: Path, run: Path, **over: Any) -> list[s
     """The Analyst's prompts in a one-round run with the settings ``over``."""
     with FakeOpenAI(SentimentTeacher()) as server:
         ctx = make_context(data, student, server, run, max_rounds=1, min_steps=1, **over)
-        build_graph().compile(checkpointer=InMemorySaver()).invoke({}, {"configurable": {"thread_id": "t"}}, context=ctx)
+        build_graph().compile(checkpointer=InMemorySaver()).invoke(
+            {}, {"configurable": {"thread_id": "t"}}, context=ctx
+        )
         return [prompt_of(b) for b in server.requests if schema_name(b) == "Analysis"]
 
 

@@ -30,8 +30,16 @@ def chromium(tmp_path: Path, *args: str) -> str:
     """Run headless Chromium offline on the given arguments; return what it printed."""
     exe = shutil.which("chromium")
     assert exe, "the report test needs Debian's chromium (apt-get install -y chromium)"
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-             "--no-first-run", "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'chromium'}"]
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={tmp_path / 'chromium'}",
+    ]
     done = subprocess.run([exe, *flags, *args], capture_output=True, text=True, timeout=120, check=True)
     return done.stdout
 
@@ -56,9 +64,18 @@ def test_report_renders_offline(sentiment_dir, tiny_student, tmp_path):
     dom = chromium(tmp_path, "--dump-dom", page.as_uri() + "#q=w1")
     assert dom.count('data-rendered="true"') == 4
     assert f"{len(matching)} of {len(samples)} samples" in dom and 0 < len(matching) < len(samples)
-    assert dom.count('<tr data-verdict="accepted" hidden') + dom.count('<tr data-verdict="rejected" hidden') == len(samples) - len(matching)
+    assert dom.count('<tr data-verdict="accepted" hidden') + dom.count('<tr data-verdict="rejected" hidden') == len(
+        samples
+    ) - len(matching)
     assert "&lt;i&gt;film&lt;/i&gt;" in dom and "<i>film" not in dom
-    for section in ("Learning curve", "Samples per round", "Hard vs easy", "Scores per label", "Analyses", "It misses mild wording."):
+    for section in (
+        "Learning curve",
+        "Samples per round",
+        "Hard vs easy",
+        "Scores per label",
+        "Analyses",
+        "It misses mild wording.",
+    ):
         assert section in dom, section
 
     # A screenshot is not blank: the plots put many distinct colours on the page.

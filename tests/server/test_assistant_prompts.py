@@ -23,7 +23,9 @@ def test_sdk_assistant_prompt_reaches_the_teacher(studio_url, sentiment_dir, tin
         generated = [prompt_of(r) for r in teacher.requests if schema_name(r) == "GeneratedText"]
         assert generated and all("MARKER-OKAPI" in p for p in generated)
 
-        broken = client.assistants.create("evokd", context={**ctx, "critic_prompt": "Label $text as $sentiment."}, name="broken")
+        broken = client.assistants.create(
+            "evokd", context={**ctx, "critic_prompt": "Label $text as $sentiment."}, name="broken"
+        )
         thread = client.threads.create()["thread_id"]
         before = len(teacher.requests)
         result = client.runs.wait(thread, broken["assistant_id"], input={}, raise_error=False)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import pytest
 from langgraph_sdk import get_sync_client
 
 from tests.support.fake_openai import FakeOpenAI, SentimentTeacher, prompt_of, schema_name
@@ -35,7 +34,9 @@ def test_schemas_describe_nodes_state_and_context(studio_url):
     assert all(field.get("description") for field in schemas["input_schema"]["properties"].values())
     context = schemas["context_schema"]["properties"]
     assert all(field.get("description") for field in context.values())
-    assert context["analyst_prompt"]["langgraph_type"] == "prompt" and context["analyst_prompt"]["langgraph_nodes"] == ["analyst"]
+    assert context["analyst_prompt"]["langgraph_type"] == "prompt" and context["analyst_prompt"]["langgraph_nodes"] == [
+        "analyst"
+    ]
     nodes = {n["id"]: n.get("metadata") or {} for n in client.assistants.get_graph(assistant)["nodes"]}
     assert {*AGENTS, "student", "review_analysis", "review_samples", "finalize"} <= set(nodes)
     assert all(nodes[n].get("description") for n in nodes if not n.startswith("__"))
@@ -55,7 +56,10 @@ def test_breakpoints_edit_resume_and_fork(studio_url, sentiment_dir, tiny_studen
         state = step(input={})  # seed training, then the Analyst
         assert state["next"] == ["review_analysis"]
         assert state["values"]["analysis"]["summary"] == "It misses mild wording."
-        edited = {"summary": "Edited in Studio.", "weaknesses": [{"label": "positive", "pattern": "understated praise"}]}
+        edited = {
+            "summary": "Edited in Studio.",
+            "weaknesses": [{"label": "positive", "pattern": "understated praise"}],
+        }
         client.threads.update_state(tid, {"analysis": edited})
         assert client.threads.get_state(tid)["values"]["analysis"] == edited
 
@@ -81,11 +85,24 @@ def test_breakpoints_edit_resume_and_fork(studio_url, sentiment_dir, tiny_studen
         # Time travel: from the checkpoint before the Generator, fork with another analysis.
         history = client.threads.get_history(tid, limit=100)
         before_generator = next(h for h in history if h["next"] == ["generator"])
-        forked = {"summary": "A forked branch.", "weaknesses": [{"label": "negative", "pattern": "polite disappointment"}]}
-        fork = client.threads.update_state(tid, {"analysis": forked}, as_node="review_analysis",
-                                           checkpoint_id=before_generator["checkpoint"]["checkpoint_id"])
-        client.runs.wait(tid, "evokd", input=None, context=ctx, interrupt_after=["generator"],
-                         checkpoint_id=fork["checkpoint"]["checkpoint_id"])
+        forked = {
+            "summary": "A forked branch.",
+            "weaknesses": [{"label": "negative", "pattern": "polite disappointment"}],
+        }
+        fork = client.threads.update_state(
+            tid,
+            {"analysis": forked},
+            as_node="review_analysis",
+            checkpoint_id=before_generator["checkpoint"]["checkpoint_id"],
+        )
+        client.runs.wait(
+            tid,
+            "evokd",
+            input=None,
+            context=ctx,
+            interrupt_after=["generator"],
+            checkpoint_id=fork["checkpoint"]["checkpoint_id"],
+        )
         branch = client.threads.get_state(tid)
         assert branch["next"] == ["critic"] and branch["values"]["analysis"]["summary"] == "A forked branch."
         assert any("polite disappointment" in p for p in prompts_for(teacher, "GeneratedText")[-4:])

@@ -13,9 +13,10 @@ import httpx
 
 from evokd.cli import main
 from evokd.data.registry import resolve_data
+from evokd.records import read_jsonl
 from evokd.teacher import local as lt
 from evokd.teacher.local import fetch_teacher, managed_server, teacher_path
-from evokd.records import read_jsonl
+
 
 def test_one_round_with_the_local_teacher(tmp_path):
     name = os.environ.get("EVOKD_TEACHER", "qwen2.5-0.5b")
@@ -29,8 +30,25 @@ def test_one_round_with_the_local_teacher(tmp_path):
         lines = (source / f"{split}.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
         (data / f"{split}.jsonl").write_text("".join(lines[:keep]), encoding="utf-8")
     out = tmp_path / "run"
-    code = main(["run", "--data", str(data), "--shots", "1", "--rounds", "1", "--per-round", "4",
-                 "--local-teacher", name, "--teacher-url", "", "--out", str(out)])
+    code = main(
+        [
+            "run",
+            "--data",
+            str(data),
+            "--shots",
+            "1",
+            "--rounds",
+            "1",
+            "--per-round",
+            "4",
+            "--local-teacher",
+            name,
+            "--teacher-url",
+            "",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     samples = read_jsonl(out / "samples.jsonl")
     assert len(samples) == 8
@@ -44,7 +62,9 @@ def test_one_round_with_the_local_teacher(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     best = rounds[summary["best_round"]]
     assert best["dev"]["score"] == max(r["dev"]["score"] for r in rounds.values())
-    assert summary["test"] == best["test"] and summary["accepted"] == accepted == sum(r["accepted"] for r in rounds.values())
+    assert summary["test"] == best["test"] and summary["accepted"] == accepted == sum(
+        r["accepted"] for r in rounds.values()
+    )
 
 
 REVIEW_PROMPT = 'Write one short negative movie review. Reply only with JSON: {"text": "..."}'
@@ -55,9 +75,16 @@ def test_real_small_teacher_answers_json() -> None:
     model = fetch_teacher("qwen2.5-0.5b")
     schema = {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}
     with managed_server(model, threads=2) as base_url:
-        reply = httpx.post(f"{base_url}/chat/completions", trust_env=False, timeout=120, json={
-            "model": lt.MODEL_ALIAS, "max_tokens": 80, "temperature": 0.2,
-            "messages": [{"role": "user", "content": REVIEW_PROMPT}],
-            "response_format": {"type": "json_object", "schema": schema},
-        }).json()
+        reply = httpx.post(
+            f"{base_url}/chat/completions",
+            trust_env=False,
+            timeout=120,
+            json={
+                "model": lt.MODEL_ALIAS,
+                "max_tokens": 80,
+                "temperature": 0.2,
+                "messages": [{"role": "user", "content": REVIEW_PROMPT}],
+                "response_format": {"type": "json_object", "schema": schema},
+            },
+        ).json()
     assert isinstance(json.loads(reply["choices"][0]["message"]["content"])["text"], str)

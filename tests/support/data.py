@@ -49,8 +49,6 @@ def conll(rows: list[tuple[str, str]]) -> str:
     return "\n".join(out) + "\n"
 
 
-
-
 # --- prompt files -------------------------------------------------------------------------------
 
 # A valid critic prompt; <<< >>> mark where the scripted teacher looks for the text to label.

@@ -24,8 +24,13 @@ import httpx
 
 from tests.support import ROOT
 
-OFFLINE_ENV = {"LANGGRAPH_CLI_NO_ANALYTICS": "1", "LANGGRAPH_NO_VERSION_CHECK": "true",
-               "LANGSMITH_TRACING": "false", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+OFFLINE_ENV = {
+    "LANGGRAPH_CLI_NO_ANALYTICS": "1",
+    "LANGGRAPH_NO_VERSION_CHECK": "true",
+    "LANGSMITH_TRACING": "false",
+    "HF_HUB_OFFLINE": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+}
 
 
 def free_port() -> int:
@@ -56,9 +61,25 @@ def langgraph_dev(folder: Path, timeout: float = 180.0) -> Iterator[str]:
     env = {**os.environ, **OFFLINE_ENV, "PYTHONPATH": str(ROOT)}
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "langgraph_cli", "dev", "--host", "127.0.0.1", "--port", str(port),
-             "--no-browser", "--no-reload", "--config", str(scratch_config(folder))],
-            cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "langgraph_cli",
+                "dev",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-browser",
+                "--no-reload",
+                "--config",
+                str(scratch_config(folder)),
+            ],
+            cwd=folder,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -88,4 +109,3 @@ def _ready(url: str) -> bool:
 def server_log(folder: Path) -> str:
     """The server's output so far (attach it to a failing assertion)."""
     return (folder / "server.log").read_text(errors="replace")
-

@@ -52,9 +52,14 @@ def outcome(run: Path) -> dict[str, Any]:
     """
     rounds = [
         {
-            "round": r["round"], "dev": r["dev"], "test": r["test"], "accepted": r["accepted"],
-            "rejected": r["rejected"], "teacher_tokens": r["teacher_tokens"],
-            "steps": r["train"].get("steps"), "loss": r["train"].get("loss"),
+            "round": r["round"],
+            "dev": r["dev"],
+            "test": r["test"],
+            "accepted": r["accepted"],
+            "rejected": r["rejected"],
+            "teacher_tokens": r["teacher_tokens"],
+            "steps": r["train"].get("steps"),
+            "loss": r["train"].get("loss"),
         }  # fmt: skip
         for r in read_jsonl(run / "rounds.jsonl")
     ]

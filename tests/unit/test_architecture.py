@@ -47,7 +47,9 @@ def imports(module: str, file: Path, known: set[str]) -> list[tuple[int, str, bo
     """(line, imported module, inside a function) for every import in ``file``, relative ones resolved."""
     tree = ast.parse(file.read_text(encoding="utf-8"))
     package = module if file.stem == "__init__" else module.rpartition(".")[0]
-    local = {id(n) for f in ast.walk(tree) if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef) for n in ast.walk(f)}
+    local = {
+        id(n) for f in ast.walk(tree) if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef) for n in ast.walk(f)
+    }
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -58,8 +60,10 @@ def imports(module: str, file: Path, known: set[str]) -> list[tuple[int, str, bo
                 parent = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join(parent + ([base] if base else []))
             # `from evokd import prompts` imports the module evokd.prompts; `from evokd.text import clip`, evokd.text.
-            found += [(node.lineno, f"{base}.{a.name}" if f"{base}.{a.name}" in known else base, id(node) in local)
-                      for a in node.names]
+            found += [
+                (node.lineno, f"{base}.{a.name}" if f"{base}.{a.name}" in known else base, id(node) in local)
+                for a in node.names
+            ]
     return found
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import signal
 import subprocess
@@ -17,10 +16,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from evokd.teacher import local as lt
 from evokd import paths
-from evokd.teacher.local import TEACHERS, Teacher, TeacherError, fetch_teacher, managed_server, serve_command
 from evokd.paths import Pin
+from evokd.teacher import local as lt
+from evokd.teacher.local import TEACHERS, Teacher, TeacherError, fetch_teacher, managed_server, serve_command
 from tests.support import ROOT
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -39,8 +38,15 @@ def evokd_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def fake_teacher(parts: list[bytes], sha256: str | None = None) -> Teacher:
     """A three-part teacher whose pins and checksum match ``parts``."""
     blob = b"".join(parts)
-    return Teacher(name="fake", model="fake model", package_prefix="fake-carrier-part", version="1.0",
-                   parts=len(parts), size=len(blob), sha256=sha256 or hashlib.sha256(blob).hexdigest())
+    return Teacher(
+        name="fake",
+        model="fake model",
+        package_prefix="fake-carrier-part",
+        version="1.0",
+        parts=len(parts),
+        size=len(blob),
+        sha256=sha256 or hashlib.sha256(blob).hexdigest(),
+    )
 
 
 class FakeDownload:
@@ -153,8 +159,11 @@ def test_pip_download_maps_wheels_to_pins(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert "install" not in seen[0]
     with pytest.raises(paths.FetchError, match="c-pkg==3.0"):
         paths.pip_download([("c-pkg", "3.0")], tmp_path)
-    monkeypatch.setattr(paths.subprocess, "run",
-                        lambda cmd, **_: subprocess.CompletedProcess(cmd, 1, "", "ERROR: No matching distribution"))
+    monkeypatch.setattr(
+        paths.subprocess,
+        "run",
+        lambda cmd, **_: subprocess.CompletedProcess(cmd, 1, "", "ERROR: No matching distribution"),
+    )
     with pytest.raises(paths.FetchError, match="No matching distribution"):
         paths.pip_download([("a-pkg", "1.0")], tmp_path)
 
@@ -173,9 +182,16 @@ def test_serve_command_flags_and_loopback() -> None:
     """The argv uses llama_cpp.server's flags; non-loopback hosts are refused."""
     cmd = serve_command("/m/x.gguf", port=9000, threads=2)
     assert cmd[:3] == [sys.executable, "-m", "llama_cpp.server"]
-    flags = dict(zip(cmd[3::2], cmd[4::2]))
-    assert flags == {"--model": "/m/x.gguf", "--host": "127.0.0.1", "--port": "9000", "--n_ctx": "4096",
-                     "--n_threads": "2", "--n_threads_batch": "2", "--model_alias": "teacher"}
+    flags = dict(zip(cmd[3::2], cmd[4::2], strict=True))
+    assert flags == {
+        "--model": "/m/x.gguf",
+        "--host": "127.0.0.1",
+        "--port": "9000",
+        "--n_ctx": "4096",
+        "--n_threads": "2",
+        "--n_threads_batch": "2",
+        "--model_alias": "teacher",
+    }
     assert serve_command("m", host="::1")[6] == "::1"
     assert serve_command("m", host="localhost")
     for host in ("0.0.0.0", "192.168.1.5", "example.com", "::"):
@@ -195,9 +211,11 @@ def test_llama_server_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without llama-cpp-python the error carries the install command, and no process starts."""
     monkeypatch.setattr(lt, "_SERVER_MODULES", ("surely_not_a_module_xyz",))
     assert lt.llama_server_available() is False
-    with pytest.raises(TeacherError, match=r"pip install 'llama-cpp-python\[server\]'"):
-        with managed_server("model.gguf"):
-            pass
+    with (
+        pytest.raises(TeacherError, match=r"pip install 'llama-cpp-python\[server\]'"),
+        managed_server("model.gguf"),
+    ):
+        pass
 
 
 # A stand-in for llama_cpp.server: answers GET /v1/models, reports its pid and a grandchild's pid.
@@ -263,11 +281,10 @@ def test_managed_server_starts_and_stops(tmp_path: Path) -> None:
 def test_managed_server_stops_when_body_raises(exc: type[BaseException]) -> None:
     """An exception (or Ctrl-C) in the body still terminates the server and propagates."""
     port = lt.free_port()
-    with pytest.raises(exc):
-        with managed_server("model.gguf", port=port, command=fake_command) as base_url:
-            assert base_url == f"http://127.0.0.1:{port}/v1"
-            pids = server_pids(base_url)
-            raise exc()
+    with pytest.raises(exc), managed_server("model.gguf", port=port, command=fake_command) as base_url:
+        assert base_url == f"http://127.0.0.1:{port}/v1"
+        pids = server_pids(base_url)
+        raise exc()
     assert wait_gone(*pids)
 
 
@@ -277,9 +294,11 @@ def test_early_exit_quotes_the_log() -> None:
     def crashing(model_path: Path, host: str, port: int, threads: int | None) -> list[str]:
         return [sys.executable, "-c", "import sys; print('error: model file is corrupt'); sys.exit(3)"]
 
-    with pytest.raises(TeacherError, match=r"(?s)code 3.*model file is corrupt"):
-        with managed_server("model.gguf", command=crashing):
-            pass
+    with (
+        pytest.raises(TeacherError, match=r"(?s)code 3.*model file is corrupt"),
+        managed_server("model.gguf", command=crashing),
+    ):
+        pass
 
 
 def test_start_timeout_kills_the_process(tmp_path: Path) -> None:
@@ -290,16 +309,17 @@ def test_start_timeout_kills_the_process(tmp_path: Path) -> None:
         code = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(600)"
         return [sys.executable, "-c", code]
 
-    with pytest.raises(TeacherError, match="did not answer"):
-        with managed_server("model.gguf", command=silent, timeout=2.0):
-            pass
+    with pytest.raises(TeacherError, match="did not answer"), managed_server("model.gguf", command=silent, timeout=2.0):
+        pass
     assert wait_gone(int(pid_file.read_text()))
 
 
 def test_stop_escalates_to_sigkill() -> None:
     """A process group that ignores SIGTERM is killed."""
-    code = ("import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
-            "print('ready', flush=True); time.sleep(600)")
+    code = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "print('ready', flush=True); time.sleep(600)"
+    )
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, start_new_session=True)
     assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
     lt._stop(proc, grace=0.3)
@@ -324,8 +344,9 @@ def test_server_dies_with_a_killed_parent(tmp_path: Path) -> None:
     script = tmp_path / "fake_server.py"
     script.write_text(FAKE_SERVER)
     read_end, write_end = os.pipe()  # a plain pipe: the parent prints the server's pid on it, then blocks on stdin
-    parent = subprocess.Popen([sys.executable, "-c", PARENT, str(script)], stdin=subprocess.PIPE, stdout=write_end,
-                              cwd=ROOT)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, str(script)], stdin=subprocess.PIPE, stdout=write_end, cwd=ROOT
+    )
     os.close(write_end)
     with open(read_end, "rb") as out:
         server_pid = int(out.readline())
@@ -337,5 +358,3 @@ def test_server_dies_with_a_killed_parent(tmp_path: Path) -> None:
     finally:  # the fake server's own child is not covered by PDEATHSIG; reap its process group
         with contextlib.suppress(ProcessLookupError):
             os.killpg(server_pid, signal.SIGKILL)
-
-

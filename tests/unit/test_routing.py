@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from evokd.settings import Context
 from evokd.graph.routing import stop_reason
+from evokd.settings import Context
 
 
 def history(*dev_scores: float) -> list[dict]:

@@ -35,5 +35,3 @@ def test_cache_answers_a_repeated_request_without_calling_the_model(tmp_path):
     other_seed = teacher('{"text": "three"}', cache=cache).ask("p", GeneratedText, seed=2)
     assert (first.parsed.text, again.parsed.text, other_seed.parsed.text) == ("one", "one", "three")
     assert again.cached and not first.cached
-
-

@@ -13,8 +13,8 @@ import torch
 
 from evokd.student.metrics import evaluate
 from evokd.student.model import Student, StudentError, default_student_path, load, save
-from evokd.task import Example, Task
 from evokd.student.train import IGNORE, TrainConfig, align_labels, lr_factor, predict, tags_from_subtokens, train
+from evokd.task import Example, Task
 from tests.support.tiny_model import make_tiny_model
 
 CLF_TASK = Task("classification", ("neg", "pos"))
@@ -213,5 +213,3 @@ def test_default_student_path() -> None:
             default_student_path()
     else:
         assert (Path(default_student_path()) / "config.json").is_file()
-
-

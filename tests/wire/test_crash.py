@@ -85,7 +85,8 @@ def pause():
     time.sleep(600)  # the test kills the process here
 
 
-real_train, real_append, real_save = evokd.graph.nodes.train, evokd.graph.nodes.append_new, PreTrainedModel.save_pretrained
+real_train, real_append = evokd.graph.nodes.train, evokd.graph.nodes.append_new
+real_save = PreTrainedModel.save_pretrained
 
 
 def train(net, examples, cfg, on_progress=None):
@@ -122,7 +123,8 @@ def save_pretrained(self, directory, *args, **kwargs):
     return out
 
 
-evokd.graph.nodes.train, evokd.graph.nodes.append_new, PreTrainedModel.save_pretrained = train, append_new, save_pretrained
+evokd.graph.nodes.train, evokd.graph.nodes.append_new = train, append_new
+PreTrainedModel.save_pretrained = save_pretrained
 
 
 def child(cmd):
@@ -188,7 +190,7 @@ class Gate:
 
 
 def jsonl_lines(path: Path) -> tuple[list[dict], bool]:
-    """Every complete line of a JSONL file parsed (a broken complete line fails the test), and whether the last is torn."""
+    """Every complete line of a JSONL file parsed (a broken one fails the test), and whether the last is torn."""
     if not path.exists():
         return [], False
     data = path.read_bytes()
@@ -203,12 +205,23 @@ class Crasher:
         self.tmp, self.gate, self.kills = tmp, gate, 0
         script = tmp / "zygote.py"
         script.write_text(ZYGOTE)
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1",
-               "OMP_NUM_THREADS": "1"}  # the in-process reference run uses one torch thread (conftest)
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "HF_HUB_OFFLINE": "1",
+            "OMP_NUM_THREADS": "1",
+        }  # the in-process reference run uses one torch thread (conftest)
         self.zygote_log = tmp / "zygote.txt"
         with open(self.zygote_log, "wb") as log:
-            self.zygote = subprocess.Popen([sys.executable, str(script)], cwd=ROOT, env=env, text=True,
-                                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log)
+            self.zygote = subprocess.Popen(
+                [sys.executable, str(script)],
+                cwd=ROOT,
+                env=env,
+                text=True,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+            )
 
     def _ask(self, command: dict) -> dict:
         """One command to the zygote and its answer."""
@@ -229,7 +242,9 @@ class Crasher:
         try:
             deadline = time.monotonic() + WAIT
             while not (mark.exists() or self.gate.reached.is_set()):
-                assert not exited.exists(), f"evokd exited ({exited.read_text()}) before its kill point:\n{log.read_text()}"
+                assert not exited.exists(), (
+                    f"evokd exited ({exited.read_text()}) before its kill point:\n{log.read_text()}"
+                )
                 assert time.monotonic() < deadline, f"no kill point reached in {WAIT} s:\n{log.read_text()}"
                 time.sleep(0.02)
         finally:
@@ -272,7 +287,9 @@ def test_kill_9_at_five_points_then_resume_equals_an_uninterrupted_run(sentiment
 
         crash.kill_at(resume, pause_at="save:2")
         assert [r["round"] for r in jsonl_lines(out / "rounds.jsonl")[0]] == [0, 1]
-        assert [p.name for p in (out / "student").glob(".round-2.tmp-*")], "the kill should have left a half-saved student"
+        assert [p.name for p in (out / "student").glob(".round-2.tmp-*")], (
+            "the kill should have left a half-saved student"
+        )
 
         assert main(resume) == 0
 
@@ -287,7 +304,8 @@ def test_kill_9_at_five_points_then_resume_equals_an_uninterrupted_run(sentiment
 
 
 def test_a_rerun_student_node_that_trains_differently_still_finds_the_checkpointed_best(
-        sentiment_dir, tiny_student, teacher_server, tmp_path, monkeypatch):
+    sentiment_dir, tiny_student, teacher_server, tmp_path, monkeypatch
+):
     """A crash after round 2 pruned the old best but before its checkpoint; the rerun scores lower (as on a GPU).
 
     The checkpointed state still names the old best, so its folder must have survived the prune.
@@ -321,7 +339,8 @@ def test_a_rerun_student_node_that_trains_differently_still_finds_the_checkpoint
 
 
 def test_a_run_stopped_before_its_first_checkpoint_resumes_from_the_start(
-        sentiment_dir, tiny_student, teacher_server, tmp_path, monkeypatch):
+    sentiment_dir, tiny_student, teacher_server, tmp_path, monkeypatch
+):
     """Ctrl-C (or a kill) after checkpoints.sqlite exists but before any checkpoint is in it."""
     from langgraph.checkpoint.sqlite import SqliteSaver
 
@@ -340,7 +359,11 @@ def test_a_run_stopped_before_its_first_checkpoint_resumes_from_the_start(
 def test_jsonl_lines_split_on_newline_only(tmp_path):
     """A text with U+2028 or U+0085 (left unescaped by JSON) is one record, and appending it again adds nothing."""
     path = tmp_path / "samples.jsonl"
-    records = [{"id": "r1-0", "text": "one\u2028two"}, {"id": "r1-1", "text": "three\x85four"}, {"id": "r1-2", "text": "x"}]
+    records = [
+        {"id": "r1-0", "text": "one\u2028two"},
+        {"id": "r1-1", "text": "three\x85four"},
+        {"id": "r1-2", "text": "x"},
+    ]
     assert evokd.records.append_new(path, records, key="id") == 3
     assert evokd.records.read_jsonl(path) == records
     assert evokd.records.append_new(path, records, key="id") == 0

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from evokd.cli import main
-from evokd.records import read_jsonl
 from tests.support.fake_openai import FakeOpenAI, SentimentTeacher
 from tests.support.runs import LEARN, outcome, reference_outcome, run_args, run_outcome
+
 
 def test_same_seed_and_replies_give_the_same_run(sentiment_dir, tiny_student, tmp_path):
     first = reference_outcome(sentiment_dir, tiny_student, tmp_path)

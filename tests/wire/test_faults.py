@@ -18,21 +18,22 @@ from types import SimpleNamespace
 import pytest
 
 from evokd.agents.critic import LeakIndex, label_batch
-from evokd.schemas import GeneratedText, LabelVerdict
-from evokd.teacher.client import MAX_REPLY_CHARS, Teacher, TeacherUnavailable, chat_model
 from evokd.cli import main
-from evokd.records import read_jsonl
-from evokd.state import Sample
 from evokd.prompts import default
+from evokd.records import read_jsonl
+from evokd.schemas import GeneratedText, LabelVerdict
+from evokd.state import Sample
 from evokd.task import Task
+from evokd.teacher.client import MAX_REPLY_CHARS, Teacher, TeacherUnavailable, chat_model
 from tests.support.fake_openai import FakeOpenAI, Responder, Scripted, SentimentTeacher, schema_name
 from tests.support.runs import LEARN, outcome, reference_outcome, run_args
 
 OK = '{"label": "positive"}'
 
 
-def teacher_at(url: str, *, max_retries: int = 2, timeout: float = 5.0, parse_attempts: int = 2,
-               concurrency: int = 1) -> Teacher:
+def teacher_at(
+    url: str, *, max_retries: int = 2, timeout: float = 5.0, parse_attempts: int = 2, concurrency: int = 1
+) -> Teacher:
     """The shared teacher client against ``url``, as the agents use it."""
     chat = chat_model(url, "teacher", temperature=0.0, max_tokens=64, timeout=timeout, max_retries=max_retries)
     return Teacher(chat, parse_attempts=parse_attempts, concurrency=concurrency)
@@ -45,6 +46,7 @@ def script(*replies: str | Scripted, then: str | Scripted = OK) -> Responder:
     def respond(body: dict) -> str | Scripted:
         with lock:
             return queue.pop(0) if queue else then
+
     return respond
 
 
@@ -62,8 +64,9 @@ class Injected:
     With ``down_after`` set, every request after that many answers gets HTTP 503: the endpoint went down.
     """
 
-    def __init__(self, inner: Responder, faults: dict[str, list[str | Scripted]] | None = None,
-                 down_after: int | None = None) -> None:
+    def __init__(
+        self, inner: Responder, faults: dict[str, list[str | Scripted]] | None = None, down_after: int | None = None
+    ) -> None:
         self.inner, self.faults, self.down_after = inner, {k: list(v) for k, v in (faults or {}).items()}, down_after
         self.answered: list[dict] = []  # requests answered before the endpoint went down
         self._lock = threading.Lock()
@@ -82,8 +85,11 @@ class Injected:
 # --- transport faults -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fault", [Scripted(status=500), Scripted(status=502), Scripted(status=503),
-                                   Scripted(status=429)], ids=["500", "502", "503", "429 without Retry-After"])
+@pytest.mark.parametrize(
+    "fault",
+    [Scripted(status=500), Scripted(status=502), Scripted(status=503), Scripted(status=429)],
+    ids=["500", "502", "503", "429 without Retry-After"],
+)
 def test_transient_http_errors_are_retried_with_backoff(fault):
     with FakeOpenAI(script(fault)) as server:
         started = time.perf_counter()
@@ -137,17 +143,18 @@ def test_timeout_is_enforced_per_request():
 
 
 def test_bad_request_is_not_retried_and_hints_at_json_mode():
-    with FakeOpenAI(lambda body: Scripted(status=400)) as server:
-        with pytest.raises(TeacherUnavailable, match="HTTP 400.*--json-mode none"):
-            teacher_at(server.url).ask("label this", LabelVerdict)
+    with (
+        FakeOpenAI(lambda body: Scripted(status=400)) as server,
+        pytest.raises(TeacherUnavailable, match="HTTP 400.*--json-mode none"),
+    ):
+        teacher_at(server.url).ask("label this", LabelVerdict)
     assert len(server.requests) == 1
 
 
 def test_endpoint_down_under_concurrency_cancels_queued_requests():
     """TeacherUnavailable raised in a worker thread reaches the caller; queued requests are not sent."""
-    with FakeOpenAI(lambda body: Scripted(status=503, delay=0.3)) as server:
-        with pytest.raises(TeacherUnavailable):
-            teacher_at(server.url, max_retries=0, concurrency=2).ask_many([f"text {i}" for i in range(12)], LabelVerdict)
+    with FakeOpenAI(lambda body: Scripted(status=503, delay=0.3)) as server, pytest.raises(TeacherUnavailable):
+        teacher_at(server.url, max_retries=0, concurrency=2).ask_many([f"text {i}" for i in range(12)], LabelVerdict)
     assert len(server.requests) <= 4  # the two in flight, and at most one more per worker, of 12
 
 
@@ -176,8 +183,11 @@ def test_malformed_reply_is_reasked_then_rejected_with_a_reason(fault, reason):
     assert elapsed < 5.0
 
 
-@pytest.mark.parametrize("content", ['Here you go:\n```json\n{"label": "positive"}\n```', '[{"label": "positive"}]',
-                                     "positive"], ids=["fenced with prose", "wrapped in a list", "bare value"])
+@pytest.mark.parametrize(
+    "content",
+    ['Here you go:\n```json\n{"label": "positive"}\n```', '[{"label": "positive"}]', "positive"],
+    ids=["fenced with prose", "wrapped in a list", "bare value"],
+)
 def test_repairable_reply_is_repaired(content):
     with FakeOpenAI(lambda body: content) as server:
         reply = teacher_at(server.url).ask("label this", LabelVerdict)
@@ -185,7 +195,9 @@ def test_repairable_reply_is_repaired(content):
 
 
 def test_a_bad_reply_then_a_good_one_is_accepted():
-    with FakeOpenAI(script(Scripted(content='{"text": "a good', finish_reason="length"), then='{"text": "a good film"}')) as server:
+    with FakeOpenAI(
+        script(Scripted(content='{"text": "a good', finish_reason="length"), then='{"text": "a good film"}')
+    ) as server:
         reply = teacher_at(server.url).ask("write", GeneratedText, seed=1)
     assert reply.parsed is not None and reply.parsed.text == "a good film" and reply.attempts == 2
     assert reply.completion_tokens > 1  # the cut-off reply's tokens were paid for and are counted
@@ -193,17 +205,34 @@ def test_a_bad_reply_then_a_good_one_is_accepted():
 
 def test_wrong_label_names_are_rejected_as_off_label():
     task = Task("classification", ("negative", "positive"))
-    batch = [Sample(id=f"r1-{i}", round=1, stance="easy", requested="positive", weakness="", verdict="pending",
-                    reason="", text=f"a good film number {i}", teacher_tokens=0) for i in range(3)]
+    batch = [
+        Sample(
+            id=f"r1-{i}",
+            round=1,
+            stance="easy",
+            requested="positive",
+            weakness="",
+            verdict="pending",
+            reason="",
+            text=f"a good film number {i}",
+            teacher_tokens=0,
+        )
+        for i in range(3)
+    ]
     replies = script('{"label": "neutral"}', '{"label": "Positive"}', "it is positive, clearly")
     with FakeOpenAI(replies) as server:
-        out, _ = label_batch(teacher_at(server.url), default("classification", "critic"), task, "sentiment",
-                             batch, set(), LeakIndex([]))
+        out, _ = label_batch(
+            teacher_at(server.url), default("classification", "critic"), task, "sentiment", batch, set(), LeakIndex([])
+        )
     assert [(s["verdict"], s["reason"], s["label"]) for s in out] == [
-        ("rejected", "off_label", "neutral"), ("accepted", "", "positive"), ("accepted", "", "positive")]
+        ("rejected", "off_label", "neutral"),
+        ("accepted", "", "positive"),
+        ("accepted", "", "positive"),
+    ]
 
 
 # --- whole runs ---------------------------------------------------------------------------------
+
 
 def counted(run_dir) -> tuple[int, dict[str, int]]:
     """Accepted samples and rejections by reason over all rounds, from rounds.jsonl."""
@@ -220,7 +249,9 @@ def test_malformed_replies_in_a_run_are_counted_by_reason(sentiment_dir, tiny_st
     responder = Injected(SentimentTeacher(by_seed=True), faults)
     out = tmp_path / "run"
     with FakeOpenAI(responder) as server:
-        args = run_args(sentiment_dir, tiny_student, server, out, "--rounds", "1", "--per-round", "4", "--parse-attempts", "1")
+        args = run_args(
+            sentiment_dir, tiny_student, server, out, "--rounds", "1", "--per-round", "4", "--parse-attempts", "1"
+        )
         assert main(args) == 0
     accepted, rejected = counted(out)
     assert rejected == {"truncated": 1, "bad_response": 2, "empty": 1, "malformed": 2, "off_label": 1}
@@ -238,8 +269,9 @@ def run_until_down(data, student, out, down_after: int, *extra: str) -> tuple[in
 
 
 @pytest.mark.parametrize("down_after", [0, 12], ids=["down from the start", "down in round 2"])
-def test_endpoint_down_stops_cleanly_and_resume_finishes_the_same_run(down_after, sentiment_dir, tiny_student,
-                                                                      tmp_path, capsys):
+def test_endpoint_down_stops_cleanly_and_resume_finishes_the_same_run(
+    down_after, sentiment_dir, tiny_student, tmp_path, capsys
+):
     out = tmp_path / "run"
     code, first = run_until_down(sentiment_dir, tiny_student, out, down_after)
     assert code == 3
@@ -277,9 +309,9 @@ def test_connection_refused_stops_the_run_and_its_resume_with_exit_3(sentiment_d
     assert [r["round"] for r in read_jsonl(out / "rounds.jsonl")] == [0] and not (out / "summary.json").exists()
 
 
-
-def test_resume_from_another_directory_finds_the_run_data_and_student(sentiment_dir, tiny_student, tmp_path,
-                                                                      monkeypatch):
+def test_resume_from_another_directory_finds_the_run_data_and_student(
+    sentiment_dir, tiny_student, tmp_path, monkeypatch
+):
     """A run started with relative paths is resumed by its folder's path from anywhere."""
     monkeypatch.chdir(tmp_path)
     down = SimpleNamespace(url=closed_port_url())
