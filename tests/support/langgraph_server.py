@@ -104,8 +104,3 @@ def _ready(url: str) -> bool:
         return httpx.get(f"{url}/ok", timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
-
-
-def server_log(folder: Path) -> str:
-    """The server's output so far (attach it to a failing assertion)."""
-    return (folder / "server.log").read_text(errors="replace")
