@@ -77,7 +77,8 @@ def test_ner_loop_through_the_graph(ner_dir, ner_student, ner_server, tmp_path):
     prompts = [m["content"] for r in ner_server.requests for m in r["messages"]]
     assert any("Sentences the tagger got WRONG" in p and "missed" in p for p in prompts)
     samples = read_jsonl(run / "samples.jsonl")
-    assert all(s["requested"] == "company" for s in samples if s["stance"] == "hard")
+    hard = [s for s in samples if s["stance"] == "hard"]
+    assert hard and all(s["requested"] == "company" for s in hard)
     # The pool the student trains on holds the generated sentences as token lists, with text = tokens joined.
     assert out["pool"] and all(ex["text"] == " ".join(ex["tokens"]) for ex in out["pool"])
 
