@@ -12,6 +12,7 @@ from evokd.graph.build import build_graph
 from evokd.records import read_jsonl
 from evokd.settings import Context
 from tests.support.data import NER_TYPES as TYPES
+from tests.support.runs import run_args
 
 
 def check_run_folder(run: Path, rounds: int) -> None:
@@ -85,31 +86,7 @@ def test_ner_loop_through_the_graph(ner_dir, ner_student, ner_server, tmp_path):
 
 def test_ner_run_through_the_cli(ner_dir, ner_student, ner_server, tmp_path, capsys):
     out = tmp_path / "cli-run"
-    args = [
-        "run",
-        "--task",
-        "ner",
-        "--data",
-        str(ner_dir),
-        "--student",
-        str(ner_student),
-        "--teacher-url",
-        ner_server.url,
-        "--rounds",
-        "2",
-        "--per-round",
-        "2",
-        "--min-steps",
-        "4",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "8",
-        "--max-retries",
-        "0",
-        "--out",
-        str(out),
-    ]
+    args = run_args(ner_dir, ner_student, ner_server, out, "--task", "ner")
     assert main(args) == 0
     for name in (
         "samples.jsonl",
@@ -132,20 +109,6 @@ def test_ner_run_through_the_cli(ner_dir, ner_student, ner_server, tmp_path, cap
 
 
 def test_ner_run_with_too_few_sentences_per_type_exits_2(ner_dir, ner_student, ner_server, tmp_path, capsys):
-    args = [
-        "run",
-        "--task",
-        "ner",
-        "--data",
-        str(ner_dir),
-        "--student",
-        str(ner_student),
-        "--teacher-url",
-        ner_server.url,
-        "--shots",
-        "5",
-        "--out",
-        str(tmp_path / "r"),
-    ]
+    args = run_args(ner_dir, ner_student, ner_server, tmp_path / "r", "--task", "ner", "--shots", "5")
     assert main(args) == 2
     assert "entity type" in capsys.readouterr().err and not (tmp_path / "r").exists()

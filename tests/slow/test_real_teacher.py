@@ -30,25 +30,10 @@ def test_one_round_with_the_local_teacher(tmp_path):
         lines = (source / f"{split}.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
         (data / f"{split}.jsonl").write_text("".join(lines[:keep]), encoding="utf-8")
     out = tmp_path / "run"
-    code = main(
-        [
-            "run",
-            "--data",
-            str(data),
-            "--shots",
-            "1",
-            "--rounds",
-            "1",
-            "--per-round",
-            "4",
-            "--local-teacher",
-            name,
-            "--teacher-url",
-            "",
-            "--out",
-            str(out),
-        ]
-    )
+    code = main([
+        "run", "--data", str(data), "--shots", "1", "--rounds", "1", "--per-round", "4",
+        "--local-teacher", name, "--teacher-url", "", "--out", str(out),
+    ])  # fmt: skip
     assert code == 0
     samples = read_jsonl(out / "samples.jsonl")
     assert len(samples) == 8

@@ -59,27 +59,13 @@ def langgraph_dev(folder: Path, timeout: float = 180.0) -> Iterator[str]:
     port = free_port()
     log_path = folder / "server.log"
     env = {**os.environ, **OFFLINE_ENV, "PYTHONPATH": str(ROOT)}
+    command = [
+        sys.executable, "-m", "langgraph_cli", "dev", "--host", "127.0.0.1", "--port", str(port),
+        "--no-browser", "--no-reload", "--config", str(scratch_config(folder)),
+    ]  # fmt: skip
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "langgraph_cli",
-                "dev",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-browser",
-                "--no-reload",
-                "--config",
-                str(scratch_config(folder)),
-            ],
-            cwd=folder,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            command, cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
     url = f"http://127.0.0.1:{port}"
     try:
