@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -76,10 +77,27 @@ def write_json(path: str | Path, obj: object) -> None:
 def copy_dir(src: str | Path, dest: str | Path) -> None:
     """Replace ``dest`` by a copy of ``src`` so that a crash leaves either the old or the new copy."""
     dest = Path(dest)
-    tmp, old = dest.with_name(dest.name + ".new"), dest.with_name(dest.name + ".old")
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(src, tmp)
-    if dest.exists():
-        os.replace(dest, old)
-    os.replace(tmp, dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.new-", dir=dest.parent))
+    try:
+        shutil.copytree(src, tmp, dirs_exist_ok=True)
+        replace_dir(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def replace_dir(src: Path, dest: Path) -> None:
+    """Move the folder ``src`` to ``dest`` by renames alone, so a crash leaves the old or the new folder whole.
+
+    ``src`` must sit beside ``dest`` (same filesystem, so renames are atomic). rename cannot replace a
+    non-empty folder, so an existing ``dest`` is first renamed aside, and deleted once ``src`` is in place.
+    Raises OSError if another process puts a folder at ``dest`` in between.
+    """
+    if not dest.exists():
+        os.replace(src, dest)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old-", dir=dest.parent))
+    os.replace(dest, old / dest.name)
+    os.replace(src, dest)
     shutil.rmtree(old, ignore_errors=True)

@@ -1,11 +1,20 @@
 """Run settings: a typed `Context` handed to every node (LangGraph ``context_schema``), never globals.
 
-Every field carries a description so the form in LangGraph Studio reads well. Prompt fields left
-empty mean "the shipped prompt for this task"; Studio can edit them per node.
+Each setting is declared once, here: its type, its default and a description. Studio's form reads
+the descriptions; `add_flags` turns the same fields into command-line flags (``evokd run``), and
+`setting` lends a declaration to other settings objects (the benchmark's), so no default or help
+text is written twice. Prompt fields left empty mean "the shipped prompt for this task"; Studio can
+edit them per node.
 """
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import os
+import types
+import typing
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -15,9 +24,20 @@ from langchain_core.runnables import RunnableConfig
 from evokd.task import TaskKind
 
 
-def _f(default: Any, description: str, **extra: Any) -> Any:
-    """A dataclass field with a description (shown in Studio's context form)."""
-    meta: dict[str, object] = {"description": description}
+def _f(default: Any, description: str, *, flag: str | bool = True, env: str = "", local: object = None,
+       **extra: Any) -> Any:
+    """A setting: a dataclass field with a description (Studio's form, the flag's help) and how it is set.
+
+    ``flag``: the command-line name when it is not the field name with dashes, or False when the CLI
+    sets the field from flags of its own. ``env``: an environment variable that supplies the flag's
+    default. ``local``: the value that suits the local llama.cpp teacher, where it differs from a hosted
+    endpoint's (the default); the CLI then applies whichever suits the endpoint unless the flag is given.
+    """
+    meta: dict[str, object] = {"description": description, "flag": flag}
+    if env:
+        meta["env"] = env
+    if local is not None:
+        meta["local"] = local
     if extra:
         meta["json_schema_extra"] = extra
     return field(default=default, metadata=meta)
@@ -25,7 +45,7 @@ def _f(default: Any, description: str, **extra: Any) -> Any:
 
 def _prompt(agent: str) -> Any:
     return _f("", f"The {agent} prompt (Markdown with $placeholders); empty = the shipped prompt for the task.",
-              langgraph_nodes=[agent], langgraph_type="prompt")
+              flag=False, langgraph_nodes=[agent], langgraph_type="prompt")
 
 
 JsonMode = Literal["json_schema", "json_object", "none"]
@@ -37,12 +57,13 @@ REVIEWS: tuple[Review, ...] = ("analysis", "samples")
 class Context:
     """Everything a run is configured with; the CLI builds it from flags, Studio from its form."""
 
-    task: TaskKind = _f("classification", "Task kind: 'classification' or 'ner'.")
     data: str = _f("rotten_tomatoes", "Data folder with train/dev/test files, or a bundled dataset name.")
+    task: TaskKind | Literal[""] = _f("", "Task kind, 'classification' or 'ner'; empty = from the data (its card, "
+                                          "else its files).")
     task_description: str = _f("", "One line telling the teacher what the labels mean; empty = from the data card.")
     shots: int = _f(1, "Seed examples per label (sentences per entity type for NER).")
     seed: int = _f(0, "Random seed for seed sampling, teacher sampling and training.")
-    max_rounds: int = _f(5, "Stop after this many evolution rounds.")
+    max_rounds: int = _f(5, "Stop after this many evolution rounds.", flag="--rounds")
     per_round: int = _f(8, "Hard texts and easy texts the Generator writes per round (each).")
     budget_tokens: int = _f(0, "Stop once the teacher has used this many tokens, or when another round like the last "
                                 "would overrun it (0 = no limit).")
@@ -58,22 +79,28 @@ class Context:
     lr: float = _f(5e-5, "Student learning rate (AdamW).")
     batch_size: int = _f(16, "Student batch size.")
     max_length: int = _f(128, "Student maximum sequence length in sub-tokens.")
-    teacher_url: str = _f("", "OpenAI-compatible base URL; empty = $OPENAI_BASE_URL.")
-    teacher_model: str = _f("", "Teacher model name; empty = $OPENAI_MODEL or 'teacher'.")
+    teacher_url: str = _f("", "OpenAI-compatible base URL; empty = $OPENAI_BASE_URL (the CLI starts the local "
+                              "teacher when both are empty).", env="OPENAI_BASE_URL")
+    teacher_model: str = _f("", "Teacher model name; empty = $OPENAI_MODEL or 'teacher'.", env="OPENAI_MODEL")
     temperature: float = _f(0.8, "Teacher sampling temperature for generation (labelling uses 0).")
     max_tokens: int = _f(320, "Longest teacher reply, in tokens.")
-    json_mode: JsonMode = _f("json_schema", "How JSON is requested: json_schema, json_object (llama.cpp) or none.")
-    concurrency: int = _f(4, "Teacher requests in flight at once.")
-    timeout: float = _f(120.0, "Seconds before one teacher request times out.")
+    # The local teacher: llama.cpp's server answers one request at a time, so more in flight would only
+    # queue there and time out while waiting; a CPU-bound model needs a longer timeout; and llama.cpp
+    # reads the reply schema from json_object requests.
+    json_mode: JsonMode = _f("json_schema", "How JSON is requested: json_schema, json_object (llama.cpp) or none.",
+                             local="json_object")
+    concurrency: int = _f(4, "Teacher requests in flight at once.", local=1)
+    timeout: float = _f(120.0, "Seconds before one teacher request times out.", local=600.0)
     max_retries: int = _f(4, "Retries of a failed HTTP request (backoff, honours Retry-After).")
     parse_attempts: int = _f(2, "Times a malformed teacher reply is re-asked before it counts as rejected.")
-    cache: str = _f("", "Teacher reply cache (SQLite file); empty = no cache.")
-    run_dir: str = _f("", "Run folder for results and the student; empty = runs/studio/<thread id>.")
+    cache: str = _f("", "Teacher reply cache (SQLite file); empty = no cache.", flag=False)
+    run_dir: str = _f("", "Run folder for results and the student; empty = runs/studio/<thread id>.", flag=False)
     analyst_prompt: str = _prompt("analyst")
     generator_prompt: str = _prompt("generator")
     critic_prompt: str = _prompt("critic")
     review: tuple[Review, ...] = _f((), "Pause for a person: 'analysis' after the Analyst, 'samples' after the Critic "
-                                    "(resume with \"approve\", an edited analysis, or sample ids to drop).")
+                                    "(resume with \"approve\", an edited analysis, or sample ids to drop).",
+                                    flag=False)
 
     def __post_init__(self) -> None:
         """Reject a bad prompt or review setting (CLI, SDK or Studio assistant) before any teacher call."""
@@ -86,7 +113,7 @@ class Context:
             raise ValueError(f"context field review: unknown {', '.join(unknown)}; use {', '.join(REVIEWS)}")
 
     def prompt(self, agent: str) -> str:
-        """The prompt text in force for an agent."""
+        """The prompt text in force for an agent (the shipped one needs the task kind resolved)."""
         from evokd import prompts
 
         return getattr(self, f"{agent}_prompt") or prompts.default(self.task, agent)
@@ -98,3 +125,66 @@ class Context:
         thread = ((config or {}).get("configurable") or {}).get("thread_id", "default")
         return Path("runs") / "studio" / str(thread)
 
+
+
+def endpoint_defaults(local: bool) -> dict[str, object]:
+    """The teacher settings whose best value depends on the endpoint: a hosted one's, or the local teacher's."""
+    return {f.name: f.metadata["local"] if local else f.default
+            for f in dataclasses.fields(Context) if "local" in f.metadata}
+
+
+def setting(name: str, default: Any = dataclasses.MISSING) -> Any:
+    """Context's declaration of ``name`` (description, flag), with another default if given.
+
+    For other settings objects that carry the same setting, so its help text is written once.
+    """
+    declared = next(f for f in dataclasses.fields(Context) if f.name == name)
+    value = declared.default if default is dataclasses.MISSING else default
+    return field(default=value, metadata={**declared.metadata, "setting": True})
+
+
+def add_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup, schema: type, *,
+              only: Collection[str] = (), unset: Collection[str] = ()) -> None:
+    """One ``--flag`` per described field of ``schema`` (the field name with dashes, unless it names another).
+
+    Type, choices, default and help come from the field. ``unset`` lists fields whose flag defaults to
+    None, so the caller can tell "left out" from "given" (it then applies a default of its own, shown in
+    the help); so do fields with a local-teacher value.
+    """
+    hints = typing.get_type_hints(schema)
+    for f in dataclasses.fields(schema):
+        name = f.metadata.get("flag", False)
+        if not name or (only and f.name not in only):
+            continue
+        flag = name if isinstance(name, str) else "--" + f.name.replace("_", "-")
+        kind, choices = _flag_type(hints[f.name])
+        default = os.environ.get(f.metadata["env"], f.default) if "env" in f.metadata else f.default
+        shown = "" if "env" in f.metadata else _shown(default)  # the description names the variable
+        if "local" in f.metadata:
+            shown = f"{_shown(default)}; {_shown(f.metadata['local'])} for the local teacher"
+        if "local" in f.metadata or f.name in unset:
+            default = None
+        description = str(f.metadata["description"])
+        parser.add_argument(flag, dest=f.name, type=kind, choices=choices, default=default,
+                            metavar=None if choices else f.name.upper(),
+                            help=f"{description} (default {shown})" if shown else description)
+
+
+def _flag_type(hint: object) -> tuple[type, list[str] | None]:
+    """The argparse type of a field, and its choices when the field is a Literal (its empty value left out)."""
+    if typing.get_origin(hint) in (Literal, typing.Union, types.UnionType):
+        return str, [c for c in _literals(hint) if c != ""]
+    assert isinstance(hint, type), hint
+    return hint, None
+
+
+def _literals(hint: object) -> list[Any]:
+    """Every value a Literal (or a union of Literals) allows."""
+    if typing.get_origin(hint) is Literal:
+        return list(typing.get_args(hint))
+    return [v for arg in typing.get_args(hint) for v in _literals(arg)]
+
+
+def _shown(default: object) -> str:
+    """A default as the help shows it; nothing for an empty one."""
+    return "" if default in ("", None, ()) else str(default)
