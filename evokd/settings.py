@@ -133,13 +133,14 @@ def endpoint_defaults(local: bool) -> dict[str, object]:
             for f in dataclasses.fields(Context) if "local" in f.metadata}
 
 
-def setting(name: str, default: Any = dataclasses.MISSING) -> Any:
-    """Context's declaration of ``name`` (description, flag), with another default if given.
+def setting(name: str, default: Any = dataclasses.MISSING, *, local: bool = False) -> Any:
+    """Context's declaration of ``name`` (description, flag) for another settings object that carries it.
 
-    For other settings objects that carry the same setting, so its help text is written once.
+    Its default is Context's, the local teacher's value with ``local``, or ``default`` where given; the
+    field is marked ``setting`` so the other object can hand its value on to a Context.
     """
     declared = next(f for f in dataclasses.fields(Context) if f.name == name)
-    value = declared.default if default is dataclasses.MISSING else default
+    value = declared.metadata["local"] if local else declared.default if default is dataclasses.MISSING else default
     return field(default=value, metadata={**declared.metadata, "setting": True})
 
 
@@ -159,15 +160,19 @@ def add_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup, schema:
         flag = name if isinstance(name, str) else "--" + f.name.replace("_", "-")
         kind, choices = _flag_type(hints[f.name])
         default = os.environ.get(f.metadata["env"], f.default) if "env" in f.metadata else f.default
-        shown = "" if "env" in f.metadata else _shown(default)  # the description names the variable
-        if "local" in f.metadata:
-            shown = f"{_shown(default)}; {_shown(f.metadata['local'])} for the local teacher"
+        shown = _shown(default)
+        if "local" in f.metadata:  # the flag's default depends on the endpoint
+            hosted = Context.__dataclass_fields__[f.name].default
+            shown = f"{_shown(hosted)}; {_shown(f.metadata['local'])} for the local teacher"
         if "local" in f.metadata or f.name in unset:
             default = None
         description = str(f.metadata["description"])
         parser.add_argument(flag, dest=f.name, type=kind, choices=choices, default=default,
-                            metavar=None if choices else f.name.upper(),
+                            metavar=None if choices else _METAVARS.get(kind) or f.name.split("_")[-1].upper(),
                             help=f"{description} (default {shown})" if shown else description)
+
+
+_METAVARS: dict[type, str] = {int: "N", float: "X"}
 
 
 def _flag_type(hint: object) -> tuple[type, list[str] | None]:

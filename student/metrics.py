@@ -1,7 +1,7 @@
 """Score predictions against gold: macro-F1 for classification, strict IOB2 span F1 for NER.
 
-Both match the reference measurements (scikit-learn macro-F1; seqeval strict IOB2, micro), so
-numbers are comparable with measured.md. ``score`` is always the task's selection metric.
+Both follow the usual reference implementations (scikit-learn's macro-F1; seqeval's strict IOB2
+mode, micro-averaged), so scores compare with published ones. ``score`` is always the task's selection metric.
 """
 
 from __future__ import annotations

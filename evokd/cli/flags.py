@@ -35,8 +35,8 @@ def parser() -> argparse.ArgumentParser:
 
 def add_run_flags(p: argparse.ArgumentParser) -> None:
     """``evokd run``'s flags: one per `Context` setting, then the run folder, cache, prompts and review points."""
-    add_flags(p.add_argument_group("settings"), Context)
-    add_endpoint_flags(p, settings=False)
+    add_flags(p.add_argument_group("run settings"), Context)
+    add_endpoint_flags(p.add_argument_group("teacher endpoint"), settings=False)
     extra = p.add_argument_group("run folder, prompts and review")
     extra.add_argument("--out", default="", help="run folder (default runs/<timestamp>)")
     extra.add_argument("--no-cache", action="store_true", help="do not cache teacher replies in the run folder")
@@ -48,7 +48,7 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
                        help="pause for a person after the Analyst (analysis) and/or the Critic (samples)")
 
 
-def add_endpoint_flags(p: argparse.ArgumentParser, settings: bool = True) -> None:
+def add_endpoint_flags(p: argparse.ArgumentParser | argparse._ArgumentGroup, settings: bool = True) -> None:
     """Where the teacher is: the URL setting (when ``settings``), the API key, and the local teacher used without one."""
     from evokd.teacher.local import DEFAULT_TEACHER
 
