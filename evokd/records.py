@@ -70,7 +70,7 @@ def write_text(path: str | Path, text: str) -> None:
 
 
 def write_json(path: str | Path, obj: object) -> None:
-    """`write_text` of ``obj`` as indented JSON."""
+    """Write ``obj`` as indented JSON, atomically like `write_text`."""
     write_text(path, json.dumps(obj, indent=2, ensure_ascii=False))
 
 

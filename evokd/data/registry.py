@@ -408,8 +408,8 @@ def task_kind(folder: Path) -> TaskKind:
     Unreadable files count as classification here; reading the data then reports what is wrong with them.
     """
     card = folder / "card.json"
-    if card.is_file():
-        return json.loads(card.read_text(encoding="utf-8"))["kind"]
+    if card.is_file() and (kind := json.loads(card.read_text(encoding="utf-8")).get("kind")):
+        return kind
     if any(folder.glob("train.conll")) or any(folder.glob("train.txt")):
         return "ner"
     train = folder / "train.jsonl"
