@@ -69,14 +69,16 @@ def home() -> Path:
 
 def models_dir() -> Path:
     """Folder for assembled teacher models (``home()/models``), created on demand."""
-    path = home() / "models"
-    path.mkdir(exist_ok=True)
-    return path
+    return _in_home("models")
 
 
 def data_dir() -> Path:
     """Folder for converted datasets (``home()/data``), created on demand."""
-    path = home() / "data"
+    return _in_home("data")
+
+
+def _in_home(name: str) -> Path:
+    path = home() / name
     path.mkdir(exist_ok=True)
     return path
 

@@ -11,7 +11,8 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -76,11 +77,20 @@ def write_json(path: str | Path, obj: object) -> None:
 
 def copy_dir(src: str | Path, dest: str | Path) -> None:
     """Replace ``dest`` by a copy of ``src`` so that a crash leaves either the old or the new copy."""
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.new-", dir=dest.parent))
-    try:
+    with replacing(Path(dest)) as tmp:
         shutil.copytree(src, tmp, dirs_exist_ok=True)
+
+
+@contextmanager
+def replacing(dest: Path) -> Iterator[Path]:
+    """An empty folder beside ``dest`` to build in; it replaces ``dest`` (`replace_dir`) when the block ends.
+
+    If the block fails, the folder is deleted and ``dest`` is left as it was.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
+    try:
+        yield tmp
         replace_dir(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

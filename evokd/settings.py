@@ -113,10 +113,14 @@ class Context:
             raise ValueError(f"context field review: unknown {', '.join(unknown)}; use {', '.join(REVIEWS)}")
 
     def prompt(self, agent: str) -> str:
-        """The prompt text in force for an agent (the shipped one needs the task kind resolved)."""
+        """The prompt text in force for an agent: the setting, else the one shipped for the task kind."""
         from evokd import prompts
 
-        return getattr(self, f"{agent}_prompt") or prompts.default(self.task, agent)
+        if text := getattr(self, f"{agent}_prompt"):
+            return str(text)
+        if not self.task:  # the kind is read from the data a floor up: evokd.services.resolved
+            raise ValueError(f"the shipped {agent} prompt depends on the task kind; resolve it first (services.resolved)")
+        return prompts.default(self.task, agent)
 
     def run_path(self, config: RunnableConfig | None) -> Path:
         """The run folder: as configured, else one per thread under runs/studio/."""

