@@ -18,8 +18,18 @@ if TYPE_CHECKING:  # the heavy modules load only when a benchmark runs, not when
 
 BENCH_PORT = 8019  # a fixed port: run fingerprints include the teacher URL, so a rerun must see the same one
 # Quick mode: small enough for CI (minutes), large enough that every code path runs.
-QUICK = dict(seeds=[1], budget_tokens=1_500, per_round=2, max_rounds=4, epochs=1, min_steps=8, teacher_eval=20,
-             full_shot_limit=256, out="runs/bench-quick/results", work="runs/bench-quick")
+QUICK = dict(
+    seeds=[1],
+    budget_tokens=1_500,
+    per_round=2,
+    max_rounds=4,
+    epochs=1,
+    min_steps=8,
+    teacher_eval=20,
+    full_shot_limit=256,
+    out="runs/bench-quick/results",
+    work="runs/bench-quick",
+)
 
 
 def _shared() -> list[str]:
@@ -33,32 +43,52 @@ def _shared() -> list[str]:
 
 
 def add_flags(p: argparse.ArgumentParser) -> None:
-    """The ``evokd bench`` flags: its own, then the run settings shared with ``evokd run`` (help and defaults from there)."""
+    """The ``evokd bench`` flags: its own, then the run settings it shares with ``evokd run`` (help from `Context`)."""
     from evokd.bench.runner import Settings
+
     from evokd.settings import add_flags as add_setting_flags
 
-    p.add_argument("--datasets", default="rotten_tomatoes,bbc_news", help="comma-separated bundled names or data folders")
-    p.add_argument("--methods", default=",".join([*METHOD_NAMES, *REFERENCES]),
-                   help=f"comma-separated, from: {', '.join([*METHOD_NAMES, *REFERENCES])} (none: only --speed)")
+    p.add_argument(
+        "--datasets", default="rotten_tomatoes,bbc_news", help="comma-separated bundled names or data folders"
+    )
+    p.add_argument(
+        "--methods",
+        default=",".join([*METHOD_NAMES, *REFERENCES]),
+        help=f"comma-separated, from: {', '.join([*METHOD_NAMES, *REFERENCES])} (none: only --speed)",
+    )
     p.add_argument("--seeds", default=None, help="comma-separated seeds (default 1,2,3; quick: 1)")
     p.add_argument("--teacher-eval", type=int, default=None, help="test texts the teacher labels zero-shot (0 = all)")
     p.add_argument("--full-shot-limit", type=int, default=None, help="train examples for full-shot (0 = all)")
     p.add_argument("--full-shot-epochs", type=int, default=None, help="epochs of the full-shot reference (default 1)")
     p.add_argument("--eval-limit", type=int, default=None, help="first N dev and test examples used (0 = all)")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for the student and the local teacher (default 1)")
+    p.add_argument(
+        "--threads", type=int, default=None, help="CPU threads for the student and the local teacher (default 1)"
+    )
     p.add_argument("--quick", action="store_true", help="a few minutes: 1 seed, small budget, 0.5B local teacher")
     p.add_argument("--speed", action="store_true", help="also measure speed (writes speed.json|md)")
-    p.add_argument("--report-only", action="store_true", help="rewrite tables and plots from finished runs; run nothing")
+    p.add_argument(
+        "--report-only", action="store_true", help="rewrite tables and plots from finished runs; run nothing"
+    )
     p.add_argument("--no-cache", action="store_true", help="do not cache teacher replies")
     p.add_argument("--teacher-url", default="", help="OpenAI-compatible base URL (default: the local teacher)")
-    p.add_argument("--port", type=int, default=BENCH_PORT, help="loopback port of the local teacher (keep it fixed: "
-                   "run fingerprints include the teacher URL)")
-    p.add_argument("--local-teacher", default=None, help="local teacher name (default qwen2.5-1.5b; quick: qwen2.5-0.5b)")
+    p.add_argument(
+        "--port",
+        type=int,
+        default=BENCH_PORT,
+        help="loopback port of the local teacher (keep it fixed: run fingerprints include the teacher URL)",
+    )
+    p.add_argument(
+        "--local-teacher", default=None, help="local teacher name (default qwen2.5-1.5b; quick: qwen2.5-0.5b)"
+    )
     p.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
     p.add_argument("--work", default=None, help="run folders and reply cache (default runs/bench)")
     shared = _shared()
-    add_setting_flags(p.add_argument_group("run settings, shared with evokd run (the same for every method)"),
-                      Settings, only=shared, unset=shared)
+    add_setting_flags(
+        p.add_argument_group("run settings, shared with evokd run (the same for every method)"),
+        Settings,
+        only=shared,
+        unset=shared,
+    )
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -67,18 +97,28 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
     s = Settings(**(QUICK if args.quick else {}))  # type: ignore[arg-type]
     given = {
-        "datasets": args.datasets.split(","), "methods": args.methods.split(","),
+        "datasets": args.datasets.split(","),
+        "methods": args.methods.split(","),
         "seeds": [int(x) for x in args.seeds.split(",")] if args.seeds else None,
-        "teacher_eval": args.teacher_eval, "full_shot_limit": args.full_shot_limit, "full_shot_epochs": args.full_shot_epochs,
-        "eval_limit": args.eval_limit, "threads": args.threads, "cache": not args.no_cache,
-        "out": args.out, "work": args.work, "quick": args.quick, "report_only": args.report_only,
+        "teacher_eval": args.teacher_eval,
+        "full_shot_limit": args.full_shot_limit,
+        "full_shot_epochs": args.full_shot_epochs,
+        "eval_limit": args.eval_limit,
+        "threads": args.threads,
+        "cache": not args.no_cache,
+        "out": args.out,
+        "work": args.work,
+        "quick": args.quick,
+        "report_only": args.report_only,
         **{name: getattr(args, name) for name in _shared()},
     }
     if given["methods"] == ["none"]:  # --methods none --speed: only the speed measurements
         given["methods"] = []
     unknown = [m for m in given["methods"] if m not in (*METHOD_NAMES, *REFERENCES)]  # type: ignore[union-attr]
     if unknown:
-        raise ValueError(f"--methods: unknown {', '.join(unknown)}; choose from {', '.join([*METHOD_NAMES, *REFERENCES])}")
+        raise ValueError(
+            f"--methods: unknown {', '.join(unknown)}; choose from {', '.join([*METHOD_NAMES, *REFERENCES])}"
+        )
     return dataclasses.replace(s, **{k: v for k, v in given.items() if v is not None})
 
 
@@ -94,9 +134,12 @@ def teacher(args: argparse.Namespace, s: Settings, say: Say) -> Iterator[Setting
 
     name = args.local_teacher or ("qwen2.5-0.5b" if args.quick else DEFAULT_TEACHER)
     chosen = {k: getattr(args, k) for k in endpoint_defaults(local=False)}
-    with teacher_endpoint(args.teacher_url, name, chosen, say, port=args.port, threads=s.threads,
-                          start=not s.report_only) as endpoint:
-        named = (s.teacher_name or s.teacher_model) if args.teacher_url else f"{TEACHERS[name].model} (llama.cpp, local)"
+    with teacher_endpoint(
+        args.teacher_url, name, chosen, say, port=args.port, threads=s.threads, start=not s.report_only
+    ) as endpoint:
+        named = (
+            (s.teacher_name or s.teacher_model) if args.teacher_url else f"{TEACHERS[name].model} (llama.cpp, local)"
+        )
         yield dataclasses.replace(s, **endpoint, teacher_name=named)  # type: ignore[arg-type]
 
 
@@ -110,9 +153,11 @@ def main(args: argparse.Namespace, say: Say) -> int:
     s = settings_from_args(args)
     teacher_needed = any(m not in ("seed-only", "full-shot") for m in s.methods)
     if s.methods:
-        with (teacher(args, s, say) if teacher_needed else contextlib.nullcontext(s)) as s:
-            say(f"benchmark: {', '.join(s.datasets)} · methods {', '.join(s.methods)} · seeds {s.seeds} · "
-                f"{s.shots}-shot · budget {s.budget_tokens:,} tokens · teacher {s.teacher_name or s.teacher_model}")
+        with teacher(args, s, say) if teacher_needed else contextlib.nullcontext(s) as s:
+            say(
+                f"benchmark: {', '.join(s.datasets)} · methods {', '.join(s.methods)} · seeds {s.seeds} · "
+                f"{s.shots}-shot · budget {s.budget_tokens:,} tokens · teacher {s.teacher_name or s.teacher_model}"
+            )
             summaries = run_benchmark(s, say)
         for summary in summaries:
             say(f"wrote {Path(s.out) / Path(summary['dataset']).name}.json|md|png")

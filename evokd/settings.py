@@ -119,7 +119,7 @@ class Context:
         if text := getattr(self, f"{agent}_prompt"):
             return str(text)
         if not self.task:  # the kind is read from the data a floor up: evokd.services.resolved
-            raise ValueError(f"the shipped {agent} prompt depends on the task kind; resolve it first (services.resolved)")
+            raise ValueError(f"the shipped {agent} prompt depends on the task kind; resolve it first (see services)")
         return prompts.default(self.task, agent)
 
     def run_path(self, config: RunnableConfig | None) -> Path:
@@ -131,7 +131,7 @@ class Context:
 
 
 
-def endpoint_defaults(local: bool) -> dict[str, object]:
+def endpoint_defaults(local: bool) -> dict[str, Any]:
     """The teacher settings whose best value depends on the endpoint: a hosted one's, or the local teacher's."""
     return {f.name: f.metadata["local"] if local else f.default
             for f in dataclasses.fields(Context) if "local" in f.metadata}

@@ -57,12 +57,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"evokd: error: {e}", file=sys.stderr)
         return 2
     except (TeacherUnavailable, TeacherError) as e:
-        where = f"; the run is checkpointed: continue with 'evokd resume {run_dir}'" if args.command in ("run", "resume") else ""
+        where = (
+            f"; the run is checkpointed: continue with 'evokd resume {run_dir}'"
+            if args.command in ("run", "resume")
+            else ""
+        )
         print(f"evokd: teacher error: {e}{where}", file=sys.stderr)
         return 3
     except EOFError:  # stdin ended while a review was waiting for a reply
-        print(f"evokd: no reply to the review (end of input); the run is paused: continue with 'evokd resume {run_dir}'",
-              file=sys.stderr)
+        print(
+            f"evokd: no reply to the review (end of input); the run is paused: continue with 'evokd resume {run_dir}'",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         console.print("interrupted; a started run can be continued with 'evokd resume RUN_DIR'", style="yellow")

@@ -29,8 +29,10 @@ def show_progress(mode: str, chunk: dict) -> None:
             if chunk["epoch"] < chunk["epochs"] and time.monotonic() - _last_epoch_line[0] < _EPOCH_LINE_EVERY:
                 return
             _last_epoch_line[0] = time.monotonic()
-            console.print(f"  round {chunk['round']} · student · epoch {chunk['epoch']}/{chunk['epochs']} "
-                          f"step {chunk['step']}/{chunk['steps']} loss {chunk['loss']:.4f}")
+            console.print(
+                f"  round {chunk['round']} · student · epoch {chunk['epoch']}/{chunk['epochs']} "
+                f"step {chunk['step']}/{chunk['steps']} loss {chunk['loss']:.4f}"
+            )
         elif "status" in chunk:
             console.print(f"  round {chunk['round']} · {chunk['node']} · {chunk['status']}", style="dim")
         return
@@ -39,19 +41,25 @@ def show_progress(mode: str, chunk: dict) -> None:
             continue
         if node == "student" and update.get("history"):
             rec = update["history"][-1]
-            console.print(f"[bold]round {rec['round']}[/] · student · dev {rec['dev']['score']:.4f} · "
-                          f"test {rec['test']['score']:.4f} · accepted {rec.get('accepted', 0)} · "
-                          f"teacher tokens {rec['teacher_tokens']:,}")
+            console.print(
+                f"[bold]round {rec['round']}[/] · student · dev {rec['dev']['score']:.4f} · "
+                f"test {rec['test']['score']:.4f} · accepted {rec.get('accepted', 0)} · "
+                f"teacher tokens {rec['teacher_tokens']:,}"
+            )
         elif node == "critic":
             batch = update.get("batch", [])
             ok = sum(s["verdict"] == "accepted" for s in batch)
             console.print(f"round {batch[0]['round'] if batch else '?'} · critic · {ok}/{len(batch)} accepted")
         elif node == "analyst":
             a = update.get("analysis", {})
-            console.print(f"round {update.get('round')} · analyst · {len(a.get('weaknesses', []))} weaknesses ({a.get('status')})")
+            console.print(
+                f"round {update.get('round')} · analyst · {len(a.get('weaknesses', []))} weaknesses ({a.get('status')})"
+            )
         elif node == "generator":
-            console.print(f"round {update['batch'][0]['round'] if update.get('batch') else '?'} · generator · "
-                          f"{sum(s['verdict'] == 'pending' for s in update.get('batch', []))} texts written")
+            console.print(
+                f"round {update['batch'][0]['round'] if update.get('batch') else '?'} · generator · "
+                f"{sum(s['verdict'] == 'pending' for s in update.get('batch', []))} texts written"
+            )
         elif node == "finalize":
             console.print(f"stopped: {update.get('stop_reason')}")
 
@@ -66,5 +74,7 @@ def show_summary(run_dir: Path) -> None:
     summary = run_dir / "summary.json"
     if summary.exists():
         s = json.loads(summary.read_text())
-        out.print(f"best round {s['best_round']} · dev {s['dev']['score']:.4f} · test {s['test']['score']:.4f} "
-                  f"(seed-only test {s['seed_only']['test']['score']:.4f}) · stop: {s['stop_reason']} · model: {s['model']}")
+        out.print(
+            f"best round {s['best_round']} · dev {s['dev']['score']:.4f} · test {s['test']['score']:.4f} "
+            f"(seed-only test {s['seed_only']['test']['score']:.4f}) · stop: {s['stop_reason']} · model: {s['model']}"
+        )

@@ -27,8 +27,12 @@ EPHEMERAL = ("teacher_url",)
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """The ``run`` and ``resume`` subcommands."""
-    run = sub.add_parser("run", help="run a distillation", description="Distil a teacher into a student: "
-                         "evolve the student round by round on texts the teacher writes for its weaknesses.")
+    run = sub.add_parser(
+        "run",
+        help="run a distillation",
+        description="Distil a teacher into a student: "
+        "evolve the student round by round on texts the teacher writes for its weaknesses.",
+    )
     add_run_flags(run)
     run.set_defaults(handler=cmd_run)
     resume = sub.add_parser("resume", help="continue a stopped or crashed run from its last checkpoint")
@@ -59,6 +63,7 @@ def exit_promptly(run_dir: Path) -> Iterator[None]:
     teacher replies are cached, so `evokd resume` picks up exactly where the run stopped. A local
     teacher server started for the run dies with this process (it is spawned with a parent-death signal).
     """
+
     def stop(signum: int, _frame: object) -> None:
         print(f"\nevokd: stopped; continue with 'evokd resume {run_dir}'", file=sys.stderr, flush=True)
         os._exit(128 + signum)
@@ -92,7 +97,9 @@ def execute(ctx: Context, run_dir: Path, resume: bool) -> int:
         started = time.perf_counter()
         with exit_promptly(run_dir):
             while True:
-                for mode, chunk in app.stream(inputs, cfg, context=ctx, stream_mode=["updates", "custom"], durability="sync"):
+                for mode, chunk in app.stream(
+                    inputs, cfg, context=ctx, stream_mode=["updates", "custom"], durability="sync"
+                ):
                     show_progress(mode, chunk)
                 paused = app.get_state(cfg).interrupts
                 if not paused:
@@ -117,7 +124,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     run_dir = Path(args.out)
     if (run_dir / "checkpoints.sqlite").exists():
-        raise UsageError(f"{run_dir} already holds a run; continue it with 'evokd resume {run_dir}' or pick another --out")
+        raise UsageError(
+            f"{run_dir} already holds a run; continue it with 'evokd resume {run_dir}' or pick another --out"
+        )
     ctx = context_from_args(args, run_dir)
     check_inputs(ctx)
     chosen = {k: getattr(args, k) for k in endpoint_defaults(local=False)}  # None = left to the endpoint

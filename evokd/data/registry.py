@@ -255,7 +255,7 @@ def write_split(path: Path, examples: list[Example], kind: TaskKind) -> None:
     with path.open("w", encoding="utf-8", newline="\n") as f:
         for ex in examples:
             if kind == "ner":
-                f.writelines(f"{tok}\t{tag}\n" for tok, tag in zip(ex["tokens"], ex["tags"]))
+                f.writelines(f"{tok}\t{tag}\n" for tok, tag in zip(ex["tokens"], ex["tags"], strict=True))
                 f.write("\n")
             else:
                 f.write(json.dumps({"text": ex["text"], "label": ex["label"]}, ensure_ascii=False) + "\n")

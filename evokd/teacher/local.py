@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -167,15 +168,23 @@ def fetch_teacher(
 
 
 @contextmanager
-def teacher_endpoint(url: str, local: str, chosen: dict[str, object], say: Callable[[str], None] = say_on_stderr, *,
-                     port: int | None = None, threads: int | None = None, start: bool = True) -> Iterator[dict[str, object]]:
-    """Context values for the teacher: ``url`` if given, else the local teacher ``local`` served on loopback for the block.
+def teacher_endpoint(
+    url: str,
+    local: str,
+    chosen: dict[str, object],
+    say: Callable[[str], None] = say_on_stderr,
+    *,
+    port: int | None = None,
+    threads: int | None = None,
+    start: bool = True,
+) -> Iterator[dict[str, Any]]:
+    """Context values for the teacher: ``url`` if given, else the local teacher ``local`` on loopback for the block.
 
     ``chosen`` holds the endpoint-dependent settings (`endpoint_defaults`) the user set, None where not set;
     the rest take the endpoint's values. ``start=False`` gives the local teacher's values without serving it
     (its URL is then only known for a fixed ``port``).
     """
-    def settle(defaults: dict[str, object]) -> dict[str, object]:
+    def settle(defaults: dict[str, Any]) -> dict[str, Any]:
         return {k: v if chosen.get(k) is None else chosen[k] for k, v in defaults.items()}
 
     if url:
