@@ -32,18 +32,22 @@ QUICK = dict(
 )
 
 
-def _shared() -> list[str]:
-    """The run settings the benchmark shares with `Context`, each with the flag Context declares for it.
+def _flagged(shared: bool) -> list[str]:
+    """The `Settings` fields with a declared flag: those it shares with `Context` (``shared``), or its own.
 
     The teacher URL is left out: ``evokd bench`` has a flag of its own for it, as it ignores $OPENAI_BASE_URL.
     """
     from evokd.bench.runner import Settings
 
-    return [f.name for f in dataclasses.fields(Settings) if f.metadata.get("setting") and f.name != "teacher_url"]
+    return [
+        f.name
+        for f in dataclasses.fields(Settings)
+        if f.metadata.get("flag") and bool(f.metadata.get("setting")) == shared and f.name != "teacher_url"
+    ]
 
 
 def add_flags(p: argparse.ArgumentParser) -> None:
-    """The ``evokd bench`` flags: its own, then the run settings it shares with ``evokd run`` (help from `Context`)."""
+    """The ``evokd bench`` flags: what to compare and how, then its settings (help from their declarations)."""
     from evokd.bench.runner import Settings
 
     from evokd.settings import add_flags as add_setting_flags
@@ -57,13 +61,6 @@ def add_flags(p: argparse.ArgumentParser) -> None:
         help=f"comma-separated, from: {', '.join([*METHOD_NAMES, *REFERENCES])} (none: only --speed)",
     )
     p.add_argument("--seeds", default=None, help="comma-separated seeds (default 1,2,3; quick: 1)")
-    p.add_argument("--teacher-eval", type=int, default=None, help="test texts the teacher labels zero-shot (0 = all)")
-    p.add_argument("--full-shot-limit", type=int, default=None, help="train examples for full-shot (0 = all)")
-    p.add_argument("--full-shot-epochs", type=int, default=None, help="epochs of the full-shot reference (default 1)")
-    p.add_argument("--eval-limit", type=int, default=None, help="first N dev and test examples used (0 = all)")
-    p.add_argument(
-        "--threads", type=int, default=None, help="CPU threads for the student and the local teacher (default 1)"
-    )
     p.add_argument("--quick", action="store_true", help="a few minutes: 1 seed, small budget, 0.5B local teacher")
     p.add_argument("--speed", action="store_true", help="also measure speed (writes speed.json|md)")
     p.add_argument(
@@ -80,15 +77,10 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--local-teacher", default=None, help="local teacher name (default qwen2.5-1.5b; quick: qwen2.5-0.5b)"
     )
-    p.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
-    p.add_argument("--work", default=None, help="run folders and reply cache (default runs/bench)")
-    shared = _shared()
-    add_setting_flags(
-        p.add_argument_group("run settings, shared with evokd run (the same for every method)"),
-        Settings,
-        only=shared,
-        unset=shared,
-    )
+    # Every settings flag defaults to None, so --quick can fill in what was not given.
+    for shared, title in ((False, "benchmark settings"), (True, "run settings, shared with evokd run")):
+        names = _flagged(shared)
+        add_setting_flags(p.add_argument_group(title), Settings, only=names, unset=names)
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -100,17 +92,10 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "datasets": args.datasets.split(","),
         "methods": args.methods.split(","),
         "seeds": [int(x) for x in args.seeds.split(",")] if args.seeds else None,
-        "teacher_eval": args.teacher_eval,
-        "full_shot_limit": args.full_shot_limit,
-        "full_shot_epochs": args.full_shot_epochs,
-        "eval_limit": args.eval_limit,
-        "threads": args.threads,
         "cache": not args.no_cache,
-        "out": args.out,
-        "work": args.work,
         "quick": args.quick,
         "report_only": args.report_only,
-        **{name: getattr(args, name) for name in _shared()},
+        **{name: getattr(args, name) for name in [*_flagged(False), *_flagged(True)]},
     }
     if given["methods"] == ["none"]:  # --methods none --speed: only the speed measurements
         given["methods"] = []

@@ -26,7 +26,7 @@ from evokd.bench import tables as report
 from evokd.bench import METHOD_NAMES, REFERENCES
 from evokd.bench.methods import methods
 from evokd.services import services
-from evokd.settings import Context, JsonMode, setting
+from evokd.settings import Context, JsonMode, declare, setting
 from evokd.records import read_jsonl, write_json
 from evokd.prompts import render
 from evokd.student import metrics, model
@@ -64,21 +64,22 @@ class Settings:
     json_mode: JsonMode = setting("json_mode", local=True)
     concurrency: int = setting("concurrency", local=True)
     max_tokens: int = setting("max_tokens")
-    # One thread each for the student (torch) and the local teacher (llama.cpp): measured on a 2-core machine
-    # shared with other jobs, two threads each oversubscribed it and ran 5x slower.
-    threads: int = 1
+    # One thread each by default: measured on a 2-core machine shared with other jobs, two threads each
+    # oversubscribed it and ran 5x slower.
+    threads: int = declare(1, "CPU threads for the student (torch) and the local teacher (llama.cpp), each.")
     timeout: float = setting("timeout", local=True)
     cache: bool = True
     # References.
-    teacher_eval: int = 50  # test texts the teacher labels zero-shot (the first N of the shuffled test split; 0 = all)
-    full_shot_limit: int = 1000  # train examples for the full-shot reference (0 = the whole train split)
-    full_shot_epochs: int = 1
-    # Dev and test cut to their first N examples (the splits are seeded shuffles; 0 = whole splits):
-    # every round evaluates both, and on 2 CPU cores that evaluation dominates a round's student time.
-    eval_limit: int = 300
+    teacher_eval: int = declare(50, "Test texts the teacher labels zero-shot: the first N of the shuffled test split "
+                                "(0 = all).")
+    full_shot_limit: int = declare(1000, "Train examples for the full-shot reference (0 = the whole train split).")
+    full_shot_epochs: int = declare(1, "Epochs of the full-shot reference.")
+    # Every round evaluates dev and test, and on 2 CPU cores that evaluation dominates a round's student time.
+    eval_limit: int = declare(300, "Dev and test cut to their first N examples (the splits are seeded shuffles; "
+                              "0 = whole splits).")
     # Where things go.
-    out: str = "benchmarks/results"
-    work: str = "runs/bench"
+    out: str = declare("benchmarks/results", "Results folder: JSON, Markdown tables and plots.")
+    work: str = declare("runs/bench", "Run folders, the cut data and the teacher reply cache.")
     quick: bool = False
     report_only: bool = False  # rewrite the reports from finished runs; run nothing
     machine: str = ""
