@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 from transformers import BatchEncoding
 
+from evokd.settings import Context
 from evokd.student.model import Student
 from evokd.task import Example
 
@@ -24,17 +25,17 @@ IGNORE = -100  # label id that torch's cross-entropy (and so every HF head) skip
 
 @dataclass
 class TrainConfig:
-    """Hyper-parameters of one fine-tuning run."""
+    """Hyper-parameters of one fine-tuning run (defaults: the run settings' own, declared on `Context`)."""
 
-    lr: float = 5e-5
-    batch_size: int = 16
-    epochs: int = 3
+    lr: float = Context.lr
+    batch_size: int = Context.batch_size
+    epochs: int = Context.epochs
     # Few-shot training sets are tiny: 3 epochs over 10 examples would be 3 optimizer steps. Such
     # under-trained students score near zero (measured: 15 steps gave span F1 0.03 where 125 gave
     # 0.63) and make every method compared against them look good. So epochs repeat until at least
     # this many optimizer steps have run.
-    min_steps: int = 40
-    max_length: int = 128
+    min_steps: int = Context.min_steps
+    max_length: int = Context.max_length
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     seed: int = 0
@@ -107,7 +108,7 @@ def train(
 
 
 def predict(
-    student: Student, examples: list[Example], batch_size: int = 64, max_length: int = 128
+    student: Student, examples: list[Example], batch_size: int = 64, max_length: int = Context.max_length
 ) -> list[str] | list[list[str]]:
     """Class names, or for a per-token head one tag per word; leaves the model in eval mode."""
     if not examples:

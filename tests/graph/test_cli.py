@@ -50,7 +50,7 @@ def test_bad_data_exits_2_and_writes_nothing(tiny_student, teacher_server, tmp_p
 
 
 def test_endpoint_settings_default_by_teacher_kind_unless_chosen():
-    from evokd.cli import teacher_endpoint
+    from evokd.teacher.local import teacher_endpoint
 
     with teacher_endpoint(
         "http://127.0.0.1:9/v1", "qwen2.5-0.5b", {"json_mode": None, "concurrency": 2, "timeout": None}

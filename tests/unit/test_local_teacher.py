@@ -19,7 +19,7 @@ import pytest
 from evokd import paths
 from evokd.paths import Pin
 from evokd.teacher import local as lt
-from evokd.teacher.local import TEACHERS, Teacher, TeacherError, fetch_teacher, managed_server, serve_command
+from evokd.teacher.local import TEACHERS, TeacherError, TeacherWeights, fetch_teacher, managed_server, serve_command
 from tests.support import ROOT
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -35,18 +35,11 @@ def evokd_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
-def fake_teacher(parts: list[bytes], sha256: str | None = None) -> Teacher:
+def fake_teacher(parts: list[bytes], sha256: str | None = None) -> TeacherWeights:
     """A three-part teacher whose pins and checksum match ``parts``."""
     blob = b"".join(parts)
-    return Teacher(
-        name="fake",
-        model="fake model",
-        package_prefix="fake-carrier-part",
-        version="1.0",
-        parts=len(parts),
-        size=len(blob),
-        sha256=sha256 or hashlib.sha256(blob).hexdigest(),
-    )
+    return TeacherWeights(name="fake", model="fake model", package_prefix="fake-carrier-part", version="1.0",
+                   parts=len(parts), size=len(blob), sha256=sha256 or hashlib.sha256(blob).hexdigest())
 
 
 class FakeDownload:

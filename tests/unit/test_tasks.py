@@ -25,7 +25,7 @@ from evokd.tasks import TaskAdapter, adapter_for, kinds, register
 from evokd.teacher.client import Reply, Teacher
 from evokd.text import LeakIndex, bullet_list
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_registered_kind_implements_the_whole_interface_and_has_its_prompts():
