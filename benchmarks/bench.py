@@ -152,3 +152,24 @@ def main(args: argparse.Namespace, say: Say) -> int:
         speed.run(s.out, s.data_folder(s.datasets[0]), s.student, s.work, s.datasets, say, quick=s.quick)
         say(f"wrote {Path(s.out) / 'speed.json'}|md")
     return 0
+
+
+def say(line: str) -> None:
+    """A progress line on stderr."""
+    print(line, file=sys.stderr, flush=True)
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """``evokd bench``, mounted through the ``evokd.commands`` entry point (the CLI never names the benchmark)."""
+    b = sub.add_parser("bench", help="compare distillation methods at an equal teacher-token budget; speed")
+    add_flags(b)
+    b.set_defaults(handler=command)
+
+
+def command(args: argparse.Namespace) -> int:
+    """Run the benchmark; bad flags or data are one line and exit code 2, like the CLI's own errors."""
+    try:
+        return main(args, say)
+    except ValueError as e:
+        print(f"evokd: error: {e}", file=sys.stderr)
+        return 2

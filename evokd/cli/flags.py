@@ -3,8 +3,9 @@
 A run setting is declared once, as a `Context` field (evokd/settings.py); its flag, type, default
 and help come from there. The few flags that are not settings, or set one in a way of their own
 (the run folder, the reply cache, prompt files, review points, the API key), are declared here.
-Subcommands come from the modules in `COMMANDS`: each has ``add_commands(sub)``, which adds its
-parsers and sets ``handler`` on them.
+Subcommands come from the modules in `COMMANDS`, then from any installed module registered under the
+``evokd.commands`` entry-point group (the benchmark registers itself there, so the product never
+imports it): each has ``add_commands(sub)``, which adds its parsers and sets ``handler`` on them.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
+from importlib.metadata import entry_points
 from pathlib import Path
 
 from evokd.settings import REVIEWS, Context, Review, add_flags
@@ -30,7 +32,8 @@ def parser() -> argparse.ArgumentParser:
         prog="evokd", description="Evolving knowledge distillation from a teacher LLM into a small student."
     )
     sub = ap.add_subparsers(dest="command", required=True)
-    for module in COMMANDS:
+    plugins = [ep.value for ep in entry_points(group="evokd.commands")]
+    for module in (*COMMANDS, *plugins):
         importlib.import_module(module).add_commands(sub)
     return ap
 

@@ -1,4 +1,4 @@
-"""The subcommands around a run: the local teacher, bundled datasets, inspect, report and the benchmark."""
+"""The subcommands around a run: the local teacher, bundled datasets, inspect and report."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from evokd.cli.flags import UsageError
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    """``teacher``, ``data``, ``bench``, ``inspect`` and ``report``."""
+    """``teacher``, ``data``, ``inspect`` and ``report``."""
     from evokd.teacher.local import DEFAULT_PORT, DEFAULT_TEACHER, TEACHERS
 
     t = sub.add_parser("teacher", help="the offline local teacher").add_subparsers(dest="action", required=True)
@@ -30,11 +30,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     df = d.add_parser("fetch", help="fetch and convert a bundled dataset")
     df.add_argument("name")
     df.set_defaults(handler=cmd_data)
-    from evokd.bench.bench import add_flags
-
-    b = sub.add_parser("bench", help="compare distillation methods at an equal teacher-token budget; speed")
-    add_flags(b)
-    b.set_defaults(handler=cmd_bench)
     i = sub.add_parser("inspect", help="show a run's rounds, analyses, samples with lineage and metrics")
     i.add_argument("run_dir")
     i.add_argument("--round", type=int, default=None, help="only this round's analysis and samples")
@@ -91,13 +86,3 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     console.print(f"report written: {html_report.write_report(args.run_dir, args.out or None)}")
     return 0
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    """The benchmark lives in benchmarks/ (installed as `evokd.bench`); its bad flags or data exit 2 like ours."""
-    from evokd.bench.bench import main as bench
-
-    try:
-        return bench(args, say)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
