@@ -6,9 +6,13 @@ export LANGGRAPH_CLI_NO_ANALYTICS = 1
 export LANGGRAPH_NO_VERSION_CHECK = true
 export LANGSMITH_TRACING = false
 
-.PHONY: setup run test test-fast dev
+# The product's folders and the names they install as (pyproject.toml's package-dir); mypy checks them as evokd.*.
+TYPECHECK = build/typecheck
+PACKAGE_DIRS = agents:agents graph:graph student:student prompts:prompts bench:benchmarks
 
-setup:            ## venv, CPU torch, evokd, llama-cpp-python, teacher model, datasets
+.PHONY: setup run test test-fast test-slow lint fmt typecheck dev
+
+setup:            ## venv, CPU torch, evokd and its test tools, Chromium, llama-cpp-python, teacher model, datasets
 	bash scripts/setup.sh
 
 run: setup        ## a real distillation on rotten_tomatoes, 1 shot per label, local teacher
@@ -17,8 +21,29 @@ run: setup        ## a real distillation on rotten_tomatoes, 1 shot per label, l
 test:             ## the whole suite, including the real-teacher smoke test (needs `make setup`)
 	$(PY) -m pytest -m "" -q
 
-test-fast:        ## the offline suite without the real teacher and real student
-	$(PY) -m pytest -q
+test-fast:        ## the offline suite without the real teacher, the real student and `langgraph dev`
+	$(PY) -m pytest -m "not slow and not server" -q
+
+test-slow:        ## only the real teacher and real student (tests/slow)
+	$(PY) -m pytest -m slow -q
+
+lint:             ## ruff: lint and formatting, the whole repo
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+fmt:              ## ruff: fix what it can and format
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+# mypy cannot follow setuptools' editable-install hook, so it checks a tree of links laid out as the wheel
+# installs it (build/typecheck/evokd/...) and reports paths back in the checkout's folders.
+typecheck:        ## mypy on the installed names evokd.* (agents/, graph/, student/, prompts/, benchmarks/, evokd/)
+	rm -rf $(TYPECHECK) && mkdir -p $(TYPECHECK)/evokd
+	for entry in evokd/*; do ln -s "$(CURDIR)/$$entry" $(TYPECHECK)/evokd/; done
+	for pair in $(PACKAGE_DIRS); do ln -s "$(CURDIR)/$${pair#*:}" "$(TYPECHECK)/evokd/$${pair%%:*}"; done
+	cd $(TYPECHECK) && $(abspath $(PY)) -m mypy --config-file $(CURDIR)/pyproject.toml \
+		--python-executable $(abspath $(PY)) --cache-dir $(CURDIR)/build/mypy-cache -p evokd > mypy.log; status=$$?; \
+		sed -E 's#^evokd/(agents|graph|student|prompts)/#\1/#; s#^evokd/bench/#benchmarks/#' mypy.log; exit $$status
 
 dev:              ## LangGraph Studio's local server (offline) on 127.0.0.1:2024
 	$(VENV)/bin/langgraph dev --host 127.0.0.1 --no-browser

@@ -62,9 +62,18 @@ def point(s: Settings, ds: Dataset, base: model.Student, dataset: str, recipe: s
     net = dataclasses.replace(base, model=copy.deepcopy(base.model))  # load() is pure: a copy is a fresh load
     stats = fit(net, data, ctx, 0, ds.task, ds.dev)
     test = evaluate(ds.task, ds.test, predict(net, ds.test, max_length=ctx.max_length))
-    return {"recipe": recipe, "rung": rung, "n": len(data), "seed": seed, "test": test["score"], "dev": stats["dev"],
-            "epoch": stats["epoch"], "epochs": stats["epochs"], "steps": stats["steps"],
-            "seconds": round(stats["seconds"], 2)}
+    return {
+        "recipe": recipe,
+        "rung": rung,
+        "n": len(data),
+        "seed": seed,
+        "test": test["score"],
+        "dev": stats["dev"],
+        "epoch": stats["epoch"],
+        "epochs": stats["epochs"],
+        "steps": stats["steps"],
+        "seconds": round(stats["seconds"], 2),
+    }
 
 
 def summarise(points: list[dict], recipes: list[str], rungs: list[str]) -> dict[str, list[dict]]:
@@ -76,10 +85,18 @@ def summarise(points: list[dict], recipes: list[str], rungs: list[str]) -> dict[
             pts = [p for p in points if p["recipe"] == recipe and p["rung"] == rung]
             if pts:
                 mean, std = mean_std([p["test"] for p in pts])
-                rows.append({"rung": rung, "n": pts[0]["n"], "seeds": len(pts), "test_mean": round(mean, 4),
-                             "test_std": round(std, 4), "epochs_kept": [p["epoch"] for p in pts],
-                             "epochs_run": [p["epochs"] for p in pts],
-                             "seconds_mean": round(sum(p["seconds"] for p in pts) / len(pts), 1)})
+                rows.append(
+                    {
+                        "rung": rung,
+                        "n": pts[0]["n"],
+                        "seeds": len(pts),
+                        "test_mean": round(mean, 4),
+                        "test_std": round(std, 4),
+                        "epochs_kept": [p["epoch"] for p in pts],
+                        "epochs_run": [p["epochs"] for p in pts],
+                        "seconds_mean": round(sum(p["seconds"] for p in pts) / len(pts), 1),
+                    }
+                )
         out[recipe] = rows
     return out
 
@@ -90,14 +107,18 @@ def markdown(result: dict) -> str:
     by = {r: {row["rung"]: row for row in rows} for r, rows in result["summary"].items()}
     rungs = [rung for rung in result["ladder"] if any(rung in by[r] for r in recipes)]
     st = result["settings"]
-    kept = (f"the epoch with the best dev score kept (patience {st['patience_epochs']})" if st["select_epoch"]
-            else "the last epoch kept")
+    kept = (
+        f"the epoch with the best dev score kept (patience {st['patience_epochs']})"
+        if st["select_epoch"]
+        else "the last epoch kept"
+    )
     lines = [
         f"## Learning curve: {result['dataset']}, gold labels, seeds {', '.join(map(str, result['seeds']))}",
         "",
         f"{result['date']} · student: {result['student']} · machine: {result['machine']}",
         "",
-        "| size | examples | " + " | ".join(f"{r}: test {result['metric']} (epochs kept / run)" for r in recipes)
+        "| size | examples | "
+        + " | ".join(f"{r}: test {result['metric']} (epochs kept / run)" for r in recipes)
         + (" | Δ default − old |" if {"old", "default"} <= set(recipes) else " |"),
         "|---|---|" + "---|" * (len(recipes) + ({"old", "default"} <= set(recipes))),
     ]
@@ -105,8 +126,12 @@ def markdown(result: dict) -> str:
         cells = []
         for r in recipes:
             row = by[r].get(rung)
-            cells.append(f"{row['test_mean']:.3f} ± {row['test_std']:.3f} ({'/'.join(map(str, row['epochs_kept']))} of "
-                         f"{'/'.join(map(str, row['epochs_run']))})" if row else "–")
+            cells.append(
+                f"{row['test_mean']:.3f} ± {row['test_std']:.3f} ({'/'.join(map(str, row['epochs_kept']))} of "
+                f"{'/'.join(map(str, row['epochs_run']))})"
+                if row
+                else "–"
+            )
         if {"old", "default"} <= set(recipes):
             old, new = by["old"].get(rung), by["default"].get(rung)
             cells.append(f"{new['test_mean'] - old['test_mean']:+.3f}" if old and new else "–")
@@ -117,11 +142,12 @@ def markdown(result: dict) -> str:
         f"- default: the recipe every method trains with: AdamW lr {st['lr']}, batch {st['batch_size']}, up to "
         f"{st['epochs']} epochs but at least {st['min_steps']} optimizer steps, "
         f"{'class-balanced batches, ' if st['balance'] else ''}{kept}.",
-        "- old: the recipe before issue 12: " + ", ".join(f"{k} {v}" for k, v in RECIPES["old"].items())
+        "- old: the recipe before issue 12: "
+        + ", ".join(f"{k} {v}" for k, v in RECIPES["old"].items())
         + " (otherwise as default).",
-        f"- Scores are on the benchmark's test subset (the first {st['eval_limit']} test examples); epochs are chosen on "
-        f"the first {st['eval_limit']} dev examples, never on test. 'epochs run' counts the repeats that reach the minimum "
-        "steps on tiny sets, and stops short where dev stopped improving.",
+        f"- Scores are on the benchmark's test subset (the first {st['eval_limit']} test examples); epochs are "
+        f"chosen on the first {st['eval_limit']} dev examples, never on test. 'epochs run' counts the repeats that "
+        "reach the minimum steps on tiny sets, and stops short where dev stopped improving.",
         "",
     ]
     return "\n".join(lines)
@@ -137,8 +163,14 @@ def plot(result: dict, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for recipe, rows in result["summary"].items():
         rows = sorted(rows, key=lambda row: row["n"])
-        ax.errorbar([row["n"] for row in rows], [row["test_mean"] for row in rows],
-                    yerr=[row["test_std"] for row in rows], marker="o", capsize=3, label=recipe)
+        ax.errorbar(
+            [row["n"] for row in rows],
+            [row["test_mean"] for row in rows],
+            yerr=[row["test_std"] for row in rows],
+            marker="o",
+            capsize=3,
+            label=recipe,
+        )
     ax.set_xscale("log", base=2)
     ax.set_xlabel("training examples (gold labels)")
     ax.set_ylabel(f"test {result['metric']} (mean ± std over seeds)")
@@ -155,12 +187,31 @@ def run_dataset(s: Settings, dataset: str, rungs: list[str], recipes: list[str],
     ds = services(s.context(dataset, 0, Path(s.work) / "learning-curve")).dataset
     base = model.load(s.student or model.default_student_path(), head_for(ds.task))
     result = {
-        "dataset": dataset, "date": datetime.date.today().isoformat(), "machine": s.machine or machine(),
-        "device": str(base.device), "student": s.student or "all-MiniLM-L6-v2 (bundled)",
-        "metric": adapter_for(ds.task).metric_title, "ladder": rungs, "seeds": s.seeds,
-        "settings": {k: getattr(s, k) for k in ("lr", "batch_size", "epochs", "min_steps", "max_length", "balance",
-                                                 "select_epoch", "patience_epochs", "eval_limit")},
-        "recipes": {r: RECIPES[r] for r in recipes}, "dev_examples": len(ds.dev), "test_examples": len(ds.test),
+        "dataset": dataset,
+        "date": datetime.date.today().isoformat(),
+        "machine": s.machine or machine(),
+        "device": str(base.device),
+        "student": s.student or "all-MiniLM-L6-v2 (bundled)",
+        "metric": adapter_for(ds.task).metric_title,
+        "ladder": rungs,
+        "seeds": s.seeds,
+        "settings": {
+            k: getattr(s, k)
+            for k in (
+                "lr",
+                "batch_size",
+                "epochs",
+                "min_steps",
+                "max_length",
+                "balance",
+                "select_epoch",
+                "patience_epochs",
+                "eval_limit",
+            )
+        },
+        "recipes": {r: RECIPES[r] for r in recipes},
+        "dev_examples": len(ds.dev),
+        "test_examples": len(ds.test),
         "points": [],
     }
     out = Path(s.out)
@@ -171,8 +222,10 @@ def run_dataset(s: Settings, dataset: str, rungs: list[str], recipes: list[str],
             for recipe in recipes:
                 p = point(s, ds, base, dataset, recipe, rung, seed)
                 result["points"].append(p)
-                say(f"[{dataset}] {recipe} · {rung} ({p['n']} examples) · seed {seed} · test {p['test']:.4f} · "
-                    f"epoch {p['epoch']} of {p['epochs']} · {p['steps']} steps · {p['seconds']:.1f} s")
+                say(
+                    f"[{dataset}] {recipe} · {rung} ({p['n']} examples) · seed {seed} · test {p['test']:.4f} · "
+                    f"epoch {p['epoch']} of {p['epochs']} · {p['steps']} steps · {p['seconds']:.1f} s"
+                )
                 result["summary"] = summarise(result["points"], recipes, rungs)
                 result["seconds"] = round(time.perf_counter() - started, 1)
                 write_json(out / f"learning-curve-{name_of(dataset)}.json", result)
@@ -184,10 +237,13 @@ def run_dataset(s: Settings, dataset: str, rungs: list[str], recipes: list[str],
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The flags; `--sizes` picks rungs of the fixed ladder (a smoke run), it cannot invent new ones."""
     p = argparse.ArgumentParser(prog="python -m evokd.bench.learning_curve", description=__doc__.splitlines()[0])
-    p.add_argument("--datasets", default="rotten_tomatoes,bbc_news,wnut16",
-                   help="comma-separated bundled names or data folders")
+    p.add_argument(
+        "--datasets", default="rotten_tomatoes,bbc_news,wnut16", help="comma-separated bundled names or data folders"
+    )
     p.add_argument("--seeds", default="1,2,3")
-    p.add_argument("--sizes", default=",".join(LADDER), help=f"rungs of the ladder to run (default all: {','.join(LADDER)})")
+    p.add_argument(
+        "--sizes", default=",".join(LADDER), help=f"rungs of the ladder to run (default all: {','.join(LADDER)})"
+    )
     p.add_argument("--recipes", default=",".join(RECIPES), help=f"from: {', '.join(RECIPES)}")
     p.add_argument("--student", default="", help="student encoder folder (default: bundled MiniLM)")
     p.add_argument("--threads", type=int, default=1, help="CPU threads for torch (a GPU is used when present)")
@@ -207,8 +263,14 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"--sizes: {', '.join(bad)} not on the ladder; choose from {','.join(LADDER)}")
         if bad := [r for r in recipes if r not in RECIPES]:
             raise ValueError(f"--recipes: unknown {', '.join(bad)}; choose from {', '.join(RECIPES)}")
-        s = Settings(datasets=args.datasets.split(","), seeds=[int(x) for x in args.seeds.split(",")],
-                     student=args.student, threads=args.threads, out=args.out, work=args.work)
+        s = Settings(
+            datasets=args.datasets.split(","),
+            seeds=[int(x) for x in args.seeds.split(",")],
+            student=args.student,
+            threads=args.threads,
+            out=args.out,
+            work=args.work,
+        )
         for dataset in s.datasets:  # a missing dataset fails here, before hours of others' training
             s.task_of(dataset)
     except ValueError as e:  # bad flags and DataError/DataNotFound: one line, exit 2

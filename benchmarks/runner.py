@@ -22,7 +22,7 @@ from evokd.bench import tables as report
 from evokd.bench import METHOD_NAMES, REFERENCES
 from evokd.bench.methods import methods
 from evokd.services import services
-from evokd.settings import Context
+from evokd.settings import Context, JsonMode, declare, setting
 from evokd.records import read_jsonl, write_json
 from evokd.student import model
 from evokd.task import TaskKind
@@ -31,7 +31,7 @@ from evokd.graph.nodes import fit, train_config
 from evokd.student.train import predict
 
 Say = Callable[[str], None]
-TEACHER_WORDS = 150  # words of each test text the teacher labels (BBC articles run to 400+; measured.md used 150)
+TEACHER_WORDS = 150  # words of each test text the teacher labels (BBC articles run to 400+; every committed result used 150)
 
 
 @dataclass
@@ -41,43 +41,45 @@ class Settings:
     datasets: list[str] = field(default_factory=lambda: ["rotten_tomatoes", "bbc_news"])
     methods: list[str] = field(default_factory=lambda: [*METHOD_NAMES, *REFERENCES])
     seeds: list[int] = field(default_factory=lambda: [1, 2, 3])
-    shots: int = 1
-    budget_tokens: int = 4000
-    per_round: int = 2  # texts per round (x2) for static and rephrase; the evokd methods use the paper's 2 + 2
-    max_rounds: int = 50  # a ceiling only: the budget is what stops a run
-    # Student recipe, shared by every method (and the full-shot reference); see Context for each setting.
-    student: str = ""
-    epochs: int = 10
-    min_steps: int = 40
-    lr: float = 1e-4
-    batch_size: int = 8
-    balance: bool = True
-    select_epoch: bool = True
-    patience_epochs: int = 3
-    max_length: int = 128
-    replay: int = 32
-    # Teacher.
-    teacher_url: str = ""
-    teacher_model: str = "teacher"
+    shots: int = setting("shots")
+    budget_tokens: int = setting("budget_tokens", 4000)
+    per_round: int = setting("per_round", 2)  # static and rephrase write 2 x this; the evokd methods use the paper's 2 + 2
+    max_rounds: int = setting("max_rounds", 50)  # a ceiling only: the budget is what stops a run
+    # Student recipe, shared by every method (and the full-shot reference).
+    student: str = setting("student")
+    epochs: int = setting("epochs")
+    min_steps: int = setting("min_steps")
+    lr: float = setting("lr")
+    batch_size: int = setting("batch_size", 8)
+    balance: bool = setting("balance")
+    select_epoch: bool = setting("select_epoch")
+    patience_epochs: int = setting("patience_epochs")
+    max_length: int = setting("max_length")
+    replay: int = setting("replay")
+    # Teacher: the local one's endpoint settings unless `evokd bench --teacher-url` names another.
+    teacher_url: str = setting("teacher_url")
+    teacher_model: str = setting("teacher_model", "teacher")
     teacher_name: str = ""  # what the report calls the teacher
-    json_mode: str = "json_object"
-    concurrency: int = 1
-    max_tokens: int = 320
-    # One thread each for the student (torch) and the local teacher (llama.cpp), as in measured.md: on a
-    # 2-core machine shared with other jobs, two threads each oversubscribe it and ran 5x slower.
-    threads: int = 1
-    timeout: float = 600.0  # a shared CPU can slow one local request to minutes; a timeout would only re-ask it
+    json_mode: JsonMode = setting("json_mode", local=True)
+    concurrency: int = setting("concurrency", local=True)
+    max_tokens: int = setting("max_tokens")
+    # One thread each by default: measured on a 2-core machine shared with other jobs, two threads each
+    # oversubscribed it and ran 5x slower.
+    threads: int = declare(1, "CPU threads for the student (torch) and the local teacher (llama.cpp), each.")
+    timeout: float = setting("timeout", local=True)
     cache: bool = True
     # References.
-    teacher_eval: int = 50  # test texts the teacher labels zero-shot (the first N of the shuffled test split; 0 = all)
-    full_shot_limit: int = 1000  # train examples for the full-shot reference (0 = the whole train split)
-    full_shot_epochs: int = 0  # a cap for a slow machine; 0 = the recipe's epochs, chosen on dev like every method's
-    # Dev and test cut to their first N examples (the splits are seeded shuffles; 0 = whole splits):
-    # every round evaluates both, and on 2 CPU cores that evaluation dominates a round's student time.
-    eval_limit: int = 300
+    teacher_eval: int = declare(50, "Test texts the teacher labels zero-shot: the first N of the shuffled test split "
+                                "(0 = all).")
+    full_shot_limit: int = declare(1000, "Train examples for the full-shot reference (0 = the whole train split).")
+    full_shot_epochs: int = declare(0, "Most epochs of the full-shot reference, a cap for a slow machine (0 = the "
+                                    "methods' epochs, chosen on dev like theirs).")
+    # Every round evaluates dev and test, and on 2 CPU cores that evaluation dominates a round's student time.
+    eval_limit: int = declare(300, "Dev and test cut to their first N examples (the splits are seeded shuffles; "
+                              "0 = whole splits).")
     # Where things go.
-    out: str = "benchmarks/results"
-    work: str = "runs/bench"
+    out: str = declare("benchmarks/results", "Results folder: JSON, Markdown tables and plots.")
+    work: str = declare("runs/bench", "Run folders, the cut data and the teacher reply cache.")
     quick: bool = False
     report_only: bool = False  # rewrite the reports from finished runs; run nothing
     machine: str = ""
@@ -108,13 +110,9 @@ class Settings:
 
     def context(self, dataset: str, seed: int, run_dir: Path, **overrides: object) -> Context:
         """The Context every method starts from: same data, seeds, student recipe, teacher and budget."""
+        shared = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.metadata.get("setting")}
         values: dict[str, object] = dict(
-            data=self.data_folder(dataset), task=self.task_of(dataset), shots=self.shots, seed=seed, max_rounds=self.max_rounds, per_round=self.per_round,
-            budget_tokens=self.budget_tokens, patience=0, replay=self.replay, student=self.student,
-            epochs=self.epochs, min_steps=self.min_steps, lr=self.lr, batch_size=self.batch_size, balance=self.balance,
-            select_epoch=self.select_epoch, patience_epochs=self.patience_epochs,
-            max_length=self.max_length, teacher_url=self.teacher_url, teacher_model=self.teacher_model,
-            json_mode=self.json_mode, concurrency=self.concurrency, max_tokens=self.max_tokens, timeout=self.timeout,
+            shared, data=self.data_folder(dataset), task=self.task_of(dataset), seed=seed, patience=0,
             cache=str(Path(self.work) / "teacher_cache.sqlite") if self.cache else "", run_dir=str(run_dir),
         )
         values.update(overrides)
@@ -141,12 +139,22 @@ def finished(run_dir: Path, fp: str) -> dict | None:
     return None
 
 
-def _reuse(run_dir: Path, fp: str) -> dict | None:
-    """A finished result with this fingerprint, or None (and the stale folder is cleared)."""
-    if (result := finished(run_dir, fp)) is not None:
-        return result
+def cached_result(s: Settings, run_dir: Path, fp: str, run: Callable[[], dict], say: Say, what: str) -> dict | None:
+    """The result in ``run_dir/result.json`` if it was made with these settings, else ``run()``'s, written there.
+
+    A stale or unfinished folder is cleared before ``run`` starts; with ``--report-only`` nothing runs
+    and an unfinished run gives None.
+    """
+    if s.report_only:
+        return finished(run_dir, fp)
+    if (old := finished(run_dir, fp)) is not None:
+        say(f"{what}: reusing finished run (test {old['score']:.4f})")
+        return old
     shutil.rmtree(run_dir, ignore_errors=True)
-    return None
+    run_dir.mkdir(parents=True)
+    result = run()
+    write_json(run_dir / "result.json", result)
+    return result
 
 
 def select(rounds: list[dict], budget: int) -> dict:
@@ -170,30 +178,26 @@ def run_method(s: Settings, dataset: str, name: str, seed: int, say: Say) -> dic
     run_dir = Path(s.work) / name_of(dataset) / name / f"seed-{seed}"
     ctx = s.context(dataset, seed, run_dir, **method.overrides)
     fp = fingerprint({k: v for k, v in dataclasses.asdict(ctx).items() if k not in ("run_dir", "cache")})
-    if s.report_only:
-        return finished(run_dir, fp)
-    if (old := _reuse(run_dir, fp)) is not None:
-        say(f"[{dataset}] {name} seed {seed}: reusing finished run (test {old['score']:.4f})")
-        return old
-    run_dir.mkdir(parents=True, exist_ok=True)
-    app = method.graph().compile(checkpointer=InMemorySaver())
-    started = last = time.perf_counter()
-    walls: list[float] = []  # wall seconds of each round, seen from outside the nodes (graph overhead included)
-    cfg = {"configurable": {"thread_id": f"{dataset}-{name}-{seed}"}, "recursion_limit": 10_000}
-    for chunk in app.stream({}, cfg, context=ctx, stream_mode="updates"):
-        if "student" in chunk and chunk["student"].get("history"):
-            now = time.perf_counter()
-            walls.append(round(now - last, 3))
-            last = now
-            rec = chunk["student"]["history"][-1]
-            say(f"[{dataset}] {name} seed {seed} · round {rec['round']} · dev {rec['dev']['score']:.4f} · "
-                f"test {rec['test']['score']:.4f} · tokens {rec['teacher_tokens']:,} · {walls[-1]:.0f} s")
-    rounds = read_jsonl(run_dir / "rounds.jsonl")
-    result = {"method": name, "dataset": dataset, "seed": seed, "fingerprint": fp,
-              "seconds": round(time.perf_counter() - started, 1), "round_walls": walls,
-              "round_nodes": [r["nodes"] for r in rounds], **select(rounds, ctx.budget_tokens)}
-    write_json(run_dir / "result.json", result)
-    return result
+
+    def run() -> dict:
+        app = method.graph().compile(checkpointer=InMemorySaver())
+        started = last = time.perf_counter()
+        walls: list[float] = []  # wall seconds of each round, seen from outside the nodes (graph overhead included)
+        cfg = {"configurable": {"thread_id": f"{dataset}-{name}-{seed}"}, "recursion_limit": 10_000}
+        for chunk in app.stream({}, cfg, context=ctx, stream_mode="updates"):
+            if "student" in chunk and chunk["student"].get("history"):
+                now = time.perf_counter()
+                walls.append(round(now - last, 3))
+                last = now
+                rec = chunk["student"]["history"][-1]
+                say(f"[{dataset}] {name} seed {seed} · round {rec['round']} · dev {rec['dev']['score']:.4f} · "
+                    f"test {rec['test']['score']:.4f} · tokens {rec['teacher_tokens']:,} · {walls[-1]:.0f} s")
+        rounds = read_jsonl(run_dir / "rounds.jsonl")
+        return {"method": name, "dataset": dataset, "seed": seed, "fingerprint": fp,
+                "seconds": round(time.perf_counter() - started, 1), "round_walls": walls,
+                "round_nodes": [r["nodes"] for r in rounds], **select(rounds, ctx.budget_tokens)}
+
+    return cached_result(s, run_dir, fp, run, say, f"[{dataset}] {name} seed {seed}")
 
 
 def full_shot(s: Settings, dataset: str, seed: int, say: Say) -> dict | None:
@@ -201,28 +205,26 @@ def full_shot(s: Settings, dataset: str, seed: int, say: Say) -> dict | None:
     ctx = s.context(dataset, seed, Path(s.work) / name_of(dataset) / "full-shot" / f"seed-{seed}",
                     epochs=s.full_shot_epochs or s.epochs)
     run_dir = Path(ctx.run_dir)
-    fp = fingerprint({"cfg": dataclasses.asdict(train_config(ctx, 0)), "balance": ctx.balance, "select": ctx.select_epoch,
-                      "limit": s.full_shot_limit, "student": s.student, "data": dataset})
-    if s.report_only:
-        return finished(run_dir, fp)
-    if (old := _reuse(run_dir, fp)) is not None:
-        return old
-    ds = services(ctx).dataset
-    data = ds.train[: s.full_shot_limit] if s.full_shot_limit else ds.train
-    say(f"[{dataset}] full-shot seed {seed}: training on {len(data)} examples, up to {ctx.epochs} epoch(s)")
-    started = time.perf_counter()
-    net = model.load(s.student or model.default_student_path(), head_for(ds.task))
-    stats = fit(net, data, ctx, 0, ds.task, ds.dev)
-    dev = evaluate(ds.task, ds.dev, predict(net, ds.dev, max_length=s.max_length))
-    test = evaluate(ds.task, ds.test, predict(net, ds.test, max_length=s.max_length))
-    result = {"method": "full-shot", "dataset": dataset, "seed": seed, "fingerprint": fp, "score": test["score"],
-              "dev": dev["score"], "tokens": 0, "train_examples": len(data), "epochs": stats["epochs"],
-              "epoch": stats["epoch"],
-              "samples_per_s": round(stats["samples_per_s"], 2), "seconds": round(time.perf_counter() - started, 1)}
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / "result.json", result)
-    say(f"[{dataset}] full-shot: test {test['score']:.4f} ({result['seconds']:.0f} s)")
-    return result
+    fp = fingerprint({"cfg": dataclasses.asdict(train_config(ctx, 0)), "balance": ctx.balance,
+                      "select": ctx.select_epoch, "limit": s.full_shot_limit, "student": s.student, "data": dataset})
+
+    def run() -> dict:
+        ds = services(ctx).dataset
+        data = ds.train[: s.full_shot_limit] if s.full_shot_limit else ds.train
+        say(f"[{dataset}] full-shot seed {seed}: training on {len(data)} examples, up to {ctx.epochs} epoch(s)")
+        started = time.perf_counter()
+        net = model.load(s.student or model.default_student_path(), head_for(ds.task))
+        stats = fit(net, data, ctx, 0, ds.task, ds.dev)
+        dev = evaluate(ds.task, ds.dev, predict(net, ds.dev, max_length=s.max_length))
+        test = evaluate(ds.task, ds.test, predict(net, ds.test, max_length=s.max_length))
+        result = {"method": "full-shot", "dataset": dataset, "seed": seed, "fingerprint": fp, "score": test["score"],
+                  "dev": dev["score"], "tokens": 0, "train_examples": len(data), "epochs": stats["epochs"],
+                  "epoch": stats["epoch"],
+                  "samples_per_s": round(stats["samples_per_s"], 2), "seconds": round(time.perf_counter() - started, 1)}
+        say(f"[{dataset}] full-shot: test {test['score']:.4f} ({result['seconds']:.0f} s)")
+        return result
+
+    return cached_result(s, run_dir, fp, run, say, f"[{dataset}] full-shot seed {seed}")
 
 
 def teacher_reference(s: Settings, dataset: str, say: Say) -> dict | None:
@@ -234,10 +236,12 @@ def teacher_reference(s: Settings, dataset: str, say: Say) -> dict | None:
     run_dir = Path(ctx.run_dir)
     fp = fingerprint({"data": dataset, "n": s.teacher_eval, "url": s.teacher_url, "model": s.teacher_model,
                       "prompt": ctx.prompt("critic"), "words": TEACHER_WORDS})
-    if s.report_only:
-        return finished(run_dir, fp)
-    if (old := _reuse(run_dir, fp)) is not None:
-        return old
+    return cached_result(s, run_dir, fp, lambda: _teacher_labels(s, ctx, dataset, fp, say), say,
+                         f"[{dataset}] teacher zero-shot")
+
+
+def _teacher_labels(s: Settings, ctx: Context, dataset: str, fp: str, say: Say) -> dict:
+    """The teacher reference's result: its labels on the test texts, scored like the student's predictions."""
     ds = services(ctx).dataset
     test = ds.test[: s.teacher_eval] if s.teacher_eval else ds.test
     say(f"[{dataset}] teacher zero-shot: labelling {len(test)} test texts")
@@ -250,13 +254,11 @@ def teacher_reference(s: Settings, dataset: str, say: Say) -> dict | None:
               "of": len(ds.test), "off_list": off_list,
               "tokens": sum(r.tokens for r in replies), "seconds": round(time.perf_counter() - started, 1),
               "per_label": scores.get("per_label", scores.get("per_type", {}))}
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / "result.json", result)
     say(f"[{dataset}] teacher zero-shot: {result['score']:.4f} on {len(test)} test texts ({result['seconds']:.0f} s)")
     return result
 
 
-def run_dataset(s: Settings, dataset: str, say: Say) -> dict:
+def bench_dataset(s: Settings, dataset: str, say: Say) -> dict:
     """Every requested method and reference on one dataset; the report is rewritten after each run."""
     names = [m for m in METHOD_NAMES if m in s.methods]
     runs: dict[str, list[dict]] = {m: [] for m in names}
@@ -288,4 +290,4 @@ def run_benchmark(s: Settings, say: Say) -> list[dict]:
 
     torch.set_num_threads(s.threads)
     Path(s.work).mkdir(parents=True, exist_ok=True)
-    return [run_dataset(s, d, say) for d in s.datasets]
+    return [bench_dataset(s, d, say) for d in s.datasets]

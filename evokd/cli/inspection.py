@@ -119,12 +119,12 @@ def rejected_text(record: dict) -> str:
     return f"{total} ({', '.join(f'{k} {v}' for k, v in sorted(by_reason.items()))})" if total else "0"
 
 
-def score_table(view: RunView) -> Table:
-    """Per round: dev/test score, samples accepted and rejected, teacher tokens, seconds."""
-    table = Table(title=f"rounds ({view.metric})")
+def score_table(rounds: list[dict], title: str) -> Table:
+    """Per round: dev/test score, samples accepted and rejected, teacher tokens, seconds (inspect and run's summary)."""
+    table = Table(title=title)
     for col in ("round", "dev", "test", "accepted (hard/easy)", "rejected", "teacher tokens", "seconds"):
         table.add_column(col, justify="right")
-    for r in view.rounds:
+    for r in rounds:
         table.add_row(str(r["round"]), f"{r['dev']['score']:.4f}", f"{r['test']['score']:.4f}",
                       f"{r.get('accepted', 0)} ({r.get('hard_accepted', 0)}/{r.get('easy_accepted', 0)})", rejected_text(r),
                       f"{r.get('teacher_tokens', 0):,}", f"{sum(n.get('seconds', 0) for n in r.get('nodes', {}).values()):.1f}")
@@ -167,7 +167,7 @@ def show(view: RunView, only_round: int | None, console: Console) -> None:
     console.print(f"[bold]{escape(view.run_dir)}[/] · {view.task.get('kind')} ({escape(labels)}) · {view.checkpoints} checkpoints")
     console.print(view.status(), markup=False)
     if view.rounds:
-        console.print(score_table(view))
+        console.print(score_table(view.rounds, f"rounds ({view.metric})"))
         console.print(label_table(view))
     for rnd, analysis in sorted(view.analyses.items()):
         if only_round is not None and rnd != only_round:

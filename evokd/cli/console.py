@@ -1,0 +1,80 @@
+"""What the CLI prints while and after a run: one line per node update, then the learning curve.
+
+Progress goes to stderr (``console``), so stdout carries only results: the summary table, and the
+JSON of ``evokd inspect --json``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+console = Console(stderr=True, highlight=False, soft_wrap=True)
+_EPOCH_LINE_EVERY = 5.0  # seconds: tiny data runs many one-step epochs, and a line per epoch would flood the terminal
+_last_epoch_line = [0.0]
+
+
+def say(line: str) -> None:
+    """A progress line as plain text (names and paths are never read as rich markup)."""
+    console.print(line, markup=False)
+
+
+def show_progress(mode: str, chunk: dict) -> None:
+    """One terminal line per node update, and a training line every few seconds and at the end."""
+    if mode == "custom":
+        if "epoch" in chunk:
+            if chunk["epoch"] < chunk["epochs"] and time.monotonic() - _last_epoch_line[0] < _EPOCH_LINE_EVERY:
+                return
+            _last_epoch_line[0] = time.monotonic()
+            console.print(
+                f"  round {chunk['round']} · student · epoch {chunk['epoch']}/{chunk['epochs']} "
+                f"step {chunk['step']}/{chunk['steps']} loss {chunk['loss']:.4f}"
+            )
+        elif "status" in chunk:
+            console.print(f"  round {chunk['round']} · {chunk['node']} · {chunk['status']}", style="dim")
+        return
+    for node, update in chunk.items():
+        if not isinstance(update, dict):
+            continue
+        if node == "student" and update.get("history"):
+            rec = update["history"][-1]
+            console.print(
+                f"[bold]round {rec['round']}[/] · student · dev {rec['dev']['score']:.4f} · "
+                f"test {rec['test']['score']:.4f} · accepted {rec.get('accepted', 0)} · "
+                f"teacher tokens {rec['teacher_tokens']:,}"
+            )
+        elif node == "critic":
+            batch = update.get("batch", [])
+            ok = sum(s["verdict"] == "accepted" for s in batch)
+            console.print(f"round {batch[0]['round'] if batch else '?'} · critic · {ok}/{len(batch)} accepted")
+        elif node == "analyst":
+            a = update.get("analysis", {})
+            console.print(
+                f"round {update.get('round')} · analyst · {len(a.get('weaknesses', []))} weaknesses ({a.get('status')})"
+            )
+        elif node == "generator":
+            console.print(
+                f"round {update['batch'][0]['round'] if update.get('batch') else '?'} · generator · "
+                f"{sum(s['verdict'] == 'pending' for s in update.get('batch', []))} texts written"
+            )
+        elif node == "finalize":
+            console.print(f"stopped: {update.get('stop_reason')}")
+
+
+def show_summary(run_dir: Path) -> None:
+    """The learning curve and where the run lives."""
+    from evokd.cli.inspection import score_table
+    from evokd.records import read_jsonl
+
+    out = Console(highlight=False)
+    out.print(score_table(read_jsonl(run_dir / "rounds.jsonl"), f"learning curve ({run_dir})"))
+    summary = run_dir / "summary.json"
+    if summary.exists():
+        s = json.loads(summary.read_text())
+        out.print(
+            f"best round {s['best_round']} · dev {s['dev']['score']:.4f} · test {s['test']['score']:.4f} "
+            f"(seed-only test {s['seed_only']['test']['score']:.4f}) · stop: {s['stop_reason']} · model: {s['model']}"
+        )

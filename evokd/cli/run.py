@@ -1,0 +1,151 @@
+"""``evokd run`` and ``evokd resume``: check the inputs, settle the teacher endpoint, stream the graph.
+
+The graph runs with a SQLite checkpointer in the run folder, so a stopped or crashed run continues
+with ``evokd resume``; run.json keeps the settings it needs (no API key, no machine-specific URL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from evokd.cli.console import console, say, show_progress, show_summary
+from evokd.cli.flags import UsageError, add_endpoint_flags, add_run_flags, context_from_args
+from evokd.settings import Context, endpoint_defaults
+
+# Fields that are not saved in run.json because they are machine-specific or secret-adjacent.
+EPHEMERAL = ("teacher_url",)
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """The ``run`` and ``resume`` subcommands."""
+    run = sub.add_parser(
+        "run",
+        help="run a distillation",
+        description="Distil a teacher into a student: "
+        "evolve the student round by round on texts the teacher writes for its weaknesses.",
+    )
+    add_run_flags(run)
+    run.set_defaults(handler=cmd_run)
+    resume = sub.add_parser("resume", help="continue a stopped or crashed run from its last checkpoint")
+    resume.add_argument("run_dir")
+    add_endpoint_flags(resume)
+    resume.set_defaults(handler=cmd_resume)
+
+
+def check_inputs(ctx: Context) -> None:
+    """Fail on bad data, prompts or student before anything is written or any teacher is called."""
+    from evokd.services import services
+    from evokd.student import model
+    from evokd.tasks import head_for, sample_shots
+
+    ds = services(ctx).dataset
+    sample_shots(ds.train, ds.task, ctx.shots, ctx.seed)
+    for agent in ("analyst", "generator", "critic"):
+        ctx.prompt(agent)
+    # Loading is the only sure check (a folder can exist yet lack weights or a tokenizer); it is cheap next to a run.
+    model.load(ctx.student or model.default_student_path(), head_for(ds.task), device="cpu")
+
+
+@contextmanager
+def exit_promptly(run_dir: Path) -> Iterator[None]:
+    """Ctrl-C or SIGTERM during a run exits at once instead of waiting for a long node to finish.
+
+    That is safe: every finished node is checkpointed, run files are append-only and idempotent, and
+    teacher replies are cached, so `evokd resume` picks up exactly where the run stopped. A local
+    teacher server started for the run dies with this process (it is spawned with a parent-death signal).
+    """
+
+    def stop(signum: int, _frame: object) -> None:
+        print(f"\nevokd: stopped; continue with 'evokd resume {run_dir}'", file=sys.stderr, flush=True)
+        os._exit(128 + signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def execute(ctx: Context, run_dir: Path, resume: bool) -> int:
+    """Stream the graph for this run's thread, printing progress; return the exit code."""
+    from langgraph.checkpoint.sqlite import SqliteSaver
+    from langgraph.types import Command
+
+    from evokd.cli import console_review as review
+    from evokd.graph.build import build_graph
+
+    cfg = {"configurable": {"thread_id": run_dir.name}, "recursion_limit": 10_000}
+    with SqliteSaver.from_conn_string(str(run_dir / "checkpoints.sqlite")) as saver:
+        app = build_graph().compile(checkpointer=saver)
+        snapshot = app.get_state(cfg)
+        if resume and not snapshot.next and snapshot.values.get("summary"):
+            console.print(f"run {run_dir} already finished ({snapshot.values['stop_reason']}); nothing to resume")
+            show_summary(run_dir)
+            return 0
+        # A run stopped before its first checkpoint has nothing to continue from: it starts afresh.
+        inputs: object = None if resume and snapshot.created_at else {}
+        started = time.perf_counter()
+        with exit_promptly(run_dir):
+            while True:
+                for mode, chunk in app.stream(
+                    inputs, cfg, context=ctx, stream_mode=["updates", "custom"], durability="sync"
+                ):
+                    show_progress(mode, chunk)
+                paused = app.get_state(cfg).interrupts
+                if not paused:
+                    break
+                # a review point (--review): ask in the terminal, then resume the paused node with the answer
+                inputs = Command(resume=review.ask(paused[0].value, read=input, show=say))
+        console.print(f"finished in {time.perf_counter() - started:.0f} s")
+    show_summary(run_dir)
+    return 0
+
+
+def save_run_config(ctx: Context, run_dir: Path) -> None:
+    """run.json: the settings needed to resume (no API key, no machine-specific URL)."""
+    from evokd.records import write_json
+
+    write_json(run_dir / "run.json", {k: v for k, v in dataclasses.asdict(ctx).items() if k not in EPHEMERAL})
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Refuse a folder that holds a run, check every input, then run with the teacher endpoint settled."""
+    from evokd.teacher.local import teacher_endpoint
+
+    run_dir = Path(args.out)
+    if (run_dir / "checkpoints.sqlite").exists():
+        raise UsageError(
+            f"{run_dir} already holds a run; continue it with 'evokd resume {run_dir}' or pick another --out"
+        )
+    ctx = context_from_args(args, run_dir)
+    check_inputs(ctx)
+    chosen = {k: getattr(args, k) for k in endpoint_defaults(local=False)}  # None = left to the endpoint
+    with teacher_endpoint(args.teacher_url, args.local_teacher, chosen, say) as endpoint:
+        ctx = dataclasses.replace(ctx, **endpoint)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_run_config(ctx, run_dir)
+        console.print(f"run folder: {run_dir}")
+        return execute(ctx, run_dir, resume=False)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    """Continue a run from run.json and its checkpoints; the endpoint settings saved with it still apply."""
+    from evokd.teacher.local import teacher_endpoint
+
+    run_dir = Path(args.run_dir)
+    if not (run_dir / "run.json").exists() or not (run_dir / "checkpoints.sqlite").exists():
+        raise UsageError(f"{run_dir}: no run.json/checkpoints.sqlite here; give a folder made by 'evokd run'")
+    saved = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    chosen = {k: saved.get(k) for k in endpoint_defaults(local=False)}
+    with teacher_endpoint(args.teacher_url, args.local_teacher, chosen, say) as endpoint:
+        return execute(dataclasses.replace(Context(**saved), **endpoint), run_dir, resume=True)

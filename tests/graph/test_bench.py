@@ -1,0 +1,168 @@
+"""`evokd bench` in quick form: tiny data, tiny student, scripted teacher; and the pieces it rests on."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from evokd.bench import METHOD_NAMES, speed
+from evokd.bench.runner import Settings, run_benchmark, select
+from evokd.records import read_jsonl
+from tests.support.fake_openai import FakeOpenAI, SentimentTeacher, prompt_of, schema_name
+
+BUDGET = 6_000
+
+
+def settings(data: Path, student: Path, url: str, tmp: Path, **over: object) -> Settings:
+    """A benchmark small enough for CI: two seeds, a few rounds per method."""
+    values = dict(
+        datasets=[str(data)],
+        seeds=[1, 2],
+        budget_tokens=BUDGET,
+        per_round=2,
+        max_rounds=3,
+        epochs=1,
+        min_steps=4,
+        batch_size=8,
+        lr=1e-3,
+        student=str(student),
+        teacher_url=url,
+        json_mode="json_schema",
+        concurrency=2,
+        teacher_eval=6,
+        full_shot_limit=0,
+        out=str(tmp / "results"),
+        work=str(tmp / "work"),
+        machine="test",
+    )
+    values.update(over)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def test_quick_bench_writes_reports_within_budget_and_reruns_from_cache(sentiment_dir, tiny_student, tmp_path):
+    lines: list[str] = []
+    with FakeOpenAI(SentimentTeacher()) as server:
+        s = settings(sentiment_dir, tiny_student, server.url, tmp_path)
+        [summary] = run_benchmark(s, lines.append)
+        paid = len(server.requests)
+        # An interrupted or repeated benchmark: the run folders are gone, the reply cache is not.
+        for d in Path(s.work).iterdir():
+            if d.is_dir():
+                shutil.rmtree(d)
+        [again] = run_benchmark(s, lines.append)
+        assert len(server.requests) == paid  # every teacher reply came from the cache
+        # With the cache switched off the same benchmark pays again.
+        for d in Path(s.work).iterdir():
+            if d.is_dir():
+                shutil.rmtree(d)
+        run_benchmark(
+            settings(
+                sentiment_dir,
+                tiny_student,
+                server.url,
+                tmp_path,
+                cache=False,
+                methods=["static"],
+                seeds=[1],
+                out=str(tmp_path / "uncached"),
+            ),
+            lines.append,
+        )
+        assert len(server.requests) > paid
+
+    name = sentiment_dir.name
+    out = Path(s.out)
+    assert json.loads((out / f"{name}.json").read_text())["dataset"] == str(sentiment_dir)
+    assert (out / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+    table = (out / f"{name}.md").read_text()
+    assert all(f"| {m} |" in table for m in METHOD_NAMES) and "full-shot (reference)" in table
+    assert set(summary["methods"]) == set(METHOD_NAMES)
+    for method, runs in summary["runs"].items():
+        assert [r["seed"] for r in runs] == [1, 2]
+        assert all(r["tokens"] <= BUDGET for r in runs), method
+    assert summary["methods"]["seed-only"]["tokens_mean"] == 0
+    assert all(summary["methods"][m]["tokens_mean"] > 0 for m in ("static", "rephrase", "evokd-paper", "evokd"))
+    assert summary["references"]["teacher"]["n"] == 6 and summary["references"]["full-shot"]["train_examples"] == 12
+    # Same seeds, same student recipe, same cached teacher: the rerun reproduces every score.
+    assert {m: v["scores"] for m, v in again["methods"].items()} == {
+        m: v["scores"] for m, v in summary["methods"].items()
+    }
+    assert any("round 1" in line for line in lines)
+
+
+def test_select_never_uses_rounds_past_the_budget_or_test_scores():
+    rounds = [
+        {"round": r, "teacher_tokens": t, "dev": {"score": d}, "test": {"score": te}, "accepted": 2}
+        for r, t, d, te in [(0, 0, 0.5, 0.5), (1, 400, 0.7, 0.6), (2, 800, 0.6, 0.9), (3, 1200, 0.9, 0.95)]
+    ]
+    got = select(rounds, 1000)
+    assert (got["round"], got["score"], got["tokens"], got["overrun_rounds"]) == (1, 0.6, 800, 1)
+
+
+def test_concurrency_ratio_is_measured_against_calls_over_concurrency(sentiment_dir, tiny_student):
+    assert speed.ratio(2.0, calls=16, concurrency=4, delay=0.5) == 1.0
+    assert speed.ratio(1.5, calls=5, concurrency=4, delay=0.5) == 1.5  # 5 calls need two waves
+    result = speed.concurrency(
+        str(sentiment_dir), str(tiny_student), lambda _: None, per_round=2, workers=2, delay=0.05
+    )
+    assert {n: v["calls"] for n, v in result["nodes"].items()} == {"analyst": 1, "generator": 4, "critic": 4}
+    assert result["formula_s"] == pytest.approx(9 / 2 * 0.05)
+
+
+def test_ner_bench_scores_spans_and_rewrites_keep_a_seed_type(ner_dir, ner_student, ner_server, tmp_path):
+    s = settings(ner_dir, ner_student, ner_server.url, tmp_path, seeds=[1], max_rounds=2, budget_tokens=20_000)
+    [summary] = run_benchmark(s, lambda _: None)
+    assert summary["metric"] == "span F1" and set(summary["methods"]) == set(METHOD_NAMES)
+    # The cut data folder keeps the CoNLL layout and the task kind.
+    folder = Path(s.work) / "data" / f"{ner_dir.name}-eval{s.eval_limit}"
+    assert (folder / "test.conll").exists()
+    # The scripted Critic names every entity of the test sentences: placed on their own tokens, that is a perfect score.
+    assert summary["references"]["teacher"]["score"] == 1.0 and summary["references"]["teacher"]["n"] == 3
+    samples = read_jsonl(Path(s.work) / ner_dir.name / "rephrase" / "seed-1" / "samples.jsonl")
+    seeds = read_jsonl(Path(s.work) / ner_dir.name / "rephrase" / "seed-1" / "seeds.jsonl")
+    types = {t.split("-", 1)[1] for seed in seeds for t in seed["tags"] if t != "O"}
+    assert samples and {x["requested"] for x in samples} <= types
+    prompts = [prompt_of(b) for b in ner_server.requests if schema_name(b) == "GeneratedText"]
+    assert any("You rewrite training data for a small named-entity tagger" in p for p in prompts)
+    assert any("names at least one" in p and "weaknesses" not in p for p in prompts)  # the static prompt
+    assert all(r["tokens"] > 0 for m in ("static", "rephrase", "evokd") for r in summary["runs"][m])
+
+
+def test_a_budget_below_one_round_is_reported_not_hidden(sentiment_dir, tiny_student, tmp_path):
+    with FakeOpenAI(SentimentTeacher()) as server:
+        s = settings(
+            sentiment_dir,
+            tiny_student,
+            server.url,
+            tmp_path,
+            seeds=[1],
+            methods=["seed-only", "static"],
+            budget_tokens=50,
+        )
+        [summary] = run_benchmark(s, lambda _: None)
+    [run] = summary["runs"]["static"]
+    assert run["round"] == 0 and run["score"] == summary["runs"]["seed-only"][0]["score"]
+    assert any(n.startswith("WARNING static: the first round overran") for n in summary["notes"])
+    assert "WARNING static" in (Path(s.out) / f"{sentiment_dir.name}.md").read_text()
+
+
+def test_speed_run_measures_trainer_and_concurrency_and_writes_tables(sentiment_dir, tiny_student, tmp_path):
+    result = speed.run(
+        str(tmp_path / "out"),
+        str(sentiment_dir),
+        str(tiny_student),
+        str(tmp_path / "work"),
+        [str(sentiment_dir)],
+        lambda _: None,
+        quick=True,
+    )
+    cpu = result["trainer"]["cpu"]
+    assert cpu["student"]["samples_per_s"] > 0 and cpu["trainer"]["samples_per_s"] > 0
+    assert cpu["speedup"] == round(cpu["student"]["samples_per_s"] / cpu["trainer"]["samples_per_s"], 3)
+    assert result["concurrency"]["calls"] == 1 + 8 + 8  # analyst, then 4 + 4 texts written and labelled
+    table = (tmp_path / "out" / "speed.md").read_text()
+    assert "| cpu (fp32) | transformers.Trainer |" in table and "Teacher concurrency" in table
+    assert json.loads((tmp_path / "out" / "speed.json").read_text())["trainer"]["examples"] == 64

@@ -1,0 +1,49 @@
+"""The whole EvoKD graph against a scripted OpenAI-compatible server, with an in-memory checkpointer."""
+
+from __future__ import annotations
+
+import json
+
+from langgraph.checkpoint.memory import InMemorySaver
+
+from evokd.graph.build import build_graph
+from evokd.records import read_jsonl
+from evokd.services import resolved
+from tests.support.runs import make_context
+
+
+def test_loop_runs_rounds_and_writes_run_folder(sentiment_dir, tiny_student, teacher_server, tmp_path):
+    run = tmp_path / "run"
+    ctx = make_context(sentiment_dir, tiny_student, teacher_server, run)
+    app = build_graph().compile(checkpointer=InMemorySaver())
+    out = app.invoke({}, {"configurable": {"thread_id": "t"}}, context=ctx)
+
+    assert [r["round"] for r in out["history"]] == [0, 1, 2]
+    assert out["stop_reason"] == "max_rounds"
+    samples = read_jsonl(run / "samples.jsonl")
+    assert len(samples) == 2 * 2 * 2 and len({s["id"] for s in samples}) == len(samples)
+    accepted = [s for s in samples if s["verdict"] == "accepted"]
+    assert accepted and all(s["label"] in ("positive", "negative") and "predicted" in s for s in accepted)
+    assert all(s["teacher_tokens"] > 0 for s in samples)
+    rounds = read_jsonl(run / "rounds.jsonl")
+    assert [r["round"] for r in rounds] == [0, 1, 2]
+    assert set(rounds[1]["nodes"]) == {"analyst", "generator", "critic", "student"}
+    assert rounds[2]["teacher_tokens"] > rounds[1]["teacher_tokens"] > 0
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["stop_reason"] == "max_rounds" and summary["rounds"] == 2
+    assert (run / "model" / "model.safetensors").exists()
+    # The prompts the run used are in its folder, whoever started it (here the graph alone, as Studio does).
+    assert all((run / "prompts" / f"{a}.md").read_text() == resolved(ctx).prompt(a) for a in ("analyst", "generator", "critic"))
+    # The analyst was shown the student's feedback; the critic's label call never carries the requested label.
+    critic_prompts = [m["content"] for r in teacher_server.requests for m in r["messages"] if "<<<" in m["content"]]
+    assert critic_prompts and all("Label:" not in p for p in critic_prompts)
+
+
+def test_budget_stops_the_loop(sentiment_dir, tiny_student, teacher_server, tmp_path):
+    ctx = make_context(sentiment_dir, tiny_student, teacher_server, tmp_path / "run", max_rounds=10, budget_tokens=1)
+    out = (
+        build_graph()
+        .compile(checkpointer=InMemorySaver())
+        .invoke({}, {"configurable": {"thread_id": "t"}}, context=ctx)
+    )
+    assert out["stop_reason"] == "token_budget" and out["history"][-1]["round"] == 1

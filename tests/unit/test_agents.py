@@ -1,0 +1,118 @@
+"""The agents' plain functions against a fake chat model (no HTTP, no graph)."""
+
+from __future__ import annotations
+
+import json
+
+from evokd.agents.analyst import analyse
+from evokd.agents.critic import LeakIndex, label_batch, screen
+from evokd.agents.generator import generate, plan
+from evokd.prompts import default
+from evokd.state import Prediction, Sample
+from evokd.task import Task
+from evokd.tasks import adapter_for
+from evokd.tasks.classification import match_label
+from tests.support.fake_chat import scripted_teacher as teacher
+
+TASK = Task(kind="classification", labels=("negative", "positive"))
+
+
+def test_analyst_shows_wrong_and_right_and_drops_unknown_labels():
+    fb = [
+        Prediction(text="meh", gold="negative", predicted="positive", correct=False),
+        Prediction(text="great", gold="positive", predicted="positive", correct=True),
+    ]
+    wrong, right = adapter_for(TASK).format_feedback(fb, limit=5)
+    assert "meh" in wrong and "predicted: positive" in wrong and "great" in right and "meh" not in right
+    reply = json.dumps(
+        {
+            "summary": "s",
+            "weaknesses": [{"label": "negative", "pattern": "irony"}, {"label": "neutral", "pattern": "x"}],
+        }
+    )
+    analysis, _ = analyse(teacher(reply), default("classification", "analyst"), TASK, "sentiment", fb, 5, seed=0)
+    assert [w["label"] for w in analysis["weaknesses"]] == ["negative"] and analysis["status"] == "ok"
+    broken, _ = analyse(
+        teacher("no json here, sorry\nreally"), default("classification", "analyst"), TASK, "d", fb, 5, 0
+    )
+    assert broken["weaknesses"] == [] and broken["status"] == "malformed"
+
+
+def test_plan_aims_hard_samples_at_weaknesses_and_spreads_easy_ones():
+    analysis = {"summary": "", "weaknesses": [{"label": "negative", "pattern": "irony"}]}
+    samples = plan(TASK, analysis, n_hard=2, n_easy=2, rnd=3)
+    assert [s["stance"] for s in samples] == ["hard", "hard", "easy", "easy"]
+    assert [s["requested"] for s in samples[:2]] == ["negative", "negative"] and samples[0]["weakness"] == "irony"
+    assert {s["requested"] for s in samples[2:]} == {"negative", "positive"}
+    assert [s["id"] for s in samples] == ["r3-0", "r3-1", "r3-2", "r3-3"]
+
+
+def test_generate_keeps_text_only_and_rejects_unparseable():
+    requests = plan(TASK, {}, 1, 1, 1)
+    batch, replies = generate(
+        teacher('{"text": "a  dull\\nfilm indeed"}', "not json\nat all", parse_attempts=1),
+        default("classification", "generator"),
+        TASK,
+        "d",
+        {},
+        [],
+        [],
+        requests,
+        seed=0,
+    )
+    assert batch[0]["text"] == "a dull film indeed" and batch[0]["verdict"] == "pending"
+    assert batch[1]["verdict"] == "rejected" and batch[1]["reason"] == "malformed"
+    assert all(s["teacher_tokens"] == r.tokens for s, r in zip(batch, replies, strict=True))
+
+
+def test_screen_rejects_short_refusals_duplicates_and_leaks():
+    leak = LeakIndex(["the one test sentence that must never be copied into training data"])
+    seen = {"a fine old film"}
+    s = lambda text: Sample(text=text)  # noqa: E731
+    assert screen(s("too short"), seen, leak) == "empty"
+    assert screen(s("I'm sorry, I can't assist with that request."), seen, leak) == "refusal"
+    assert screen(s("A fine, old film!"), seen, leak) == "duplicate"
+    assert screen(s("so: one test sentence that must never be copied into it"), seen, leak) == "contaminated"
+    assert screen(s("a brand new sentence"), seen, leak) == ""
+
+
+def test_match_label_is_strict_about_the_label_set():
+    labels = ("negative", "positive")
+    assert match_label("Positive", labels) == "positive"
+    assert match_label("The label is negative.", labels) == "negative"
+    assert match_label("neutral", labels) is None
+    assert match_label("positive or negative", labels) is None
+
+
+def test_critic_labels_separately_and_records_every_verdict():
+    batch = [
+        Sample(
+            id=f"r1-{i}",
+            round=1,
+            stance="easy",
+            requested=req,
+            text=text,
+            verdict="pending",
+            reason="",
+            teacher_tokens=5,
+        )
+        for i, (req, text) in enumerate(
+            [
+                ("positive", "a good great film"),
+                ("positive", "a bad awful film"),
+                ("negative", "a mixed bag of a film"),
+                ("negative", "a good great film"),
+            ]
+        )
+    ]
+    replies = ['{"label": "positive"}', '{"label": "negative"}', '{"label": "neutral"}']
+    out, _ = label_batch(
+        teacher(*replies), default("classification", "critic"), TASK, "sentiment", batch, set(), LeakIndex([])
+    )
+    assert [(s["verdict"], s["reason"]) for s in out] == [
+        ("accepted", ""),
+        ("rejected", "label_mismatch"),
+        ("rejected", "off_label"),
+        ("rejected", "duplicate"),
+    ]
+    assert out[0]["label"] == "positive" and out[1]["label"] == "negative"

@@ -1,0 +1,74 @@
+"""`evokd teacher check` findings and the run's preflight, against the scripted loopback server."""
+
+from __future__ import annotations
+
+import pytest
+
+from evokd.teacher.check import check, preflight
+from evokd.teacher.client import TeacherUnavailable
+from evokd.teacher.local import free_port
+from tests.support.fake_openai import FakeOpenAI, Scripted
+
+ANSWER = '{"answer": "yes", "number": 7}'
+
+
+def capable(body: dict) -> Scripted:
+    """A server that honours json_object only, returns log-probabilities, and answers after 0.2 s."""
+    rf = body.get("response_format") or {}
+    content = ANSWER if rf.get("type") == "json_object" else "sure, yes"
+    return Scripted(content=content, delay=0.2, logprobs=[(content, -0.1)])
+
+
+def test_check_reports_json_modes_logprobs_and_overlap():
+    with FakeOpenAI(capable) as server:
+        found = {f.name: f for f in check(server.url, "teacher", concurrency=4, timeout=10)}
+    assert found["endpoint"].ok and found["model"].ok
+    assert not found["json_schema"].ok and found["json_object"].ok
+    assert "--json-mode json_object" in found["json_object"].advice
+    assert found["logprobs"].ok
+    # a threading server overlaps 4 delayed requests: far faster than 4 in a row
+    assert found["concurrency"].ok and "--concurrency 4" in found["concurrency"].advice
+
+
+def test_a_server_that_serialises_is_told_to_use_concurrency_1():
+    import threading
+
+    lock = threading.Lock()
+
+    def one_at_a_time(body: dict) -> Scripted:
+        with lock:  # hold the lock through the delay: requests queue like llama.cpp's server
+            import time
+
+            time.sleep(0.15)
+        return Scripted(content=ANSWER)
+
+    with FakeOpenAI(one_at_a_time) as server:
+        found = {f.name: f for f in check(server.url, "teacher", concurrency=3, timeout=10)}
+    assert not found["concurrency"].ok and "--concurrency 1" in found["concurrency"].advice
+    assert not found["logprobs"].ok
+
+
+def test_preflight_fails_fast_with_one_line_for_each_mistake(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "wrong-key")
+    with FakeOpenAI(capable, models=("big-model",), api_key="right-key") as server:
+        with pytest.raises(TeacherUnavailable, match="rejected the API key.*OPENAI_API_KEY"):
+            preflight(server.url, "big-model")
+        monkeypatch.setenv("OPENAI_API_KEY", "right-key")
+        with pytest.raises(TeacherUnavailable, match="'teacher' is not served.*big-model.*--teacher-model"):
+            preflight(server.url, "teacher")
+        preflight(server.url, "big-model")  # all well: no error
+    with pytest.raises(TeacherUnavailable, match="does not answer.*--teacher-url"):
+        preflight(f"http://127.0.0.1:{free_port()}/v1", "teacher", timeout=2)
+
+
+def test_every_openai_sampling_parameter_is_sent_on_every_call():
+    from evokd.schemas import LabelVerdict
+    from evokd.teacher.client import Teacher, chat_model
+
+    with FakeOpenAI(lambda body: '{"label": "positive"}') as server:
+        chat = chat_model(server.url, "teacher", temperature=0.3, max_tokens=9, timeout=5, max_retries=0)
+        Teacher(chat, json_mode="json_object", concurrency=1).ask("label it", LabelVerdict, seed=5)
+    body = server.requests[0]
+    assert {k: body.get(k) for k in ("temperature", "top_p", "frequency_penalty", "presence_penalty", "seed")} == \
+        {"temperature": 0.3, "top_p": 0.95, "frequency_penalty": 0.0, "presence_penalty": 0.0, "seed": 5}
+    assert body.get("max_tokens", body.get("max_completion_tokens")) == 9
