@@ -186,7 +186,8 @@ def run_dataset(s: Settings, dataset: str, rungs: list[str], recipes: list[str],
     """Every rung, seed and recipe on one dataset; the files are rewritten after each point."""
     ds = services(s.context(dataset, 0, Path(s.work) / "learning-curve")).dataset
     base = model.load(s.student or model.default_student_path(), head_for(ds.task))
-    result = {
+    points: list[dict] = []
+    result: dict = {
         "dataset": dataset,
         "date": datetime.date.today().isoformat(),
         "machine": s.machine or machine(),
@@ -212,7 +213,7 @@ def run_dataset(s: Settings, dataset: str, rungs: list[str], recipes: list[str],
         "recipes": {r: RECIPES[r] for r in recipes},
         "dev_examples": len(ds.dev),
         "test_examples": len(ds.test),
-        "points": [],
+        "points": points,
     }
     out = Path(s.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -221,12 +222,12 @@ def run_dataset(s: Settings, dataset: str, rungs: list[str], recipes: list[str],
         for rung in rungs:
             for recipe in recipes:
                 p = point(s, ds, base, dataset, recipe, rung, seed)
-                result["points"].append(p)
+                points.append(p)
                 say(
                     f"[{dataset}] {recipe} · {rung} ({p['n']} examples) · seed {seed} · test {p['test']:.4f} · "
                     f"epoch {p['epoch']} of {p['epochs']} · {p['steps']} steps · {p['seconds']:.1f} s"
                 )
-                result["summary"] = summarise(result["points"], recipes, rungs)
+                result["summary"] = summarise(points, recipes, rungs)
                 result["seconds"] = round(time.perf_counter() - started, 1)
                 write_json(out / f"learning-curve-{name_of(dataset)}.json", result)
                 write_text(out / f"learning-curve-{name_of(dataset)}.md", markdown(result))

@@ -141,7 +141,8 @@ class Best:
     """The best dev-scored epoch so far, its weights kept on the CPU (a copy of a MiniLM is ~90 MB)."""
 
     def __init__(self) -> None:
-        self.epoch, self.score, self.stale = 0, None, 0
+        self.epoch, self.stale = 0, 0
+        self.score: float | None = None
         self.weights: dict[str, torch.Tensor] = {}
 
     def offer(self, epoch: int, score: float, student: Student) -> float:
