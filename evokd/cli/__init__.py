@@ -121,6 +121,9 @@ def parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("report", help="write a self-contained report.html for a run")
     rp.add_argument("run_dir")
     rp.add_argument("--out", default="", help="where to write it (default RUN_DIR/report.html)")
+    from evokd.cli.handoff import add_commands  # predict, export
+
+    ap.set_defaults(handlers=add_commands(sub))
     return ap
 
 
@@ -437,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
 
     run_dir = getattr(args, "out", "") or getattr(args, "run_dir", "RUN_DIR")  # `resume` has no --out
     try:
-        return commands[args.command](args)
+        return {**commands, **args.handlers}[args.command](args)
     except user_errors() as e:
         print(f"evokd: error: {e}", file=sys.stderr)
         return 2

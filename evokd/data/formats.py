@@ -71,7 +71,7 @@ def csv_rows(file: Path, text: str) -> tuple[list[str], list[Row]]:
 
 def parquet_rows(file: Path) -> list[Row]:
     """A Parquet file's rows; labels a `datasets` export stored as ClassLabel ids become their names."""
-    pq = _require("pyarrow.parquet", "Parquet")
+    pq = require("pyarrow.parquet", "reading Parquet")
     try:
         table = pq.read_table(file)
     except Exception as e:  # pyarrow raises several types (ArrowInvalid, OSError) for a broken file
@@ -95,7 +95,7 @@ def saved_rows(folder: Path) -> list[Row]:
     if (splits := saved_splits(folder)) is not None:
         raise DataError(f"{folder}: a datasets folder with splits {', '.join(splits)}; give one split's folder, "
                         f"e.g. {folder / next(iter(splits), 'train')}")
-    datasets = _require("datasets", "a datasets folder")
+    datasets = require("datasets", "reading a datasets folder")
     try:
         ds = datasets.load_from_disk(str(folder))
     except Exception as e:  # datasets raises FileNotFoundError, ValueError, ... for a folder it did not write
@@ -167,7 +167,7 @@ def _first_line(e: BaseException) -> str:
     return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
 
-def _require(module: str, what: str) -> Any:
+def require(module: str, what: str) -> Any:
     """Import an optional format library, or fail with the install line."""
     import importlib
 
@@ -175,4 +175,4 @@ def _require(module: str, what: str) -> Any:
         return importlib.import_module(module)
     except ImportError:
         package = module.split(".")[0]
-        raise DataError(f"reading {what} needs {package}; install it with: pip install 'evokd[formats]'") from None
+        raise DataError(f"{what} needs {package}; install it with: pip install 'evokd[formats]'") from None
