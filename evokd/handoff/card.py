@@ -85,7 +85,8 @@ def write_model_card(run: Path, summary: dict, ctx: Context, data: Dataset) -> P
         language=source.get("language"), tags=["evokd", "knowledge-distillation", PIPELINE_TAG[task.kind]],
         model_name=f"evokd-{name}-{task.kind}", eval_results=_eval_results(task, summary, name),
     )
-    card = f"---\n{meta.to_yaml()}\n---\n\n{_prose(run, summary, ctx, task, name, teacher, intervals)}"
+    prose = _prose(run, summary, ctx, task, name, source.get("language"), teacher, intervals)
+    card = f"---\n{meta.to_yaml()}\n---\n\n{prose}"
     path = run / "model" / "README.md"
     write_text(path, card)
     return path
@@ -103,15 +104,15 @@ def _eval_results(task: Task, summary: dict, dataset: str) -> list[EvalResult]:
     test = summary["test"]
     extra = ("precision", "recall") if task.is_ner else ("accuracy",)
     metrics = [("f1", summary["metric"], METRIC_NAMES[summary["metric"]]),
-               *((m, m, f"{m} ({'span' if task.is_ner else 'test'})") for m in extra)]
+               *((m, m, m) for m in extra)]
     return [EvalResult(task_type=PIPELINE_TAG[task.kind], dataset_type=dataset, dataset_name=dataset, dataset_split="test",
                        metric_type=kind, metric_value=float(test[key]), metric_name=label,
                        metric_args={"average": "macro"} if key == "macro_f1" else None)
             for kind, key, label in metrics if key in test]
 
 
-def _prose(run: Path, summary: dict, ctx: Context, task: Task, dataset: str, teacher: dict[str, str],
-           intervals: dict[str, tuple[float, float]]) -> str:
+def _prose(run: Path, summary: dict, ctx: Context, task: Task, dataset: str, language: str | None,
+           teacher: dict[str, str], intervals: dict[str, tuple[float, float]]) -> str:
     """The card's text below the metadata."""
     seeds = read_jsonl(run / "seeds.jsonl")
     samples = read_jsonl(run / "samples.jsonl")
@@ -169,7 +170,8 @@ def _prose(run: Path, summary: dict, ctx: Context, task: Task, dataset: str, tea
         f"- Meant for {'tagging' if task.is_ner else 'classifying'} text like `{dataset}`'s, with these {kind} only.",
         "- Trained mostly on text the teacher wrote or labelled: it inherits the teacher's mistakes and blind spots, "
         "and generated text is narrower than real text. Check it on your own labelled sample before relying on it.",
-        f"- Texts are cut at {ctx.max_length} sub-tokens; the model reads English-like text as its base encoder does.",
+        f"- Texts are cut at {ctx.max_length} sub-tokens"
+        + (f"; trained on `{language}` text only." if language else "; the data card names no language."),
         "- Not for decisions about people without human review.",
         "",
     ])
