@@ -123,12 +123,11 @@ def read_rows(path: str | Path) -> list[Row]:
     return [(n, {"text": line}) for n, line in enumerate(lines(text), 1) if line.strip()]
 
 
-def column(rows: list[Row], name: str, where: str | Path) -> None:
-    """Fail with one line unless every row has the column ``name``."""
+def column(rows: list[Row], name: str, where: str | Path, fix: str) -> None:
+    """Fail with one line (ending in ``fix``) unless every row has a value in the column ``name``."""
     for n, row in rows:
         if row.get(name) is None:
-            have = ", ".join(row) or "none"
-            raise DataError(f"{where}:{n}: no {name!r} column (row has: {have}); rename the column holding it to {name!r}")
+            raise DataError(f"{where}:{n}: no {name!r} column (row has: {', '.join(row) or 'none'}); {fix}")
 
 
 def _named(rows: list[dict[str, Any]], features: dict[str, Any]) -> list[dict[str, Any]]:

@@ -147,7 +147,7 @@ def _prose(run: Path, summary: dict, ctx: Context, task: Task, dataset: str, lan
         "",
         "## Scores",
         "",
-        f"{metric} on the dataset's dev and test splits, with a 95% interval: a percentile bootstrap over the "
+        f"The {metric} on the dataset's dev and test splits, with a 95% interval: a percentile bootstrap over the "
         f"texts ({RESAMPLES:,} resamples) of this model's predictions. One run has one seed, so this interval covers "
         f"the choice of test texts, not the run-to-run spread the benchmark reports as mean ± std over seeds. "
         f"Dev chose the round, so its score is optimistic; test was never used to decide anything.",

@@ -100,7 +100,7 @@ def read_texts(path: str | Path, text_column: str = "text") -> list[str]:
     rows = read_rows(path)
     if not rows:
         raise DataError(f"{path}: no texts; add at least one")
-    column(rows, text_column, path)
+    column(rows, text_column, path, "name the column holding the texts with --text-column")
     for n, row in rows:
         if not isinstance(row[text_column], str):
             raise DataError(f"{path}:{n}: {text_column!r} must be a string, got {type(row[text_column]).__name__}")
