@@ -71,10 +71,10 @@ def csv_rows(file: Path, text: str) -> tuple[list[str], list[Row]]:
 
 def parquet_rows(file: Path) -> list[Row]:
     """A Parquet file's rows; labels a `datasets` export stored as ClassLabel ids become their names."""
-    pq = require("pyarrow.parquet", "reading Parquet")
+    pa, pq = require("pyarrow", "reading Parquet"), require("pyarrow.parquet", "reading Parquet")
     try:
         table = pq.read_table(file)
-    except Exception as e:  # pyarrow raises several types (ArrowInvalid, OSError) for a broken file
+    except (pa.ArrowException, OSError) as e:
         raise DataError(f"{file}: not a readable Parquet file ({_first_line(e)}); write it again with pyarrow or pandas") from None
     meta = (table.schema.metadata or {}).get(b"huggingface")
     features = json.loads(meta).get("info", {}).get("features", {}) if meta else {}
@@ -98,7 +98,7 @@ def saved_rows(folder: Path) -> list[Row]:
     datasets = require("datasets", "reading a datasets folder")
     try:
         ds = datasets.load_from_disk(str(folder))
-    except Exception as e:  # datasets raises FileNotFoundError, ValueError, ... for a folder it did not write
+    except (OSError, ValueError, KeyError) as e:  # missing or foreign files, unreadable state.json
         raise DataError(f"{folder}: not a folder saved by datasets ({_first_line(e)}); save it with Dataset.save_to_disk") from None
     return _numbered(_named(ds.to_list(), ds.features.to_dict()))
 

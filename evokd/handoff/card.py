@@ -180,11 +180,8 @@ def _prose(run: Path, summary: dict, ctx: Context, task: Task, dataset: str, lan
 def _counts(task: Task, gold: list[Example], pred: list) -> np.ndarray:
     """Per-text counts the metric is a function of: (tp, fp, fn) per label, or (tp, predicted, gold) spans."""
     if task.is_ner:
-        rows = []
-        for ex, tags in zip(gold, pred, strict=True):
-            want, got = set(bio_spans(ex["tags"])), set(bio_spans(tags))
-            rows.append((len(want & got), len(got), len(want)))
-        return np.array(rows, dtype=float).reshape(len(gold), 3)
+        spans = [(set(bio_spans(ex["tags"])), set(bio_spans(tags))) for ex, tags in zip(gold, pred, strict=True)]
+        return np.array([(len(want & got), len(got), len(want)) for want, got in spans], dtype=float).reshape(len(gold), 3)
     rows = [[c for label in task.labels for c in (p == label == ex["label"], p == label != ex["label"],
                                                    ex["label"] == label != p)]
             for ex, p in zip(gold, pred, strict=True)]
