@@ -137,3 +137,12 @@ def test_bad_predict_input_is_one_line_exit_2(case: str, expect: str, sentiment_
     assert main(["predict", *args]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and expect in err[0], err
+
+
+def test_new_commands_keep_the_parser_light() -> None:
+    """Building the parser (every `evokd` call, --help included) must not import torch or transformers."""
+    import subprocess
+    import sys
+
+    code = "import sys, evokd.cli; evokd.cli.parser(); print(sorted({'torch', 'transformers'} & set(sys.modules)))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"

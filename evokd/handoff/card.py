@@ -16,19 +16,19 @@ import json
 import os
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 import numpy as np
 from huggingface_hub import EvalResult, ModelCardData
 
-from evokd.data.readers import Dataset
 from evokd.paths import data_dir
 from evokd.records import read_jsonl, write_json, write_text
-from evokd.settings import Context
-from evokd.student import model as student_model
-from evokd.student.train import predict
 from evokd.task import Example, Task
-from evokd.tasks.ner import bio_spans
+
+if TYPE_CHECKING:  # the card's readers (export, the CLI) stay light; the student is imported when a card is written
+    from evokd.data.readers import Dataset
+    from evokd.settings import Context
 
 DEFAULT_BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"  # what the bundled student package carries
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -72,6 +72,9 @@ def point(task: Task, gold: list[Example], pred: list) -> float:
 
 def write_model_card(run: Path, summary: dict, ctx: Context, data: Dataset) -> Path:
     """Write ``run/model/README.md`` (and ``run/teacher.json`` for the dataset card); return the card's path."""
+    from evokd.student import model as student_model
+    from evokd.student.train import predict
+
     task = data.task
     student = student_model.load(run / "model", task)
     intervals = {split: bootstrap(task, examples, predict(student, examples, max_length=ctx.max_length))
@@ -180,6 +183,8 @@ def _prose(run: Path, summary: dict, ctx: Context, task: Task, dataset: str, lan
 def _counts(task: Task, gold: list[Example], pred: list) -> np.ndarray:
     """Per-text counts the metric is a function of: (tp, fp, fn) per label, or (tp, predicted, gold) spans."""
     if task.is_ner:
+        from evokd.tasks.ner import bio_spans
+
         spans = [(set(bio_spans(ex["tags"])), set(bio_spans(tags))) for ex, tags in zip(gold, pred, strict=True)]
         return np.array([(len(want & got), len(got), len(want)) for want, got in spans], dtype=float).reshape(len(gold), 3)
     rows = [[c for label in task.labels for c in (p == label == ex["label"], p == label != ex["label"],
