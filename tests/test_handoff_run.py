@@ -129,3 +129,35 @@ def test_export_refuses_a_non_run_or_a_used_folder(finished_run: Path, tmp_path:
     assert main(["export", str(finished_run), "--out", str(tmp_path / "used")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and "no seeds.jsonl" in err[0] and "not empty" in err[1]
+
+
+def test_ner_model_card_from_a_hand_made_run(tmp_path: Path) -> None:
+    """An NER card: token-classification metadata, span F1 with its interval, a remote teacher named by kind only."""
+    from evokd.data.readers import Dataset
+    from evokd.handoff.card import write_model_card
+    from evokd.settings import Context
+    from evokd.student import model
+    from tests.conftest import write_jsonl
+    from tests.support.tiny_model import make_tiny_model
+
+    task = Task("ner", ("city", "person"))
+    sentences = [Example(text="bob saw paris", tokens=["bob", "saw", "paris"], tags=["B-person", "O", "B-city"]),
+                 Example(text="ann left rome", tokens=["ann", "left", "rome"], tags=["B-person", "O", "B-city"])]
+    run = tmp_path / "run"
+    base = make_tiny_model(tmp_path / "base", ["bob saw paris ann left rome"])
+    model.save(model.load(base, task, device="cpu"), run / "model")
+    write_jsonl(run / "seeds.jsonl", [{"n": 0, **sentences[0]}])
+    write_jsonl(run / "samples.jsonl", [{"id": "r1-0", "round": 1, "verdict": "rejected", "reason": "not_substring"}])
+    scores = {"span_f1": 0.25, "precision": 0.5, "recall": 0.1667, "score": 0.25}
+    summary = {"metric": "span_f1", "dev": scores, "test": scores, "seed_only": {"dev": scores, "test": scores},
+               "rounds": 1, "best_round": 1, "stop_reason": "max_rounds", "teacher_tokens": 1234}
+    ctx = Context(task="ner", data=str(tmp_path / "ner-data"), student="org/some-encoder",
+                  teacher_url="https://api.example.com/v1", teacher_model="big-model")
+    card = write_model_card(run, summary, ctx, Dataset(task, sentences, sentences, sentences, str(tmp_path / "ner-data")))
+    text = card.read_text()
+    meta = front_matter(text)
+    assert meta["pipeline_tag"] == "token-classification" and meta["base_model"] == "org/some-encoder"
+    metrics_by_type = {m["type"]: m["value"] for m in meta["model-index"][0]["results"][0]["metrics"]}
+    assert metrics_by_type == {"f1": 0.25, "precision": 0.5, "recall": 0.1667}
+    assert "`big-model` on a remote OpenAI-compatible endpoint" in text and "example.com" not in text
+    assert "| test | 0.2500 |" in text and "not_substring 1" in text and "1,234" in text
