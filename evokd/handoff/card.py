@@ -38,16 +38,21 @@ METRIC_NAMES = {"macro_f1": "macro-F1", "span_f1": "span F1 (strict IOB2, micro)
 
 
 def teacher_info(ctx: Context) -> dict[str, str]:
-    """The teacher's model name and endpoint kind ("local" or "remote"); the URL itself is never kept."""
+    """The teacher's model name and endpoint kind ("local", "remote" or "unknown"); the URL itself is never kept."""
     name = ctx.teacher_model or os.environ.get("OPENAI_MODEL", "teacher")  # as the run's teacher client names it
     host = urlparse(ctx.teacher_url or os.environ.get("OPENAI_BASE_URL", "")).hostname or ""
-    if not host:
-        return {"model": name, "endpoint": "unknown", "described": f"`{name}` (endpoint not recorded)"}
-    if host in LOOPBACK:
-        return {"model": name, "endpoint": "local", "described": (
-            f"`{name}` on a local OpenAI-compatible endpoint on the run's machine (evokd serves its llama.cpp "
-            f"teacher there when no teacher URL is given)")}
-    return {"model": name, "endpoint": "remote", "described": f"`{name}` on a remote OpenAI-compatible endpoint"}
+    return {"model": name, "endpoint": "unknown" if not host else "local" if host in LOOPBACK else "remote"}
+
+
+def describe_teacher(teacher: dict[str, str]) -> str:
+    """A sentence part naming the teacher and where it ran, for the model and dataset cards."""
+    name, endpoint = f"`{teacher['model']}`", teacher["endpoint"]
+    if endpoint == "local":
+        return (f"{name} on a local OpenAI-compatible endpoint on the run's machine (evokd serves its llama.cpp "
+                f"teacher there when no teacher URL is given)")
+    if endpoint == "remote":
+        return f"{name} on a remote OpenAI-compatible endpoint"
+    return f"{name} (endpoint kind not recorded)"
 
 
 def data_card(data: str) -> dict:
@@ -61,7 +66,7 @@ def bootstrap(task: Task, gold: list[Example], pred: list, resamples: int = RESA
     """Percentile 95% interval of the task's metric over texts resampled with replacement."""
     counts = _counts(task, gold, pred)
     weights = np.random.default_rng(seed).multinomial(len(gold), [1 / len(gold)] * len(gold), size=resamples)
-    scores = np.sort(_score(task, weights @ counts))
+    scores = _score(task, weights @ counts)
     return float(np.quantile(scores, 0.025)), float(np.quantile(scores, 0.975))
 
 
@@ -80,7 +85,7 @@ def write_model_card(run: Path, summary: dict, ctx: Context, data: Dataset) -> P
     intervals = {split: bootstrap(task, examples, predict(student, examples, max_length=ctx.max_length))
                  for split, examples in (("dev", data.dev), ("test", data.test))}
     teacher = teacher_info(ctx)
-    write_json(run / "teacher.json", {k: teacher[k] for k in ("model", "endpoint")})
+    write_json(run / "teacher.json", teacher)
     source = data_card(ctx.data)
     name = source.get("name") or Path(data.source).name
     meta = ModelCardData(
@@ -140,7 +145,7 @@ def _prose(run: Path, summary: dict, ctx: Context, task: Task, dataset: str, lan
         "",
         "## Training",
         "",
-        f"- Teacher: {teacher['described']}.",
+        f"- Teacher: {describe_teacher(teacher)}.",
         f"- Data lineage: {len(seeds)} human-labelled seed examples from `{dataset}` ({ctx.shots} per "
         f"{'entity type' if task.is_ner else 'label'}); {taught}.",
         f"- Rejected by the Critic: {sum(rejected.values())} ({why_rejected}).",

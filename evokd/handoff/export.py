@@ -18,7 +18,7 @@ from pathlib import Path
 from huggingface_hub import DatasetCardData
 
 from evokd.data.formats import DataError, require
-from evokd.handoff.card import data_card
+from evokd.handoff.card import data_card, describe_teacher
 from evokd.records import read_jsonl, write_text
 
 FORMATS = ("jsonl", "csv", "parquet", "hf")
@@ -83,8 +83,7 @@ def dataset_card(run: Path, kind: str, data: list[dict], files: str, include_rej
     label_key = "tags" if kind == "ner" else "label"
     labels = Counter(t[2:] for r in data if not r.get("reason") for t in r["tags"] if t.startswith("B-")) \
         if kind == "ner" else Counter(r["label"] for r in data if not r.get("reason"))
-    teacher_line = (f"`{teacher['model']}` on a {teacher['endpoint']} OpenAI-compatible endpoint" if teacher
-                    else f"`{settings.get('teacher_model') or 'teacher'}` (endpoint kind not recorded)")
+    teacher_line = describe_teacher(teacher or {"model": settings.get("teacher_model") or "teacher", "endpoint": "unknown"})
     columns = ("`text`, `label`" if kind == "classification" else "`tokens`, `tags` (IOB2), `text` (the raw sentence)")
     rejected = sum(bool(r.get("reason")) for r in data)
     return "\n".join([
