@@ -79,13 +79,13 @@ def dataset_card(run: Path, kind: str, data: list[dict], files: str, include_rej
     meta = DatasetCardData(language=source.get("language"), task_categories=[TASK_CATEGORY[kind]],
                            size_categories=[size], tags=["evokd", "synthetic", "knowledge-distillation"],
                            pretty_name=f"evokd training data: {name} ({kind})")
-    by_source = Counter((r["source"], r["round"]) for r in data if not r.get("reason"))
-    label_key = "tags" if kind == "ner" else "label"
-    labels = Counter(t[2:] for r in data if not r.get("reason") for t in r["tags"] if t.startswith("B-")) \
-        if kind == "ner" else Counter(r["label"] for r in data if not r.get("reason"))
+    kept = [r for r in data if not r.get("reason")]
+    by_source = Counter((r["source"], r["round"]) for r in kept)
+    labels = (Counter(t[2:] for r in kept for t in r["tags"] if t.startswith("B-")) if kind == "ner"
+              else Counter(r["label"] for r in kept))
     teacher_line = describe_teacher(teacher or {"model": settings.get("teacher_model") or "teacher", "endpoint": "unknown"})
     columns = ("`text`, `label`" if kind == "classification" else "`tokens`, `tags` (IOB2), `text` (the raw sentence)")
-    rejected = sum(bool(r.get("reason")) for r in data)
+    rejected = len(data) - len(kept)
     return "\n".join([
         f"---\n{meta.to_yaml()}\n---",
         "",
@@ -103,7 +103,7 @@ def dataset_card(run: Path, kind: str, data: list[dict], files: str, include_rej
         *(f"| {src} | {rnd} | {count} |" for (src, rnd), count in sorted(by_source.items())),
         *([f"| rejected (audit only, not trained on) | | {rejected} |"] if include_rejected else []),
         "",
-        f"{'Entity mentions' if kind == 'ner' else 'Rows'} per {'type' if kind == 'ner' else label_key} (kept rows): "
+        f"{'Entity mentions per type' if kind == 'ner' else 'Rows per label'} (kept rows): "
         + ", ".join(f"`{k}` {v}" for k, v in sorted(labels.items())) + ".",
         "",
         "## Limits",
