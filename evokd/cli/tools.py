@@ -9,7 +9,6 @@ from rich.console import Console
 from rich.table import Table
 
 from evokd.cli.console import console, say
-from evokd.cli.flags import UsageError
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
