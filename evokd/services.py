@@ -39,6 +39,7 @@ class Services:
             c.teacher_model or os.environ.get("OPENAI_MODEL", "teacher"),
             0.0 if labelling else c.temperature,
             c.max_tokens, c.timeout, c.max_retries, c.json_mode, c.parse_attempts, c.concurrency, c.cache,
+            c.teacher_id,
         )
 
     @property
@@ -88,10 +89,12 @@ def data_kind(data: str) -> TaskKind:
 
 @lru_cache(maxsize=8)
 def _teacher(url: str, model: str, temperature: float, max_tokens: int, timeout: float, max_retries: int,
-             json_mode: JsonMode, parse_attempts: int, concurrency: int, cache: str) -> Teacher:
+             json_mode: JsonMode, parse_attempts: int, concurrency: int, cache: str, teacher_id: str) -> Teacher:
     chat = chat_model(url, model, temperature=temperature, max_tokens=max_tokens, timeout=timeout, max_retries=max_retries)
-    # The URL is left out of the cache key: a resumed run may reach the same teacher on another port.
-    return Teacher(chat, model_id=f"{model}|{temperature}|{max_tokens}", json_mode=json_mode,
+    # Who answers is part of every cached reply's key, so two teachers sharing a cache never swap replies:
+    # the endpoint and model name, or for the local teacher its weights' sha256 (its port changes, its answers do not).
+    identity = teacher_id or f"{url or 'openai'}|{model}"
+    return Teacher(chat, model_id=f"{identity}|{model}|{temperature}|{max_tokens}", json_mode=json_mode,
                    parse_attempts=parse_attempts, concurrency=concurrency, cache=ReplyCache(cache) if cache else None)
 
 

@@ -109,6 +109,12 @@ class Context:
         env="OPENAI_BASE_URL",
     )
     teacher_model: str = declare("", "Teacher model name; empty = $OPENAI_MODEL or 'teacher'.", env="OPENAI_MODEL")
+    teacher_id: str = declare(
+        "",
+        "Which teacher answers, in the reply cache's key: empty = its URL and model name; the local teacher "
+        "sets its weights' sha256 (its port changes between runs, its answers do not).",
+        flag=False,
+    )
     temperature: float = declare(0.8, "Teacher sampling temperature for generation (labelling uses 0).")
     max_tokens: int = declare(320, "Longest teacher reply, in tokens.")
     # The local teacher: llama.cpp's server answers one request at a time, so more in flight would only

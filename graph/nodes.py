@@ -22,6 +22,7 @@ from evokd.agents.analyst import analyse
 from evokd.agents.critic import label_batch
 from evokd.agents.generator import generate, plan
 from evokd.graph.cost import cost, stopwatch
+from evokd.handoff.card import write_model_card
 from evokd.services import resolved, services
 from evokd.settings import Context
 from evokd.text import normalise
@@ -214,4 +215,5 @@ def finalize(state: State, runtime: Runtime[Context], config: RunnableConfig) ->
         "model": str(run / "model"),
     }
     write_json(run / "summary.json", summary)
+    write_model_card(run, summary, ctx, services(ctx).dataset)
     return {"stop_reason": summary["stop_reason"], "summary": summary}

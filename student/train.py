@@ -198,9 +198,21 @@ def predict(
     student: Student, examples: list[Example], batch_size: int = 64, max_length: int = Context.max_length
 ) -> list[str] | list[list[str]]:
     """Class names, or for a per-token head one tag per word; leaves the model in eval mode."""
+    names = student.head.names
+    probs = probabilities(student, examples, batch_size, max_length)
+    if student.head.per_token:
+        return [[names[t] for t in p.argmax(-1).tolist()] for p in probs]
+    return [names[int(p.argmax())] for p in probs]
+
+
+def probabilities(
+    student: Student, examples: list[Example], batch_size: int = 64, max_length: int = Context.max_length
+) -> list[torch.Tensor]:
+    """Softmax scores over ``head.names``: one row per text, or for a per-token head one row per word
+    (read from its first sub-token; a word truncated away is certain O). Leaves the model in eval mode."""
     if not examples:
         return []
-    model, names = student.model, student.head.names
+    model = student.model
     enc = _tokenize(student, examples, max_length)
     # Sorting by length keeps padding per batch small; results are written back in input order.
     order = sorted(range(len(examples)), key=lambda i: len(enc["input_ids"][i]))
@@ -212,12 +224,25 @@ def predict(
             batch = collate([enc["input_ids"][i] for i in idx], _pad_id(student))
             with _autocast(student.device):
                 logits = model(**{k: v.to(student.device) for k, v in batch.items()}).logits
-            for i, best in zip(idx, logits.argmax(-1).tolist()):
+            probs = logits.float().softmax(-1).cpu()
+            for row, i in enumerate(idx):
                 if student.head.per_token:
-                    out[i] = tags_from_subtokens(enc.word_ids(i), best, len(examples[i]["tokens"]), names)
+                    out[i] = word_rows(enc.word_ids(i), probs[row], len(examples[i]["tokens"]))
                 else:
-                    out[i] = names[best]
+                    out[i] = probs[row]
     return out
+
+
+def word_rows(word_ids: Sequence[int | None], subtoken_rows: torch.Tensor, n_words: int) -> torch.Tensor:
+    """One score row per word, its first sub-token's; a word truncated away gets certain O (index 0)."""
+    rows = torch.zeros((n_words, subtoken_rows.shape[-1]))
+    rows[:, 0] = 1.0
+    prev = None
+    for pos, w in enumerate(word_ids):
+        if w is not None and w != prev:
+            rows[w] = subtoken_rows[pos]
+        prev = w
+    return rows
 
 
 def lr_factor(step: int, total: int, warmup: int) -> float:

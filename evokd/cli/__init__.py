@@ -26,13 +26,14 @@ __all__ = ["UsageError", "main", "parser", "user_errors"]
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that mean bad input, shown as one line with exit code 2."""
+    from evokd.checkpoint import CheckpointError
     from evokd.cli.inspection import RunNotFound
     from evokd.data.readers import DataError
     from evokd.data.registry import DataNotFound
     from evokd.prompts import PromptError
     from evokd.student.model import StudentError
 
-    return (UsageError, DataError, DataNotFound, PromptError, StudentError, RunNotFound)
+    return (UsageError, DataError, DataNotFound, PromptError, StudentError, RunNotFound, CheckpointError)
 
 
 def main(argv: list[str] | None = None) -> int:

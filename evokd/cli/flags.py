@@ -19,7 +19,7 @@ from pathlib import Path
 from evokd.settings import REVIEWS, Context, Review, add_flags
 
 # Modules that add subcommands, in the order ``evokd --help`` lists them.
-COMMANDS = ("evokd.cli.run", "evokd.cli.tools")
+COMMANDS = ("evokd.cli.run", "evokd.cli.tools", "evokd.cli.handoff")
 
 
 class UsageError(ValueError):

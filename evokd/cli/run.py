@@ -1,7 +1,9 @@
 """``evokd run`` and ``evokd resume``: check the inputs, settle the teacher endpoint, stream the graph.
 
-The graph runs with a SQLite checkpointer in the run folder, so a stopped or crashed run continues
-with ``evokd resume``; run.json keeps the settings it needs (no API key, no machine-specific URL).
+The graph runs with a SQLite checkpointer in the run folder (or a PostgreSQL server given with
+``--checkpointer``), so a stopped or crashed run continues with ``evokd resume``; run.json keeps the
+settings it needs (no API key, no machine-specific URL, no database URL). A remote teacher is checked
+(it answers, the key is accepted, the model is served) before anything is trained.
 """
 
 from __future__ import annotations
@@ -23,6 +25,15 @@ from evokd.settings import Context, endpoint_defaults
 
 # Fields that are not saved in run.json because they are machine-specific or secret-adjacent.
 EPHEMERAL = ("teacher_url",)
+# Where a run that checkpoints to PostgreSQL records that it does, and its thread (never the URL: it may hold a password).
+CHECKPOINTER_FILE = "checkpointer.json"
+
+
+def add_checkpointer_flag(p: argparse.ArgumentParser) -> None:
+    """``--checkpointer``, shared by run and resume."""
+    p.add_argument("--checkpointer", default="", metavar="URL",
+                   help="postgresql://USER@HOST:PORT/DB to checkpoint on a PostgreSQL server (a run that must "
+                        "resume on another node; needs evokd[postgres]); default: SQLite in the run folder")
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -34,10 +45,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "evolve the student round by round on texts the teacher writes for its weaknesses.",
     )
     add_run_flags(run)
+    add_checkpointer_flag(run)
     run.set_defaults(handler=cmd_run)
     resume = sub.add_parser("resume", help="continue a stopped or crashed run from its last checkpoint")
     resume.add_argument("run_dir")
     add_endpoint_flags(resume)
+    add_checkpointer_flag(resume)
     resume.set_defaults(handler=cmd_resume)
 
 
@@ -76,16 +89,24 @@ def exit_promptly(run_dir: Path) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def execute(ctx: Context, run_dir: Path, resume: bool) -> int:
+def thread_of(run_dir: Path) -> str:
+    """The run's checkpoint thread: recorded for a PostgreSQL run (shared by many runs), else the folder's name."""
+    marker = run_dir / CHECKPOINTER_FILE
+    if marker.exists():
+        return str(json.loads(marker.read_text(encoding="utf-8"))["thread_id"])
+    return run_dir.name
+
+
+def execute(ctx: Context, run_dir: Path, resume: bool, checkpointer: str = "") -> int:
     """Stream the graph for this run's thread, printing progress; return the exit code."""
-    from langgraph.checkpoint.sqlite import SqliteSaver
     from langgraph.types import Command
 
+    from evokd.checkpoint import open_checkpointer
     from evokd.cli import console_review as review
     from evokd.graph.build import build_graph
 
-    cfg = {"configurable": {"thread_id": run_dir.name}, "recursion_limit": 10_000}
-    with SqliteSaver.from_conn_string(str(run_dir / "checkpoints.sqlite")) as saver:
+    cfg = {"configurable": {"thread_id": thread_of(run_dir)}, "recursion_limit": 10_000}
+    with open_checkpointer(checkpointer, run_dir) as saver:
         app = build_graph().compile(checkpointer=saver)
         snapshot = app.get_state(cfg)
         if resume and not snapshot.next and snapshot.values.get("summary"):
@@ -120,32 +141,53 @@ def save_run_config(ctx: Context, run_dir: Path) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Refuse a folder that holds a run, check every input, then run with the teacher endpoint settled."""
+    from evokd.checkpoint import SQLITE_FILE, is_postgres
+    from evokd.teacher.check import preflight
+    from evokd.teacher.client import TeacherUnavailable
     from evokd.teacher.local import teacher_endpoint
 
     run_dir = Path(args.out)
-    if (run_dir / "checkpoints.sqlite").exists():
+    if (run_dir / SQLITE_FILE).exists() or (run_dir / CHECKPOINTER_FILE).exists():
         raise UsageError(
             f"{run_dir} already holds a run; continue it with 'evokd resume {run_dir}' or pick another --out"
         )
+    if args.checkpointer and not is_postgres(args.checkpointer):
+        raise UsageError("--checkpointer: give postgresql://USER@HOST:PORT/DB, or leave it out for SQLite")
     ctx = context_from_args(args, run_dir)
     check_inputs(ctx)
+    if args.teacher_url:  # seconds, not a seed-pass training later: the endpoint, the key, the model
+        try:
+            preflight(args.teacher_url, ctx.teacher_model or os.environ.get("OPENAI_MODEL", "teacher"))
+        except TeacherUnavailable as e:  # nothing is written yet, so this is bad input, not a paused run
+            raise UsageError(f"teacher check failed: {e}") from None
     chosen = {k: getattr(args, k) for k in endpoint_defaults(local=False)}  # None = left to the endpoint
     with teacher_endpoint(args.teacher_url, args.local_teacher, chosen, say) as endpoint:
         ctx = dataclasses.replace(ctx, **endpoint)
         run_dir.mkdir(parents=True, exist_ok=True)
         save_run_config(ctx, run_dir)
+        if args.checkpointer:
+            from evokd.records import write_json
+
+            thread = f"{run_dir.name}-{os.urandom(4).hex()}"  # unique on a server that many runs share
+            write_json(run_dir / CHECKPOINTER_FILE, {"kind": "postgres", "thread_id": thread})
         console.print(f"run folder: {run_dir}")
-        return execute(ctx, run_dir, resume=False)
+        return execute(ctx, run_dir, resume=False, checkpointer=args.checkpointer)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
     """Continue a run from run.json and its checkpoints; the endpoint settings saved with it still apply."""
+    from evokd.checkpoint import SQLITE_FILE
     from evokd.teacher.local import teacher_endpoint
 
     run_dir = Path(args.run_dir)
-    if not (run_dir / "run.json").exists() or not (run_dir / "checkpoints.sqlite").exists():
+    on_postgres = (run_dir / CHECKPOINTER_FILE).exists()
+    if not (run_dir / "run.json").exists() or not (on_postgres or (run_dir / SQLITE_FILE).exists()):
         raise UsageError(f"{run_dir}: no run.json/checkpoints.sqlite here; give a folder made by 'evokd run'")
+    if on_postgres != bool(args.checkpointer):
+        raise UsageError(f"{run_dir} checkpoints to PostgreSQL: give its --checkpointer postgresql://... again"
+                         if on_postgres else f"{run_dir} checkpoints to SQLite in its folder: leave --checkpointer out")
     saved = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     chosen = {k: saved.get(k) for k in endpoint_defaults(local=False)}
     with teacher_endpoint(args.teacher_url, args.local_teacher, chosen, say) as endpoint:
-        return execute(dataclasses.replace(Context(**saved), **endpoint), run_dir, resume=True)
+        ctx = dataclasses.replace(Context(**saved), **endpoint)
+        return execute(ctx, run_dir, resume=True, checkpointer=args.checkpointer)

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from evokd.cli.console import console, say
 from evokd.cli.flags import UsageError
+from evokd.settings import Context, add_flags
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -25,6 +26,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     ts.add_argument("--threads", type=int, default=None)
     for p in (tf, ts):
         p.set_defaults(handler=cmd_teacher)
+    tc = t.add_parser("check", help="what an OpenAI-compatible endpoint can do, and what to set for it")
+    add_flags(tc, Context, only=("teacher_url", "teacher_model", "concurrency", "timeout"))
+    tc.add_argument("--api-key", default=None, help="API key (better: $OPENAI_API_KEY); never written to disk")
+    tc.set_defaults(handler=cmd_teacher_check)
     d = sub.add_parser("data", help="bundled real datasets").add_subparsers(dest="action", required=True)
     d.add_parser("list", help="list bundled datasets").set_defaults(handler=cmd_data)
     df = d.add_parser("fetch", help="fetch and convert a bundled dataset")
@@ -50,6 +55,22 @@ def cmd_teacher(args: argparse.Namespace) -> int:
     else:
         local.serve_forever(args.model, port=args.port, threads=args.threads, progress=say)
     return 0
+
+
+def cmd_teacher_check(args: argparse.Namespace) -> int:
+    """Probe the endpoint and print one line per finding; exit 1 if the model cannot be used as set."""
+    import os
+
+    from evokd.teacher.check import check
+
+    if not args.teacher_url:
+        raise UsageError("teacher check: give --teacher-url (or set OPENAI_BASE_URL); evokd run checks the local "
+                         "teacher it starts itself")
+    model = args.teacher_model or os.environ.get("OPENAI_MODEL", "teacher")
+    findings = check(args.teacher_url, model, concurrency=args.concurrency or 4, timeout=args.timeout or 60.0)
+    for finding in findings:
+        console.print(finding.line(), markup=False)
+    return 0 if all(f.ok for f in findings if f.name in ("endpoint", "model")) else 1
 
 
 def cmd_data(args: argparse.Namespace) -> int:

@@ -6,24 +6,23 @@ A dataset folder holds one ``train``, one ``dev`` and one ``test`` file:
   ``text`` and ``label`` columns (other columns are ignored; integer JSON labels become strings);
 - NER: ``.conll``/``.txt`` with a token and its tag per line (whitespace or tab; with more than two
   columns, as in CoNLL-2003, the first is the token and the last the tag; ``-DOCSTART-`` lines are
-  skipped), a blank line between sentences; or ``.jsonl`` lines ``{"tokens": [...], "tags": [...]}``.
+  skipped), a blank line between sentences; or ``.jsonl`` lines ``{"tokens": [...], "tags": [...]}``;
+- either kind: ``.parquet`` files with those columns, or instead of files a folder saved by `datasets`
+  (``DatasetDict.save_to_disk``) whose splits are train, dev (or validation) and test.
 
 NER tags are stored as IOB2. IOB1 files, and files whose spans start with ``I-``, are converted on
 reading: an ``I-X`` that does not continue an ``X`` span becomes ``B-X``. The label set (class
 names, or entity types for NER) is taken from train, sorted; dev and test may not add labels.
 
-This module reads the file formats; which formats and checks a task kind uses is its adapter's
-choice (`evokd.tasks`, passed in as a `Format`).
-
 Every problem raises `DataError` with a one-line message naming the file, the line where there is
 one, and the fix, because the message is all a CLI user sees.
+
+This module reads the file formats; which formats and checks a task kind uses is its adapter's
+choice (`evokd.tasks`, passed in as a `Format`).
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,16 +30,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from evokd.data.bio import to_iob2
+from evokd.data.formats import (
+    VALIDATION, DataError, Row, csv_rows, decode, jsonl_rows, lines, parquet_rows, saved_rows, saved_splits,
+)
 from evokd.task import Example, Task
 
 SPLITS = ("train", "dev", "test")
 TAG_RE = re.compile(r"^(O|[BI]-\S+)$")
 
 Record = tuple[int, Example]  # (line number, example): the line is kept for dev/test label errors
-
-
-class DataError(ValueError):
-    """A problem with the user's data; the message is one line: where, what, and how to fix it."""
 
 
 class Format(Protocol):
@@ -56,6 +54,8 @@ class Format(Protocol):
     def extensions(self) -> tuple[str, ...]: ...
 
     def read_split(self, file: Path, text: str) -> list[Record]: ...
+
+    def read_rows(self, file: Path, rows: list[Row]) -> list[Record]: ...
 
     def labels_in(self, ex: Example) -> set[str]: ...
 
@@ -81,7 +81,9 @@ def load_dataset(path: str | Path, fmt: Format) -> Dataset:
             f"{folder}: dataset folder not found; give a folder holding train, dev and test files "
             f"({_accepted(fmt)})"
         )
-    files = {split: _find_split(folder, split, fmt) for split in SPLITS}
+    saved = saved_splits(folder)
+    files = {split: _find_split(folder, split, fmt) if saved is None else _saved_split(folder, saved, split)
+             for split in SPLITS}
     records = {split: _read(file, fmt) for split, file in files.items()}
     labels = tuple(sorted(set().union(*(fmt.labels_in(ex) for _, ex in records["train"]))))
     fmt.check_label_set(labels, files["train"])
@@ -106,60 +108,51 @@ def _find_split(folder: Path, split: str, fmt: Format) -> Path:
     return found[0]
 
 
+def _saved_split(folder: Path, saved: dict[str, Path], split: str) -> Path:
+    """The folder of `split` in a `datasets` save (dev may be called validation there)."""
+    for name in VALIDATION if split == "dev" else (split,):
+        if name in saved:
+            return saved[name]
+    wanted = " or ".join(VALIDATION) if split == "dev" else split
+    raise DataError(f"{folder}: the datasets folder has no {wanted} split (it has: {', '.join(saved) or 'none'}); "
+                    f"add it to the DatasetDict before save_to_disk")
+
+
 def _read(file: Path, fmt: Format) -> list[Record]:
-    """Decode and parse one split file; an empty split is an error."""
-    text = _decode(file)
-    records = fmt.read_split(file, text) if text.strip() else []
+    """Parse one split file (or a `datasets` split folder); an empty split is an error."""
+    if file.is_dir() or file.suffix == ".parquet":
+        records = fmt.read_rows(file, saved_rows(file) if file.is_dir() else parquet_rows(file))
+    else:
+        text = decode(file)
+        records = fmt.read_split(file, text) if text.strip() else []
     if not records:
         raise DataError(f"{file}: no examples; add at least one")
     return records
 
 
-def _decode(file: Path) -> str:
-    """The file's text; a BOM is tolerated because spreadsheet programs write one."""
-    data = file.read_bytes()
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        raise DataError(
-            f"{file}:{line}: not UTF-8 (byte 0x{data[e.start]:02x}); re-encode the file to UTF-8, "
-            f"e.g. iconv -f latin1 -t utf-8 {file.name} > fixed{file.suffix}"
-        ) from None
-
-
-def _lines(text: str) -> list[str]:
-    """Split on newlines only: str.splitlines() also breaks on \\x85 and \\u2028 and would skew line numbers."""
-    return [line.rstrip("\r") for line in text.split("\n")]
-
-
-def read_jsonl(file: Path, text: str, keys: tuple[str, ...], make: Callable[..., Example]) -> list[Record]:
-    """One JSON object per line holding ``keys``; ``make(*values, where)`` checks and builds each example."""
+def read_table(file: Path, rows: list[Row], keys: tuple[str, ...], make: Callable[..., Example]) -> list[Record]:
+    """Rows (JSONL lines, Parquet or `datasets` rows) holding ``keys``; ``make(*values, where)`` builds each example."""
     records: list[Record] = []
-    for n, line in enumerate(_lines(text), 1):
-        if not line.strip():
-            continue
+    for n, obj in rows:
         where = f"{file}:{n}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataError(f"{where}: invalid JSON ({e.msg}); fix the line or remove it") from None
-        if not isinstance(obj, dict):
-            raise DataError(f"{where}: expected a JSON object with keys {' and '.join(keys)}; fix the line")
         missing = [key for key in keys if key not in obj]
         if missing:
             raise DataError(
-                f"{where}: missing key {', '.join(repr(m) for m in missing)}; "
-                f"every line needs {' and '.join(repr(k) for k in keys)}"
+                f"{where}: missing key {', '.join(repr(m) for m in missing)} (row has: {', '.join(obj) or 'none'}); "
+                f"every row needs {' and '.join(repr(k) for k in keys)}"
             )
         records.append((n, make(*(obj[k] for k in keys), where)))
     return records
 
 
+def read_jsonl(file: Path, text: str, keys: tuple[str, ...], make: Callable[..., Example]) -> list[Record]:
+    """One JSON object per line holding ``keys``."""
+    return read_table(file, jsonl_rows(file, text), keys, make)
+
+
 def read_csv(file: Path, text: str) -> list[Record]:
     """A CSV file with a header naming text and label columns."""
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    columns = reader.fieldnames or []
+    columns, rows = csv_rows(file, text)
     missing = [c for c in ("text", "label") if c not in columns]
     if missing:
         raise DataError(
@@ -167,14 +160,11 @@ def read_csv(file: Path, text: str) -> list[Record]:
             f"{', '.join(columns)}); the first line must name the text and label columns"
         )
     records: list[Record] = []
-    try:
-        for row in reader:
-            where = f"{file}:{reader.line_num}"
-            if row["text"] is None or row["label"] is None:
-                raise DataError(f"{where}: too few fields; every row needs a text and a label")
-            records.append((reader.line_num, classification_example(row["text"], row["label"], where)))
-    except csv.Error as e:
-        raise DataError(f"{file}:{reader.line_num}: malformed CSV ({e}); fix the quoting on that line") from None
+    for n, row in rows:
+        where = f"{file}:{n}"
+        if row["text"] is None or row["label"] is None:
+            raise DataError(f"{where}: too few fields; every row needs a text and a label")
+        records.append((n, classification_example(row["text"], row["label"], where)))
     return records
 
 
@@ -185,7 +175,7 @@ def read_conll(file: Path, text: str) -> list[Record]:
     tags: list[str] = []
     start = 0
     # A trailing "" line flushes the last sentence when the file does not end with a blank line.
-    for n, line in enumerate([*_lines(text), ""], 1):
+    for n, line in enumerate([*lines(text), ""], 1):
         fields = line.split()
         if not fields:
             if tokens:

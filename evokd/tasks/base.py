@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from evokd.data.formats import Row
 from evokd.data.readers import DataError, Record
 from evokd.state import Prediction, Sample
 from evokd.student.model import Head
@@ -55,6 +56,10 @@ class TaskAdapter(ABC):
     @abstractmethod
     def read_split(self, file: Path, text: str) -> list[Record]:
         """The checked examples of one split file's text (`DataError` naming the line on a bad row)."""
+
+    @abstractmethod
+    def read_rows(self, file: Path, rows: list[Row]) -> list[Record]:
+        """The checked examples of table rows (JSONL, Parquet, a `datasets` split), each named by its row."""
 
     @abstractmethod
     def labels_in(self, ex: Example) -> set[str]:

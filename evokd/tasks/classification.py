@@ -12,7 +12,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from evokd.data.readers import DataError, Record, classification_example, read_csv, read_jsonl
+from evokd.data.formats import Row, jsonl_rows
+from evokd.data.readers import DataError, Record, classification_example, read_csv, read_table
 from evokd.prompts import render
 from evokd.schemas import LabelVerdict
 from evokd.state import Prediction, Sample
@@ -40,7 +41,7 @@ class Classification(TaskAdapter):
     metric = "macro_f1"
     metric_title = "macro-F1"
     label_noun = "label"
-    extensions = (".jsonl", ".csv")
+    extensions = (".jsonl", ".csv", ".parquet")
     shots_unit = "training examples"
     examples_shown = 6
     default_description = "Classify each text into exactly one of the labels."
@@ -50,7 +51,11 @@ class Classification(TaskAdapter):
         """JSONL ``{"text", "label"}`` lines, or a CSV with ``text`` and ``label`` columns."""
         if file.suffix == ".csv":
             return read_csv(file, text)
-        return read_jsonl(file, text, ("text", "label"), classification_example)
+        return self.read_rows(file, jsonl_rows(file, text))
+
+    def read_rows(self, file: Path, rows: list[Row]) -> list[Record]:
+        """Rows with ``text`` and ``label`` (JSONL, Parquet, a `datasets` split)."""
+        return read_table(file, rows, ("text", "label"), classification_example)
 
     def labels_in(self, ex: Example) -> set[str]:
         """The example's one label."""

@@ -190,14 +190,16 @@ def teacher_endpoint(
     if url:
         yield {"teacher_url": url, **settle(endpoint_defaults(local=False))}
         return
+    identity = f"local:{_spec(local).sha256}" if local in TEACHERS else f"local:{local}"
     if not start:
-        yield {"teacher_url": f"http://{LOOPBACK}:{port}/v1", **settle(endpoint_defaults(local=True))}
+        yield {"teacher_url": f"http://{LOOPBACK}:{port}/v1", "teacher_id": identity,
+               **settle(endpoint_defaults(local=True))}
         return
     path = fetch_teacher(local, progress=say)
     say(f"no teacher URL set: starting the local teacher {local} on {LOOPBACK}" + (f":{port}" if port else ""))
     with managed_server(path, port=port, threads=threads) as base_url:
         say(f"local teacher ready at {base_url}")
-        yield {"teacher_url": base_url, **settle(endpoint_defaults(local=True))}
+        yield {"teacher_url": base_url, "teacher_id": identity, **settle(endpoint_defaults(local=True))}
 
 
 def llama_server_available() -> bool:

@@ -51,3 +51,19 @@ def test_bad_checkpointer_settings_are_one_line_errors(tmp_path):
     with pytest.raises(CheckpointError, match="cannot use the PostgreSQL server"), \
             open_checkpointer(f"postgresql://evokd@127.0.0.1:{free_port()}/postgres?connect_timeout=2", tmp_path):
         pass
+
+
+def test_the_cli_runs_and_resumes_on_postgres_without_writing_its_url(
+        postgres_url, sentiment_dir, tiny_student, teacher_server, tmp_path):
+    from evokd.cli import main
+    from tests.support.runs import run_args
+
+    out = tmp_path / "run"
+    args = run_args(sentiment_dir, tiny_student, teacher_server, out, "--rounds", "1")
+    assert main([*args, "--checkpointer", postgres_url]) == 0
+    assert not (out / "checkpoints.sqlite").exists()
+    assert all(postgres_url not in f.read_text(errors="ignore") for f in out.rglob("*.json"))
+    assert main(["resume", str(out), "--teacher-url", teacher_server.url]) == 2  # it needs its server again
+    before = (out / "rounds.jsonl").read_text()
+    assert main(["resume", str(out), "--teacher-url", teacher_server.url, "--checkpointer", postgres_url]) == 0
+    assert (out / "rounds.jsonl").read_text() == before  # finished: found on the server, nothing redone

@@ -72,3 +72,26 @@ def test_every_openai_sampling_parameter_is_sent_on_every_call():
     assert {k: body.get(k) for k in ("temperature", "top_p", "frequency_penalty", "presence_penalty", "seed")} == \
         {"temperature": 0.3, "top_p": 0.95, "frequency_penalty": 0.0, "presence_penalty": 0.0, "seed": 5}
     assert body.get("max_tokens", body.get("max_completion_tokens")) == 9
+
+
+def test_cli_teacher_check_prints_a_line_per_finding(capsys):
+    from evokd.cli import main
+
+    with FakeOpenAI(capable) as server:
+        assert main(["teacher", "check", "--teacher-url", server.url, "--concurrency", "2", "--timeout", "10"]) == 0
+    err = capsys.readouterr().err
+    assert "ok  json_object" in err and "no  json_schema" in err and "--json-mode json_object" in err
+    assert main(["teacher", "check", "--teacher-url", ""]) == 2
+
+
+def test_run_with_a_wrong_model_fails_in_seconds_and_writes_nothing(sentiment_dir, tiny_student, tmp_path, capsys):
+    from evokd.cli import main
+    from tests.support.runs import run_args
+
+    out = tmp_path / "run"
+    with FakeOpenAI(capable, models=("big-model",)) as server:
+        code = main([*run_args(sentiment_dir, tiny_student, server, out), "--teacher-model", "teacher"])
+        assert server.requests == []  # no chat request: the check listed the models and stopped
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "teacher check failed" in err[0] and "--teacher-model" in err[0]
+    assert not out.exists()

@@ -55,3 +55,23 @@ def test_a_cache_written_before_logprobs_were_kept_still_opens(tmp_path):
     db.close()
     hit = ReplyCache(path).get("k")
     assert hit is not None and (hit.content, hit.prompt_tokens, hit.logprobs) == ("hello", 3, [])
+
+
+def test_a_second_teacher_sharing_the_cache_misses_it(tmp_path, monkeypatch):
+    from evokd.services import services
+    from evokd.settings import Context
+
+    cache = str(tmp_path / "shared.sqlite")
+    with FakeOpenAI(lambda body: Scripted(content='{"label": "positive"}')) as one, \
+            FakeOpenAI(lambda body: Scripted(content='{"label": "negative"}')) as two:
+        first = services(Context(teacher_url=one.url, teacher_model="teacher", cache=cache)).teacher(labelling=True)
+        second = services(Context(teacher_url=two.url, teacher_model="teacher", cache=cache)).teacher(labelling=True)
+        assert first.ask("label it", LabelVerdict).parsed.label == "positive"
+        # The same model name at another endpoint is another teacher: asked, not answered from the cache.
+        assert second.ask("label it", LabelVerdict).parsed.label == "negative" and len(two.requests) == 1
+        # The local teacher is known by its weights: the same file behind a new port is answered from the cache.
+        a = services(Context(teacher_url=one.url, teacher_model="teacher", cache=cache, teacher_id="local:abc"))
+        b = services(Context(teacher_url=two.url, teacher_model="teacher", cache=cache, teacher_id="local:abc"))
+        assert a.teacher(labelling=True).ask("again", LabelVerdict).parsed.label == "positive"
+        reply = b.teacher(labelling=True).ask("again", LabelVerdict)
+        assert reply.cached and reply.parsed.label == "positive"

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from evokd.data.bio import bio_spans, entity_types
-from evokd.data.readers import DataError, Record, check_tags, read_conll, read_jsonl, tagged_example
+from evokd.data.formats import Row, jsonl_rows
+from evokd.data.readers import DataError, Record, check_tags, read_conll, read_table, tagged_example
 from evokd.prompts import default_path, render
 from evokd.schemas import Annotation
 from evokd.state import Prediction, Sample
@@ -185,7 +186,7 @@ class Ner(TaskAdapter):
     metric = "span_f1"
     metric_title = "span F1"
     label_noun = "entity type"
-    extensions = (".conll", ".txt", ".jsonl")
+    extensions = (".conll", ".txt", ".jsonl", ".parquet")
     shots_unit = "training sentences not already picked"
     examples_shown = 4
     default_description = "Find the named entities in each sentence and give each its type."
@@ -206,8 +207,12 @@ class Ner(TaskAdapter):
     def read_split(self, file: Path, text: str) -> list[Record]:
         """JSONL ``{"tokens", "tags"}`` lines, or CoNLL token/tag lines."""
         if file.suffix == ".jsonl":
-            return read_jsonl(file, text, ("tokens", "tags"), _tagged_row)
+            return self.read_rows(file, jsonl_rows(file, text))
         return read_conll(file, text)
+
+    def read_rows(self, file: Path, rows: list[Row]) -> list[Record]:
+        """Rows with ``tokens`` and ``tags`` (JSONL, Parquet, a `datasets` split)."""
+        return read_table(file, rows, ("tokens", "tags"), _tagged_row)
 
     def labels_in(self, ex: Example) -> set[str]:
         """The entity types in the sentence's tags."""
