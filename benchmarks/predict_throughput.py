@@ -29,18 +29,20 @@ def measure(texts: int, repeats: int, batch_size: int) -> dict:
     """Time `predict_file` on ``texts`` rotten_tomatoes test texts, ``repeats`` times."""
     import torch
 
-    from evokd.data.readers import load_dataset
     from evokd.data.registry import resolve_data
     from evokd.handoff.predict import predict_file
     from evokd.student import model
+    from evokd.tasks import head_for, load_dataset
 
     data = load_dataset(resolve_data("rotten_tomatoes"), "classification")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         (folder / "texts.txt").write_text("".join(ex["text"] + "\n" for ex in data.test[:texts]), encoding="utf-8")
-        model.save(model.load(model.default_student_path(), data.task, device="cpu"), folder / "model")
-        (folder / "warm-up.txt").write_text("".join(ex["text"] + "\n" for ex in data.test[:batch_size]), encoding="utf-8")
-        predict_file(folder / "model", folder / "warm-up.txt", folder / "out.jsonl", batch_size=batch_size, device="cpu")
+        model.save(model.load(model.default_student_path(), head_for(data.task), device="cpu"), folder / "model")
+        warm_up = "".join(ex["text"] + "\n" for ex in data.test[:batch_size])
+        (folder / "warm-up.txt").write_text(warm_up, encoding="utf-8")
+        predict_file(folder / "model", folder / "warm-up.txt", folder / "out.jsonl", batch_size=batch_size,
+                     device="cpu")
         load_before = os.getloadavg()
         runs = [predict_file(folder / "model", folder / "texts.txt", folder / "out.jsonl", batch_size=batch_size,
                              device="cpu") for _ in range(repeats)]
@@ -70,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     from evokd.records import write_json
 
     # As the evokd command does, before transformers is imported: never reach for a hub, no library progress bars.
-    for name, value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_VERBOSITY", "error"), ("HF_HUB_DISABLE_PROGRESS_BARS", "1")):
+    quiet = (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_VERBOSITY", "error"), ("HF_HUB_DISABLE_PROGRESS_BARS", "1"))
+    for name, value in quiet:
         os.environ.setdefault(name, value)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--texts", type=int, default=1000)

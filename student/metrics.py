@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 from seqeval.metrics.v1 import precision_recall_fscore_support as span_prfs
 from seqeval.metrics.v1 import unique_labels
 from seqeval.scheme import IOB2
@@ -49,6 +50,13 @@ def span_scores(types: Sequence[str], gold: list[Sequence[str]], pred: list[Sequ
         "recall": round(float(micro[1]), 4),
         "per_type": {t: _scores(*found.get(t, (0.0, 0.0, 0.0, 0))) for t in types},
     }
+
+
+def f1_of_counts(counts: np.ndarray) -> np.ndarray:
+    """F1 from (true positive, false positive, false negative) counts on the last axis, for whole arrays of
+    them at once (bootstrap resamples); an undefined F1 (nothing gold, nothing predicted) is 0, as above."""
+    tp, fp, fn = counts[..., 0], counts[..., 1], counts[..., 2]
+    return np.divide(2 * tp, 2 * tp + fp + fn, out=np.zeros_like(tp, dtype=float), where=(2 * tp + fp + fn) > 0)
 
 
 def _scores(precision: float, recall: float, f1: float, support: int) -> dict:

@@ -20,7 +20,7 @@ console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add ``predict`` and ``export`` to the ``evokd`` parser."""
-    from evokd.handoff.export import FORMATS
+    from evokd.handoff import FORMATS
 
     p = sub.add_parser("predict", help="label a file of texts with a trained student (a run folder or model folder)")
     p.add_argument("model", metavar="MODEL_OR_RUN")

@@ -24,17 +24,19 @@ from huggingface_hub import EvalResult, ModelCardData
 
 from evokd.paths import data_dir
 from evokd.records import read_jsonl, write_json, write_text
+from evokd.student import model as student_model
+from evokd.student.train import predict
 from evokd.task import Example, Task
+from evokd.tasks import adapter_for
+from evokd.tasks.base import TaskAdapter
 
-if TYPE_CHECKING:  # the card's readers (export, the CLI) stay light; the student is imported when a card is written
+if TYPE_CHECKING:
     from evokd.data.readers import Dataset
     from evokd.settings import Context
 
 DEFAULT_BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"  # what the bundled student package carries
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 RESAMPLES = 1_000
-PIPELINE_TAG = {"classification": "text-classification", "ner": "token-classification"}
-METRIC_NAMES = {"macro_f1": "macro-F1", "span_f1": "span F1 (strict IOB2, micro)"}
 
 
 def teacher_info(ctx: Context) -> dict[str, str]:
@@ -62,26 +64,30 @@ def data_card(data: str) -> dict:
     return json.loads(card.read_text(encoding="utf-8")) if card.is_file() else {}
 
 
-def bootstrap(task: Task, gold: list[Example], pred: list, resamples: int = RESAMPLES, seed: int = 0) -> tuple[float, float]:
+def bootstrap(task: Task, gold: list[Example], pred: list, resamples: int = RESAMPLES,
+              seed: int = 0) -> tuple[float, float]:
     """Percentile 95% interval of the task's metric over texts resampled with replacement."""
-    counts = _counts(task, gold, pred)
     weights = np.random.default_rng(seed).multinomial(len(gold), [1 / len(gold)] * len(gold), size=resamples)
-    scores = _score(task, weights @ counts)
+    scores = _weighted(task, gold, pred, weights)
     return float(np.quantile(scores, 0.025)), float(np.quantile(scores, 0.975))
 
 
 def point(task: Task, gold: list[Example], pred: list) -> float:
     """The task's metric from the same per-text counts the bootstrap resamples."""
-    return float(_score(task, _counts(task, gold, pred).sum(axis=0, keepdims=True))[0])
+    return float(_weighted(task, gold, pred, np.ones((1, len(gold))))[0])
+
+
+def _weighted(task: Task, gold: list[Example], pred: list, weights: np.ndarray) -> np.ndarray:
+    """The metric under each row of text weights (`TaskAdapter.weighted_scores`)."""
+    adapter = adapter_for(task)
+    return adapter.weighted_scores(task, [adapter.gold(ex) for ex in gold], pred, weights)
 
 
 def write_model_card(run: Path, summary: dict, ctx: Context, data: Dataset) -> Path:
     """Write ``run/model/README.md`` (and ``run/teacher.json`` for the dataset card); return the card's path."""
-    from evokd.student import model as student_model
-    from evokd.student.train import predict
-
     task = data.task
-    student = student_model.load(run / "model", task)
+    adapter = adapter_for(task)
+    student = student_model.load(run / "model", adapter.head(task))
     intervals = {split: bootstrap(task, examples, predict(student, examples, max_length=ctx.max_length))
                  for split, examples in (("dev", data.dev), ("test", data.test))}
     teacher = teacher_info(ctx)
@@ -89,9 +95,9 @@ def write_model_card(run: Path, summary: dict, ctx: Context, data: Dataset) -> P
     source = data_card(ctx.data)
     name = source.get("name") or Path(data.source).name
     meta = ModelCardData(
-        base_model=_base_model(ctx.student), library_name="transformers", pipeline_tag=PIPELINE_TAG[task.kind],
-        language=source.get("language"), tags=["evokd", "knowledge-distillation", PIPELINE_TAG[task.kind]],
-        model_name=f"evokd-{name}-{task.kind}", eval_results=_eval_results(task, summary, name),
+        base_model=_base_model(ctx.student), library_name="transformers", pipeline_tag=adapter.pipeline_tag,
+        language=source.get("language"), tags=["evokd", "knowledge-distillation", adapter.pipeline_tag],
+        model_name=f"evokd-{name}-{task.kind}", eval_results=_eval_results(adapter, summary, name),
     )
     prose = _prose(run, summary, ctx, task, name, source.get("language"), teacher, intervals)
     card = f"---\n{meta.to_yaml()}\n---\n\n{prose}"
@@ -107,16 +113,13 @@ def _base_model(student: str) -> str | None:
     return None if Path(student).exists() else student
 
 
-def _eval_results(task: Task, summary: dict, dataset: str) -> list[EvalResult]:
+def _eval_results(adapter: TaskAdapter, summary: dict, dataset: str) -> list[EvalResult]:
     """Test scores in the Hub's model-index form."""
     test = summary["test"]
-    extra = ("precision", "recall") if task.is_ner else ("accuracy",)
-    metrics = [("f1", summary["metric"], METRIC_NAMES[summary["metric"]]),
-               *((m, m, m) for m in extra)]
-    return [EvalResult(task_type=PIPELINE_TAG[task.kind], dataset_type=dataset, dataset_name=dataset, dataset_split="test",
-                       metric_type=kind, metric_value=float(test[key]), metric_name=label,
-                       metric_args={"average": "macro"} if key == "macro_f1" else None)
-            for kind, key, label in metrics if key in test]
+    return [EvalResult(task_type=adapter.pipeline_tag, dataset_type=dataset, dataset_name=dataset, dataset_split="test",
+                       metric_type=m.type, metric_value=float(test[m.key]), metric_name=m.name,
+                       metric_args={"average": m.average} if m.average else None)
+            for m in adapter.card_metrics if m.key in test]
 
 
 def _prose(run: Path, summary: dict, ctx: Context, task: Task, dataset: str, language: str | None,
@@ -126,20 +129,23 @@ def _prose(run: Path, summary: dict, ctx: Context, task: Task, dataset: str, lan
     samples = read_jsonl(run / "samples.jsonl")
     accepted = Counter(s.get("source", "generated") for s in samples if s.get("verdict") == "accepted")
     rejected = Counter(s.get("reason", "") for s in samples if s.get("verdict") == "rejected")
-    metric = METRIC_NAMES[summary["metric"]]
+    adapter = adapter_for(task)
+    metric = adapter.card_metrics[0].name
     base = _base_model(ctx.student) or f"a local encoder ({Path(ctx.student).name})"
     labels = ", ".join(f"`{label}`" for label in task.labels)
-    kind = "entity types" if task.is_ner else "labels"
-    rows = [f"| {split} | {summary[split]['score']:.4f} | {lo:.4f} – {hi:.4f} | {summary['seed_only'][split]['score']:.4f} |"
+    kind = f"{adapter.label_noun}s"
+    rows = [f"| {split} | {summary[split]['score']:.4f} | {lo:.4f} – {hi:.4f} "
+            f"| {summary['seed_only'][split]['score']:.4f} |"
             for split, (lo, hi) in intervals.items()]
-    taught = ", ".join(f"{n} {src} samples accepted" for src, n in sorted(accepted.items())) or "no generated samples accepted"
+    taught = (", ".join(f"{n} {src} samples accepted" for src, n in sorted(accepted.items()))
+              or "no generated samples accepted")
     why_rejected = ", ".join(f"{reason or 'unstated'} {n}" for reason, n in rejected.most_common()) or "none"
-    pipeline_line = (f'pipeline("{PIPELINE_TAG[task.kind]}", model="{run.name}/model"'
-                     + (', aggregation_strategy="first")' if task.is_ner else ")"))
+    pipeline_line = f'pipeline("{adapter.pipeline_tag}", model="{run.name}/model"' + (
+        f", {adapter.pipeline_args})" if adapter.pipeline_args else ")")
     return "\n".join([
         f"# evokd student: {dataset} ({task.kind})",
         "",
-        f"A small {PIPELINE_TAG[task.kind]} model distilled by evokd from a teacher LLM: "
+        f"A small {adapter.pipeline_tag} model distilled by evokd from a teacher LLM: "
         f"the teacher wrote and labelled training texts aimed at this student's mistakes, round after round. "
         f"It starts from {base} and predicts the {kind} {labels}.",
         "",
@@ -147,10 +153,10 @@ def _prose(run: Path, summary: dict, ctx: Context, task: Task, dataset: str, lan
         "",
         f"- Teacher: {describe_teacher(teacher)}.",
         f"- Data lineage: {len(seeds)} human-labelled seed examples from `{dataset}` ({ctx.shots} per "
-        f"{'entity type' if task.is_ner else 'label'}); {taught}.",
+        f"{adapter.label_noun}); {taught}.",
         f"- Rejected by the Critic: {sum(rejected.values())} ({why_rejected}).",
-        f"- Rounds: {summary['rounds']} (stopped: {summary['stop_reason']}); this model is round {summary['best_round']}, "
-        f"the best on dev.",
+        f"- Rounds: {summary['rounds']} (stopped: {summary['stop_reason']}); "
+        f"this model is round {summary['best_round']}, the best on dev.",
         f"- Teacher tokens spent: {summary['teacher_tokens']:,}.",
         "",
         "## Scores",
@@ -175,7 +181,7 @@ def _prose(run: Path, summary: dict, ctx: Context, task: Task, dataset: str, lan
         "",
         "## Intended use and limits",
         "",
-        f"- Meant for {'tagging' if task.is_ner else 'classifying'} text like `{dataset}`'s, with these {kind} only.",
+        f"- Meant for text like `{dataset}`'s, with these {kind} only.",
         "- Trained mostly on text the teacher wrote or labelled: it inherits the teacher's mistakes and blind spots, "
         "and generated text is narrower than real text. Check it on your own labelled sample before relying on it.",
         f"- Texts are cut at {ctx.max_length} sub-tokens"
@@ -184,25 +190,3 @@ def _prose(run: Path, summary: dict, ctx: Context, task: Task, dataset: str, lan
         "",
     ])
 
-
-def _counts(task: Task, gold: list[Example], pred: list) -> np.ndarray:
-    """Per-text counts the metric is a function of: (tp, fp, fn) per label, or (tp, predicted, gold) spans."""
-    if task.is_ner:
-        from evokd.tasks.ner import bio_spans
-
-        spans = [(set(bio_spans(ex["tags"])), set(bio_spans(tags))) for ex, tags in zip(gold, pred, strict=True)]
-        return np.array([(len(want & got), len(got), len(want)) for want, got in spans], dtype=float).reshape(len(gold), 3)
-    rows = [[c for label in task.labels for c in (p == label == ex["label"], p == label != ex["label"],
-                                                   ex["label"] == label != p)]
-            for ex, p in zip(gold, pred, strict=True)]
-    return np.array(rows, dtype=float).reshape(len(gold), 3 * len(task.labels))
-
-
-def _score(task: Task, sums: np.ndarray) -> np.ndarray:
-    """The metric from summed counts, one value per row; an undefined F1 counts as 0 (as in evaluate)."""
-    if task.is_ner:
-        tp, predicted, wanted = sums[:, 0], sums[:, 1], sums[:, 2]
-        return np.divide(2 * tp, predicted + wanted, out=np.zeros_like(tp), where=(predicted + wanted) > 0)
-    tp, fp, fn = sums[:, 0::3], sums[:, 1::3], sums[:, 2::3]
-    f1 = np.divide(2 * tp, 2 * tp + fp + fn, out=np.zeros_like(tp), where=(2 * tp + fp + fn) > 0)
-    return f1.mean(axis=1)

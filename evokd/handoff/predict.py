@@ -1,10 +1,12 @@
 """Label new texts with a saved student: class probabilities, or entity spans with character offsets.
 
 The student is read back from its own ``config.json`` (head type and ``id2label``), so a run folder
-or a bare model folder is enough. Predictions go through `student.train.probabilities`, the path the
-run used to score dev and test. NER words are the tokenizer's own pre-tokenization of the raw text,
-each with its character offsets, and a word's tag is read from its first sub-token: the same words,
-tags and spans as ``transformers.pipeline("token-classification", aggregation_strategy="first")``.
+or a bare model folder is enough; the task adapter that builds that head (`evokd.tasks.task_for`)
+says which task it serves and writes each prediction (`TaskAdapter.output_row`). Predictions go
+through `student.train.probabilities`, the path the run used to score dev and test. A per-token
+head (NER) reads the words of the tokenizer's own pre-tokenization of the raw text, each with its
+character offsets, and a word's tag is read from its first sub-token: the same words, tags and
+spans as ``transformers.pipeline("token-classification", aggregation_strategy="first")``.
 """
 
 from __future__ import annotations
@@ -19,15 +21,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from evokd.data.formats import DataError, column, read_rows
-from evokd.data.readers import to_iob2
 from evokd.student import model as student_model
-from evokd.student.model import Student, StudentError
+from evokd.student.model import Head, Student, StudentError
 from evokd.student.train import probabilities
 from evokd.task import Example, Task
-from evokd.tasks.ner import bio_spans
+from evokd.tasks import adapter_for, kinds, task_for
 
 OUTPUT_SUFFIXES = (".jsonl", ".csv")
 WORD_RE = re.compile(r"\w+|[^\w\s]")  # words and single punctuation marks, for a tokenizer with no pre-tokenizer
+HEADS = {"ForSequenceClassification": False, "ForTokenClassification": True}  # architecture suffix -> per_token
 Progress = Callable[[int, int], None]  # (texts done, texts in all)
 
 
@@ -41,26 +43,26 @@ def model_folder(path: str | Path) -> Path:
 
 
 def saved_task(folder: Path) -> Task:
-    """The task a saved student's head was built for, read from its config.json."""
+    """The task a saved student's head was built for, read from its config.json (head type and ``id2label``)."""
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    head = " ".join(config.get("architectures") or [])
-    names = [label for _, label in sorted((int(i), label) for i, label in (config.get("id2label") or {}).items())]
-    if head.endswith("ForSequenceClassification"):
-        return Task("classification", tuple(names))
-    if head.endswith("ForTokenClassification"):
-        task = Task("ner", tuple(dict.fromkeys(tag[2:] for tag in names if tag != "O")))
-        if list(task.tag_names) != names:
-            raise StudentError(f"{folder}: tags {', '.join(names)} are not in evokd's order (O, B-x, I-x, ...); "
-                               f"give a model saved by evokd")
-        return task
-    raise StudentError(f"{folder}: a model without a classification head ({head or 'no architectures'}); "
-                       f"give a run folder or a model saved by 'evokd run'")
+    architecture = " ".join(config.get("architectures") or [])
+    per_token = next((per for suffix, per in HEADS.items() if architecture.endswith(suffix)), None)
+    if per_token is None:
+        raise StudentError(f"{folder}: a model without a classification head ({architecture or 'no architectures'}); "
+                           f"give a run folder or a model saved by 'evokd run'")
+    names = tuple(label for _, label in sorted((int(i), label) for i, label in (config.get("id2label") or {}).items()))
+    task = task_for(Head(names, per_token))
+    if task is None:
+        raise StudentError(f"{folder}: its classes ({', '.join(names)}) are no head evokd builds for a task "
+                           f"({', '.join(kinds())}), e.g. tags out of evokd's order; give a model saved by evokd")
+    return task
 
 
-def load_student(path: str | Path, device: str | None = None) -> Student:
+def load_student(path: str | Path, device: str | None = None) -> tuple[Student, Task]:
     """A saved student with the task its head was trained for."""
     folder = model_folder(path)
-    return student_model.load(folder, saved_task(folder), device=device)
+    task = saved_task(folder)
+    return student_model.load(folder, adapter_for(task).head(task), device=device), task
 
 
 def words(student: Student, text: str) -> list[tuple[str, int, int]]:
@@ -71,28 +73,21 @@ def words(student: Student, text: str) -> list[tuple[str, int, int]]:
     return [(m.group(), m.start(), m.end()) for m in WORD_RE.finditer(text)]
 
 
-def predict_texts(student: Student, texts: list[str], batch_size: int = 64, max_length: int = 128) -> list[dict]:
-    """One prediction per text: label, score and every label's probability; for NER, the entity spans."""
-    task, names = student.task, student.task.tag_names
-    if not task.is_ner:
-        rows = probabilities(student, [Example(text=t) for t in texts], batch_size, max_length)
-        out = []
-        for text, p in zip(texts, rows, strict=True):
-            best = int(p.argmax())
-            out.append({"text": text, "label": names[best], "score": round(float(p[best]), 6),
-                        "probabilities": {name: round(float(v), 6) for name, v in zip(names, p.tolist())}})
-        return out
-    split = [words(student, t) for t in texts]
-    rows = probabilities(student, [Example(tokens=[w for w, _, _ in ws]) for ws in split], batch_size, max_length)
-    out = []
-    for text, ws, p in zip(texts, split, rows, strict=True):
-        best = p.max(-1)
-        tags = [names[i] for i in best.indices.tolist()]
-        entities = [{"text": text[ws[first][1]:ws[last - 1][2]], "type": etype, "start": ws[first][1],
-                     "end": ws[last - 1][2], "score": round(float(best.values[first:last].mean()), 6)}
-                    for first, last, etype in bio_spans(to_iob2(tags))]
-        out.append({"text": text, "entities": entities})
-    return out
+def predict_texts(student: Student, task: Task, texts: list[str], batch_size: int = 64,
+                  max_length: int = 128) -> list[dict]:
+    """One prediction per text, as the task's adapter writes it (`TaskAdapter.output_row`).
+
+    A per-token head reads the text as the words of the student's own tokenizer, each with its offsets."""
+    if student.head.per_token:
+        split = [words(student, t) for t in texts]
+        examples = [Example(tokens=[w for w, _, _ in ws]) for ws in split]
+    else:
+        split = [[] for _ in texts]
+        examples = [Example(text=t) for t in texts]
+    adapter = adapter_for(task)
+    rows = probabilities(student, examples, batch_size, max_length)
+    return [adapter.output_row(task, text, p, [(start, end) for _, start, end in ws])
+            for text, ws, p in zip(texts, split, rows, strict=True)]
 
 
 def read_texts(path: str | Path, text_column: str = "text") -> list[str]:
@@ -115,7 +110,7 @@ def check_output(output: str | Path | None) -> None:
 
 
 def write_predictions(predictions: list[dict], output: str | Path | None) -> None:
-    """JSONL (to stdout when ``output`` is None) or CSV (NER entities as a JSON list in one column)."""
+    """JSONL (to stdout when ``output`` is None) or CSV (lists such as NER entities as JSON in one column)."""
     if output is None or Path(output).suffix == ".jsonl":
         text = "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in predictions)
     else:
@@ -143,25 +138,24 @@ def predict_file(model: str | Path, input_path: str | Path, output: str | Path |
     check_output(output)
     texts = read_texts(input_path, text_column)
     started = time.perf_counter()
-    student = load_student(model, device)
+    student, task = load_student(model, device)
     loaded = time.perf_counter()
     predictions: list[dict] = []
     chunk = batch_size * 4  # a progress step every few batches; length-sorting works within a chunk
     for start in range(0, len(texts), chunk):
-        predictions += predict_texts(student, texts[start:start + chunk], batch_size, max_length)
+        predictions += predict_texts(student, task, texts[start:start + chunk], batch_size, max_length)
         if progress is not None:
             progress(len(predictions), len(texts))
     seconds = time.perf_counter() - loaded
     write_predictions(predictions, output)
     return {"texts": len(texts), "seconds": round(seconds, 3), "texts_per_s": round(len(texts) / seconds, 1),
-            "load_seconds": round(loaded - started, 3), "task": student.task.kind, "batch_size": batch_size,
+            "load_seconds": round(loaded - started, 3), "task": task.kind, "batch_size": batch_size,
             "max_length": max_length, "device": str(student.device)}
 
 
 def _flat(prediction: dict) -> dict[str, object]:
-    """A CSV row: probabilities as ``p_<label>`` columns, NER entities as a JSON list."""
-    row = {k: v for k, v in prediction.items() if k not in ("probabilities", "entities")}
+    """A CSV row: ``probabilities`` as ``p_<label>`` columns, lists and other nested values as JSON text."""
+    row = {k: json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v
+           for k, v in prediction.items() if k != "probabilities"}
     row.update({f"p_{label}": p for label, p in prediction.get("probabilities", {}).items()})
-    if "entities" in prediction:
-        row["entities"] = json.dumps(prediction["entities"], ensure_ascii=False)
     return row

@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from evokd.data.readers import DataError, Dataset
 from evokd.data import readers
+from evokd.data.formats import Row
+from evokd.data.readers import DataError, Dataset
 from evokd.student.model import Head
 from evokd.task import Example, Task
 from evokd.tasks.base import TaskAdapter
@@ -62,9 +63,27 @@ def head_for(task: Task) -> Head:
     return adapter_for(task).head(task)
 
 
+def task_for(head: Head) -> Task | None:
+    """The task a saved student's head serves: the first registered kind that builds that head; None if none does."""
+    return next((task for adapter in _ADAPTERS.values() if (task := adapter.task_for(head)) is not None), None)
+
+
+def kind_of(rows: list[Row], where: Path) -> str:
+    """The first registered kind whose reader accepts ``rows`` (a run's seeds, say); a `DataError` if none does."""
+    for kind, adapter in _ADAPTERS.items():
+        try:
+            adapter.read_rows(where, rows)
+        except DataError:
+            continue
+        return kind
+    raise DataError(f"{where}: the rows are examples of no task kind ({', '.join(_ADAPTERS)}); "
+                    f"give a file written by 'evokd run'")
+
+
 def evaluate(task: Task, gold: Sequence[Example], predicted: list) -> dict:
     """Scores of predictions on ``gold`` examples; ``score`` is the task's selection metric."""
     return adapter_for(task).evaluate(task, gold, predicted)
 
 
-__all__ = ["TaskAdapter", "adapter_for", "evaluate", "head_for", "kinds", "load_dataset", "register", "sample_shots"]
+__all__ = ["TaskAdapter", "adapter_for", "evaluate", "head_for", "kind_of", "kinds", "load_dataset", "register",
+           "sample_shots", "task_for"]

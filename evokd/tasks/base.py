@@ -10,15 +10,20 @@ leak index compares.
 
 Adapters hold no labels: a method that needs the label set takes the `Task`. The one kind of state
 an adapter may hold is what it fits to a run's training data once (`fitted`), e.g. NER's tokenizer.
+
+What a user takes away (`evokd.handoff`: predict, the model card, export) asks the adapter too: which
+task a saved student's head serves, how a prediction is written out, how the card names and resamples
+the scores, and what an exported training row holds.
 """
 
 from __future__ import annotations
 
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from evokd.data.formats import Row
 from evokd.data.readers import DataError, Record
@@ -27,6 +32,23 @@ from evokd.student.model import Head
 from evokd.task import Example, Task
 from evokd.teacher.client import Reply, Teacher
 from evokd.text import bullet_list
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+
+class HubMetric(NamedTuple):
+    """One test score as a model card's Hub metadata (``model-index``) lists it."""
+
+    type: str
+    """The Hub's metric id ("f1", "accuracy")."""
+    key: str
+    """Its key in `TaskAdapter.scores`' result."""
+    name: str
+    """Its name on the card ("macro-F1")."""
+    average: str | None = None
+    """How per-label scores are averaged into it ("macro"), for the Hub's metric arguments; None if not."""
 
 
 class TaskAdapter(ABC):
@@ -50,6 +72,14 @@ class TaskAdapter(ABC):
     """The teacher's one-line task description when neither the settings nor the data card give one."""
     cuts_reference_texts: ClassVar[bool]
     """Whether `reference_labels` shows the teacher each text cut to ``words`` words (reports say so)."""
+    pipeline_tag: ClassVar[str]
+    """The Hugging Face pipeline that loads the saved student, and the cards' Hub task ("text-classification")."""
+    pipeline_args: ClassVar[str]
+    """Keyword arguments the model card's ``pipeline(...)`` line adds to predict like `evokd predict` ("" if none)."""
+    card_metrics: ClassVar[tuple[HubMetric, ...]]
+    """The test scores the model card lists, the selection metric first."""
+    export_columns: ClassVar[str]
+    """`export_row`'s columns as the dataset card describes them."""
 
     # ---- data files ----------------------------------------------------------------------------
 
@@ -121,6 +151,16 @@ class TaskAdapter(ABC):
     def to_example(self, sample: Sample) -> Example:
         """The training example an accepted sample becomes."""
 
+    @abstractmethod
+    def task_for(self, head: Head) -> Task | None:
+        """The task whose student head is ``head`` (a saved student's), or None if this kind builds no such head."""
+
+    @abstractmethod
+    def weighted_scores(self, task: Task, gold: list, predicted: list, weights: np.ndarray) -> np.ndarray:
+        """The selection metric once per row of ``weights`` (how often each text counts, e.g. a bootstrap
+        resample; a row of ones gives the metric of `scores`), computed from per-text counts so that a
+        thousand resamples cost one matrix product."""
+
     # ---- what the teacher reads ------------------------------------------------------------------
 
     def label_text(self, task: Task) -> str:
@@ -171,3 +211,20 @@ class TaskAdapter(ABC):
     @abstractmethod
     def show_prediction(self, sample: Mapping[str, Any]) -> str:
         """The student's prediction on a sample as one line of text."""
+
+    # ---- what a user takes away ------------------------------------------------------------------
+
+    @abstractmethod
+    def output_row(self, task: Task, text: str, scores: torch.Tensor, offsets: Sequence[tuple[int, int]]) -> dict:
+        """One prediction as `evokd predict` writes it: ``text`` and the answer read from the student's ``scores``
+        (softmax over the head's names: one row for the text, or, for a per-token head, one row per word, the
+        words at the character ``offsets``)."""
+
+    @abstractmethod
+    def export_row(self, sample: Mapping[str, Any]) -> dict[str, Any]:
+        """A seed or sample (accepted or, for auditing, rejected) as a row of the exported training data:
+        the kind's own columns (`export_columns`), without ``source`` and ``round``."""
+
+    @abstractmethod
+    def label_counts(self, examples: Iterable[Mapping[str, Any]]) -> Counter[str]:
+        """How often each label occurs in ``examples`` (exported rows): texts per class, mentions per entity type."""

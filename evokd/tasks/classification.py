@@ -8,21 +8,27 @@ that label is one the task has and the one the Generator was asked for.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from evokd.data.formats import Row, jsonl_rows
 from evokd.data.readers import DataError, Record, classification_example, read_csv, read_table
 from evokd.prompts import render
 from evokd.schemas import LabelVerdict
 from evokd.state import Prediction, Sample
-from evokd.student.metrics import class_scores
+from evokd.student.metrics import class_scores, f1_of_counts
 from evokd.student.model import Head
 from evokd.task import Example, Task
-from evokd.tasks.base import TaskAdapter
+from evokd.tasks.base import HubMetric, TaskAdapter
 from evokd.teacher.client import Reply, Teacher
 from evokd.text import as_data, bullet_list, clip
+
+if TYPE_CHECKING:
+    import torch
 
 
 def match_label(answer: str, labels: tuple[str, ...]) -> str | None:
@@ -46,6 +52,11 @@ class Classification(TaskAdapter):
     examples_shown = 6
     default_description = "Classify each text into exactly one of the labels."
     cuts_reference_texts = True
+    pipeline_tag = "text-classification"
+    pipeline_args = ""
+    card_metrics = (HubMetric("f1", "macro_f1", "macro-F1", average="macro"),
+                    HubMetric("accuracy", "accuracy", "accuracy"))
+    export_columns = "`text`, `label`"
 
     def read_split(self, file: Path, text: str) -> list[Record]:
         """JSONL ``{"text", "label"}`` lines, or a CSV with ``text`` and ``label`` columns."""
@@ -81,6 +92,17 @@ class Classification(TaskAdapter):
     def to_example(self, sample: Sample) -> Example:
         """The text with the Critic's label."""
         return Example(text=sample["text"], label=sample["label"])
+
+    def task_for(self, head: Head) -> Task | None:
+        """A whole-text head: its names are the labels."""
+        return None if head.per_token else Task(self.kind, head.names)
+
+    def weighted_scores(self, task: Task, gold: list, predicted: list, weights: np.ndarray) -> np.ndarray:
+        """Macro-F1 from each text's (tp, fp, fn) per label."""
+        counts = np.array([[c for label in task.labels for c in (p == label == g, p == label != g, g == label != p)]
+                           for g, p in zip(gold, predicted, strict=True)], dtype=float)
+        counts = counts.reshape(len(gold), 3 * len(task.labels))  # also when there are no texts
+        return f1_of_counts((weights @ counts).reshape(len(weights), len(task.labels), 3)).mean(axis=1)
 
     def format_feedback(self, feedback: list[Prediction], limit: int) -> tuple[str, str]:
         """Wrong ones with true and predicted label, right ones with their label."""
@@ -141,3 +163,18 @@ class Classification(TaskAdapter):
     def show_prediction(self, sample: Mapping[str, Any]) -> str:
         """The predicted label."""
         return str(sample.get("predicted", ""))
+
+    def output_row(self, task: Task, text: str, scores: torch.Tensor, offsets: Sequence[tuple[int, int]]) -> dict:
+        """The likeliest label, its probability, and every label's probability."""
+        best = int(scores.argmax())
+        probabilities = {name: round(float(v), 6) for name, v in zip(task.labels, scores.tolist(), strict=True)}
+        return {"text": text, "label": task.labels[best], "score": round(float(scores[best]), 6),
+                "probabilities": probabilities}
+
+    def export_row(self, sample: Mapping[str, Any]) -> dict[str, Any]:
+        """The text and its label (None for a sample rejected before it had one)."""
+        return {"text": sample.get("text", ""), "label": sample.get("label") or None}
+
+    def label_counts(self, examples: Iterable[Mapping[str, Any]]) -> Counter[str]:
+        """Texts per label."""
+        return Counter(ex["label"] for ex in examples)

@@ -9,17 +9,17 @@ from pathlib import Path
 import pytest
 import yaml
 
+from evokd import tasks
 from evokd.cli import main
 from evokd.handoff.card import bootstrap, point
 from evokd.records import read_jsonl
-from evokd.student import metrics
 from evokd.task import Example, Task
+from tests.support.data import NEG, POS, write_jsonl
 
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory: pytest.TempPathFactory, tiny_student: Path) -> Path:
     """One short classification run against the scripted teacher, shared by the tests below."""
-    from tests.conftest import NEG, POS, write_jsonl
     from tests.support.fake_openai import FakeOpenAI, SentimentTeacher
 
     root = tmp_path_factory.mktemp("handoff")
@@ -64,14 +64,13 @@ def test_model_card_is_written_with_metadata_and_scores(finished_run: Path) -> N
     assert json.loads((finished_run / "teacher.json").read_text()) == {"model": "scripted-teacher", "endpoint": "local"}
 
 
-@pytest.mark.parametrize("task, gold, pred", [
-    (Task("classification", ("a", "b", "c")), list("aabbbcca"), list("abbbccca")),
-    (Task("ner", ("x", "y")), [["B-x", "I-x", "O"], ["B-y", "O", "B-x"], ["O", "O", "O"]],
+@pytest.mark.parametrize("task, examples, pred", [
+    (Task("classification", ("a", "b", "c")), [Example(label=g) for g in "aabbbcca"], list("abbbccca")),
+    (Task("ner", ("x", "y")), [Example(tags=g) for g in (["B-x", "I-x", "O"], ["B-y", "O", "B-x"], ["O", "O", "O"])],
      [["B-x", "I-x", "O"], ["I-y", "O", "B-x"], ["B-y", "O", "O"]]),
 ])
-def test_bootstrap_counts_reproduce_the_run_metric(task: Task, gold: list, pred: list) -> None:
-    examples = [Example(tags=g) if task.is_ner else Example(label=g) for g in gold]
-    assert point(task, examples, pred) == pytest.approx(metrics.evaluate(task, examples, pred)["score"], abs=1e-4)
+def test_bootstrap_counts_reproduce_the_run_metric(task: Task, examples: list[Example], pred: list) -> None:
+    assert point(task, examples, pred) == pytest.approx(tasks.evaluate(task, examples, pred)["score"], abs=1e-4)
     lo, hi = bootstrap(task, examples, pred)
     assert 0 <= lo <= point(task, examples, pred) <= hi <= 1 and lo < hi
     assert bootstrap(task, examples, pred) == (lo, hi)  # seeded: the card is reproducible
@@ -101,11 +100,10 @@ def test_export_every_format_reads_back_the_same_rows(finished_run: Path, tmp_pa
 
 def test_export_ner_with_rejected_reasons(tmp_path: Path) -> None:
     """A hand-written NER run folder: tokens and tags out, and the rejected samples with their reasons."""
-    from tests.conftest import write_jsonl
-
     run = tmp_path / "run"
     run.mkdir()
-    write_jsonl(run / "seeds.jsonl", [{"n": 0, "text": "Bob runs", "tokens": ["Bob", "runs"], "tags": ["B-person", "O"]}])
+    write_jsonl(run / "seeds.jsonl",
+                [{"n": 0, "text": "Bob runs", "tokens": ["Bob", "runs"], "tags": ["B-person", "O"]}])
     write_jsonl(run / "samples.jsonl", [
         {"id": "r1-0", "round": 1, "text": "Ann met Bob.", "tokens": ["Ann", "met", "Bob", "."],
          "tags": ["B-person", "O", "B-person", "O"], "verdict": "accepted", "reason": ""},
@@ -116,7 +114,8 @@ def test_export_ner_with_rejected_reasons(tmp_path: Path) -> None:
 
     rows = pq.read_table(tmp_path / "x" / "train.parquet").to_pylist()
     assert [(r["tokens"], r["source"], r["round"], r["reason"]) for r in rows] == [
-        (["Bob", "runs"], "seed", 0, ""), (["Ann", "met", "Bob", "."], "generated", 1, ""), ([], "generated", 1, "unknown_type")]
+        (["Bob", "runs"], "seed", 0, ""), (["Ann", "met", "Bob", "."], "generated", 1, ""),
+        ([], "generated", 1, "unknown_type")]
     assert rows[2]["text"] == "Rome is old" and rows[1]["tags"] == ["B-person", "O", "B-person", "O"]
     card = (tmp_path / "x" / "README.md").read_text()
     assert "token-classification" in card and "`person` 3" in card and "| rejected (audit only" in card
@@ -137,7 +136,6 @@ def test_ner_model_card_from_a_hand_made_run(tmp_path: Path) -> None:
     from evokd.handoff.card import write_model_card
     from evokd.settings import Context
     from evokd.student import model
-    from tests.conftest import write_jsonl
     from tests.support.tiny_model import make_tiny_model
 
     task = Task("ner", ("city", "person"))
@@ -145,7 +143,7 @@ def test_ner_model_card_from_a_hand_made_run(tmp_path: Path) -> None:
                  Example(text="ann left rome", tokens=["ann", "left", "rome"], tags=["B-person", "O", "B-city"])]
     run = tmp_path / "run"
     base = make_tiny_model(tmp_path / "base", ["bob saw paris ann left rome"])
-    model.save(model.load(base, task, device="cpu"), run / "model")
+    model.save(model.load(base, tasks.head_for(task), device="cpu"), run / "model")
     write_jsonl(run / "seeds.jsonl", [{"n": 0, **sentences[0]}])
     write_jsonl(run / "samples.jsonl", [{"id": "r1-0", "round": 1, "verdict": "rejected", "reason": "not_substring"}])
     scores = {"span_f1": 0.25, "precision": 0.5, "recall": 0.1667, "score": 0.25}
@@ -153,7 +151,8 @@ def test_ner_model_card_from_a_hand_made_run(tmp_path: Path) -> None:
                "rounds": 1, "best_round": 1, "stop_reason": "max_rounds", "teacher_tokens": 1234}
     ctx = Context(task="ner", data=str(tmp_path / "ner-data"), student="org/some-encoder",
                   teacher_url="https://api.example.com/v1", teacher_model="big-model")
-    card = write_model_card(run, summary, ctx, Dataset(task, sentences, sentences, sentences, str(tmp_path / "ner-data")))
+    data = Dataset(task, sentences, sentences, sentences, str(tmp_path / "ner-data"))
+    card = write_model_card(run, summary, ctx, data)
     text = card.read_text()
     meta = front_matter(text)
     assert meta["pipeline_tag"] == "token-classification" and meta["base_model"] == "org/some-encoder"

@@ -13,11 +13,12 @@ import pytest
 
 from evokd.cli import main
 from evokd.data.formats import DataError, read_rows
-from evokd.data.readers import load_dataset
+from evokd.tasks import load_dataset
 from tests.support.data import NEG, POS
 
 ROWS = [{"text": t, "label": "positive"} for t in POS] + [{"text": t, "label": "negative"} for t in NEG]
-NER_ROWS = [{"tokens": ["Bob", "runs"], "tags": ["B-person", "O"]}, {"tokens": ["in", "Paris"], "tags": ["O", "I-city"]}]
+NER_ROWS = [{"tokens": ["Bob", "runs"], "tags": ["B-person", "O"]},
+            {"tokens": ["in", "Paris"], "tags": ["O", "I-city"]}]
 
 
 def write_parquet(folder: Path, rows: list[dict], splits: tuple[str, ...] = ("train", "dev", "test")) -> Path:

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import ast
 import inspect
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+import torch
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from evokd import tasks
 from evokd.agents.critic import label_batch
-from evokd.data.readers import DataError, Record, read_jsonl
+from evokd.data.formats import Row, jsonl_rows
+from evokd.data.readers import DataError, Record, read_table
 from evokd.graph.nodes import feedback_for
 from evokd.prompts import PLACEHOLDERS, default_path
 from evokd.schemas import LabelVerdict
@@ -22,6 +26,7 @@ from evokd.state import Prediction, Sample
 from evokd.student.model import Head
 from evokd.task import Example, Task
 from evokd.tasks import TaskAdapter, adapter_for, kinds, register
+from evokd.tasks.base import HubMetric
 from evokd.teacher.client import Reply, Teacher
 from evokd.text import LeakIndex, bullet_list
 
@@ -53,6 +58,12 @@ def test_adapter_for_a_task_is_its_kinds_and_heads_follow_the_kind():
     assert tasks.head_for(Task("ner", ("LOC", "PER"))) == Head(tags, per_token=True)
 
 
+def test_a_saved_head_gives_back_its_task():
+    for task in (Task("classification", ("neg", "pos")), Task("ner", ("LOC", "PER"))):
+        assert tasks.task_for(tasks.head_for(task)) == task
+    assert tasks.task_for(Head(("O", "I-LOC", "B-LOC"), per_token=True)) is None  # tags out of evokd's order
+
+
 class Topic(TaskAdapter):
     """A made-up third kind whose examples keep their answer under a key of their own (``topic``)."""
 
@@ -65,12 +76,19 @@ class Topic(TaskAdapter):
     examples_shown = 2
     default_description = "Name each text's topic."
     cuts_reference_texts = False
+    pipeline_tag = "text-classification"
+    pipeline_args = ""
+    card_metrics = (HubMetric("accuracy", "accuracy", "accuracy"),)
+    export_columns = "`text`, `topic`"
 
     def read_split(self, file: Path, text: str) -> list[Record]:
+        return self.read_rows(file, jsonl_rows(file, text))
+
+    def read_rows(self, file: Path, rows: list[Row]) -> list[Record]:
         def make(line_text: str, topic: str, where: str) -> Example:
             return {"text": line_text, "topic": topic}  # type: ignore[typeddict-unknown-key]
 
-        return read_jsonl(file, text, ("text", "topic"), make)
+        return read_table(file, rows, ("text", "topic"), make)
 
     def labels_in(self, ex: Example) -> set[str]:
         return {ex["topic"]}  # type: ignore[typeddict-item]
@@ -90,6 +108,13 @@ class Topic(TaskAdapter):
 
     def to_example(self, sample: Sample) -> Example:
         return {"text": sample["text"], "topic": sample["label"]}  # type: ignore[typeddict-unknown-key]
+
+    def task_for(self, head: Head) -> Task | None:
+        return None if head.per_token else Task(self.kind, head.names)
+
+    def weighted_scores(self, task: Task, gold: list, predicted: list, weights: np.ndarray) -> np.ndarray:
+        right = np.array([g == p for g, p in zip(gold, predicted, strict=True)], dtype=float)
+        return weights @ right / weights.sum(axis=1)
 
     def format_feedback(self, feedback: list[Prediction], limit: int) -> tuple[str, str]:
         return bullet_list([p["text"] for p in feedback if not p["correct"]][:limit]), "(none)"
@@ -120,6 +145,15 @@ class Topic(TaskAdapter):
 
     def show_prediction(self, sample: Mapping[str, Any]) -> str:
         return str(sample.get("predicted", ""))
+
+    def output_row(self, task: Task, text: str, scores: torch.Tensor, offsets: Sequence[tuple[int, int]]) -> dict:
+        return {"text": text, "topic": task.labels[int(scores.argmax())]}
+
+    def export_row(self, sample: Mapping[str, Any]) -> dict[str, Any]:
+        return {"text": sample.get("text", ""), "topic": sample.get("label") or None}
+
+    def label_counts(self, examples: Iterable[Mapping[str, Any]]) -> Counter[str]:
+        return Counter(ex["topic"] for ex in examples)
 
 
 @pytest.fixture

@@ -8,24 +8,30 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from evokd.data.bio import bio_spans, entity_types
+import numpy as np
+
+from evokd.data.bio import bio_spans, entity_types, to_iob2
 from evokd.data.formats import Row, jsonl_rows
 from evokd.data.readers import DataError, Record, check_tags, read_conll, read_table, tagged_example
 from evokd.prompts import default_path, render
 from evokd.schemas import Annotation
 from evokd.state import Prediction, Sample
-from evokd.student.metrics import span_scores
+from evokd.student.metrics import f1_of_counts, span_scores
 from evokd.student.model import Head
 from evokd.task import Example, Task
-from evokd.tasks.base import TaskAdapter
+from evokd.tasks.base import HubMetric, TaskAdapter
 from evokd.tasks.ner.text import PLACEHOLDER, Tokenizer, WhitespaceTokenizer, fold_type, resolve
 from evokd.teacher.client import Reply, Teacher
 from evokd.text import bullet_list, clip
+
+if TYPE_CHECKING:
+    import torch
 
 # ---- the type glossary ------------------------------------------------------------------------
 
@@ -191,6 +197,11 @@ class Ner(TaskAdapter):
     examples_shown = 4
     default_description = "Find the named entities in each sentence and give each its type."
     cuts_reference_texts = False
+    pipeline_tag = "token-classification"
+    pipeline_args = 'aggregation_strategy="first"'  # a word's tag from its first sub-token, as the student was trained
+    card_metrics = (HubMetric("f1", "span_f1", "span F1 (strict IOB2, micro)"),
+                    HubMetric("precision", "precision", "precision"), HubMetric("recall", "recall", "recall"))
+    export_columns = "`tokens`, `tags` (IOB2), `text` (the raw sentence)"
 
     def __init__(self, tokenizer: Tokenizer | None = None) -> None:
         self.tokenizer = tokenizer or Tokenizer()
@@ -239,6 +250,20 @@ class Ner(TaskAdapter):
         """Text is the tokens joined by spaces, as for the real data (the raw sentence stays in the sample)."""
         return Example(text=" ".join(sample["tokens"]), tokens=sample["tokens"], tags=sample["tags"])
 
+    def task_for(self, head: Head) -> Task | None:
+        """A per-token head whose tags are in `head`'s order (O, then B- and I- per type)."""
+        if not head.per_token:
+            return None
+        task = Task(self.kind, tuple(dict.fromkeys(tag[2:] for tag in head.names if tag != "O")))
+        return task if self.head(task) == head else None
+
+    def weighted_scores(self, task: Task, gold: list, predicted: list, weights: np.ndarray) -> np.ndarray:
+        """Micro span F1 from each sentence's (tp, fp, fn) spans."""
+        spans = [(set(bio_spans(want)), set(bio_spans(got))) for want, got in zip(gold, predicted, strict=True)]
+        counts = np.array([(len(want & got), len(got - want), len(want - got)) for want, got in spans],
+                          dtype=float).reshape(len(gold), 3)
+        return f1_of_counts(weights @ counts)
+
     def label_text(self, task: Task) -> str:
         """The types with their meanings ("geo-loc" or "other" alone tell a small model little)."""
         return describe_types(task.labels, glossary=self.glossary)
@@ -284,3 +309,24 @@ class Ner(TaskAdapter):
             return str(p)
         tokens = sample.get("tokens") or []
         return "; ".join(f"{' '.join(tokens[a:b])} ({t})" for a, b, t in bio_spans(p)) or "(no entities)"
+
+    def output_row(self, task: Task, text: str, scores: torch.Tensor, offsets: Sequence[tuple[int, int]]) -> dict:
+        """The entity spans read from the words' likeliest tags, each with its type, character offsets and mean
+        probability (the words and spans of ``pipeline("token-classification", aggregation_strategy="first")``)."""
+        names = self.head(task).names
+        best = scores.max(-1)
+        tags = to_iob2([names[i] for i in best.indices.tolist()])
+        return {"text": text, "entities": [
+            {"text": text[offsets[first][0]:offsets[last - 1][1]], "type": etype, "start": offsets[first][0],
+             "end": offsets[last - 1][1], "score": round(float(best.values[first:last].mean()), 6)}
+            for first, last, etype in bio_spans(tags)]}
+
+    def export_row(self, sample: Mapping[str, Any]) -> dict[str, Any]:
+        """Tokens, IOB2 tags and the raw sentence (empty lists for a sample rejected before it was tagged)."""
+        tokens = list(sample.get("tokens") or [])
+        text = sample.get("text") or " ".join(tokens)
+        return {"tokens": tokens, "tags": list(sample.get("tags") or []), "text": text}
+
+    def label_counts(self, examples: Iterable[Mapping[str, Any]]) -> Counter[str]:
+        """Entity mentions per type."""
+        return Counter(tag[2:] for ex in examples for tag in ex["tags"] if tag.startswith("B-"))
