@@ -31,6 +31,13 @@ class Services:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
+    @property
+    def teacher_identity(self) -> str:
+        """Who answers, as the reply cache knows it: the setting, else the endpoint and model name."""
+        c = self.ctx
+        url = c.teacher_url or os.environ.get("OPENAI_BASE_URL", "") or "openai"
+        return c.teacher_id or f"{url}|{c.teacher_model or os.environ.get('OPENAI_MODEL', 'teacher')}"
+
     def teacher(self, *, labelling: bool = False) -> Teacher:
         """The shared teacher client (labelling calls run at temperature 0)."""
         c = self.ctx
@@ -39,7 +46,7 @@ class Services:
             c.teacher_model or os.environ.get("OPENAI_MODEL", "teacher"),
             0.0 if labelling else c.temperature,
             c.max_tokens, c.timeout, c.max_retries, c.json_mode, c.parse_attempts, c.concurrency, c.cache,
-            c.teacher_id,
+            self.teacher_identity,
         )
 
     @property
@@ -89,11 +96,10 @@ def data_kind(data: str) -> TaskKind:
 
 @lru_cache(maxsize=8)
 def _teacher(url: str, model: str, temperature: float, max_tokens: int, timeout: float, max_retries: int,
-             json_mode: JsonMode, parse_attempts: int, concurrency: int, cache: str, teacher_id: str) -> Teacher:
+             json_mode: JsonMode, parse_attempts: int, concurrency: int, cache: str, identity: str) -> Teacher:
     chat = chat_model(url, model, temperature=temperature, max_tokens=max_tokens, timeout=timeout, max_retries=max_retries)
     # Who answers is part of every cached reply's key, so two teachers sharing a cache never swap replies:
     # the endpoint and model name, or for the local teacher its weights' sha256 (its port changes, its answers do not).
-    identity = teacher_id or f"{url or 'openai'}|{model}"
     return Teacher(chat, model_id=f"{identity}|{model}|{temperature}|{max_tokens}", json_mode=json_mode,
                    parse_attempts=parse_attempts, concurrency=concurrency, cache=ReplyCache(cache) if cache else None)
 

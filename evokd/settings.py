@@ -111,8 +111,9 @@ class Context:
     teacher_model: str = declare("", "Teacher model name; empty = $OPENAI_MODEL or 'teacher'.", env="OPENAI_MODEL")
     teacher_id: str = declare(
         "",
-        "Which teacher answers, in the reply cache's key: empty = its URL and model name; the local teacher "
-        "sets its weights' sha256 (its port changes between runs, its answers do not).",
+        "Which teacher answers, in the reply cache's key: empty = its URL and model name (a CLI run records "
+        "them at its start, so a resume that reaches the same teacher elsewhere still hits the cache); the local "
+        "teacher sets its weights' sha256 (its port changes between runs, its answers do not).",
         flag=False,
     )
     temperature: float = declare(0.8, "Teacher sampling temperature for generation (labelling uses 0).")

@@ -142,6 +142,7 @@ def save_run_config(ctx: Context, run_dir: Path) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     """Refuse a folder that holds a run, check every input, then run with the teacher endpoint settled."""
     from evokd.checkpoint import SQLITE_FILE, is_postgres
+    from evokd.services import services
     from evokd.teacher.check import preflight
     from evokd.teacher.client import TeacherUnavailable
     from evokd.teacher.local import teacher_endpoint
@@ -163,6 +164,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     chosen = {k: getattr(args, k) for k in endpoint_defaults(local=False)}  # None = left to the endpoint
     with teacher_endpoint(args.teacher_url, args.local_teacher, chosen, say) as endpoint:
         ctx = dataclasses.replace(ctx, **endpoint)
+        ctx = dataclasses.replace(ctx, teacher_id=services(ctx).teacher_identity)  # kept in run.json for resume
         run_dir.mkdir(parents=True, exist_ok=True)
         save_run_config(ctx, run_dir)
         if args.checkpointer:

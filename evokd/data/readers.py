@@ -31,7 +31,16 @@ from typing import Any, Protocol
 
 from evokd.data.bio import to_iob2
 from evokd.data.formats import (
-    VALIDATION, DataError, Row, csv_rows, decode, jsonl_rows, lines, parquet_rows, saved_rows, saved_splits,
+    VALIDATION,
+    DataError,
+    Row,
+    csv_rows,
+    decode,
+    jsonl_rows,
+    lines,
+    parquet_rows,
+    saved_rows,
+    saved_splits,
 )
 from evokd.task import Example, Task
 

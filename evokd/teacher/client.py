@@ -31,6 +31,7 @@ from pydantic import BaseModel, ValidationError
 
 T = TypeVar("T", bound=BaseModel)
 from evokd.settings import JsonMode
+
 # Far above any reply a max_tokens cap allows; a server that ignores the cap is not parsed at all.
 MAX_REPLY_CHARS = 100_000
 BAD_RESPONSE = "bad_response"  # an HTTP 200 whose body is not a chat completion (cut off, not JSON, wrong shape)

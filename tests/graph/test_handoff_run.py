@@ -31,7 +31,7 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory, tiny_student: Path) -
     write_jsonl(data / "test.jsonl", [{"text": f"truly {r['text']}", "label": r["label"]} for r in rows])
     (data / "card.json").write_text(json.dumps({"name": "tiny-sentiment", "language": "en", "licence": "CC0"}))
     out = root / "run"
-    with FakeOpenAI(SentimentTeacher()) as server:
+    with FakeOpenAI(SentimentTeacher(), models=("scripted-teacher",)) as server:
         assert main(["run", "--data", str(data), "--student", str(tiny_student), "--teacher-url", server.url,
                      "--teacher-model", "scripted-teacher", "--rounds", "2", "--per-round", "2", "--min-steps", "4",
                      "--epochs", "1", "--batch-size", "8", "--max-retries", "0", "--out", str(out)]) == 0
