@@ -118,7 +118,8 @@ def notes(s: Settings, runs: dict[str, list[dict]], refs: dict[str, dict], cut_t
                    f"shuffle){', first 150 words of each' if cut_texts else ''}; not the full test split.")
     if f := refs.get("full-shot"):
         chosen = f" (epoch {f['epoch']} kept, chosen on dev)" if "epoch" in f else ""
-        out.append(f"full-shot: {f['train_examples']:,} train examples, {f['epochs']} epoch(s){chosen}, seed {f['seed']} only.")
+        out.append(f"full-shot: {f['train_examples']:,} train examples, {f['epochs']} epoch(s){chosen}, "
+                   f"seed {f['seed']} only.")
     for name, rs in runs.items():  # a budget below one round leaves a method at its seed-only score: say so
         first = [c["tokens"] for r in rs for c in r.get("curve", []) if c["round"] == 1 and not c["within_budget"]]
         if first:
