@@ -102,6 +102,10 @@ class Context:
     patience_epochs: int = declare(3, "With select_epoch: stop training after this many epochs without a better dev "
                                       "score (0 = run every epoch).")
     batch_size: int = declare(16, "Student batch size.")
+    student_procs: int = declare(
+        1, "Local processes that train the student data-parallel (torch's elastic launcher: gloo on CPU, NCCL on "
+        "GPUs); the loop itself stays in one process, so the teacher is asked once."
+    )
     max_length: int = declare(128, "Student maximum sequence length in sub-tokens.")
     teacher_url: str = declare(
         "",

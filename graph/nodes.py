@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import random
 import shutil
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from langchain_core.runnables import RunnableConfig
@@ -22,17 +24,18 @@ from evokd.agents.analyst import analyse
 from evokd.agents.critic import label_batch
 from evokd.agents.generator import generate, plan
 from evokd.graph.cost import cost, stopwatch
+from evokd.graph.routing import reason_for
 from evokd.handoff.card import write_model_card
+from evokd.records import append_new, copy_dir, write_json, write_text
 from evokd.services import resolved, services
 from evokd.settings import Context
-from evokd.text import normalise
-from evokd.records import append_new, copy_dir, write_json, write_text
-from evokd.graph.routing import reason_for
 from evokd.state import Prediction, RoundRecord, Sample, State, teacher_tokens
 from evokd.student import model
+from evokd.student.distributed import Job, train_in_ranks
+from evokd.student.train import TrainConfig, class_keys, predict, train
 from evokd.task import Example, Task
 from evokd.tasks import TaskAdapter, adapter_for
-from evokd.student.train import TrainConfig, class_keys, predict, train
+from evokd.text import normalise
 
 
 def feedback_for(adapter: TaskAdapter, examples: list[Example], predicted: list) -> list[Prediction]:
@@ -47,17 +50,34 @@ def train_config(ctx: Context, rnd: int) -> TrainConfig:
                        max_length=ctx.max_length, patience=ctx.patience_epochs, seed=ctx.seed * 1_000 + rnd)
 
 
+@dataclass(frozen=True)
+class DevScore:
+    """The task's selection metric on held-out examples (never test); picklable, so data-parallel ranks get it."""
+
+    task: Task
+    dev: list[Example]
+    max_length: int
+
+    def __call__(self, student: model.Student) -> float:
+        return float(tasks.evaluate(self.task, self.dev, predict(student, self.dev, max_length=self.max_length))["score"])
+
+
 def fit(net: model.Student, examples: list[Example], ctx: Context, rnd: int, task: Task, dev: list[Example],
         on_progress: Callable[[dict], None] | None = None) -> dict:
     """Train with the run's recipe: class-balanced batches and the epoch chosen on `dev` (by the task's
     selection metric) where the settings say so. The one way every method, and the benchmark's
-    references, train the student."""
-    def dev_score(student: model.Student) -> float:
-        return float(tasks.evaluate(task, dev, predict(student, dev, max_length=ctx.max_length))["score"])
-
-    return train(net, examples, train_config(ctx, rnd), on_progress,
-                 balance_by=class_keys(net.head, examples) if ctx.balance else None,
-                 dev_score=dev_score if ctx.select_epoch and dev else None)
+    references, train the student; with ``student_procs`` > 1 the pass runs data-parallel in local ranks."""
+    balance_by = class_keys(net.head, examples) if ctx.balance else None
+    dev_score = DevScore(task, dev, ctx.max_length) if ctx.select_epoch and dev else None
+    if ctx.student_procs <= 1:
+        return train(net, examples, train_config(ctx, rnd), on_progress, balance_by=balance_by, dev_score=dev_score)
+    with tempfile.TemporaryDirectory(prefix="evokd-student-") as tmp:
+        model.save(net, Path(tmp) / "in")
+        job = Job(str(Path(tmp) / "in"), net.head, examples, train_config(ctx, rnd), str(Path(tmp) / "out"),
+                  balance_by, dev_score)
+        stats = train_in_ranks(job, ctx.student_procs)
+        net.model.load_state_dict(model.load(job.out_dir, net.head, device=str(net.device)).model.state_dict())
+    return stats
 
 
 def prune(student_dir: Path, keep: set[str]) -> None:

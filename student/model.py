@@ -10,6 +10,7 @@ the caller's RNG state is untouched.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,6 +123,21 @@ def _reset_head(model: PreTrainedModel) -> None:
                 torch.nn.init.normal_(module.weight, std=std)
                 if module.bias is not None:
                     torch.nn.init.zeros_(module.bias)
+
+
+HEADS = {"ForSequenceClassification": False, "ForTokenClassification": True}  # architecture suffix -> per_token
+
+
+def saved_head(folder: str | Path) -> Head:
+    """The head a saved student carries, read from its config.json (architecture and ``id2label``)."""
+    config = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
+    architecture = " ".join(config.get("architectures") or [])
+    per_token = next((per for suffix, per in HEADS.items() if architecture.endswith(suffix)), None)
+    if per_token is None:
+        raise StudentError(f"{folder}: a model without a classification head ({architecture or 'no architectures'}); "
+                           f"give a run folder or a model saved by 'evokd run'")
+    names = tuple(label for _, label in sorted((int(i), label) for i, label in (config.get("id2label") or {}).items()))
+    return Head(names, per_token)
 
 
 def default_student_path() -> str:

@@ -59,6 +59,11 @@ def train(
 ) -> dict:
     """Fine-tune `student` in place on `examples`; return step count, final epoch loss, speed and the epoch kept.
 
+    Inside a torch process group (`evokd.student.distributed`, or a user's own ``torchrun``) it trains
+    data-parallel: every rank draws the same epoch order and takes its strided share, with a per-rank
+    batch of ``batch_size / world`` so the global batch, the step count and the schedule stay those of
+    one process; gradients are averaged by DistributedDataParallel, so every rank ends with the same weights.
+
     ``balance_by`` gives each example's class: every epoch then draws the classes equally often
     (`epoch_orders`). ``dev_score`` scores the student on held-out data (never test): it runs after
     every epoch once ``cfg.min_steps`` steps are done, the best epoch's weights are restored at the
@@ -77,7 +82,10 @@ def train(
 
     enc = _tokenize(student, examples, cfg.max_length)
     labels = _label_ids(student, examples, enc)
-    batches_per_epoch = math.ceil(n / cfg.batch_size)
+    rank, world = _rank_and_world()
+    per_rank = math.ceil(n / world)  # each rank's share of an epoch, the last ones topped up by wrapping round
+    batch_size = math.ceil(cfg.batch_size / world)
+    batches_per_epoch = math.ceil(per_rank / batch_size)
     epochs = max(cfg.epochs, math.ceil(cfg.min_steps / batches_per_epoch))
     total = epochs * batches_per_epoch
     warmup = int(cfg.warmup_ratio * total)
@@ -96,18 +104,21 @@ def train(
     )
     orders = epoch_orders(n, balance_by, order_rng)
     best = Best()
+    forward = _data_parallel(model, device) if world > 1 else model
     model.train()
     step, epoch, loss_mean = 0, 0, 0.0
     for epoch in range(1, epochs + 1):
         order = next(orders)
+        if world > 1:
+            order = (order * 2)[rank : rank + per_rank * world : world]
         losses = []
-        for start in range(0, n, cfg.batch_size):
-            idx = order[start : start + cfg.batch_size]
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
             batch = collate([enc["input_ids"][i] for i in idx], _pad_id(student), [labels[i] for i in idx])
             for group in optimizer.param_groups:
                 group["lr"] = cfg.lr * lr_factor(step, total, warmup)
             with _autocast(device):
-                loss = model(**{k: v.to(device) for k, v in batch.items()}).loss
+                loss = forward(**{k: v.to(device) for k, v in batch.items()}).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)  # HF Trainer's default; tames the first steps of a fresh head
             optimizer.step()
@@ -317,6 +328,22 @@ def _pad_id(student: Student) -> int:
     """The tokenizer's pad id; any id works when it has none, since attention_mask hides padding."""
     pad = student.tokenizer.pad_token_id
     return 0 if pad is None else pad
+
+
+def _rank_and_world() -> tuple[int, int]:
+    """This process's rank and the number of ranks: (0, 1) outside a process group."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _data_parallel(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """The model wrapped for data-parallel training: the wrapper averages gradients across ranks."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
 
 def _autocast(device: torch.device) -> contextlib.AbstractContextManager:

@@ -22,14 +22,13 @@ from pathlib import Path
 
 from evokd.data.formats import DataError, column, read_rows
 from evokd.student import model as student_model
-from evokd.student.model import Head, Student, StudentError
+from evokd.student.model import Student, StudentError
 from evokd.student.train import probabilities
 from evokd.task import Example, Task
 from evokd.tasks import adapter_for, kinds, task_for
 
 OUTPUT_SUFFIXES = (".jsonl", ".csv")
 WORD_RE = re.compile(r"\w+|[^\w\s]")  # words and single punctuation marks, for a tokenizer with no pre-tokenizer
-HEADS = {"ForSequenceClassification": False, "ForTokenClassification": True}  # architecture suffix -> per_token
 Progress = Callable[[int, int], None]  # (texts done, texts in all)
 
 
@@ -44,16 +43,10 @@ def model_folder(path: str | Path) -> Path:
 
 def saved_task(folder: Path) -> Task:
     """The task a saved student's head was built for, read from its config.json (head type and ``id2label``)."""
-    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    architecture = " ".join(config.get("architectures") or [])
-    per_token = next((per for suffix, per in HEADS.items() if architecture.endswith(suffix)), None)
-    if per_token is None:
-        raise StudentError(f"{folder}: a model without a classification head ({architecture or 'no architectures'}); "
-                           f"give a run folder or a model saved by 'evokd run'")
-    names = tuple(label for _, label in sorted((int(i), label) for i, label in (config.get("id2label") or {}).items()))
-    task = task_for(Head(names, per_token))
+    head = student_model.saved_head(folder)
+    task = task_for(head)
     if task is None:
-        raise StudentError(f"{folder}: its classes ({', '.join(names)}) are no head evokd builds for a task "
+        raise StudentError(f"{folder}: its classes ({', '.join(head.names)}) are no head evokd builds for a task "
                            f"({', '.join(kinds())}), e.g. tags out of evokd's order; give a model saved by evokd")
     return task
 
