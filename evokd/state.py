@@ -103,6 +103,8 @@ class RoundRecord(TypedDict, total=False):
     """Accepted samples picked from the pool."""
     held_out: int
     """Pool samples the noise step held out of later training."""
+    pool_tokens: int
+    """Teacher tokens spent labelling this round's pool picks."""
     tokens_per_accepted_pool: float | None
     """This round's teacher tokens on pool samples per accepted pool sample (None: none accepted)."""
     tokens_per_accepted_generated: float | None
