@@ -141,7 +141,8 @@ def analyst(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     runtime.stream_writer({"node": "analyst", "round": rnd, "status": "analysing"})
     with stopwatch() as elapsed:
         analysis, reply = analyse(run.teacher(), ctx.prompt("analyst"), task, run.description, state.get("feedback", []),
-                                  ctx.feedback_limit, seed=ctx.seed * 100_003 + rnd)
+                                  ctx.feedback_limit, seed=ctx.seed * 100_003 + rnd,
+                                  uncertain=state.get("uncertain", []) if ctx.pool else [])
     return {"round": rnd, "analysis": analysis, "batch": [], "stats": {str(rnd): {"analyst": cost([reply], elapsed[0])}}}
 
 

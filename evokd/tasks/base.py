@@ -120,10 +120,10 @@ class TaskAdapter(ABC):
                 picked.append(train[i])
         return picked
 
-    @abstractmethod
     def pool_item(self, value: str | list[str]) -> Example:
         """An unlabelled pool row's text (or token list) as the student reads it: ``{"text"}`` plus what the
-        kind's student needs (NER: ``tokens``); never a label."""
+        kind's student needs (NER: ``tokens``); never a label. Default: the text (a token list joined by spaces)."""
+        return Example(text=value if isinstance(value, str) else " ".join(value))
 
     def fitted(self, train: Sequence[Example]) -> TaskAdapter:
         """This adapter with what it learns from a run's training data (built once per run); default: itself."""

@@ -77,10 +77,6 @@ class Classification(TaskAdapter):
         if len(labels) < 2:
             raise DataError(f"{file}: only one class ({labels[0]!r}) in train; a classifier needs at least two labels")
 
-    def pool_item(self, value: str | list[str]) -> Example:
-        """The text (a token list joined by spaces)."""
-        return Example(text=value if isinstance(value, str) else " ".join(value))
-
     def head(self, task: Task) -> Head:
         """One class per text, named by the labels."""
         return Head(names=task.labels)
