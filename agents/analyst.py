@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from evokd.schemas import Analysis
-from evokd.teacher.client import Teacher
-from evokd.state import Prediction
 from evokd.prompts import default, render
+from evokd.schemas import Analysis
+from evokd.state import Prediction
 from evokd.task import Task
 from evokd.tasks import adapter_for
+from evokd.teacher.client import Teacher
 from evokd.text import as_data, bullet_list, clip
 
 

@@ -38,7 +38,8 @@ def build_graph() -> StateGraph:
     builder.add_edge("generator", "critic")
     builder.add_edge("critic", "review_samples")
     builder.add_edge("review_samples", "student")
-    builder.add_conditional_edges("student", route, {"selector": "selector", "analyst": "analyst", "finalize": "finalize"})
+    builder.add_conditional_edges("student", route,
+                                  {"selector": "selector", "analyst": "analyst", "finalize": "finalize"})
     builder.add_conditional_edges("selector", after_selector, {"analyst": "analyst", "critic": "critic"})
     builder.add_edge("finalize", END)
     return builder

@@ -261,7 +261,8 @@ def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> 
         accepted=sum(s["verdict"] == "accepted" for s in batch), rejected=dict(rejected),
         hard_accepted=sum(s["verdict"] == "accepted" and s.get("stance") == "hard" for s in batch),
         easy_accepted=sum(s["verdict"] == "accepted" and s.get("stance") == "easy" for s in batch),
-        pool_accepted=pool_accepted, held_out=sum(s.get("noise") == "held_out" for s in from_pool), pool_tokens=pool_tokens,
+        pool_accepted=pool_accepted, held_out=sum(s.get("noise") == "held_out" for s in from_pool),
+        pool_tokens=pool_tokens,
         **per_accepted(pool_tokens, pool_accepted, round_tokens - pool_tokens,
                        sum(s["verdict"] == "accepted" for s in batch) - pool_accepted),
         nodes=nodes, teacher_tokens=teacher_tokens({**stats, str(rnd): nodes}), student_path=str(path),
@@ -278,8 +279,11 @@ def per_accepted(pool_tokens: int, pool_accepted: int, generated_tokens: int, ge
 
     A pool sample costs its labelling call; a generated one everything else the round spent on the
     teacher (analysis, generation, labelling), the price of choosing what to write."""
-    return {"tokens_per_accepted_pool": round(pool_tokens / pool_accepted, 1) if pool_accepted else None,
-            "tokens_per_accepted_generated": round(generated_tokens / generated_accepted, 1) if generated_accepted else None}
+    def per(tokens: int, accepted: int) -> float | None:
+        return round(tokens / accepted, 1) if accepted else None
+
+    return {"tokens_per_accepted_pool": per(pool_tokens, pool_accepted),
+            "tokens_per_accepted_generated": per(generated_tokens, generated_accepted)}
 
 
 def finalize(state: State, runtime: Runtime[Context], config: RunnableConfig) -> dict[str, object]:

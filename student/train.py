@@ -247,7 +247,8 @@ def embeddings(
     with torch.no_grad():
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
-            batch = {k: v.to(student.device) for k, v in collate([enc["input_ids"][i] for i in idx], _pad_id(student)).items()}
+            padded = collate([enc["input_ids"][i] for i in idx], _pad_id(student))
+            batch = {k: v.to(student.device) for k, v in padded.items()}
             with _autocast(student.device):
                 hidden = body(**batch).last_hidden_state.float()
             mask = batch["attention_mask"].unsqueeze(-1).float()

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
+import pytest
+import torch
 from langgraph.checkpoint.memory import InMemorySaver
 
+from evokd.agents.selector import uncertainty
+from evokd.graph import nodes
 from evokd.graph.build import build_graph
+from evokd.graph.nodes import mark_noise
 from evokd.records import read_jsonl
-from tests.support.data import write_jsonl
+from evokd.state import Sample
+from evokd.student import model
+from evokd.student.model import Head
+from evokd.student.train import TrainConfig, probabilities, train
+from evokd.tasks import adapter_for
+from tests.support.data import NEG, POS, write_jsonl
 from tests.support.fake_openai import prompt_of
 from tests.support.runs import make_context
 
@@ -25,10 +36,12 @@ def poisoned_pool(folder: Path) -> Path:
 
 
 def run_graph(ctx) -> dict:  # noqa: ANN001
-    return build_graph().compile(checkpointer=InMemorySaver()).invoke({}, {"configurable": {"thread_id": "t"}}, context=ctx)
+    app = build_graph().compile(checkpointer=InMemorySaver())
+    return app.invoke({}, {"configurable": {"thread_id": "t"}}, context=ctx)
 
 
-def test_pure_pool_run_labels_picks_and_never_leaks_the_pool_labels(sentiment_dir, tiny_student, teacher_server, tmp_path):
+def test_pure_pool_run_labels_picks_and_never_leaks_the_pool_labels(sentiment_dir, tiny_student, teacher_server,
+                                                                    tmp_path):
     run = tmp_path / "run"
     ctx = make_context(sentiment_dir, tiny_student, teacher_server, run, pool=str(poisoned_pool(tmp_path)),
                        per_round=0, pool_per_round=3)
@@ -67,3 +80,83 @@ def test_full_mode_labels_picks_with_the_generated_batch(sentiment_dir, tiny_stu
     # The Analyst saw the pool texts the student is least sure of.
     analyst = [prompt_of(r) for r in teacher_server.requests if "analysing" in prompt_of(r)]
     assert analyst and all(any(t in p for t in POOL) for p in analyst)
+
+
+def first_picks(ctx) -> tuple[list[dict], dict]:  # noqa: ANN001
+    """Round 1's pool picks and the state, with the run paused after the selector."""
+    app = build_graph().compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "t"}}
+    app.invoke({}, config, context=ctx, interrupt_after=["selector"])
+    state = app.get_state(config).values
+    return state["picks"], state
+
+
+@pytest.mark.parametrize("query", ["uncertainty", "diverse", "random"])
+def test_each_query_strategy_picks_from_the_seed_students_scores(sentiment_dir, tiny_student, teacher_server, tmp_path,
+                                                                 query):
+    pool = poisoned_pool(tmp_path)
+    ctx = make_context(sentiment_dir, tiny_student, teacher_server, tmp_path / "run", pool=str(pool), per_round=0,
+                       pool_per_round=3, query=query)
+    chosen, state = first_picks(ctx)
+    # The seed student's own scores of the whole pool, recomputed here.
+    net = model.load(state["student_path"], Head(names=("negative", "positive")))
+    scores = dict(zip(POOL, uncertainty(probabilities(net, [{"text": t} for t in POOL])), strict=True))
+    assert len(chosen) == 3 and len({s["text"] for s in chosen}) == 3
+    assert all(s["query_score"] == pytest.approx(scores[s["text"]], abs=1e-5) for s in chosen)
+    assert state["picked"] == [s["pool_id"] for s in chosen] and state["uncertain"][0] == max(scores, key=scores.get)
+    if query == "uncertainty":
+        assert sorted(s["query_score"] for s in chosen) == pytest.approx(sorted(scores.values())[-3:], abs=1e-5)
+    if query == "diverse":  # embedded once, for the whole pool, by the seed student
+        assert set(torch.load(tmp_path / "run" / "pool_embeddings.pt")) == {f"p{i}" for i in range(1, len(POOL) + 1)}
+    again, _ = first_picks(dataclasses.replace(ctx, run_dir=str(tmp_path / "again")))
+    assert [s["pool_id"] for s in again] == [s["pool_id"] for s in chosen]  # seeded: the same picks again
+
+
+def test_the_pool_never_offers_seed_dev_or_test_texts(sentiment_dir, tiny_student, teacher_server, tmp_path):
+    # `--pool train` on a train split that also holds a dev and a test text (sentiment_dir's dev adds "indeed").
+    rows = read_jsonl(sentiment_dir / "train.jsonl")
+    write_jsonl(sentiment_dir / "train.jsonl", [*rows, {"text": "good film indeed", "label": "positive"},
+                                                {"text": "truly bad film", "label": "negative"}])
+    ctx = make_context(sentiment_dir, tiny_student, teacher_server, tmp_path / "run", pool="train", per_round=0,
+                       pool_per_round=100, pool_limit=0)
+    chosen, state = first_picks(ctx)
+    texts = {s["text"] for s in chosen}
+    seeds = {e["text"] for e in state["seeds"]}
+    assert texts == {r["text"] for r in rows} - seeds and "label" not in chosen[0]
+
+
+def test_the_noise_step_holds_out_labels_a_trained_tiny_student_contradicts(sentiment_dir, tiny_student):
+    net = model.load(tiny_student, Head(names=("negative", "positive")))
+    train(net, [*({"text": t, "label": "positive"} for t in POS), *({"text": t, "label": "negative"} for t in NEG)],
+          TrainConfig(lr=5e-3, min_steps=40, epochs=1, batch_size=8))
+    samples = [Sample(source="pool", text="a good and great film", label="negative", verdict="accepted"),
+               Sample(source="pool", text="an awful boring film", label="negative", verdict="accepted"),
+               Sample(source="generated", text="good lovely fun", label="negative", verdict="accepted")]
+    mark_noise(net, adapter_for("classification"), samples, max_length=32)
+    assert [s.get("noise") for s in samples] == ["held_out", "kept", None]  # generated samples are not judged
+
+
+@pytest.mark.parametrize("noise", ["small-loss", "none"])
+def test_held_out_pool_samples_are_not_replayed(sentiment_dir, tiny_student, teacher_server, tmp_path, noise,
+                                                monkeypatch):
+    # Whatever the student says, hold out every pool text saying "awful": the wiring, not the judgement, is tested here.
+    monkeypatch.setattr(nodes, "contradicted", lambda probs, gold, names: ["awful" in t for t in held_texts])
+    held_texts: list[str] = []
+    real = nodes.probabilities
+
+    def probabilities_of(net, examples, **kw):  # noqa: ANN001, ANN003
+        held_texts[:] = [e["text"] for e in examples]
+        return real(net, examples, **kw)
+
+    monkeypatch.setattr(nodes, "probabilities", probabilities_of)
+    ctx = make_context(sentiment_dir, tiny_student, teacher_server, tmp_path / "run", pool=str(poisoned_pool(tmp_path)),
+                       per_round=0, pool_per_round=8, max_rounds=1, noise=noise)
+    out = run_graph(ctx)
+    samples = read_jsonl(tmp_path / "run" / "samples.jsonl")
+    replayed = {e["text"] for e in out["pool"]}
+    if noise == "none":
+        assert "noise" not in samples[0] and replayed == {s["text"] for s in samples if s["verdict"] == "accepted"}
+        return
+    held = {s["text"] for s in samples if s.get("noise") == "held_out"}
+    assert held == {t for t in POOL if "awful" in t} and out["history"][1]["held_out"] == len(held)
+    assert not held & replayed and replayed == {s["text"] for s in samples if s["noise"] == "kept"}

@@ -26,7 +26,7 @@ def test_token_lists_are_kept_for_a_per_token_task(tmp_path):
     write_jsonl(tmp_path / "pool.jsonl", [{"tokens": ["Bob", "lives", "in", "Paris"], "tags": ["POISON"] * 4}])
     [(item_id, value)] = pool_values(tmp_path / "pool.jsonl")
     assert (item_id, value) == ("p1", ["Bob", "lives", "in", "Paris"])
-    assert adapter_for("ner").pool_item(value) == {"tokens": ["Bob", "lives", "in", "Paris"], "text": "Bob lives in Paris"}
+    assert adapter_for("ner").pool_item(value) == {"tokens": value, "text": "Bob lives in Paris"}
     assert adapter_for("ner").pool_item("Bob's in Paris.")["tokens"][-1] == "."
     assert adapter_for("classification").pool_item("good film") == {"text": "good film"}
 
@@ -48,5 +48,6 @@ def test_a_missing_pool_file_names_itself(tmp_path):
 
 
 def test_the_train_split_loses_its_labels():
-    items = unlabelled([{"text": "good film", "label": "positive"}, {"tokens": ["Bob"], "tags": ["B-person"], "text": "Bob"}])
+    items = unlabelled([{"text": "good film", "label": "positive"},
+                        {"tokens": ["Bob"], "tags": ["B-person"], "text": "Bob"}])
     assert items == [("t1", "good film"), ("t2", ["Bob"])]

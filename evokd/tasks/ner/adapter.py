@@ -236,7 +236,9 @@ class Ner(TaskAdapter):
 
     def pool_item(self, value: str | list[str]) -> Example:
         """A token list as it is; a raw line split by the fitted tokenizer, as generated sentences are."""
-        tokens = list(value) if isinstance(value, list) else self.tokenizer.tokenize(unicodedata.normalize("NFC", value))
+        if isinstance(value, list):
+            return Example(tokens=list(value), text=" ".join(value))
+        tokens = self.tokenizer.tokenize(unicodedata.normalize("NFC", value))
         return Example(tokens=tokens, text=" ".join(tokens))
 
     def head(self, task: Task) -> Head:
