@@ -24,7 +24,7 @@ class Sample(TypedDict, total=False):
     student's prediction."""
 
     id: str
-    """'r<round>-<n>' (generated) or 'r<round>-<pool item id>' (pool), unique within a run."""
+    """'r<round>-<n>', unique within a run (pool picks are numbered after the round's generated samples)."""
     source: Literal["generated", "pool"]
     """Written by the Generator, or picked from the unlabelled pool by the selector."""
     pool_id: str

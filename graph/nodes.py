@@ -110,7 +110,7 @@ def selector(state: State, runtime: Runtime[Context], config: RunnableConfig) ->
         vectors = (pool_embeddings(ctx.run_path(config) / "pool_embeddings.pt", net, every, scored, ctx.max_length)
                    if ctx.query == "diverse" else None)
         chosen = choose(ctx.query, scores, ctx.pool_per_round, ctx.seed * 100_003 + rnd, vectors)
-        picked = picks(scored, chosen, scores, rnd)
+        picked = picks(scored, chosen, scores, rnd, first=2 * ctx.per_round)  # after the generated ones
     return {"round": rnd, "batch": [], "picks": picked, "picked": [p["pool_id"] for p in picked],
             "uncertain": least_sure(scored, scores, ctx.feedback_limit),
             "stats": {str(rnd): {"selector": cost([], elapsed[0])}}}

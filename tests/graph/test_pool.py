@@ -11,6 +11,8 @@ import torch
 from langgraph.checkpoint.memory import InMemorySaver
 
 from evokd.agents.selector import uncertainty
+from evokd.cli import main
+from evokd.cli.html_report import write_report
 from evokd.graph import nodes
 from evokd.graph.build import build_graph
 from evokd.graph.nodes import mark_noise
@@ -22,7 +24,7 @@ from evokd.student.train import TrainConfig, probabilities, train
 from evokd.tasks import adapter_for
 from tests.support.data import NEG, POS, write_jsonl
 from tests.support.fake_openai import prompt_of
-from tests.support.runs import make_context
+from tests.support.runs import make_context, run_args
 
 POOL = ["a good film to see", "an awful boring film here", "lovely and great acting now", "bad plot and awful cast",
         "great fun for all", "boring story all along", "good lovely cast again", "awful film to skip"]
@@ -64,6 +66,23 @@ def test_pure_pool_run_labels_picks_and_never_leaks_the_pool_labels(sentiment_di
     for f in run.rglob("*"):
         if f.is_file():
             assert b"POISON" not in f.read_bytes(), f
+
+
+def test_inspect_and_the_report_show_pool_lineage_and_tokens_per_accepted_sample(sentiment_dir, tiny_student,
+                                                                                teacher_server, tmp_path, capsys,
+                                                                                monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")  # no wrapped cells
+    run = tmp_path / "run"
+    assert main(run_args(sentiment_dir, tiny_student, teacher_server, run, "--rounds", "1",
+                         "--pool", str(poisoned_pool(tmp_path)), "--pool-per-round", "2")) == 0
+    pool_sample = next(s for s in read_jsonl(run / "samples.jsonl") if s["source"] == "pool")
+    per_pool = read_jsonl(run / "rounds.jsonl")[1]["tokens_per_accepted_pool"]
+    html = write_report(run).read_text()
+    assert "teacher tokens per accepted sample (pool · generated)" in html and f"{per_pool:.0f} · " in html
+    assert f"pool, query {pool_sample['query_score']:.2f}" in html
+    assert main(["inspect", str(run)]) == 0
+    shown = capsys.readouterr().out
+    assert "tokens/accepted" in shown and f"query {pool_sample['query_score']:.2f}" in shown
 
 
 def test_full_mode_labels_picks_with_the_generated_batch(sentiment_dir, tiny_student, teacher_server, tmp_path):
