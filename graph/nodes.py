@@ -129,7 +129,7 @@ def pool_embeddings(path: Path, net: model.Student, every: list[Example], wanted
                           strict=True))
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(cached, path)
-    return torch.stack([cached[it["id"]] for it in wanted]).numpy()  # type: ignore[typeddict-item]
+    return np.stack([cached[it["id"]].numpy() for it in wanted]) if wanted else np.zeros((0, 0))  # type: ignore[typeddict-item]
 
 
 def analyst(state: State, runtime: Runtime[Context]) -> dict[str, object]:
