@@ -82,9 +82,8 @@ def picks(items: Sequence[Example], chosen: Sequence[int], scores: Sequence[floa
     out = []
     for n, i in enumerate(chosen, first):
         item = items[i]
-        out.append(Sample(id=f"r{rnd}-{n}", round=rnd, source="pool", pool_id=str(item["id"]),  # type: ignore[typeddict-item]
-                          text=item["text"], query_score=round(scores[i], 6), verdict="pending", reason="",
-                          teacher_tokens=0))
+        out.append(Sample(id=f"r{rnd}-{n}", round=rnd, source="pool", pool_id=item["id"], text=item["text"],
+                          query_score=round(scores[i], 6), verdict="pending", reason="", teacher_tokens=0))
     return out
 
 

@@ -133,7 +133,7 @@ def _pool(data: str, kind: TaskKind, pool: str, seeds: tuple[str, ...]) -> tuple
         item = adapter.pool_item(value)
         if (norm := normalise(item["text"])) and norm not in seen:
             seen.add(norm)
-            items.append({"id": item_id, **item})  # type: ignore[typeddict-item]
+            items.append(Example(id=item_id, **item))
     return tuple(items)
 
 

@@ -103,7 +103,7 @@ def selector(state: State, runtime: Runtime[Context], config: RunnableConfig) ->
     with stopwatch() as elapsed:
         taken = set(state.get("picked", []))
         every = subset(run.pool([e["text"] for e in state.get("seeds", [])]), ctx.pool_limit, ctx.seed)
-        scored = [item for item in every if item["id"] not in taken]  # type: ignore[typeddict-item]
+        scored = [item for item in every if item["id"] not in taken]
         runtime.stream_writer({"node": "selector", "round": rnd, "status": f"scoring {len(scored)} pool texts"})
         net = model.load(state["student_path"], adapter.head(task))
         scores = uncertainty(probabilities(net, scored, max_length=ctx.max_length))
@@ -124,12 +124,11 @@ def pool_embeddings(path: Path, net: model.Student, every: list[Example], wanted
     import torch
 
     cached: dict[str, torch.Tensor] = torch.load(path) if path.exists() else {}
-    if missing := [it for it in every if it["id"] not in cached]:  # type: ignore[typeddict-item]
-        cached.update(zip([it["id"] for it in missing], embeddings(net, missing, max_length=max_length),  # type: ignore[typeddict-item]
-                          strict=True))
+    if missing := [it for it in every if it["id"] not in cached]:
+        cached.update(zip([it["id"] for it in missing], embeddings(net, missing, max_length=max_length), strict=True))
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(cached, path)
-    return np.stack([cached[it["id"]].numpy() for it in wanted]) if wanted else np.zeros((0, 0))  # type: ignore[typeddict-item]
+    return np.stack([cached[it["id"]].numpy() for it in wanted]) if wanted else np.zeros((0, 0))
 
 
 def analyst(state: State, runtime: Runtime[Context]) -> dict[str, object]:

@@ -9,9 +9,11 @@ checkpointed and recorded by a stable id.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from evokd.data.formats import DataError, read_rows
+from evokd.task import Example
 
 PoolValue = str | list[str]
 
@@ -36,6 +38,6 @@ def pool_values(path: str | Path) -> list[tuple[str, PoolValue]]:
     return out
 
 
-def unlabelled(examples: list[dict]) -> list[tuple[str, PoolValue]]:
+def unlabelled(examples: Sequence[Example]) -> list[tuple[str, PoolValue]]:
     """``(id, text or token list)`` of a labelled split's examples, labels stripped (``--pool train``)."""
     return [(f"t{i}", list(ex["tokens"]) if "tokens" in ex else str(ex["text"])) for i, ex in enumerate(examples, 1)]
