@@ -179,3 +179,16 @@ def test_held_out_pool_samples_are_not_replayed(sentiment_dir, tiny_student, tea
     held = {s["text"] for s in samples if s.get("noise") == "held_out"}
     assert held == {t for t in POOL if "awful" in t} and out["history"][1]["held_out"] == len(held)
     assert not held & replayed and replayed == {s["text"] for s in samples if s["noise"] == "kept"}
+
+
+def test_ner_pool_sentences_are_tagged_by_the_critic_without_a_requested_type(ner_dir, ner_student, ner_server,
+                                                                              tmp_path):
+    pool = tmp_path / "pool.jsonl"
+    write_jsonl(pool, [{"tokens": ["Bob", "visited", "Acme", "again"], "tags": ["POISON"] * 4},
+                       {"text": "we saw Alice Smith in Paris"}])
+    ctx = make_context(ner_dir, ner_student, ner_server, tmp_path / "run", pool=str(pool), per_round=0, max_rounds=1)
+    run_graph(ctx)
+    samples = {s["text"]: s for s in read_jsonl(tmp_path / "run" / "samples.jsonl")}
+    assert samples["Bob visited Acme again"]["tags"] == ["B-person", "O", "B-company", "O"]
+    assert samples["we saw Alice Smith in Paris"]["tags"] == ["O", "O", "B-person", "I-person", "O", "B-geo-loc"]
+    assert all(s["verdict"] == "accepted" and "requested" not in s for s in samples.values())
