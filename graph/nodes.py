@@ -107,8 +107,8 @@ def selector(state: State, runtime: Runtime[Context], config: RunnableConfig) ->
         runtime.stream_writer({"node": "selector", "round": rnd, "status": f"scoring {len(scored)} pool texts"})
         net = model.load(state["student_path"], adapter.head(task))
         scores = uncertainty(probabilities(net, scored, max_length=ctx.max_length))
-        vectors = (pool_embeddings(ctx.run_path(config) / "pool_embeddings.pt", net, every, scored, ctx.max_length)
-                   if ctx.query == "diverse" else None)
+        cache = ctx.run_path(config) / "pool_embeddings.safetensors"
+        vectors = pool_embeddings(cache, net, every, scored, ctx.max_length) if ctx.query == "diverse" else None
         chosen = choose(ctx.query, scores, ctx.pool_per_round, ctx.seed * 100_003 + rnd, vectors)
         picked = picks(scored, chosen, scores, rnd, first=2 * ctx.per_round)  # after the generated ones
     return {"round": rnd, "batch": [], "picks": picked, "picked": [p["pool_id"] for p in picked],
@@ -118,16 +118,18 @@ def selector(state: State, runtime: Runtime[Context], config: RunnableConfig) ->
 
 def pool_embeddings(path: Path, net: model.Student, every: list[Example], wanted: list[Example],
                     max_length: int) -> np.ndarray:
-    """The embeddings of ``wanted``, cached in ``path``: computed once per run for ``every`` scored item, by
-    the student that first asks (the seed student: the selector first runs after the seed pass), so later
-    rounds only look theirs up and a resumed run clusters the same vectors."""
-    import torch
+    """The embeddings of ``wanted``, cached in ``path`` (safetensors, keyed by pool id: nothing is unpickled):
+    computed once per run for ``every`` scored item, by the student that first asks (the seed student: the
+    selector first runs after the seed pass), so later rounds only look theirs up and a resumed run clusters
+    the same vectors."""
+    from safetensors.torch import load_file, save_file
 
-    cached: dict[str, torch.Tensor] = torch.load(path) if path.exists() else {}
+    cached = load_file(path) if path.exists() else {}
     if missing := [it for it in every if it["id"] not in cached]:
-        cached.update(zip([it["id"] for it in missing], embeddings(net, missing, max_length=max_length), strict=True))
+        vectors = embeddings(net, missing, max_length=max_length)
+        cached.update({it["id"]: v.contiguous() for it, v in zip(missing, vectors, strict=True)})
         path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(cached, path)
+        save_file(cached, path)
     return np.stack([cached[it["id"]].numpy() for it in wanted]) if wanted else np.zeros((0, 0))
 
 

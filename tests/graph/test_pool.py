@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
+from safetensors.torch import load_file
 from langgraph.checkpoint.memory import InMemorySaver
 
 from evokd.agents.selector import uncertainty
@@ -95,7 +95,7 @@ def test_full_mode_labels_picks_with_the_generated_batch(sentiment_dir, tiny_stu
     assert sorted(s["source"] for s in samples if s["round"] == 1) == ["generated"] * 4 + ["pool"] * 2
     rounds = read_jsonl(run / "rounds.jsonl")
     assert set(rounds[1]["nodes"]) == {"selector", "analyst", "generator", "critic", "student"}
-    assert (run / "pool_embeddings.pt").exists()
+    assert (run / "pool_embeddings.safetensors").exists()
     # The Analyst saw the pool texts the student is least sure of.
     analyst = [prompt_of(r) for r in teacher_server.requests if "analysing" in prompt_of(r)]
     assert analyst and all(any(t in p for t in POOL) for p in analyst)
@@ -126,7 +126,8 @@ def test_each_query_strategy_picks_from_the_seed_students_scores(sentiment_dir, 
     if query == "uncertainty":
         assert sorted(s["query_score"] for s in chosen) == pytest.approx(sorted(scores.values())[-3:], abs=1e-5)
     if query == "diverse":  # embedded once, for the whole pool, by the seed student
-        assert set(torch.load(tmp_path / "run" / "pool_embeddings.pt")) == {f"p{i}" for i in range(1, len(POOL) + 1)}
+        vectors = load_file(tmp_path / "run" / "pool_embeddings.safetensors")
+        assert set(vectors) == {f"p{i}" for i in range(1, len(POOL) + 1)}
     again, _ = first_picks(dataclasses.replace(ctx, run_dir=str(tmp_path / "again")))
     assert [s["pool_id"] for s in again] == [s["pool_id"] for s in chosen]  # seeded: the same picks again
 
