@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from safetensors.torch import load_file
 from langgraph.checkpoint.memory import InMemorySaver
+from safetensors.torch import load_file
 
 from evokd.agents.selector import uncertainty
 from evokd.cli import main
