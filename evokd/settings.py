@@ -96,7 +96,7 @@ class Context:
         "(a text column), .parquet or datasets folder, or 'train' = the data's train split with its labels "
         "stripped; empty = no pool (generation only). A label column in the file is never read.",
     )
-    pool_limit: int = declare(2000, "Pool texts scored by the student each round (a fixed, seeded subset).")
+    pool_limit: int = declare(2000, "Pool texts scored by the student each round (a fixed, seeded subset; 0 = all).")
     pool_per_round: int = declare(16, "Pool texts picked and labelled per round (with --pool).")
     query: Query = declare(
         "uncertainty",
