@@ -34,12 +34,14 @@ def screen(sample: Sample, seen: set[str], leak: LeakIndex) -> str:
 
 
 def label_batch(teacher: Teacher, prompt: str, task: Task, description: str, batch: list[Sample],
-                seen: set[str], leak: LeakIndex, adapter: TaskAdapter | None = None,
-                ) -> tuple[list[Sample], list[Reply]]:
+                seen: set[str], leak: LeakIndex, adapter: TaskAdapter | None = None, logprobs: bool = False,
+                min_confidence: float = 0.0) -> tuple[list[Sample], list[Reply]]:
     """Screen every pending sample, label the survivors in separate calls (as the task's adapter asks), and
     record each verdict.
 
     ``adapter`` is the run's (fitted to its data, e.g. NER's tokenizer); None means the kind's default one.
+    ``logprobs`` records the teacher's confidence in its label; one below ``min_confidence`` (when that is
+    not 0) rejects the sample as ``low_confidence``; a label without a confidence is kept.
     """
     out = [Sample(**s) for s in batch]
     todo: list[Sample] = []
@@ -52,4 +54,9 @@ def label_batch(teacher: Teacher, prompt: str, task: Task, description: str, bat
             s.update(verdict="rejected", reason=reason)
         else:
             todo.append(s)
-    return out, (adapter or adapter_for(task)).label(teacher, prompt, task, description, todo)
+    replies = (adapter or adapter_for(task)).label(teacher, prompt, task, description, todo, logprobs=logprobs)
+    for s in todo:
+        confidence = s.get("teacher_confidence")
+        if min_confidence and s["verdict"] == "accepted" and confidence is not None and confidence < min_confidence:
+            s.update(verdict="rejected", reason="low_confidence")
+    return out, replies

@@ -31,7 +31,8 @@ def plan(task: Task, analysis: dict[str, object], n_hard: int, n_easy: int, rnd:
     for i in range(n_easy):
         samples.append(Sample(stance="easy", requested=task.labels[(i + rnd) % len(task.labels)], weakness=""))
     for n, s in enumerate(samples):
-        s.update(id=f"r{rnd}-{n}", round=rnd, verdict="pending", reason="", text="", teacher_tokens=0)
+        s.update(id=f"r{rnd}-{n}", round=rnd, source="generated", verdict="pending", reason="", text="",
+                 teacher_tokens=0)
     return samples
 
 

@@ -7,5 +7,5 @@
 - `speed`: per-node time split, teacher concurrency, student trainer against `transformers.Trainer`.
 """
 
-METHOD_NAMES = ("seed-only", "static", "rephrase", "evokd-paper", "evokd")
+METHOD_NAMES = ("seed-only", "static", "rephrase", "evokd-paper", "evokd", "pool-random", "pool-active", "evokd-pool")
 REFERENCES = ("full-shot", "teacher")

@@ -127,4 +127,14 @@ def methods(per_round: int) -> dict[str, Method]:
         Method("evokd", "the project's default settings (Context: 3 real dev-set errors shown to the Analyst, feedback "
                "capped at 6 wrong + 6 right) at the paper's 2 + 2 texts per round, so rounds fit the budget",
                build_graph, {"per_round": PAPER_PER_ROUND, "feedback_limit": 6, "dev_feedback": 3}),
+        # Pool methods: the dataset's train split, labels stripped, is the unlabelled pool (never a seed, dev or
+        # test text); the teacher labels what the selector picks, with the same Critic and the same budget.
+        Method("pool-random", "the teacher labels random pool texts, nothing generated (the classic LLM-annotator "
+               "baseline)", build_graph, {"per_round": 0, "pool": "train", "query": "random"}),
+        Method("pool-active", "the teacher labels the pool texts the student is least sure of (uncertainty), "
+               "nothing generated", build_graph, {"per_round": 0, "pool": "train", "query": "uncertainty"}),
+        Method("evokd-pool", "the evokd settings plus the pool texts the student is least sure of, labelled each "
+               "round; the Analyst also sees them", build_graph,
+               {"per_round": PAPER_PER_ROUND, "feedback_limit": 6, "dev_feedback": 3, "pool": "train",
+                "query": "uncertainty"}),
     )}

@@ -16,13 +16,14 @@ from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
+from evokd.data.pool import pool_values, unlabelled
 from evokd.data.readers import Dataset
 from evokd.data.registry import resolve_data
 from evokd.settings import Context, JsonMode
-from evokd.task import TaskKind
+from evokd.task import Example, TaskKind
 from evokd.tasks import TaskAdapter, adapter_for, load_dataset
 from evokd.teacher.client import ReplyCache, Teacher, chat_model
-from evokd.text import LeakIndex
+from evokd.text import LeakIndex, normalise
 
 
 class Services:
@@ -70,6 +71,11 @@ class Services:
         """Seed, dev and test texts, which generated text must not copy."""
         return _leak_index(self.ctx.data, self.ctx.task, tuple(seeds))
 
+    def pool(self, seeds: Sequence[str]) -> list[Example]:
+        """The pool's unlabelled items (``id``, ``text``, and what the kind's student reads), in file order:
+        duplicates dropped, and never a seed, dev or test text (by normalised text); [] without ``--pool``."""
+        return list(_pool(self.ctx.data, self.ctx.task, self.ctx.pool, tuple(seeds))) if self.ctx.pool else []
+
     @property
     def adapter(self) -> TaskAdapter:
         """The task kind's adapter, fitted to the run's training data once per process."""
@@ -114,6 +120,21 @@ def read_dataset(data: str, kind: TaskKind) -> Dataset:
 def _leak_index(data: str, kind: TaskKind, seeds: tuple[str, ...]) -> LeakIndex:
     ds = read_dataset(data, kind)
     return LeakIndex([*seeds, *(e["text"] for e in ds.dev), *(e["text"] for e in ds.test)])
+
+
+@lru_cache(maxsize=4)
+def _pool(data: str, kind: TaskKind, pool: str, seeds: tuple[str, ...]) -> tuple[Example, ...]:
+    # --pool train: the labels are stripped here, before anything else sees the split.
+    values = unlabelled(read_dataset(data, kind).train) if pool == "train" else pool_values(pool)
+    adapter, ds = _adapter(data, kind), read_dataset(data, kind)
+    seen = {normalise(t) for t in (*seeds, *(e["text"] for e in ds.dev), *(e["text"] for e in ds.test))}
+    items: list[Example] = []
+    for item_id, value in values:
+        item = adapter.pool_item(value)
+        if (norm := normalise(item["text"])) and norm not in seen:
+            seen.add(norm)
+            items.append(Example(id=item_id, **item))
+    return tuple(items)
 
 
 @lru_cache(maxsize=4)

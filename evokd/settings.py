@@ -55,6 +55,8 @@ def _prompt(agent: str) -> Any:
 
 
 JsonMode = Literal["json_schema", "json_object", "none"]
+Query = Literal["uncertainty", "diverse", "random"]  # how the selector picks pool texts (see agents/selector.py)
+Noise = Literal["none", "small-loss"]
 Review = Literal["analysis", "samples"]  # where a person may pause the loop (see graph/review.py)
 REVIEWS: tuple[Review, ...] = ("analysis", "samples")
 
@@ -87,6 +89,28 @@ class Context:
         3,
         "Dev-set texts the student gets wrong, shown to the Analyst first each round "
         "(0 = the paper: feedback from generated samples only).",
+    )
+    pool: str = declare(
+        "",
+        "Unlabelled texts the student picks from and the teacher labels: a .txt (one per line), .jsonl or .csv "
+        "(a text column), .parquet or datasets folder, or 'train' = the data's train split with its labels "
+        "stripped; empty = no pool (generation only). A label column in the file is never read.",
+    )
+    pool_limit: int = declare(2000, "Pool texts scored by the student each round (a fixed, seeded subset; 0 = all).")
+    pool_per_round: int = declare(16, "Pool texts picked and labelled per round (with --pool).")
+    query: Query = declare(
+        "uncertainty",
+        "How pool texts are picked: uncertainty (smallest margin between the student's top two classes; per-token: "
+        "its least sure word), diverse (the most uncertain per k-means cluster of the seed student's embeddings), "
+        "random.",
+    )
+    min_confidence: float = declare(
+        0.0, "Reject a teacher label whose probability (from the endpoint's log-probabilities) is below this "
+             "(0 = off; a label without log-probabilities is kept).")
+    noise: Noise = declare(
+        "small-loss",
+        "Noise step for pool labels: small-loss = after training, a pool sample the student contradicts with "
+        "probability >= 0.9 is held out of later rounds' training; none = keep every label.",
     )
     student: str = declare("", "Student encoder: local folder or model id; empty = bundled all-MiniLM-L6-v2.")
     epochs: int = declare(10, "Most training epochs over each round's data (the epoch kept is chosen on dev, see "

@@ -20,10 +20,21 @@ DOCUMENTED = ConfigDict(use_attribute_docstrings=True)
 
 @with_config(DOCUMENTED)
 class Sample(TypedDict, total=False):
-    """One generated sample and its lineage, from the Generator's request to the student's prediction."""
+    """One sample (generated, or picked from the pool) and its lineage, from its request or pick to the
+    student's prediction."""
 
     id: str
-    """'r<round>-<n>', unique within a run."""
+    """'r<round>-<n>', unique within a run (pool picks are numbered after the round's generated samples)."""
+    source: Literal["generated", "pool"]
+    """Written by the Generator, or picked from the unlabelled pool by the selector."""
+    pool_id: str
+    """Pool samples: the item's id in the pool ('p<row>' of the pool file, 't<n>' of the train split)."""
+    query_score: float
+    """Pool samples: the student's uncertainty when it was picked (1 - margin of its top two classes)."""
+    teacher_confidence: float | None
+    """The probability of the Critic's label, from the endpoint's log-probabilities (None when it sent none)."""
+    noise: Literal["kept", "held_out"]
+    """Pool samples, after the noise step: held out of later training when the student contradicts the label."""
     round: int
     stance: Literal["hard", "easy"]
     weakness: str
@@ -88,6 +99,16 @@ class RoundRecord(TypedDict, total=False):
     """Rejected count by reason."""
     hard_accepted: int
     easy_accepted: int
+    pool_accepted: int
+    """Accepted samples picked from the pool."""
+    held_out: int
+    """Pool samples the noise step held out of later training."""
+    pool_tokens: int
+    """Teacher tokens spent labelling this round's pool picks."""
+    tokens_per_accepted_pool: float | None
+    """This round's teacher tokens on pool samples per accepted pool sample (None: none accepted)."""
+    tokens_per_accepted_generated: float | None
+    """This round's other teacher tokens (analysis, generation, labelling) per accepted generated sample."""
     nodes: dict[str, NodeStats]
     teacher_tokens: int
     """Cumulative, all agents, all rounds so far."""
@@ -116,6 +137,12 @@ class State(TypedDict, total=False):
     """The Analyst's latest Analysis (summary, weaknesses)."""
     batch: list[Sample]
     """This round's samples: written by the Generator, judged by the Critic."""
+    picks: list[Sample]
+    """This round's pool picks (pending), which the Critic labels with the batch (--pool)."""
+    picked: Annotated[list[str], operator.add]
+    """The pool ids picked so far: never picked twice in a run."""
+    uncertain: list[str]
+    """The pool texts the student is least sure of this round, unlabelled, for the Analyst (--pool)."""
     feedback: list[Prediction]
     """The student's predictions on its latest training batch, before training."""
     pool: Annotated[list[Example], operator.add]

@@ -23,6 +23,8 @@ class Example(TypedDict, total=False):
     label: str
     tokens: list[str]
     tags: list[str]
+    id: str
+    """Pool items only: where the unlabelled text came from ('p<row>' of a pool file, 't<n>' of a train split)."""
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
@@ -23,6 +24,8 @@ from evokd import prompts, tasks
 from evokd.agents.analyst import analyse
 from evokd.agents.critic import label_batch
 from evokd.agents.generator import generate, plan
+from evokd.agents.noise import contradicted
+from evokd.agents.selector import choose, least_sure, picks, subset, uncertainty
 from evokd.graph.cost import cost, stopwatch
 from evokd.graph.routing import reason_for
 from evokd.handoff.card import write_model_card
@@ -32,10 +35,10 @@ from evokd.settings import Context
 from evokd.state import Prediction, RoundRecord, Sample, State, teacher_tokens
 from evokd.student import model
 from evokd.student.distributed import Job, train_in_ranks
-from evokd.student.train import TrainConfig, class_keys, predict, train
 from evokd.task import Example, Task
 from evokd.tasks import TaskAdapter, adapter_for
 from evokd.text import normalise
+from evokd.student.train import TrainConfig, class_keys, embeddings, predict, probabilities, train
 
 
 def feedback_for(adapter: TaskAdapter, examples: list[Example], predicted: list) -> list[Prediction]:
@@ -80,6 +83,17 @@ def fit(net: model.Student, examples: list[Example], ctx: Context, rnd: int, tas
     return stats
 
 
+def mark_noise(net: model.Student, adapter: TaskAdapter, accepted: list[Sample], max_length: int) -> None:
+    """The noise step (small-loss selection): mark each accepted pool sample ``kept``, or ``held_out`` when
+    the student just trained on it still contradicts its teacher label (`evokd.agents.noise`)."""
+    mine = [s for s in accepted if s.get("source") == "pool"]
+    examples = [adapter.to_example(s) for s in mine]
+    flags = contradicted(probabilities(net, examples, max_length=max_length), [adapter.gold(e) for e in examples],
+                         net.head.names)
+    for s, held in zip(mine, flags, strict=True):
+        s["noise"] = "held_out" if held else "kept"
+
+
 def prune(student_dir: Path, keep: set[str]) -> None:
     """Delete round checkpoints that neither resume nor the final model can need any more.
 
@@ -90,15 +104,66 @@ def prune(student_dir: Path, keep: set[str]) -> None:
             shutil.rmtree(d, ignore_errors=True)
 
 
+def next_round(state: State) -> int:
+    """The round a node that opens one works on: one past the last finished round, whether the selector
+    or the Analyst (or both: the selector first) opens it."""
+    history = state.get("history") or []
+    return history[-1]["round"] + 1 if history else state.get("round", 0) + 1
+
+
+def selector(state: State, runtime: Runtime[Context], config: RunnableConfig) -> dict[str, object]:
+    """Node (with ``--pool``): open a round by picking the pool texts to label, with the current student.
+
+    The picks are checkpointed state, so a resumed run labels the same texts (and the reply cache makes
+    that free); a pool text is never picked twice in a run.
+    """
+    ctx = resolved(runtime.context or Context())
+    run, rnd = services(ctx), next_round(state)
+    task, adapter = Task.from_dict(state["task"]), services(ctx).adapter
+    with stopwatch() as elapsed:
+        taken = set(state.get("picked", []))
+        every = subset(run.pool([e["text"] for e in state.get("seeds", [])]), ctx.pool_limit, ctx.seed)
+        scored = [item for item in every if item["id"] not in taken]
+        runtime.stream_writer({"node": "selector", "round": rnd, "status": f"scoring {len(scored)} pool texts"})
+        net = model.load(state["student_path"], adapter.head(task))
+        scores = uncertainty(probabilities(net, scored, max_length=ctx.max_length))
+        cache = ctx.run_path(config) / "pool_embeddings.safetensors"
+        vectors = pool_embeddings(cache, net, every, scored, ctx.max_length) if ctx.query == "diverse" else None
+        chosen = choose(ctx.query, scores, ctx.pool_per_round, ctx.seed * 100_003 + rnd, vectors)
+        picked = picks(scored, chosen, scores, rnd, first=2 * ctx.per_round)  # after the generated ones
+    return {"round": rnd, "batch": [], "picks": picked, "picked": [p["pool_id"] for p in picked],
+            "uncertain": least_sure(scored, scores, ctx.feedback_limit),
+            "stats": {str(rnd): {"selector": cost([], elapsed[0])}}}
+
+
+def pool_embeddings(path: Path, net: model.Student, every: list[Example], wanted: list[Example],
+                    max_length: int) -> np.ndarray:
+    """The embeddings of ``wanted``, cached in ``path`` (safetensors, keyed by pool id: nothing is unpickled):
+    computed once per run for ``every`` scored item, by the student that first asks (the seed student: the
+    selector first runs after the seed pass), so later rounds only look theirs up and a resumed run clusters
+    the same vectors."""
+    from safetensors.torch import load_file, save_file
+
+    cached = load_file(path) if path.exists() else {}
+    if missing := [it for it in every if it["id"] not in cached]:
+        vectors = embeddings(net, missing, max_length=max_length)
+        cached.update({it["id"]: v.contiguous() for it, v in zip(missing, vectors, strict=True)})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_file(cached, path)
+    return np.stack([cached[it["id"]].numpy() for it in wanted]) if wanted else np.zeros((0, 0))
+
+
 def analyst(state: State, runtime: Runtime[Context]) -> dict[str, object]:
-    """Node: start a new round with an analysis of the student's latest feedback."""
+    """Node: start a new round (or go on with the one the selector opened) with an analysis of the student's
+    latest feedback."""
     ctx = resolved(runtime.context or Context())
     run = services(ctx)
-    task, rnd = Task.from_dict(state["task"]), state.get("round", 0) + 1
+    task, rnd = Task.from_dict(state["task"]), next_round(state)
     runtime.stream_writer({"node": "analyst", "round": rnd, "status": "analysing"})
     with stopwatch() as elapsed:
         analysis, reply = analyse(run.teacher(), ctx.prompt("analyst"), task, run.description, state.get("feedback", []),
-                                  ctx.feedback_limit, seed=ctx.seed * 100_003 + rnd)
+                                  ctx.feedback_limit, seed=ctx.seed * 100_003 + rnd,
+                                  uncertain=state.get("uncertain", []) if ctx.pool else [])
     return {"round": rnd, "analysis": analysis, "batch": [], "stats": {str(rnd): {"analyst": cost([reply], elapsed[0])}}}
 
 
@@ -121,12 +186,16 @@ def critic(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     ctx = resolved(runtime.context or Context())
     run = services(ctx)
     task, rnd = Task.from_dict(state["task"]), state["round"]
-    runtime.stream_writer({"node": "critic", "round": rnd, "status": f"labelling {len(state.get('batch', []))} samples"})
+    # The round's generated texts and its pool picks go through the same labelling call and checks.
+    todo = [*state.get("batch", []), *(p for p in state.get("picks", []) if p.get("round") == rnd)]
+    runtime.stream_writer({"node": "critic", "round": rnd, "status": f"labelling {len(todo)} samples"})
     with stopwatch() as elapsed:
         seeds = tuple(e["text"] for e in state.get("seeds", []))
         seen = {normalise(e["text"]) for e in state.get("pool", [])}
+        # Log-probabilities only where they are used, so a run without a pool sends the requests it always has.
         batch, replies = label_batch(run.teacher(labelling=True), ctx.prompt("critic"), task, run.description,
-                                     state.get("batch", []), seen, run.leak_index(seeds), adapter=run.adapter)
+                                     todo, seen, run.leak_index(seeds), adapter=run.adapter,
+                                     logprobs=bool(ctx.pool or ctx.min_confidence), min_confidence=ctx.min_confidence)
     return {"batch": batch, "stats": {str(rnd): {"critic": cost(replies, elapsed[0])}}}
 
 
@@ -142,6 +211,7 @@ def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> 
     update: dict[str, object] = {}
     if rnd == 0:
         seeds = adapter.sample_shots(ds.train, task, ctx.shots, ctx.seed)
+        services(ctx).pool([e["text"] for e in seeds])  # a bad pool file fails the run now, not after seed training
         update.update(task=task.to_dict(), seeds=seeds)
         append_new(run / "seeds.jsonl", [{"n": i, **s} for i, s in enumerate(seeds)], key="n")
         for agent in prompts.AGENTS:  # the prompt texts the run starts with, for the record (CLI and Studio alike)
@@ -160,7 +230,6 @@ def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> 
             for s, p in zip(accepted, predict(net, new, max_length=ctx.max_length), strict=True):
                 s["predicted"] = p
             update["feedback"] = feedback_for(adapter, new, [s["predicted"] for s in accepted])
-            update["pool"] = new
 
     # Review history: replay earlier generated samples (and always the seeds) against forgetting.
     history_pool = list(state.get("pool", []))
@@ -171,6 +240,10 @@ def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> 
         write({"node": "student", "round": rnd, "status": f"training on {len(train_set)} examples"})
         train_stats = fit(net, train_set, ctx, rnd, task, ds.dev,
                           on_progress=lambda p: write({"node": "student", "round": rnd, **p}))
+    if rnd and new:  # replayed in later rounds, less what the noise step holds out
+        if ctx.noise == "small-loss":
+            mark_noise(net, adapter, accepted, ctx.max_length)
+        update["pool"] = [ex for s, ex in zip(accepted, new, strict=True) if s.get("noise") != "held_out"]
     if rnd == 0:  # no generated batch yet: the first analysis reads the seeds as the student now sees them
         update["feedback"] = feedback_for(adapter, seeds, predict(net, seeds, max_length=ctx.max_length))
 
@@ -200,17 +273,38 @@ def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> 
                  "train_seconds": round(float(train_stats.get("seconds", 0.0)), 3), "eval_seconds": round(eval_seconds, 3)}
     nodes = {**stats.get(str(rnd), {}), "student": node_cost}
     rejected = Counter(s["reason"] for s in batch if s["verdict"] == "rejected")
+    from_pool = [s for s in batch if s.get("source") == "pool"]
+    pool_accepted = sum(s["verdict"] == "accepted" for s in from_pool)
+    pool_tokens = sum(s.get("teacher_tokens", 0) for s in from_pool)
+    round_tokens = sum(n.get("prompt_tokens", 0) + n.get("completion_tokens", 0) for n in nodes.values())
     record = RoundRecord(
         round=rnd, dev=dev, test=test, train=train_stats,
         accepted=sum(s["verdict"] == "accepted" for s in batch), rejected=dict(rejected),
-        hard_accepted=sum(s["verdict"] == "accepted" and s["stance"] == "hard" for s in batch),
-        easy_accepted=sum(s["verdict"] == "accepted" and s["stance"] == "easy" for s in batch),
+        hard_accepted=sum(s["verdict"] == "accepted" and s.get("stance") == "hard" for s in batch),
+        easy_accepted=sum(s["verdict"] == "accepted" and s.get("stance") == "easy" for s in batch),
+        pool_accepted=pool_accepted, held_out=sum(s.get("noise") == "held_out" for s in from_pool),
+        pool_tokens=pool_tokens,
+        **per_accepted(pool_tokens, pool_accepted, round_tokens - pool_tokens,
+                       sum(s["verdict"] == "accepted" for s in batch) - pool_accepted),
         nodes=nodes, teacher_tokens=teacher_tokens({**stats, str(rnd): nodes}), student_path=str(path),
     )
     append_new(run / "samples.jsonl", batch, key="id")
     append_new(run / "rounds.jsonl", [record], key="round")
     return {**update, "batch": batch, "history": [record], "student_path": str(path), "best": best,
             "stats": {str(rnd): {"student": node_cost}}}
+
+
+def per_accepted(pool_tokens: int, pool_accepted: int, generated_tokens: int, generated_accepted: int,
+                 ) -> dict[str, float | None]:
+    """Teacher tokens per accepted sample, pool and generated apart (None where none was accepted).
+
+    A pool sample costs its labelling call; a generated one everything else the round spent on the
+    teacher (analysis, generation, labelling), the price of choosing what to write."""
+    def per(tokens: int, accepted: int) -> float | None:
+        return round(tokens / accepted, 1) if accepted else None
+
+    return {"tokens_per_accepted_pool": per(pool_tokens, pool_accepted),
+            "tokens_per_accepted_generated": per(generated_tokens, generated_accepted)}
 
 
 def finalize(state: State, runtime: Runtime[Context], config: RunnableConfig) -> dict[str, object]:
@@ -231,6 +325,11 @@ def finalize(state: State, runtime: Runtime[Context], config: RunnableConfig) ->
         "teacher_tokens": teacher_tokens(state.get("stats", {})),
         "accepted": sum(r.get("accepted", 0) for r in history),
         "rejected": sum(sum(r.get("rejected", {}).values()) for r in history),
+        "pool_accepted": sum(r.get("pool_accepted", 0) for r in history),
+        "held_out": sum(r.get("held_out", 0) for r in history),
+        **per_accepted(sum(r.get("pool_tokens", 0) for r in history), sum(r.get("pool_accepted", 0) for r in history),
+                       teacher_tokens(state.get("stats", {})) - sum(r.get("pool_tokens", 0) for r in history),
+                       sum(r.get("accepted", 0) - r.get("pool_accepted", 0) for r in history)),
         "seconds": round(sum(n.get("seconds", 0.0) for nodes in state.get("stats", {}).values() for n in nodes.values()), 1),
         "model": str(run / "model"),
     }

@@ -32,6 +32,17 @@ def reason_for(state: State, ctx: Context) -> str | None:
                        int(state.get("best", {}).get("round", 0)), ctx)  # type: ignore[arg-type]
 
 
-def route(state: State, runtime: Runtime[Context]) -> Literal["analyst", "finalize"]:
-    """Conditional edge after ``student``: back to the Analyst, or on to the final report."""
-    return "finalize" if reason_for(state, runtime.context or Context()) else "analyst"
+def route(state: State, runtime: Runtime[Context]) -> Literal["selector", "analyst", "finalize"]:
+    """Conditional edge after ``student``: on to the final report, or into another round: through the
+    selector when a pool is given, else straight to the Analyst."""
+    ctx = runtime.context or Context()
+    if reason_for(state, ctx):
+        return "finalize"
+    return "selector" if ctx.pool else "analyst"
+
+
+def after_selector(state: State, runtime: Runtime[Context]) -> Literal["analyst", "critic"]:
+    """Conditional edge after ``selector``: the Analyst and Generator when the round also writes texts;
+    with ``--per-round 0`` (pure active labelling) straight to the Critic, since an analysis would
+    steer no generation."""
+    return "analyst" if (runtime.context or Context()).per_round > 0 else "critic"

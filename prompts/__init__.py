@@ -13,20 +13,23 @@ AGENTS = ("analyst", "generator", "critic")
 
 # The placeholders each agent fills in. A prompt must use every required one and no others.
 PLACEHOLDERS: dict[str, frozenset[str]] = {
-    "analyst": frozenset({"task", "labels", "wrong", "correct"}),
+    "analyst": frozenset({"task", "labels", "wrong", "correct", "pool"}),
     "generator": frozenset({"task", "labels", "analysis", "examples", "label", "stance", "weakness", "avoid"}),
     "critic": frozenset({"task", "labels", "text"}),
     # Benchmark baselines (benchmarks/), not loop agents: label-conditioned writing and seed rewriting.
     "static": frozenset({"task", "labels", "examples", "label", "avoid"}),
     "rephrase": frozenset({"task", "labels", "text", "label", "avoid"}),
+    # The Analyst's optional section on the pool texts the student is least sure of ($pool, only with --pool).
+    "pool": frozenset({"texts"}),
 }
 # Placeholders a custom prompt may leave out (the default prompts use them all).
 OPTIONAL: dict[str, frozenset[str]] = {
-    "analyst": frozenset({"correct"}),
+    "analyst": frozenset({"correct", "pool"}),
     "generator": frozenset({"analysis", "examples", "avoid", "weakness"}),
     "critic": frozenset(),
     "static": frozenset({"examples", "avoid"}),
     "rephrase": frozenset({"label", "avoid"}),
+    "pool": frozenset(),
 }
 
 _DIR = Path(__file__).parent

@@ -244,6 +244,31 @@ def probabilities(
     return out
 
 
+def embeddings(
+    student: Student, examples: list[Example], batch_size: int = 64, max_length: int = Context.max_length
+) -> torch.Tensor:
+    """One vector per text: the encoder body's last hidden states averaged over the text's sub-tokens (what
+    the pool's diverse query clusters). Leaves the model in eval mode."""
+    if not examples:
+        return torch.zeros((0, 0))
+    body, enc = student.model.base_model, _tokenize(student, examples, max_length)
+    order = sorted(range(len(examples)), key=lambda i: len(enc["input_ids"][i]))
+    out: list = [None] * len(examples)
+    student.model.eval()
+    with torch.no_grad():
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            padded = collate([enc["input_ids"][i] for i in idx], _pad_id(student))
+            batch = {k: v.to(student.device) for k, v in padded.items()}
+            with _autocast(student.device):
+                hidden = body(**batch).last_hidden_state.float()
+            mask = batch["attention_mask"].unsqueeze(-1).float()
+            pooled = ((hidden * mask).sum(1) / mask.sum(1)).cpu()
+            for row, i in enumerate(idx):
+                out[i] = pooled[row]
+    return torch.stack(out)
+
+
 def word_rows(word_ids: Sequence[int | None], subtoken_rows: torch.Tensor, n_words: int) -> torch.Tensor:
     """One score row per word, its first sub-token's; a word truncated away gets certain O (index 0)."""
     rows = torch.zeros((n_words, subtoken_rows.shape[-1]))

@@ -89,6 +89,8 @@ def context_from_args(args: argparse.Namespace, run_dir: Path) -> Context:
     run_dir = run_dir.resolve()
     if Path(args.data).exists():  # else a bundled name
         values["data"] = str(Path(args.data).resolve())
+    if values.get("pool") and values["pool"] != "train" and Path(values["pool"]).exists():
+        values["pool"] = str(Path(values["pool"]).resolve())
     if values.get("student") and Path(values["student"]).exists():
         values["student"] = str(Path(values["student"]).resolve())
     values["task"] = args.task or task_kind(resolve_data(args.data))

@@ -15,7 +15,7 @@ from html import escape
 from pathlib import Path
 from typing import cast
 
-from evokd.cli.inspection import RunView, load_run, per_label, rejected_text
+from evokd.cli.inspection import RunView, lineage, load_run, per_accepted_text, per_label, rejected_text
 from evokd.task import Example, Task
 from evokd.tasks import TaskAdapter
 
@@ -152,8 +152,11 @@ def samples_per_round(view: RunView) -> str:
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=9)
     ax.grid(axis="y", alpha=0.3)
     rows = "".join(f'<tr><td class="num">{r["round"]}</td><td class="num">{r.get("accepted", 0)}</td>'
-                   f"<td>{escape(rejected_text(r))}</td></tr>" for r in records)
-    table = f'<table><thead><tr><th class="num">round</th><th class="num">accepted</th><th>rejected (by reason)</th></tr></thead><tbody>{rows}</tbody></table>'
+                   f'<td class="num">{r.get("pool_accepted", 0)}</td><td>{escape(rejected_text(r))}</td>'
+                   f'<td class="num">{escape(per_accepted_text(r))}</td></tr>' for r in records)
+    table = ('<table><thead><tr><th class="num">round</th><th class="num">accepted</th><th class="num">from the pool'
+             '</th><th>rejected (by reason)</th><th class="num">teacher tokens per accepted sample (pool · generated)'
+             f'</th></tr></thead><tbody>{rows}</tbody></table>')
     return _section("Samples per round", figure(fig, "accepted and rejected samples per round") + table)
 
 
@@ -235,6 +238,7 @@ def header(view: RunView, task: Task) -> str:
                   ("seed-only test", f"{s['seed_only']['test']['score']:.4f}"),
                   ("teacher tokens", f"{s['teacher_tokens']:,}"),
                   ("samples accepted / rejected", f"{s['accepted']} / {s['rejected']}"),
+                  ("tokens per accepted sample (pool · generated)", per_accepted_text(s)),
                   ("time", f"{s.get('seconds', 0):.0f} s")]
     elif view.rounds:
         last = view.rounds[-1]
@@ -265,14 +269,16 @@ def analyses(view: RunView) -> str:
 
 
 def sample_table(view: RunView) -> str:
-    """Every generated sample with its lineage, filterable by text and verdict."""
-    cols = ("id", "round", "stance", "weakness targeted", "requested", "label", "verdict", "student said (before)", "tokens", "text")
+    """Every sample (generated or from the pool) with its lineage, filterable by text and verdict."""
+    cols = ("id", "round", "source", "stance", "weakness targeted", "requested", "label", "verdict", "student said (before)",
+            "tokens", "text")
     rows = []
     for s in view.samples:
         verdict = str(s.get("verdict", ""))
         shown = verdict + (f" ({s['reason']})" if s.get("reason") else "")
         before = view.adapter.show_prediction(s) + (" ✗" if "predicted" in s and fooled(s, view.adapter) else "")
-        cells = [s["id"], s["round"], s.get("stance", ""), s.get("weakness", ""), s.get("requested", ""), view.adapter.show_label(s)]
+        cells = [s["id"], s["round"], lineage(s), s.get("stance", ""), s.get("weakness", ""), s.get("requested", ""),
+                 view.adapter.show_label(s)]
         rows.append(f'<tr data-verdict="{escape(verdict)}">' + "".join(f"<td>{escape(str(c))}</td>" for c in cells)
                     + f'<td><span class="badge {escape(verdict)}">{escape(shown)}</span></td><td>{escape(before)}</td>'
                     f'<td class="num">{s.get("teacher_tokens", 0)}</td><td>{escape(str(s.get("text", "")))}</td></tr>')
@@ -283,7 +289,7 @@ def sample_table(view: RunView) -> str:
                 f'<select id="verdict"><option value="">all verdicts</option>{options}</select>'
                 f'<span id="count" class="muted">{len(view.samples)} samples</span></div>')
     table = f'<div class="scroll"><table id="samples"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
-    return _section("Generated samples", controls + table, anchor="sample-table")
+    return _section("Samples", controls + table, anchor="sample-table")
 
 
 def prompts_and_settings(view: RunView) -> str:

@@ -119,15 +119,39 @@ def rejected_text(record: dict) -> str:
     return f"{total} ({', '.join(f'{k} {v}' for k, v in sorted(by_reason.items()))})" if total else "0"
 
 
+def per_accepted_text(record: dict) -> str:
+    """Teacher tokens per accepted sample, 'pool · generated' ('-' where none was accepted)."""
+    def shown(value: object) -> str:
+        return "-" if value is None else f"{float(value):.0f}"  # type: ignore[arg-type]
+
+    return f"{shown(record.get('tokens_per_accepted_pool'))} · {shown(record.get('tokens_per_accepted_generated'))}"
+
+
+def lineage(sample: dict) -> str:
+    """Where a sample came from and what judged it: source, query score, teacher confidence, noise verdict."""
+    parts = [str(sample.get("source", "generated"))]
+    if sample.get("query_score") is not None:
+        parts.append(f"query {sample['query_score']:.2f}")
+    if sample.get("teacher_confidence") is not None:
+        parts.append(f"teacher p {sample['teacher_confidence']:.2f}")
+    if sample.get("noise"):
+        parts.append(str(sample["noise"]))
+    return ", ".join(parts)
+
+
 def score_table(rounds: list[dict], title: str) -> Table:
-    """Per round: dev/test score, samples accepted and rejected, teacher tokens, seconds (inspect and run's summary)."""
+    """Per round: dev/test score, samples accepted (from the pool) and rejected, teacher tokens (in all, and per
+    accepted pool and generated sample), seconds (inspect and run's summary)."""
     table = Table(title=title)
-    for col in ("round", "dev", "test", "accepted (hard/easy)", "rejected", "teacher tokens", "seconds"):
+    for col in ("round", "dev", "test", "accepted (hard/easy/pool)", "rejected", "teacher tokens",
+                "tokens/accepted (pool · gen)", "seconds"):
         table.add_column(col, justify="right")
     for r in rounds:
+        accepted = f"{r.get('hard_accepted', 0)}/{r.get('easy_accepted', 0)}/{r.get('pool_accepted', 0)}"
         table.add_row(str(r["round"]), f"{r['dev']['score']:.4f}", f"{r['test']['score']:.4f}",
-                      f"{r.get('accepted', 0)} ({r.get('hard_accepted', 0)}/{r.get('easy_accepted', 0)})", rejected_text(r),
-                      f"{r.get('teacher_tokens', 0):,}", f"{sum(n.get('seconds', 0) for n in r.get('nodes', {}).values()):.1f}")
+                      f"{r.get('accepted', 0)} ({accepted})", rejected_text(r), f"{r.get('teacher_tokens', 0):,}",
+                      per_accepted_text(r),
+                      f"{sum(n.get('seconds', 0) for n in r.get('nodes', {}).values()):.1f}")
     return table
 
 
@@ -149,14 +173,16 @@ def label_table(view: RunView) -> Table:
 
 
 def sample_table(samples: list[dict], adapter: TaskAdapter) -> Table:
-    """Every sample with its lineage: request, target weakness, label, verdict, prediction, text."""
+    """Every sample with its lineage: source (and query score, teacher confidence, noise verdict), request, target
+    weakness, label, verdict, prediction, text."""
     table = Table(title=f"samples ({len(samples)})")
-    for col in ("id", "stance", "weakness", "requested", "label", "verdict", "student said", "text"):
+    for col in ("id", "source", "stance", "weakness", "requested", "label", "verdict", "student said", "text"):
         table.add_column(col, overflow="fold")
     for s in samples:
         verdict = s.get("verdict", "")
-        cells = (s["id"], s.get("stance", ""), s.get("weakness", ""), str(s.get("requested", "")), adapter.show_label(s),
-                 f"{verdict} ({s['reason']})" if s.get("reason") else verdict, adapter.show_prediction(s), s.get("text", ""))
+        cells = (s["id"], lineage(s), s.get("stance", ""), s.get("weakness", ""), str(s.get("requested", "")),
+                 adapter.show_label(s), f"{verdict} ({s['reason']})" if s.get("reason") else verdict,
+                 adapter.show_prediction(s), s.get("text", ""))
         table.add_row(*map(Text, cells))  # Text: generated text is never read as rich markup
     return table
 

@@ -120,6 +120,11 @@ class TaskAdapter(ABC):
                 picked.append(train[i])
         return picked
 
+    def pool_item(self, value: str | list[str]) -> Example:
+        """An unlabelled pool row's text (or token list) as the student reads it: ``{"text"}`` plus what the
+        kind's student needs (NER: ``tokens``); never a label. Default: the text (a token list joined by spaces)."""
+        return Example(text=value if isinstance(value, str) else " ".join(value))
+
     def fitted(self, train: Sequence[Example]) -> TaskAdapter:
         """This adapter with what it learns from a run's training data (built once per run); default: itself."""
         return self
@@ -191,9 +196,14 @@ class TaskAdapter(ABC):
     # ---- the Critic ------------------------------------------------------------------------------
 
     @abstractmethod
-    def label(self, teacher: Teacher, prompt: str, task: Task, description: str, todo: list[Sample]) -> list[Reply]:
+    def label(self, teacher: Teacher, prompt: str, task: Task, description: str, todo: list[Sample],
+              logprobs: bool = False) -> list[Reply]:
         """Ask the Critic for each screened sample's label (one call each, concurrently) and record in place
-        the verdict, its reason and the label fields; return the replies for the cost record."""
+        the verdict, its reason and the label fields; return the replies for the cost record.
+
+        A sample with a ``requested`` label (generated) must get it; a pool text has none to agree with.
+        ``logprobs`` asks the endpoint for log-probabilities and records the chosen label's probability as
+        ``teacher_confidence`` where the kind can read one (None where the endpoint sent none)."""
 
     @abstractmethod
     def reference_labels(self, teacher: Teacher, prompt: str, task: Task, description: str,

@@ -24,7 +24,7 @@ from evokd.student.metrics import class_scores, f1_of_counts
 from evokd.student.model import Head
 from evokd.task import Example, Task
 from evokd.tasks.base import HubMetric, TaskAdapter
-from evokd.teacher.client import Reply, Teacher
+from evokd.teacher.client import Reply, Teacher, value_confidence
 from evokd.text import as_data, bullet_list, clip
 
 if TYPE_CHECKING:
@@ -127,20 +127,23 @@ class Classification(TaskAdapter):
         """The source's label."""
         return src["label"]
 
-    def label(self, teacher: Teacher, prompt: str, task: Task, description: str, todo: list[Sample]) -> list[Reply]:
-        """The Critic names a label; it must be one of the task's (else ``off_label``) and the one requested
-        (else ``label_mismatch``)."""
+    def label(self, teacher: Teacher, prompt: str, task: Task, description: str, todo: list[Sample],
+              logprobs: bool = False) -> list[Reply]:
+        """The Critic names a label; it must be one of the task's (else ``off_label``) and the one requested,
+        where one was (else ``label_mismatch``)."""
         labels = ", ".join(task.labels)
         prompts = [render(prompt, task=description, labels=labels, text=as_data(s["text"])) for s in todo]
-        replies = teacher.ask_many(prompts, LabelVerdict)
+        replies = teacher.ask_many(prompts, LabelVerdict, logprobs=logprobs)
         for s, reply in zip(todo, replies, strict=True):
             s["teacher_tokens"] = s.get("teacher_tokens", 0) + reply.tokens
             label = match_label(reply.parsed.label, task.labels) if reply.parsed else None
+            if logprobs:
+                s["teacher_confidence"] = value_confidence(reply, reply.parsed.label) if reply.parsed else None
             if reply.parsed is None:
                 s.update(verdict="rejected", reason=reply.reason or "malformed")
             elif label is None:
                 s.update(verdict="rejected", reason="off_label", label=reply.parsed.label[:50])
-            elif label != s["requested"]:
+            elif s.get("requested") and label != s["requested"]:
                 # The Generator was asked for another label: the text is ambiguous, a likely source of label noise.
                 s.update(verdict="rejected", reason="label_mismatch", label=label)
             else:

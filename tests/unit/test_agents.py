@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from evokd.agents.analyst import analyse
 from evokd.agents.critic import LeakIndex, label_batch, screen
 from evokd.agents.generator import generate, plan
-from evokd.prompts import default
+from evokd.prompts import default, render
 from evokd.state import Prediction, Sample
 from evokd.task import Task
 from evokd.tasks import adapter_for
 from evokd.tasks.classification import match_label
+from evokd.teacher.client import Reply
 from tests.support.fake_chat import scripted_teacher as teacher
 
 TASK = Task(kind="classification", labels=("negative", "positive"))
@@ -116,3 +119,28 @@ def test_critic_labels_separately_and_records_every_verdict():
         ("rejected", "duplicate"),
     ]
     assert out[0]["label"] == "positive" and out[1]["label"] == "negative"
+
+
+class RecordingTeacher:
+    """Records each prompt and answers nothing usable."""
+
+    def __init__(self) -> None:
+        self.prompts: list[str] = []
+
+    def ask(self, prompt: str, schema: object, seed: int | None = None, logprobs: bool = False) -> Reply:
+        self.prompts.append(prompt)
+        return Reply(parsed=None, reason="malformed", raw="")
+
+
+@pytest.mark.parametrize(("kind", "labels"), [("classification", ("negative", "positive")), ("ner", ("person",))])
+def test_the_analyst_prompt_gains_a_pool_section_only_with_pool_texts(kind, labels):
+    task, template, teacher_ = Task(kind=kind, labels=labels), default(kind, "analyst"), RecordingTeacher()
+    analyse(teacher_, template, task, "d", [], 5, 0)  # type: ignore[arg-type]
+    analyse(teacher_, template, task, "d", [], 5, 0, uncertain=["an odd <<<text>>>"])  # type: ignore[arg-type]
+    without, with_pool = teacher_.prompts
+    # Without pool texts the prompt is the one written before pool mode existed, byte for byte.
+    assert without == render(template.replace("$pool", ""), task="d", labels=", ".join(labels), wrong="(none)",
+                             correct="(none)")
+    section = with_pool.removeprefix(without.split("\n\nSummarise")[0]).split("\n\nSummarise")[0]
+    assert "least sure of" in section and '- "an odd < < <text> > >"' in section
+    assert with_pool.replace(section, "") == without

@@ -128,8 +128,9 @@ class Topic(TaskAdapter):
     def source_label(self, task: Task, src: Example, rnd: int) -> str:
         return src["topic"]  # type: ignore[typeddict-item]
 
-    def label(self, teacher: Teacher, prompt: str, task: Task, description: str, todo: list[Sample]) -> list[Reply]:
-        replies = teacher.ask_many([f"{prompt}: {s['text']}" for s in todo], LabelVerdict)
+    def label(self, teacher: Teacher, prompt: str, task: Task, description: str, todo: list[Sample],
+              logprobs: bool = False) -> list[Reply]:
+        replies = teacher.ask_many([f"{prompt}: {s['text']}" for s in todo], LabelVerdict, logprobs=logprobs)
         for s, r in zip(todo, replies, strict=True):
             ok = r.parsed is not None and r.parsed.label == s["requested"]
             s.update(verdict="accepted" if ok else "rejected", reason="" if ok else "off_topic",

@@ -14,255 +14,23 @@ kill it there. After the last resume the run must equal an uninterrupted run wit
 teacher replies: the same samples (none lost, none duplicated), valid JSONL line by line, and the
 same losses and metrics.
 
-Each killed run is `python -m evokd.cli` in its own process, forked from a "zygote": a Python
-process that did the slow imports (torch, transformers, LangGraph: ~10 s of CPU) once, then runs
-``evokd.cli`` as ``__main__`` in each child exactly as ``python -m`` does. Five plain subprocesses
-would spend most of the suite's time budget importing.
+Each killed run is `python -m evokd.cli` forked from a zygote that did the slow imports once
+(`tests.support.crash`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
-import select
-import signal
-import subprocess
-import sys
-import threading
-import time
 from collections import Counter
 from pathlib import Path
 
 import evokd.graph.nodes
 import evokd.records
 from evokd.cli import main
-from tests.support import ROOT
-from tests.support.fake_openai import FakeOpenAI, Responder, SentimentTeacher, schema_name
+from tests.support.crash import Crasher, Gate, jsonl_lines
+from tests.support.fake_openai import FakeOpenAI, SentimentTeacher, prompt_of, schema_name
 from tests.support.runs import LEARN, outcome, reference_outcome, run_args
-
-WAIT = 120.0  # seconds a subprocess may take to reach its pause point (imports are slow on a busy machine)
-
-ZYGOTE = '''
-"""Forks `python -m evokd.cli` runs for tests/wire/test_crash.py, with the slow imports done once, and pause points.
-
-Reads one JSON command per line on stdin, answers one JSON line on stdout:
-{"argv", "env", "log", "exit_file"} -> {"pid"}: fork a child that runs evokd.cli as __main__ (as
-`python -m evokd.cli` does) with that environment, output in "log" and its exit code written to
-"exit_file" (never written when it is killed); {"reap": pid} -> {"signal"}: wait for a child.
-
-EVOKD_PAUSE_AT="<point>:<n>" in a child's environment pauses it the n-th time it reaches <point>:
-it writes EVOKD_PAUSE_MARK and sleeps until killed.
-"""
-import json
-import os
-import runpy
-import sys
-import time
-import traceback
-from pathlib import Path
-
-import evokd.cli  # noqa: F401 - the imports every run needs, paid once here
-import evokd.graph.build  # noqa: F401
-import evokd.graph.nodes
-import evokd.records
-from transformers import PreTrainedModel
-
-SEEN = {"n": 0}
-
-
-def due(point):
-    """True the n-th time this process reaches ``point``, when EVOKD_PAUSE_AT names it."""
-    name, _, nth = os.environ.get("EVOKD_PAUSE_AT", "").partition(":")
-    if name != point:
-        return False
-    SEEN["n"] += 1
-    return SEEN["n"] == int(nth)
-
-
-def pause():
-    Path(os.environ["EVOKD_PAUSE_MARK"]).write_text("paused")
-    time.sleep(600)  # the test kills the process here
-
-
-real_train, real_append = evokd.graph.nodes.train, evokd.graph.nodes.append_new
-real_save = PreTrainedModel.save_pretrained
-
-
-def train(net, examples, cfg, on_progress=None, **recipe):
-    """Training pauses after the first epoch of the n-th pass (class balance and dev selection pass through)."""
-    stop = due("train")
-
-    def progress(p):
-        if on_progress:
-            on_progress(p)
-        if stop:
-            pause()
-    return real_train(net, examples, cfg, on_progress=progress, **recipe)
-
-
-def append_new(path, records, key):
-    """The n-th non-empty samples.jsonl append gets half of its first new line onto the disk, then pauses."""
-    records = list(records)
-    if Path(path).name == "samples.jsonl" and records and due("samples"):
-        have = {r.get(key) for r in evokd.records.read_jsonl(path)}
-        line = json.dumps(next(r for r in records if r.get(key) not in have)) + "\\n"
-        with open(path, "a", encoding="utf-8") as f:
-            f.write(line[: len(line) // 2])
-            f.flush()
-            os.fsync(f.fileno())
-        pause()
-    return real_append(path, records, key)
-
-
-def save_pretrained(self, directory, *args, **kwargs):
-    """The n-th student save pauses with its weights in the temporary folder, not yet renamed."""
-    out = real_save(self, directory, *args, **kwargs)
-    if Path(directory).name.startswith(".round-") and due("save"):
-        pause()
-    return out
-
-
-evokd.graph.nodes.train, evokd.graph.nodes.append_new = train, append_new
-PreTrainedModel.save_pretrained = save_pretrained
-
-
-def child(cmd):
-    """Run evokd as `python -m evokd.cli ARGV` would, in this forked process; never returns."""
-    code = 1
-    try:
-        os.environ.update(cmd["env"])
-        log = os.open(cmd["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-        os.dup2(log, 1)
-        os.dup2(log, 2)
-        sys.argv = ["evokd", *cmd["argv"]]
-        runpy.run_module("evokd.cli", run_name="__main__", alter_sys=True)
-        code = 0
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
-    except BaseException:
-        traceback.print_exc()
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        Path(cmd["exit_file"]).write_text(str(code))
-        os._exit(code)
-
-
-for line in sys.stdin:
-    cmd = json.loads(line)
-    if "reap" in cmd:
-        _, status = os.waitpid(cmd["reap"], 0)
-        answer = {"signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0}
-    else:
-        pid = os.fork()
-        if pid == 0:
-            child(cmd)
-        answer = {"pid": pid}
-    print(json.dumps(answer), flush=True)
-'''
-
-
-class Gate:
-    """A responder wrapper that holds the N-th request of one kind until released, so the client can be killed."""
-
-    def __init__(self, inner: Responder) -> None:
-        self.inner = inner
-        self.kind, self.nth, self.count = "", 0, 0
-        self.reached, self.release = threading.Event(), threading.Event()
-        self._lock = threading.Lock()
-
-    def arm(self, kind: str, nth: int) -> None:
-        """Hold the ``nth`` next request whose schema is ``kind``."""
-        with self._lock:
-            self.kind, self.nth, self.count = kind, nth, 0
-            self.reached.clear()
-            self.release.clear()
-
-    def __call__(self, body: dict) -> str:
-        with self._lock:
-            self.count += schema_name(body) == self.kind
-            hold = schema_name(body) == self.kind and self.count == self.nth
-        if hold:
-            self.reached.set()
-            self.release.wait(WAIT)
-        return self.inner(body)  # type: ignore[return-value]
-
-
-def jsonl_lines(path: Path) -> tuple[list[dict], bool]:
-    """Every complete line of a JSONL file parsed (a broken one fails the test), and whether the last is torn."""
-    if not path.exists():
-        return [], False
-    data = path.read_bytes()
-    complete, _, tail = data.rpartition(b"\n")
-    return [json.loads(line) for line in complete.split(b"\n") if line], bool(tail)
-
-
-class Crasher:
-    """Runs `python -m evokd.cli` (forked by the zygote), waits for a kill point, and kills it with SIGKILL."""
-
-    def __init__(self, tmp: Path, gate: Gate) -> None:
-        self.tmp, self.gate, self.kills = tmp, gate, 0
-        script = tmp / "zygote.py"
-        script.write_text(ZYGOTE)
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "HF_HUB_OFFLINE": "1",
-            "OMP_NUM_THREADS": "1",
-        }  # the in-process reference run uses one torch thread (conftest)
-        self.zygote_log = tmp / "zygote.txt"
-        with open(self.zygote_log, "wb") as log:
-            self.zygote = subprocess.Popen(
-                [sys.executable, str(script)],
-                cwd=ROOT,
-                env=env,
-                text=True,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=log,
-            )
-
-    def _ask(self, command: dict) -> dict:
-        """One command to the zygote and its answer."""
-        assert self.zygote.stdin and self.zygote.stdout
-        self.zygote.stdin.write(json.dumps(command) + "\n")
-        self.zygote.stdin.flush()
-        ready, _, _ = select.select([self.zygote.stdout], [], [], WAIT)  # the first answer waits for its imports
-        answer = self.zygote.stdout.readline() if ready else ""
-        assert answer, f"the zygote died:\n{self.zygote_log.read_text()}"
-        return json.loads(answer)
-
-    def kill_at(self, argv: list[str], *, pause_at: str = "", hold: tuple[str, int] | None = None) -> None:
-        """Run ``evokd argv`` until it reaches ``pause_at`` (a hook) or the teacher holds ``hold``; then kill -9."""
-        mark, exited, log = (self.tmp / f"{name}-{self.kills}" for name in ("paused", "exit", "log"))
-        self.gate.arm(*(hold or ("", 0)))  # ("", 0) holds nothing
-        env = {"EVOKD_PAUSE_AT": pause_at, "EVOKD_PAUSE_MARK": str(mark)}
-        pid = self._ask({"argv": argv, "env": env, "log": str(log), "exit_file": str(exited)})["pid"]
-        try:
-            deadline = time.monotonic() + WAIT
-            while not (mark.exists() or self.gate.reached.is_set()):
-                assert not exited.exists(), (
-                    f"evokd exited ({exited.read_text()}) before its kill point:\n{log.read_text()}"
-                )
-                assert time.monotonic() < deadline, f"no kill point reached in {WAIT} s:\n{log.read_text()}"
-                time.sleep(0.02)
-        finally:
-            os.kill(pid, signal.SIGKILL)
-            killed_by = self._ask({"reap": pid})["signal"]
-            self.gate.release.set()
-        assert killed_by == signal.SIGKILL
-        self.kills += 1
-
-    def close(self) -> None:
-        """Stop the zygote."""
-        assert self.zygote.stdin
-        self.zygote.stdin.close()
-        try:
-            self.zygote.wait(timeout=30)
-        except subprocess.TimeoutExpired:  # still importing, say: never leave it behind
-            self.zygote.kill()
-            self.zygote.wait()
 
 
 def test_kill_9_at_five_points_then_resume_equals_an_uninterrupted_run(sentiment_dir, tiny_student, tmp_path):
@@ -380,3 +148,35 @@ def test_torn_line_cut_inside_a_character_is_ignored_then_repaired(tmp_path):
     assert evokd.records.append_new(path, [{"id": "r1-1", "text": "caf\u00e9"}], key="id") == 1
     records, torn = jsonl_lines(path)
     assert [r["id"] for r in records] == ["r1-0", "r1-1"] and not torn
+
+
+def test_kill_9_in_pool_labelling_then_resume_labels_no_pool_text_twice(sentiment_dir, tiny_student, tmp_path):
+    """Killed while the teacher holds round 1's second pool label, then killed again in round 1's training:
+    the selector's picks are checkpointed and answered labels are cached, so no answered text is asked again."""
+    pool = tmp_path / "pool.txt"
+    pool.write_text("a good film to see\nan awful boring film here\nlovely and great acting now\n"
+                    "bad plot and awful cast\ngreat fun for all\nboring story all along\n", encoding="utf-8")
+    gate, out = Gate(SentimentTeacher(by_seed=True)), tmp_path / "run"
+    crash = Crasher(tmp_path, gate)
+    with FakeOpenAI(gate) as server, contextlib.closing(crash):
+        def labelled() -> list[str]:
+            """The text of every label request the teacher has seen, in order."""
+            return [prompt_of(r).split("<<<")[1].split(">>>")[0].strip() for r in server.requests
+                    if schema_name(r) == "LabelVerdict"]
+
+        args = run_args(sentiment_dir, tiny_student, server, out, *LEARN, "--concurrency", "1", "--per-round", "0",
+                        "--pool", str(pool), "--pool-per-round", "3")
+        crash.kill_at(args, hold=("LabelVerdict", 2))
+        before = labelled()
+        assert len(before) == 2  # one answered (and cached), one held when the run was killed
+
+        resume = ["resume", str(out), "--teacher-url", server.url]
+        crash.kill_at(resume, pause_at="train:1")  # round 1's training: the Critic's work is checkpointed
+        after_first = labelled()[2:]
+        assert before[0] not in after_first and before[1] in after_first  # the unanswered one is asked again
+        assert main(resume) == 0
+
+    counts = Counter(labelled())
+    round_1 = {s["text"] for s in jsonl_lines(out / "samples.jsonl")[0] if s["round"] == 1}
+    assert set(before) <= round_1  # the picks made before the kill are the round's picks
+    assert counts[before[1]] == 2 and all(n == 1 for t, n in counts.items() if t != before[1]), counts

@@ -85,7 +85,7 @@ def annotate(teacher: Teacher, prompt: str, task: Task, description: str, todo: 
         s.update(tokens=res.tokens, tags=res.tags, entities=res.entities)  # type: ignore[typeddict-item]
         if res.reason:
             s.update(verdict="rejected", reason=res.reason)
-        elif s["requested"] not in res.types:
+        elif s.get("requested") and s["requested"] not in res.types:
             # The Generator was asked for this type: without it the sentence does not serve its purpose.
             s.update(verdict="rejected", reason="missing_type")
         else:
@@ -234,6 +234,13 @@ class Ner(TaskAdapter):
         if not labels:
             raise DataError(f"{file}: no entities in train; tag at least one span with B-<type>")
 
+    def pool_item(self, value: str | list[str]) -> Example:
+        """A token list as it is; a raw line split by the fitted tokenizer, as generated sentences are."""
+        if isinstance(value, list):
+            return Example(tokens=list(value), text=" ".join(value))
+        tokens = self.tokenizer.tokenize(unicodedata.normalize("NFC", value))
+        return Example(tokens=tokens, text=" ".join(tokens))
+
     def head(self, task: Task) -> Head:
         """A tag per word: ``O`` plus B-/I- for each type."""
         return Head(names=("O", *(f"{p}-{t}" for t in task.labels for p in ("B", "I"))), per_token=True)
@@ -285,7 +292,8 @@ class Ner(TaskAdapter):
         types = sorted({t for _, _, t in bio_spans(src["tags"])}) or list(task.labels)
         return types[rnd % len(types)]
 
-    def label(self, teacher: Teacher, prompt: str, task: Task, description: str, todo: list[Sample]) -> list[Reply]:
+    def label(self, teacher: Teacher, prompt: str, task: Task, description: str, todo: list[Sample],
+              logprobs: bool = False) -> list[Reply]:
         """The Critic names the entities; code places them (`annotate`)."""
         replies = annotate(teacher, prompt, task, description, todo, self.tokenizer, self.glossary)
         return replies  # type: ignore[return-value]

@@ -1,0 +1,195 @@
+"""Pool mode end to end: the selector picks unlabelled texts, the Critic labels them, the student learns."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+from safetensors.torch import load_file
+
+from evokd.agents.selector import uncertainty
+from evokd.cli import main
+from evokd.cli.html_report import write_report
+from evokd.graph import nodes
+from evokd.graph.build import build_graph
+from evokd.graph.nodes import mark_noise
+from evokd.records import read_jsonl
+from evokd.state import Sample
+from evokd.student import model
+from evokd.student.model import Head
+from evokd.student.train import TrainConfig, probabilities, train
+from evokd.tasks import adapter_for
+from tests.support.data import NEG, POS, write_jsonl
+from tests.support.fake_openai import prompt_of
+from tests.support.runs import make_context, run_args
+
+POOL = ["a good film to see", "an awful boring film here", "lovely and great acting now", "bad plot and awful cast",
+        "great fun for all", "boring story all along", "good lovely cast again", "awful film to skip"]
+
+
+def poisoned_pool(folder: Path) -> Path:
+    """A pool file whose label column says POISON on every row: no part of it may be read."""
+    path = folder / "pool.jsonl"
+    write_jsonl(path, [{"text": t, "label": "POISON", "note": "POISON"} for t in POOL])
+    return path
+
+
+def run_graph(ctx) -> dict:  # noqa: ANN001
+    app = build_graph().compile(checkpointer=InMemorySaver())
+    return app.invoke({}, {"configurable": {"thread_id": "t"}}, context=ctx)
+
+
+def test_pure_pool_run_labels_picks_and_never_leaks_the_pool_labels(sentiment_dir, tiny_student, teacher_server,
+                                                                    tmp_path):
+    run = tmp_path / "run"
+    ctx = make_context(sentiment_dir, tiny_student, teacher_server, run, pool=str(poisoned_pool(tmp_path)),
+                       per_round=0, pool_per_round=3)
+    out = run_graph(ctx)
+
+    assert [r["round"] for r in out["history"]] == [0, 1, 2]
+    samples = read_jsonl(run / "samples.jsonl")
+    assert len(samples) == 6 and {s["source"] for s in samples} == {"pool"}
+    assert len({s["pool_id"] for s in samples}) == 6  # never a text twice
+    assert all(s["text"] in POOL and s["query_score"] >= 0 for s in samples)
+    assert {s["label"] for s in samples if s["verdict"] == "accepted"} <= {"positive", "negative"}
+    rounds = read_jsonl(run / "rounds.jsonl")
+    assert set(rounds[1]["nodes"]) == {"selector", "critic", "student"}  # pure active labelling: nothing written
+    assert rounds[1]["pool_accepted"] == 3 and rounds[1]["tokens_per_accepted_pool"] > 0
+    assert rounds[1]["tokens_per_accepted_generated"] is None
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["pool_accepted"] == 6 and summary["tokens_per_accepted_pool"] > 0
+    # The poisoned column reaches neither the teacher nor any file of the run.
+    assert not any("POISON" in prompt_of(r) for r in teacher_server.requests)
+    for f in run.rglob("*"):
+        if f.is_file():
+            assert b"POISON" not in f.read_bytes(), f
+
+
+def test_inspect_and_the_report_show_pool_lineage_and_tokens_per_accepted_sample(sentiment_dir, tiny_student,
+                                                                                teacher_server, tmp_path, capsys,
+                                                                                monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")  # no wrapped cells
+    run = tmp_path / "run"
+    assert main(run_args(sentiment_dir, tiny_student, teacher_server, run, "--rounds", "1",
+                         "--pool", str(poisoned_pool(tmp_path)), "--pool-per-round", "2")) == 0
+    pool_sample = next(s for s in read_jsonl(run / "samples.jsonl") if s["source"] == "pool")
+    per_pool = read_jsonl(run / "rounds.jsonl")[1]["tokens_per_accepted_pool"]
+    html = write_report(run).read_text()
+    assert "teacher tokens per accepted sample (pool · generated)" in html and f"{per_pool:.0f} · " in html
+    assert f"pool, query {pool_sample['query_score']:.2f}" in html
+    assert main(["inspect", str(run)]) == 0
+    shown = capsys.readouterr().out
+    assert "tokens/accepted" in shown and f"query {pool_sample['query_score']:.2f}" in shown
+
+
+def test_full_mode_labels_picks_with_the_generated_batch(sentiment_dir, tiny_student, teacher_server, tmp_path):
+    run = tmp_path / "run"
+    ctx = make_context(sentiment_dir, tiny_student, teacher_server, run, pool=str(poisoned_pool(tmp_path)),
+                       pool_per_round=2, query="diverse")
+    run_graph(ctx)
+
+    samples = read_jsonl(run / "samples.jsonl")
+    assert sorted(s["source"] for s in samples if s["round"] == 1) == ["generated"] * 4 + ["pool"] * 2
+    rounds = read_jsonl(run / "rounds.jsonl")
+    assert set(rounds[1]["nodes"]) == {"selector", "analyst", "generator", "critic", "student"}
+    assert (run / "pool_embeddings.safetensors").exists()
+    # The Analyst saw the pool texts the student is least sure of.
+    analyst = [prompt_of(r) for r in teacher_server.requests if "analysing" in prompt_of(r)]
+    assert analyst and all(any(t in p for t in POOL) for p in analyst)
+
+
+def first_picks(ctx) -> tuple[list[dict], dict]:  # noqa: ANN001
+    """Round 1's pool picks and the state, with the run paused after the selector."""
+    app = build_graph().compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "t"}}
+    app.invoke({}, config, context=ctx, interrupt_after=["selector"])
+    state = app.get_state(config).values
+    return state["picks"], state
+
+
+@pytest.mark.parametrize("query", ["uncertainty", "diverse", "random"])
+def test_each_query_strategy_picks_from_the_seed_students_scores(sentiment_dir, tiny_student, teacher_server, tmp_path,
+                                                                 query):
+    pool = poisoned_pool(tmp_path)
+    ctx = make_context(sentiment_dir, tiny_student, teacher_server, tmp_path / "run", pool=str(pool), per_round=0,
+                       pool_per_round=3, query=query)
+    chosen, state = first_picks(ctx)
+    # The seed student's own scores of the whole pool, recomputed here.
+    net = model.load(state["student_path"], Head(names=("negative", "positive")))
+    scores = dict(zip(POOL, uncertainty(probabilities(net, [{"text": t} for t in POOL])), strict=True))
+    assert len(chosen) == 3 and len({s["text"] for s in chosen}) == 3
+    assert all(s["query_score"] == pytest.approx(scores[s["text"]], abs=1e-5) for s in chosen)
+    assert state["picked"] == [s["pool_id"] for s in chosen] and state["uncertain"][0] == max(scores, key=scores.get)
+    if query == "uncertainty":
+        assert sorted(s["query_score"] for s in chosen) == pytest.approx(sorted(scores.values())[-3:], abs=1e-5)
+    if query == "diverse":  # embedded once, for the whole pool, by the seed student
+        vectors = load_file(tmp_path / "run" / "pool_embeddings.safetensors")
+        assert set(vectors) == {f"p{i}" for i in range(1, len(POOL) + 1)}
+    again, _ = first_picks(dataclasses.replace(ctx, run_dir=str(tmp_path / "again")))
+    assert [s["pool_id"] for s in again] == [s["pool_id"] for s in chosen]  # seeded: the same picks again
+
+
+def test_the_pool_never_offers_seed_dev_or_test_texts(sentiment_dir, tiny_student, teacher_server, tmp_path):
+    # `--pool train` on a train split that also holds a dev and a test text (sentiment_dir's dev adds "indeed").
+    rows = read_jsonl(sentiment_dir / "train.jsonl")
+    write_jsonl(sentiment_dir / "train.jsonl", [*rows, {"text": "good film indeed", "label": "positive"},
+                                                {"text": "truly bad film", "label": "negative"}])
+    ctx = make_context(sentiment_dir, tiny_student, teacher_server, tmp_path / "run", pool="train", per_round=0,
+                       pool_per_round=100, pool_limit=0)
+    chosen, state = first_picks(ctx)
+    texts = {s["text"] for s in chosen}
+    seeds = {e["text"] for e in state["seeds"]}
+    assert texts == {r["text"] for r in rows} - seeds and "label" not in chosen[0]
+
+
+def test_the_noise_step_holds_out_labels_a_trained_tiny_student_contradicts(sentiment_dir, tiny_student):
+    net = model.load(tiny_student, Head(names=("negative", "positive")))
+    train(net, [*({"text": t, "label": "positive"} for t in POS), *({"text": t, "label": "negative"} for t in NEG)],
+          TrainConfig(lr=5e-3, min_steps=40, epochs=1, batch_size=8))
+    samples = [Sample(source="pool", text="a good and great film", label="negative", verdict="accepted"),
+               Sample(source="pool", text="an awful boring film", label="negative", verdict="accepted"),
+               Sample(source="generated", text="good lovely fun", label="negative", verdict="accepted")]
+    mark_noise(net, adapter_for("classification"), samples, max_length=32)
+    assert [s.get("noise") for s in samples] == ["held_out", "kept", None]  # generated samples are not judged
+
+
+@pytest.mark.parametrize("noise", ["small-loss", "none"])
+def test_held_out_pool_samples_are_not_replayed(sentiment_dir, tiny_student, teacher_server, tmp_path, noise,
+                                                monkeypatch):
+    # Whatever the student says, hold out every pool text saying "awful": the wiring, not the judgement, is tested here.
+    monkeypatch.setattr(nodes, "contradicted", lambda probs, gold, names: ["awful" in t for t in held_texts])
+    held_texts: list[str] = []
+    real = nodes.probabilities
+
+    def probabilities_of(net, examples, **kw):  # noqa: ANN001, ANN003
+        held_texts[:] = [e["text"] for e in examples]
+        return real(net, examples, **kw)
+
+    monkeypatch.setattr(nodes, "probabilities", probabilities_of)
+    ctx = make_context(sentiment_dir, tiny_student, teacher_server, tmp_path / "run", pool=str(poisoned_pool(tmp_path)),
+                       per_round=0, pool_per_round=8, max_rounds=1, noise=noise)
+    out = run_graph(ctx)
+    samples = read_jsonl(tmp_path / "run" / "samples.jsonl")
+    replayed = {e["text"] for e in out["pool"]}
+    if noise == "none":
+        assert "noise" not in samples[0] and replayed == {s["text"] for s in samples if s["verdict"] == "accepted"}
+        return
+    held = {s["text"] for s in samples if s.get("noise") == "held_out"}
+    assert held == {t for t in POOL if "awful" in t} and out["history"][1]["held_out"] == len(held)
+    assert not held & replayed and replayed == {s["text"] for s in samples if s["noise"] == "kept"}
+
+
+def test_ner_pool_sentences_are_tagged_by_the_critic_without_a_requested_type(ner_dir, ner_student, ner_server,
+                                                                              tmp_path):
+    pool = tmp_path / "pool.jsonl"
+    write_jsonl(pool, [{"tokens": ["Bob", "visited", "Acme", "again"], "tags": ["POISON"] * 4},
+                       {"text": "we saw Alice Smith in Paris"}])
+    ctx = make_context(ner_dir, ner_student, ner_server, tmp_path / "run", pool=str(pool), per_round=0, max_rounds=1)
+    run_graph(ctx)
+    samples = {s["text"]: s for s in read_jsonl(tmp_path / "run" / "samples.jsonl")}
+    assert samples["Bob visited Acme again"]["tags"] == ["B-person", "O", "B-company", "O"]
+    assert samples["we saw Alice Smith in Paris"]["tags"] == ["O", "O", "B-person", "I-person", "O", "B-geo-loc"]
+    assert all(s["verdict"] == "accepted" and "requested" not in s for s in samples.values())

@@ -1,0 +1,58 @@
+"""Pool labelling over HTTP: the Critic asks for log-probabilities, keeps the label's probability, and
+--min-confidence drops a label the teacher was unsure of; a bad pool stops the run with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from evokd.cli import main
+from evokd.records import read_jsonl
+from tests.support.data import write_file
+from tests.support.fake_openai import FakeOpenAI, Scripted, SentimentTeacher, prompt_of, schema_name
+from tests.support.runs import run_args
+
+POOL = "a good film to see\nan awful boring film here\nlovely and great acting now\nbad plot and awful cast\n"
+
+
+class UnsureAboutAwful:
+    """The scripted sentiment teacher, with log-probabilities on labels: 0.3 for texts saying "awful", else 0.95."""
+
+    def __init__(self) -> None:
+        self.inner = SentimentTeacher()
+
+    def __call__(self, body: dict) -> str | Scripted:
+        reply = self.inner(body)
+        if schema_name(body) != "LabelVerdict":
+            return reply
+        label = json.loads(reply)["label"]
+        p = 0.3 if "awful" in prompt_of(body).split("<<<")[1] else 0.95
+        return Scripted(content=reply, logprobs=[('{"label": "', 0.0), (label, math.log(p)), ('"}', 0.0)])
+
+
+def test_min_confidence_drops_the_labels_the_teacher_is_unsure_of(sentiment_dir, tiny_student, tmp_path):
+    pool, out = write_file(tmp_path, "pool.txt", POOL), tmp_path / "run"
+    with FakeOpenAI(UnsureAboutAwful()) as server:
+        args = run_args(sentiment_dir, tiny_student, server, out, "--rounds", "1", "--per-round", "0",
+                        "--pool", str(pool), "--pool-per-round", "4", "--min-confidence", "0.5")
+        assert main(args) == 0
+        labelled = [r for r in server.requests if schema_name(r) == "LabelVerdict"]
+    assert len(labelled) == 4 and all(r["logprobs"] is True for r in labelled)
+    samples = {s["text"]: s for s in read_jsonl(out / "samples.jsonl")}
+    assert samples["a good film to see"]["verdict"] == "accepted"
+    assert math.isclose(samples["a good film to see"]["teacher_confidence"], 0.95, rel_tol=1e-6)
+    for text in ("an awful boring film here", "bad plot and awful cast"):
+        assert (samples[text]["verdict"], samples[text]["reason"]) == ("rejected", "low_confidence")
+        assert math.isclose(samples[text]["teacher_confidence"], 0.3, rel_tol=1e-6)
+
+
+def test_without_a_pool_labelling_requests_ask_for_no_logprobs(sentiment_dir, tiny_student, teacher_server, tmp_path):
+    assert main(run_args(sentiment_dir, tiny_student, teacher_server, tmp_path / "run", "--rounds", "1")) == 0
+    assert not any("logprobs" in r for r in teacher_server.requests)
+
+
+def test_a_bad_pool_file_exits_2_before_any_teacher_call(sentiment_dir, tiny_student, teacher_server, tmp_path, capsys):
+    pool = write_file(tmp_path, "pool.jsonl", '{"label": "positive"}\n')
+    assert main(run_args(sentiment_dir, tiny_student, teacher_server, tmp_path / "run", "--pool", str(pool))) == 2
+    assert "pool.jsonl:1: no 'text' column" in capsys.readouterr().err
+    assert not [r for r in teacher_server.requests if r.get("messages")]
