@@ -110,6 +110,7 @@ class Method:
 # The paper's figure shows 2 hard + 2 easy texts per round; the feedback-free baselines write
 # ``per_round`` of each label-conditioned text per round (they have no analysis to amortise).
 PAPER_PER_ROUND = 2
+DEV_FEEDBACK = 3  # dev texts per round in the evokd-devfb variant (the project default before issue 13)
 
 
 def methods(per_round: int) -> dict[str, Method]:
@@ -124,7 +125,12 @@ def methods(per_round: int) -> dict[str, Method]:
         Method("evokd-paper", "the loop as the paper describes it: 2 hard + 2 easy per round, feedback from the whole "
                "new batch, separate labelling, review history", build_graph,
                {"per_round": PAPER_PER_ROUND, "feedback_limit": 2 * PAPER_PER_ROUND, "dev_feedback": 0}),
-        Method("evokd", "the project's default settings (Context: 3 real dev-set errors shown to the Analyst, feedback "
-               "capped at 6 wrong + 6 right) at the paper's 2 + 2 texts per round, so rounds fit the budget",
-               build_graph, {"per_round": PAPER_PER_ROUND, "feedback_limit": 6, "dev_feedback": 3}),
+        Method("evokd", "the project's default settings (Context: feedback capped at 6 wrong + 6 right) at the "
+               "paper's 2 + 2 texts per round, so rounds fit the budget; labelled texts: the k-shot seeds only",
+               build_graph, {"per_round": PAPER_PER_ROUND, "feedback_limit": 6, "dev_feedback": 0}),
+        # Dev errors shown to the teacher are labelled texts no baseline sees: a variant of its own, whose
+        # table line counts them (seeds + dev_feedback per round).
+        Method("evokd-devfb", f"evokd plus {DEV_FEEDBACK} real dev-set texts the student gets wrong shown to the "
+               "Analyst each round (extra labelled data: counted in the table)",
+               build_graph, {"per_round": PAPER_PER_ROUND, "feedback_limit": 6, "dev_feedback": DEV_FEEDBACK}),
     )}
