@@ -82,7 +82,8 @@ class Settings:
                               "0 = whole splits).")
     # Where things go.
     out: str = declare("benchmarks/results", "Results folder: JSON, Markdown tables and plots.")
-    work: str = declare("runs/bench", "Run folders, the cut data and the teacher reply cache.")
+    work: str = declare("runs/bench", "Cell folders (each with its result, checkpoint and teacher reply cache) and "
+                        "the cut data.")
     quick: bool = False
     report_only: bool = False  # --collect: build the tables from finished runs on disk; run nothing
     machine: str = ""
@@ -252,7 +253,7 @@ def run_method(s: Settings, dataset: str, name: str, seed: int, run_dir: Path, t
                 "round_nodes": [r["nodes"] for r in rounds], "rounds_run": kept, "stop": stop,
                 # Labelled texts the teacher and student saw: the seeds, plus any dev texts shown each round.
                 "labelled": seeds + ctx.dev_feedback * max(0, len(rounds) - 1),
-                "budgets": at_budgets(kept, ladder(ctx.budget_tokens), stop), **select(kept, ctx.budget_tokens)}
+                "budgets": at_budgets(kept, ladder(s.budget_tokens), stop), **select(kept, ctx.budget_tokens)}
 
     return cached_result(s, run_dir, fp, run, say, f"[{dataset}] {name} seed {seed}")
 

@@ -155,11 +155,11 @@ def notes(s: Settings, runs: dict[str, list[dict]], refs: dict[str, dict], cut_t
         out.append(f"full-shot: {f['train_examples']:,} train examples, up to {f['epochs']} epoch(s) with the epoch "
                    f"chosen on dev, seeds {', '.join(map(str, f['seeds']))} (mean ± std).")
     for name, rs in runs.items():  # a budget below one round leaves a method at its seed-only score: say so
-        first = [r["budgets"][0]["budget"] for r in rs if r.get("budgets") and r["tokens"] and
+        first = [r["budgets"][0]["budget"] for r in rs if len(r.get("rounds_run", [])) > 1 and
                  not r["budgets"][0]["rounds"]]
         if first:
             out.append(f"WARNING {name}: the first round overran the lowest rung ({first[0]:,} tokens) in "
-                       f"{len(first)} of {len(rs)} runs, so those runs score as seed-only there.")
+                       f"{len(first)} of {len(rs)} runs, so those runs score as seed-only there; raise --budget-tokens.")
     return out
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from evokd.bench import METHOD_NAMES, speed
-from evokd.bench.runner import Settings, run_benchmark, select
+from evokd.bench.cells import all_cells
+from evokd.bench.runner import CACHE_FILE, Settings, run_benchmark, select
 from evokd.records import read_jsonl
 from tests.support.fake_openai import FakeOpenAI, SentimentTeacher, prompt_of, schema_name
 
@@ -48,16 +49,15 @@ def test_quick_bench_writes_reports_within_budget_and_reruns_from_cache(sentimen
         s = settings(sentiment_dir, tiny_student, server.url, tmp_path)
         [summary] = run_benchmark(s, lines.append)
         paid = len(server.requests)
-        # An interrupted or repeated benchmark: the run folders are gone, the reply cache is not.
-        for d in Path(s.work).iterdir():
-            if d.is_dir():
-                shutil.rmtree(d)
+        # A cell retried from scratch: everything in its folder is gone but the reply cache.
+        for cell in all_cells(s):
+            for p in cell.folder(s).iterdir():
+                if not p.name.startswith(CACHE_FILE):
+                    shutil.rmtree(p) if p.is_dir() else p.unlink()
         [again] = run_benchmark(s, lines.append)
-        assert len(server.requests) == paid  # every teacher reply came from the cache
-        # With the cache switched off the same benchmark pays again.
-        for d in Path(s.work).iterdir():
-            if d.is_dir():
-                shutil.rmtree(d)
+        assert len(server.requests) == paid  # every teacher reply came from the cell's cache
+        # With the cache switched off the same cell pays again.
+        shutil.rmtree(Path(s.work) / sentiment_dir.name / "static" / "seed-1")
         run_benchmark(
             settings(
                 sentiment_dir,
@@ -78,14 +78,23 @@ def test_quick_bench_writes_reports_within_budget_and_reruns_from_cache(sentimen
     assert json.loads((out / f"{name}.json").read_text())["dataset"] == str(sentiment_dir)
     assert (out / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
     table = (out / f"{name}.md").read_text()
-    assert all(f"| {m} |" in table for m in METHOD_NAMES) and "full-shot (reference)" in table
+    assert [m for m in METHOD_NAMES if f"| {m} |" not in table] == [] and "full-shot (reference)" in table
     assert set(summary["methods"]) == set(METHOD_NAMES)
     for method, runs in summary["runs"].items():
         assert [r["seed"] for r in runs] == [1, 2]
-        assert all(r["tokens"] <= BUDGET for r in runs), method
+        # Every rung of the ladder below the top, then the top; the score at the top is the run's own.
+        assert [[b["budget"] for b in r["budgets"]] for r in runs] == [[1_000, 2_000, 4_000, BUDGET]] * 2, method
+        assert [r["budgets"][-1]["score"] for r in runs] == [r["score"] for r in runs], method
     assert summary["methods"]["seed-only"]["tokens_mean"] == 0
-    assert all(summary["methods"][m]["tokens_mean"] > 0 for m in ("static", "rephrase", "evokd-paper", "evokd"))
-    assert summary["references"]["teacher"]["n"] == 6 and summary["references"]["full-shot"]["train_examples"] == 12
+    assert [m for m in METHOD_NAMES if m != "seed-only" and summary["methods"][m]["tokens_mean"] == 0] == []
+    # Equal labelled data: every method saw the 2 seeds, except the dev-feedback variant, which says how many more.
+    labelled = {m: v["labelled_max"] for m, v in summary["methods"].items()}
+    assert {m: n for m, n in labelled.items() if m != "evokd-devfb"} == {m: 2 for m in labelled if m != "evokd-devfb"}
+    assert labelled["evokd-devfb"] > 2
+    teacher = summary["references"]["teacher"]
+    assert teacher["n"] == 6 and teacher["interval"][0] <= teacher["score"] <= teacher["interval"][1]
+    full = summary["references"]["full-shot"]
+    assert full["train_examples"] == 12 and full["seeds"] == [1, 2]
     # Same seeds, same student recipe, same cached teacher: the rerun reproduces every score.
     assert {m: v["scores"] for m, v in again["methods"].items()} == {
         m: v["scores"] for m, v in summary["methods"].items()
