@@ -137,6 +137,10 @@ def name_of(dataset: str) -> str:
 
 
 PACKAGE = "evokd"
+# How the teacher is reached: no part of a run that never asks it (an array task running only seed-only
+# cells starts no teacher, and must still match the cells a full sweep finished).
+TEACHER_SETTINGS = ("teacher_url", "teacher_model", "teacher_id", "json_mode", "concurrency", "timeout",
+                    "temperature", "max_tokens", "max_retries", "parse_attempts")
 CACHE_FILE = "teacher_cache.sqlite"  # in each cell's folder: a retried cell never pays the teacher twice
 
 
@@ -224,8 +228,9 @@ def run_method(s: Settings, dataset: str, name: str, seed: int, run_dir: Path, t
     """
     method = methods(s.per_round)[name]
     ctx = s.context(dataset, seed, run_dir, **method.overrides)
+    unused = {"run_dir", "cache", *([] if method.uses_teacher else TEACHER_SETTINGS)}
     fp = fingerprint({"method": name, **code_identity(ctx.task),
-                      **{k: v for k, v in dataclasses.asdict(ctx).items() if k not in ("run_dir", "cache")}})
+                      **{k: v for k, v in dataclasses.asdict(ctx).items() if k not in unused}})
 
     def run() -> dict:
         started = last = time.perf_counter()
