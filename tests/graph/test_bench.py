@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from evokd.bench import METHOD_NAMES, speed
-from evokd.bench.cells import all_cells
+from evokd.bench.cells import all_cells, run_cell
 from evokd.bench.runner import CACHE_FILE, Settings, run_benchmark, select
 from evokd.records import read_jsonl
 from tests.support.fake_openai import FakeOpenAI, SentimentTeacher, prompt_of, schema_name
@@ -175,3 +175,56 @@ def test_speed_run_measures_trainer_and_concurrency_and_writes_tables(sentiment_
     table = (tmp_path / "out" / "speed.md").read_text()
     assert "| cpu (fp32) | transformers.Trainer |" in table and "Teacher concurrency" in table
     assert json.loads((tmp_path / "out" / "speed.json").read_text())["trainer"]["examples"] == 64
+
+
+def test_a_run_stops_before_the_round_that_would_overrun_its_budget(sentiment_dir, tiny_student, tmp_path):
+    # Rounds cost about 1,000 scripted tokens: after round 2 (~2,050) another such round would pass 2,500.
+    with FakeOpenAI(SentimentTeacher()) as server:
+        s = settings(sentiment_dir, tiny_student, server.url, tmp_path, methods=["static"], seeds=[1],
+                     budget_tokens=2_500, max_rounds=10)
+        [cell] = all_cells(s)
+        result = run_cell(s, cell, lambda _: None)
+    tokens = [r["teacher_tokens"] for r in result["rounds_run"]]
+    assert len(tokens) == 3 and tokens[-1] <= 2_500 < tokens[-1] + (tokens[-1] - tokens[-2])
+    assert result["overrun_rounds"] == 0
+
+
+def test_a_changed_prompt_misses_the_finished_run(sentiment_dir, tiny_student, tmp_path, monkeypatch):
+    from evokd import prompts
+
+    with FakeOpenAI(SentimentTeacher()) as server:
+        s = settings(sentiment_dir, tiny_student, server.url, tmp_path, methods=["static"], seeds=[1], max_rounds=1)
+        [cell] = all_cells(s)
+        first = run_cell(s, cell, lambda _: None)
+        paid = len(server.requests)
+        assert run_cell(s, cell, lambda _: None) == first and len(server.requests) == paid  # reused
+        shipped = tmp_path / "prompts"
+        shutil.copytree(prompts.default_path("classification", "static").parent.parent, shipped)
+        static = shipped / "classification" / "static.md"
+        static.write_text(static.read_text() + "\nWrite it in the present tense.\n")
+        monkeypatch.setattr(prompts, "_DIR", shipped)
+        again = run_cell(s, cell, lambda _: None)
+    assert again["fingerprint"] != first["fingerprint"]
+    assert any("present tense" in prompt_of(b) for b in server.requests[paid:])
+
+
+def test_a_killed_cell_resumes_from_its_checkpoint_and_pays_no_reply_twice(sentiment_dir, tiny_student, tmp_path):
+    def stop_after_round_1(line: str) -> None:
+        if "round 1 ·" in line:
+            raise KeyboardInterrupt  # the driver killed mid-cell, after round 1's checkpoint
+
+    with FakeOpenAI(SentimentTeacher()) as server:
+        whole = settings(sentiment_dir, tiny_student, server.url, tmp_path / "whole", methods=["static"], seeds=[1])
+        [cell] = all_cells(whole)
+        expected = run_cell(whole, cell, lambda _: None)
+        fresh = len(server.requests)
+        s = settings(sentiment_dir, tiny_student, server.url, tmp_path / "killed", methods=["static"], seeds=[1],
+                     cache=False)  # no reply cache: only the checkpoint can save the replies already paid
+        with pytest.raises(KeyboardInterrupt):
+            run_cell(s, cell, stop_after_round_1)
+        lines: list[str] = []
+        result = run_cell(s, cell, lines.append)
+    assert any("resuming from its checkpoint" in line for line in lines)
+    assert not any("round 0 ·" in line or "round 1 ·" in line for line in lines)  # never rerun
+    assert len(server.requests) - fresh == fresh  # the killed and the resumed run paid once between them
+    assert [r["round"] for r in result["rounds_run"]] == [r["round"] for r in expected["rounds_run"]]
