@@ -111,14 +111,17 @@ def test_select_never_uses_rounds_past_the_budget_or_test_scores():
     assert (got["round"], got["score"], got["tokens"], got["overrun_rounds"]) == (1, 0.6, 800, 1)
 
 
-def test_concurrency_ratio_is_measured_against_calls_over_concurrency(sentiment_dir, tiny_student):
-    assert speed.ratio(2.0, calls=16, concurrency=4, delay=0.5) == 1.0
-    assert speed.ratio(1.5, calls=5, concurrency=4, delay=0.5) == 1.5  # 5 calls need two waves
+def test_concurrent_teacher_calls_overlap_against_a_delayed_loopback_server(sentiment_dir, tiny_student):
+    # 4 requests per node, each answered after 0.3 s, 4 in flight: about one delay per node, where one at a
+    # time would take four. The bound is generous (a shared 2-core CPU) but fails if calls run in sequence.
     result = speed.concurrency(
-        str(sentiment_dir), str(tiny_student), lambda _: None, per_round=2, workers=2, delay=0.05
+        str(sentiment_dir), str(tiny_student), lambda _: None, per_round=2, workers=4, delay=0.3
     )
-    assert {n: v["calls"] for n, v in result["nodes"].items()} == {"analyst": 1, "generator": 4, "critic": 4}
-    assert result["formula_s"] == pytest.approx(9 / 2 * 0.05)
+    nodes = result["nodes"]
+    assert {n: v["calls"] for n, v in nodes.items()} == {"analyst": 1, "generator": 4, "critic": 4}
+    for name in ("generator", "critic"):
+        assert 0.3 <= nodes[name]["seconds"] < 2 * 0.3, name  # sequential calls would need 1.2 s
+        assert 0.99 <= nodes[name]["ratio"] < 2.0, name
 
 
 def test_ner_bench_scores_spans_and_rewrites_keep_a_seed_type(ner_dir, ner_student, ner_server, tmp_path):
@@ -170,7 +173,6 @@ def test_speed_run_measures_trainer_and_concurrency_and_writes_tables(sentiment_
     )
     cpu = result["trainer"]["cpu"]
     assert cpu["student"]["samples_per_s"] > 0 and cpu["trainer"]["samples_per_s"] > 0
-    assert cpu["speedup"] == round(cpu["student"]["samples_per_s"] / cpu["trainer"]["samples_per_s"], 3)
     assert result["concurrency"]["calls"] == 1 + 8 + 8  # analyst, then 4 + 4 texts written and labelled
     table = (tmp_path / "out" / "speed.md").read_text()
     assert "| cpu (fp32) | transformers.Trainer |" in table and "Teacher concurrency" in table
