@@ -115,8 +115,10 @@ def run_ray(s: Settings, cells: list[Cell], address: str, cpus: float, gpus: flo
         # A task asking for more than the cluster has would wait forever, not fail: refuse it here.
         for what, asked in (("GPU", gpus), ("CPU", cpus)):
             if asked > have.get(what, 0):
-                raise CellError(f"--cell-{what.lower()}s {asked:g}: the Ray cluster at {address} has "
-                                f"{have.get(what, 0):g} {what}(s); ask for fewer or join a cluster that has them")
+                raise CellError(
+                    f"--cell-{what.lower()}s {asked:g}: the Ray cluster at {address} has "
+                    f"{have.get(what, 0):g} {what}(s); ask for fewer or join a cluster that has them"
+                )
         todo = [c for c in cells if not done(s, c)]
         say(f"ray: {len(todo)} of {len(cells)} cells to run ({len(cells) - len(todo)} finished on disk)")
         task = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=1)(_remote_cell)

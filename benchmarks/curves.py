@@ -60,12 +60,19 @@ def at_budgets(rounds: Sequence[dict], budgets: Sequence[int], stop: dict) -> li
         ran = replay(rounds, b, stop)
         got = select(ran, b)
         within = [r for r in ran if not b or r["teacher_tokens"] <= b]
-        out.append({
-            "budget": b, "score": got["score"], "dev": got["dev"], "round": got["round"], "tokens": got["tokens"],
-            "rounds": got["rounds"], "last_score": within[-1]["test"]["score"],
-            # The run wrote rounds within budget, yet the seeds-only student (round 0) scored best on dev.
-            "fallback": got["round"] == 0 and got["rounds"] > 0,
-        })
+        out.append(
+            {
+                "budget": b,
+                "score": got["score"],
+                "dev": got["dev"],
+                "round": got["round"],
+                "tokens": got["tokens"],
+                "rounds": got["rounds"],
+                "last_score": within[-1]["test"]["score"],
+                # The run wrote rounds within budget, yet the seeds-only student (round 0) scored best on dev.
+                "fallback": got["round"] == 0 and got["rounds"] > 0,
+            }
+        )
     return out
 
 

@@ -159,7 +159,8 @@ def notes(s: Settings, runs: dict[str, list[dict]], refs: dict[str, dict], cut_t
                  not r["budgets"][0]["rounds"]]
         if first:
             out.append(f"WARNING {name}: the first round overran the lowest rung ({first[0]:,} tokens) in "
-                       f"{len(first)} of {len(rs)} runs, so those runs score as seed-only there; raise --budget-tokens.")
+                       f"{len(first)} of {len(rs)} runs, so those runs score as seed-only there; "
+                       "raise --budget-tokens.")
     return out
 
 
@@ -174,7 +175,8 @@ def markdown(summary: dict) -> str:
     top = st["budget_tokens"]
     lines = [
         f"## {summary['dataset']}: {st['shots']}-shot, seeds {', '.join(map(str, st['seeds']))} requested "
-        f"(the seeds column says how many finished), scores at {top:,} teacher tokens unless a column names a budget",
+        f"(the seeds column says how many finished), scores at {top:,} teacher tokens unless a column names "
+        "a budget",
         "",
         f"{summary['date']} · teacher: {summary['teacher']} · student: {summary['student']} · machine: {summary['machine']}",
         "",

@@ -13,10 +13,38 @@ from tests.support.fake_openai import FakeOpenAI, SentimentTeacher
 
 def bench_args(data: Path, student: Path, url: str, work: Path, *extra: str) -> list[str]:
     """`evokd bench` on 4 cells (seed-only and static, seeds 1 and 2): a tiny student, a scripted teacher."""
-    return ["bench", "--datasets", str(data), "--methods", "seed-only,static", "--seeds", "1,2",
-            "--student", str(student), "--teacher-url", url, "--json-mode", "json_schema", "--concurrency", "2",
-            "--budget-tokens", "2000", "--rounds", "2", "--epochs", "1", "--min-steps", "4", "--lr", "1e-3",
-            "--work", str(work), "--out", str(work / "results"), *extra]
+    return [
+        "bench",
+        "--datasets",
+        str(data),
+        "--methods",
+        "seed-only,static",
+        "--seeds",
+        "1,2",
+        "--student",
+        str(student),
+        "--teacher-url",
+        url,
+        "--json-mode",
+        "json_schema",
+        "--concurrency",
+        "2",
+        "--budget-tokens",
+        "2000",
+        "--rounds",
+        "2",
+        "--epochs",
+        "1",
+        "--min-steps",
+        "4",
+        "--lr",
+        "1e-3",
+        "--work",
+        str(work),
+        "--out",
+        str(work / "results"),
+        *extra,
+    ]
 
 
 def results(work: Path) -> dict[str, float]:
@@ -24,8 +52,7 @@ def results(work: Path) -> dict[str, float]:
     return {str(p.parent.relative_to(work)): json.loads(p.read_text())["score"] for p in work.rglob("result.json")}
 
 
-def test_cells_run_as_ray_tasks_once_and_a_gpu_the_cluster_lacks_exits_2(sentiment_dir, tiny_student, tmp_path,
-                                                                         capfd):
+def test_cells_run_as_ray_tasks_once_and_a_gpu_the_cluster_lacks_exits_2(sentiment_dir, tiny_student, tmp_path, capfd):
     pytest.importorskip("ray")
     work = tmp_path / "work"
     with FakeOpenAI(SentimentTeacher()) as server:
@@ -55,8 +82,10 @@ def test_list_cells_and_cell_index_make_the_same_cell_folders(sentiment_dir, tin
         listed = capfd.readouterr().out.strip().splitlines()
         assert [line.split("\t")[0] for line in listed] == ["0", "1", "2", "3"]
         for line in listed:  # what each task of an array job runs
-            assert main(bench_args(sentiment_dir, tiny_student, server.url, array, "--cell-index",
-                                   line.split("\t")[0])) == 0
+            assert (
+                main(bench_args(sentiment_dir, tiny_student, server.url, array, "--cell-index", line.split("\t")[0]))
+                == 0
+            )
         assert set(results(array)) == {line.split("\t")[1] for line in listed} == set(results(here))
         assert results(array) == results(here)  # same seeds, same cached-free scripted teacher: same scores
         assert main(bench_args(sentiment_dir, tiny_student, server.url, array, "--collect")) == 0

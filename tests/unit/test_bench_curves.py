@@ -13,8 +13,10 @@ STOP = {"max_rounds": 50, "patience": 0, "target": 0.0}
 
 def rounds(*points: tuple[int, float, float]) -> list[dict]:
     """Recorded rounds from (cumulative teacher tokens, dev score, test score), round 0 first."""
-    return [{"round": i, "teacher_tokens": t, "dev": {"score": d}, "test": {"score": te}, "accepted": 4,
-             "rejected": {}} for i, (t, d, te) in enumerate(points)]
+    return [
+        {"round": i, "teacher_tokens": t, "dev": {"score": d}, "test": {"score": te}, "accepted": 4, "rejected": {}}
+        for i, (t, d, te) in enumerate(points)
+    ]
 
 
 def test_the_ladder_is_fixed_and_a_smaller_top_keeps_its_lower_rungs():
@@ -70,7 +72,8 @@ def test_every_method_sees_the_same_labelled_texts_but_the_dev_feedback_variant(
     assert {n for n, k in shown.items() if k} == {"evokd-devfb"}
     # evokd-devfb is evokd plus dev feedback and nothing else.
     assert {k: v for k, v in ms["evokd-devfb"].overrides.items() if k != "dev_feedback"} == {
-        k: v for k, v in ms["evokd"].overrides.items() if k != "dev_feedback"}
+        k: v for k, v in ms["evokd"].overrides.items() if k != "dev_feedback"
+    }
     # The feedback-free baselines write per_round of each text; the loops keep the paper's 2 + 2.
     assert [ms[n].overrides["per_round"] for n in ("static", "rephrase", "evokd-paper", "evokd")] == [3, 3, 2, 2]
     assert not ms["seed-only"].uses_teacher and ms["seed-only"].overrides["max_rounds"] == 0
