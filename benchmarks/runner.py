@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from langchain_core.runnables import RunnableConfig
+
 from evokd.bench import METHOD_NAMES, REFERENCES
 from evokd.bench.curves import LADDER, at_budgets, ladder
 from evokd.bench.methods import methods
@@ -235,13 +237,13 @@ def run_method(s: Settings, dataset: str, name: str, seed: int, run_dir: Path, t
     def run() -> dict:
         started = last = time.perf_counter()
         walls: list[float] = []  # wall seconds of each round run here, seen from outside the nodes
-        cfg = {"configurable": {"thread_id": thread}, "recursion_limit": 10_000}
+        cfg: RunnableConfig = {"configurable": {"thread_id": thread}, "recursion_limit": 10_000}
         with open_checkpointer("", run_dir) as saver:
             app = method.graph().compile(checkpointer=saver)
-            start = None if saver.get_tuple(cfg) else {}  # None: resume from the checkpoint
+            start: dict | None = None if saver.get_tuple(cfg) else {}  # None: resume from the checkpoint
             if start is None:
                 say(f"[{dataset}] {name} seed {seed}: resuming from its checkpoint")
-            for chunk in app.stream(start, cfg, context=ctx, stream_mode="updates"):
+            for chunk in app.stream(start, cfg, context=ctx, stream_mode="updates"):  # type: ignore[call-overload]
                 if "student" in chunk and chunk["student"].get("history"):
                     now = time.perf_counter()
                     walls.append(round(now - last, 3))
