@@ -7,5 +7,5 @@
 - `speed`: per-node time split, teacher concurrency, student trainer against `transformers.Trainer`.
 """
 
-METHOD_NAMES = ("seed-only", "static", "rephrase", "evokd-paper", "evokd", "evokd-devfb")
+METHOD_NAMES = ("seed-only", "static", "rephrase", "evokd-paper", "evokd", "evokd-devfb", "setfit")
 REFERENCES = ("full-shot", "teacher")

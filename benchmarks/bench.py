@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import importlib.util
 import signal
 import sys
 from collections.abc import Iterator
@@ -116,6 +117,12 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         raise ValueError(
             f"--methods: unknown {', '.join(unknown)}; choose from {', '.join([*METHOD_NAMES, *REFERENCES])}"
         )
+    from evokd.bench.methods import methods
+
+    for name in given["methods"]:  # type: ignore[union-attr]
+        need = methods(s.per_round)[name].requires if name in METHOD_NAMES else ""
+        if need and importlib.util.find_spec(need) is None:
+            raise ValueError(f"--methods {name}: needs the {need} package: pip install 'evokd[{need}]'")
     return dataclasses.replace(s, **{k: v for k, v in given.items() if v is not None})
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evokd.bench import METHOD_NAMES
+from evokd.bench.methods import methods
 from evokd.bench.runner import Say, Settings, full_shot, name_of, run_method, teacher_reference
 
 
@@ -41,11 +42,15 @@ class Cell:
 
 def all_cells(s: Settings) -> list[Cell]:
     """Every cell of the benchmark in a fixed order (an array index names the same cell on every call):
-    per dataset, seed-major over the methods, then the full-shot seeds, then the teacher."""
+    per dataset, seed-major over the methods that run on its task kind, then the full-shot seeds, then the
+    teacher."""
+    known = methods(s.per_round)
     out: list[Cell] = []
     for dataset in s.datasets:
         seeds = s.seeds_for(dataset)
-        out += [Cell(dataset, m, seed) for seed in seeds for m in METHOD_NAMES if m in s.methods]
+        kind = s.task_of(dataset)
+        names = [m for m in METHOD_NAMES if m in s.methods and (not known[m].kinds or kind in known[m].kinds)]
+        out += [Cell(dataset, m, seed) for seed in seeds for m in names]
         if "full-shot" in s.methods:
             out += [Cell(dataset, "full-shot", seed) for seed in seeds[: s.full_shot_seeds]]
         if "teacher" in s.methods:

@@ -24,6 +24,7 @@ from evokd.agents.generator import fill, generate, plan
 from evokd.schemas import GeneratedText
 from evokd.teacher.client import Teacher
 from evokd.graph.build import build_graph
+from evokd.bench.setfit_method import setfit_graph
 from evokd.services import services
 from evokd.settings import Context
 from evokd.graph.nodes import finalize, student
@@ -105,6 +106,8 @@ class Method:
     graph: Callable[[], StateGraph]
     overrides: dict[str, object] = field(default_factory=dict)
     uses_teacher: bool = True
+    requires: str = ""  # an optional package the method needs (its extra has the same name)
+    kinds: tuple[str, ...] = ()  # the task kinds it can run (empty: every kind)
 
 
 # The paper's figure shows 2 hard + 2 easy texts per round; the feedback-free baselines write
@@ -133,4 +136,7 @@ def methods(per_round: int) -> dict[str, Method]:
         Method("evokd-devfb", f"evokd plus {DEV_FEEDBACK} real dev-set texts the student gets wrong shown to the "
                "Analyst each round (extra labelled data: counted in the table)",
                build_graph, {"per_round": PAPER_PER_ROUND, "feedback_limit": 6, "dev_feedback": DEV_FEEDBACK}),
+        Method("setfit", "SetFit on the k-shot seeds with the same encoder body, no teacher (what users reach for "
+               "first)", setfit_graph, {"max_rounds": 0, "budget_tokens": 0}, uses_teacher=False, requires="setfit",
+               kinds=("classification",)),
     )}

@@ -10,6 +10,7 @@ import pytest
 
 from evokd.bench import METHOD_NAMES, speed
 from evokd.bench.cells import all_cells, run_cell
+from evokd.bench.methods import methods
 from evokd.bench.runner import CACHE_FILE, Settings, run_benchmark, select
 from evokd.records import read_jsonl
 from tests.support.fake_openai import FakeOpenAI, SentimentTeacher, prompt_of, schema_name
@@ -85,8 +86,10 @@ def test_quick_bench_writes_reports_within_budget_and_reruns_from_cache(sentimen
         # Every rung of the ladder below the top, then the top; the score at the top is the run's own.
         assert [[b["budget"] for b in r["budgets"]] for r in runs] == [[1_000, 2_000, 4_000, BUDGET]] * 2, method
         assert [r["budgets"][-1]["score"] for r in runs] == [r["score"] for r in runs], method
-    assert summary["methods"]["seed-only"]["tokens_mean"] == 0
-    assert [m for m in METHOD_NAMES if m != "seed-only" and summary["methods"][m]["tokens_mean"] == 0] == []
+    teacherless = {m for m, method in methods(2).items() if not method.uses_teacher}
+    assert teacherless == {"seed-only", "setfit"}
+    assert {m: summary["methods"][m]["tokens_mean"] for m in teacherless} == {m: 0 for m in teacherless}
+    assert [m for m in METHOD_NAMES if m not in teacherless and summary["methods"][m]["tokens_mean"] == 0] == []
     # Equal labelled data: every method saw the 2 seeds, except the dev-feedback variant, which says how many more.
     labelled = {m: v["labelled_max"] for m, v in summary["methods"].items()}
     assert {m: n for m, n in labelled.items() if m != "evokd-devfb"} == {m: 2 for m in labelled if m != "evokd-devfb"}
@@ -127,7 +130,7 @@ def test_concurrent_teacher_calls_overlap_against_a_delayed_loopback_server(sent
 def test_ner_bench_scores_spans_and_rewrites_keep_a_seed_type(ner_dir, ner_student, ner_server, tmp_path):
     s = settings(ner_dir, ner_student, ner_server.url, tmp_path, seeds=[1], max_rounds=2, budget_tokens=20_000)
     [summary] = run_benchmark(s, lambda _: None)
-    assert summary["metric"] == "span F1" and set(summary["methods"]) == set(METHOD_NAMES)
+    assert summary["metric"] == "span F1" and set(summary["methods"]) == set(METHOD_NAMES) - {"setfit"}
     # The cut data folder keeps the CoNLL layout and the task kind.
     folder = Path(s.work) / "data" / f"{ner_dir.name}-eval{s.eval_limit}"
     assert (folder / "test.conll").exists()
