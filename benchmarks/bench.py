@@ -150,7 +150,7 @@ def teacher(args: argparse.Namespace, s: Settings, say: Say) -> Iterator[Setting
 def main(args: argparse.Namespace, say: Say) -> int:
     """Run the benchmark's cells (here, on Ray, or the one an array index names), then build the tables."""
     from evokd.bench import speed
-    from evokd.bench.cells import all_cells, cell_at, collect, run_cell, run_local, run_ray
+    from evokd.bench.cells import all_cells, asks_teacher, cell_at, collect, run_cell, run_local, run_ray
 
     # A benchmark is long: let `kill` unwind like Ctrl-C, so the local teacher server is stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -161,7 +161,7 @@ def main(args: argparse.Namespace, say: Say) -> int:
         return 0
     cells = [cell_at(s, args.cell_index)] if args.cell_index is not None else all_cells(s)
     # With --collect the teacher's settings still come (run fingerprints name its URL), its server does not start.
-    teacher_needed = any(c.method not in ("seed-only", "full-shot") for c in cells)
+    teacher_needed = any(asks_teacher(s, c) for c in cells)
     if cells:
         with teacher(args, s, say) if teacher_needed else contextlib.nullcontext(s) as s:
             say(

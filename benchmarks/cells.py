@@ -68,6 +68,11 @@ def run_cell(s: Settings, cell: Cell, say: Say) -> dict | None:
     return run_method(s, cell.dataset, cell.method, cell.seed, folder, cell.id, say)
 
 
+def asks_teacher(s: Settings, cell: Cell) -> bool:
+    """Whether the cell talks to the teacher (the teacher reference does; a method says so)."""
+    return cell.method == "teacher" or (cell.method in METHOD_NAMES and methods(s.per_round)[cell.method].uses_teacher)
+
+
 def done(s: Settings, cell: Cell) -> bool:
     """Whether the cell has a finished result (with whatever fingerprint: `run_cell` checks that)."""
     return (cell.folder(s) / "result.json").exists()
