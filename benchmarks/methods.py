@@ -38,7 +38,7 @@ def static_batch(teacher: Teacher, ctx: Context, task: Task, seeds: list[Example
     """ZeroGen-style: one label-conditioned text per request, labels in turn, no student feedback."""
     requests = plan(task, {}, 0, 2 * ctx.per_round, rnd)  # "easy" requests: a label and nothing else
     return generate(teacher, prompts.default(ctx.task, "static"), task, services(ctx).description, {}, seeds, pool, requests,
-                    seed=ctx.seed * 100_003 + rnd * 1_009)
+                    seed=ctx.seed * 100_003 + rnd * 1_009, words=services(ctx).typical_words)
 
 
 def rephrase_batch(teacher: Teacher, ctx: Context, task: Task, seeds: list[Example], pool: list[Example],

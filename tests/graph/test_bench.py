@@ -234,3 +234,19 @@ def test_a_killed_cell_resumes_from_its_checkpoint_and_pays_no_reply_twice(senti
     assert not any("round 0 ·" in line or "round 1 ·" in line for line in lines)  # never rerun
     assert len(server.requests) - fresh == fresh  # the killed and the resumed run paid once between them
     assert [r["round"] for r in result["rounds_run"]] == [r["round"] for r in expected["rounds_run"]]
+
+
+def test_written_texts_are_asked_for_at_the_datas_own_length(sentiment_dir, tiny_student, tmp_path):
+    import statistics
+
+    train = [json.loads(line)["text"] for line in (sentiment_dir / "train.jsonl").read_text().splitlines()]
+    words = int(statistics.median(len(t.split()) for t in train))
+    with FakeOpenAI(SentimentTeacher()) as server:
+        s = settings(sentiment_dir, tiny_student, server.url, tmp_path, methods=["static", "evokd"], seeds=[1],
+                     max_rounds=1)
+        for cell in all_cells(s):
+            run_cell(s, cell, lambda _: None)
+    written = [prompt_of(b) for b in server.requests if schema_name(b) == "GeneratedText"]
+    assert len(written) == 2 * 4  # static: 2 x 2 texts; evokd: 2 hard + 2 easy
+    assert [p for p in written if f"about {words} words" not in p] == []
+    assert [p for p in written if "review" in p] == []  # no wording from one bundled dataset
