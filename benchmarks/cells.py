@@ -9,6 +9,7 @@ built from the folders on disk (`collect`), never from what a scheduler handed b
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,9 +74,9 @@ def asks_teacher(s: Settings, cell: Cell) -> bool:
     return cell.method == "teacher" or (cell.method in METHOD_NAMES and methods(s.per_round)[cell.method].uses_teacher)
 
 
-def done(s: Settings, cell: Cell) -> bool:
-    """Whether the cell has a finished result (with whatever fingerprint: `run_cell` checks that)."""
-    return (cell.folder(s) / "result.json").exists()
+def finished(s: Settings, cell: Cell) -> dict | None:
+    """The cell's result if it finished with the settings in force (a stale result counts as unfinished)."""
+    return run_cell(dataclasses.replace(s, report_only=True), cell, lambda _: None)
 
 
 def run_local(s: Settings, cells: list[Cell], say: Say) -> None:
@@ -129,7 +130,7 @@ def run_ray(s: Settings, cells: list[Cell], address: str, cpus: float, gpus: flo
                     f"--cell-{what.lower()}s {asked:g}: the Ray cluster at {address} has "
                     f"{have.get(what, 0):g} {what}(s); ask for fewer or join a cluster that has them"
                 )
-        todo = [c for c in cells if not done(s, c)]
+        todo = [c for c in cells if finished(s, c) is None]
         say(f"ray: {len(todo)} of {len(cells)} cells to run ({len(cells) - len(todo)} finished on disk)")
         task = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=1)(_remote_cell)
         return ray.get([task.remote(s, c, int(cpus) or 1) for c in todo])
@@ -139,21 +140,15 @@ def run_ray(s: Settings, cells: list[Cell], address: str, cpus: float, gpus: flo
 
 def collect(s: Settings) -> list[dict]:
     """The tables, plots and JSON of every dataset, built from the finished cells on disk."""
-    import dataclasses
-
     from evokd.bench import tables
 
-    only = dataclasses.replace(s, report_only=True)
     summaries = []
     for dataset in s.datasets:
         runs: dict[str, list[dict]] = {}
         refs: dict[str, list[dict]] = {}
         for cell in (c for c in all_cells(s) if c.dataset == dataset):
-            if (result := run_cell(only, cell, lambda _: None)) is None:
+            if (result := finished(s, cell)) is None:
                 continue
-            if cell.method in METHOD_NAMES:
-                runs.setdefault(cell.method, []).append(result)
-            else:
-                refs.setdefault(cell.method, []).append(result)
+            (runs if cell.method in METHOD_NAMES else refs).setdefault(cell.method, []).append(result)
         summaries.append(tables.write(s, dataset, runs, refs))
     return summaries

@@ -68,6 +68,12 @@ def test_cells_run_as_ray_tasks_once_and_a_gpu_the_cluster_lacks_exits_2(sentime
         assert main(args) == 0
         assert "ray: 0 of 4 cells to run" in capfd.readouterr().err
         assert len(server.requests) == paid and results(work) == first
+        # A result made with other settings is not finished for these: only that cell runs again.
+        stale = work / sentiment_dir.name / "static" / "seed-2" / "result.json"
+        stale.write_text(json.dumps({**json.loads(stale.read_text()), "fingerprint": "other settings"}))
+        assert main(args) == 0
+        assert "ray: 1 of 4 cells to run" in capfd.readouterr().err
+        assert results(work) == first
         # A cell asking for a GPU this cluster lacks: one line and exit 2, not a task pending forever.
         assert main([*args, "--cell-gpus", "1"]) == 2
         err = capfd.readouterr().err.strip().splitlines()
