@@ -172,13 +172,17 @@ def main(args: argparse.Namespace, say: Say) -> int:
                 run_cell(s, cells[0], say)
                 say(f"cell {args.cell_index} ({cells[0].id}) finished; build the tables with --collect")
                 return 0
+            failed: list[str] = []
             if args.ray_address and not s.report_only:
-                run_ray(s, cells, args.ray_address, args.cell_cpus, args.cell_gpus, say)
+                failed = run_ray(s, cells, args.ray_address, args.cell_cpus, args.cell_gpus, say)
             elif not s.report_only:
                 run_local(s, cells, say)
             summaries = collect(s)
         for summary in summaries:
             say(f"wrote {Path(s.out) / Path(summary['dataset']).name}.json|md|png")
+        if failed:
+            say(f"{len(failed)} cell(s) failed; rerun the same command to resume them")
+            return 1
     if args.speed and s.report_only:
         speed.refresh_split(s.out, s.work, s.datasets)
     elif args.speed:

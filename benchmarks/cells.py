@@ -107,7 +107,8 @@ def _remote_cell(s: Settings, cell: Cell, threads: int) -> str:
 
 def run_ray(s: Settings, cells: list[Cell], address: str, cpus: float, gpus: float, say: Say) -> list[str]:
     """One Ray task per unfinished cell on the cluster at ``address`` ("local" starts one here, "auto" or
-    HOST:PORT joins a running one); returns the ids of the cells it ran. Results stay on disk."""
+    HOST:PORT joins a running one); returns the ids of the cells that failed (each said in one line; a
+    rerun resumes them from their checkpoints). Results stay on disk."""
     try:
         import ray
     except ImportError:
@@ -133,7 +134,16 @@ def run_ray(s: Settings, cells: list[Cell], address: str, cpus: float, gpus: flo
         todo = [c for c in cells if finished(s, c) is None]
         say(f"ray: {len(todo)} of {len(cells)} cells to run ({len(cells) - len(todo)} finished on disk)")
         task = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=1)(_remote_cell)
-        return ray.get([task.remote(s, c, int(cpus) or 1) for c in todo])
+        refs = {task.remote(s, c, int(cpus) or 1): c for c in todo}
+        failed = []
+        for ref, cell in refs.items():
+            try:
+                ray.get(ref)
+            except ray.exceptions.RayError as e:  # one cell's failure must not hide the others' results
+                last = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+                say(f"ray: cell {cell.id} failed: {last[:200]}")
+                failed.append(cell.id)
+        return failed
     finally:
         ray.shutdown()
 
