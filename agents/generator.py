@@ -37,9 +37,11 @@ def plan(task: Task, analysis: dict[str, object], n_hard: int, n_easy: int, rnd:
 
 
 def generate(teacher: Teacher, prompt: str, task: Task, description: str, analysis: dict[str, object],
-             seeds: list[Example], pool: list[Example], requests: list[Sample], seed: int,
+             seeds: list[Example], pool: list[Example], requests: list[Sample], seed: int, words: int = 0,
              ) -> tuple[list[Sample], list[Reply[GeneratedText]]]:
-    """Fill each planned request with a text from the teacher; unparseable replies are rejected."""
+    """Fill each planned request with a text from the teacher; unparseable replies are rejected.
+
+    ``words`` is the typical length of a real text of the data (``$words`` in the prompt)."""
     summary = str(analysis.get("summary") or "")
     lines = [summary] + [f'{w["label"]}: {w["pattern"]}' for w in analysis.get("weaknesses") or []]  # type: ignore[union-attr]
     analysis_text = bullet_list([line for line in lines if line], empty="(no analysis yet)")
@@ -51,7 +53,8 @@ def generate(teacher: Teacher, prompt: str, task: Task, description: str, analys
         examples = adapter.format_examples(seeds, r["requested"], adapter.examples_shown)
         texts.append(render(prompt, task=description, labels=labels, analysis=analysis_text,
                             examples=examples, label=r["requested"], stance=r["stance"],
-                            weakness=r["weakness"] or "(none: write a typical example)", avoid=bullet_list(same)))
+                            weakness=r["weakness"] or "(none: write a typical example)", avoid=bullet_list(same),
+                            words=str(words)))
     replies = teacher.ask_many(texts, GeneratedText, seeds=[seed + i for i in range(len(requests))])
     return fill(requests, replies), replies
 

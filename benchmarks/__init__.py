@@ -7,5 +7,8 @@
 - `speed`: per-node time split, teacher concurrency, student trainer against `transformers.Trainer`.
 """
 
-METHOD_NAMES = ("seed-only", "static", "rephrase", "evokd-paper", "evokd", "pool-random", "pool-active", "evokd-pool")
+METHOD_NAMES = (
+    "seed-only", "static", "rephrase", "evokd-paper", "evokd", "evokd-devfb", "setfit",
+    "pool-random", "pool-active", "evokd-pool",
+)
 REFERENCES = ("full-shot", "teacher")

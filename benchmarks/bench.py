@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import importlib.util
 import signal
 import sys
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ if TYPE_CHECKING:  # the heavy modules load only when a benchmark runs, not when
     from evokd.bench.runner import Say, Settings
 
 BENCH_PORT = 8019  # a fixed port: run fingerprints include the teacher URL, so a rerun must see the same one
+# (the reply cache does not depend on it: for the local teacher its key names the weights' sha256)
 # Quick mode: small enough for CI (minutes), large enough that every code path runs.
 QUICK = dict(
     seeds=[1],
@@ -60,13 +62,24 @@ def add_flags(p: argparse.ArgumentParser) -> None:
         default=",".join([*METHOD_NAMES, *REFERENCES]),
         help=f"comma-separated, from: {', '.join([*METHOD_NAMES, *REFERENCES])} (none: only --speed)",
     )
-    p.add_argument("--seeds", default=None, help="comma-separated seeds (default 1,2,3; quick: 1)")
+    p.add_argument(
+        "--seeds", default=None, help="comma-separated seeds (default 1-5 on rotten_tomatoes, 1-3 elsewhere; quick: 1)"
+    )
     p.add_argument("--quick", action="store_true", help="a few minutes: 1 seed, small budget, 0.5B local teacher")
     p.add_argument("--speed", action="store_true", help="also measure speed (writes speed.json|md)")
     p.add_argument(
         "--report-only", action="store_true", help="rewrite tables and plots from finished runs; run nothing"
     )
     p.add_argument("--no-cache", action="store_true", help="do not cache teacher replies")
+    cells = p.add_argument_group("cells: one dataset x method x seed each, run in this process by default")
+    cells.add_argument("--list-cells", action="store_true", help="print every cell, one per line with its index")
+    cells.add_argument("--cell-index", type=int, default=None,
+                       help="run only cell I (an array job: --cell-index $SLURM_ARRAY_TASK_ID)")
+    cells.add_argument("--collect", action="store_true", help="build the tables from finished cells; run nothing")
+    cells.add_argument("--ray-address", default="",
+                       help="run cells as Ray tasks: 'local' (a private cluster here), 'auto' or HOST:PORT")
+    cells.add_argument("--cell-cpus", type=float, default=1.0, help="CPUs per Ray task (default 1)")
+    cells.add_argument("--cell-gpus", type=float, default=0.0, help="GPUs per Ray task (default 0)")
     p.add_argument("--teacher-url", default="", help="OpenAI-compatible base URL (default: the local teacher)")
     p.add_argument(
         "--port",
@@ -94,7 +107,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "seeds": [int(x) for x in args.seeds.split(",")] if args.seeds else None,
         "cache": not args.no_cache,
         "quick": args.quick,
-        "report_only": args.report_only,
+        "report_only": args.report_only or args.collect,
         **{name: getattr(args, name) for name in [*_flagged(False), *_flagged(True)]},
     }
     if given["methods"] == ["none"]:  # --methods none --speed: only the speed measurements
@@ -104,6 +117,12 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         raise ValueError(
             f"--methods: unknown {', '.join(unknown)}; choose from {', '.join([*METHOD_NAMES, *REFERENCES])}"
         )
+    from evokd.bench.methods import methods
+
+    for name in given["methods"]:  # type: ignore[union-attr]
+        need = methods(s.per_round)[name].requires if name in METHOD_NAMES else ""
+        if need and importlib.util.find_spec(need) is None:
+            raise ValueError(f"--methods {name}: needs the {need} package: pip install 'evokd[{need}]'")
     return dataclasses.replace(s, **{k: v for k, v in given.items() if v is not None})
 
 
@@ -129,23 +148,41 @@ def teacher(args: argparse.Namespace, s: Settings, say: Say) -> Iterator[Setting
 
 
 def main(args: argparse.Namespace, say: Say) -> int:
-    """Run the benchmark (and the speed measurements) and print where the results are."""
+    """Run the benchmark's cells (here, on Ray, or the one an array index names), then build the tables."""
     from evokd.bench import speed
-    from evokd.bench.runner import run_benchmark
+    from evokd.bench.cells import all_cells, asks_teacher, cell_at, collect, run_cell, run_local, run_ray
 
     # A benchmark is long: let `kill` unwind like Ctrl-C, so the local teacher server is stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     s = settings_from_args(args)
-    teacher_needed = any(m not in ("seed-only", "full-shot") for m in s.methods)
-    if s.methods:
+    if args.list_cells:
+        for i, cell in enumerate(all_cells(s)):
+            print(f"{i}\t{cell.id}", flush=True)
+        return 0
+    cells = [cell_at(s, args.cell_index)] if args.cell_index is not None else all_cells(s)
+    # With --collect the teacher's settings still come (run fingerprints name its URL), its server does not start.
+    teacher_needed = any(asks_teacher(s, c) for c in cells)
+    if cells:
         with teacher(args, s, say) if teacher_needed else contextlib.nullcontext(s) as s:
             say(
-                f"benchmark: {', '.join(s.datasets)} · methods {', '.join(s.methods)} · seeds {s.seeds} · "
-                f"{s.shots}-shot · budget {s.budget_tokens:,} tokens · teacher {s.teacher_name or s.teacher_model}"
+                f"benchmark: {len(cells)} cell(s) of {', '.join(s.datasets)} · methods {', '.join(s.methods)} · "
+                f"{s.shots}-shot · top budget {s.budget_tokens:,} tokens · teacher {s.teacher_name or s.teacher_model}"
             )
-            summaries = run_benchmark(s, say)
+            if args.cell_index is not None:
+                run_cell(s, cells[0], say)
+                say(f"cell {args.cell_index} ({cells[0].id}) finished; build the tables with --collect")
+                return 0
+            failed: list[str] = []
+            if args.ray_address and not s.report_only:
+                failed = run_ray(s, cells, args.ray_address, args.cell_cpus, args.cell_gpus, say)
+            elif not s.report_only:
+                run_local(s, cells, say)
+            summaries = collect(s)
         for summary in summaries:
             say(f"wrote {Path(s.out) / Path(summary['dataset']).name}.json|md|png")
+        if failed:
+            say(f"{len(failed)} cell(s) failed; rerun the same command to resume them")
+            return 1
     if args.speed and s.report_only:
         speed.refresh_split(s.out, s.work, s.datasets)
     elif args.speed:

@@ -24,6 +24,7 @@ from evokd.agents.generator import fill, generate, plan
 from evokd.schemas import GeneratedText
 from evokd.teacher.client import Teacher
 from evokd.graph.build import build_graph
+from evokd.bench.setfit_method import setfit_graph
 from evokd.services import services
 from evokd.settings import Context
 from evokd.graph.nodes import finalize, student
@@ -37,7 +38,7 @@ def static_batch(teacher: Teacher, ctx: Context, task: Task, seeds: list[Example
     """ZeroGen-style: one label-conditioned text per request, labels in turn, no student feedback."""
     requests = plan(task, {}, 0, 2 * ctx.per_round, rnd)  # "easy" requests: a label and nothing else
     return generate(teacher, prompts.default(ctx.task, "static"), task, services(ctx).description, {}, seeds, pool, requests,
-                    seed=ctx.seed * 100_003 + rnd * 1_009)
+                    seed=ctx.seed * 100_003 + rnd * 1_009, words=services(ctx).typical_words)
 
 
 def rephrase_batch(teacher: Teacher, ctx: Context, task: Task, seeds: list[Example], pool: list[Example],
@@ -105,11 +106,14 @@ class Method:
     graph: Callable[[], StateGraph]
     overrides: dict[str, object] = field(default_factory=dict)
     uses_teacher: bool = True
+    requires: str = ""  # an optional package the method needs (its extra has the same name)
+    kinds: tuple[str, ...] = ()  # the task kinds it can run (empty: every kind)
 
 
 # The paper's figure shows 2 hard + 2 easy texts per round; the feedback-free baselines write
 # ``per_round`` of each label-conditioned text per round (they have no analysis to amortise).
 PAPER_PER_ROUND = 2
+DEV_FEEDBACK = 3  # dev texts per round in the evokd-devfb variant (the project default before issue 13)
 
 
 def methods(per_round: int) -> dict[str, Method]:
@@ -124,9 +128,17 @@ def methods(per_round: int) -> dict[str, Method]:
         Method("evokd-paper", "the loop as the paper describes it: 2 hard + 2 easy per round, feedback from the whole "
                "new batch, separate labelling, review history", build_graph,
                {"per_round": PAPER_PER_ROUND, "feedback_limit": 2 * PAPER_PER_ROUND, "dev_feedback": 0}),
-        Method("evokd", "the project's default settings (Context: 3 real dev-set errors shown to the Analyst, feedback "
-               "capped at 6 wrong + 6 right) at the paper's 2 + 2 texts per round, so rounds fit the budget",
-               build_graph, {"per_round": PAPER_PER_ROUND, "feedback_limit": 6, "dev_feedback": 3}),
+        Method("evokd", "the project's default settings (Context: feedback capped at 6 wrong + 6 right) at the "
+               "paper's 2 + 2 texts per round, so rounds fit the budget; labelled texts: the k-shot seeds only",
+               build_graph, {"per_round": PAPER_PER_ROUND, "feedback_limit": 6, "dev_feedback": 0}),
+        # Dev errors shown to the teacher are labelled texts no baseline sees: a variant of its own, whose
+        # table line counts them (seeds + dev_feedback per round).
+        Method("evokd-devfb", f"evokd plus {DEV_FEEDBACK} real dev-set texts the student gets wrong shown to the "
+               "Analyst each round (extra labelled data: counted in the table)",
+               build_graph, {"per_round": PAPER_PER_ROUND, "feedback_limit": 6, "dev_feedback": DEV_FEEDBACK}),
+        Method("setfit", "SetFit on the k-shot seeds with the same encoder body, no teacher (what users reach for "
+               "first)", setfit_graph, {"max_rounds": 0, "budget_tokens": 0}, uses_teacher=False, requires="setfit",
+               kinds=("classification",)),
         # Pool methods: the dataset's train split, labels stripped, is the unlabelled pool (never a seed, dev or
         # test text); the teacher labels what the selector picks, with the same Critic and the same budget.
         Method("pool-random", "the teacher labels random pool texts, nothing generated (the classic LLM-annotator "
@@ -135,6 +147,6 @@ def methods(per_round: int) -> dict[str, Method]:
                "nothing generated", build_graph, {"per_round": 0, "pool": "train", "query": "uncertainty"}),
         Method("evokd-pool", "the evokd settings plus the pool texts the student is least sure of, labelled each "
                "round; the Analyst also sees them", build_graph,
-               {"per_round": PAPER_PER_ROUND, "feedback_limit": 6, "dev_feedback": 3, "pool": "train",
+               {"per_round": PAPER_PER_ROUND, "feedback_limit": 6, "dev_feedback": 0, "pool": "train",
                 "query": "uncertainty"}),
     )}

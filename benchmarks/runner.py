@@ -1,8 +1,11 @@
-"""Run every method on every dataset and seed with one teacher, student and budget; then the references.
+"""The runs a benchmark cell performs: a method on one dataset and seed, the full-shot and teacher references.
 
-Each finished (dataset, method, seed) run leaves ``result.json`` in its run folder together with a
-fingerprint of its settings, so an interrupted benchmark picks up where it stopped; the teacher's
-replies are cached by exact request, so a rerun of an unfinished run does not pay for them twice.
+Each run writes only under its own folder: ``result.json`` with a fingerprint of everything that shapes
+it (settings, method name, the shipped prompt texts of its task kind, the package version), the graph's
+SQLite checkpoint, and the teacher reply cache. The cache key names the exact request and the teacher
+that answers it (endpoint and model, or the local teacher's weights' sha256: `Services.teacher_identity`),
+so two teachers never share replies; a finished run with the same fingerprint is reused, an unfinished
+one resumes from its checkpoint, and neither pays the teacher twice for a reply it already has.
 """
 
 from __future__ import annotations
@@ -16,11 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from langgraph.checkpoint.memory import InMemorySaver
+from langchain_core.runnables import RunnableConfig
 
-from evokd.bench import tables as report
 from evokd.bench import METHOD_NAMES, REFERENCES
+from evokd.bench.curves import LADDER, at_budgets, ladder
 from evokd.bench.methods import methods
+from evokd.checkpoint import open_checkpointer
 from evokd.services import services
 from evokd.settings import Context, JsonMode, declare, setting
 from evokd.records import read_jsonl, write_json
@@ -40,9 +44,9 @@ class Settings:
 
     datasets: list[str] = field(default_factory=lambda: ["rotten_tomatoes", "bbc_news"])
     methods: list[str] = field(default_factory=lambda: [*METHOD_NAMES, *REFERENCES])
-    seeds: list[int] = field(default_factory=lambda: [1, 2, 3])
+    seeds: list[int] = field(default_factory=list)  # empty: `seeds_for` (5 on the headline dataset, else 3)
     shots: int = setting("shots")
-    budget_tokens: int = setting("budget_tokens", 4000)
+    budget_tokens: int = setting("budget_tokens", LADDER[-1])  # the top rung: every run is scored at each rung
     per_round: int = setting("per_round", 2)  # static and rephrase write 2 x this; the evokd methods use the paper's 2 + 2
     max_rounds: int = setting("max_rounds", 50)  # a ceiling only: the budget is what stops a run
     # Student recipe, shared by every method (and the full-shot reference).
@@ -69,8 +73,9 @@ class Settings:
     timeout: float = setting("timeout", local=True)
     cache: bool = True
     # References.
-    teacher_eval: int = declare(50, "Test texts the teacher labels zero-shot: the first N of the shuffled test split "
-                                "(0 = all).")
+    teacher_eval: int = declare(0, "Test texts the teacher labels zero-shot: the first N of the test texts the "
+                                "methods are scored on (0 = all of them, the same texts).")
+    full_shot_seeds: int = declare(3, "Seeds of the full-shot reference (the first N of the benchmark's seeds).")
     full_shot_limit: int = declare(1000, "Train examples for the full-shot reference (0 = the whole train split).")
     full_shot_epochs: int = declare(0, "Most epochs of the full-shot reference, a cap for a slow machine (0 = the "
                                     "methods' epochs, chosen on dev like theirs).")
@@ -79,9 +84,10 @@ class Settings:
                               "0 = whole splits).")
     # Where things go.
     out: str = declare("benchmarks/results", "Results folder: JSON, Markdown tables and plots.")
-    work: str = declare("runs/bench", "Run folders, the cut data and the teacher reply cache.")
+    work: str = declare("runs/bench", "Cell folders (each with its result, checkpoint and teacher reply cache) and "
+                        "the cut data.")
     quick: bool = False
-    report_only: bool = False  # rewrite the reports from finished runs; run nothing
+    report_only: bool = False  # --collect: build the tables from finished runs on disk; run nothing
     machine: str = ""
 
     def data_folder(self, dataset: str) -> str:
@@ -113,10 +119,18 @@ class Settings:
         shared = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.metadata.get("setting")}
         values: dict[str, object] = dict(
             shared, data=self.data_folder(dataset), task=self.task_of(dataset), seed=seed, patience=0,
-            cache=str(Path(self.work) / "teacher_cache.sqlite") if self.cache else "", run_dir=str(run_dir),
+            cache=str(run_dir / CACHE_FILE) if self.cache else "", run_dir=str(run_dir),
         )
         values.update(overrides)
         return Context(**values)  # type: ignore[arg-type]
+
+
+    def seeds_for(self, dataset: str) -> list[int]:
+        """The seeds a dataset runs: as given, else 5 on the headline dataset (rotten_tomatoes) and 3 elsewhere."""
+        return self.seeds or list(range(1, 1 + SEEDS.get(name_of(dataset), 3)))
+
+
+SEEDS = {"rotten_tomatoes": 5}  # the headline dataset's claims rest on more seeds (issue 13)
 
 
 def name_of(dataset: str) -> str:
@@ -124,9 +138,33 @@ def name_of(dataset: str) -> str:
     return Path(dataset).name
 
 
+PACKAGE = "evokd"
+# How the teacher is reached: no part of a run that never asks it (an array task running only seed-only
+# cells starts no teacher, and must still match the cells a full sweep finished).
+TEACHER_SETTINGS = ("teacher_url", "teacher_model", "teacher_id", "json_mode", "concurrency", "timeout",
+                    "temperature", "max_tokens", "max_retries", "parse_attempts")
+CACHE_FILE = "teacher_cache.sqlite"  # in each cell's folder: a retried cell never pays the teacher twice
+
+
 def fingerprint(obj: object) -> str:
     """A short hash of a run's settings: a finished run is reused only if nothing that shapes it changed."""
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def code_identity(kind: str) -> dict[str, object]:
+    """What shapes a run besides its settings: every shipped prompt text of the task kind (so an edited
+    prompt reruns, whichever agent or method reads it) and the package version."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from evokd import prompts
+
+    folder = prompts.default_path(kind, "analyst").parent
+    try:
+        release = version(PACKAGE)
+    except PackageNotFoundError:  # a checkout run without installing: the prompt texts still count
+        release = "unknown"
+    return {"version": release,
+            "prompts": {p.name: p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.md"))}}
 
 
 def finished(run_dir: Path, fp: str) -> dict | None:
@@ -139,19 +177,32 @@ def finished(run_dir: Path, fp: str) -> dict | None:
     return None
 
 
+def prepare(run_dir: Path, fp: str) -> None:
+    """Make ``run_dir`` ready for a run with fingerprint ``fp``: an unfinished run with the same settings is
+    kept (its checkpoint resumes it), anything else is cleared except the reply cache, whose keys name the
+    exact request and the teacher, so a changed setting can never be answered by a stale reply."""
+    marker = run_dir / "fingerprint"
+    if marker.exists() and marker.read_text(encoding="utf-8") == fp:
+        return
+    if run_dir.exists():
+        for p in run_dir.iterdir():
+            if not p.name.startswith(CACHE_FILE):  # the cache and its WAL/SHM companions
+                shutil.rmtree(p) if p.is_dir() else p.unlink()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    marker.write_text(fp, encoding="utf-8")
+
+
 def cached_result(s: Settings, run_dir: Path, fp: str, run: Callable[[], dict], say: Say, what: str) -> dict | None:
     """The result in ``run_dir/result.json`` if it was made with these settings, else ``run()``'s, written there.
 
-    A stale or unfinished folder is cleared before ``run`` starts; with ``--report-only`` nothing runs
-    and an unfinished run gives None.
+    With ``--collect`` (report only) nothing runs and an unfinished run gives None.
     """
     if s.report_only:
         return finished(run_dir, fp)
     if (old := finished(run_dir, fp)) is not None:
         say(f"{what}: reusing finished run (test {old['score']:.4f})")
         return old
-    shutil.rmtree(run_dir, ignore_errors=True)
-    run_dir.mkdir(parents=True)
+    prepare(run_dir, fp)
     result = run()
     write_json(run_dir / "result.json", result)
     return result
@@ -172,41 +223,54 @@ def select(rounds: list[dict], budget: int) -> dict:
     }
 
 
-def run_method(s: Settings, dataset: str, name: str, seed: int, say: Say) -> dict | None:
-    """One method on one dataset and seed, run through its graph; the result at the budget."""
+def run_method(s: Settings, dataset: str, name: str, seed: int, run_dir: Path, thread: str, say: Say) -> dict | None:
+    """One method on one dataset and seed, run through its graph at the top budget; its result at every rung.
+
+    The graph checkpoints to SQLite in ``run_dir`` under ``thread``: a killed or retried run resumes there.
+    """
     method = methods(s.per_round)[name]
-    run_dir = Path(s.work) / name_of(dataset) / name / f"seed-{seed}"
     ctx = s.context(dataset, seed, run_dir, **method.overrides)
-    fp = fingerprint({k: v for k, v in dataclasses.asdict(ctx).items() if k not in ("run_dir", "cache")})
+    unused = {"run_dir", "cache", *([] if method.uses_teacher else TEACHER_SETTINGS)}
+    fp = fingerprint({"method": name, **code_identity(ctx.task),
+                      **{k: v for k, v in dataclasses.asdict(ctx).items() if k not in unused}})
 
     def run() -> dict:
-        app = method.graph().compile(checkpointer=InMemorySaver())
         started = last = time.perf_counter()
-        walls: list[float] = []  # wall seconds of each round, seen from outside the nodes (graph overhead included)
-        cfg = {"configurable": {"thread_id": f"{dataset}-{name}-{seed}"}, "recursion_limit": 10_000}
-        for chunk in app.stream({}, cfg, context=ctx, stream_mode="updates"):
-            if "student" in chunk and chunk["student"].get("history"):
-                now = time.perf_counter()
-                walls.append(round(now - last, 3))
-                last = now
-                rec = chunk["student"]["history"][-1]
-                say(f"[{dataset}] {name} seed {seed} · round {rec['round']} · dev {rec['dev']['score']:.4f} · "
-                    f"test {rec['test']['score']:.4f} · tokens {rec['teacher_tokens']:,} · {walls[-1]:.0f} s")
+        walls: list[float] = []  # wall seconds of each round run here, seen from outside the nodes
+        cfg: RunnableConfig = {"configurable": {"thread_id": thread}, "recursion_limit": 10_000}
+        with open_checkpointer("", run_dir) as saver:
+            app = method.graph().compile(checkpointer=saver)
+            start: dict | None = None if saver.get_tuple(cfg) else {}  # None: resume from the checkpoint
+            if start is None:
+                say(f"[{dataset}] {name} seed {seed}: resuming from its checkpoint")
+            for chunk in app.stream(start, cfg, context=ctx, stream_mode="updates"):  # type: ignore[call-overload]
+                if "student" in chunk and chunk["student"].get("history"):
+                    now = time.perf_counter()
+                    walls.append(round(now - last, 3))
+                    last = now
+                    rec = chunk["student"]["history"][-1]
+                    say(f"[{dataset}] {name} seed {seed} · round {rec['round']} · dev {rec['dev']['score']:.4f} · "
+                        f"test {rec['test']['score']:.4f} · tokens {rec['teacher_tokens']:,} · {walls[-1]:.0f} s")
         rounds = read_jsonl(run_dir / "rounds.jsonl")
+        kept = [{k: r[k] for k in ("round", "teacher_tokens", "dev", "test", "accepted", "rejected")} for r in rounds]
+        stop = {"max_rounds": ctx.max_rounds, "patience": ctx.patience, "target": ctx.target}
+        seeds = len(read_jsonl(run_dir / "seeds.jsonl"))
         return {"method": name, "dataset": dataset, "seed": seed, "fingerprint": fp,
                 "seconds": round(time.perf_counter() - started, 1), "round_walls": walls,
-                "round_nodes": [r["nodes"] for r in rounds], **select(rounds, ctx.budget_tokens)}
+                "round_nodes": [r["nodes"] for r in rounds], "rounds_run": kept, "stop": stop,
+                # Labelled texts the teacher and student saw: the seeds, plus any dev texts shown each round.
+                "labelled": seeds + ctx.dev_feedback * max(0, len(rounds) - 1),
+                "budgets": at_budgets(kept, ladder(s.budget_tokens), stop), **select(kept, ctx.budget_tokens)}
 
     return cached_result(s, run_dir, fp, run, say, f"[{dataset}] {name} seed {seed}")
 
 
-def full_shot(s: Settings, dataset: str, seed: int, say: Say) -> dict | None:
+def full_shot(s: Settings, dataset: str, seed: int, run_dir: Path, say: Say) -> dict | None:
     """Reference: the student trained on the whole train split (or its first ``full_shot_limit``) with the same recipe."""
-    ctx = s.context(dataset, seed, Path(s.work) / name_of(dataset) / "full-shot" / f"seed-{seed}",
-                    epochs=s.full_shot_epochs or s.epochs)
-    run_dir = Path(ctx.run_dir)
+    ctx = s.context(dataset, seed, run_dir, epochs=s.full_shot_epochs or s.epochs)
     fp = fingerprint({"cfg": dataclasses.asdict(train_config(ctx, 0)), "balance": ctx.balance,
-                      "select": ctx.select_epoch, "limit": s.full_shot_limit, "student": s.student, "data": dataset})
+                      "select": ctx.select_epoch, "limit": s.full_shot_limit, "student": s.student, "data": dataset,
+                      "eval_limit": s.eval_limit})
 
     def run() -> dict:
         ds = services(ctx).dataset
@@ -218,30 +282,33 @@ def full_shot(s: Settings, dataset: str, seed: int, say: Say) -> dict | None:
         dev = evaluate(ds.task, ds.dev, predict(net, ds.dev, max_length=s.max_length))
         test = evaluate(ds.task, ds.test, predict(net, ds.test, max_length=s.max_length))
         result = {"method": "full-shot", "dataset": dataset, "seed": seed, "fingerprint": fp, "score": test["score"],
-                  "dev": dev["score"], "tokens": 0, "train_examples": len(data), "epochs": stats["epochs"],
-                  "epoch": stats["epoch"],
+                  "dev": dev["score"], "tokens": 0, "train_examples": len(data), "labelled": len(data),
+                  "epochs": stats["epochs"], "epoch": stats["epoch"],
                   "samples_per_s": round(stats["samples_per_s"], 2), "seconds": round(time.perf_counter() - started, 1)}
-        say(f"[{dataset}] full-shot: test {test['score']:.4f} ({result['seconds']:.0f} s)")
+        say(f"[{dataset}] full-shot seed {seed}: test {test['score']:.4f} ({result['seconds']:.0f} s)")
         return result
 
     return cached_result(s, run_dir, fp, run, say, f"[{dataset}] full-shot seed {seed}")
 
 
-def teacher_reference(s: Settings, dataset: str, say: Say) -> dict | None:
-    """Reference: the teacher's own zero-shot labels on the test split (or its first ``teacher_eval`` texts).
+def teacher_reference(s: Settings, dataset: str, run_dir: Path, say: Say) -> dict | None:
+    """Reference: the teacher's own zero-shot labels on the test texts every method is scored on (or the first
+    ``teacher_eval`` of them), with a bootstrap 95% interval over those texts.
 
     It labels with the Critic's prompt and label matching; an answer naming no allowed label counts as wrong.
     """
-    ctx = s.context(dataset, 0, Path(s.work) / name_of(dataset) / "teacher")
-    run_dir = Path(ctx.run_dir)
-    fp = fingerprint({"data": dataset, "n": s.teacher_eval, "url": s.teacher_url, "model": s.teacher_model,
-                      "prompt": ctx.prompt("critic"), "words": TEACHER_WORDS})
+    ctx = s.context(dataset, 0, run_dir)
+    fp = fingerprint({"data": dataset, "n": s.teacher_eval, "eval_limit": s.eval_limit, "url": s.teacher_url,
+                      "model": s.teacher_model, "prompt": ctx.prompt("critic"), "words": TEACHER_WORDS,
+                      **code_identity(ctx.task)})
     return cached_result(s, run_dir, fp, lambda: _teacher_labels(s, ctx, dataset, fp, say), say,
                          f"[{dataset}] teacher zero-shot")
 
 
 def _teacher_labels(s: Settings, ctx: Context, dataset: str, fp: str, say: Say) -> dict:
     """The teacher reference's result: its labels on the test texts, scored like the student's predictions."""
+    from evokd.handoff.card import bootstrap
+
     ds = services(ctx).dataset
     test = ds.test[: s.teacher_eval] if s.teacher_eval else ds.test
     say(f"[{dataset}] teacher zero-shot: labelling {len(test)} test texts")
@@ -250,44 +317,19 @@ def _teacher_labels(s: Settings, ctx: Context, dataset: str, fp: str, say: Say) 
     predicted, replies, off_list = adapter_for(ds.task).reference_labels(
         teacher, ctx.prompt("critic"), ds.task, services(ctx).description, test, TEACHER_WORDS)
     scores = evaluate(ds.task, test, predicted)
-    result = {"method": "teacher", "dataset": dataset, "fingerprint": fp, "score": scores["score"], "n": len(test),
-              "of": len(ds.test), "off_list": off_list,
-              "tokens": sum(r.tokens for r in replies), "seconds": round(time.perf_counter() - started, 1),
+    low, high = bootstrap(ds.task, list(test), predicted)
+    result = {"method": "teacher", "dataset": dataset, "fingerprint": fp, "score": scores["score"],
+              "interval": [round(low, 4), round(high, 4)], "n": len(test), "of": len(ds.test), "off_list": off_list,
+              "labelled": 0, "tokens": sum(r.tokens for r in replies),
+              "seconds": round(time.perf_counter() - started, 1),
               "per_label": scores.get("per_label", scores.get("per_type", {}))}
     say(f"[{dataset}] teacher zero-shot: {result['score']:.4f} on {len(test)} test texts ({result['seconds']:.0f} s)")
     return result
 
 
-def bench_dataset(s: Settings, dataset: str, say: Say) -> dict:
-    """Every requested method and reference on one dataset; the report is rewritten after each run."""
-    names = [m for m in METHOD_NAMES if m in s.methods]
-    runs: dict[str, list[dict]] = {m: [] for m in names}
-    refs: dict[str, dict] = {}
-
-    def save() -> dict:
-        return report.write(s, dataset, runs, refs)
-
-    for seed in s.seeds:  # seed-major, so an interrupted benchmark still has every method at the seeds it finished
-        for name in names:
-            res = run_method(s, dataset, name, seed, say)
-            if res is None:  # --report-only and this run has not finished
-                continue
-            runs[name].append(res)
-            say(f"[{dataset}] {name} seed {seed}: test {res['score']:.4f} (dev-selected round {res['round']}) · "
-                f"{res['tokens']:,} tokens · {res['seconds']:.0f} s")
-            save()
-    if "full-shot" in s.methods and (res := full_shot(s, dataset, s.seeds[0], say)):
-        refs["full-shot"] = res
-        save()
-    if "teacher" in s.methods and (res := teacher_reference(s, dataset, say)):
-        refs["teacher"] = res
-    return save()
-
-
 def run_benchmark(s: Settings, say: Say) -> list[dict]:
-    """The whole benchmark: every dataset in turn; returns each dataset's summary."""
-    import torch
+    """The whole benchmark in this process: every cell in turn, then the tables from disk."""
+    from evokd.bench.cells import all_cells, collect, run_local
 
-    torch.set_num_threads(s.threads)
-    Path(s.work).mkdir(parents=True, exist_ok=True)
-    return [bench_dataset(s, d, say) for d in s.datasets]
+    run_local(s, all_cells(s), say)
+    return collect(s)

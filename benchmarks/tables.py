@@ -1,4 +1,4 @@
-"""What the benchmark writes per dataset: ``<dataset>.json``, a Markdown table and an F1-against-tokens plot."""
+"""What the benchmark writes per dataset: ``<dataset>.json``, Markdown tables and a score-against-budget plot."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import statistics
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from evokd.bench.curves import area, ladder, paired_interval
 from evokd.records import write_json, write_text
 from evokd.tasks import adapter_for
 
@@ -33,52 +34,80 @@ def machine() -> str:
     return f"{os.cpu_count()}-core CPU ({platform.machine()}, {platform.system()}){gpu}"
 
 
-def curve(runs: list[dict]) -> list[dict]:
-    """The mean learning curve over seeds, round by round (rounds within budget only)."""
-    by_round: dict[int, list[dict]] = {}
-    for run in runs:
-        for point in run.get("curve", []):
-            if point["within_budget"]:
-                by_round.setdefault(point["round"], []).append(point)
-    return [{"round": r, "seeds": len(pts), "tokens": round(statistics.fmean(p["tokens"] for p in pts)),
-             "test": round(statistics.fmean(p["test"] for p in pts), 4), "dev": round(statistics.fmean(p["dev"] for p in pts), 4)}
-            for r, pts in sorted(by_round.items())]
+def at_rungs(runs: list[dict]) -> list[dict]:
+    """Mean over seeds at every budget rung: dev-selected score, last-round score, runs that fell back to round 0."""
+    rungs = [b["budget"] for b in runs[0].get("budgets", [])]
+    out = []
+    for i, budget in enumerate(rungs):
+        pts = [r["budgets"][i] for r in runs]
+        score, std = mean_std([p["score"] for p in pts])
+        out.append({"budget": budget, "score": round(score, 4), "std": round(std, 4),
+                    "last": round(statistics.fmean(p["last_score"] for p in pts), 4),
+                    "tokens": round(statistics.fmean(p["tokens"] for p in pts)),
+                    "fallbacks": sum(p["fallback"] for p in pts)})
+    return out
 
 
 def summarise_method(runs: list[dict], full: float | None) -> dict:
-    """Mean ± std of the test score, share of full-shot, tokens and wall time over seeds."""
+    """Mean ± std over seeds at the top budget, the score at every rung and the area under that curve."""
     score, std = mean_std([r["score"] for r in runs])
+    areas = [area([(max(b["budget"], 1), b["score"]) for b in r["budgets"]]) for r in runs if r.get("budgets")]
     return {
         "seeds": [r["seed"] for r in runs], "score_mean": round(score, 4), "score_std": round(std, 4),
         "scores": [r["score"] for r in runs],
         "share_of_full_shot": round(score / full, 3) if full else None,
+        "labelled_max": max(r.get("labelled", 0) for r in runs),
         "tokens_mean": round(statistics.fmean(r["tokens"] for r in runs)),
         "tokens_max": max(r["tokens"] for r in runs),
         "seconds_mean": round(statistics.fmean(r["seconds"] for r in runs), 1),
         "rounds_mean": round(statistics.fmean(r.get("rounds", 0) for r in runs), 1),
         "selected_rounds": [r.get("round", 0) for r in runs],
         "accepted_mean": round(statistics.fmean(r.get("accepted", 0) for r in runs), 1),
-        "curve": curve(runs),
+        "area": round(mean_std(areas)[0], 4) if areas else None,
+        "rungs": at_rungs(runs),
     }
 
 
-def paired(runs: dict[str, list[dict]], ours: str) -> dict[str, dict]:
-    """``ours`` against every other method on the same seeds: mean difference and wins/ties/losses."""
-    mine = {r["seed"]: r["score"] for r in runs.get(ours, [])}
+def ours(name: str) -> bool:
+    """Whether a method is one of the project's loops (evokd, evokd-*): the others are its baselines."""
+    return name.startswith("evokd")
+
+
+def paired(runs: dict[str, list[dict]]) -> dict[str, dict]:
+    """Each of our methods against the best baseline (highest mean score) at the top budget, paired by seed:
+    the mean difference with a bootstrap 95% interval over seeds, and whether it covers zero."""
+    base = {n: rs for n, rs in runs.items() if rs and not ours(n)}
+    if not base:
+        return {}
+    best = max(base, key=lambda n: statistics.fmean(r["score"] for r in base[n]))
+    theirs = {r["seed"]: r["score"] for r in base[best]}
     out = {}
-    for name, other in runs.items():
-        pairs = [(mine[r["seed"]], r["score"]) for r in other if r["seed"] in mine and name != ours]
-        if pairs:
-            out[name] = {"delta_mean": round(statistics.fmean(a - b for a, b in pairs), 4),
-                         "wins": sum(a > b for a, b in pairs), "ties": sum(a == b for a, b in pairs),
-                         "losses": sum(a < b for a, b in pairs), "seeds": len(pairs)}
+    for name, rs in runs.items():
+        diffs = [r["score"] - theirs[r["seed"]] for r in rs if ours(name) and r["seed"] in theirs]
+        if diffs:
+            mean, low, high = paired_interval(diffs)
+            out[name] = {"against": best, "delta_mean": round(mean, 4), "interval": [round(low, 4), round(high, 4)],
+                         "covers_zero": low <= 0 <= high, "wins": sum(d > 0 for d in diffs),
+                         "losses": sum(d < 0 for d in diffs), "seeds": len(diffs)}
     return out
 
 
-def summarise(s: Settings, dataset: str, runs: dict[str, list[dict]], refs: dict[str, dict]) -> dict:
+def summarise_refs(refs: dict[str, list[dict]]) -> dict[str, dict]:
+    """Each reference once: the full-shot mean ± std over its seeds, the teacher with its bootstrap interval."""
+    out = {}
+    for name, rs in refs.items():
+        score, std = mean_std([r["score"] for r in rs])
+        out[name] = {**rs[0], "score": round(score, 4), "std": round(std, 4), "seeds": [r.get("seed") for r in rs],
+                     "seconds": round(statistics.fmean(r["seconds"] for r in rs), 1)}
+    return out
+
+
+def summarise(s: Settings, dataset: str, runs: dict[str, list[dict]], refs: dict[str, list[dict]]) -> dict:
     """The whole dataset result, JSON-ready."""
-    full = refs.get("full-shot", {}).get("score")
+    ref = summarise_refs(refs)
+    full = ref.get("full-shot", {}).get("score")
     settings = {k: v for k, v in dataclasses.asdict(s).items() if k not in ("teacher_url", "datasets", "out", "work")}
+    settings["seeds"] = s.seeds_for(dataset)
     adapter = adapter_for(s.task_of(dataset))
     return {
         "dataset": dataset,
@@ -89,15 +118,15 @@ def summarise(s: Settings, dataset: str, runs: dict[str, list[dict]], refs: dict
         "metric": adapter.metric_title,
         "settings": settings,
         "methods": {name: summarise_method(rs, full) for name, rs in runs.items() if rs},
-        "references": refs,
-        "evokd_vs": {ours: paired(runs, ours) for ours in ("evokd", "evokd-paper") if runs.get(ours)},
+        "references": ref,
+        "against_best_baseline": paired(runs),
         "runs": runs,
-        "notes": notes(s, runs, refs, adapter.cuts_reference_texts),
+        "notes": notes(s, runs, ref, adapter.cuts_reference_texts),
     }
 
 
 def notes(s: Settings, runs: dict[str, list[dict]], refs: dict[str, dict], cut_texts: bool) -> list[str]:
-    """How to read the numbers: selection, budget, what the references were computed on, and budget warnings."""
+    """How to read the numbers: selection, budgets, labelled data, the references, and budget warnings."""
     out = [
         f"Every method trains the same student with the same recipe (AdamW lr {s.lr}, batch {s.batch_size}, "
         f"up to {s.epochs} epochs but at least {s.min_steps} optimizer steps per pass, "
@@ -105,26 +134,32 @@ def notes(s: Settings, runs: dict[str, list[dict]], refs: dict[str, dict], cut_t
         f"{f'the epoch with the best dev score kept (patience {s.patience_epochs}), ' if s.select_epoch else ''}"
         f"max length {s.max_length}, replay {s.replay}) and is scored on the test split at the round with the best "
         "dev score (test labels never select).",
-        f"Budget: {s.budget_tokens:,} teacher tokens (prompt + completion) per run; a run stops before a round like "
-        "its last would overrun it, and a round that still overran is excluded from the result.",
-        "static, rephrase, evokd-paper and evokd all label through the same Critic (screening + a separate "
-        "labelling call at temperature 0); seed-only spends no tokens.",
+        f"Budgets: each run ran once at {s.budget_tokens:,} teacher tokens (prompt + completion) and is scored at "
+        f"every rung of the ladder fixed in code ({', '.join(f'{b:,}' for b in ladder(s.budget_tokens))}) by "
+        "replaying the loop's stop rule and the dev selection on its rounds; a round that overran a rung is "
+        "excluded at that rung. Area: the mean score over the ladder on a log2 token axis.",
+        "'last round' is the test score of the last round within the budget (no selection); 'fell back' counts "
+        "runs whose dev selection kept round 0 (the seeds-only student) although later rounds ran.",
+        "'labelled texts' is what the teacher and student saw with gold labels: the k-shot seeds, plus the dev "
+        "texts shown to the Analyst each round in a dev-feedback variant (an upper bound: rounds x texts shown).",
     ]
     if s.eval_limit:
         out.append(f"Dev and test are the first {s.eval_limit} examples of each split (the splits are seeded shuffles), "
                    "so that evaluating every round stays affordable on a 2-core CPU; scores are on those.")
-    if (t := refs.get("teacher")) and t["n"] < t["of"]:
-        out.append(f"teacher: zero-shot labels on the first {t['n']} of {t['of']} test texts (the test split is a seeded "
-                   f"shuffle){', first 150 words of each' if cut_texts else ''}; not the full test split.")
+    if t := refs.get("teacher"):
+        same = "the same test texts every method is scored on" if t["n"] == t["of"] else \
+            f"the first {t['n']} of the {t['of']} test texts the methods are scored on"
+        out.append(f"teacher: zero-shot labels on {same}{', first 150 words of each' if cut_texts else ''}, "
+                   "95% interval: percentile bootstrap over those texts.")
     if f := refs.get("full-shot"):
-        chosen = f" (epoch {f['epoch']} kept, chosen on dev)" if "epoch" in f else ""
-        out.append(f"full-shot: {f['train_examples']:,} train examples, {f['epochs']} epoch(s){chosen}, "
-                   f"seed {f['seed']} only.")
+        out.append(f"full-shot: {f['train_examples']:,} train examples, up to {f['epochs']} epoch(s) with the epoch "
+                   f"chosen on dev, seeds {', '.join(map(str, f['seeds']))} (mean ± std).")
     for name, rs in runs.items():  # a budget below one round leaves a method at its seed-only score: say so
-        first = [c["tokens"] for r in rs for c in r.get("curve", []) if c["round"] == 1 and not c["within_budget"]]
+        first = [r["budgets"][0]["budget"] for r in rs if len(r.get("rounds_run", [])) > 1 and
+                 not r["budgets"][0]["rounds"]]
         if first:
-            out.append(f"WARNING {name}: the first round overran the budget in {len(first)} of {len(rs)} runs "
-                       f"({max(first):,} tokens > {s.budget_tokens:,}), so those runs score as seed-only; "
+            out.append(f"WARNING {name}: the first round overran the lowest rung ({first[0]:,} tokens) in "
+                       f"{len(first)} of {len(rs)} runs, so those runs score as seed-only there; "
                        "raise --budget-tokens.")
     return out
 
@@ -135,42 +170,55 @@ def fmt(score: float, std: float | None = None) -> str:
 
 
 def markdown(summary: dict) -> str:
-    """The Markdown table and notes for one dataset."""
-    st = summary["settings"]
+    """The Markdown tables and notes for one dataset."""
+    st, metric = summary["settings"], summary["metric"]
+    top = st["budget_tokens"]
     lines = [
-        f"## {summary['dataset']} — {st['shots']}-shot, seeds {', '.join(map(str, st['seeds']))} requested "
-        "(the seeds column says how many finished), "
-        f"budget {st['budget_tokens']:,} teacher tokens per run",
+        f"## {summary['dataset']}: {st['shots']}-shot, seeds {', '.join(map(str, st['seeds']))} requested "
+        f"(the seeds column says how many finished), scores at {top:,} teacher tokens unless a column names "
+        "a budget",
         "",
         f"{summary['date']} · teacher: {summary['teacher']} · student: {summary['student']} · machine: {summary['machine']}",
         "",
-        f"| method | seeds | test {summary['metric']} (mean ± std) | share of full-shot | teacher tokens (mean) | rounds | "
-        "wall s (mean) |",
-        "|---|---|---|---|---|---|---|",
+        f"| method | seeds | labelled texts | test {metric} at {top:,} (dev-selected, mean ± std) | last round | "
+        "fell back to round 0 | area (log2 tokens) | teacher tokens (mean) | wall s (mean) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, m in summary["methods"].items():
-        share = f"{m['share_of_full_shot']:.0%}" if m["share_of_full_shot"] is not None else "n/a"
-        lines.append(f"| {name} | {len(m['seeds'])} | {fmt(m['score_mean'], m['score_std'])} | {share} | {m['tokens_mean']:,} | "
-                     f"{m['rounds_mean']:g} | {m['seconds_mean']:.0f} |")
+        last = m["rungs"][-1] if m["rungs"] else {"last": m["score_mean"], "fallbacks": 0}
+        area_ = f"{m['area']:.3f}" if m["area"] is not None else "–"
+        lines.append(f"| {name} | {len(m['seeds'])} | {m['labelled_max']} | {fmt(m['score_mean'], m['score_std'])} | "
+                     f"{last['last']:.3f} | {last['fallbacks']} of {len(m['seeds'])} | {area_} | "
+                     f"{m['tokens_mean']:,} | {m['seconds_mean']:.0f} |")
     refs = summary["references"]
     if f := refs.get("full-shot"):
-        lines.append(f"| full-shot (reference) | 1 | {fmt(f['score'])} | 100% | 0 | – | {f['seconds']:.0f} |")
+        lines.append(f"| full-shot (reference) | {len(f['seeds'])} | {f['labelled']:,} | {fmt(f['score'], f['std'])} | "
+                     f"– | – | – | 0 | {f['seconds']:.0f} |")
     if t := refs.get("teacher"):
-        full = refs.get("full-shot", {}).get("score")
-        share = f"{t['score'] / full:.0%}" if full else "n/a"
-        lines.append(f"| teacher zero-shot (reference, {t['n']} test texts) | – | {fmt(t['score'])} | {share} | "
-                     f"{t['tokens']:,} | – | {t['seconds']:.0f} |")
-    for ours, against in summary["evokd_vs"].items():
-        if against:
-            lines += ["", f"**{ours} against each method, paired by seed** (Δ = {ours} − other):", ""]
-            lines += [f"- vs {name}: Δ {d['delta_mean']:+.3f}, wins {d['wins']}, ties {d['ties']}, losses {d['losses']} "
-                      f"of {d['seeds']}" for name, d in against.items()]
+        low, high = t["interval"]
+        lines.append(f"| teacher zero-shot (reference, {t['n']} test texts) | – | 0 | {fmt(t['score'])} "
+                     f"[{low:.3f}, {high:.3f}] | – | – | – | {t['tokens']:,} | {t['seconds']:.0f} |")
+    rungs = [r["budget"] for m in summary["methods"].values() for r in m["rungs"]]
+    ladder_ = sorted(set(rungs))
+    if ladder_:
+        lines += ["", f"**Test {metric} at each budget** (teacher tokens; mean over seeds, dev-selected):", "",
+                  "| method | " + " | ".join(f"{b:,}" for b in ladder_) + " |",
+                  "|---|" + "---|" * len(ladder_)]
+        for name, m in summary["methods"].items():
+            by = {r["budget"]: r["score"] for r in m["rungs"]}
+            lines.append(f"| {name} | " + " | ".join(f"{by[b]:.3f}" if b in by else "–" for b in ladder_) + " |")
+    if against := summary["against_best_baseline"]:
+        lines += ["", f"**Against the best baseline at {top:,} tokens, paired by seed** (Δ = method − baseline, "
+                  "95% bootstrap interval over seeds):", ""]
+        lines += [f"- {name} vs {d['against']}: Δ {d['delta_mean']:+.3f} [{d['interval'][0]:+.3f}, "
+                  f"{d['interval'][1]:+.3f}]{' (covers zero: no difference shown)' if d['covers_zero'] else ''}, "
+                  f"wins {d['wins']}, losses {d['losses']} of {d['seeds']}" for name, d in against.items()]
     lines += ["", *[f"- {n}" for n in summary["notes"]], ""]
     return "\n".join(lines)
 
 
 def plot(summary: dict, path: Path) -> None:
-    """Test score against teacher tokens, one line per method (mean over seeds, round by round)."""
+    """Test score against the teacher-token budget, one line per method (mean over seeds, dev-selected)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -178,18 +226,18 @@ def plot(summary: dict, path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(8.5, 4.5))
     for name, m in summary["methods"].items():
-        pts = m["curve"]
-        if name == "seed-only":
-            ax.axhline(m["score_mean"], color="grey", linestyle=":", label=f"seed-only ({m['score_mean']:.3f})")
-        elif pts:
-            ax.plot([p["tokens"] for p in pts], [p["test"] for p in pts], marker="o", label=name)
+        pts = [r for r in m["rungs"] if r["budget"]]
+        if pts and any(r["tokens"] for r in pts):
+            ax.plot([p["budget"] for p in pts], [p["score"] for p in pts], marker="o", label=name)
+        else:
+            ax.axhline(m["score_mean"], color="grey", linestyle=":", label=f"{name} ({m['score_mean']:.3f})")
     styles = {"full-shot": ("black", "--"), "teacher": ("tab:purple", "-.")}
     for name, ref in summary["references"].items():
-        colour, style = styles[name]
+        colour, style = styles.get(name, ("grey", "--"))
         ax.axhline(ref["score"], color=colour, linestyle=style, label=f"{name} ({ref['score']:.3f})")
-    ax.axvline(summary["settings"]["budget_tokens"], color="grey", linewidth=0.8)
-    ax.set_xlabel("teacher tokens spent (prompt + completion)")
-    ax.set_ylabel(f"test {summary['metric']} at each round\n(mean over seeds, not dev-selected)")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("teacher-token budget (prompt + completion)")
+    ax.set_ylabel(f"test {summary['metric']}\n(mean over seeds, dev-selected)")
     st = summary["settings"]
     ax.set_title(f"{summary['dataset']}, {st['shots']}-shot, {len(st['seeds'])} seeds, teacher {summary['teacher']}", fontsize=9)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # outside: the lines stay readable
@@ -199,7 +247,7 @@ def plot(summary: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def write(s: Settings, dataset: str, runs: dict[str, list[dict]], refs: dict[str, dict]) -> dict:
+def write(s: Settings, dataset: str, runs: dict[str, list[dict]], refs: dict[str, list[dict]]) -> dict:
     """Write ``<out>/<dataset>.json|md|png`` from the runs finished so far; return the summary."""
     summary = summarise(s, dataset, runs, refs)
     out, name = Path(s.out), Path(dataset).name

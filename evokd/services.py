@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import statistics
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -54,6 +55,12 @@ class Services:
     def dataset(self) -> Dataset:
         """The run's data (train/dev/test), read once per process."""
         return read_dataset(self.ctx.data, self.ctx.task)
+
+    @property
+    def typical_words(self) -> int:
+        """The median length in words of the training texts: how long a written text should be, from the data
+        itself (a tweet runs to ~20 words, a news article to hundreds), never from wording about one dataset."""
+        return _typical_words(self.ctx.data, self.ctx.task)
 
     @property
     def description(self) -> str:
@@ -108,6 +115,12 @@ def _teacher(url: str, model: str, temperature: float, max_tokens: int, timeout:
     # the endpoint and model name, or for the local teacher its weights' sha256 (its port changes, its answers do not).
     return Teacher(chat, model_id=f"{identity}|{model}|{temperature}|{max_tokens}", json_mode=json_mode,
                    parse_attempts=parse_attempts, concurrency=concurrency, cache=ReplyCache(cache) if cache else None)
+
+
+@lru_cache(maxsize=4)
+def _typical_words(data: str, kind: TaskKind) -> int:
+    """`Services.typical_words`, computed once per process."""
+    return int(statistics.median(len(str(ex["text"]).split()) for ex in read_dataset(data, kind).train))
 
 
 @lru_cache(maxsize=4)

@@ -85,10 +85,12 @@ class Context:
     target: float = declare(0.0, "Stop once the dev score reaches this value (0 = no target).")
     replay: int = declare(32, "Earlier generated samples replayed in each round's training (review history).")
     feedback_limit: int = declare(6, "Wrong and right predictions each shown to the Analyst.")
+    # Off by default: the paper's loop sees only the k-shot seeds as labelled texts, like every baseline;
+    # dev errors shown to the teacher are extra supervision (the benchmark's `evokd-devfb` states it).
     dev_feedback: int = declare(
-        3,
-        "Dev-set texts the student gets wrong, shown to the Analyst first each round "
-        "(0 = the paper: feedback from generated samples only).",
+        0,
+        "Dev-set texts the student gets wrong, shown to the Analyst first each round: extra labelled "
+        "texts the teacher reads (0 = the paper: feedback from generated samples only).",
     )
     pool: str = declare(
         "",

@@ -177,7 +177,7 @@ def generator(state: State, runtime: Runtime[Context]) -> dict[str, object]:
         requests = plan(task, state.get("analysis", {}), ctx.per_round, ctx.per_round, rnd)
         batch, replies = generate(run.teacher(), ctx.prompt("generator"), task, run.description, state.get("analysis", {}),
                                   state.get("seeds", []), state.get("pool", []), requests,
-                                  seed=ctx.seed * 100_003 + rnd * 1_009)
+                                  seed=ctx.seed * 100_003 + rnd * 1_009, words=run.typical_words)
     return {"batch": batch, "stats": {str(rnd): {"generator": cost(replies, elapsed[0])}}}
 
 

@@ -14,10 +14,11 @@ AGENTS = ("analyst", "generator", "critic")
 # The placeholders each agent fills in. A prompt must use every required one and no others.
 PLACEHOLDERS: dict[str, frozenset[str]] = {
     "analyst": frozenset({"task", "labels", "wrong", "correct", "pool"}),
-    "generator": frozenset({"task", "labels", "analysis", "examples", "label", "stance", "weakness", "avoid"}),
+    "generator": frozenset({"task", "labels", "analysis", "examples", "label", "stance", "weakness", "avoid",
+                            "words"}),
     "critic": frozenset({"task", "labels", "text"}),
     # Benchmark baselines (benchmarks/), not loop agents: label-conditioned writing and seed rewriting.
-    "static": frozenset({"task", "labels", "examples", "label", "avoid"}),
+    "static": frozenset({"task", "labels", "examples", "label", "avoid", "words"}),
     "rephrase": frozenset({"task", "labels", "text", "label", "avoid"}),
     # The Analyst's optional section on the pool texts the student is least sure of ($pool, only with --pool).
     "pool": frozenset({"texts"}),
@@ -25,9 +26,9 @@ PLACEHOLDERS: dict[str, frozenset[str]] = {
 # Placeholders a custom prompt may leave out (the default prompts use them all).
 OPTIONAL: dict[str, frozenset[str]] = {
     "analyst": frozenset({"correct", "pool"}),
-    "generator": frozenset({"analysis", "examples", "avoid", "weakness"}),
+    "generator": frozenset({"analysis", "examples", "avoid", "weakness", "words"}),
     "critic": frozenset(),
-    "static": frozenset({"examples", "avoid"}),
+    "static": frozenset({"examples", "avoid", "words"}),
     "rephrase": frozenset({"label", "avoid"}),
     "pool": frozenset(),
 }

@@ -1,0 +1,79 @@
+"""Token curves: the stop rule and dev selection replayed on recorded rounds, the area, the paired interval."""
+
+from __future__ import annotations
+
+import pytest
+
+from evokd.bench.curves import LADDER, area, at_budgets, ladder, paired_interval, replay
+from evokd.bench.methods import methods
+from evokd.settings import Context
+
+STOP = {"max_rounds": 50, "patience": 0, "target": 0.0}
+
+
+def rounds(*points: tuple[int, float, float]) -> list[dict]:
+    """Recorded rounds from (cumulative teacher tokens, dev score, test score), round 0 first."""
+    return [
+        {"round": i, "teacher_tokens": t, "dev": {"score": d}, "test": {"score": te}, "accepted": 4, "rejected": {}}
+        for i, (t, d, te) in enumerate(points)
+    ]
+
+
+def test_the_ladder_is_fixed_and_a_smaller_top_keeps_its_lower_rungs():
+    assert LADDER == (1_000, 2_000, 4_000, 8_000)
+    assert ladder(8_000) == list(LADDER)
+    assert ladder(3_000) == [1_000, 2_000, 3_000]
+
+
+def test_replay_stops_where_the_loop_would_before_a_round_that_would_overrun():
+    run = rounds((0, 0.5, 0.5), (600, 0.6, 0.6), (1_200, 0.7, 0.7), (1_800, 0.65, 0.8), (2_400, 0.9, 0.9))
+    # 1,800 + another 600-token round = 2,400 > 2,000: the predictive branch stops after round 3.
+    assert [r["round"] for r in replay(run, 2_000, STOP)] == [0, 1, 2, 3]
+    # At 2,400 that round fits exactly; then the budget is spent.
+    assert [r["round"] for r in replay(run, 2_400, STOP)] == [0, 1, 2, 3, 4]
+    # The loop's other rules replay too: max_rounds.
+    assert [r["round"] for r in replay(run, 8_000, {**STOP, "max_rounds": 2})] == [0, 1, 2]
+
+
+def test_a_round_that_overran_a_rung_is_excluded_there_and_selection_uses_dev_only():
+    run = rounds((0, 0.5, 0.5), (500, 0.8, 0.6), (1_000, 0.7, 0.9), (2_200, 0.95, 0.95))
+    low, high = at_budgets(run, [2_000, 4_000], STOP)
+    # At 2,000 round 3 ran (500 + 1,000 <= 2,000 predicted) but overran: excluded; dev picks round 1, not test.
+    assert (low["round"], low["score"], low["tokens"], low["last_score"]) == (1, 0.6, 1_000, 0.9)
+    assert (high["round"], high["score"], high["tokens"]) == (3, 0.95, 2_200)
+    assert not low["fallback"] and not high["fallback"]
+
+
+def test_selection_falling_back_to_round_0_is_marked():
+    run = rounds((0, 0.9, 0.5), (700, 0.6, 0.7), (1_400, 0.7, 0.8))
+    [got] = at_budgets(run, [2_000], STOP)
+    assert got["fallback"] and got["score"] == 0.5 and got["last_score"] == 0.8
+    [seed_only] = at_budgets(rounds((0, 0.9, 0.5)), [2_000], {**STOP, "max_rounds": 0})
+    assert not seed_only["fallback"]  # nothing ran after round 0: nothing to fall back from
+
+
+def test_area_is_a_mean_over_doublings():
+    assert area([(1_000, 0.5), (2_000, 0.5), (4_000, 0.5)]) == pytest.approx(0.5)
+    assert area([(1_000, 0.4), (2_000, 0.6), (4_000, 0.6)]) == pytest.approx((0.5 + 0.6) / 2)
+    assert area([(1_000, 0.7)]) == 0.7
+
+
+def test_paired_interval_covers_zero_only_when_the_seeds_disagree():
+    mean, low, high = paired_interval([0.05, 0.04, 0.06, 0.05, 0.05])
+    assert mean == pytest.approx(0.05) and 0 < low <= mean <= high
+    _, low, high = paired_interval([0.1, -0.1, 0.05, -0.05, 0.0])
+    assert low < 0 < high
+
+
+def test_every_method_sees_the_same_labelled_texts_but_the_dev_feedback_variant():
+    assert Context().dev_feedback == 0  # the paper's loop: the k-shot seeds only
+    ms = methods(per_round=3)
+    shown = {name: m.overrides.get("dev_feedback", 0) for name, m in ms.items()}
+    assert {n for n, k in shown.items() if k} == {"evokd-devfb"}
+    # evokd-devfb is evokd plus dev feedback and nothing else.
+    assert {k: v for k, v in ms["evokd-devfb"].overrides.items() if k != "dev_feedback"} == {
+        k: v for k, v in ms["evokd"].overrides.items() if k != "dev_feedback"
+    }
+    # The feedback-free baselines write per_round of each text; the loops keep the paper's 2 + 2.
+    assert [ms[n].overrides["per_round"] for n in ("static", "rephrase", "evokd-paper", "evokd")] == [3, 3, 2, 2]
+    assert not ms["seed-only"].uses_teacher and ms["seed-only"].overrides["max_rounds"] == 0
