@@ -9,13 +9,20 @@ import zipfile
 from tests.support import ROOT
 
 # The checkout's folders and the names they install under (pyproject.toml's package-dir).
-FOLDERS = {"evokd": "evokd", "agents": "evokd/agents", "graph": "evokd/graph", "student": "evokd/student",
-           "prompts": "evokd/prompts", "benchmarks": "evokd/bench"}
+FOLDERS = {
+    "evokd": "evokd",
+    "agents": "evokd/agents",
+    "graph": "evokd/graph",
+    "student": "evokd/student",
+    "prompts": "evokd/prompts",
+    "benchmarks": "evokd/bench",
+}
 
 
 def test_the_wheel_installs_only_the_evokd_namespace_and_all_of_it(tmp_path):
     built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path),
+         str(ROOT)],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert built.returncode == 0, built.stderr[-2000:]
