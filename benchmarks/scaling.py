@@ -89,7 +89,7 @@ def ranks(data: str, student: str, say: Say, n: int = 512, procs: int = 2, epoch
         "same_weights": len(set(together["param_checksums"])) == 1,
     }
     say(
-        f"ranks: {len(examples)} examples in {procs} ranks {result['ranks_s']} s (training {result['train_s_ranks']} s) "
-        f"vs one process {result['one_s']} s = {result['speedup']}x"
+        f"ranks: {len(examples)} examples in {procs} ranks {result['ranks_s']} s "
+        f"(training {result['train_s_ranks']} s) vs one process {result['one_s']} s = {result['speedup']}x"
     )
     return result
