@@ -51,7 +51,6 @@ def _flagged(shared: bool) -> list[str]:
 def add_flags(p: argparse.ArgumentParser) -> None:
     """The ``evokd bench`` flags: what to compare and how, then its settings (help from their declarations)."""
     from evokd.bench.runner import Settings
-
     from evokd.settings import add_flags as add_setting_flags
 
     p.add_argument(
@@ -73,11 +72,15 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-cache", action="store_true", help="do not cache teacher replies")
     cells = p.add_argument_group("cells: one dataset x method x seed each, run in this process by default")
     cells.add_argument("--list-cells", action="store_true", help="print every cell, one per line with its index")
-    cells.add_argument("--cell-index", type=int, default=None,
-                       help="run only cell I (an array job: --cell-index $SLURM_ARRAY_TASK_ID)")
+    cells.add_argument(
+        "--cell-index", type=int, default=None, help="run only cell I (an array job: --cell-index $SLURM_ARRAY_TASK_ID)"
+    )
     cells.add_argument("--collect", action="store_true", help="build the tables from finished cells; run nothing")
-    cells.add_argument("--ray-address", default="",
-                       help="run cells as Ray tasks: 'local' (a private cluster here), 'auto' or HOST:PORT")
+    cells.add_argument(
+        "--ray-address",
+        default="",
+        help="run cells as Ray tasks: 'local' (a private cluster here), 'auto' or HOST:PORT",
+    )
     cells.add_argument("--cell-cpus", type=float, default=1.0, help="CPUs per Ray task (default 1)")
     cells.add_argument("--cell-gpus", type=float, default=0.0, help="GPUs per Ray task (default 0)")
     p.add_argument("--teacher-url", default="", help="OpenAI-compatible base URL (default: the local teacher)")

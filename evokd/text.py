@@ -37,7 +37,7 @@ def as_data(text: str) -> str:
 
 
 def _ngrams(words: list[str]) -> set[tuple[str, ...]]:
-    return {tuple(words[i:i + NGRAM]) for i in range(len(words) - NGRAM + 1)}
+    return {tuple(words[i : i + NGRAM]) for i in range(len(words) - NGRAM + 1)}
 
 
 class LeakIndex:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from langgraph.graph import END, START, StateGraph
 
-from evokd.settings import Context
 from evokd.graph.nodes import analyst, critic, finalize, generator, selector, student
 from evokd.graph.review import review_analysis, review_samples
 from evokd.graph.routing import after_selector, route
+from evokd.settings import Context
 from evokd.state import State
 
 
@@ -23,14 +23,34 @@ def build_graph() -> StateGraph:
     (pure active labelling). The review nodes pause only when `Context.review` asks for it.
     """
     builder = StateGraph(State, context_schema=Context)
-    builder.add_node("student", student, metadata={"description": "Predict the new batch, train on it with replay, evaluate on dev."})
-    builder.add_node("selector", selector, metadata={"description": "With a pool: the student scores unlabelled texts "
-                                                     "and picks the ones the teacher labels (uncertainty, diverse or random)."})
-    builder.add_node("analyst", analyst, metadata={"description": "Teacher reads the student's wrong and right predictions."})
-    builder.add_node("generator", generator, metadata={"description": "Teacher writes hard and easy texts aimed at the weaknesses."})
-    builder.add_node("critic", critic, metadata={"description": "Teacher labels each text separately; bad ones are rejected."})
-    builder.add_node("review_analysis", review_analysis, metadata={"description": "Optional: a person approves or edits the analysis."})
-    builder.add_node("review_samples", review_samples, metadata={"description": "Optional: a person drops accepted samples."})
+    builder.add_node(
+        "student", student, metadata={"description": "Predict the new batch, train on it with replay, evaluate on dev."}
+    )
+    builder.add_node(
+        "selector",
+        selector,
+        metadata={
+            "description": "With a pool: the student scores unlabelled texts "
+            "and picks the ones the teacher labels (uncertainty, diverse or random)."
+        },
+    )
+    builder.add_node(
+        "analyst", analyst, metadata={"description": "Teacher reads the student's wrong and right predictions."}
+    )
+    builder.add_node(
+        "generator", generator, metadata={"description": "Teacher writes hard and easy texts aimed at the weaknesses."}
+    )
+    builder.add_node(
+        "critic", critic, metadata={"description": "Teacher labels each text separately; bad ones are rejected."}
+    )
+    builder.add_node(
+        "review_analysis",
+        review_analysis,
+        metadata={"description": "Optional: a person approves or edits the analysis."},
+    )
+    builder.add_node(
+        "review_samples", review_samples, metadata={"description": "Optional: a person drops accepted samples."}
+    )
     builder.add_node("finalize", finalize, metadata={"description": "Keep the best student and write summary.json."})
     builder.add_edge(START, "student")
     builder.add_edge("analyst", "review_analysis")
@@ -38,8 +58,9 @@ def build_graph() -> StateGraph:
     builder.add_edge("generator", "critic")
     builder.add_edge("critic", "review_samples")
     builder.add_edge("review_samples", "student")
-    builder.add_conditional_edges("student", route,
-                                  {"selector": "selector", "analyst": "analyst", "finalize": "finalize"})
+    builder.add_conditional_edges(
+        "student", route, {"selector": "selector", "analyst": "analyst", "finalize": "finalize"}
+    )
     builder.add_conditional_edges("selector", after_selector, {"analyst": "analyst", "critic": "critic"})
     builder.add_edge("finalize", END)
     return builder

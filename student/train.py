@@ -71,8 +71,16 @@ def train(
     """
     n = len(examples)
     if n == 0:  # nothing to learn: leave the weights alone; loss 0.0 (not NaN) keeps the stats JSON-safe
-        return {"steps": 0, "epochs": 0, "loss": 0.0, "seconds": 0.0, "samples_per_s": 0.0, "examples": 0,
-                "epoch": 0, "dev": None}
+        return {
+            "steps": 0,
+            "epochs": 0,
+            "loss": 0.0,
+            "seconds": 0.0,
+            "samples_per_s": 0.0,
+            "examples": 0,
+            "epoch": 0,
+            "dev": None,
+        }
     if balance_by is not None and len(balance_by) != n:
         raise ValueError(f"balance_by has {len(balance_by)} class keys for {n} examples")
     t0 = time.perf_counter()

@@ -91,10 +91,15 @@ def load_run(run_dir: str | Path) -> RunView:
             samples[s["id"]] = s
     settings_file = run / "run.json"
     return RunView(
-        run_dir=str(run), thread_id=thread, task=state.values.get("task", {"kind": "classification", "labels": []}),
-        rounds=list(state.values.get("history", [])), analyses=analyses,
+        run_dir=str(run),
+        thread_id=thread,
+        task=state.values.get("task", {"kind": "classification", "labels": []}),
+        rounds=list(state.values.get("history", [])),
+        analyses=analyses,
         samples=sorted(samples.values(), key=lambda s: (s["round"], int(s["id"].rsplit("-", 1)[-1]))),
-        summary=state.values.get("summary"), next=list(state.next), waiting=[i.value for i in state.interrupts],
+        summary=state.values.get("summary"),
+        next=list(state.next),
+        waiting=[i.value for i in state.interrupts],
         settings=json.loads(settings_file.read_text(encoding="utf-8")) if settings_file.exists() else {},
         prompts={p.stem: p.read_text(encoding="utf-8") for p in sorted((run / "prompts").glob("*.md"))},
         checkpoints=len(snapshots),
@@ -121,6 +126,7 @@ def rejected_text(record: dict) -> str:
 
 def per_accepted_text(record: dict) -> str:
     """Teacher tokens per accepted sample, 'pool · generated' ('-' where none was accepted)."""
+
     def shown(value: object) -> str:
         return "-" if value is None else f"{float(value):.0f}"  # type: ignore[arg-type]
 
@@ -143,15 +149,29 @@ def score_table(rounds: list[dict], title: str) -> Table:
     """Per round: dev/test score, samples accepted (from the pool) and rejected, teacher tokens (in all, and per
     accepted pool and generated sample), seconds (inspect and run's summary)."""
     table = Table(title=title)
-    for col in ("round", "dev", "test", "accepted (hard/easy/pool)", "rejected", "teacher tokens",
-                "tokens/accepted (pool · gen)", "seconds"):
+    for col in (
+        "round",
+        "dev",
+        "test",
+        "accepted (hard/easy/pool)",
+        "rejected",
+        "teacher tokens",
+        "tokens/accepted (pool · gen)",
+        "seconds",
+    ):
         table.add_column(col, justify="right")
     for r in rounds:
         accepted = f"{r.get('hard_accepted', 0)}/{r.get('easy_accepted', 0)}/{r.get('pool_accepted', 0)}"
-        table.add_row(str(r["round"]), f"{r['dev']['score']:.4f}", f"{r['test']['score']:.4f}",
-                      f"{r.get('accepted', 0)} ({accepted})", rejected_text(r), f"{r.get('teacher_tokens', 0):,}",
-                      per_accepted_text(r),
-                      f"{sum(n.get('seconds', 0) for n in r.get('nodes', {}).values()):.1f}")
+        table.add_row(
+            str(r["round"]),
+            f"{r['dev']['score']:.4f}",
+            f"{r['test']['score']:.4f}",
+            f"{r.get('accepted', 0)} ({accepted})",
+            rejected_text(r),
+            f"{r.get('teacher_tokens', 0):,}",
+            per_accepted_text(r),
+            f"{sum(n.get('seconds', 0) for n in r.get('nodes', {}).values()):.1f}",
+        )
     return table
 
 
@@ -180,9 +200,17 @@ def sample_table(samples: list[dict], adapter: TaskAdapter) -> Table:
         table.add_column(col, overflow="fold")
     for s in samples:
         verdict = s.get("verdict", "")
-        cells = (s["id"], lineage(s), s.get("stance", ""), s.get("weakness", ""), str(s.get("requested", "")),
-                 adapter.show_label(s), f"{verdict} ({s['reason']})" if s.get("reason") else verdict,
-                 adapter.show_prediction(s), s.get("text", ""))
+        cells = (
+            s["id"],
+            lineage(s),
+            s.get("stance", ""),
+            s.get("weakness", ""),
+            str(s.get("requested", "")),
+            adapter.show_label(s),
+            f"{verdict} ({s['reason']})" if s.get("reason") else verdict,
+            adapter.show_prediction(s),
+            s.get("text", ""),
+        )
         table.add_row(*map(Text, cells))  # Text: generated text is never read as rich markup
     return table
 
@@ -190,7 +218,9 @@ def sample_table(samples: list[dict], adapter: TaskAdapter) -> Table:
 def show(view: RunView, only_round: int | None, console: Console) -> None:
     """Print the run: status, scores, per-label scores, analyses and samples (one round or all)."""
     labels = ", ".join(Task.from_dict(view.task).labels)
-    console.print(f"[bold]{escape(view.run_dir)}[/] · {view.task.get('kind')} ({escape(labels)}) · {view.checkpoints} checkpoints")
+    console.print(
+        f"[bold]{escape(view.run_dir)}[/] · {view.task.get('kind')} ({escape(labels)}) · {view.checkpoints} checkpoints"
+    )
     console.print(view.status(), markup=False)
     if view.rounds:
         console.print(score_table(view.rounds, f"rounds ({view.metric})"))

@@ -31,9 +31,13 @@ CHECKPOINTER_FILE = "checkpointer.json"
 
 def add_checkpointer_flag(p: argparse.ArgumentParser) -> None:
     """``--checkpointer``, shared by run and resume."""
-    p.add_argument("--checkpointer", default="", metavar="URL",
-                   help="postgresql://USER@HOST:PORT/DB to checkpoint on a PostgreSQL server (a run that must "
-                        "resume on another node; needs evokd[postgres]); default: SQLite in the run folder")
+    p.add_argument(
+        "--checkpointer",
+        default="",
+        metavar="URL",
+        help="postgresql://USER@HOST:PORT/DB to checkpoint on a PostgreSQL server (a run that must "
+        "resume on another node; needs evokd[postgres]); default: SQLite in the run folder",
+    )
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -186,8 +190,11 @@ def cmd_resume(args: argparse.Namespace) -> int:
     if not (run_dir / "run.json").exists() or not (on_postgres or (run_dir / SQLITE_FILE).exists()):
         raise UsageError(f"{run_dir}: no run.json/checkpoints.sqlite here; give a folder made by 'evokd run'")
     if on_postgres != bool(args.checkpointer):
-        raise UsageError(f"{run_dir} checkpoints to PostgreSQL: give its --checkpointer postgresql://... again"
-                         if on_postgres else f"{run_dir} checkpoints to SQLite in its folder: leave --checkpointer out")
+        raise UsageError(
+            f"{run_dir} checkpoints to PostgreSQL: give its --checkpointer postgresql://... again"
+            if on_postgres
+            else f"{run_dir} checkpoints to SQLite in its folder: leave --checkpointer out"
+        )
     saved = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     chosen = {k: saved.get(k) for k in endpoint_defaults(local=False)}
     with teacher_endpoint(args.teacher_url, args.local_teacher, chosen, say) as endpoint:
