@@ -322,7 +322,8 @@ def run_method(s: Settings, dataset: str, name: str, seed: int, run_dir: Path, t
 
 
 def full_shot(s: Settings, dataset: str, seed: int, run_dir: Path, say: Say) -> dict | None:
-    """Reference: the student trained on the whole train split (or its first ``full_shot_limit``) with the same recipe."""
+    """Reference: the student trained on the whole train split (or its first ``full_shot_limit``) with the same
+    recipe."""
     ctx = s.context(dataset, seed, run_dir, epochs=s.full_shot_epochs or s.epochs)
     fp = fingerprint(
         {

@@ -140,7 +140,8 @@ def _peak_rss_mb() -> float:
 
 
 def _child(spec: dict) -> dict:
-    """Train once, in this (fresh) process, with ``spec['kind']`` = ``student`` or ``trainer``; report speed and memory."""
+    """Train once, in this (fresh) process, with ``spec['kind']`` = ``student`` or ``trainer``; report speed and
+    memory."""
     import torch
 
     from evokd.student import model

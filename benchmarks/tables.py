@@ -209,7 +209,8 @@ def markdown(summary: dict) -> str:
         f"(the seeds column says how many finished), scores at {top:,} teacher tokens unless a column names "
         "a budget",
         "",
-        f"{summary['date']} · teacher: {summary['teacher']} · student: {summary['student']} · machine: {summary['machine']}",
+        f"{summary['date']} · teacher: {summary['teacher']} · student: {summary['student']} · "
+        f"machine: {summary['machine']}",
         "",
         f"| method | seeds | labelled texts | test {metric} at {top:,} (dev-selected, mean ± std) | last round | "
         "fell back to round 0 | area (log2 tokens) | teacher tokens (mean) | wall s (mean) |",

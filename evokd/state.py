@@ -49,7 +49,7 @@ class Sample(TypedDict, total=False):
     tags: list[str]
     """NER: BIO tags from the Critic's entities."""
     entities: list[dict[str, str | int]]
-    """NER: the Critic's mentions: text, type and start/end offsets in ``text`` (accepted), or each with its error (rejected)."""
+    """NER: the Critic's mentions: text, type and start/end offsets in ``text`` (accepted), or each with its error (rejected)."""  # noqa: E501 - a pydantic field description (use_attribute_docstrings): wrapping would put a newline in the schema text
     verdict: Literal["pending", "accepted", "rejected"]
     reason: str
     """Why rejected ('' when accepted)."""

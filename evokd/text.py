@@ -20,7 +20,8 @@ CLIP_WORDS = 60  # enough of a text to see its pattern; real articles run to 400
 
 
 def clip(text: str, words: int = CLIP_WORDS) -> str:
-    """The first ``words`` words of a text (with an ellipsis if cut): long articles would flood a small teacher's prompt."""
+    """The first ``words`` words of a text (with an ellipsis if cut): long articles would flood a small teacher's
+    prompt."""
     parts = text.split()
     return " ".join(parts[:words]) + (" ..." if len(parts) > words else "")
 

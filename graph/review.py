@@ -26,7 +26,8 @@ from evokd.task import Task
 
 DROPPED = "dropped_by_reviewer"
 HOW = {
-    "analysis": 'Resume with "approve", or {"analysis": {"summary": "...", "weaknesses": [{"label": "...", "pattern": "..."}]}}.',
+    "analysis": 'Resume with "approve", or '
+    '{"analysis": {"summary": "...", "weaknesses": [{"label": "...", "pattern": "..."}]}}.',
     "samples": 'Resume with "approve", or {"drop": ["<sample id>", ...]} to reject samples.',
 }
 

@@ -310,7 +310,7 @@ def tags_from_subtokens(
 ) -> list[str]:
     """One tag per word, read from its first sub-token; words truncated away get O."""
     tags, prev = ["O"] * n_words, None
-    for w, t in zip(word_ids, subtoken_ids):
+    for w, t in zip(word_ids, subtoken_ids, strict=True):
         if w is not None and w != prev:
             tags[w] = tag_names[t]
         prev = w

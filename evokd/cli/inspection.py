@@ -57,7 +57,10 @@ class RunView:
         """Finished (and why), paused at a review, or stopped before a node."""
         if self.waiting:
             q = self.waiting[0]
-            return f"paused: waiting for a review of the {q['review']} (round {q['round']}); answer with 'evokd resume {self.run_dir}'"
+            return (
+                f"paused: waiting for a review of the {q['review']} (round {q['round']}); "
+                f"answer with 'evokd resume {self.run_dir}'"
+            )
         if self.next:
             return f"stopped before {', '.join(self.next)}; continue with 'evokd resume {self.run_dir}'"
         return f"finished: {(self.summary or {}).get('stop_reason', '?')}"

@@ -25,7 +25,8 @@ from evokd.settings import Context, endpoint_defaults
 
 # Fields that are not saved in run.json because they are machine-specific or secret-adjacent.
 EPHEMERAL = ("teacher_url",)
-# Where a run that checkpoints to PostgreSQL records that it does, and its thread (never the URL: it may hold a password).
+# Where a run that checkpoints to PostgreSQL records that it does, and its thread (never the URL: it may hold a
+# password).
 CHECKPOINTER_FILE = "checkpointer.json"
 
 

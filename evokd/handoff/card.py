@@ -195,8 +195,9 @@ def _prose(
             "## Scores",
             "",
             f"The {metric} on the dataset's dev and test splits, with a 95% interval: a percentile bootstrap over the "
-            f"texts ({RESAMPLES:,} resamples) of this model's predictions. One run has one seed, so this interval covers "
-            f"the choice of test texts, not the run-to-run spread the benchmark reports as mean ± std over seeds. "
+            f"texts ({RESAMPLES:,} resamples) of this model's predictions. One run has one seed, so this interval "
+            "covers the choice of test texts, not the run-to-run spread the benchmark reports as mean ± std over "
+            "seeds. "
             f"Dev chose the round, so its score is optimistic; test was never used to decide anything.",
             "",
             f"| split | {metric} | 95% interval | seed-only student |",
@@ -215,8 +216,9 @@ def _prose(
             "## Intended use and limits",
             "",
             f"- Meant for text like `{dataset}`'s, with these {kind} only.",
-            "- Trained mostly on text the teacher wrote or labelled: it inherits the teacher's mistakes and blind spots, "
-            "and generated text is narrower than real text. Check it on your own labelled sample before relying on it.",
+            "- Trained mostly on text the teacher wrote or labelled: it inherits the teacher's mistakes and blind "
+            "spots, and generated text is narrower than real text. Check it on your own labelled sample before relying "
+            "on it.",
             f"- Texts are cut at {ctx.max_length} sub-tokens"
             + (f"; trained on `{language}` text only." if language else "; the data card names no language."),
             "- Not for decisions about people without human review.",

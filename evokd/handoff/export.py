@@ -123,8 +123,8 @@ def dataset_card(run: Path, adapter: TaskAdapter, data: list[dict], files: str, 
             "",
             "## Limits",
             "",
-            "- Generated rows were written and labelled by the teacher, not by people: expect some wrong labels, and text "
-            "narrower and more uniform than real text. Seed rows keep the licence of their source dataset"
+            "- Generated rows were written and labelled by the teacher, not by people: expect some wrong labels, "
+            "and text narrower and more uniform than real text. Seed rows keep the licence of their source dataset"
             + (f" ({source['licence']})." if source.get("licence") else "."),
             "- Use it to train or study students for the same task; evaluate on real, human-labelled data.",
             "",

@@ -29,8 +29,9 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage
 from pydantic import BaseModel, ValidationError
 
-T = TypeVar("T", bound=BaseModel)
 from evokd.settings import JsonMode
+
+T = TypeVar("T", bound=BaseModel)
 
 # Far above any reply a max_tokens cap allows; a server that ignores the cap is not parsed at all.
 MAX_REPLY_CHARS = 100_000

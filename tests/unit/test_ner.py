@@ -341,7 +341,7 @@ def test_annotate_sets_tokens_tags_verdicts_and_reasons():
     assert first["tokens"] == ["we", "met", "Bob", "in", "London", "!"]
     assert first["tags"] == ["O", "O", "B-person", "O", "B-geo-loc", "O"]
     assert [e["text"] for e in first["entities"]] == ["Bob", "London"]
-    assert all(s["teacher_tokens"] == 7 + r.tokens for s, r in zip(todo, out))
+    assert all(s["teacher_tokens"] == 7 + r.tokens for s, r in zip(todo, out, strict=True))
     ex = adapter_for(TASK).to_example(first)
     assert ex == {"text": "we met Bob in London !", "tokens": first["tokens"], "tags": first["tags"]}
 

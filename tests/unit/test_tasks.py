@@ -104,7 +104,7 @@ class Topic(TaskAdapter):
         return ex["topic"]  # type: ignore[typeddict-item]
 
     def scores(self, task: Task, gold: list, predicted: list) -> dict:
-        return {"accuracy": sum(g == p for g, p in zip(gold, predicted)) / len(gold) if gold else 0.0}
+        return {"accuracy": sum(g == p for g, p in zip(gold, predicted, strict=True)) / len(gold) if gold else 0.0}
 
     def to_example(self, sample: Sample) -> Example:
         return {"text": sample["text"], "topic": sample["label"]}  # type: ignore[typeddict-unknown-key]

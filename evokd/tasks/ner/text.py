@@ -101,7 +101,8 @@ class Tokenizer:
 
     @classmethod
     def fit(cls, sentences: Iterable[Sequence[str]]) -> Tokenizer:
-        """The tokeniser whose clitic splitting follows the data: split a clitic if it stands alone more often than attached."""
+        """The tokeniser whose clitic splitting follows the data: split a clitic if it stands alone more often than
+        attached."""
         alone: Counter[str] = Counter()
         attached: Counter[str] = Counter()
         for tokens in sentences:
@@ -324,7 +325,8 @@ def resolve(
 
 
 class WhitespaceTokenizer(Tokenizer):
-    """Whitespace-separated words as tokens: places mentions on a dataset's own tokens (its text joins them with spaces)."""
+    """Whitespace-separated words as tokens: places mentions on a dataset's own tokens (its text joins them with
+    spaces)."""
 
     def spans(self, text: str) -> list[tuple[str, int, int]]:
         """(token, start, end) for every whitespace-separated word."""
