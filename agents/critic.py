@@ -62,12 +62,12 @@ def label_batch(
         reason = screen(s, seen, leak)
         seen.add(normalise(s["text"]))  # later copies in this batch are duplicates of this one
         if reason:
-            s.update(verdict="rejected", reason=reason)
+            s.update({"verdict": "rejected", "reason": reason})
         else:
             todo.append(s)
     replies = (adapter or adapter_for(task)).label(teacher, prompt, task, description, todo, logprobs=logprobs)
     for s in todo:
         confidence = s.get("teacher_confidence")
         if min_confidence and s["verdict"] == "accepted" and confidence is not None and confidence < min_confidence:
-            s.update(verdict="rejected", reason="low_confidence")
+            s.update({"verdict": "rejected", "reason": "low_confidence"})
     return out, replies

@@ -32,7 +32,15 @@ def plan(task: Task, analysis: dict[str, object], n_hard: int, n_easy: int, rnd:
         samples.append(Sample(stance="easy", requested=task.labels[(i + rnd) % len(task.labels)], weakness=""))
     for n, s in enumerate(samples):
         s.update(
-            id=f"r{rnd}-{n}", round=rnd, source="generated", verdict="pending", reason="", text="", teacher_tokens=0
+            {
+                "id": f"r{rnd}-{n}",
+                "round": rnd,
+                "source": "generated",
+                "verdict": "pending",
+                "reason": "",
+                "text": "",
+                "teacher_tokens": 0,
+            }
         )
     return samples
 
@@ -85,7 +93,7 @@ def fill(requests: list[Sample], replies: list[Reply[GeneratedText]]) -> list[Sa
     for r, reply in zip(requests, replies, strict=True):
         s = Sample(**{**r, "teacher_tokens": reply.tokens})
         if reply.parsed is None:
-            s.update(verdict="rejected", reason=reply.reason or "malformed", text=reply.raw[:500])
+            s.update({"verdict": "rejected", "reason": reply.reason or "malformed", "text": reply.raw[:500]})
         else:
             s["text"] = " ".join(reply.parsed.text.split())  # one line, single spaces
         out.append(s)

@@ -66,7 +66,7 @@ def rephrase_batch(
     texts = []
     for r, src in zip(requests, sources, strict=True):
         label = adapter.source_label(task, src, rnd)
-        r.update(requested=label, weakness=f"rewrite of: {clip(src['text'], 12)}")
+        r.update({"requested": label, "weakness": f"rewrite of: {clip(src['text'], 12)}"})
         done = [clip(e["text"]) for e in adapter.written_for(pool, label)][-5:]
         avoid = adapter.show_written(done, label)
         texts.append(

@@ -12,6 +12,7 @@ import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from transformers import BatchEncoding
@@ -122,7 +123,9 @@ def train(
         losses = []
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
-            batch = collate([enc["input_ids"][i] for i in idx], _pad_id(student), [labels[i] for i in idx])
+            # A slice of `labels` has its kind: all class ids or all tag-id rows.
+            batch_labels = cast("list[int] | list[list[int]]", [labels[i] for i in idx])
+            batch = collate([enc["input_ids"][i] for i in idx], _pad_id(student), batch_labels)
             for group in optimizer.param_groups:
                 group["lr"] = cfg.lr * lr_factor(step, total, warmup)
             with _autocast(device):

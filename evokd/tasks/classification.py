@@ -151,14 +151,14 @@ class Classification(TaskAdapter):
             if logprobs:
                 s["teacher_confidence"] = value_confidence(reply, reply.parsed.label) if reply.parsed else None
             if reply.parsed is None:
-                s.update(verdict="rejected", reason=reply.reason or "malformed")
+                s.update({"verdict": "rejected", "reason": reply.reason or "malformed"})
             elif label is None:
-                s.update(verdict="rejected", reason="off_label", label=reply.parsed.label[:50])
+                s.update({"verdict": "rejected", "reason": "off_label", "label": reply.parsed.label[:50]})
             elif s.get("requested") and label != s["requested"]:
                 # The Generator was asked for another label: the text is ambiguous, a likely source of label noise.
-                s.update(verdict="rejected", reason="label_mismatch", label=label)
+                s.update({"verdict": "rejected", "reason": "label_mismatch", "label": label})
             else:
-                s.update(verdict="accepted", label=label)
+                s.update({"verdict": "accepted", "label": label})
         return replies
 
     def reference_labels(

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import openai
 from langchain_core.language_models import BaseChatModel
@@ -205,7 +205,7 @@ class Teacher:
         key = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
         if self.cache and (hit := self.cache.get(key)):
             return hit, True
-        kwargs: dict[str, object] = {}
+        kwargs: dict[str, Any] = {}  # extra chat-completion parameters; invoke forwards them to the endpoint
         if rf is not None:
             kwargs["response_format"] = rf
         if seed is not None:

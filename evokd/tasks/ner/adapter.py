@@ -85,7 +85,13 @@ def annotate(
     for s in todo:
         if PLACEHOLDER.search(s["text"]):  # "I heard <NAME> play": the Generator left a slot unfilled
             s.update(
-                verdict="rejected", reason="placeholder", tokens=tokenizer.tokenize(s["text"]), tags=[], entities=[]
+                {
+                    "verdict": "rejected",
+                    "reason": "placeholder",
+                    "tokens": tokenizer.tokenize(s["text"]),
+                    "tags": [],
+                    "entities": [],
+                }
             )
     todo = [s for s in todo if s["verdict"] == "pending"]
     replies = ask_entities(teacher, prompt, task, description, [s["text"] for s in todo], glossary)
@@ -94,22 +100,24 @@ def annotate(
         # A bare object without "entities" (one mention instead of the list) validates as an empty list.
         if reply.parsed is None or (not reply.parsed.entities and '"entities"' not in reply.raw):
             s.update(
-                verdict="rejected",
-                reason=reply.reason or "malformed",
-                tokens=tokenizer.tokenize(unicodedata.normalize("NFC", s["text"])),
-                tags=[],
-                entities=[],
+                {
+                    "verdict": "rejected",
+                    "reason": reply.reason or "malformed",
+                    "tokens": tokenizer.tokenize(unicodedata.normalize("NFC", s["text"])),
+                    "tags": [],
+                    "entities": [],
+                }
             )
             continue
         res = resolve(s["text"], [e.model_dump() for e in reply.parsed.entities], task.labels, tokenizer)
-        s.update(tokens=res.tokens, tags=res.tags, entities=res.entities)  # type: ignore[typeddict-item]
+        s.update({"tokens": res.tokens, "tags": res.tags, "entities": res.entities})  # type: ignore[typeddict-item]
         if res.reason:
-            s.update(verdict="rejected", reason=res.reason)
+            s.update({"verdict": "rejected", "reason": res.reason})
         elif s.get("requested") and s["requested"] not in res.types:
             # The Generator was asked for this type: without it the sentence does not serve its purpose.
-            s.update(verdict="rejected", reason="missing_type")
+            s.update({"verdict": "rejected", "reason": "missing_type"})
         else:
-            s.update(verdict="accepted", reason="")
+            s.update({"verdict": "accepted", "reason": ""})
     return replies
 
 
