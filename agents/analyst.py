@@ -9,7 +9,7 @@ from evokd.schemas import Analysis
 from evokd.state import Prediction
 from evokd.task import Task
 from evokd.tasks import adapter_for
-from evokd.teacher.client import Teacher
+from evokd.teacher.client import Reply, Teacher
 from evokd.text import as_data, bullet_list, clip
 
 
@@ -22,7 +22,7 @@ def analyse(
     limit: int,
     seed: int,
     uncertain: Sequence[str] = (),
-) -> tuple[dict[str, object], object]:
+) -> tuple[dict[str, object], Reply[Analysis]]:
     """Ask the teacher for a weakness analysis; a reply that cannot be parsed gives an empty analysis.
 
     ``uncertain``: unlabelled pool texts the student is least sure of (``--pool``), shown in the prompt's

@@ -7,6 +7,8 @@ Only the text is kept: the Critic labels it in a separate call.
 
 from __future__ import annotations
 
+from typing import cast
+
 from evokd.prompts import render
 from evokd.schemas import GeneratedText
 from evokd.state import Sample
@@ -61,7 +63,9 @@ def generate(
 
     ``words`` is the typical length of a real text of the data (``$words`` in the prompt)."""
     summary = str(analysis.get("summary") or "")
-    lines = [summary] + [f"{w['label']}: {w['pattern']}" for w in analysis.get("weaknesses") or []]  # type: ignore[union-attr]
+    # The Analyst's reply stores weaknesses as {label, pattern} dicts (schemas.Analysis).
+    weaknesses = cast("list[dict[str, str]]", analysis.get("weaknesses") or [])
+    lines = [summary] + [f"{w['label']}: {w['pattern']}" for w in weaknesses]
     analysis_text = bullet_list([line for line in lines if line], empty="(no analysis yet)")
     adapter = adapter_for(task)
     labels = adapter.label_text(task)

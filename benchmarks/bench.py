@@ -115,14 +115,14 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     }
     if given["methods"] == ["none"]:  # --methods none --speed: only the speed measurements
         given["methods"] = []
-    unknown = [m for m in given["methods"] if m not in (*METHOD_NAMES, *REFERENCES)]  # type: ignore[union-attr]
+    unknown = [m for m in given["methods"] if m not in (*METHOD_NAMES, *REFERENCES)]
     if unknown:
         raise ValueError(
             f"--methods: unknown {', '.join(unknown)}; choose from {', '.join([*METHOD_NAMES, *REFERENCES])}"
         )
     from evokd.bench.methods import methods
 
-    for name in given["methods"]:  # type: ignore[union-attr]
+    for name in given["methods"]:
         need = methods(s.per_round)[name].requires if name in METHOD_NAMES else ""
         if need and importlib.util.find_spec(need) is None:
             raise ValueError(f"--methods {name}: needs the {need} package: pip install 'evokd[{need}]'")
@@ -147,7 +147,7 @@ def teacher(args: argparse.Namespace, s: Settings, say: Say) -> Iterator[Setting
         named = (
             (s.teacher_name or s.teacher_model) if args.teacher_url else f"{TEACHERS[name].model} (llama.cpp, local)"
         )
-        yield dataclasses.replace(s, **endpoint, teacher_name=named)  # type: ignore[arg-type]
+        yield dataclasses.replace(s, **endpoint, teacher_name=named)
 
 
 def main(args: argparse.Namespace, say: Say) -> int:

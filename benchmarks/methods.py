@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
@@ -18,7 +19,7 @@ from langgraph.runtime import Runtime
 from evokd import prompts
 from evokd.agents.generator import fill, generate, plan
 from evokd.bench.setfit_method import setfit_graph
-from evokd.graph.build import build_graph
+from evokd.graph.build import GraphBuilder, build_graph
 from evokd.graph.cost import cost, stopwatch
 from evokd.graph.nodes import critic, finalize, student
 from evokd.graph.routing import route
@@ -86,7 +87,13 @@ def rephrase_batch(
 Writer = Callable[[Teacher, Context, Task, list[Example], list[Example], int], tuple[list[Sample], list]]
 
 
-def writer_node(name: str, write: Writer) -> Callable[[State, Runtime[Context]], dict[str, object]]:
+class RuntimeNode(Protocol):
+    """A node that reads its settings from the runtime (``runtime`` by name, as langgraph passes it)."""
+
+    def __call__(self, state: State, runtime: Runtime[Context]) -> dict[str, object]: ...
+
+
+def writer_node(name: str, write: Writer) -> RuntimeNode:
     """A graph node that starts a round with a batch from ``write`` (the baselines' Analyst+Generator)."""
 
     def node(state: State, runtime: Runtime[Context]) -> dict[str, object]:
@@ -103,13 +110,14 @@ def writer_node(name: str, write: Writer) -> Callable[[State, Runtime[Context]],
     return node
 
 
-def baseline_graph(name: str, write: Writer) -> StateGraph:
+def baseline_graph(name: str, write: Writer) -> GraphBuilder:
     """seed pass -> (writer -> critic -> student)* -> finalize: the EvoKD graph without feedback."""
     builder = StateGraph(State, context_schema=Context)
-    builder.add_node("student", student)
+    # student and finalize take `runtime` and `config`: langgraph passes both, its add_node overloads omit the pair.
+    builder.add_node("student", student)  # type: ignore[call-overload]
     builder.add_node(name, writer_node(name, write))
     builder.add_node("critic", critic)
-    builder.add_node("finalize", finalize)
+    builder.add_node("finalize", finalize)  # type: ignore[call-overload]
     builder.add_edge(START, "student")
     builder.add_edge(name, "critic")
     builder.add_edge("critic", "student")
@@ -124,7 +132,7 @@ class Method:
 
     name: str
     description: str
-    graph: Callable[[], StateGraph]
+    graph: Callable[[], GraphBuilder]
     overrides: dict[str, object] = field(default_factory=dict)
     uses_teacher: bool = True
     requires: str = ""  # an optional package the method needs (its extra has the same name)

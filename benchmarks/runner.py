@@ -29,6 +29,7 @@ from evokd.graph.nodes import fit, train_config
 from evokd.records import read_jsonl, write_json
 from evokd.services import services
 from evokd.settings import Context, JsonMode, declare, setting
+from evokd.state import State
 from evokd.student import model
 from evokd.student.train import predict
 from evokd.task import TaskKind
@@ -285,10 +286,10 @@ def run_method(s: Settings, dataset: str, name: str, seed: int, run_dir: Path, t
         cfg: RunnableConfig = {"configurable": {"thread_id": thread}, "recursion_limit": 10_000}
         with open_checkpointer("", run_dir) as saver:
             app = method.graph().compile(checkpointer=saver)
-            start: dict | None = None if saver.get_tuple(cfg) else {}  # None: resume from the checkpoint
+            start: State | None = None if saver.get_tuple(cfg) else {}  # None: resume from the checkpoint
             if start is None:
                 say(f"[{dataset}] {name} seed {seed}: resuming from its checkpoint")
-            for chunk in app.stream(start, cfg, context=ctx, stream_mode="updates"):  # type: ignore[call-overload]
+            for chunk in app.stream(start, cfg, context=ctx, stream_mode="updates"):
                 if "student" in chunk and chunk["student"].get("history"):
                     now = time.perf_counter()
                     walls.append(round(now - last, 3))

@@ -21,6 +21,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from evokd.records import write_json, write_text
 
@@ -80,12 +81,13 @@ def concurrency(
             {}, {"configurable": {"thread_id": "speed"}}, context=ctx
         )
         nodes = read_jsonl(Path(tmp) / "rounds.jsonl")[1]["nodes"]
-    out: dict[str, object] = {"delay_s": delay, "concurrency": workers, "nodes": {}}
+    per_node: dict[str, dict[str, float]] = {}
+    out: dict[str, object] = {"delay_s": delay, "concurrency": workers, "nodes": per_node}
     for name in TEACHER_NODES:
         n = nodes[name]
-        out["nodes"][name] = {
+        per_node[name] = {
             "calls": n["calls"],
-            "seconds": n["seconds"],  # type: ignore[index]
+            "seconds": n["seconds"],
             "ideal_s": math.ceil(n["calls"] / workers) * delay,
             "ratio": round(ratio(n["seconds"], n["calls"], workers, delay), 3),
         }
@@ -370,7 +372,7 @@ def refresh_split(out: str, work: str, datasets: list[str]) -> dict:
     from evokd.bench.tables import machine
 
     path = Path(out) / "speed.json"
-    result = (
+    result: dict[str, Any] = (
         json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"date": datetime.date.today().isoformat()}
     )
     result.setdefault("machine", machine())

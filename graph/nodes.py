@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict, cast
 
 import numpy as np
 from langchain_core.runnables import RunnableConfig
@@ -32,7 +33,7 @@ from evokd.handoff.card import write_model_card
 from evokd.records import append_new, copy_dir, write_json, write_text
 from evokd.services import resolved, services
 from evokd.settings import Context
-from evokd.state import Prediction, RoundRecord, Sample, State, teacher_tokens
+from evokd.state import NodeStats, Prediction, RoundRecord, Sample, State, teacher_tokens
 from evokd.student import model
 from evokd.student.distributed import Job, train_in_ranks
 from evokd.student.train import TrainConfig, class_keys, embeddings, predict, probabilities, train
@@ -290,7 +291,7 @@ def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> 
         if new:  # the paper's Step 1: the student predicts the new batch before it learns from it
             write({"node": "student", "round": rnd, "status": f"predicting {len(new)} new samples"})
             for s, p in zip(accepted, predict(net, new, max_length=ctx.max_length), strict=True):
-                s["predicted"] = p
+                s["predicted"] = cast("str | list[str]", p)  # a class name, or one tag per word
             update["feedback"] = feedback_for(adapter, new, [s["predicted"] for s in accepted])
 
     # Review history: replay earlier generated samples (and always the seeds) against forgetting.
@@ -341,12 +342,12 @@ def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> 
     )
 
     stats = dict(state.get("stats", {}))
-    node_cost = {
+    node_cost: NodeStats = {
         "seconds": round(time.perf_counter() - started, 3),
         "calls": 0,
         "prompt_tokens": 0,
         "completion_tokens": 0,
-        "train_seconds": round(float(train_stats.get("seconds", 0.0)), 3),
+        "train_seconds": round(float(cast(float, train_stats.get("seconds", 0.0))), 3),  # fit() times in seconds
         "eval_seconds": round(eval_seconds, 3),
     }
     nodes = {**stats.get(str(rnd), {}), "student": node_cost}
@@ -389,12 +390,19 @@ def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> 
     }
 
 
+class PerAccepted(TypedDict):
+    """Teacher tokens per accepted sample, the `RoundRecord` and summary fields of that name."""
+
+    tokens_per_accepted_pool: float | None
+    tokens_per_accepted_generated: float | None
+
+
 def per_accepted(
     pool_tokens: int,
     pool_accepted: int,
     generated_tokens: int,
     generated_accepted: int,
-) -> dict[str, float | None]:
+) -> PerAccepted:
     """Teacher tokens per accepted sample, pool and generated apart (None where none was accepted).
 
     A pool sample costs its labelling call; a generated one everything else the round spent on the

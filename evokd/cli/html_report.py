@@ -107,7 +107,7 @@ def figure(fig: object, alt: str) -> str:
     return f'<figure><img alt="{escape(alt)}" src="data:image/png;base64,{data}"></figure>'
 
 
-def _plt():  # type: ignore[no-untyped-def]
+def _plt():
     """pyplot on the file-only backend (no display needed)."""
     import matplotlib
 
@@ -154,7 +154,7 @@ def samples_per_round(view: RunView) -> str:
     rounds = [r["round"] for r in records]
     fig, ax = plt.subplots(figsize=(11, 3.4))
     bottom = [0] * len(records)
-    layers = [("accepted", [r.get("accepted", 0) for r in records], "#2da44e")]
+    layers: list[tuple[str, list[int], str | None]] = [("accepted", [r.get("accepted", 0) for r in records], "#2da44e")]
     layers += [(f"rejected: {k}", [r.get("rejected", {}).get(k, 0) for r in records], None) for k in reasons]
     for name, values, color in layers:
         ax.bar(rounds, values, bottom=bottom, label=name, color=color, width=0.6)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
@@ -20,6 +21,9 @@ from rich.text import Text
 
 from evokd.task import Task
 from evokd.tasks import TaskAdapter, adapter_for
+
+if TYPE_CHECKING:  # only for annotations: langchain is imported when a checkpoint is read
+    from langchain_core.runnables import RunnableConfig
 
 
 class RunNotFound(ValueError):
@@ -81,7 +85,7 @@ def load_run(run_dir: str | Path) -> RunView:
         if latest is None:
             raise RunNotFound(f"{run}: the checkpoint database is empty")
         thread = str(latest.config["configurable"]["thread_id"])  # whatever the folder is called now
-        cfg = {"configurable": {"thread_id": thread}}
+        cfg: RunnableConfig = {"configurable": {"thread_id": thread}}
         app = build_graph().compile(checkpointer=saver)
         state = app.get_state(cfg)
         snapshots = list(app.get_state_history(cfg))[::-1]  # oldest first: later versions overwrite

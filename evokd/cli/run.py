@@ -18,10 +18,17 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from evokd.cli.console import console, say, show_progress, show_summary
 from evokd.cli.flags import UsageError, add_endpoint_flags, add_run_flags, context_from_args
 from evokd.settings import Context, endpoint_defaults
+
+if TYPE_CHECKING:  # only for annotations: the CLI imports langchain and langgraph lazily, when a run starts
+    from langchain_core.runnables import RunnableConfig
+    from langgraph.types import Command
+
+    from evokd.state import State
 
 # Fields that are not saved in run.json because they are machine-specific or secret-adjacent.
 EPHEMERAL = ("teacher_url",)
@@ -110,7 +117,7 @@ def execute(ctx: Context, run_dir: Path, resume: bool, checkpointer: str = "") -
     from evokd.cli import console_review as review
     from evokd.graph.build import build_graph
 
-    cfg = {"configurable": {"thread_id": thread_of(run_dir)}, "recursion_limit": 10_000}
+    cfg: RunnableConfig = {"configurable": {"thread_id": thread_of(run_dir)}, "recursion_limit": 10_000}
     with open_checkpointer(checkpointer, run_dir) as saver:
         app = build_graph().compile(checkpointer=saver)
         snapshot = app.get_state(cfg)
@@ -119,13 +126,13 @@ def execute(ctx: Context, run_dir: Path, resume: bool, checkpointer: str = "") -
             show_summary(run_dir)
             return 0
         # A run stopped before its first checkpoint has nothing to continue from: it starts afresh.
-        inputs: object = None if resume and snapshot.created_at else {}
+        inputs: State | Command | None = None if resume and snapshot.created_at else {}
         started = time.perf_counter()
         with exit_promptly(run_dir):
             while True:
-                for mode, chunk in app.stream(
-                    inputs, cfg, context=ctx, stream_mode=["updates", "custom"], durability="sync"
-                ):
+                for part in app.stream(inputs, cfg, context=ctx, stream_mode=["updates", "custom"], durability="sync"):
+                    # With a list of stream modes each part is a (mode, chunk) pair; the stubs type it as a chunk.
+                    mode, chunk = cast("tuple[str, dict]", part)
                     show_progress(mode, chunk)
                 paused = app.get_state(cfg).interrupts
                 if not paused:

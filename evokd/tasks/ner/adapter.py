@@ -335,14 +335,14 @@ class Ner(TaskAdapter):
     ) -> list[Reply]:
         """The Critic names the entities; code places them (`annotate`)."""
         replies = annotate(teacher, prompt, task, description, todo, self.tokenizer, self.glossary)
-        return replies  # type: ignore[return-value]
+        return replies
 
     def reference_labels(
         self, teacher: Teacher, prompt: str, task: Task, description: str, examples: Sequence[Example], words: int
     ) -> tuple[list, list[Reply], int]:
         """The Critic's mentions placed on each sentence's own tokens (whole sentences: ``words`` is unused)."""
         tags, replies = tag_sentences(teacher, prompt, task, description, examples, self.glossary)
-        return tags, replies, sum(r.parsed is None for r in replies)  # type: ignore[return-value]
+        return tags, replies, sum(r.parsed is None for r in replies)
 
     def show_label(self, sample: Mapping[str, Any]) -> str:
         """The Critic's mentions with their types."""
