@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import re
 
-from evokd.text import LeakIndex, normalise
-from evokd.teacher.client import Reply, Teacher
 from evokd.state import Sample
 from evokd.task import Task
 from evokd.tasks import TaskAdapter, adapter_for
+from evokd.teacher.client import Reply, Teacher
+from evokd.text import LeakIndex, normalise
 
 MIN_WORDS = 3
-REFUSAL = re.compile(r"^\W*(i'?m sorry|i am sorry|sorry,|i can(?:no|')t|i cannot|as an ai|i'?m unable|i am unable)", re.I)
+REFUSAL = re.compile(
+    r"^\W*(i'?m sorry|i am sorry|sorry,|i can(?:no|')t|i cannot|as an ai|i'?m unable|i am unable)", re.I
+)
 
 
 def screen(sample: Sample, seen: set[str], leak: LeakIndex) -> str:
@@ -33,9 +35,18 @@ def screen(sample: Sample, seen: set[str], leak: LeakIndex) -> str:
     return ""
 
 
-def label_batch(teacher: Teacher, prompt: str, task: Task, description: str, batch: list[Sample],
-                seen: set[str], leak: LeakIndex, adapter: TaskAdapter | None = None, logprobs: bool = False,
-                min_confidence: float = 0.0) -> tuple[list[Sample], list[Reply]]:
+def label_batch(
+    teacher: Teacher,
+    prompt: str,
+    task: Task,
+    description: str,
+    batch: list[Sample],
+    seen: set[str],
+    leak: LeakIndex,
+    adapter: TaskAdapter | None = None,
+    logprobs: bool = False,
+    min_confidence: float = 0.0,
+) -> tuple[list[Sample], list[Reply]]:
     """Screen every pending sample, label the survivors in separate calls (as the task's adapter asks), and
     record each verdict.
 
@@ -51,12 +62,12 @@ def label_batch(teacher: Teacher, prompt: str, task: Task, description: str, bat
         reason = screen(s, seen, leak)
         seen.add(normalise(s["text"]))  # later copies in this batch are duplicates of this one
         if reason:
-            s.update(verdict="rejected", reason=reason)
+            s.update({"verdict": "rejected", "reason": reason})
         else:
             todo.append(s)
     replies = (adapter or adapter_for(task)).label(teacher, prompt, task, description, todo, logprobs=logprobs)
     for s in todo:
         confidence = s.get("teacher_confidence")
         if min_confidence and s["verdict"] == "accepted" and confidence is not None and confidence < min_confidence:
-            s.update(verdict="rejected", reason="low_confidence")
+            s.update({"verdict": "rejected", "reason": "low_confidence"})
     return out, replies

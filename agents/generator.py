@@ -7,13 +7,15 @@ Only the text is kept: the Critic labels it in a separate call.
 
 from __future__ import annotations
 
-from evokd.text import bullet_list, clip
-from evokd.schemas import GeneratedText
-from evokd.teacher.client import Reply, Teacher
-from evokd.state import Sample
+from typing import cast
+
 from evokd.prompts import render
+from evokd.schemas import GeneratedText
+from evokd.state import Sample
 from evokd.task import Example, Task
 from evokd.tasks import adapter_for
+from evokd.teacher.client import Reply, Teacher
+from evokd.text import bullet_list, clip
 
 
 def plan(task: Task, analysis: dict[str, object], n_hard: int, n_easy: int, rnd: int) -> list[Sample]:
@@ -31,19 +33,39 @@ def plan(task: Task, analysis: dict[str, object], n_hard: int, n_easy: int, rnd:
     for i in range(n_easy):
         samples.append(Sample(stance="easy", requested=task.labels[(i + rnd) % len(task.labels)], weakness=""))
     for n, s in enumerate(samples):
-        s.update(id=f"r{rnd}-{n}", round=rnd, source="generated", verdict="pending", reason="", text="",
-                 teacher_tokens=0)
+        s.update(
+            {
+                "id": f"r{rnd}-{n}",
+                "round": rnd,
+                "source": "generated",
+                "verdict": "pending",
+                "reason": "",
+                "text": "",
+                "teacher_tokens": 0,
+            }
+        )
     return samples
 
 
-def generate(teacher: Teacher, prompt: str, task: Task, description: str, analysis: dict[str, object],
-             seeds: list[Example], pool: list[Example], requests: list[Sample], seed: int, words: int = 0,
-             ) -> tuple[list[Sample], list[Reply[GeneratedText]]]:
+def generate(
+    teacher: Teacher,
+    prompt: str,
+    task: Task,
+    description: str,
+    analysis: dict[str, object],
+    seeds: list[Example],
+    pool: list[Example],
+    requests: list[Sample],
+    seed: int,
+    words: int = 0,
+) -> tuple[list[Sample], list[Reply[GeneratedText]]]:
     """Fill each planned request with a text from the teacher; unparseable replies are rejected.
 
     ``words`` is the typical length of a real text of the data (``$words`` in the prompt)."""
     summary = str(analysis.get("summary") or "")
-    lines = [summary] + [f'{w["label"]}: {w["pattern"]}' for w in analysis.get("weaknesses") or []]  # type: ignore[union-attr]
+    # The Analyst's reply stores weaknesses as {label, pattern} dicts (schemas.Analysis).
+    weaknesses = cast("list[dict[str, str]]", analysis.get("weaknesses") or [])
+    lines = [summary] + [f"{w['label']}: {w['pattern']}" for w in weaknesses]
     analysis_text = bullet_list([line for line in lines if line], empty="(no analysis yet)")
     adapter = adapter_for(task)
     labels = adapter.label_text(task)
@@ -51,10 +73,20 @@ def generate(teacher: Teacher, prompt: str, task: Task, description: str, analys
     for r in requests:
         same = [clip(e["text"]) for e in adapter.written_for(pool, r["requested"])][-5:]
         examples = adapter.format_examples(seeds, r["requested"], adapter.examples_shown)
-        texts.append(render(prompt, task=description, labels=labels, analysis=analysis_text,
-                            examples=examples, label=r["requested"], stance=r["stance"],
-                            weakness=r["weakness"] or "(none: write a typical example)", avoid=bullet_list(same),
-                            words=str(words)))
+        texts.append(
+            render(
+                prompt,
+                task=description,
+                labels=labels,
+                analysis=analysis_text,
+                examples=examples,
+                label=r["requested"],
+                stance=r["stance"],
+                weakness=r["weakness"] or "(none: write a typical example)",
+                avoid=bullet_list(same),
+                words=str(words),
+            )
+        )
     replies = teacher.ask_many(texts, GeneratedText, seeds=[seed + i for i in range(len(requests))])
     return fill(requests, replies), replies
 
@@ -65,7 +97,7 @@ def fill(requests: list[Sample], replies: list[Reply[GeneratedText]]) -> list[Sa
     for r, reply in zip(requests, replies, strict=True):
         s = Sample(**{**r, "teacher_tokens": reply.tokens})
         if reply.parsed is None:
-            s.update(verdict="rejected", reason=reply.reason or "malformed", text=reply.raw[:500])
+            s.update({"verdict": "rejected", "reason": reply.reason or "malformed", "text": reply.raw[:500]})
         else:
             s["text"] = " ".join(reply.parsed.text.split())  # one line, single spaces
         out.append(s)

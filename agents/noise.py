@@ -15,8 +15,12 @@ import torch
 THRESHOLD = 0.9  # the student's probability of another answer that overrides the teacher
 
 
-def contradicted(probs: Sequence[torch.Tensor], gold: Sequence[str | Sequence[str]], names: Sequence[str],
-                 threshold: float = THRESHOLD) -> list[bool]:
+def contradicted(
+    probs: Sequence[torch.Tensor],
+    gold: Sequence[str | Sequence[str]],
+    names: Sequence[str],
+    threshold: float = THRESHOLD,
+) -> list[bool]:
     """For each text, whether the student gives its teacher label at most 1 - ``threshold`` (for a per-token
     head: on any word). ``gold`` is a class name, or one tag per word; ``names`` the head's classes."""
     index = {name: i for i, name in enumerate(names)}

@@ -73,8 +73,13 @@ def choose(query: str, scores: Sequence[float], n: int, seed: int, vectors: np.n
     raise ValueError(f"unknown query strategy {query!r}; use uncertainty, diverse or random")
 
 
-def picks(items: Sequence[Example], chosen: Sequence[int], scores: Sequence[float], rnd: int, first: int = 0,
-          ) -> list[Sample]:
+def picks(
+    items: Sequence[Example],
+    chosen: Sequence[int],
+    scores: Sequence[float],
+    rnd: int,
+    first: int = 0,
+) -> list[Sample]:
     """The chosen pool items as pending samples for the Critic, with their lineage (no label: the teacher gives it).
 
     They are numbered on from ``first`` (after the round's generated samples), so ids stay 'r<round>-<n>'.
@@ -82,8 +87,19 @@ def picks(items: Sequence[Example], chosen: Sequence[int], scores: Sequence[floa
     out = []
     for n, i in enumerate(chosen, first):
         item = items[i]
-        out.append(Sample(id=f"r{rnd}-{n}", round=rnd, source="pool", pool_id=item["id"], text=item["text"],
-                          query_score=round(scores[i], 6), verdict="pending", reason="", teacher_tokens=0))
+        out.append(
+            Sample(
+                id=f"r{rnd}-{n}",
+                round=rnd,
+                source="pool",
+                pool_id=item["id"],
+                text=item["text"],
+                query_score=round(scores[i], 6),
+                verdict="pending",
+                reason="",
+                teacher_tokens=0,
+            )
+        )
     return out
 
 

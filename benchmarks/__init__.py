@@ -8,7 +8,15 @@
 """
 
 METHOD_NAMES = (
-    "seed-only", "static", "rephrase", "evokd-paper", "evokd", "evokd-devfb", "setfit",
-    "pool-random", "pool-active", "evokd-pool",
+    "seed-only",
+    "static",
+    "rephrase",
+    "evokd-paper",
+    "evokd",
+    "evokd-devfb",
+    "setfit",
+    "pool-random",
+    "pool-active",
+    "evokd-pool",
 )
 REFERENCES = ("full-shot", "teacher")

@@ -51,7 +51,6 @@ def _flagged(shared: bool) -> list[str]:
 def add_flags(p: argparse.ArgumentParser) -> None:
     """The ``evokd bench`` flags: what to compare and how, then its settings (help from their declarations)."""
     from evokd.bench.runner import Settings
-
     from evokd.settings import add_flags as add_setting_flags
 
     p.add_argument(
@@ -73,11 +72,15 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-cache", action="store_true", help="do not cache teacher replies")
     cells = p.add_argument_group("cells: one dataset x method x seed each, run in this process by default")
     cells.add_argument("--list-cells", action="store_true", help="print every cell, one per line with its index")
-    cells.add_argument("--cell-index", type=int, default=None,
-                       help="run only cell I (an array job: --cell-index $SLURM_ARRAY_TASK_ID)")
+    cells.add_argument(
+        "--cell-index", type=int, default=None, help="run only cell I (an array job: --cell-index $SLURM_ARRAY_TASK_ID)"
+    )
     cells.add_argument("--collect", action="store_true", help="build the tables from finished cells; run nothing")
-    cells.add_argument("--ray-address", default="",
-                       help="run cells as Ray tasks: 'local' (a private cluster here), 'auto' or HOST:PORT")
+    cells.add_argument(
+        "--ray-address",
+        default="",
+        help="run cells as Ray tasks: 'local' (a private cluster here), 'auto' or HOST:PORT",
+    )
     cells.add_argument("--cell-cpus", type=float, default=1.0, help="CPUs per Ray task (default 1)")
     cells.add_argument("--cell-gpus", type=float, default=0.0, help="GPUs per Ray task (default 0)")
     p.add_argument("--teacher-url", default="", help="OpenAI-compatible base URL (default: the local teacher)")
@@ -112,14 +115,14 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     }
     if given["methods"] == ["none"]:  # --methods none --speed: only the speed measurements
         given["methods"] = []
-    unknown = [m for m in given["methods"] if m not in (*METHOD_NAMES, *REFERENCES)]  # type: ignore[union-attr]
+    unknown = [m for m in given["methods"] if m not in (*METHOD_NAMES, *REFERENCES)]
     if unknown:
         raise ValueError(
             f"--methods: unknown {', '.join(unknown)}; choose from {', '.join([*METHOD_NAMES, *REFERENCES])}"
         )
     from evokd.bench.methods import methods
 
-    for name in given["methods"]:  # type: ignore[union-attr]
+    for name in given["methods"]:
         need = methods(s.per_round)[name].requires if name in METHOD_NAMES else ""
         if need and importlib.util.find_spec(need) is None:
             raise ValueError(f"--methods {name}: needs the {need} package: pip install 'evokd[{need}]'")
@@ -144,7 +147,7 @@ def teacher(args: argparse.Namespace, s: Settings, say: Say) -> Iterator[Setting
         named = (
             (s.teacher_name or s.teacher_model) if args.teacher_url else f"{TEACHERS[name].model} (llama.cpp, local)"
         )
-        yield dataclasses.replace(s, **endpoint, teacher_name=named)  # type: ignore[arg-type]
+        yield dataclasses.replace(s, **endpoint, teacher_name=named)
 
 
 def main(args: argparse.Namespace, say: Say) -> int:

@@ -11,38 +11,50 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from evokd import prompts
-from evokd.tasks import adapter_for
-from evokd.graph.cost import cost, stopwatch
-from evokd.text import clip
-from evokd.graph.nodes import critic
 from evokd.agents.generator import fill, generate, plan
-from evokd.schemas import GeneratedText
-from evokd.teacher.client import Teacher
-from evokd.graph.build import build_graph
 from evokd.bench.setfit_method import setfit_graph
+from evokd.graph.build import GraphBuilder, build_graph
+from evokd.graph.cost import cost, stopwatch
+from evokd.graph.nodes import critic, finalize, student
+from evokd.graph.routing import route
+from evokd.schemas import GeneratedText
 from evokd.services import services
 from evokd.settings import Context
-from evokd.graph.nodes import finalize, student
-from evokd.graph.routing import route
 from evokd.state import Sample, State
 from evokd.task import Example, Task
+from evokd.tasks import adapter_for
+from evokd.teacher.client import Teacher
+from evokd.text import clip
 
 
-def static_batch(teacher: Teacher, ctx: Context, task: Task, seeds: list[Example], pool: list[Example],
-                 rnd: int) -> tuple[list[Sample], list]:
+def static_batch(
+    teacher: Teacher, ctx: Context, task: Task, seeds: list[Example], pool: list[Example], rnd: int
+) -> tuple[list[Sample], list]:
     """ZeroGen-style: one label-conditioned text per request, labels in turn, no student feedback."""
     requests = plan(task, {}, 0, 2 * ctx.per_round, rnd)  # "easy" requests: a label and nothing else
-    return generate(teacher, prompts.default(ctx.task, "static"), task, services(ctx).description, {}, seeds, pool, requests,
-                    seed=ctx.seed * 100_003 + rnd * 1_009, words=services(ctx).typical_words)
+    return generate(
+        teacher,
+        prompts.default(ctx.task, "static"),
+        task,
+        services(ctx).description,
+        {},
+        seeds,
+        pool,
+        requests,
+        seed=ctx.seed * 100_003 + rnd * 1_009,
+        words=services(ctx).typical_words,
+    )
 
 
-def rephrase_batch(teacher: Teacher, ctx: Context, task: Task, seeds: list[Example], pool: list[Example],
-                   rnd: int) -> tuple[list[Sample], list]:
+def rephrase_batch(
+    teacher: Teacher, ctx: Context, task: Task, seeds: list[Example], pool: list[Example], rnd: int
+) -> tuple[list[Sample], list]:
     """AugGPT-style: the teacher rewrites seed texts (in a seeded random order) into new variants."""
     n = 2 * ctx.per_round
     order = list(range(len(seeds)))
@@ -55,11 +67,19 @@ def rephrase_batch(teacher: Teacher, ctx: Context, task: Task, seeds: list[Examp
     texts = []
     for r, src in zip(requests, sources, strict=True):
         label = adapter.source_label(task, src, rnd)
-        r.update(requested=label, weakness=f"rewrite of: {clip(src['text'], 12)}")
+        r.update({"requested": label, "weakness": f"rewrite of: {clip(src['text'], 12)}"})
         done = [clip(e["text"]) for e in adapter.written_for(pool, label)][-5:]
         avoid = adapter.show_written(done, label)
-        texts.append(prompts.render(template, task=services(ctx).description, labels=labels, text=clip(src["text"]), label=label,
-                                    avoid=avoid))
+        texts.append(
+            prompts.render(
+                template,
+                task=services(ctx).description,
+                labels=labels,
+                text=clip(src["text"]),
+                label=label,
+                avoid=avoid,
+            )
+        )
     replies = teacher.ask_many(texts, GeneratedText, seeds=[ctx.seed * 100_003 + rnd * 1_009 + i for i in range(n)])
     return fill(requests, replies), replies
 
@@ -67,7 +87,13 @@ def rephrase_batch(teacher: Teacher, ctx: Context, task: Task, seeds: list[Examp
 Writer = Callable[[Teacher, Context, Task, list[Example], list[Example], int], tuple[list[Sample], list]]
 
 
-def writer_node(name: str, write: Writer) -> Callable[[State, Runtime[Context]], dict[str, object]]:
+class RuntimeNode(Protocol):
+    """A node that reads its settings from the runtime (``runtime`` by name, as langgraph passes it)."""
+
+    def __call__(self, state: State, runtime: Runtime[Context]) -> dict[str, object]: ...
+
+
+def writer_node(name: str, write: Writer) -> RuntimeNode:
     """A graph node that starts a round with a batch from ``write`` (the baselines' Analyst+Generator)."""
 
     def node(state: State, runtime: Runtime[Context]) -> dict[str, object]:
@@ -75,20 +101,23 @@ def writer_node(name: str, write: Writer) -> Callable[[State, Runtime[Context]],
         task, rnd = Task.from_dict(state["task"]), state.get("round", 0) + 1
         runtime.stream_writer({"node": name, "round": rnd, "status": f"writing {2 * ctx.per_round} samples"})
         with stopwatch() as elapsed:
-            batch, replies = write(services(ctx).teacher(), ctx, task, state.get("seeds", []), state.get("pool", []), rnd)
+            batch, replies = write(
+                services(ctx).teacher(), ctx, task, state.get("seeds", []), state.get("pool", []), rnd
+            )
         return {"round": rnd, "batch": batch, "analysis": {}, "stats": {str(rnd): {name: cost(replies, elapsed[0])}}}
 
     node.__doc__ = f"Node: write round's batch for the {name} baseline."
     return node
 
 
-def baseline_graph(name: str, write: Writer) -> StateGraph:
+def baseline_graph(name: str, write: Writer) -> GraphBuilder:
     """seed pass -> (writer -> critic -> student)* -> finalize: the EvoKD graph without feedback."""
     builder = StateGraph(State, context_schema=Context)
-    builder.add_node("student", student)
+    # student and finalize take `runtime` and `config`: langgraph passes both, its add_node overloads omit the pair.
+    builder.add_node("student", student)  # type: ignore[call-overload]
     builder.add_node(name, writer_node(name, write))
     builder.add_node("critic", critic)
-    builder.add_node("finalize", finalize)
+    builder.add_node("finalize", finalize)  # type: ignore[call-overload]
     builder.add_edge(START, "student")
     builder.add_edge(name, "critic")
     builder.add_edge("critic", "student")
@@ -103,7 +132,7 @@ class Method:
 
     name: str
     description: str
-    graph: Callable[[], StateGraph]
+    graph: Callable[[], GraphBuilder]
     overrides: dict[str, object] = field(default_factory=dict)
     uses_teacher: bool = True
     requires: str = ""  # an optional package the method needs (its extra has the same name)
@@ -118,35 +147,86 @@ DEV_FEEDBACK = 3  # dev texts per round in the evokd-devfb variant (the project 
 
 def methods(per_round: int) -> dict[str, Method]:
     """Every method the benchmark knows, for a given number of samples per round (each stance)."""
-    return {m.name: m for m in (
-        Method("seed-only", "fine-tune on the k-shot seeds alone", build_graph,
-               {"max_rounds": 0, "budget_tokens": 0}, uses_teacher=False),
-        Method("static", "label-conditioned generation, no student feedback (ZeroGen-style)",
-               lambda: baseline_graph("static", static_batch), {"per_round": per_round}),
-        Method("rephrase", "the teacher rewrites the seeds into variants (AugGPT-style)",
-               lambda: baseline_graph("rephrase", rephrase_batch), {"per_round": per_round}),
-        Method("evokd-paper", "the loop as the paper describes it: 2 hard + 2 easy per round, feedback from the whole "
-               "new batch, separate labelling, review history", build_graph,
-               {"per_round": PAPER_PER_ROUND, "feedback_limit": 2 * PAPER_PER_ROUND, "dev_feedback": 0}),
-        Method("evokd", "the project's default settings (Context: feedback capped at 6 wrong + 6 right) at the "
-               "paper's 2 + 2 texts per round, so rounds fit the budget; labelled texts: the k-shot seeds only",
-               build_graph, {"per_round": PAPER_PER_ROUND, "feedback_limit": 6, "dev_feedback": 0}),
-        # Dev errors shown to the teacher are labelled texts no baseline sees: a variant of its own, whose
-        # table line counts them (seeds + dev_feedback per round).
-        Method("evokd-devfb", f"evokd plus {DEV_FEEDBACK} real dev-set texts the student gets wrong shown to the "
-               "Analyst each round (extra labelled data: counted in the table)",
-               build_graph, {"per_round": PAPER_PER_ROUND, "feedback_limit": 6, "dev_feedback": DEV_FEEDBACK}),
-        Method("setfit", "SetFit on the k-shot seeds with the same encoder body, no teacher (what users reach for "
-               "first)", setfit_graph, {"max_rounds": 0, "budget_tokens": 0}, uses_teacher=False, requires="setfit",
-               kinds=("classification",)),
-        # Pool methods: the dataset's train split, labels stripped, is the unlabelled pool (never a seed, dev or
-        # test text); the teacher labels what the selector picks, with the same Critic and the same budget.
-        Method("pool-random", "the teacher labels random pool texts, nothing generated (the classic LLM-annotator "
-               "baseline)", build_graph, {"per_round": 0, "pool": "train", "query": "random"}),
-        Method("pool-active", "the teacher labels the pool texts the student is least sure of (uncertainty), "
-               "nothing generated", build_graph, {"per_round": 0, "pool": "train", "query": "uncertainty"}),
-        Method("evokd-pool", "the evokd settings plus the pool texts the student is least sure of, labelled each "
-               "round; the Analyst also sees them", build_graph,
-               {"per_round": PAPER_PER_ROUND, "feedback_limit": 6, "dev_feedback": 0, "pool": "train",
-                "query": "uncertainty"}),
-    )}
+    return {
+        m.name: m
+        for m in (
+            Method(
+                "seed-only",
+                "fine-tune on the k-shot seeds alone",
+                build_graph,
+                {"max_rounds": 0, "budget_tokens": 0},
+                uses_teacher=False,
+            ),
+            Method(
+                "static",
+                "label-conditioned generation, no student feedback (ZeroGen-style)",
+                lambda: baseline_graph("static", static_batch),
+                {"per_round": per_round},
+            ),
+            Method(
+                "rephrase",
+                "the teacher rewrites the seeds into variants (AugGPT-style)",
+                lambda: baseline_graph("rephrase", rephrase_batch),
+                {"per_round": per_round},
+            ),
+            Method(
+                "evokd-paper",
+                "the loop as the paper describes it: 2 hard + 2 easy per round, feedback from the whole "
+                "new batch, separate labelling, review history",
+                build_graph,
+                {"per_round": PAPER_PER_ROUND, "feedback_limit": 2 * PAPER_PER_ROUND, "dev_feedback": 0},
+            ),
+            Method(
+                "evokd",
+                "the project's default settings (Context: feedback capped at 6 wrong + 6 right) at the "
+                "paper's 2 + 2 texts per round, so rounds fit the budget; labelled texts: the k-shot seeds only",
+                build_graph,
+                {"per_round": PAPER_PER_ROUND, "feedback_limit": 6, "dev_feedback": 0},
+            ),
+            # Dev errors shown to the teacher are labelled texts no baseline sees: a variant of its own, whose
+            # table line counts them (seeds + dev_feedback per round).
+            Method(
+                "evokd-devfb",
+                f"evokd plus {DEV_FEEDBACK} real dev-set texts the student gets wrong shown to the "
+                "Analyst each round (extra labelled data: counted in the table)",
+                build_graph,
+                {"per_round": PAPER_PER_ROUND, "feedback_limit": 6, "dev_feedback": DEV_FEEDBACK},
+            ),
+            Method(
+                "setfit",
+                "SetFit on the k-shot seeds with the same encoder body, no teacher (what users reach for first)",
+                setfit_graph,
+                {"max_rounds": 0, "budget_tokens": 0},
+                uses_teacher=False,
+                requires="setfit",
+                kinds=("classification",),
+            ),
+            # Pool methods: the dataset's train split, labels stripped, is the unlabelled pool (never a seed, dev or
+            # test text); the teacher labels what the selector picks, with the same Critic and the same budget.
+            Method(
+                "pool-random",
+                "the teacher labels random pool texts, nothing generated (the classic LLM-annotator baseline)",
+                build_graph,
+                {"per_round": 0, "pool": "train", "query": "random"},
+            ),
+            Method(
+                "pool-active",
+                "the teacher labels the pool texts the student is least sure of (uncertainty), nothing generated",
+                build_graph,
+                {"per_round": 0, "pool": "train", "query": "uncertainty"},
+            ),
+            Method(
+                "evokd-pool",
+                "the evokd settings plus the pool texts the student is least sure of, labelled each "
+                "round; the Analyst also sees them",
+                build_graph,
+                {
+                    "per_round": PAPER_PER_ROUND,
+                    "feedback_limit": 6,
+                    "dev_feedback": 0,
+                    "pool": "train",
+                    "query": "uncertainty",
+                },
+            ),
+        )
+    }

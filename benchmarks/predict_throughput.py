@@ -41,11 +41,16 @@ def measure(texts: int, repeats: int, batch_size: int) -> dict:
         model.save(model.load(model.default_student_path(), head_for(data.task), device="cpu"), folder / "model")
         warm_up = "".join(ex["text"] + "\n" for ex in data.test[:batch_size])
         (folder / "warm-up.txt").write_text(warm_up, encoding="utf-8")
-        predict_file(folder / "model", folder / "warm-up.txt", folder / "out.jsonl", batch_size=batch_size,
-                     device="cpu")
+        predict_file(
+            folder / "model", folder / "warm-up.txt", folder / "out.jsonl", batch_size=batch_size, device="cpu"
+        )
         load_before = os.getloadavg()
-        runs = [predict_file(folder / "model", folder / "texts.txt", folder / "out.jsonl", batch_size=batch_size,
-                             device="cpu") for _ in range(repeats)]
+        runs = [
+            predict_file(
+                folder / "model", folder / "texts.txt", folder / "out.jsonl", batch_size=batch_size, device="cpu"
+            )
+            for _ in range(repeats)
+        ]
         load_after = os.getloadavg()
     speeds = [float(r["texts_per_s"]) for r in runs]  # type: ignore[arg-type]
     return {
@@ -58,10 +63,16 @@ def measure(texts: int, repeats: int, batch_size: int) -> dict:
         "batch_size": batch_size,
         "max_length": runs[0]["max_length"],
         "device": "cpu",
-        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "arch": platform.machine(),
-                    "system": platform.system(), "python": platform.python_version(), "torch": torch.__version__,
-                    "load_average_1m_before_after": [round(load_before[0], 2), round(load_after[0], 2)],
-                    "note": "shared 2-core machine; other jobs were running during the measurement"},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "arch": platform.machine(),
+            "system": platform.system(),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "load_average_1m_before_after": [round(load_before[0], 2), round(load_after[0], 2)],
+            "note": "shared 2-core machine; other jobs were running during the measurement",
+        },
         "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
         "command": "python -m evokd.bench.predict_throughput " + " ".join(sys.argv[1:]),
     }
@@ -83,8 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     result = measure(args.texts, args.repeats, args.batch_size)
     write_json(args.out, result)
-    print(f"{result['texts']} texts: median {result['texts_per_s_median']:.1f} texts/s "
-          f"(runs {', '.join(f'{s:.1f}' for s in result['texts_per_s'])}) → {args.out}")
+    print(
+        f"{result['texts']} texts: median {result['texts_per_s_median']:.1f} texts/s "
+        f"(runs {', '.join(f'{s:.1f}' for s in result['texts_per_s'])}) → {args.out}"
+    )
     return 0
 
 

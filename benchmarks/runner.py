@@ -25,17 +25,20 @@ from evokd.bench import METHOD_NAMES, REFERENCES
 from evokd.bench.curves import LADDER, at_budgets, ladder
 from evokd.bench.methods import methods
 from evokd.checkpoint import open_checkpointer
+from evokd.graph.nodes import fit, train_config
+from evokd.records import read_jsonl, write_json
 from evokd.services import services
 from evokd.settings import Context, JsonMode, declare, setting
-from evokd.records import read_jsonl, write_json
+from evokd.state import State
 from evokd.student import model
+from evokd.student.train import predict
 from evokd.task import TaskKind
 from evokd.tasks import adapter_for, evaluate, head_for, load_dataset
-from evokd.graph.nodes import fit, train_config
-from evokd.student.train import predict
 
 Say = Callable[[str], None]
-TEACHER_WORDS = 150  # words of each test text the teacher labels (BBC articles run to 400+; every committed result used 150)
+TEACHER_WORDS = (
+    150  # words of each test text the teacher labels (BBC articles run to 400+; every committed result used 150)
+)
 
 
 @dataclass
@@ -47,7 +50,9 @@ class Settings:
     seeds: list[int] = field(default_factory=list)  # empty: `seeds_for` (5 on the headline dataset, else 3)
     shots: int = setting("shots")
     budget_tokens: int = setting("budget_tokens", LADDER[-1])  # the top rung: every run is scored at each rung
-    per_round: int = setting("per_round", 2)  # static and rephrase write 2 x this; the evokd methods use the paper's 2 + 2
+    per_round: int = setting(
+        "per_round", 2
+    )  # static and rephrase write 2 x this; the evokd methods use the paper's 2 + 2
     max_rounds: int = setting("max_rounds", 50)  # a ceiling only: the budget is what stops a run
     # Student recipe, shared by every method (and the full-shot reference).
     student: str = setting("student")
@@ -73,19 +78,27 @@ class Settings:
     timeout: float = setting("timeout", local=True)
     cache: bool = True
     # References.
-    teacher_eval: int = declare(0, "Test texts the teacher labels zero-shot: the first N of the test texts the "
-                                "methods are scored on (0 = all of them, the same texts).")
+    teacher_eval: int = declare(
+        0,
+        "Test texts the teacher labels zero-shot: the first N of the test texts the "
+        "methods are scored on (0 = all of them, the same texts).",
+    )
     full_shot_seeds: int = declare(3, "Seeds of the full-shot reference (the first N of the benchmark's seeds).")
     full_shot_limit: int = declare(1000, "Train examples for the full-shot reference (0 = the whole train split).")
-    full_shot_epochs: int = declare(0, "Most epochs of the full-shot reference, a cap for a slow machine (0 = the "
-                                    "methods' epochs, chosen on dev like theirs).")
+    full_shot_epochs: int = declare(
+        0,
+        "Most epochs of the full-shot reference, a cap for a slow machine (0 = the "
+        "methods' epochs, chosen on dev like theirs).",
+    )
     # Every round evaluates dev and test, and on 2 CPU cores that evaluation dominates a round's student time.
-    eval_limit: int = declare(300, "Dev and test cut to their first N examples (the splits are seeded shuffles; "
-                              "0 = whole splits).")
+    eval_limit: int = declare(
+        300, "Dev and test cut to their first N examples (the splits are seeded shuffles; 0 = whole splits)."
+    )
     # Where things go.
     out: str = declare("benchmarks/results", "Results folder: JSON, Markdown tables and plots.")
-    work: str = declare("runs/bench", "Cell folders (each with its result, checkpoint and teacher reply cache) and "
-                        "the cut data.")
+    work: str = declare(
+        "runs/bench", "Cell folders (each with its result, checkpoint and teacher reply cache) and the cut data."
+    )
     quick: bool = False
     report_only: bool = False  # --collect: build the tables from finished runs on disk; run nothing
     machine: str = ""
@@ -104,7 +117,11 @@ class Settings:
             folder.mkdir(parents=True, exist_ok=True)
             if (source / "card.json").exists():  # the task kind and the description the teacher reads
                 shutil.copy(source / "card.json", folder / "card.json")
-            for split, rows in (("train", ds.train), ("dev", ds.dev[: self.eval_limit]), ("test", ds.test[: self.eval_limit])):
+            for split, rows in (
+                ("train", ds.train),
+                ("dev", ds.dev[: self.eval_limit]),
+                ("test", ds.test[: self.eval_limit]),
+            ):
                 write_split(folder / split_filename(kind, split), rows, kind)
         return str(folder)
 
@@ -118,12 +135,16 @@ class Settings:
         """The Context every method starts from: same data, seeds, student recipe, teacher and budget."""
         shared = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.metadata.get("setting")}
         values: dict[str, object] = dict(
-            shared, data=self.data_folder(dataset), task=self.task_of(dataset), seed=seed, patience=0,
-            cache=str(run_dir / CACHE_FILE) if self.cache else "", run_dir=str(run_dir),
+            shared,
+            data=self.data_folder(dataset),
+            task=self.task_of(dataset),
+            seed=seed,
+            patience=0,
+            cache=str(run_dir / CACHE_FILE) if self.cache else "",
+            run_dir=str(run_dir),
         )
         values.update(overrides)
         return Context(**values)  # type: ignore[arg-type]
-
 
     def seeds_for(self, dataset: str) -> list[int]:
         """The seeds a dataset runs: as given, else 5 on the headline dataset (rotten_tomatoes) and 3 elsewhere."""
@@ -141,8 +162,18 @@ def name_of(dataset: str) -> str:
 PACKAGE = "evokd"
 # How the teacher is reached: no part of a run that never asks it (an array task running only seed-only
 # cells starts no teacher, and must still match the cells a full sweep finished).
-TEACHER_SETTINGS = ("teacher_url", "teacher_model", "teacher_id", "json_mode", "concurrency", "timeout",
-                    "temperature", "max_tokens", "max_retries", "parse_attempts")
+TEACHER_SETTINGS = (
+    "teacher_url",
+    "teacher_model",
+    "teacher_id",
+    "json_mode",
+    "concurrency",
+    "timeout",
+    "temperature",
+    "max_tokens",
+    "max_retries",
+    "parse_attempts",
+)
 CACHE_FILE = "teacher_cache.sqlite"  # in each cell's folder: a retried cell never pays the teacher twice
 
 
@@ -163,8 +194,7 @@ def code_identity(kind: str) -> dict[str, object]:
         release = version(PACKAGE)
     except PackageNotFoundError:  # a checkout run without installing: the prompt texts still count
         release = "unknown"
-    return {"version": release,
-            "prompts": {p.name: p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.md"))}}
+    return {"version": release, "prompts": {p.name: p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.md"))}}
 
 
 def finished(run_dir: Path, fp: str) -> dict | None:
@@ -213,13 +243,24 @@ def select(rounds: list[dict], budget: int) -> dict:
     within = [r for r in rounds if not budget or r["teacher_tokens"] <= budget]
     best = max(within, key=lambda r: (float(r["dev"]["score"]), -r["round"]))
     return {
-        "round": best["round"], "dev": best["dev"]["score"], "score": best["test"]["score"],
-        "tokens": within[-1]["teacher_tokens"], "rounds": within[-1]["round"],
+        "round": best["round"],
+        "dev": best["dev"]["score"],
+        "score": best["test"]["score"],
+        "tokens": within[-1]["teacher_tokens"],
+        "rounds": within[-1]["round"],
         "overrun_rounds": len(rounds) - len(within),
         "accepted": sum(r.get("accepted", 0) for r in within),
         "rejected": sum(sum(r.get("rejected", {}).values()) for r in within),
-        "curve": [{"round": r["round"], "tokens": r["teacher_tokens"], "dev": r["dev"]["score"],
-                   "test": r["test"]["score"], "within_budget": r in within} for r in rounds],
+        "curve": [
+            {
+                "round": r["round"],
+                "tokens": r["teacher_tokens"],
+                "dev": r["dev"]["score"],
+                "test": r["test"]["score"],
+                "within_budget": r in within,
+            }
+            for r in rounds
+        ],
     }
 
 
@@ -231,8 +272,13 @@ def run_method(s: Settings, dataset: str, name: str, seed: int, run_dir: Path, t
     method = methods(s.per_round)[name]
     ctx = s.context(dataset, seed, run_dir, **method.overrides)
     unused = {"run_dir", "cache", *([] if method.uses_teacher else TEACHER_SETTINGS)}
-    fp = fingerprint({"method": name, **code_identity(ctx.task),
-                      **{k: v for k, v in dataclasses.asdict(ctx).items() if k not in unused}})
+    fp = fingerprint(
+        {
+            "method": name,
+            **code_identity(ctx.task),
+            **{k: v for k, v in dataclasses.asdict(ctx).items() if k not in unused},
+        }
+    )
 
     def run() -> dict:
         started = last = time.perf_counter()
@@ -240,37 +286,57 @@ def run_method(s: Settings, dataset: str, name: str, seed: int, run_dir: Path, t
         cfg: RunnableConfig = {"configurable": {"thread_id": thread}, "recursion_limit": 10_000}
         with open_checkpointer("", run_dir) as saver:
             app = method.graph().compile(checkpointer=saver)
-            start: dict | None = None if saver.get_tuple(cfg) else {}  # None: resume from the checkpoint
+            start: State | None = None if saver.get_tuple(cfg) else {}  # None: resume from the checkpoint
             if start is None:
                 say(f"[{dataset}] {name} seed {seed}: resuming from its checkpoint")
-            for chunk in app.stream(start, cfg, context=ctx, stream_mode="updates"):  # type: ignore[call-overload]
+            for chunk in app.stream(start, cfg, context=ctx, stream_mode="updates"):
                 if "student" in chunk and chunk["student"].get("history"):
                     now = time.perf_counter()
                     walls.append(round(now - last, 3))
                     last = now
                     rec = chunk["student"]["history"][-1]
-                    say(f"[{dataset}] {name} seed {seed} · round {rec['round']} · dev {rec['dev']['score']:.4f} · "
-                        f"test {rec['test']['score']:.4f} · tokens {rec['teacher_tokens']:,} · {walls[-1]:.0f} s")
+                    say(
+                        f"[{dataset}] {name} seed {seed} · round {rec['round']} · dev {rec['dev']['score']:.4f} · "
+                        f"test {rec['test']['score']:.4f} · tokens {rec['teacher_tokens']:,} · {walls[-1]:.0f} s"
+                    )
         rounds = read_jsonl(run_dir / "rounds.jsonl")
         kept = [{k: r[k] for k in ("round", "teacher_tokens", "dev", "test", "accepted", "rejected")} for r in rounds]
         stop = {"max_rounds": ctx.max_rounds, "patience": ctx.patience, "target": ctx.target}
         seeds = len(read_jsonl(run_dir / "seeds.jsonl"))
-        return {"method": name, "dataset": dataset, "seed": seed, "fingerprint": fp,
-                "seconds": round(time.perf_counter() - started, 1), "round_walls": walls,
-                "round_nodes": [r["nodes"] for r in rounds], "rounds_run": kept, "stop": stop,
-                # Labelled texts the teacher and student saw: the seeds, plus any dev texts shown each round.
-                "labelled": seeds + ctx.dev_feedback * max(0, len(rounds) - 1),
-                "budgets": at_budgets(kept, ladder(s.budget_tokens), stop), **select(kept, ctx.budget_tokens)}
+        return {
+            "method": name,
+            "dataset": dataset,
+            "seed": seed,
+            "fingerprint": fp,
+            "seconds": round(time.perf_counter() - started, 1),
+            "round_walls": walls,
+            "round_nodes": [r["nodes"] for r in rounds],
+            "rounds_run": kept,
+            "stop": stop,
+            # Labelled texts the teacher and student saw: the seeds, plus any dev texts shown each round.
+            "labelled": seeds + ctx.dev_feedback * max(0, len(rounds) - 1),
+            "budgets": at_budgets(kept, ladder(s.budget_tokens), stop),
+            **select(kept, ctx.budget_tokens),
+        }
 
     return cached_result(s, run_dir, fp, run, say, f"[{dataset}] {name} seed {seed}")
 
 
 def full_shot(s: Settings, dataset: str, seed: int, run_dir: Path, say: Say) -> dict | None:
-    """Reference: the student trained on the whole train split (or its first ``full_shot_limit``) with the same recipe."""
+    """Reference: the student trained on the whole train split (or its first ``full_shot_limit``) with the same
+    recipe."""
     ctx = s.context(dataset, seed, run_dir, epochs=s.full_shot_epochs or s.epochs)
-    fp = fingerprint({"cfg": dataclasses.asdict(train_config(ctx, 0)), "balance": ctx.balance,
-                      "select": ctx.select_epoch, "limit": s.full_shot_limit, "student": s.student, "data": dataset,
-                      "eval_limit": s.eval_limit})
+    fp = fingerprint(
+        {
+            "cfg": dataclasses.asdict(train_config(ctx, 0)),
+            "balance": ctx.balance,
+            "select": ctx.select_epoch,
+            "limit": s.full_shot_limit,
+            "student": s.student,
+            "data": dataset,
+            "eval_limit": s.eval_limit,
+        }
+    )
 
     def run() -> dict:
         ds = services(ctx).dataset
@@ -281,10 +347,21 @@ def full_shot(s: Settings, dataset: str, seed: int, run_dir: Path, say: Say) -> 
         stats = fit(net, data, ctx, 0, ds.task, ds.dev)
         dev = evaluate(ds.task, ds.dev, predict(net, ds.dev, max_length=s.max_length))
         test = evaluate(ds.task, ds.test, predict(net, ds.test, max_length=s.max_length))
-        result = {"method": "full-shot", "dataset": dataset, "seed": seed, "fingerprint": fp, "score": test["score"],
-                  "dev": dev["score"], "tokens": 0, "train_examples": len(data), "labelled": len(data),
-                  "epochs": stats["epochs"], "epoch": stats["epoch"],
-                  "samples_per_s": round(stats["samples_per_s"], 2), "seconds": round(time.perf_counter() - started, 1)}
+        result = {
+            "method": "full-shot",
+            "dataset": dataset,
+            "seed": seed,
+            "fingerprint": fp,
+            "score": test["score"],
+            "dev": dev["score"],
+            "tokens": 0,
+            "train_examples": len(data),
+            "labelled": len(data),
+            "epochs": stats["epochs"],
+            "epoch": stats["epoch"],
+            "samples_per_s": round(stats["samples_per_s"], 2),
+            "seconds": round(time.perf_counter() - started, 1),
+        }
         say(f"[{dataset}] full-shot seed {seed}: test {test['score']:.4f} ({result['seconds']:.0f} s)")
         return result
 
@@ -298,11 +375,21 @@ def teacher_reference(s: Settings, dataset: str, run_dir: Path, say: Say) -> dic
     It labels with the Critic's prompt and label matching; an answer naming no allowed label counts as wrong.
     """
     ctx = s.context(dataset, 0, run_dir)
-    fp = fingerprint({"data": dataset, "n": s.teacher_eval, "eval_limit": s.eval_limit, "url": s.teacher_url,
-                      "model": s.teacher_model, "prompt": ctx.prompt("critic"), "words": TEACHER_WORDS,
-                      **code_identity(ctx.task)})
-    return cached_result(s, run_dir, fp, lambda: _teacher_labels(s, ctx, dataset, fp, say), say,
-                         f"[{dataset}] teacher zero-shot")
+    fp = fingerprint(
+        {
+            "data": dataset,
+            "n": s.teacher_eval,
+            "eval_limit": s.eval_limit,
+            "url": s.teacher_url,
+            "model": s.teacher_model,
+            "prompt": ctx.prompt("critic"),
+            "words": TEACHER_WORDS,
+            **code_identity(ctx.task),
+        }
+    )
+    return cached_result(
+        s, run_dir, fp, lambda: _teacher_labels(s, ctx, dataset, fp, say), say, f"[{dataset}] teacher zero-shot"
+    )
 
 
 def _teacher_labels(s: Settings, ctx: Context, dataset: str, fp: str, say: Say) -> dict:
@@ -315,14 +402,24 @@ def _teacher_labels(s: Settings, ctx: Context, dataset: str, fp: str, say: Say) 
     started = time.perf_counter()
     teacher = services(ctx).teacher(labelling=True)
     predicted, replies, off_list = adapter_for(ds.task).reference_labels(
-        teacher, ctx.prompt("critic"), ds.task, services(ctx).description, test, TEACHER_WORDS)
+        teacher, ctx.prompt("critic"), ds.task, services(ctx).description, test, TEACHER_WORDS
+    )
     scores = evaluate(ds.task, test, predicted)
     low, high = bootstrap(ds.task, list(test), predicted)
-    result = {"method": "teacher", "dataset": dataset, "fingerprint": fp, "score": scores["score"],
-              "interval": [round(low, 4), round(high, 4)], "n": len(test), "of": len(ds.test), "off_list": off_list,
-              "labelled": 0, "tokens": sum(r.tokens for r in replies),
-              "seconds": round(time.perf_counter() - started, 1),
-              "per_label": scores.get("per_label", scores.get("per_type", {}))}
+    result = {
+        "method": "teacher",
+        "dataset": dataset,
+        "fingerprint": fp,
+        "score": scores["score"],
+        "interval": [round(low, 4), round(high, 4)],
+        "n": len(test),
+        "of": len(ds.test),
+        "off_list": off_list,
+        "labelled": 0,
+        "tokens": sum(r.tokens for r in replies),
+        "seconds": round(time.perf_counter() - started, 1),
+        "per_label": scores.get("per_label", scores.get("per_type", {})),
+    }
     say(f"[{dataset}] teacher zero-shot: {result['score']:.4f} on {len(test)} test texts ({result['seconds']:.0f} s)")
     return result
 

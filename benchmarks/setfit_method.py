@@ -11,6 +11,7 @@ Text classification only (SetFit has no token head); needs the ``setfit`` extra.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
@@ -21,6 +22,9 @@ from evokd.services import services
 from evokd.settings import Context
 from evokd.state import RoundRecord, State
 from evokd.student import model
+
+if TYPE_CHECKING:  # importing the graph module at run time would build the EvoKD graph for nothing
+    from evokd.graph.build import GraphBuilder
 
 # SetFit's own defaults for few-shot text classification (its README): 20 sentence pairs per
 # text, one epoch of contrastive training. The batch and length are the benchmark's.
@@ -73,7 +77,7 @@ def setfit_node(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     return {"history": [record]}
 
 
-def setfit_graph() -> StateGraph:
+def setfit_graph() -> GraphBuilder:
     """START -> setfit -> END."""
     builder = StateGraph(State, context_schema=Context)
     builder.add_node("setfit", setfit_node)

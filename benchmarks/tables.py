@@ -41,10 +41,16 @@ def at_rungs(runs: list[dict]) -> list[dict]:
     for i, budget in enumerate(rungs):
         pts = [r["budgets"][i] for r in runs]
         score, std = mean_std([p["score"] for p in pts])
-        out.append({"budget": budget, "score": round(score, 4), "std": round(std, 4),
-                    "last": round(statistics.fmean(p["last_score"] for p in pts), 4),
-                    "tokens": round(statistics.fmean(p["tokens"] for p in pts)),
-                    "fallbacks": sum(p["fallback"] for p in pts)})
+        out.append(
+            {
+                "budget": budget,
+                "score": round(score, 4),
+                "std": round(std, 4),
+                "last": round(statistics.fmean(p["last_score"] for p in pts), 4),
+                "tokens": round(statistics.fmean(p["tokens"] for p in pts)),
+                "fallbacks": sum(p["fallback"] for p in pts),
+            }
+        )
     return out
 
 
@@ -53,7 +59,9 @@ def summarise_method(runs: list[dict], full: float | None) -> dict:
     score, std = mean_std([r["score"] for r in runs])
     areas = [area([(max(b["budget"], 1), b["score"]) for b in r["budgets"]]) for r in runs if r.get("budgets")]
     return {
-        "seeds": [r["seed"] for r in runs], "score_mean": round(score, 4), "score_std": round(std, 4),
+        "seeds": [r["seed"] for r in runs],
+        "score_mean": round(score, 4),
+        "score_std": round(std, 4),
         "scores": [r["score"] for r in runs],
         "share_of_full_shot": round(score / full, 3) if full else None,
         "labelled_max": max(r.get("labelled", 0) for r in runs),
@@ -86,9 +94,15 @@ def paired(runs: dict[str, list[dict]]) -> dict[str, dict]:
         diffs = [r["score"] - theirs[r["seed"]] for r in rs if ours(name) and r["seed"] in theirs]
         if diffs:
             mean, low, high = paired_interval(diffs)
-            out[name] = {"against": best, "delta_mean": round(mean, 4), "interval": [round(low, 4), round(high, 4)],
-                         "covers_zero": low <= 0 <= high, "wins": sum(d > 0 for d in diffs),
-                         "losses": sum(d < 0 for d in diffs), "seeds": len(diffs)}
+            out[name] = {
+                "against": best,
+                "delta_mean": round(mean, 4),
+                "interval": [round(low, 4), round(high, 4)],
+                "covers_zero": low <= 0 <= high,
+                "wins": sum(d > 0 for d in diffs),
+                "losses": sum(d < 0 for d in diffs),
+                "seeds": len(diffs),
+            }
     return out
 
 
@@ -97,8 +111,13 @@ def summarise_refs(refs: dict[str, list[dict]]) -> dict[str, dict]:
     out = {}
     for name, rs in refs.items():
         score, std = mean_std([r["score"] for r in rs])
-        out[name] = {**rs[0], "score": round(score, 4), "std": round(std, 4), "seeds": [r.get("seed") for r in rs],
-                     "seconds": round(statistics.fmean(r["seconds"] for r in rs), 1)}
+        out[name] = {
+            **rs[0],
+            "score": round(score, 4),
+            "std": round(std, 4),
+            "seeds": [r.get("seed") for r in rs],
+            "seconds": round(statistics.fmean(r["seconds"] for r in rs), 1),
+        }
     return out
 
 
@@ -144,23 +163,35 @@ def notes(s: Settings, runs: dict[str, list[dict]], refs: dict[str, dict], cut_t
         "texts shown to the Analyst each round in a dev-feedback variant (an upper bound: rounds x texts shown).",
     ]
     if s.eval_limit:
-        out.append(f"Dev and test are the first {s.eval_limit} examples of each split (the splits are seeded shuffles), "
-                   "so that evaluating every round stays affordable on a 2-core CPU; scores are on those.")
+        out.append(
+            f"Dev and test are the first {s.eval_limit} examples of each split (the splits are seeded shuffles), "
+            "so that evaluating every round stays affordable on a 2-core CPU; scores are on those."
+        )
     if t := refs.get("teacher"):
-        same = "the same test texts every method is scored on" if t["n"] == t["of"] else \
-            f"the first {t['n']} of the {t['of']} test texts the methods are scored on"
-        out.append(f"teacher: zero-shot labels on {same}{', first 150 words of each' if cut_texts else ''}, "
-                   "95% interval: percentile bootstrap over those texts.")
+        same = (
+            "the same test texts every method is scored on"
+            if t["n"] == t["of"]
+            else f"the first {t['n']} of the {t['of']} test texts the methods are scored on"
+        )
+        out.append(
+            f"teacher: zero-shot labels on {same}{', first 150 words of each' if cut_texts else ''}, "
+            "95% interval: percentile bootstrap over those texts."
+        )
     if f := refs.get("full-shot"):
-        out.append(f"full-shot: {f['train_examples']:,} train examples, up to {f['epochs']} epoch(s) with the epoch "
-                   f"chosen on dev, seeds {', '.join(map(str, f['seeds']))} (mean ± std).")
+        out.append(
+            f"full-shot: {f['train_examples']:,} train examples, up to {f['epochs']} epoch(s) with the epoch "
+            f"chosen on dev, seeds {', '.join(map(str, f['seeds']))} (mean ± std)."
+        )
     for name, rs in runs.items():  # a budget below one round leaves a method at its seed-only score: say so
-        first = [r["budgets"][0]["budget"] for r in rs if len(r.get("rounds_run", [])) > 1 and
-                 not r["budgets"][0]["rounds"]]
+        first = [
+            r["budgets"][0]["budget"] for r in rs if len(r.get("rounds_run", [])) > 1 and not r["budgets"][0]["rounds"]
+        ]
         if first:
-            out.append(f"WARNING {name}: the first round overran the lowest rung ({first[0]:,} tokens) in "
-                       f"{len(first)} of {len(rs)} runs, so those runs score as seed-only there; "
-                       "raise --budget-tokens.")
+            out.append(
+                f"WARNING {name}: the first round overran the lowest rung ({first[0]:,} tokens) in "
+                f"{len(first)} of {len(rs)} runs, so those runs score as seed-only there; "
+                "raise --budget-tokens."
+            )
     return out
 
 
@@ -178,7 +209,8 @@ def markdown(summary: dict) -> str:
         f"(the seeds column says how many finished), scores at {top:,} teacher tokens unless a column names "
         "a budget",
         "",
-        f"{summary['date']} · teacher: {summary['teacher']} · student: {summary['student']} · machine: {summary['machine']}",
+        f"{summary['date']} · teacher: {summary['teacher']} · student: {summary['student']} · "
+        f"machine: {summary['machine']}",
         "",
         f"| method | seeds | labelled texts | test {metric} at {top:,} (dev-selected, mean ± std) | last round | "
         "fell back to round 0 | area (log2 tokens) | teacher tokens (mean) | wall s (mean) |",
@@ -187,32 +219,49 @@ def markdown(summary: dict) -> str:
     for name, m in summary["methods"].items():
         last = m["rungs"][-1] if m["rungs"] else {"last": m["score_mean"], "fallbacks": 0}
         area_ = f"{m['area']:.3f}" if m["area"] is not None else "–"
-        lines.append(f"| {name} | {len(m['seeds'])} | {m['labelled_max']} | {fmt(m['score_mean'], m['score_std'])} | "
-                     f"{last['last']:.3f} | {last['fallbacks']} of {len(m['seeds'])} | {area_} | "
-                     f"{m['tokens_mean']:,} | {m['seconds_mean']:.0f} |")
+        lines.append(
+            f"| {name} | {len(m['seeds'])} | {m['labelled_max']} | {fmt(m['score_mean'], m['score_std'])} | "
+            f"{last['last']:.3f} | {last['fallbacks']} of {len(m['seeds'])} | {area_} | "
+            f"{m['tokens_mean']:,} | {m['seconds_mean']:.0f} |"
+        )
     refs = summary["references"]
     if f := refs.get("full-shot"):
-        lines.append(f"| full-shot (reference) | {len(f['seeds'])} | {f['labelled']:,} | {fmt(f['score'], f['std'])} | "
-                     f"– | – | – | 0 | {f['seconds']:.0f} |")
+        lines.append(
+            f"| full-shot (reference) | {len(f['seeds'])} | {f['labelled']:,} | {fmt(f['score'], f['std'])} | "
+            f"– | – | – | 0 | {f['seconds']:.0f} |"
+        )
     if t := refs.get("teacher"):
         low, high = t["interval"]
-        lines.append(f"| teacher zero-shot (reference, {t['n']} test texts) | – | 0 | {fmt(t['score'])} "
-                     f"[{low:.3f}, {high:.3f}] | – | – | – | {t['tokens']:,} | {t['seconds']:.0f} |")
+        lines.append(
+            f"| teacher zero-shot (reference, {t['n']} test texts) | – | 0 | {fmt(t['score'])} "
+            f"[{low:.3f}, {high:.3f}] | – | – | – | {t['tokens']:,} | {t['seconds']:.0f} |"
+        )
     rungs = [r["budget"] for m in summary["methods"].values() for r in m["rungs"]]
     ladder_ = sorted(set(rungs))
     if ladder_:
-        lines += ["", f"**Test {metric} at each budget** (teacher tokens; mean over seeds, dev-selected):", "",
-                  "| method | " + " | ".join(f"{b:,}" for b in ladder_) + " |",
-                  "|---|" + "---|" * len(ladder_)]
+        lines += [
+            "",
+            f"**Test {metric} at each budget** (teacher tokens; mean over seeds, dev-selected):",
+            "",
+            "| method | " + " | ".join(f"{b:,}" for b in ladder_) + " |",
+            "|---|" + "---|" * len(ladder_),
+        ]
         for name, m in summary["methods"].items():
             by = {r["budget"]: r["score"] for r in m["rungs"]}
             lines.append(f"| {name} | " + " | ".join(f"{by[b]:.3f}" if b in by else "–" for b in ladder_) + " |")
     if against := summary["against_best_baseline"]:
-        lines += ["", f"**Against the best baseline at {top:,} tokens, paired by seed** (Δ = method − baseline, "
-                  "95% bootstrap interval over seeds):", ""]
-        lines += [f"- {name} vs {d['against']}: Δ {d['delta_mean']:+.3f} [{d['interval'][0]:+.3f}, "
-                  f"{d['interval'][1]:+.3f}]{' (covers zero: no difference shown)' if d['covers_zero'] else ''}, "
-                  f"wins {d['wins']}, losses {d['losses']} of {d['seeds']}" for name, d in against.items()]
+        lines += [
+            "",
+            f"**Against the best baseline at {top:,} tokens, paired by seed** (Δ = method − baseline, "
+            "95% bootstrap interval over seeds):",
+            "",
+        ]
+        lines += [
+            f"- {name} vs {d['against']}: Δ {d['delta_mean']:+.3f} [{d['interval'][0]:+.3f}, "
+            f"{d['interval'][1]:+.3f}]{' (covers zero: no difference shown)' if d['covers_zero'] else ''}, "
+            f"wins {d['wins']}, losses {d['losses']} of {d['seeds']}"
+            for name, d in against.items()
+        ]
     lines += ["", *[f"- {n}" for n in summary["notes"]], ""]
     return "\n".join(lines)
 
@@ -239,7 +288,9 @@ def plot(summary: dict, path: Path) -> None:
     ax.set_xlabel("teacher-token budget (prompt + completion)")
     ax.set_ylabel(f"test {summary['metric']}\n(mean over seeds, dev-selected)")
     st = summary["settings"]
-    ax.set_title(f"{summary['dataset']}, {st['shots']}-shot, {len(st['seeds'])} seeds, teacher {summary['teacher']}", fontsize=9)
+    ax.set_title(
+        f"{summary['dataset']}, {st['shots']}-shot, {len(st['seeds'])} seeds, teacher {summary['teacher']}", fontsize=9
+    )
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # outside: the lines stay readable
     ax.grid(alpha=0.3)
     fig.tight_layout()

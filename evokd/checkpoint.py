@@ -37,14 +37,17 @@ def open_checkpointer(spec: str, run_dir: Path) -> Iterator[BaseCheckpointSaver]
             yield saver
         return
     if not is_postgres(spec):
-        raise CheckpointError(f"--checkpointer {spec.split('@')[-1]!r}: give postgresql://USER@HOST:PORT/DB, "
-                              "or leave it out for SQLite in the run folder")
+        raise CheckpointError(
+            f"--checkpointer {spec.split('@')[-1]!r}: give postgresql://USER@HOST:PORT/DB, "
+            "or leave it out for SQLite in the run folder"
+        )
     try:
         import psycopg
         from langgraph.checkpoint.postgres import PostgresSaver
     except ImportError:
-        raise CheckpointError("--checkpointer postgresql://... needs the postgres extra: "
-                              "pip install 'evokd[postgres]'") from None
+        raise CheckpointError(
+            "--checkpointer postgresql://... needs the postgres extra: pip install 'evokd[postgres]'"
+        ) from None
     try:
         with PostgresSaver.from_conn_string(spec) as saver:
             saver.setup()  # creates or migrates its tables; safe on every start

@@ -92,8 +92,18 @@ def pip_download(pins: Sequence[Pin], dest: Path) -> list[Path]:
     """Download exactly these wheels with pip into ``dest`` (no dependencies, no install, no cache)."""
     # --no-cache-dir: the wheels are deleted after use, so pip's HTTP cache would only double the disk use.
     cmd = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--no-cache-dir",
-        "--disable-pip-version-check", "--quiet", "-d", str(dest), *(f"{name}=={ver}" for name, ver in pins),
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--no-cache-dir",
+        "--disable-pip-version-check",
+        "--quiet",
+        "-d",
+        str(dest),
+        *(f"{name}=={ver}" for name, ver in pins),
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:

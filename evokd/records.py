@@ -11,7 +11,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -41,7 +41,7 @@ def read_jsonl(path: str | Path) -> list[dict]:
     return records
 
 
-def append_new(path: str | Path, records: Iterable[dict], key: str) -> int:
+def append_new(path: str | Path, records: Iterable[Mapping[str, object]], key: str) -> int:
     """Append the records whose ``key`` is not in the file yet; return how many were written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

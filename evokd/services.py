@@ -47,7 +47,13 @@ class Services:
             c.teacher_url or os.environ.get("OPENAI_BASE_URL", ""),
             c.teacher_model or os.environ.get("OPENAI_MODEL", "teacher"),
             0.0 if labelling else c.temperature,
-            c.max_tokens, c.timeout, c.max_retries, c.json_mode, c.parse_attempts, c.concurrency, c.cache,
+            c.max_tokens,
+            c.timeout,
+            c.max_retries,
+            c.json_mode,
+            c.parse_attempts,
+            c.concurrency,
+            c.cache,
             self.teacher_identity,
         )
 
@@ -108,13 +114,32 @@ def data_kind(data: str) -> TaskKind:
 
 
 @lru_cache(maxsize=8)
-def _teacher(url: str, model: str, temperature: float, max_tokens: int, timeout: float, max_retries: int,
-             json_mode: JsonMode, parse_attempts: int, concurrency: int, cache: str, identity: str) -> Teacher:
-    chat = chat_model(url, model, temperature=temperature, max_tokens=max_tokens, timeout=timeout, max_retries=max_retries)
+def _teacher(
+    url: str,
+    model: str,
+    temperature: float,
+    max_tokens: int,
+    timeout: float,
+    max_retries: int,
+    json_mode: JsonMode,
+    parse_attempts: int,
+    concurrency: int,
+    cache: str,
+    identity: str,
+) -> Teacher:
+    chat = chat_model(
+        url, model, temperature=temperature, max_tokens=max_tokens, timeout=timeout, max_retries=max_retries
+    )
     # Who answers is part of every cached reply's key, so two teachers sharing a cache never swap replies:
     # the endpoint and model name, or for the local teacher its weights' sha256 (its port changes, its answers do not).
-    return Teacher(chat, model_id=f"{identity}|{model}|{temperature}|{max_tokens}", json_mode=json_mode,
-                   parse_attempts=parse_attempts, concurrency=concurrency, cache=ReplyCache(cache) if cache else None)
+    return Teacher(
+        chat,
+        model_id=f"{identity}|{model}|{temperature}|{max_tokens}",
+        json_mode=json_mode,
+        parse_attempts=parse_attempts,
+        concurrency=concurrency,
+        cache=ReplyCache(cache) if cache else None,
+    )
 
 
 @lru_cache(maxsize=4)

@@ -107,30 +107,41 @@ class Context:
         "random.",
     )
     min_confidence: float = declare(
-        0.0, "Reject a teacher label whose probability (from the endpoint's log-probabilities) is below this "
-             "(0 = off; a label without log-probabilities is kept).")
+        0.0,
+        "Reject a teacher label whose probability (from the endpoint's log-probabilities) is below this "
+        "(0 = off; a label without log-probabilities is kept).",
+    )
     noise: Noise = declare(
         "small-loss",
         "Noise step for pool labels: small-loss = after training, a pool sample the student contradicts with "
         "probability >= 0.9 is held out of later rounds' training; none = keep every label.",
     )
     student: str = declare("", "Student encoder: local folder or model id; empty = bundled all-MiniLM-L6-v2.")
-    epochs: int = declare(10, "Most training epochs over each round's data (the epoch kept is chosen on dev, see "
-                              "select_epoch).")
+    epochs: int = declare(
+        10, "Most training epochs over each round's data (the epoch kept is chosen on dev, see select_epoch)."
+    )
     min_steps: int = declare(40, "Minimum optimizer steps per training pass, so tiny data is not under-trained.")
     lr: float = declare(1e-4, "Student learning rate (AdamW).")
-    balance: bool = declare(True, "Class-balanced training batches: every class drawn equally often each epoch, so "
-                                  "a skewed (teacher-labelled) set cannot teach a constant answer. NER trains on "
-                                  "sentences as they are.")
-    select_epoch: bool = declare(True, "Score the student on dev after each epoch (once min_steps have run) and keep "
-                                       "the best epoch's weights; off = keep the last epoch (one dev evaluation per "
-                                       "round, faster on a CPU).")
-    patience_epochs: int = declare(3, "With select_epoch: stop training after this many epochs without a better dev "
-                                      "score (0 = run every epoch).")
+    balance: bool = declare(
+        True,
+        "Class-balanced training batches: every class drawn equally often each epoch, so "
+        "a skewed (teacher-labelled) set cannot teach a constant answer. NER trains on "
+        "sentences as they are.",
+    )
+    select_epoch: bool = declare(
+        True,
+        "Score the student on dev after each epoch (once min_steps have run) and keep "
+        "the best epoch's weights; off = keep the last epoch (one dev evaluation per "
+        "round, faster on a CPU).",
+    )
+    patience_epochs: int = declare(
+        3, "With select_epoch: stop training after this many epochs without a better dev score (0 = run every epoch)."
+    )
     batch_size: int = declare(16, "Student batch size.")
     student_procs: int = declare(
-        1, "Local processes that train the student data-parallel (torch's elastic launcher: gloo on CPU, NCCL on "
-        "GPUs); the loop itself stays in one process, so the teacher is asked once."
+        1,
+        "Local processes that train the student data-parallel (torch's elastic launcher: gloo on CPU, NCCL on "
+        "GPUs); the loop itself stays in one process, so the teacher is asked once.",
     )
     max_length: int = declare(128, "Student maximum sequence length in sub-tokens.")
     teacher_url: str = declare(
@@ -247,8 +258,13 @@ def add_flags(
             default = None
         description = str(f.metadata["description"])
         if kind is bool:  # a switch, --balance / --no-balance (argparse's type=bool would read "False" as True)
-            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default,
-                                help=f"{description} (default {shown})" if default is None else description)
+            parser.add_argument(
+                flag,
+                dest=f.name,
+                action=argparse.BooleanOptionalAction,
+                default=default,
+                help=f"{description} (default {shown})" if default is None else description,
+            )
             continue
         parser.add_argument(
             flag,

@@ -49,7 +49,7 @@ class Sample(TypedDict, total=False):
     tags: list[str]
     """NER: BIO tags from the Critic's entities."""
     entities: list[dict[str, str | int]]
-    """NER: the Critic's mentions: text, type and start/end offsets in ``text`` (accepted), or each with its error (rejected)."""
+    """NER: the Critic's mentions: text, type and start/end offsets in ``text`` (accepted), or each with its error (rejected)."""  # noqa: E501 - a pydantic field description (use_attribute_docstrings): wrapping would put a newline in the schema text
     verdict: Literal["pending", "accepted", "rejected"]
     reason: str
     """Why rejected ('' when accepted)."""
@@ -115,7 +115,9 @@ class RoundRecord(TypedDict, total=False):
     student_path: str
 
 
-def merge_stats(old: dict[str, dict[str, NodeStats]], new: dict[str, dict[str, NodeStats]]) -> dict[str, dict[str, NodeStats]]:
+def merge_stats(
+    old: dict[str, dict[str, NodeStats]], new: dict[str, dict[str, NodeStats]]
+) -> dict[str, dict[str, NodeStats]]:
     """Reducer for per-round, per-node stats: ``{round: {node: stats}}`` merged key by key."""
     merged = {r: dict(nodes) for r, nodes in (old or {}).items()}
     for r, nodes in (new or {}).items():
@@ -163,4 +165,6 @@ class State(TypedDict, total=False):
 
 def teacher_tokens(stats: dict[str, dict[str, NodeStats]]) -> int:
     """Total teacher tokens over all rounds and agents."""
-    return sum(s.get("prompt_tokens", 0) + s.get("completion_tokens", 0) for nodes in stats.values() for s in nodes.values())
+    return sum(
+        s.get("prompt_tokens", 0) + s.get("completion_tokens", 0) for nodes in stats.values() for s in nodes.values()
+    )

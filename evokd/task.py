@@ -47,4 +47,3 @@ class Task:
     def from_dict(cls, d: dict[str, object]) -> Task:
         """Inverse of `to_dict`."""
         return cls(kind=d["kind"], labels=tuple(d["labels"]))  # type: ignore[arg-type]
-

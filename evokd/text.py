@@ -20,7 +20,8 @@ CLIP_WORDS = 60  # enough of a text to see its pattern; real articles run to 400
 
 
 def clip(text: str, words: int = CLIP_WORDS) -> str:
-    """The first ``words`` words of a text (with an ellipsis if cut): long articles would flood a small teacher's prompt."""
+    """The first ``words`` words of a text (with an ellipsis if cut): long articles would flood a small teacher's
+    prompt."""
     parts = text.split()
     return " ".join(parts[:words]) + (" ..." if len(parts) > words else "")
 
@@ -37,7 +38,7 @@ def as_data(text: str) -> str:
 
 
 def _ngrams(words: list[str]) -> set[tuple[str, ...]]:
-    return {tuple(words[i:i + NGRAM]) for i in range(len(words) - NGRAM + 1)}
+    return {tuple(words[i : i + NGRAM]) for i in range(len(words) - NGRAM + 1)}
 
 
 class LeakIndex:

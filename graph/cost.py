@@ -6,8 +6,8 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from evokd.teacher.client import Reply
 from evokd.state import NodeStats
+from evokd.teacher.client import Reply
 
 
 def cost(replies: Sequence[Reply], seconds: float) -> NodeStats:

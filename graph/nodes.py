@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict, cast
 
 import numpy as np
 from langchain_core.runnables import RunnableConfig
@@ -32,25 +33,34 @@ from evokd.handoff.card import write_model_card
 from evokd.records import append_new, copy_dir, write_json, write_text
 from evokd.services import resolved, services
 from evokd.settings import Context
-from evokd.state import Prediction, RoundRecord, Sample, State, teacher_tokens
+from evokd.state import NodeStats, Prediction, RoundRecord, Sample, State, teacher_tokens
 from evokd.student import model
 from evokd.student.distributed import Job, train_in_ranks
+from evokd.student.train import TrainConfig, class_keys, embeddings, predict, probabilities, train
 from evokd.task import Example, Task
 from evokd.tasks import TaskAdapter, adapter_for
 from evokd.text import normalise
-from evokd.student.train import TrainConfig, class_keys, embeddings, predict, probabilities, train
 
 
 def feedback_for(adapter: TaskAdapter, examples: list[Example], predicted: list) -> list[Prediction]:
     """Pair each example with the student's prediction: the wrong/right split the Analyst reads."""
-    return [Prediction(text=ex["text"], gold=adapter.gold(ex), predicted=p, correct=adapter.gold(ex) == p)
-            for ex, p in zip(examples, predicted, strict=True)]
+    return [
+        Prediction(text=ex["text"], gold=adapter.gold(ex), predicted=p, correct=adapter.gold(ex) == p)
+        for ex, p in zip(examples, predicted, strict=True)
+    ]
 
 
 def train_config(ctx: Context, rnd: int) -> TrainConfig:
     """The student recipe for one round (a seed per round keeps resumed runs identical)."""
-    return TrainConfig(lr=ctx.lr, batch_size=ctx.batch_size, epochs=ctx.epochs, min_steps=ctx.min_steps,
-                       max_length=ctx.max_length, patience=ctx.patience_epochs, seed=ctx.seed * 1_000 + rnd)
+    return TrainConfig(
+        lr=ctx.lr,
+        batch_size=ctx.batch_size,
+        epochs=ctx.epochs,
+        min_steps=ctx.min_steps,
+        max_length=ctx.max_length,
+        patience=ctx.patience_epochs,
+        seed=ctx.seed * 1_000 + rnd,
+    )
 
 
 @dataclass(frozen=True)
@@ -62,11 +72,20 @@ class DevScore:
     max_length: int
 
     def __call__(self, student: model.Student) -> float:
-        return float(tasks.evaluate(self.task, self.dev, predict(student, self.dev, max_length=self.max_length))["score"])
+        return float(
+            tasks.evaluate(self.task, self.dev, predict(student, self.dev, max_length=self.max_length))["score"]
+        )
 
 
-def fit(net: model.Student, examples: list[Example], ctx: Context, rnd: int, task: Task, dev: list[Example],
-        on_progress: Callable[[dict], None] | None = None) -> dict:
+def fit(
+    net: model.Student,
+    examples: list[Example],
+    ctx: Context,
+    rnd: int,
+    task: Task,
+    dev: list[Example],
+    on_progress: Callable[[dict], None] | None = None,
+) -> dict:
     """Train with the run's recipe: class-balanced batches and the epoch chosen on `dev` (by the task's
     selection metric) where the settings say so. The one way every method, and the benchmark's
     references, train the student; with ``student_procs`` > 1 the pass runs data-parallel in local ranks."""
@@ -76,8 +95,15 @@ def fit(net: model.Student, examples: list[Example], ctx: Context, rnd: int, tas
         return train(net, examples, train_config(ctx, rnd), on_progress, balance_by=balance_by, dev_score=dev_score)
     with tempfile.TemporaryDirectory(prefix="evokd-student-") as tmp:
         model.save(net, Path(tmp) / "in")
-        job = Job(str(Path(tmp) / "in"), net.head, examples, train_config(ctx, rnd), str(Path(tmp) / "out"),
-                  balance_by, dev_score)
+        job = Job(
+            str(Path(tmp) / "in"),
+            net.head,
+            examples,
+            train_config(ctx, rnd),
+            str(Path(tmp) / "out"),
+            balance_by,
+            dev_score,
+        )
         stats = train_in_ranks(job, ctx.student_procs)
         net.model.load_state_dict(model.load(job.out_dir, net.head, device=str(net.device)).model.state_dict())
     return stats
@@ -88,8 +114,9 @@ def mark_noise(net: model.Student, adapter: TaskAdapter, accepted: list[Sample],
     the student just trained on it still contradicts its teacher label (`evokd.agents.noise`)."""
     mine = [s for s in accepted if s.get("source") == "pool"]
     examples = [adapter.to_example(s) for s in mine]
-    flags = contradicted(probabilities(net, examples, max_length=max_length), [adapter.gold(e) for e in examples],
-                         net.head.names)
+    flags = contradicted(
+        probabilities(net, examples, max_length=max_length), [adapter.gold(e) for e in examples], net.head.names
+    )
     for s, held in zip(mine, flags, strict=True):
         s["noise"] = "held_out" if held else "kept"
 
@@ -131,13 +158,19 @@ def selector(state: State, runtime: Runtime[Context], config: RunnableConfig) ->
         vectors = pool_embeddings(cache, net, every, scored, ctx.max_length) if ctx.query == "diverse" else None
         chosen = choose(ctx.query, scores, ctx.pool_per_round, ctx.seed * 100_003 + rnd, vectors)
         picked = picks(scored, chosen, scores, rnd, first=2 * ctx.per_round)  # after the generated ones
-    return {"round": rnd, "batch": [], "picks": picked, "picked": [p["pool_id"] for p in picked],
-            "uncertain": least_sure(scored, scores, ctx.feedback_limit),
-            "stats": {str(rnd): {"selector": cost([], elapsed[0])}}}
+    return {
+        "round": rnd,
+        "batch": [],
+        "picks": picked,
+        "picked": [p["pool_id"] for p in picked],
+        "uncertain": least_sure(scored, scores, ctx.feedback_limit),
+        "stats": {str(rnd): {"selector": cost([], elapsed[0])}},
+    }
 
 
-def pool_embeddings(path: Path, net: model.Student, every: list[Example], wanted: list[Example],
-                    max_length: int) -> np.ndarray:
+def pool_embeddings(
+    path: Path, net: model.Student, every: list[Example], wanted: list[Example], max_length: int
+) -> np.ndarray:
     """The embeddings of ``wanted``, cached in ``path`` (safetensors, keyed by pool id: nothing is unpickled):
     computed once per run for ``every`` scored item, by the student that first asks (the seed student: the
     selector first runs after the seed pass), so later rounds only look theirs up and a resumed run clusters
@@ -161,10 +194,22 @@ def analyst(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     task, rnd = Task.from_dict(state["task"]), next_round(state)
     runtime.stream_writer({"node": "analyst", "round": rnd, "status": "analysing"})
     with stopwatch() as elapsed:
-        analysis, reply = analyse(run.teacher(), ctx.prompt("analyst"), task, run.description, state.get("feedback", []),
-                                  ctx.feedback_limit, seed=ctx.seed * 100_003 + rnd,
-                                  uncertain=state.get("uncertain", []) if ctx.pool else [])
-    return {"round": rnd, "analysis": analysis, "batch": [], "stats": {str(rnd): {"analyst": cost([reply], elapsed[0])}}}
+        analysis, reply = analyse(
+            run.teacher(),
+            ctx.prompt("analyst"),
+            task,
+            run.description,
+            state.get("feedback", []),
+            ctx.feedback_limit,
+            seed=ctx.seed * 100_003 + rnd,
+            uncertain=state.get("uncertain", []) if ctx.pool else [],
+        )
+    return {
+        "round": rnd,
+        "analysis": analysis,
+        "batch": [],
+        "stats": {str(rnd): {"analyst": cost([reply], elapsed[0])}},
+    }
 
 
 def generator(state: State, runtime: Runtime[Context]) -> dict[str, object]:
@@ -175,9 +220,18 @@ def generator(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     runtime.stream_writer({"node": "generator", "round": rnd, "status": f"writing {2 * ctx.per_round} samples"})
     with stopwatch() as elapsed:
         requests = plan(task, state.get("analysis", {}), ctx.per_round, ctx.per_round, rnd)
-        batch, replies = generate(run.teacher(), ctx.prompt("generator"), task, run.description, state.get("analysis", {}),
-                                  state.get("seeds", []), state.get("pool", []), requests,
-                                  seed=ctx.seed * 100_003 + rnd * 1_009, words=run.typical_words)
+        batch, replies = generate(
+            run.teacher(),
+            ctx.prompt("generator"),
+            task,
+            run.description,
+            state.get("analysis", {}),
+            state.get("seeds", []),
+            state.get("pool", []),
+            requests,
+            seed=ctx.seed * 100_003 + rnd * 1_009,
+            words=run.typical_words,
+        )
     return {"batch": batch, "stats": {str(rnd): {"generator": cost(replies, elapsed[0])}}}
 
 
@@ -193,9 +247,18 @@ def critic(state: State, runtime: Runtime[Context]) -> dict[str, object]:
         seeds = tuple(e["text"] for e in state.get("seeds", []))
         seen = {normalise(e["text"]) for e in state.get("pool", [])}
         # Log-probabilities only where they are used, so a run without a pool sends the requests it always has.
-        batch, replies = label_batch(run.teacher(labelling=True), ctx.prompt("critic"), task, run.description,
-                                     todo, seen, run.leak_index(seeds), adapter=run.adapter,
-                                     logprobs=bool(ctx.pool or ctx.min_confidence), min_confidence=ctx.min_confidence)
+        batch, replies = label_batch(
+            run.teacher(labelling=True),
+            ctx.prompt("critic"),
+            task,
+            run.description,
+            todo,
+            seen,
+            run.leak_index(seeds),
+            adapter=run.adapter,
+            logprobs=bool(ctx.pool or ctx.min_confidence),
+            min_confidence=ctx.min_confidence,
+        )
     return {"batch": batch, "stats": {str(rnd): {"critic": cost(replies, elapsed[0])}}}
 
 
@@ -228,7 +291,7 @@ def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> 
         if new:  # the paper's Step 1: the student predicts the new batch before it learns from it
             write({"node": "student", "round": rnd, "status": f"predicting {len(new)} new samples"})
             for s, p in zip(accepted, predict(net, new, max_length=ctx.max_length), strict=True):
-                s["predicted"] = p
+                s["predicted"] = cast("str | list[str]", p)  # a class name, or one tag per word
             update["feedback"] = feedback_for(adapter, new, [s["predicted"] for s in accepted])
 
     # Review history: replay earlier generated samples (and always the seeds) against forgetting.
@@ -238,8 +301,9 @@ def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> 
     train_stats: dict[str, object] = {"steps": 0}
     if rnd == 0 or new:
         write({"node": "student", "round": rnd, "status": f"training on {len(train_set)} examples"})
-        train_stats = fit(net, train_set, ctx, rnd, task, ds.dev,
-                          on_progress=lambda p: write({"node": "student", "round": rnd, **p}))
+        train_stats = fit(
+            net, train_set, ctx, rnd, task, ds.dev, on_progress=lambda p: write({"node": "student", "round": rnd, **p})
+        )
     if rnd and new:  # replayed in later rounds, less what the noise step holds out
         if ctx.noise == "small-loss":
             mark_noise(net, adapter, accepted, ctx.max_length)
@@ -255,7 +319,9 @@ def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> 
         wrong = [p for p in feedback_for(adapter, ds.dev, dev_predicted) if not p["correct"]]
         shown = random.Random(ctx.seed * 11 + rnd).sample(wrong, min(ctx.dev_feedback, len(wrong)))
         update["feedback"] = shown + list(update.get("feedback", []))  # type: ignore[call-overload]
-    test = tasks.evaluate(task, ds.test, predict(net, ds.test, max_length=ctx.max_length))  # reported only, never used to decide
+    test = tasks.evaluate(
+        task, ds.test, predict(net, ds.test, max_length=ctx.max_length)
+    )  # reported only, never used to decide
     eval_seconds = time.perf_counter() - eval_started
     path = run / "student" / f"round-{rnd}"
     model.save(net, path)
@@ -265,12 +331,25 @@ def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> 
         best = {"round": rnd, "score": dev["score"], "path": str(path)}
     # The checkpointed best is kept too: if a crash hits before this node's checkpoint, the rerun
     # starts from that state and, should its training differ (GPU), may keep that best.
-    prune(run / "student", {str(path), str(best["path"]), str(state.get("student_path", "")),
-                            str((state.get("best") or {}).get("path", ""))})
+    prune(
+        run / "student",
+        {
+            str(path),
+            str(best["path"]),
+            str(state.get("student_path", "")),
+            str((state.get("best") or {}).get("path", "")),
+        },
+    )
 
     stats = dict(state.get("stats", {}))
-    node_cost = {"seconds": round(time.perf_counter() - started, 3), "calls": 0, "prompt_tokens": 0, "completion_tokens": 0,
-                 "train_seconds": round(float(train_stats.get("seconds", 0.0)), 3), "eval_seconds": round(eval_seconds, 3)}
+    node_cost: NodeStats = {
+        "seconds": round(time.perf_counter() - started, 3),
+        "calls": 0,
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+        "train_seconds": round(float(cast(float, train_stats.get("seconds", 0.0))), 3),  # fit() times in seconds
+        "eval_seconds": round(eval_seconds, 3),
+    }
     nodes = {**stats.get(str(rnd), {}), "student": node_cost}
     rejected = Counter(s["reason"] for s in batch if s["verdict"] == "rejected")
     from_pool = [s for s in batch if s.get("source") == "pool"]
@@ -278,33 +357,64 @@ def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> 
     pool_tokens = sum(s.get("teacher_tokens", 0) for s in from_pool)
     round_tokens = sum(n.get("prompt_tokens", 0) + n.get("completion_tokens", 0) for n in nodes.values())
     record = RoundRecord(
-        round=rnd, dev=dev, test=test, train=train_stats,
-        accepted=sum(s["verdict"] == "accepted" for s in batch), rejected=dict(rejected),
+        round=rnd,
+        dev=dev,
+        test=test,
+        train=train_stats,
+        accepted=sum(s["verdict"] == "accepted" for s in batch),
+        rejected=dict(rejected),
         hard_accepted=sum(s["verdict"] == "accepted" and s.get("stance") == "hard" for s in batch),
         easy_accepted=sum(s["verdict"] == "accepted" and s.get("stance") == "easy" for s in batch),
-        pool_accepted=pool_accepted, held_out=sum(s.get("noise") == "held_out" for s in from_pool),
+        pool_accepted=pool_accepted,
+        held_out=sum(s.get("noise") == "held_out" for s in from_pool),
         pool_tokens=pool_tokens,
-        **per_accepted(pool_tokens, pool_accepted, round_tokens - pool_tokens,
-                       sum(s["verdict"] == "accepted" for s in batch) - pool_accepted),
-        nodes=nodes, teacher_tokens=teacher_tokens({**stats, str(rnd): nodes}), student_path=str(path),
+        **per_accepted(
+            pool_tokens,
+            pool_accepted,
+            round_tokens - pool_tokens,
+            sum(s["verdict"] == "accepted" for s in batch) - pool_accepted,
+        ),
+        nodes=nodes,
+        teacher_tokens=teacher_tokens({**stats, str(rnd): nodes}),
+        student_path=str(path),
     )
     append_new(run / "samples.jsonl", batch, key="id")
     append_new(run / "rounds.jsonl", [record], key="round")
-    return {**update, "batch": batch, "history": [record], "student_path": str(path), "best": best,
-            "stats": {str(rnd): {"student": node_cost}}}
+    return {
+        **update,
+        "batch": batch,
+        "history": [record],
+        "student_path": str(path),
+        "best": best,
+        "stats": {str(rnd): {"student": node_cost}},
+    }
 
 
-def per_accepted(pool_tokens: int, pool_accepted: int, generated_tokens: int, generated_accepted: int,
-                 ) -> dict[str, float | None]:
+class PerAccepted(TypedDict):
+    """Teacher tokens per accepted sample, the `RoundRecord` and summary fields of that name."""
+
+    tokens_per_accepted_pool: float | None
+    tokens_per_accepted_generated: float | None
+
+
+def per_accepted(
+    pool_tokens: int,
+    pool_accepted: int,
+    generated_tokens: int,
+    generated_accepted: int,
+) -> PerAccepted:
     """Teacher tokens per accepted sample, pool and generated apart (None where none was accepted).
 
     A pool sample costs its labelling call; a generated one everything else the round spent on the
     teacher (analysis, generation, labelling), the price of choosing what to write."""
+
     def per(tokens: int, accepted: int) -> float | None:
         return round(tokens / accepted, 1) if accepted else None
 
-    return {"tokens_per_accepted_pool": per(pool_tokens, pool_accepted),
-            "tokens_per_accepted_generated": per(generated_tokens, generated_accepted)}
+    return {
+        "tokens_per_accepted_pool": per(pool_tokens, pool_accepted),
+        "tokens_per_accepted_generated": per(generated_tokens, generated_accepted),
+    }
 
 
 def finalize(state: State, runtime: Runtime[Context], config: RunnableConfig) -> dict[str, object]:
@@ -327,10 +437,15 @@ def finalize(state: State, runtime: Runtime[Context], config: RunnableConfig) ->
         "rejected": sum(sum(r.get("rejected", {}).values()) for r in history),
         "pool_accepted": sum(r.get("pool_accepted", 0) for r in history),
         "held_out": sum(r.get("held_out", 0) for r in history),
-        **per_accepted(sum(r.get("pool_tokens", 0) for r in history), sum(r.get("pool_accepted", 0) for r in history),
-                       teacher_tokens(state.get("stats", {})) - sum(r.get("pool_tokens", 0) for r in history),
-                       sum(r.get("accepted", 0) - r.get("pool_accepted", 0) for r in history)),
-        "seconds": round(sum(n.get("seconds", 0.0) for nodes in state.get("stats", {}).values() for n in nodes.values()), 1),
+        **per_accepted(
+            sum(r.get("pool_tokens", 0) for r in history),
+            sum(r.get("pool_accepted", 0) for r in history),
+            teacher_tokens(state.get("stats", {})) - sum(r.get("pool_tokens", 0) for r in history),
+            sum(r.get("accepted", 0) - r.get("pool_accepted", 0) for r in history),
+        ),
+        "seconds": round(
+            sum(n.get("seconds", 0.0) for nodes in state.get("stats", {}).values() for n in nodes.values()), 1
+        ),
         "model": str(run / "model"),
     }
     write_json(run / "summary.json", summary)

@@ -26,7 +26,8 @@ from evokd.task import Task
 
 DROPPED = "dropped_by_reviewer"
 HOW = {
-    "analysis": 'Resume with "approve", or {"analysis": {"summary": "...", "weaknesses": [{"label": "...", "pattern": "..."}]}}.',
+    "analysis": 'Resume with "approve", or '
+    '{"analysis": {"summary": "...", "weaknesses": [{"label": "...", "pattern": "..."}]}}.',
     "samples": 'Resume with "approve", or {"drop": ["<sample id>", ...]} to reject samples.',
 }
 
@@ -37,7 +38,9 @@ class ReviewError(ValueError):
 
 def approves(answer: object) -> bool:
     """True for the answers that mean "go on unchanged"."""
-    return answer in (None, True, "", {}) or (isinstance(answer, str) and answer.strip().lower() in ("approve", "ok", "y", "yes"))
+    return answer in (None, True, "", {}) or (
+        isinstance(answer, str) and answer.strip().lower() in ("approve", "ok", "y", "yes")
+    )
 
 
 def reviewed_analysis(analysis: dict[str, object], answer: object, labels: tuple[str, ...]) -> dict[str, object]:
@@ -49,7 +52,9 @@ def reviewed_analysis(analysis: dict[str, object], answer: object, labels: tuple
     try:
         edited = Analysis.model_validate(answer["analysis"])
     except ValidationError as e:
-        raise ReviewError(f"edited analysis: {e.errors()[0]['loc']} {e.errors()[0]['msg']}. {HOW['analysis']}") from None
+        raise ReviewError(
+            f"edited analysis: {e.errors()[0]['loc']} {e.errors()[0]['msg']}. {HOW['analysis']}"
+        ) from None
     if unknown := sorted({w.label for w in edited.weaknesses} - set(labels)):
         raise ReviewError(f"edited analysis: unknown label(s) {', '.join(unknown)}; use {', '.join(labels)}")
     return {**edited.model_dump(), "status": analysis.get("status", "ok"), "review": "edited"}
@@ -84,8 +89,13 @@ def review_analysis(state: State, runtime: Runtime[Context]) -> dict[str, object
     if "analysis" not in ctx.review:
         return {}
     labels = Task.from_dict(state["task"]).labels
-    question = {"review": "analysis", "round": state["round"], "labels": list(labels),
-                "analysis": state.get("analysis", {}), "how": HOW["analysis"]}
+    question = {
+        "review": "analysis",
+        "round": state["round"],
+        "labels": list(labels),
+        "analysis": state.get("analysis", {}),
+        "how": HOW["analysis"],
+    }
     return {"analysis": ask(question, lambda a: reviewed_analysis(state.get("analysis", {}), a, labels))}
 
 
@@ -95,8 +105,11 @@ def review_samples(state: State, runtime: Runtime[Context]) -> dict[str, object]
     if "samples" not in ctx.review:
         return {}
     batch = state.get("batch", [])
-    shown = [{k: s[k] for k in ("id", "stance", "weakness", "label", "entities", "text") if k in s}
-             for s in batch if s.get("verdict") == "accepted"]
+    shown = [
+        {k: s[k] for k in ("id", "stance", "weakness", "label", "entities", "text") if k in s}
+        for s in batch
+        if s.get("verdict") == "accepted"
+    ]
     if not shown:  # nothing the student would train on: no reason to make anyone wait
         return {}
     question = {"review": "samples", "round": state["round"], "samples": shown, "how": HOW["samples"]}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, cast
 
 from langgraph.runtime import Runtime
 
@@ -28,8 +28,12 @@ def stop_reason(history: list[RoundRecord], tokens: int, best_round: int, ctx: C
 
 def reason_for(state: State, ctx: Context) -> str | None:
     """`stop_reason` read off the state (dev scores only: test labels never steer the loop)."""
-    return stop_reason(state.get("history", []), teacher_tokens(state.get("stats", {})),
-                       int(state.get("best", {}).get("round", 0)), ctx)  # type: ignore[arg-type]
+    return stop_reason(
+        state.get("history", []),
+        teacher_tokens(state.get("stats", {})),
+        int(cast(int, state.get("best", {}).get("round", 0))),  # the student node stores the best round as an int
+        ctx,
+    )
 
 
 def route(state: State, runtime: Runtime[Context]) -> Literal["selector", "analyst", "finalize"]:

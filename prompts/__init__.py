@@ -14,8 +14,7 @@ AGENTS = ("analyst", "generator", "critic")
 # The placeholders each agent fills in. A prompt must use every required one and no others.
 PLACEHOLDERS: dict[str, frozenset[str]] = {
     "analyst": frozenset({"task", "labels", "wrong", "correct", "pool"}),
-    "generator": frozenset({"task", "labels", "analysis", "examples", "label", "stance", "weakness", "avoid",
-                            "words"}),
+    "generator": frozenset({"task", "labels", "analysis", "examples", "label", "stance", "weakness", "avoid", "words"}),
     "critic": frozenset({"task", "labels", "text"}),
     # Benchmark baselines (benchmarks/), not loop agents: label-conditioned writing and seed rewriting.
     "static": frozenset({"task", "labels", "examples", "label", "avoid", "words"}),
@@ -59,7 +58,9 @@ def check(agent: str, text: str, source: str) -> None:
     except ValueError as e:  # pragma: no cover - get_identifiers skips invalid ones
         raise PromptError(f"{source}: {e}") from None
     if not Template(text).is_valid():
-        raise PromptError(f"{source}: a '$' is not followed by a placeholder name; write '$$' for a literal dollar sign")
+        raise PromptError(
+            f"{source}: a '$' is not followed by a placeholder name; write '$$' for a literal dollar sign"
+        )
     unknown = used - PLACEHOLDERS[agent]
     missing = PLACEHOLDERS[agent] - OPTIONAL[agent] - used
     if unknown:

@@ -63,12 +63,18 @@ def run_rank(job: Job) -> dict[str, Any]:
         student = model.load(job.student_dir, job.head, device=f"cuda:{local}" if cuda else "cpu")
         stats = train(student, job.examples, job.cfg, balance_by=job.balance_by, dev_score=job.dev_score)
         # Every rank must end with the same weights; a checksum per rank, gathered, shows it.
-        checksum = torch.tensor([sum(float(p.double().sum()) for p in student.model.parameters())],
-                                dtype=torch.float64, device=student.device)
+        checksum = torch.tensor(
+            [sum(float(p.double().sum()) for p in student.model.parameters())],
+            dtype=torch.float64,
+            device=student.device,
+        )
         sums = [torch.zeros_like(checksum) for _ in range(dist.get_world_size())]
         dist.all_gather(sums, checksum)
-        stats.update(world_size=dist.get_world_size(), param_checksums=[float(t.item()) for t in sums],
-                     backend=dist.get_backend())
+        stats.update(
+            world_size=dist.get_world_size(),
+            param_checksums=[float(t.item()) for t in sums],
+            backend=dist.get_backend(),
+        )
         if dist.get_rank() == 0:
             model.save(student, job.out_dir)
         dist.barrier()

@@ -33,7 +33,7 @@ def span_scores(types: Sequence[str], gold: list[Sequence[str]], pred: list[Sequ
     """Strict IOB2 micro span scores, and per-type scores for every task type (absent ones as zeros)."""
     y_true = [list(t) for t in gold]
     y_pred = [list(p) for p in pred]
-    for i, (t, p) in enumerate(zip(y_true, y_pred)):
+    for i, (t, p) in enumerate(zip(y_true, y_pred, strict=True)):
         if len(t) != len(p):
             raise ValueError(f"sentence {i}: {len(t)} gold tags but {len(p)} predicted")
     found: dict[str, tuple] = {}
@@ -43,7 +43,8 @@ def span_scores(types: Sequence[str], gold: list[Sequence[str]], pred: list[Sequ
         # in type and boundaries; the lenient conlleval default would count an I- without B- as a span.
         kw = {"scheme": IOB2, "zero_division": 0}
         micro = span_prfs(y_true, y_pred, average="micro", **kw)[:3]
-        found = dict(zip(unique_labels(y_true, y_pred, IOB2), zip(*span_prfs(y_true, y_pred, average=None, **kw))))
+        per_type = zip(*span_prfs(y_true, y_pred, average=None, **kw), strict=True)  # one row per label, in label order
+        found = dict(zip(unique_labels(y_true, y_pred, IOB2), per_type, strict=True))
     return {
         "span_f1": round(float(micro[2]), 4),
         "precision": round(float(micro[0]), 4),

@@ -134,8 +134,10 @@ def saved_head(folder: str | Path) -> Head:
     architecture = " ".join(config.get("architectures") or [])
     per_token = next((per for suffix, per in HEADS.items() if architecture.endswith(suffix)), None)
     if per_token is None:
-        raise StudentError(f"{folder}: a model without a classification head ({architecture or 'no architectures'}); "
-                           f"give a run folder or a model saved by 'evokd run'")
+        raise StudentError(
+            f"{folder}: a model without a classification head ({architecture or 'no architectures'}); "
+            f"give a run folder or a model saved by 'evokd run'"
+        )
     names = tuple(label for _, label in sorted((int(i), label) for i, label in (config.get("id2label") or {}).items()))
     return Head(names, per_token)
 

@@ -12,6 +12,7 @@ import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from transformers import BatchEncoding
@@ -71,8 +72,16 @@ def train(
     """
     n = len(examples)
     if n == 0:  # nothing to learn: leave the weights alone; loss 0.0 (not NaN) keeps the stats JSON-safe
-        return {"steps": 0, "epochs": 0, "loss": 0.0, "seconds": 0.0, "samples_per_s": 0.0, "examples": 0,
-                "epoch": 0, "dev": None}
+        return {
+            "steps": 0,
+            "epochs": 0,
+            "loss": 0.0,
+            "seconds": 0.0,
+            "samples_per_s": 0.0,
+            "examples": 0,
+            "epoch": 0,
+            "dev": None,
+        }
     if balance_by is not None and len(balance_by) != n:
         raise ValueError(f"balance_by has {len(balance_by)} class keys for {n} examples")
     t0 = time.perf_counter()
@@ -114,7 +123,9 @@ def train(
         losses = []
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
-            batch = collate([enc["input_ids"][i] for i in idx], _pad_id(student), [labels[i] for i in idx])
+            # A slice of `labels` has its kind: all class ids or all tag-id rows.
+            batch_labels = cast("list[int] | list[list[int]]", [labels[i] for i in idx])
+            batch = collate([enc["input_ids"][i] for i in idx], _pad_id(student), batch_labels)
             for group in optimizer.param_groups:
                 group["lr"] = cfg.lr * lr_factor(step, total, warmup)
             with _autocast(device):
@@ -302,7 +313,7 @@ def tags_from_subtokens(
 ) -> list[str]:
     """One tag per word, read from its first sub-token; words truncated away get O."""
     tags, prev = ["O"] * n_words, None
-    for w, t in zip(word_ids, subtoken_ids):
+    for w, t in zip(word_ids, subtoken_ids, strict=True):
         if w is not None and w != prev:
             tags[w] = tag_names[t]
         prev = w

@@ -57,7 +57,9 @@ def edit_analysis(analysis: dict, reply: str) -> dict:
         return {**analysis, "weaknesses": [*weaknesses, {"label": label, "pattern": pattern}]}
     if command == "summary" and rest.strip():
         return {**analysis, "summary": rest.strip()}
-    raise ReviewError("reply with Enter (approve), 'drop N ...', 'add LABEL: PATTERN', 'summary TEXT' or a JSON analysis")
+    raise ReviewError(
+        "reply with Enter (approve), 'drop N ...', 'add LABEL: PATTERN', 'summary TEXT' or a JSON analysis"
+    )
 
 
 def _ask_analysis(question: dict, read: Read, show: Show) -> object:

@@ -15,6 +15,7 @@ import dataclasses
 import importlib
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any
 
 from evokd.settings import REVIEWS, Context, Review, add_flags
 
@@ -84,7 +85,8 @@ def context_from_args(args: argparse.Namespace, run_dir: Path) -> Context:
     from evokd.data.registry import resolve_data, task_kind
 
     flagged = (f.name for f in dataclasses.fields(Context) if f.metadata.get("flag"))
-    values = {name: getattr(args, name) for name in flagged if getattr(args, name, None) is not None}
+    # argparse values are untyped; each flag's type and choices match its Context field.
+    values: dict[str, Any] = {name: getattr(args, name) for name in flagged if getattr(args, name, None) is not None}
     # Paths are made absolute: run.json and the checkpointed state keep them, and `evokd resume` may run elsewhere.
     run_dir = run_dir.resolve()
     if Path(args.data).exists():  # else a bundled name
@@ -95,12 +97,13 @@ def context_from_args(args: argparse.Namespace, run_dir: Path) -> Context:
         values["student"] = str(Path(values["student"]).resolve())
     values["task"] = args.task or task_kind(resolve_data(args.data))
     texts = prompts.load(values["task"], dict(_agent_file(p) for p in args.prompt), args.prompts)
+    prompt_fields: dict[str, Any] = {f"{agent}_prompt": text for agent, text in texts.items()}  # str fields by name
     return Context(
         **values,
         run_dir=str(run_dir),
         cache="" if args.no_cache else str(run_dir / "teacher_cache.sqlite"),
         review=_reviews(args.review),
-        **{f"{agent}_prompt": text for agent, text in texts.items()},
+        **prompt_fields,
     )
 
 

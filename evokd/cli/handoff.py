@@ -24,20 +24,28 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("predict", help="label a file of texts with a trained student (a run folder or model folder)")
     p.add_argument("model", metavar="MODEL_OR_RUN")
-    p.add_argument("--input", required=True, metavar="FILE",
-                   help="texts: .txt (one per line), .jsonl, .csv, .parquet, or a datasets folder")
+    p.add_argument(
+        "--input",
+        required=True,
+        metavar="FILE",
+        help="texts: .txt (one per line), .jsonl, .csv, .parquet, or a datasets folder",
+    )
     p.add_argument("--output", default=None, metavar="FILE", help=".jsonl or .csv (default: JSONL on stdout)")
     p.add_argument("--text-column", default="text", help="the column (key) holding the text in JSONL, CSV, Parquet")
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--max-length", type=int, default=None,
-                   help="sub-tokens per text (default: the run's --max-length, else 128)")
+    p.add_argument(
+        "--max-length", type=int, default=None, help="sub-tokens per text (default: the run's --max-length, else 128)"
+    )
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     e = sub.add_parser("export", help="write a run's accepted training data with a dataset card")
     e.add_argument("run_dir")
     e.add_argument("--format", choices=FORMATS, default="jsonl")
     e.add_argument("--out", default="", help="folder to write (default RUN_DIR/export-<format>)")
-    e.add_argument("--include-rejected", action="store_true",
-                   help="add the samples the Critic rejected, with their reasons (to audit the teacher)")
+    e.add_argument(
+        "--include-rejected",
+        action="store_true",
+        help="add the samples the Critic rejected, with their reasons (to audit the teacher)",
+    )
     p.set_defaults(handler=cmd_predict)
     e.set_defaults(handler=cmd_export)
 
@@ -50,14 +58,30 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
     max_length = args.max_length or _run_max_length(Path(args.model))
-    with Progress(TextColumn("predicting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=console, transient=True) as bar:
+    with Progress(
+        TextColumn("predicting"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
         task = bar.add_task("predict", total=None)
-        stats = predict_file(args.model, args.input, args.output, args.text_column, args.batch_size, max_length,
-                             args.device, progress=lambda done, total: bar.update(task, completed=done, total=total))
+        stats = predict_file(
+            args.model,
+            args.input,
+            args.output,
+            args.text_column,
+            args.batch_size,
+            max_length,
+            args.device,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
     where = args.output or "stdout"
-    console.print(f"{stats['texts']:,} texts in {stats['seconds']:.2f} s: {stats['texts_per_s']:,.1f} texts/s "
-                  f"on {stats['device']} (model loaded in {stats['load_seconds']:.1f} s) → {where}")
+    console.print(
+        f"{stats['texts']:,} texts in {stats['seconds']:.2f} s: {stats['texts_per_s']:,.1f} texts/s "
+        f"on {stats['device']} (model loaded in {stats['load_seconds']:.1f} s) → {where}"
+    )
     return 0
 
 
@@ -67,8 +91,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     out = Path(args.out or Path(args.run_dir) / f"export-{args.format}")
     counts = export(args.run_dir, out, args.format, include_rejected=args.include_rejected)
-    console.print(f"exported {sum(counts.values()):,} rows ({', '.join(f'{k} {v}' for k, v in counts.items())}) "
-                  f"as {args.format} → {out}")
+    console.print(
+        f"exported {sum(counts.values()):,} rows ({', '.join(f'{k} {v}' for k, v in counts.items())}) "
+        f"as {args.format} → {out}"
+    )
     return 0
 
 

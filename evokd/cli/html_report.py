@@ -76,14 +76,25 @@ def render(view: RunView) -> str:
     """The whole page."""
     task = Task.from_dict(view.task)
     title = f"EvoKD run {Path(view.run_dir).name}"
-    body = [header(view, task), curves(view), samples_per_round(view), hard_easy(view), labels(view, task),
-            analyses(view), sample_table(view), prompts_and_settings(view)]
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
-            f'<meta name="viewport" content="width=device-width,initial-scale=1"><style>{CSS}</style></head>'
-            f'<body><main>{"".join(body)}</main><script>{SCRIPT}</script></body></html>')
+    body = [
+        header(view, task),
+        curves(view),
+        samples_per_round(view),
+        hard_easy(view),
+        labels(view, task),
+        analyses(view),
+        sample_table(view),
+        prompts_and_settings(view),
+    ]
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        f'<meta name="viewport" content="width=device-width,initial-scale=1"><style>{CSS}</style></head>'
+        f"<body><main>{''.join(body)}</main><script>{SCRIPT}</script></body></html>"
+    )
 
 
 # ----- plots -----
+
 
 def figure(fig: object, alt: str) -> str:
     """A matplotlib figure as an embedded PNG."""
@@ -96,7 +107,7 @@ def figure(fig: object, alt: str) -> str:
     return f'<figure><img alt="{escape(alt)}" src="data:image/png;base64,{data}"></figure>'
 
 
-def _plt():  # type: ignore[no-untyped-def]
+def _plt():
     """pyplot on the file-only backend (no display needed)."""
     import matplotlib
 
@@ -143,7 +154,7 @@ def samples_per_round(view: RunView) -> str:
     rounds = [r["round"] for r in records]
     fig, ax = plt.subplots(figsize=(11, 3.4))
     bottom = [0] * len(records)
-    layers = [("accepted", [r.get("accepted", 0) for r in records], "#2da44e")]
+    layers: list[tuple[str, list[int], str | None]] = [("accepted", [r.get("accepted", 0) for r in records], "#2da44e")]
     layers += [(f"rejected: {k}", [r.get("rejected", {}).get(k, 0) for r in records], None) for k in reasons]
     for name, values, color in layers:
         ax.bar(rounds, values, bottom=bottom, label=name, color=color, width=0.6)
@@ -151,12 +162,17 @@ def samples_per_round(view: RunView) -> str:
     ax.set(xlabel="round", ylabel="samples", title="accepted and rejected samples per round", xticks=rounds)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=9)
     ax.grid(axis="y", alpha=0.3)
-    rows = "".join(f'<tr><td class="num">{r["round"]}</td><td class="num">{r.get("accepted", 0)}</td>'
-                   f'<td class="num">{r.get("pool_accepted", 0)}</td><td>{escape(rejected_text(r))}</td>'
-                   f'<td class="num">{escape(per_accepted_text(r))}</td></tr>' for r in records)
-    table = ('<table><thead><tr><th class="num">round</th><th class="num">accepted</th><th class="num">from the pool'
-             '</th><th>rejected (by reason)</th><th class="num">teacher tokens per accepted sample (pool · generated)'
-             f'</th></tr></thead><tbody>{rows}</tbody></table>')
+    rows = "".join(
+        f'<tr><td class="num">{r["round"]}</td><td class="num">{r.get("accepted", 0)}</td>'
+        f'<td class="num">{r.get("pool_accepted", 0)}</td><td>{escape(rejected_text(r))}</td>'
+        f'<td class="num">{escape(per_accepted_text(r))}</td></tr>'
+        for r in records
+    )
+    table = (
+        '<table><thead><tr><th class="num">round</th><th class="num">accepted</th><th class="num">from the pool'
+        '</th><th>rejected (by reason)</th><th class="num">teacher tokens per accepted sample (pool · generated)'
+        f"</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
     return _section("Samples per round", figure(fig, "accepted and rejected samples per round") + table)
 
 
@@ -180,18 +196,27 @@ def hard_easy(view: RunView) -> str:
         rates = [sum(fooled(s, view.adapter) for s in p) / len(p) if p else float("nan") for p in per_round]
         errors.plot(rounds, rates, "o-", label=stance, color=color)
         total = [s for p in per_round for s in p]
-        rows.append(f'<tr><td>{stance}</td><td class="num">{len(total)}</td>'
-                    f'<td class="num">{sum(fooled(s, view.adapter) for s in total)}</td>'
-                    f'<td class="num">{sum(fooled(s, view.adapter) for s in total) / len(total) if total else 0:.0%}</td></tr>')
+        rows.append(
+            f'<tr><td>{stance}</td><td class="num">{len(total)}</td>'
+            f'<td class="num">{sum(fooled(s, view.adapter) for s in total)}</td>'
+            f'<td class="num">{sum(fooled(s, view.adapter) for s in total) / len(total) if total else 0:.0%}</td></tr>'
+        )
     counts.set(xlabel="round", ylabel="accepted samples", title="accepted hard vs easy samples", xticks=rounds)
-    errors.set(xlabel="round", ylabel="share the student got wrong", title="student errors before training on them",
-               xticks=rounds, ylim=(-0.05, 1.3))
+    errors.set(
+        xlabel="round",
+        ylabel="share the student got wrong",
+        title="student errors before training on them",
+        xticks=rounds,
+        ylim=(-0.05, 1.3),
+    )
     counts.set_ylim(0, counts.get_ylim()[1] * 1.3)  # room for the legend above the bars
     for ax in (counts, errors):
         ax.grid(alpha=0.3)
         ax.legend(loc="upper left", ncol=2)
-    table = ('<table><thead><tr><th>stance</th><th class="num">accepted</th><th class="num">student wrong</th>'
-             f'<th class="num">share</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+    table = (
+        '<table><thead><tr><th>stance</th><th class="num">accepted</th><th class="num">student wrong</th>'
+        f'<th class="num">share</th></tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    )
     return _section("Hard vs easy", figure(fig, "hard vs easy samples") + table)
 
 
@@ -211,16 +236,21 @@ def labels(view: RunView, task: Task) -> str:
     best = (view.summary or {}).get("best_round", view.rounds[-1]["round"])
     record = next((r for r in view.rounds if r["round"] == best), view.rounds[-1])
     rows = "".join(
-        f"<tr><td>{escape(label)}</td>" + "".join(f'<td class="num">{s.get(k, 0):.3f}</td>' for k in ("precision", "recall", "f1"))
+        f"<tr><td>{escape(label)}</td>"
+        + "".join(f'<td class="num">{s.get(k, 0):.3f}</td>' for k in ("precision", "recall", "f1"))
         + f'<td class="num">{s.get("support", 0)}</td></tr>'
-        for label in task.labels for s in [per_label(record).get(label, {})]
+        for label in task.labels
+        for s in [per_label(record).get(label, {})]
     )
-    table = (f'<p class="muted">Round {record["round"]} (dev):</p><table><thead><tr><th>{what}</th><th class="num">precision</th>'
-             f'<th class="num">recall</th><th class="num">F1</th><th class="num">support</th></tr></thead><tbody>{rows}</tbody></table>')
+    table = (
+        f'<p class="muted">Round {record["round"]} (dev):</p><table><thead><tr><th>{what}</th><th class="num">precision</th>'
+        f'<th class="num">recall</th><th class="num">F1</th><th class="num">support</th></tr></thead><tbody>{rows}</tbody></table>'
+    )
     return _section(f"Scores per {what}", figure(fig, f"dev F1 per {what}") + table)
 
 
 # ----- text sections -----
+
 
 def _section(title: str, content: str, anchor: str = "") -> str:
     """A titled block of the page."""
@@ -233,26 +263,38 @@ def header(view: RunView, task: Task) -> str:
     s, settings = view.summary or {}, view.settings
     facts = [("task", f"{task.kind} · {len(task.labels)} labels"), ("status", view.status().split(";")[0])]
     if s:
-        facts += [(f"best dev {view.metric}", f"{s['dev']['score']:.4f} (round {s['best_round']})"),
-                  (f"test {view.metric}", f"{s['test']['score']:.4f}"),
-                  ("seed-only test", f"{s['seed_only']['test']['score']:.4f}"),
-                  ("teacher tokens", f"{s['teacher_tokens']:,}"),
-                  ("samples accepted / rejected", f"{s['accepted']} / {s['rejected']}"),
-                  ("tokens per accepted sample (pool · generated)", per_accepted_text(s)),
-                  ("time", f"{s.get('seconds', 0):.0f} s")]
+        facts += [
+            (f"best dev {view.metric}", f"{s['dev']['score']:.4f} (round {s['best_round']})"),
+            (f"test {view.metric}", f"{s['test']['score']:.4f}"),
+            ("seed-only test", f"{s['seed_only']['test']['score']:.4f}"),
+            ("teacher tokens", f"{s['teacher_tokens']:,}"),
+            ("samples accepted / rejected", f"{s['accepted']} / {s['rejected']}"),
+            ("tokens per accepted sample (pool · generated)", per_accepted_text(s)),
+            ("time", f"{s.get('seconds', 0):.0f} s"),
+        ]
     elif view.rounds:
         last = view.rounds[-1]
-        facts += [(f"dev {view.metric} (round {last['round']})", f"{last['dev']['score']:.4f}"),
-                  ("teacher tokens", f"{last.get('teacher_tokens', 0):,}")]
+        facts += [
+            (f"dev {view.metric} (round {last['round']})", f"{last['dev']['score']:.4f}"),
+            ("teacher tokens", f"{last.get('teacher_tokens', 0):,}"),
+        ]
     # folders show their last part; the full path is in the tooltip
-    facts += [("data", Path(str(settings.get("data", "?"))).name), ("teacher", str(settings.get("teacher_model") or "server default")),
-              ("student", Path(str(settings.get("student") or "bundled MiniLM")).name), ("shots", str(settings.get("shots", "?")))]
+    facts += [
+        ("data", Path(str(settings.get("data", "?"))).name),
+        ("teacher", str(settings.get("teacher_model") or "server default")),
+        ("student", Path(str(settings.get("student") or "bundled MiniLM")).name),
+        ("shots", str(settings.get("shots", "?"))),
+    ]
     full = {"data": settings.get("data", ""), "student": settings.get("student", "")}
-    cards = "".join(f'<div class="fact" title="{escape(str(full.get(k, v)))}"><span class="muted">{escape(k)}</span><b>{escape(v)}</b></div>'
-                    for k, v in facts)
-    return (f"<header><h1>EvoKD run <code>{escape(Path(view.run_dir).name)}</code></h1>"
-            f'<div class="muted">labels: {escape(", ".join(task.labels))} · {view.checkpoints} checkpoints · '
-            f"{escape(view.run_dir)}</div><div class=\"facts\">{cards}</div></header>")
+    cards = "".join(
+        f'<div class="fact" title="{escape(str(full.get(k, v)))}"><span class="muted">{escape(k)}</span><b>{escape(v)}</b></div>'
+        for k, v in facts
+    )
+    return (
+        f"<header><h1>EvoKD run <code>{escape(Path(view.run_dir).name)}</code></h1>"
+        f'<div class="muted">labels: {escape(", ".join(task.labels))} · {view.checkpoints} checkpoints · '
+        f'{escape(view.run_dir)}</div><div class="facts">{cards}</div></header>'
+    )
 
 
 def analyses(view: RunView) -> str:
@@ -262,40 +304,72 @@ def analyses(view: RunView) -> str:
     items = []
     for rnd, a in sorted(view.analyses.items()):
         note = f" · {a['review']} by a reviewer" if a.get("review") else ""
-        weak = "".join(f"<li><b>{escape(str(w['label']))}</b>: {escape(str(w['pattern']))}</li>" for w in a.get("weaknesses", []))
-        items.append(f'<h3>Round {rnd} <span class="muted">({escape(str(a.get("status", "ok")) + note)})</span></h3>'
-                     f'<p>{escape(str(a.get("summary", "")))}</p><ul class="weak">{weak}</ul>')
+        weak = "".join(
+            f"<li><b>{escape(str(w['label']))}</b>: {escape(str(w['pattern']))}</li>" for w in a.get("weaknesses", [])
+        )
+        items.append(
+            f'<h3>Round {rnd} <span class="muted">({escape(str(a.get("status", "ok")) + note)})</span></h3>'
+            f'<p>{escape(str(a.get("summary", "")))}</p><ul class="weak">{weak}</ul>'
+        )
     return _section("Analyses", "".join(items))
 
 
 def sample_table(view: RunView) -> str:
     """Every sample (generated or from the pool) with its lineage, filterable by text and verdict."""
-    cols = ("id", "round", "source", "stance", "weakness targeted", "requested", "label", "verdict", "student said (before)",
-            "tokens", "text")
+    cols = (
+        "id",
+        "round",
+        "source",
+        "stance",
+        "weakness targeted",
+        "requested",
+        "label",
+        "verdict",
+        "student said (before)",
+        "tokens",
+        "text",
+    )
     rows = []
     for s in view.samples:
         verdict = str(s.get("verdict", ""))
         shown = verdict + (f" ({s['reason']})" if s.get("reason") else "")
         before = view.adapter.show_prediction(s) + (" ✗" if "predicted" in s and fooled(s, view.adapter) else "")
-        cells = [s["id"], s["round"], lineage(s), s.get("stance", ""), s.get("weakness", ""), s.get("requested", ""),
-                 view.adapter.show_label(s)]
-        rows.append(f'<tr data-verdict="{escape(verdict)}">' + "".join(f"<td>{escape(str(c))}</td>" for c in cells)
-                    + f'<td><span class="badge {escape(verdict)}">{escape(shown)}</span></td><td>{escape(before)}</td>'
-                    f'<td class="num">{s.get("teacher_tokens", 0)}</td><td>{escape(str(s.get("text", "")))}</td></tr>')
+        cells = [
+            s["id"],
+            s["round"],
+            lineage(s),
+            s.get("stance", ""),
+            s.get("weakness", ""),
+            s.get("requested", ""),
+            view.adapter.show_label(s),
+        ]
+        rows.append(
+            f'<tr data-verdict="{escape(verdict)}">'
+            + "".join(f"<td>{escape(str(c))}</td>" for c in cells)
+            + f'<td><span class="badge {escape(verdict)}">{escape(shown)}</span></td><td>{escape(before)}</td>'
+            f'<td class="num">{s.get("teacher_tokens", 0)}</td><td>{escape(str(s.get("text", "")))}</td></tr>'
+        )
     counts = Counter(str(s.get("verdict", "")) for s in view.samples)
     options = "".join(f'<option value="{escape(v)}">{escape(v)} ({n})</option>' for v, n in sorted(counts.items()))
-    head = "".join(f'<th{" class=num" if c in ("round", "tokens") else ""}>{escape(c)}</th>' for c in cols)
-    controls = (f'<div class="controls"><input id="q" type="search" placeholder="search samples (text, label, weakness, id ...)">'
-                f'<select id="verdict"><option value="">all verdicts</option>{options}</select>'
-                f'<span id="count" class="muted">{len(view.samples)} samples</span></div>')
+    head = "".join(f"<th{' class=num' if c in ('round', 'tokens') else ''}>{escape(c)}</th>" for c in cols)
+    controls = (
+        f'<div class="controls"><input id="q" type="search" placeholder="search samples (text, label, weakness, id ...)">'
+        f'<select id="verdict"><option value="">all verdicts</option>{options}</select>'
+        f'<span id="count" class="muted">{len(view.samples)} samples</span></div>'
+    )
     table = f'<div class="scroll"><table id="samples"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
     return _section("Samples", controls + table, anchor="sample-table")
 
 
 def prompts_and_settings(view: RunView) -> str:
     """The prompt texts and settings the run used, folded."""
-    prompts = "".join(f"<details><summary>{escape(agent)} prompt</summary><pre>{escape(text)}</pre></details>"
-                      for agent, text in view.prompts.items())
+    prompts = "".join(
+        f"<details><summary>{escape(agent)} prompt</summary><pre>{escape(text)}</pre></details>"
+        for agent, text in view.prompts.items()
+    )
     settings = {k: v for k, v in view.settings.items() if not k.endswith("_prompt")}
-    return _section("Prompts and settings", prompts + f"<details><summary>settings (run.json)</summary>"
-                    f"<pre>{escape(json.dumps(settings, indent=2, ensure_ascii=False))}</pre></details>")
+    return _section(
+        "Prompts and settings",
+        prompts + f"<details><summary>settings (run.json)</summary>"
+        f"<pre>{escape(json.dumps(settings, indent=2, ensure_ascii=False))}</pre></details>",
+    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
@@ -20,6 +21,9 @@ from rich.text import Text
 
 from evokd.task import Task
 from evokd.tasks import TaskAdapter, adapter_for
+
+if TYPE_CHECKING:  # only for annotations: langchain is imported when a checkpoint is read
+    from langchain_core.runnables import RunnableConfig
 
 
 class RunNotFound(ValueError):
@@ -57,7 +61,10 @@ class RunView:
         """Finished (and why), paused at a review, or stopped before a node."""
         if self.waiting:
             q = self.waiting[0]
-            return f"paused: waiting for a review of the {q['review']} (round {q['round']}); answer with 'evokd resume {self.run_dir}'"
+            return (
+                f"paused: waiting for a review of the {q['review']} (round {q['round']}); "
+                f"answer with 'evokd resume {self.run_dir}'"
+            )
         if self.next:
             return f"stopped before {', '.join(self.next)}; continue with 'evokd resume {self.run_dir}'"
         return f"finished: {(self.summary or {}).get('stop_reason', '?')}"
@@ -78,7 +85,7 @@ def load_run(run_dir: str | Path) -> RunView:
         if latest is None:
             raise RunNotFound(f"{run}: the checkpoint database is empty")
         thread = str(latest.config["configurable"]["thread_id"])  # whatever the folder is called now
-        cfg = {"configurable": {"thread_id": thread}}
+        cfg: RunnableConfig = {"configurable": {"thread_id": thread}}
         app = build_graph().compile(checkpointer=saver)
         state = app.get_state(cfg)
         snapshots = list(app.get_state_history(cfg))[::-1]  # oldest first: later versions overwrite
@@ -91,10 +98,15 @@ def load_run(run_dir: str | Path) -> RunView:
             samples[s["id"]] = s
     settings_file = run / "run.json"
     return RunView(
-        run_dir=str(run), thread_id=thread, task=state.values.get("task", {"kind": "classification", "labels": []}),
-        rounds=list(state.values.get("history", [])), analyses=analyses,
+        run_dir=str(run),
+        thread_id=thread,
+        task=state.values.get("task", {"kind": "classification", "labels": []}),
+        rounds=list(state.values.get("history", [])),
+        analyses=analyses,
         samples=sorted(samples.values(), key=lambda s: (s["round"], int(s["id"].rsplit("-", 1)[-1]))),
-        summary=state.values.get("summary"), next=list(state.next), waiting=[i.value for i in state.interrupts],
+        summary=state.values.get("summary"),
+        next=list(state.next),
+        waiting=[i.value for i in state.interrupts],
         settings=json.loads(settings_file.read_text(encoding="utf-8")) if settings_file.exists() else {},
         prompts={p.stem: p.read_text(encoding="utf-8") for p in sorted((run / "prompts").glob("*.md"))},
         checkpoints=len(snapshots),
@@ -121,6 +133,7 @@ def rejected_text(record: dict) -> str:
 
 def per_accepted_text(record: dict) -> str:
     """Teacher tokens per accepted sample, 'pool · generated' ('-' where none was accepted)."""
+
     def shown(value: object) -> str:
         return "-" if value is None else f"{float(value):.0f}"  # type: ignore[arg-type]
 
@@ -143,15 +156,29 @@ def score_table(rounds: list[dict], title: str) -> Table:
     """Per round: dev/test score, samples accepted (from the pool) and rejected, teacher tokens (in all, and per
     accepted pool and generated sample), seconds (inspect and run's summary)."""
     table = Table(title=title)
-    for col in ("round", "dev", "test", "accepted (hard/easy/pool)", "rejected", "teacher tokens",
-                "tokens/accepted (pool · gen)", "seconds"):
+    for col in (
+        "round",
+        "dev",
+        "test",
+        "accepted (hard/easy/pool)",
+        "rejected",
+        "teacher tokens",
+        "tokens/accepted (pool · gen)",
+        "seconds",
+    ):
         table.add_column(col, justify="right")
     for r in rounds:
         accepted = f"{r.get('hard_accepted', 0)}/{r.get('easy_accepted', 0)}/{r.get('pool_accepted', 0)}"
-        table.add_row(str(r["round"]), f"{r['dev']['score']:.4f}", f"{r['test']['score']:.4f}",
-                      f"{r.get('accepted', 0)} ({accepted})", rejected_text(r), f"{r.get('teacher_tokens', 0):,}",
-                      per_accepted_text(r),
-                      f"{sum(n.get('seconds', 0) for n in r.get('nodes', {}).values()):.1f}")
+        table.add_row(
+            str(r["round"]),
+            f"{r['dev']['score']:.4f}",
+            f"{r['test']['score']:.4f}",
+            f"{r.get('accepted', 0)} ({accepted})",
+            rejected_text(r),
+            f"{r.get('teacher_tokens', 0):,}",
+            per_accepted_text(r),
+            f"{sum(n.get('seconds', 0) for n in r.get('nodes', {}).values()):.1f}",
+        )
     return table
 
 
@@ -180,9 +207,17 @@ def sample_table(samples: list[dict], adapter: TaskAdapter) -> Table:
         table.add_column(col, overflow="fold")
     for s in samples:
         verdict = s.get("verdict", "")
-        cells = (s["id"], lineage(s), s.get("stance", ""), s.get("weakness", ""), str(s.get("requested", "")),
-                 adapter.show_label(s), f"{verdict} ({s['reason']})" if s.get("reason") else verdict,
-                 adapter.show_prediction(s), s.get("text", ""))
+        cells = (
+            s["id"],
+            lineage(s),
+            s.get("stance", ""),
+            s.get("weakness", ""),
+            str(s.get("requested", "")),
+            adapter.show_label(s),
+            f"{verdict} ({s['reason']})" if s.get("reason") else verdict,
+            adapter.show_prediction(s),
+            s.get("text", ""),
+        )
         table.add_row(*map(Text, cells))  # Text: generated text is never read as rich markup
     return table
 
@@ -190,7 +225,9 @@ def sample_table(samples: list[dict], adapter: TaskAdapter) -> Table:
 def show(view: RunView, only_round: int | None, console: Console) -> None:
     """Print the run: status, scores, per-label scores, analyses and samples (one round or all)."""
     labels = ", ".join(Task.from_dict(view.task).labels)
-    console.print(f"[bold]{escape(view.run_dir)}[/] · {view.task.get('kind')} ({escape(labels)}) · {view.checkpoints} checkpoints")
+    console.print(
+        f"[bold]{escape(view.run_dir)}[/] · {view.task.get('kind')} ({escape(labels)}) · {view.checkpoints} checkpoints"
+    )
     console.print(view.status(), markup=False)
     if view.rounds:
         console.print(score_table(view.rounds, f"rounds ({view.metric})"))

@@ -18,22 +18,34 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from evokd.cli.console import console, say, show_progress, show_summary
 from evokd.cli.flags import UsageError, add_endpoint_flags, add_run_flags, context_from_args
 from evokd.settings import Context, endpoint_defaults
 
+if TYPE_CHECKING:  # only for annotations: the CLI imports langchain and langgraph lazily, when a run starts
+    from langchain_core.runnables import RunnableConfig
+    from langgraph.types import Command
+
+    from evokd.state import State
+
 # Fields that are not saved in run.json because they are machine-specific or secret-adjacent.
 EPHEMERAL = ("teacher_url",)
-# Where a run that checkpoints to PostgreSQL records that it does, and its thread (never the URL: it may hold a password).
+# Where a run that checkpoints to PostgreSQL records that it does, and its thread (never the URL: it may hold a
+# password).
 CHECKPOINTER_FILE = "checkpointer.json"
 
 
 def add_checkpointer_flag(p: argparse.ArgumentParser) -> None:
     """``--checkpointer``, shared by run and resume."""
-    p.add_argument("--checkpointer", default="", metavar="URL",
-                   help="postgresql://USER@HOST:PORT/DB to checkpoint on a PostgreSQL server (a run that must "
-                        "resume on another node; needs evokd[postgres]); default: SQLite in the run folder")
+    p.add_argument(
+        "--checkpointer",
+        default="",
+        metavar="URL",
+        help="postgresql://USER@HOST:PORT/DB to checkpoint on a PostgreSQL server (a run that must "
+        "resume on another node; needs evokd[postgres]); default: SQLite in the run folder",
+    )
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -105,7 +117,7 @@ def execute(ctx: Context, run_dir: Path, resume: bool, checkpointer: str = "") -
     from evokd.cli import console_review as review
     from evokd.graph.build import build_graph
 
-    cfg = {"configurable": {"thread_id": thread_of(run_dir)}, "recursion_limit": 10_000}
+    cfg: RunnableConfig = {"configurable": {"thread_id": thread_of(run_dir)}, "recursion_limit": 10_000}
     with open_checkpointer(checkpointer, run_dir) as saver:
         app = build_graph().compile(checkpointer=saver)
         snapshot = app.get_state(cfg)
@@ -114,13 +126,13 @@ def execute(ctx: Context, run_dir: Path, resume: bool, checkpointer: str = "") -
             show_summary(run_dir)
             return 0
         # A run stopped before its first checkpoint has nothing to continue from: it starts afresh.
-        inputs: object = None if resume and snapshot.created_at else {}
+        inputs: State | Command | None = None if resume and snapshot.created_at else {}
         started = time.perf_counter()
         with exit_promptly(run_dir):
             while True:
-                for mode, chunk in app.stream(
-                    inputs, cfg, context=ctx, stream_mode=["updates", "custom"], durability="sync"
-                ):
+                for part in app.stream(inputs, cfg, context=ctx, stream_mode=["updates", "custom"], durability="sync"):
+                    # With a list of stream modes each part is a (mode, chunk) pair; the stubs type it as a chunk.
+                    mode, chunk = cast("tuple[str, dict]", part)
                     show_progress(mode, chunk)
                 paused = app.get_state(cfg).interrupts
                 if not paused:
@@ -186,8 +198,11 @@ def cmd_resume(args: argparse.Namespace) -> int:
     if not (run_dir / "run.json").exists() or not (on_postgres or (run_dir / SQLITE_FILE).exists()):
         raise UsageError(f"{run_dir}: no run.json/checkpoints.sqlite here; give a folder made by 'evokd run'")
     if on_postgres != bool(args.checkpointer):
-        raise UsageError(f"{run_dir} checkpoints to PostgreSQL: give its --checkpointer postgresql://... again"
-                         if on_postgres else f"{run_dir} checkpoints to SQLite in its folder: leave --checkpointer out")
+        raise UsageError(
+            f"{run_dir} checkpoints to PostgreSQL: give its --checkpointer postgresql://... again"
+            if on_postgres
+            else f"{run_dir} checkpoints to SQLite in its folder: leave --checkpointer out"
+        )
     saved = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     chosen = {k: saved.get(k) for k in endpoint_defaults(local=False)}
     with teacher_endpoint(args.teacher_url, args.local_teacher, chosen, say) as endpoint:

@@ -64,8 +64,10 @@ def cmd_teacher_check(args: argparse.Namespace) -> int:
     from evokd.teacher.check import check
 
     if not args.teacher_url:
-        raise UsageError("teacher check: give --teacher-url (or set OPENAI_BASE_URL); evokd run checks the local "
-                         "teacher it starts itself")
+        raise UsageError(
+            "teacher check: give --teacher-url (or set OPENAI_BASE_URL); evokd run checks the local "
+            "teacher it starts itself"
+        )
     model = args.teacher_model or os.environ.get("OPENAI_MODEL", "teacher")
     findings = check(args.teacher_url, model, concurrency=args.concurrency or 4, timeout=args.timeout or 60.0)
     for finding in findings:

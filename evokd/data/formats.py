@@ -75,7 +75,9 @@ def parquet_rows(file: Path) -> list[Row]:
     try:
         table = pq.read_table(file)
     except (pa.ArrowException, OSError) as e:
-        raise DataError(f"{file}: not a readable Parquet file ({_first_line(e)}); write it again with pyarrow or pandas") from None
+        raise DataError(
+            f"{file}: not a readable Parquet file ({_first_line(e)}); write it again with pyarrow or pandas"
+        ) from None
     meta = (table.schema.metadata or {}).get(b"huggingface")
     features = json.loads(meta).get("info", {}).get("features", {}) if meta else {}
     return _numbered(_named(table.to_pylist(), features))
@@ -93,13 +95,17 @@ def saved_splits(folder: Path) -> dict[str, Path] | None:
 def saved_rows(folder: Path) -> list[Row]:
     """The rows of one split saved by `datasets` (``Dataset.save_to_disk``), ClassLabel ids as names."""
     if (splits := saved_splits(folder)) is not None:
-        raise DataError(f"{folder}: a datasets folder with splits {', '.join(splits)}; give one split's folder, "
-                        f"e.g. {folder / next(iter(splits), 'train')}")
+        raise DataError(
+            f"{folder}: a datasets folder with splits {', '.join(splits)}; give one split's folder, "
+            f"e.g. {folder / next(iter(splits), 'train')}"
+        )
     datasets = require("datasets", "reading a datasets folder")
     try:
         ds = datasets.load_from_disk(str(folder))
     except (OSError, ValueError, KeyError) as e:  # missing or foreign files, unreadable state.json
-        raise DataError(f"{folder}: not a folder saved by datasets ({_first_line(e)}); save it with Dataset.save_to_disk") from None
+        raise DataError(
+            f"{folder}: not a folder saved by datasets ({_first_line(e)}); save it with Dataset.save_to_disk"
+        ) from None
     return _numbered(_named(ds.to_list(), ds.features.to_dict()))
 
 
@@ -113,8 +119,9 @@ def read_rows(path: str | Path) -> list[Row]:
     if path.suffix == ".parquet":
         return parquet_rows(path)
     if path.suffix not in TEXT_SUFFIXES:
-        raise DataError(f"{path}: unknown file type {path.suffix or '(none)'}; use {', '.join(TEXT_SUFFIXES)} "
-                        f"or a datasets folder")
+        raise DataError(
+            f"{path}: unknown file type {path.suffix or '(none)'}; use {', '.join(TEXT_SUFFIXES)} or a datasets folder"
+        )
     text = decode(path)
     if path.suffix == ".jsonl":
         return jsonl_rows(path, text)

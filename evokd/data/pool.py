@@ -31,8 +31,10 @@ def pool_values(path: str | Path) -> list[tuple[str, PoolValue]]:
         elif "text" in row or "tokens" in row:
             continue  # a blank text: nothing to label
         else:
-            raise DataError(f"{path}:{n}: no 'text' column (row has: {', '.join(row) or 'none'}); "
-                            f"give each row a text (or, for NER, a 'tokens' list)")
+            raise DataError(
+                f"{path}:{n}: no 'text' column (row has: {', '.join(row) or 'none'}); "
+                f"give each row a text (or, for NER, a 'tokens' list)"
+            )
     if not out:
         raise DataError(f"{path}: the pool holds no texts; give a file with one text per row")
     return out

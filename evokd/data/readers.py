@@ -87,12 +87,13 @@ def load_dataset(path: str | Path, fmt: Format) -> Dataset:
     folder = Path(path)
     if not folder.is_dir():
         raise DataError(
-            f"{folder}: dataset folder not found; give a folder holding train, dev and test files "
-            f"({_accepted(fmt)})"
+            f"{folder}: dataset folder not found; give a folder holding train, dev and test files ({_accepted(fmt)})"
         )
     saved = saved_splits(folder)
-    files = {split: _find_split(folder, split, fmt) if saved is None else _saved_split(folder, saved, split)
-             for split in SPLITS}
+    files = {
+        split: _find_split(folder, split, fmt) if saved is None else _saved_split(folder, saved, split)
+        for split in SPLITS
+    }
     records = {split: _read(file, fmt) for split, file in files.items()}
     labels = tuple(sorted(set().union(*(fmt.labels_in(ex) for _, ex in records["train"]))))
     fmt.check_label_set(labels, files["train"])
@@ -123,8 +124,10 @@ def _saved_split(folder: Path, saved: dict[str, Path], split: str) -> Path:
         if name in saved:
             return saved[name]
     wanted = " or ".join(VALIDATION) if split == "dev" else split
-    raise DataError(f"{folder}: the datasets folder has no {wanted} split (it has: {', '.join(saved) or 'none'}); "
-                    f"add it to the DatasetDict before save_to_disk")
+    raise DataError(
+        f"{folder}: the datasets folder has no {wanted} split (it has: {', '.join(saved) or 'none'}); "
+        f"add it to the DatasetDict before save_to_disk"
+    )
 
 
 def _read(file: Path, fmt: Format) -> list[Record]:

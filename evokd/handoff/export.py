@@ -33,11 +33,16 @@ def rows(run: Path, include_rejected: bool = False) -> tuple[TaskAdapter, list[d
     if not seeds:
         raise DataError(f"{run}: no seeds.jsonl; give a run folder made by 'evokd run' (after its first round)")
     adapter = adapter_for(kind_of(list(enumerate(seeds, 1)), run / "seeds.jsonl"))
-    samples = [s for s in read_jsonl(run / "samples.jsonl")
-               if s.get("verdict") == "accepted" or (include_rejected and s.get("verdict") == "rejected")]
+    samples = [
+        s
+        for s in read_jsonl(run / "samples.jsonl")
+        if s.get("verdict") == "accepted" or (include_rejected and s.get("verdict") == "rejected")
+    ]
     out = [{**adapter.export_row(s), "source": "seed", "round": 0} for s in seeds]
-    out += [{**adapter.export_row(s), "source": s.get("source", "generated"), "round": int(s.get("round", 0))}
-            for s in samples]
+    out += [
+        {**adapter.export_row(s), "source": s.get("source", "generated"), "round": int(s.get("round", 0))}
+        for s in samples
+    ]
     if include_rejected:
         for row, s in zip(out, [{}] * len(seeds) + samples, strict=True):
             row["reason"] = s.get("reason", "") if s.get("verdict") == "rejected" else ""
@@ -56,17 +61,17 @@ def export(run: str | Path, out: str | Path, fmt: str, include_rejected: bool = 
     if fmt == "hf":
         datasets = require("datasets", "export as hf")
         datasets.Dataset.from_list(data).save_to_disk(str(out))
-        files = "a `datasets` folder: `datasets.load_from_disk(\"<this folder>\")`"
+        files = 'a `datasets` folder: `datasets.load_from_disk("<this folder>")`'
     elif fmt == "parquet":
         pa, pq = require("pyarrow", "export as parquet"), require("pyarrow.parquet", "export as parquet")
         pq.write_table(pa.Table.from_pylist(data), out / "train.parquet")
-        files = "`train.parquet`: `datasets.load_dataset(\"parquet\", data_files=\"train.parquet\")`"
+        files = '`train.parquet`: `datasets.load_dataset("parquet", data_files="train.parquet")`'
     elif fmt == "csv":
         write_text(out / "train.csv", _csv(data))
-        files = "`train.csv` (list cells as JSON arrays): `datasets.load_dataset(\"csv\", data_files=\"train.csv\")`"
+        files = '`train.csv` (list cells as JSON arrays): `datasets.load_dataset("csv", data_files="train.csv")`'
     else:
         write_text(out / "train.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in data))
-        files = "`train.jsonl`: `datasets.load_dataset(\"json\", data_files=\"train.jsonl\")`"
+        files = '`train.jsonl`: `datasets.load_dataset("json", data_files="train.jsonl")`'
     write_text(out / "README.md", dataset_card(run, adapter, data, files, include_rejected))
     return dict(Counter(r["source"] if not r.get("reason") else "rejected" for r in data))
 
@@ -80,43 +85,51 @@ def dataset_card(run: Path, adapter: TaskAdapter, data: list[dict], files: str, 
     n = len(data)
     size = "n<1K" if n < 1_000 else "1K<n<10K" if n < 10_000 else "10K<n<100K"
     kind = adapter.kind
-    meta = DatasetCardData(language=source.get("language"), task_categories=[adapter.pipeline_tag],
-                           size_categories=[size], tags=["evokd", "synthetic", "knowledge-distillation"],
-                           pretty_name=f"evokd training data: {name} ({kind})")
+    meta = DatasetCardData(
+        language=source.get("language"),
+        task_categories=[adapter.pipeline_tag],
+        size_categories=[size],
+        tags=["evokd", "synthetic", "knowledge-distillation"],
+        pretty_name=f"evokd training data: {name} ({kind})",
+    )
     kept = [r for r in data if not r.get("reason")]
     by_source = Counter((r["source"], r["round"]) for r in kept)
     labels = adapter.label_counts(kept)
-    teacher_line = describe_teacher(teacher or {"model": settings.get("teacher_model") or "teacher",
-                                                "endpoint": "unknown"})
+    teacher_line = describe_teacher(
+        teacher or {"model": settings.get("teacher_model") or "teacher", "endpoint": "unknown"}
+    )
     rejected = len(data) - len(kept)
-    return "\n".join([
-        f"---\n{meta.to_yaml()}\n---",
-        "",
-        f"# evokd training data: {name} ({kind})",
-        "",
-        f"The data an evokd run trained its student on: human-labelled seed examples from `{name}` and samples a "
-        f"teacher LLM wrote and labelled, aimed at the student's mistakes. Teacher: {teacher_line}.",
-        "",
-        f"Columns: {adapter.export_columns}, `source` (seed, generated or pool) and `round` (0 for seeds)"
-        + (", `reason` (why the Critic rejected it; empty for kept rows)." if include_rejected else "."),
-        f"Files: {files}.",
-        "",
-        "| source | round | rows |",
-        "|---|---|---|",
-        *(f"| {src} | {rnd} | {count} |" for (src, rnd), count in sorted(by_source.items())),
-        *([f"| rejected (audit only, not trained on) | | {rejected} |"] if include_rejected else []),
-        "",
-        f"Occurrences per {adapter.label_noun} (kept rows): "
-        + ", ".join(f"`{k}` {v}" for k, v in sorted(labels.items())) + ".",
-        "",
-        "## Limits",
-        "",
-        "- Generated rows were written and labelled by the teacher, not by people: expect some wrong labels, and text "
-        "narrower and more uniform than real text. Seed rows keep the licence of their source dataset"
-        + (f" ({source['licence']})." if source.get("licence") else "."),
-        "- Use it to train or study students for the same task; evaluate on real, human-labelled data.",
-        "",
-    ])
+    return "\n".join(
+        [
+            f"---\n{meta.to_yaml()}\n---",
+            "",
+            f"# evokd training data: {name} ({kind})",
+            "",
+            f"The data an evokd run trained its student on: human-labelled seed examples from `{name}` and samples a "
+            f"teacher LLM wrote and labelled, aimed at the student's mistakes. Teacher: {teacher_line}.",
+            "",
+            f"Columns: {adapter.export_columns}, `source` (seed, generated or pool) and `round` (0 for seeds)"
+            + (", `reason` (why the Critic rejected it; empty for kept rows)." if include_rejected else "."),
+            f"Files: {files}.",
+            "",
+            "| source | round | rows |",
+            "|---|---|---|",
+            *(f"| {src} | {rnd} | {count} |" for (src, rnd), count in sorted(by_source.items())),
+            *([f"| rejected (audit only, not trained on) | | {rejected} |"] if include_rejected else []),
+            "",
+            f"Occurrences per {adapter.label_noun} (kept rows): "
+            + ", ".join(f"`{k}` {v}" for k, v in sorted(labels.items()))
+            + ".",
+            "",
+            "## Limits",
+            "",
+            "- Generated rows were written and labelled by the teacher, not by people: expect some wrong labels, "
+            "and text narrower and more uniform than real text. Seed rows keep the licence of their source dataset"
+            + (f" ({source['licence']})." if source.get("licence") else "."),
+            "- Use it to train or study students for the same task; evaluate on real, human-labelled data.",
+            "",
+        ]
+    )
 
 
 def _csv(data: list[dict]) -> str:
@@ -124,8 +137,9 @@ def _csv(data: list[dict]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(data[0]))
     writer.writeheader()
-    writer.writerows({k: json.dumps(v, ensure_ascii=False) if isinstance(v, list) else v for k, v in r.items()}
-                     for r in data)
+    writer.writerows(
+        {k: json.dumps(v, ensure_ascii=False) if isinstance(v, list) else v for k, v in r.items()} for r in data
+    )
     return buffer.getvalue()
 
 

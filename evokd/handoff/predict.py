@@ -46,8 +46,10 @@ def saved_task(folder: Path) -> Task:
     head = student_model.saved_head(folder)
     task = task_for(head)
     if task is None:
-        raise StudentError(f"{folder}: its classes ({', '.join(head.names)}) are no head evokd builds for a task "
-                           f"({', '.join(kinds())}), e.g. tags out of evokd's order; give a model saved by evokd")
+        raise StudentError(
+            f"{folder}: its classes ({', '.join(head.names)}) are no head evokd builds for a task "
+            f"({', '.join(kinds())}), e.g. tags out of evokd's order; give a model saved by evokd"
+        )
     return task
 
 
@@ -66,8 +68,9 @@ def words(student: Student, text: str) -> list[tuple[str, int, int]]:
     return [(m.group(), m.start(), m.end()) for m in WORD_RE.finditer(text)]
 
 
-def predict_texts(student: Student, task: Task, texts: list[str], batch_size: int = 64,
-                  max_length: int = 128) -> list[dict]:
+def predict_texts(
+    student: Student, task: Task, texts: list[str], batch_size: int = 64, max_length: int = 128
+) -> list[dict]:
     """One prediction per text, as the task's adapter writes it (`TaskAdapter.output_row`).
 
     A per-token head reads the text as the words of the student's own tokenizer, each with its offsets."""
@@ -79,8 +82,10 @@ def predict_texts(student: Student, task: Task, texts: list[str], batch_size: in
         examples = [Example(text=t) for t in texts]
     adapter = adapter_for(task)
     rows = probabilities(student, examples, batch_size, max_length)
-    return [adapter.output_row(task, text, p, [(start, end) for _, start, end in ws])
-            for text, ws, p in zip(texts, split, rows, strict=True)]
+    return [
+        adapter.output_row(task, text, p, [(start, end) for _, start, end in ws])
+        for text, ws, p in zip(texts, split, rows, strict=True)
+    ]
 
 
 def read_texts(path: str | Path, text_column: str = "text") -> list[str]:
@@ -98,8 +103,10 @@ def read_texts(path: str | Path, text_column: str = "text") -> list[str]:
 def check_output(output: str | Path | None) -> None:
     """Fail before any work when the output's format is unknown."""
     if output is not None and Path(output).suffix not in OUTPUT_SUFFIXES:
-        raise DataError(f"--output {output}: unknown format {Path(output).suffix or '(none)'}; "
-                        f"end the name with {' or '.join(OUTPUT_SUFFIXES)}")
+        raise DataError(
+            f"--output {output}: unknown format {Path(output).suffix or '(none)'}; "
+            f"end the name with {' or '.join(OUTPUT_SUFFIXES)}"
+        )
 
 
 def write_predictions(predictions: list[dict], output: str | Path | None) -> None:
@@ -120,9 +127,16 @@ def write_predictions(predictions: list[dict], output: str | Path | None) -> Non
         Path(output).write_text(text, encoding="utf-8")
 
 
-def predict_file(model: str | Path, input_path: str | Path, output: str | Path | None, text_column: str = "text",
-                 batch_size: int = 64, max_length: int = 128, device: str | None = None,
-                 progress: Progress | None = None) -> dict[str, object]:
+def predict_file(
+    model: str | Path,
+    input_path: str | Path,
+    output: str | Path | None,
+    text_column: str = "text",
+    batch_size: int = 64,
+    max_length: int = 128,
+    device: str | None = None,
+    progress: Progress | None = None,
+) -> dict[str, object]:
     """Label every text of ``input_path`` and write the predictions; return the counts and the speed.
 
     ``seconds`` and ``texts_per_s`` time the prediction alone (tokenising and the forward passes);
@@ -136,19 +150,29 @@ def predict_file(model: str | Path, input_path: str | Path, output: str | Path |
     predictions: list[dict] = []
     chunk = batch_size * 4  # a progress step every few batches; length-sorting works within a chunk
     for start in range(0, len(texts), chunk):
-        predictions += predict_texts(student, task, texts[start:start + chunk], batch_size, max_length)
+        predictions += predict_texts(student, task, texts[start : start + chunk], batch_size, max_length)
         if progress is not None:
             progress(len(predictions), len(texts))
     seconds = time.perf_counter() - loaded
     write_predictions(predictions, output)
-    return {"texts": len(texts), "seconds": round(seconds, 3), "texts_per_s": round(len(texts) / seconds, 1),
-            "load_seconds": round(loaded - started, 3), "task": task.kind, "batch_size": batch_size,
-            "max_length": max_length, "device": str(student.device)}
+    return {
+        "texts": len(texts),
+        "seconds": round(seconds, 3),
+        "texts_per_s": round(len(texts) / seconds, 1),
+        "load_seconds": round(loaded - started, 3),
+        "task": task.kind,
+        "batch_size": batch_size,
+        "max_length": max_length,
+        "device": str(student.device),
+    }
 
 
 def _flat(prediction: dict) -> dict[str, object]:
     """A CSV row: ``probabilities`` as ``p_<label>`` columns, lists and other nested values as JSON text."""
-    row = {k: json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v
-           for k, v in prediction.items() if k != "probabilities"}
+    row = {
+        k: json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v
+        for k, v in prediction.items()
+        if k != "probabilities"
+    }
     row.update({f"p_{label}": p for label, p in prediction.get("probabilities", {}).items()})
     return row

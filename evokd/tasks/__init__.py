@@ -76,8 +76,9 @@ def kind_of(rows: list[Row], where: Path) -> str:
         except DataError:
             continue
         return kind
-    raise DataError(f"{where}: the rows are examples of no task kind ({', '.join(_ADAPTERS)}); "
-                    f"give a file written by 'evokd run'")
+    raise DataError(
+        f"{where}: the rows are examples of no task kind ({', '.join(_ADAPTERS)}); give a file written by 'evokd run'"
+    )
 
 
 def evaluate(task: Task, gold: Sequence[Example], predicted: list) -> dict:
@@ -85,5 +86,15 @@ def evaluate(task: Task, gold: Sequence[Example], predicted: list) -> dict:
     return adapter_for(task).evaluate(task, gold, predicted)
 
 
-__all__ = ["TaskAdapter", "adapter_for", "evaluate", "head_for", "kind_of", "kinds", "load_dataset", "register",
-           "sample_shots", "task_for"]
+__all__ = [
+    "TaskAdapter",
+    "adapter_for",
+    "evaluate",
+    "head_for",
+    "kind_of",
+    "kinds",
+    "load_dataset",
+    "register",
+    "sample_shots",
+    "task_for",
+]

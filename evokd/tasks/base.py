@@ -113,8 +113,10 @@ class TaskAdapter(ABC):
         for label in task.labels:
             pool = [i for i, ex in enumerate(train) if i not in taken and label in self.labels_in(ex)]
             if len(pool) < k:
-                raise DataError(f"{self.label_noun} {label!r} has only {len(pool)} {self.shots_unit}, "
-                                f"fewer than --shots {k}; lower --shots")
+                raise DataError(
+                    f"{self.label_noun} {label!r} has only {len(pool)} {self.shots_unit}, "
+                    f"fewer than --shots {k}; lower --shots"
+                )
             for i in rng.sample(pool, k):
                 taken.add(i)
                 picked.append(train[i])
@@ -196,8 +198,9 @@ class TaskAdapter(ABC):
     # ---- the Critic ------------------------------------------------------------------------------
 
     @abstractmethod
-    def label(self, teacher: Teacher, prompt: str, task: Task, description: str, todo: list[Sample],
-              logprobs: bool = False) -> list[Reply]:
+    def label(
+        self, teacher: Teacher, prompt: str, task: Task, description: str, todo: list[Sample], logprobs: bool = False
+    ) -> list[Reply]:
         """Ask the Critic for each screened sample's label (one call each, concurrently) and record in place
         the verdict, its reason and the label fields; return the replies for the cost record.
 
@@ -206,8 +209,9 @@ class TaskAdapter(ABC):
         ``teacher_confidence`` where the kind can read one (None where the endpoint sent none)."""
 
     @abstractmethod
-    def reference_labels(self, teacher: Teacher, prompt: str, task: Task, description: str,
-                         examples: Sequence[Example], words: int) -> tuple[list, list[Reply], int]:
+    def reference_labels(
+        self, teacher: Teacher, prompt: str, task: Task, description: str, examples: Sequence[Example], words: int
+    ) -> tuple[list, list[Reply], int]:
         """The teacher's own answers for existing examples with the Critic's prompt (the benchmark's teacher
         reference): predictions in the student's form, the replies, and how many answers named nothing usable.
         ``words`` caps a shown text's length where the kind shows whole texts."""

@@ -54,8 +54,10 @@ class Classification(TaskAdapter):
     cuts_reference_texts = True
     pipeline_tag = "text-classification"
     pipeline_args = ""
-    card_metrics = (HubMetric("f1", "macro_f1", "macro-F1", average="macro"),
-                    HubMetric("accuracy", "accuracy", "accuracy"))
+    card_metrics = (
+        HubMetric("f1", "macro_f1", "macro-F1", average="macro"),
+        HubMetric("accuracy", "accuracy", "accuracy"),
+    )
     export_columns = "`text`, `label`"
 
     def read_split(self, file: Path, text: str) -> list[Record]:
@@ -99,15 +101,23 @@ class Classification(TaskAdapter):
 
     def weighted_scores(self, task: Task, gold: list, predicted: list, weights: np.ndarray) -> np.ndarray:
         """Macro-F1 from each text's (tp, fp, fn) per label."""
-        counts = np.array([[c for label in task.labels for c in (p == label == g, p == label != g, g == label != p)]
-                           for g, p in zip(gold, predicted, strict=True)], dtype=float)
+        counts = np.array(
+            [
+                [c for label in task.labels for c in (p == label == g, p == label != g, g == label != p)]
+                for g, p in zip(gold, predicted, strict=True)
+            ],
+            dtype=float,
+        )
         counts = counts.reshape(len(gold), 3 * len(task.labels))  # also when there are no texts
         return f1_of_counts((weights @ counts).reshape(len(weights), len(task.labels), 3)).mean(axis=1)
 
     def format_feedback(self, feedback: list[Prediction], limit: int) -> tuple[str, str]:
         """Wrong ones with true and predicted label, right ones with their label."""
-        wrong = [f'"{clip(p["text"])}" (true: {p["gold"]} -> predicted: {p["predicted"]})'
-                 for p in feedback if not p["correct"]]
+        wrong = [
+            f'"{clip(p["text"])}" (true: {p["gold"]} -> predicted: {p["predicted"]})'
+            for p in feedback
+            if not p["correct"]
+        ]
         right = [f'"{clip(p["text"])}" ({p["gold"]})' for p in feedback if p["correct"]]
         return bullet_list(wrong[:limit]), bullet_list(right[:limit])
 
@@ -127,8 +137,9 @@ class Classification(TaskAdapter):
         """The source's label."""
         return src["label"]
 
-    def label(self, teacher: Teacher, prompt: str, task: Task, description: str, todo: list[Sample],
-              logprobs: bool = False) -> list[Reply]:
+    def label(
+        self, teacher: Teacher, prompt: str, task: Task, description: str, todo: list[Sample], logprobs: bool = False
+    ) -> list[Reply]:
         """The Critic names a label; it must be one of the task's (else ``off_label``) and the one requested,
         where one was (else ``label_mismatch``)."""
         labels = ", ".join(task.labels)
@@ -140,21 +151,24 @@ class Classification(TaskAdapter):
             if logprobs:
                 s["teacher_confidence"] = value_confidence(reply, reply.parsed.label) if reply.parsed else None
             if reply.parsed is None:
-                s.update(verdict="rejected", reason=reply.reason or "malformed")
+                s.update({"verdict": "rejected", "reason": reply.reason or "malformed"})
             elif label is None:
-                s.update(verdict="rejected", reason="off_label", label=reply.parsed.label[:50])
+                s.update({"verdict": "rejected", "reason": "off_label", "label": reply.parsed.label[:50]})
             elif s.get("requested") and label != s["requested"]:
                 # The Generator was asked for another label: the text is ambiguous, a likely source of label noise.
-                s.update(verdict="rejected", reason="label_mismatch", label=label)
+                s.update({"verdict": "rejected", "reason": "label_mismatch", "label": label})
             else:
-                s.update(verdict="accepted", label=label)
+                s.update({"verdict": "accepted", "label": label})
         return replies
 
-    def reference_labels(self, teacher: Teacher, prompt: str, task: Task, description: str,
-                         examples: Sequence[Example], words: int) -> tuple[list, list[Reply], int]:
+    def reference_labels(
+        self, teacher: Teacher, prompt: str, task: Task, description: str, examples: Sequence[Example], words: int
+    ) -> tuple[list, list[Reply], int]:
         """The Critic's label for each text (cut to ``words``); an answer naming no allowed label predicts "(none)"."""
-        texts = [render(prompt, task=description, labels=", ".join(task.labels), text=clip(ex["text"], words))
-                 for ex in examples]
+        texts = [
+            render(prompt, task=description, labels=", ".join(task.labels), text=clip(ex["text"], words))
+            for ex in examples
+        ]
         replies = teacher.ask_many(texts, LabelVerdict)
         labels = [match_label(r.parsed.label, task.labels) if r.parsed else None for r in replies]
         return [lab or "(none)" for lab in labels], replies, sum(lab is None for lab in labels)
@@ -171,8 +185,12 @@ class Classification(TaskAdapter):
         """The likeliest label, its probability, and every label's probability."""
         best = int(scores.argmax())
         probabilities = {name: round(float(v), 6) for name, v in zip(task.labels, scores.tolist(), strict=True)}
-        return {"text": text, "label": task.labels[best], "score": round(float(scores[best]), 6),
-                "probabilities": probabilities}
+        return {
+            "text": text,
+            "label": task.labels[best],
+            "score": round(float(scores[best]), 6),
+            "probabilities": probabilities,
+        }
 
     def export_row(self, sample: Mapping[str, Any]) -> dict[str, Any]:
         """The text and its label (None for a sample rejected before it had one)."""

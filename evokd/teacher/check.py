@@ -47,16 +47,20 @@ class Finding:
 
 def served_models(url: str, timeout: float) -> list[str]:
     """The model ids the endpoint lists; `TeacherUnavailable` with one line if it cannot be asked."""
-    client = openai.OpenAI(base_url=url or None, api_key=os.environ.get("OPENAI_API_KEY") or "EMPTY",
-                           timeout=timeout, max_retries=0)
+    client = openai.OpenAI(
+        base_url=url or None, api_key=os.environ.get("OPENAI_API_KEY") or "EMPTY", timeout=timeout, max_retries=0
+    )
     where = url or "the OpenAI API"
     try:
         return [m.id for m in client.models.list()]
     except openai.AuthenticationError:
-        raise TeacherUnavailable(f"{where} rejected the API key (HTTP 401): set OPENAI_API_KEY to a valid key") from None
+        raise TeacherUnavailable(
+            f"{where} rejected the API key (HTTP 401): set OPENAI_API_KEY to a valid key"
+        ) from None
     except (openai.APIConnectionError, openai.APITimeoutError):
-        raise TeacherUnavailable(f"{where} does not answer: check --teacher-url (or OPENAI_BASE_URL) and that "
-                                 "the server is up") from None
+        raise TeacherUnavailable(
+            f"{where} does not answer: check --teacher-url (or OPENAI_BASE_URL) and that the server is up"
+        ) from None
     except openai.APIStatusError as e:
         raise TeacherUnavailable(f"{where} answered HTTP {e.status_code} when asked for its models") from None
 
@@ -65,8 +69,10 @@ def preflight(url: str, model: str, timeout: float = 10.0) -> None:
     """Fail in seconds, with one line, if the endpoint is down, the key is wrong or the model is not served."""
     models = served_models(url, timeout)
     if models and model not in models:
-        raise TeacherUnavailable(f"model {model!r} is not served at {url or 'the OpenAI API'} (it serves "
-                                 f"{', '.join(models[:8])}): set --teacher-model")
+        raise TeacherUnavailable(
+            f"model {model!r} is not served at {url or 'the OpenAI API'} (it serves "
+            f"{', '.join(models[:8])}): set --teacher-model"
+        )
 
 
 def _teacher(url: str, model: str, json_mode: JsonMode, timeout: float, concurrency: int = 1) -> Teacher:
@@ -100,25 +106,48 @@ def check(url: str, model: str, concurrency: int = 4, timeout: float = 60.0) -> 
     """Probe the endpoint; each finding says what to set. Raises `TeacherUnavailable` if it cannot be reached."""
     models = served_models(url, timeout)
     served = model in models or not models
-    findings = [Finding("endpoint", True, f"{url or 'the OpenAI API'} answers; serves {', '.join(models[:8]) or '(no list)'}"),
-                Finding("model", served, f"{model!r} " + ("is served" if served else "is not served"),
-                        "" if served else "set --teacher-model to one of the served ids")]
+    findings = [
+        Finding("endpoint", True, f"{url or 'the OpenAI API'} answers; serves {', '.join(models[:8]) or '(no list)'}"),
+        Finding(
+            "model",
+            served,
+            f"{model!r} " + ("is served" if served else "is not served"),
+            "" if served else "set --teacher-model to one of the served ids",
+        ),
+    ]
     if not served:
         return findings
     modes: dict[JsonMode, bool] = {m: _answers(url, model, m, timeout) for m in ("json_schema", "json_object")}
     best: JsonMode = next((m for m, ok in modes.items() if ok), "none")
     for mode, ok in modes.items():
-        findings.append(Finding(mode, ok, "structured output " + ("works" if ok else "not honoured"),
-                                f"--json-mode {best}" if mode == best or (not ok and best == "none") else ""))
+        findings.append(
+            Finding(
+                mode,
+                ok,
+                "structured output " + ("works" if ok else "not honoured"),
+                f"--json-mode {best}" if mode == best or (not ok and best == "none") else "",
+            )
+        )
     reply = _teacher(url, model, best, timeout).ask(PROBE_PROMPT, Probe, logprobs=True)
-    findings.append(Finding("logprobs", bool(reply.token_logprobs),
-                            "token log-probabilities " + ("returned" if reply.token_logprobs else "not returned"),
-                            "" if reply.token_logprobs else "teacher confidence unavailable: leave --min-confidence at 0"))
+    findings.append(
+        Finding(
+            "logprobs",
+            bool(reply.token_logprobs),
+            "token log-probabilities " + ("returned" if reply.token_logprobs else "not returned"),
+            "" if reply.token_logprobs else "teacher confidence unavailable: leave --min-confidence at 0",
+        )
+    )
     if concurrency > 1:
         latency, speedup = _overlap(url, model, best, timeout, concurrency)
         overlaps = speedup >= OVERLAP
-        findings.append(Finding("concurrency", overlaps,
-                                f"{latency:.2f} s per request alone; {concurrency} at once ran {speedup:.1f}x faster",
-                                f"--concurrency {concurrency} pays off" if overlaps else
-                                "the server answers one request at a time: set --concurrency 1"))
+        findings.append(
+            Finding(
+                "concurrency",
+                overlaps,
+                f"{latency:.2f} s per request alone; {concurrency} at once ran {speedup:.1f}x faster",
+                f"--concurrency {concurrency} pays off"
+                if overlaps
+                else "the server answers one request at a time: set --concurrency 1",
+            )
+        )
     return findings

@@ -22,15 +22,16 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import openai
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage
 from pydantic import BaseModel, ValidationError
 
-T = TypeVar("T", bound=BaseModel)
 from evokd.settings import JsonMode
+
+T = TypeVar("T", bound=BaseModel)
 
 # Far above any reply a max_tokens cap allows; a server that ignores the cap is not parsed at all.
 MAX_REPLY_CHARS = 100_000
@@ -204,7 +205,7 @@ class Teacher:
         key = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
         if self.cache and (hit := self.cache.get(key)):
             return hit, True
-        kwargs: dict[str, object] = {}
+        kwargs: dict[str, Any] = {}  # extra chat-completion parameters; invoke forwards them to the endpoint
         if rf is not None:
             kwargs["response_format"] = rf
         if seed is not None:
@@ -215,7 +216,9 @@ class Teacher:
             msg = self.chat.invoke([HumanMessage(prompt)], **kwargs)
         except openai.APIStatusError as e:
             hint = "; if the server rejects response_format, try --json-mode none" if e.status_code == 400 else ""
-            raise TeacherUnavailable(f"teacher answered HTTP {e.status_code} after retries: {_short(e)}{hint}") from None
+            raise TeacherUnavailable(
+                f"teacher answered HTTP {e.status_code} after retries: {_short(e)}{hint}"
+            ) from None
         except (openai.APIConnectionError, openai.APITimeoutError) as e:
             raise TeacherUnavailable(f"teacher unreachable after retries: {_short(e)}") from None
         except (openai.LengthFinishReasonError, openai.ContentFilterFinishReasonError) as e:
@@ -230,10 +233,17 @@ class Teacher:
             content = msg.content if isinstance(msg.content, str) else json.dumps(msg.content)
             usage = getattr(msg, "usage_metadata", None) or {}
             meta = msg.response_metadata or {}
-            tokens = [(str(t.get("token", "")), float(t.get("logprob", 0.0)))
-                      for t in ((meta.get("logprobs") or {}).get("content") or [])]
-            result = Completion(content, str(meta.get("finish_reason") or ""), int(usage.get("input_tokens", 0)),
-                                int(usage.get("output_tokens", 0)), tokens)
+            tokens = [
+                (str(t.get("token", "")), float(t.get("logprob", 0.0)))
+                for t in ((meta.get("logprobs") or {}).get("content") or [])
+            ]
+            result = Completion(
+                content,
+                str(meta.get("finish_reason") or ""),
+                int(usage.get("input_tokens", 0)),
+                int(usage.get("output_tokens", 0)),
+                tokens,
+            )
         if self.cache:
             self.cache.put(key, result)
         return result, False
@@ -262,8 +272,9 @@ class Teacher:
             reply.reason = "truncated" if c.finish == "length" else reason
         return reply
 
-    def ask_many(self, prompts: Sequence[str], schema: type[T], seeds: Sequence[int | None] | None = None,
-                 logprobs: bool = False) -> list[Reply[T]]:
+    def ask_many(
+        self, prompts: Sequence[str], schema: type[T], seeds: Sequence[int | None] | None = None, logprobs: bool = False
+    ) -> list[Reply[T]]:
         """Ask several prompts concurrently (at most ``concurrency`` in flight), replies in order."""
         seeds = list(seeds) if seeds is not None else [None] * len(prompts)
         if self.concurrency == 1 or len(prompts) <= 1:
@@ -278,8 +289,12 @@ def _unparsed(e: openai.LengthFinishReasonError | openai.ContentFilterFinishReas
     if completion is None or not completion.choices:
         return Completion("", "content_filter", 0, 0)
     usage = completion.usage
-    return Completion(completion.choices[0].message.content or "", completion.choices[0].finish_reason,
-                      usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0)
+    return Completion(
+        completion.choices[0].message.content or "",
+        completion.choices[0].finish_reason,
+        usage.prompt_tokens if usage else 0,
+        usage.completion_tokens if usage else 0,
+    )
 
 
 def _short(e: Exception) -> str:
@@ -294,7 +309,13 @@ TOP_P = 0.95  # llama.cpp's server default, sent explicitly so OpenAI (1.0) and 
 
 
 def chat_model(
-    base_url: str, model: str, *, temperature: float, max_tokens: int, timeout: float, max_retries: int,
+    base_url: str,
+    model: str,
+    *,
+    temperature: float,
+    max_tokens: int,
+    timeout: float,
+    max_retries: int,
     top_p: float = TOP_P,
 ) -> BaseChatModel:
     """A `ChatOpenAI` for the endpoint; the key comes only from ``OPENAI_API_KEY`` and is never stored.

@@ -184,6 +184,7 @@ def teacher_endpoint(
     the rest take the endpoint's values. ``start=False`` gives the local teacher's values without serving it
     (its URL is then only known for a fixed ``port``).
     """
+
     def settle(defaults: dict[str, Any]) -> dict[str, Any]:
         return {k: v if chosen.get(k) is None else chosen[k] for k, v in defaults.items()}
 
@@ -192,8 +193,11 @@ def teacher_endpoint(
         return
     identity = f"local:{_spec(local).sha256}" if local in TEACHERS else f"local:{local}"
     if not start:
-        yield {"teacher_url": f"http://{LOOPBACK}:{port}/v1", "teacher_id": identity,
-               **settle(endpoint_defaults(local=True))}
+        yield {
+            "teacher_url": f"http://{LOOPBACK}:{port}/v1",
+            "teacher_id": identity,
+            **settle(endpoint_defaults(local=True)),
+        }
         return
     path = fetch_teacher(local, progress=say)
     say(f"no teacher URL set: starting the local teacher {local} on {LOOPBACK}" + (f":{port}" if port else ""))
@@ -244,8 +248,23 @@ def serve_command(
     n = str(threads or default_threads())
     # --n_threads_batch is set explicitly: its default is all cores, which starves a student training beside it.
     return [
-        sys.executable, "-m", "llama_cpp.server", "--model", str(model_path), "--host", host, "--port", str(port),
-        "--n_ctx", "4096", "--n_threads", n, "--n_threads_batch", n, "--model_alias", MODEL_ALIAS,
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(model_path),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--n_ctx",
+        "4096",
+        "--n_threads",
+        n,
+        "--n_threads_batch",
+        n,
+        "--model_alias",
+        MODEL_ALIAS,
     ]
 
 

@@ -117,9 +117,7 @@ def test_select_never_uses_rounds_past_the_budget_or_test_scores():
 def test_concurrent_teacher_calls_overlap_against_a_delayed_loopback_server(sentiment_dir, tiny_student):
     # 4 requests per node, each answered after 0.3 s, 4 in flight: about one delay per node, where one at a
     # time would take four. The bound is generous (a shared 2-core CPU) but fails if calls run in sequence.
-    result = speed.concurrency(
-        str(sentiment_dir), str(tiny_student), lambda _: None, per_round=2, workers=4, delay=0.3
-    )
+    result = speed.concurrency(str(sentiment_dir), str(tiny_student), lambda _: None, per_round=2, workers=4, delay=0.3)
     nodes = result["nodes"]
     assert {n: v["calls"] for n, v in nodes.items()} == {"analyst": 1, "generator": 4, "critic": 4}
     for name in ("generator", "critic"):
@@ -186,8 +184,16 @@ def test_speed_run_measures_trainer_and_concurrency_and_writes_tables(sentiment_
 def test_a_run_stops_before_the_round_that_would_overrun_its_budget(sentiment_dir, tiny_student, tmp_path):
     # Rounds cost about 1,000 scripted tokens: after round 2 (~2,050) another such round would pass 2,500.
     with FakeOpenAI(SentimentTeacher()) as server:
-        s = settings(sentiment_dir, tiny_student, server.url, tmp_path, methods=["static"], seeds=[1],
-                     budget_tokens=2_500, max_rounds=10)
+        s = settings(
+            sentiment_dir,
+            tiny_student,
+            server.url,
+            tmp_path,
+            methods=["static"],
+            seeds=[1],
+            budget_tokens=2_500,
+            max_rounds=10,
+        )
         [cell] = all_cells(s)
         result = run_cell(s, cell, lambda _: None)
     tokens = [r["teacher_tokens"] for r in result["rounds_run"]]
@@ -224,8 +230,9 @@ def test_a_killed_cell_resumes_from_its_checkpoint_and_pays_no_reply_twice(senti
         [cell] = all_cells(whole)
         expected = run_cell(whole, cell, lambda _: None)
         fresh = len(server.requests)
-        s = settings(sentiment_dir, tiny_student, server.url, tmp_path / "killed", methods=["static"], seeds=[1],
-                     cache=False)  # no reply cache: only the checkpoint can save the replies already paid
+        s = settings(
+            sentiment_dir, tiny_student, server.url, tmp_path / "killed", methods=["static"], seeds=[1], cache=False
+        )  # no reply cache: only the checkpoint can save the replies already paid
         with pytest.raises(KeyboardInterrupt):
             run_cell(s, cell, stop_after_round_1)
         lines: list[str] = []
@@ -242,8 +249,9 @@ def test_written_texts_are_asked_for_at_the_datas_own_length(sentiment_dir, tiny
     train = [json.loads(line)["text"] for line in (sentiment_dir / "train.jsonl").read_text().splitlines()]
     words = int(statistics.median(len(t.split()) for t in train))
     with FakeOpenAI(SentimentTeacher()) as server:
-        s = settings(sentiment_dir, tiny_student, server.url, tmp_path, methods=["static", "evokd"], seeds=[1],
-                     max_rounds=1)
+        s = settings(
+            sentiment_dir, tiny_student, server.url, tmp_path, methods=["static", "evokd"], seeds=[1], max_rounds=1
+        )
         for cell in all_cells(s):
             run_cell(s, cell, lambda _: None)
     written = [prompt_of(b) for b in server.requests if schema_name(b) == "GeneratedText"]

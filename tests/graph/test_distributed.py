@@ -41,8 +41,20 @@ def test_two_ranks_end_with_one_set_of_weights_and_learn_like_one_process(tiny_s
 
 def test_a_run_trains_its_student_in_two_ranks(sentiment_dir, tiny_student, teacher_server, tmp_path):
     out = tmp_path / "run"
-    args = run_args(sentiment_dir, tiny_student, teacher_server, out, "--rounds", "1", "--student-procs", "2",
-                    "--lr", "5e-3", "--min-steps", "12")
+    args = run_args(
+        sentiment_dir,
+        tiny_student,
+        teacher_server,
+        out,
+        "--rounds",
+        "1",
+        "--student-procs",
+        "2",
+        "--lr",
+        "5e-3",
+        "--min-steps",
+        "12",
+    )
     assert main(args) == 0
     rounds = read_jsonl(out / "rounds.jsonl")
     assert [r["train"]["world_size"] for r in rounds] == [2, 2]

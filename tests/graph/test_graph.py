@@ -33,7 +33,9 @@ def test_loop_runs_rounds_and_writes_run_folder(sentiment_dir, tiny_student, tea
     assert summary["stop_reason"] == "max_rounds" and summary["rounds"] == 2
     assert (run / "model" / "model.safetensors").exists()
     # The prompts the run used are in its folder, whoever started it (here the graph alone, as Studio does).
-    assert all((run / "prompts" / f"{a}.md").read_text() == resolved(ctx).prompt(a) for a in ("analyst", "generator", "critic"))
+    assert all(
+        (run / "prompts" / f"{a}.md").read_text() == resolved(ctx).prompt(a) for a in ("analyst", "generator", "critic")
+    )
     # The analyst was shown the student's feedback; the critic's label call never carries the requested label.
     critic_prompts = [m["content"] for r in teacher_server.requests for m in r["messages"] if "<<<" in m["content"]]
     assert critic_prompts and all("Label:" not in p for p in critic_prompts)

@@ -32,9 +32,36 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory, tiny_student: Path) -
     (data / "card.json").write_text(json.dumps({"name": "tiny-sentiment", "language": "en", "licence": "CC0"}))
     out = root / "run"
     with FakeOpenAI(SentimentTeacher(), models=("scripted-teacher",)) as server:
-        assert main(["run", "--data", str(data), "--student", str(tiny_student), "--teacher-url", server.url,
-                     "--teacher-model", "scripted-teacher", "--rounds", "2", "--per-round", "2", "--min-steps", "4",
-                     "--epochs", "1", "--batch-size", "8", "--max-retries", "0", "--out", str(out)]) == 0
+        assert (
+            main(
+                [
+                    "run",
+                    "--data",
+                    str(data),
+                    "--student",
+                    str(tiny_student),
+                    "--teacher-url",
+                    server.url,
+                    "--teacher-model",
+                    "scripted-teacher",
+                    "--rounds",
+                    "2",
+                    "--per-round",
+                    "2",
+                    "--min-steps",
+                    "4",
+                    "--epochs",
+                    "1",
+                    "--batch-size",
+                    "8",
+                    "--max-retries",
+                    "0",
+                    "--out",
+                    str(out),
+                ]
+            )
+            == 0
+        )
     return out
 
 
@@ -64,11 +91,17 @@ def test_model_card_is_written_with_metadata_and_scores(finished_run: Path) -> N
     assert json.loads((finished_run / "teacher.json").read_text()) == {"model": "scripted-teacher", "endpoint": "local"}
 
 
-@pytest.mark.parametrize("task, examples, pred", [
-    (Task("classification", ("a", "b", "c")), [Example(label=g) for g in "aabbbcca"], list("abbbccca")),
-    (Task("ner", ("x", "y")), [Example(tags=g) for g in (["B-x", "I-x", "O"], ["B-y", "O", "B-x"], ["O", "O", "O"])],
-     [["B-x", "I-x", "O"], ["I-y", "O", "B-x"], ["B-y", "O", "O"]]),
-])
+@pytest.mark.parametrize(
+    "task, examples, pred",
+    [
+        (Task("classification", ("a", "b", "c")), [Example(label=g) for g in "aabbbcca"], list("abbbccca")),
+        (
+            Task("ner", ("x", "y")),
+            [Example(tags=g) for g in (["B-x", "I-x", "O"], ["B-y", "O", "B-x"], ["O", "O", "O"])],
+            [["B-x", "I-x", "O"], ["I-y", "O", "B-x"], ["B-y", "O", "O"]],
+        ),
+    ],
+)
 def test_bootstrap_counts_reproduce_the_run_metric(task: Task, examples: list[Example], pred: list) -> None:
     assert point(task, examples, pred) == pytest.approx(tasks.evaluate(task, examples, pred)["score"], abs=1e-4)
     lo, hi = bootstrap(task, examples, pred)
@@ -92,7 +125,8 @@ def test_export_every_format_reads_back_the_same_rows(finished_run: Path, tmp_pa
         "hf": datasets.load_from_disk(str(tmp_path / "hf")).to_list(),
     }
     want = [{"text": s["text"], "label": s["label"], "source": "seed", "round": 0} for s in seeds] + [
-        {"text": s["text"], "label": s["label"], "source": "generated", "round": s["round"]} for s in accepted]
+        {"text": s["text"], "label": s["label"], "source": "generated", "round": s["round"]} for s in accepted
+    ]
     assert accepted and all(rows == want for rows in got.values())
     card = (tmp_path / "hf" / "README.md").read_text()
     assert "`scripted-teacher` on a local OpenAI-compatible endpoint" in card and "(CC0)" in card
@@ -102,20 +136,33 @@ def test_export_ner_with_rejected_reasons(tmp_path: Path) -> None:
     """A hand-written NER run folder: tokens and tags out, and the rejected samples with their reasons."""
     run = tmp_path / "run"
     run.mkdir()
-    write_jsonl(run / "seeds.jsonl",
-                [{"n": 0, "text": "Bob runs", "tokens": ["Bob", "runs"], "tags": ["B-person", "O"]}])
-    write_jsonl(run / "samples.jsonl", [
-        {"id": "r1-0", "round": 1, "text": "Ann met Bob.", "tokens": ["Ann", "met", "Bob", "."],
-         "tags": ["B-person", "O", "B-person", "O"], "verdict": "accepted", "reason": ""},
-        {"id": "r1-1", "round": 1, "text": "Rome is old", "verdict": "rejected", "reason": "unknown_type"},
-    ])
+    write_jsonl(
+        run / "seeds.jsonl", [{"n": 0, "text": "Bob runs", "tokens": ["Bob", "runs"], "tags": ["B-person", "O"]}]
+    )
+    write_jsonl(
+        run / "samples.jsonl",
+        [
+            {
+                "id": "r1-0",
+                "round": 1,
+                "text": "Ann met Bob.",
+                "tokens": ["Ann", "met", "Bob", "."],
+                "tags": ["B-person", "O", "B-person", "O"],
+                "verdict": "accepted",
+                "reason": "",
+            },
+            {"id": "r1-1", "round": 1, "text": "Rome is old", "verdict": "rejected", "reason": "unknown_type"},
+        ],
+    )
     assert main(["export", str(run), "--include-rejected", "--format", "parquet", "--out", str(tmp_path / "x")]) == 0
     import pyarrow.parquet as pq
 
     rows = pq.read_table(tmp_path / "x" / "train.parquet").to_pylist()
     assert [(r["tokens"], r["source"], r["round"], r["reason"]) for r in rows] == [
-        (["Bob", "runs"], "seed", 0, ""), (["Ann", "met", "Bob", "."], "generated", 1, ""),
-        ([], "generated", 1, "unknown_type")]
+        (["Bob", "runs"], "seed", 0, ""),
+        (["Ann", "met", "Bob", "."], "generated", 1, ""),
+        ([], "generated", 1, "unknown_type"),
+    ]
     assert rows[2]["text"] == "Rome is old" and rows[1]["tags"] == ["B-person", "O", "B-person", "O"]
     card = (tmp_path / "x" / "README.md").read_text()
     assert "token-classification" in card and "`person` 3" in card and "| rejected (audit only" in card
@@ -139,18 +186,33 @@ def test_ner_model_card_from_a_hand_made_run(tmp_path: Path) -> None:
     from tests.support.tiny_model import make_tiny_model
 
     task = Task("ner", ("city", "person"))
-    sentences = [Example(text="bob saw paris", tokens=["bob", "saw", "paris"], tags=["B-person", "O", "B-city"]),
-                 Example(text="ann left rome", tokens=["ann", "left", "rome"], tags=["B-person", "O", "B-city"])]
+    sentences = [
+        Example(text="bob saw paris", tokens=["bob", "saw", "paris"], tags=["B-person", "O", "B-city"]),
+        Example(text="ann left rome", tokens=["ann", "left", "rome"], tags=["B-person", "O", "B-city"]),
+    ]
     run = tmp_path / "run"
     base = make_tiny_model(tmp_path / "base", ["bob saw paris ann left rome"])
     model.save(model.load(base, tasks.head_for(task), device="cpu"), run / "model")
     write_jsonl(run / "seeds.jsonl", [{"n": 0, **sentences[0]}])
     write_jsonl(run / "samples.jsonl", [{"id": "r1-0", "round": 1, "verdict": "rejected", "reason": "not_substring"}])
     scores = {"span_f1": 0.25, "precision": 0.5, "recall": 0.1667, "score": 0.25}
-    summary = {"metric": "span_f1", "dev": scores, "test": scores, "seed_only": {"dev": scores, "test": scores},
-               "rounds": 1, "best_round": 1, "stop_reason": "max_rounds", "teacher_tokens": 1234}
-    ctx = Context(task="ner", data=str(tmp_path / "ner-data"), student="org/some-encoder",
-                  teacher_url="https://api.example.com/v1", teacher_model="big-model")
+    summary = {
+        "metric": "span_f1",
+        "dev": scores,
+        "test": scores,
+        "seed_only": {"dev": scores, "test": scores},
+        "rounds": 1,
+        "best_round": 1,
+        "stop_reason": "max_rounds",
+        "teacher_tokens": 1234,
+    }
+    ctx = Context(
+        task="ner",
+        data=str(tmp_path / "ner-data"),
+        student="org/some-encoder",
+        teacher_url="https://api.example.com/v1",
+        teacher_model="big-model",
+    )
     data = Dataset(task, sentences, sentences, sentences, str(tmp_path / "ner-data"))
     card = write_model_card(run, summary, ctx, data)
     text = card.read_text()

@@ -26,8 +26,16 @@ from tests.support.data import NEG, POS, write_jsonl
 from tests.support.fake_openai import prompt_of
 from tests.support.runs import make_context, run_args
 
-POOL = ["a good film to see", "an awful boring film here", "lovely and great acting now", "bad plot and awful cast",
-        "great fun for all", "boring story all along", "good lovely cast again", "awful film to skip"]
+POOL = [
+    "a good film to see",
+    "an awful boring film here",
+    "lovely and great acting now",
+    "bad plot and awful cast",
+    "great fun for all",
+    "boring story all along",
+    "good lovely cast again",
+    "awful film to skip",
+]
 
 
 def poisoned_pool(folder: Path) -> Path:
@@ -42,11 +50,19 @@ def run_graph(ctx) -> dict:  # noqa: ANN001
     return app.invoke({}, {"configurable": {"thread_id": "t"}}, context=ctx)
 
 
-def test_pure_pool_run_labels_picks_and_never_leaks_the_pool_labels(sentiment_dir, tiny_student, teacher_server,
-                                                                    tmp_path):
+def test_pure_pool_run_labels_picks_and_never_leaks_the_pool_labels(
+    sentiment_dir, tiny_student, teacher_server, tmp_path
+):
     run = tmp_path / "run"
-    ctx = make_context(sentiment_dir, tiny_student, teacher_server, run, pool=str(poisoned_pool(tmp_path)),
-                       per_round=0, pool_per_round=3)
+    ctx = make_context(
+        sentiment_dir,
+        tiny_student,
+        teacher_server,
+        run,
+        pool=str(poisoned_pool(tmp_path)),
+        per_round=0,
+        pool_per_round=3,
+    )
     out = run_graph(ctx)
 
     assert [r["round"] for r in out["history"]] == [0, 1, 2]
@@ -68,13 +84,28 @@ def test_pure_pool_run_labels_picks_and_never_leaks_the_pool_labels(sentiment_di
             assert b"POISON" not in f.read_bytes(), f
 
 
-def test_inspect_and_the_report_show_pool_lineage_and_tokens_per_accepted_sample(sentiment_dir, tiny_student,
-                                                                                teacher_server, tmp_path, capsys,
-                                                                                monkeypatch):
+def test_inspect_and_the_report_show_pool_lineage_and_tokens_per_accepted_sample(
+    sentiment_dir, tiny_student, teacher_server, tmp_path, capsys, monkeypatch
+):
     monkeypatch.setenv("COLUMNS", "400")  # no wrapped cells
     run = tmp_path / "run"
-    assert main(run_args(sentiment_dir, tiny_student, teacher_server, run, "--rounds", "1",
-                         "--pool", str(poisoned_pool(tmp_path)), "--pool-per-round", "2")) == 0
+    assert (
+        main(
+            run_args(
+                sentiment_dir,
+                tiny_student,
+                teacher_server,
+                run,
+                "--rounds",
+                "1",
+                "--pool",
+                str(poisoned_pool(tmp_path)),
+                "--pool-per-round",
+                "2",
+            )
+        )
+        == 0
+    )
     pool_sample = next(s for s in read_jsonl(run / "samples.jsonl") if s["source"] == "pool")
     per_pool = read_jsonl(run / "rounds.jsonl")[1]["tokens_per_accepted_pool"]
     html = write_report(run).read_text()
@@ -87,8 +118,15 @@ def test_inspect_and_the_report_show_pool_lineage_and_tokens_per_accepted_sample
 
 def test_full_mode_labels_picks_with_the_generated_batch(sentiment_dir, tiny_student, teacher_server, tmp_path):
     run = tmp_path / "run"
-    ctx = make_context(sentiment_dir, tiny_student, teacher_server, run, pool=str(poisoned_pool(tmp_path)),
-                       pool_per_round=2, query="diverse")
+    ctx = make_context(
+        sentiment_dir,
+        tiny_student,
+        teacher_server,
+        run,
+        pool=str(poisoned_pool(tmp_path)),
+        pool_per_round=2,
+        query="diverse",
+    )
     run_graph(ctx)
 
     samples = read_jsonl(run / "samples.jsonl")
@@ -111,11 +149,20 @@ def first_picks(ctx) -> tuple[list[dict], dict]:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("query", ["uncertainty", "diverse", "random"])
-def test_each_query_strategy_picks_from_the_seed_students_scores(sentiment_dir, tiny_student, teacher_server, tmp_path,
-                                                                 query):
+def test_each_query_strategy_picks_from_the_seed_students_scores(
+    sentiment_dir, tiny_student, teacher_server, tmp_path, query
+):
     pool = poisoned_pool(tmp_path)
-    ctx = make_context(sentiment_dir, tiny_student, teacher_server, tmp_path / "run", pool=str(pool), per_round=0,
-                       pool_per_round=3, query=query)
+    ctx = make_context(
+        sentiment_dir,
+        tiny_student,
+        teacher_server,
+        tmp_path / "run",
+        pool=str(pool),
+        per_round=0,
+        pool_per_round=3,
+        query=query,
+    )
     chosen, state = first_picks(ctx)
     # The seed student's own scores of the whole pool, recomputed here.
     net = model.load(state["student_path"], Head(names=("negative", "positive")))
@@ -135,10 +182,20 @@ def test_each_query_strategy_picks_from_the_seed_students_scores(sentiment_dir, 
 def test_the_pool_never_offers_seed_dev_or_test_texts(sentiment_dir, tiny_student, teacher_server, tmp_path):
     # `--pool train` on a train split that also holds a dev and a test text (sentiment_dir's dev adds "indeed").
     rows = read_jsonl(sentiment_dir / "train.jsonl")
-    write_jsonl(sentiment_dir / "train.jsonl", [*rows, {"text": "good film indeed", "label": "positive"},
-                                                {"text": "truly bad film", "label": "negative"}])
-    ctx = make_context(sentiment_dir, tiny_student, teacher_server, tmp_path / "run", pool="train", per_round=0,
-                       pool_per_round=100, pool_limit=0)
+    write_jsonl(
+        sentiment_dir / "train.jsonl",
+        [*rows, {"text": "good film indeed", "label": "positive"}, {"text": "truly bad film", "label": "negative"}],
+    )
+    ctx = make_context(
+        sentiment_dir,
+        tiny_student,
+        teacher_server,
+        tmp_path / "run",
+        pool="train",
+        per_round=0,
+        pool_per_round=100,
+        pool_limit=0,
+    )
     chosen, state = first_picks(ctx)
     texts = {s["text"] for s in chosen}
     seeds = {e["text"] for e in state["seeds"]}
@@ -147,18 +204,24 @@ def test_the_pool_never_offers_seed_dev_or_test_texts(sentiment_dir, tiny_studen
 
 def test_the_noise_step_holds_out_labels_a_trained_tiny_student_contradicts(sentiment_dir, tiny_student):
     net = model.load(tiny_student, Head(names=("negative", "positive")))
-    train(net, [*({"text": t, "label": "positive"} for t in POS), *({"text": t, "label": "negative"} for t in NEG)],
-          TrainConfig(lr=5e-3, min_steps=40, epochs=1, batch_size=8))
-    samples = [Sample(source="pool", text="a good and great film", label="negative", verdict="accepted"),
-               Sample(source="pool", text="an awful boring film", label="negative", verdict="accepted"),
-               Sample(source="generated", text="good lovely fun", label="negative", verdict="accepted")]
+    train(
+        net,
+        [*({"text": t, "label": "positive"} for t in POS), *({"text": t, "label": "negative"} for t in NEG)],
+        TrainConfig(lr=5e-3, min_steps=40, epochs=1, batch_size=8),
+    )
+    samples = [
+        Sample(source="pool", text="a good and great film", label="negative", verdict="accepted"),
+        Sample(source="pool", text="an awful boring film", label="negative", verdict="accepted"),
+        Sample(source="generated", text="good lovely fun", label="negative", verdict="accepted"),
+    ]
     mark_noise(net, adapter_for("classification"), samples, max_length=32)
     assert [s.get("noise") for s in samples] == ["held_out", "kept", None]  # generated samples are not judged
 
 
 @pytest.mark.parametrize("noise", ["small-loss", "none"])
-def test_held_out_pool_samples_are_not_replayed(sentiment_dir, tiny_student, teacher_server, tmp_path, noise,
-                                                monkeypatch):
+def test_held_out_pool_samples_are_not_replayed(
+    sentiment_dir, tiny_student, teacher_server, tmp_path, noise, monkeypatch
+):
     # Whatever the student says, hold out every pool text saying "awful": the wiring, not the judgement, is tested here.
     monkeypatch.setattr(nodes, "contradicted", lambda probs, gold, names: ["awful" in t for t in held_texts])
     held_texts: list[str] = []
@@ -169,8 +232,17 @@ def test_held_out_pool_samples_are_not_replayed(sentiment_dir, tiny_student, tea
         return real(net, examples, **kw)
 
     monkeypatch.setattr(nodes, "probabilities", probabilities_of)
-    ctx = make_context(sentiment_dir, tiny_student, teacher_server, tmp_path / "run", pool=str(poisoned_pool(tmp_path)),
-                       per_round=0, pool_per_round=8, max_rounds=1, noise=noise)
+    ctx = make_context(
+        sentiment_dir,
+        tiny_student,
+        teacher_server,
+        tmp_path / "run",
+        pool=str(poisoned_pool(tmp_path)),
+        per_round=0,
+        pool_per_round=8,
+        max_rounds=1,
+        noise=noise,
+    )
     out = run_graph(ctx)
     samples = read_jsonl(tmp_path / "run" / "samples.jsonl")
     replayed = {e["text"] for e in out["pool"]}
@@ -182,11 +254,17 @@ def test_held_out_pool_samples_are_not_replayed(sentiment_dir, tiny_student, tea
     assert not held & replayed and replayed == {s["text"] for s in samples if s["noise"] == "kept"}
 
 
-def test_ner_pool_sentences_are_tagged_by_the_critic_without_a_requested_type(ner_dir, ner_student, ner_server,
-                                                                              tmp_path):
+def test_ner_pool_sentences_are_tagged_by_the_critic_without_a_requested_type(
+    ner_dir, ner_student, ner_server, tmp_path
+):
     pool = tmp_path / "pool.jsonl"
-    write_jsonl(pool, [{"tokens": ["Bob", "visited", "Acme", "again"], "tags": ["POISON"] * 4},
-                       {"text": "we saw Alice Smith in Paris"}])
+    write_jsonl(
+        pool,
+        [
+            {"tokens": ["Bob", "visited", "Acme", "again"], "tags": ["POISON"] * 4},
+            {"text": "we saw Alice Smith in Paris"},
+        ],
+    )
     ctx = make_context(ner_dir, ner_student, ner_server, tmp_path / "run", pool=str(pool), per_round=0, max_rounds=1)
     run_graph(ctx)
     samples = {s["text"]: s for s in read_jsonl(tmp_path / "run" / "samples.jsonl")}

@@ -21,8 +21,12 @@ from tests.support.tiny_model import make_tiny_model
 
 SENTIMENT = Task("classification", ("negative", "positive"))
 NER = Task("ner", ("city", "person"))
-NER_TRAIN = [("alice lives in paris", "B-person O O B-city"), ("bob met alice smith", "B-person O B-person I-person"),
-             ("we love london", "O O B-city"), ("paris and london", "B-city O B-city")]
+NER_TRAIN = [
+    ("alice lives in paris", "B-person O O B-city"),
+    ("bob met alice smith", "B-person O B-person I-person"),
+    ("we love london", "O O B-city"),
+    ("paris and london", "B-city O B-city"),
+]
 NER_TEXTS = ["bob lives in london", "alice smith met bob in paris", "we love paris"]
 
 
@@ -74,7 +78,7 @@ def test_ner_gives_typed_spans_with_offsets_and_pipeline_agrees(ner_model: Path)
     assert spans[0] == [("bob", "person"), ("london", "city")]
     assert ("paris", "city") in spans[2]
     for text, p in zip(NER_TEXTS, got, strict=True):
-        assert all(text[e["start"]:e["end"]] == e["text"] and 0 < e["score"] <= 1 for e in p["entities"])
+        assert all(text[e["start"] : e["end"]] == e["text"] and 0 < e["score"] <= 1 for e in p["entities"])
     pipe = pipeline("token-classification", model=str(ner_model), aggregation_strategy="first", device="cpu")
     for text, p in zip(NER_TEXTS, got, strict=True):
         theirs = [(e["entity_group"], e["start"], e["end"]) for e in pipe(text)]
@@ -119,16 +123,20 @@ def test_cli_predict_on_a_run_folder_ner_to_stdout(ner_model: Path, tmp_path: Pa
     assert "texts/s" in err
 
 
-@pytest.mark.parametrize("case, expect", [
-    ("missing input", "file not found"),
-    ("missing column", "no 'text' column"),
-    ("bad output", "unknown format"),
-    ("no model", "no model here"),
-    ("base encoder", "without a classification head"),
-    ("bad json", "invalid JSON"),
-])
-def test_bad_predict_input_is_one_line_exit_2(case: str, expect: str, sentiment_model: Path, tiny_student: Path,
-                                              tmp_path: Path, capsys) -> None:
+@pytest.mark.parametrize(
+    "case, expect",
+    [
+        ("missing input", "file not found"),
+        ("missing column", "no 'text' column"),
+        ("bad output", "unknown format"),
+        ("no model", "no model here"),
+        ("base encoder", "without a classification head"),
+        ("bad json", "invalid JSON"),
+    ],
+)
+def test_bad_predict_input_is_one_line_exit_2(
+    case: str, expect: str, sentiment_model: Path, tiny_student: Path, tmp_path: Path, capsys
+) -> None:
     (tmp_path / "ok.txt").write_text("good film\n", encoding="utf-8")
     write_jsonl(tmp_path / "nocol.jsonl", [{"review": "good film"}])
     (tmp_path / "bad.jsonl").write_text('{"text": "good"\n', encoding="utf-8")
@@ -151,9 +159,11 @@ def test_new_commands_keep_the_parser_light() -> None:
     import subprocess
     import sys
 
-    code = ("import argparse, importlib, sys; from evokd.cli.flags import COMMANDS; "
-            "sub = argparse.ArgumentParser().add_subparsers(); "
-            "[importlib.import_module(m).add_commands(sub) for m in COMMANDS]; "
-            "print(sorted({'torch', 'transformers'} & set(sys.modules)))")
+    code = (
+        "import argparse, importlib, sys; from evokd.cli.flags import COMMANDS; "
+        "sub = argparse.ArgumentParser().add_subparsers(); "
+        "[importlib.import_module(m).add_commands(sub) for m in COMMANDS]; "
+        "print(sorted({'torch', 'transformers'} & set(sys.modules)))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"

@@ -88,17 +88,34 @@ class FakeOpenAI:
                     self._send(reply.status, {"error": {"message": message}}, headers=reply.headers)
                 else:
                     prompt = " ".join(str(m.get("content", "")) for m in body.get("messages", []))
-                    choice: dict[str, object] = {"index": 0, "finish_reason": reply.finish_reason,
-                                                 "message": {"role": "assistant", "content": reply.content}}
+                    choice: dict[str, object] = {
+                        "index": 0,
+                        "finish_reason": reply.finish_reason,
+                        "message": {"role": "assistant", "content": reply.content},
+                    }
                     if body.get("logprobs") and reply.logprobs is not None:
-                        choice["logprobs"] = {"content": [{"token": t, "logprob": lp, "bytes": list(t.encode()),
-                                                           "top_logprobs": []} for t, lp in reply.logprobs]}
-                    self._send(200, {
-                        "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": body.get("model", "teacher"),
-                        "choices": [choice],
-                        "usage": {"prompt_tokens": len(prompt) // 4, "completion_tokens": max(1, len(reply.content) // 4),
-                                  "total_tokens": len(prompt) // 4 + max(1, len(reply.content) // 4)},
-                    }, headers=reply.headers)
+                        choice["logprobs"] = {
+                            "content": [
+                                {"token": t, "logprob": lp, "bytes": list(t.encode()), "top_logprobs": []}
+                                for t, lp in reply.logprobs
+                            ]
+                        }
+                    self._send(
+                        200,
+                        {
+                            "id": "chatcmpl-1",
+                            "object": "chat.completion",
+                            "created": 0,
+                            "model": body.get("model", "teacher"),
+                            "choices": [choice],
+                            "usage": {
+                                "prompt_tokens": len(prompt) // 4,
+                                "completion_tokens": max(1, len(reply.content) // 4),
+                                "total_tokens": len(prompt) // 4 + max(1, len(reply.content) // 4),
+                            },
+                        },
+                        headers=reply.headers,
+                    )
 
             def _send(
                 self, status: int, obj: object, raw: bytes | None = None, headers: dict[str, str] | None = None

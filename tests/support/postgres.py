@@ -35,15 +35,48 @@ def postgres_server(port: int) -> Iterator[str]:
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres", "postgres")
     try:
-        subprocess.run(_as_owner([str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "evokd",
-                                  "--no-sync", "--no-instructions"]), check=True, capture_output=True)
+        subprocess.run(
+            _as_owner(
+                [
+                    str(bin_dir / "initdb"),
+                    "-D",
+                    str(data),
+                    "-A",
+                    "trust",
+                    "-U",
+                    "evokd",
+                    "--no-sync",
+                    "--no-instructions",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+        )
         options = f"-h 127.0.0.1 -p {port} -k {folder} -F"
-        subprocess.run(_as_owner([str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-w", "-t", "60",
-                                  "-l", str(folder / "log"), "start"]), check=True, capture_output=True)
+        subprocess.run(
+            _as_owner(
+                [
+                    str(bin_dir / "pg_ctl"),
+                    "-D",
+                    str(data),
+                    "-o",
+                    options,
+                    "-w",
+                    "-t",
+                    "60",
+                    "-l",
+                    str(folder / "log"),
+                    "start",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+        )
         try:
             yield f"postgresql://evokd@127.0.0.1:{port}/postgres"
         finally:
-            subprocess.run(_as_owner([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-                           capture_output=True)
+            subprocess.run(
+                _as_owner([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]), capture_output=True
+            )
     finally:
         shutil.rmtree(folder, ignore_errors=True)

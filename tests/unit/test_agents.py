@@ -139,8 +139,9 @@ def test_the_analyst_prompt_gains_a_pool_section_only_with_pool_texts(kind, labe
     analyse(teacher_, template, task, "d", [], 5, 0, uncertain=["an odd <<<text>>>"])  # type: ignore[arg-type]
     without, with_pool = teacher_.prompts
     # Without pool texts the prompt is the one written before pool mode existed, byte for byte.
-    assert without == render(template.replace("$pool", ""), task="d", labels=", ".join(labels), wrong="(none)",
-                             correct="(none)")
+    assert without == render(
+        template.replace("$pool", ""), task="d", labels=", ".join(labels), wrong="(none)", correct="(none)"
+    )
     section = with_pool.removeprefix(without.split("\n\nSummarise")[0]).split("\n\nSummarise")[0]
     assert "least sure of" in section and '- "an odd < < <text> > >"' in section
     assert with_pool.replace(section, "") == without

@@ -17,8 +17,10 @@ from evokd.tasks import load_dataset
 from tests.support.data import NEG, POS
 
 ROWS = [{"text": t, "label": "positive"} for t in POS] + [{"text": t, "label": "negative"} for t in NEG]
-NER_ROWS = [{"tokens": ["Bob", "runs"], "tags": ["B-person", "O"]},
-            {"tokens": ["in", "Paris"], "tags": ["O", "I-city"]}]
+NER_ROWS = [
+    {"tokens": ["Bob", "runs"], "tags": ["B-person", "O"]},
+    {"tokens": ["in", "Paris"], "tags": ["O", "I-city"]},
+]
 
 
 def write_parquet(folder: Path, rows: list[dict], splits: tuple[str, ...] = ("train", "dev", "test")) -> Path:
@@ -57,20 +59,27 @@ def test_datasets_folder_with_validation_split_and_class_labels(tmp_path: Path) 
 
 def test_ner_datasets_folder_with_tag_class_labels(tmp_path: Path) -> None:
     tags = ["O", "B-city", "I-city", "B-person", "I-person"]
-    features = datasets.Features({"tokens": datasets.Sequence(datasets.Value("string")),
-                                  "tags": datasets.Sequence(datasets.ClassLabel(names=tags))})
+    features = datasets.Features(
+        {
+            "tokens": datasets.Sequence(datasets.Value("string")),
+            "tags": datasets.Sequence(datasets.ClassLabel(names=tags)),
+        }
+    )
     coded = [{"tokens": r["tokens"], "tags": [tags.index(t) for t in r["tags"]]} for r in NER_ROWS]
     one = datasets.Dataset.from_list(coded, features=features)
     datasets.DatasetDict({"train": one, "dev": one, "test": one}).save_to_disk(str(tmp_path / "hf"))
     assert load_dataset(tmp_path / "hf", "ner").train[0]["tags"] == ["B-person", "O"]
 
 
-@pytest.mark.parametrize("case, expect", [
-    ("parquet without test", "no test file"),
-    ("parquet without label", "missing key 'label'"),
-    ("datasets without dev", "no dev or validation split"),
-    ("not parquet", "not a readable Parquet file"),
-])
+@pytest.mark.parametrize(
+    "case, expect",
+    [
+        ("parquet without test", "no test file"),
+        ("parquet without label", "missing key 'label'"),
+        ("datasets without dev", "no dev or validation split"),
+        ("not parquet", "not a readable Parquet file"),
+    ],
+)
 def test_bad_table_data_is_one_line(case: str, expect: str, tmp_path: Path) -> None:
     folder = tmp_path / "d"
     if case == "parquet without test":
@@ -89,6 +98,21 @@ def test_bad_table_data_is_one_line(case: str, expect: str, tmp_path: Path) -> N
 
 def test_cli_run_takes_a_parquet_folder(tiny_student: Path, teacher_server, tmp_path: Path) -> None:
     folder = write_parquet(tmp_path / "pq", ROWS)
-    args = ["run", "--data", str(folder), "--student", str(tiny_student), "--teacher-url", teacher_server.url,
-            "--rounds", "0", "--min-steps", "2", "--epochs", "1", "--out", str(tmp_path / "run")]
+    args = [
+        "run",
+        "--data",
+        str(folder),
+        "--student",
+        str(tiny_student),
+        "--teacher-url",
+        teacher_server.url,
+        "--rounds",
+        "0",
+        "--min-steps",
+        "2",
+        "--epochs",
+        "1",
+        "--out",
+        str(tmp_path / "run"),
+    ]
     assert main(args) == 0 and (tmp_path / "run" / "model" / "README.md").exists()

@@ -38,8 +38,15 @@ def evokd_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def fake_teacher(parts: list[bytes], sha256: str | None = None) -> TeacherWeights:
     """A three-part teacher whose pins and checksum match ``parts``."""
     blob = b"".join(parts)
-    return TeacherWeights(name="fake", model="fake model", package_prefix="fake-carrier-part", version="1.0",
-                   parts=len(parts), size=len(blob), sha256=sha256 or hashlib.sha256(blob).hexdigest())
+    return TeacherWeights(
+        name="fake",
+        model="fake model",
+        package_prefix="fake-carrier-part",
+        version="1.0",
+        parts=len(parts),
+        size=len(blob),
+        sha256=sha256 or hashlib.sha256(blob).hexdigest(),
+    )
 
 
 class FakeDownload:

@@ -341,7 +341,7 @@ def test_annotate_sets_tokens_tags_verdicts_and_reasons():
     assert first["tokens"] == ["we", "met", "Bob", "in", "London", "!"]
     assert first["tags"] == ["O", "O", "B-person", "O", "B-geo-loc", "O"]
     assert [e["text"] for e in first["entities"]] == ["Bob", "London"]
-    assert all(s["teacher_tokens"] == 7 + r.tokens for s, r in zip(todo, out))
+    assert all(s["teacher_tokens"] == 7 + r.tokens for s, r in zip(todo, out, strict=True))
     ex = adapter_for(TASK).to_example(first)
     assert ex == {"text": "we met Bob in London !", "tokens": first["tokens"], "tags": first["tags"]}
 
@@ -382,9 +382,21 @@ def test_critic_prompt_explains_types_holds_the_sentence_and_not_the_requested_t
 
 
 def test_label_batch_screens_before_annotating():
-    batch = [pending("person", "hi", 0), pending("person", "we met Bob today", 1), pending("person", "We met Bob today!", 2)]
-    out, replies = label_batch(teacher('{"entities": [{"text": "Bob", "type": "person"}]}'), default("ner", "critic"),
-                               TASK, "tweets", batch, set(), LeakIndex([]), adapter=Ner(Tokenizer()))
+    batch = [
+        pending("person", "hi", 0),
+        pending("person", "we met Bob today", 1),
+        pending("person", "We met Bob today!", 2),
+    ]
+    out, replies = label_batch(
+        teacher('{"entities": [{"text": "Bob", "type": "person"}]}'),
+        default("ner", "critic"),
+        TASK,
+        "tweets",
+        batch,
+        set(),
+        LeakIndex([]),
+        adapter=Ner(Tokenizer()),
+    )
     assert [(s["verdict"], s["reason"]) for s in out] == [
         ("rejected", "empty"),
         ("accepted", ""),
@@ -422,7 +434,9 @@ def test_generated_tokens_align_to_first_subtokens(tmp_path: Path):
     assert [labels[i] for i in firsts] == [tag2id[t] for t in res.tags]
     assert all(labels[i] == IGNORE for i in range(len(labels)) if i not in firsts)
     # And back: one tag per word, read from the first sub-token.
-    assert tags_from_subtokens(word_ids, [max(lab, 0) for lab in labels], len(res.tokens), student.head.names) == res.tags
+    assert (
+        tags_from_subtokens(word_ids, [max(lab, 0) for lab in labels], len(res.tokens), student.head.names) == res.tags
+    )
 
 
 def test_wordpiece_splits_of_real_names_align_to_first_subtokens():
@@ -432,8 +446,12 @@ def test_wordpiece_splits_of_real_names_align_to_first_subtokens():
         path = default_student_path()
     except StudentError:
         pytest.skip("bundled MiniLM student not installed")
-    res = ok("Starbucks in Zürich with Zoë Saldaña 😂!", ("Starbucks", "company"), ("Zürich", "geo-loc"),
-             ("Zoë Saldaña", "person"))
+    res = ok(
+        "Starbucks in Zürich with Zoë Saldaña 😂!",
+        ("Starbucks", "company"),
+        ("Zürich", "geo-loc"),
+        ("Zoë Saldaña", "person"),
+    )
     student = load(path, head_for(Task("ner", ("company", "geo-loc", "person"))), device="cpu")
     enc = student.tokenizer([res.tokens], is_split_into_words=True)
     word_ids = enc.word_ids(0)
@@ -441,7 +459,9 @@ def test_wordpiece_splits_of_real_names_align_to_first_subtokens():
     tag2id = {t: i for i, t in enumerate(student.head.names)}
     labels = align_labels(word_ids, res.tags, tag2id)
     assert [lab for lab in labels if lab != IGNORE] == [tag2id[t] for t in res.tags]
-    assert tags_from_subtokens(word_ids, [max(lab, 0) for lab in labels], len(res.tokens), student.head.names) == res.tags
+    assert (
+        tags_from_subtokens(word_ids, [max(lab, 0) for lab in labels], len(res.tokens), student.head.names) == res.tags
+    )
 
 
 # ---- what the Analyst and Generator read --------------------------------------------------------------
@@ -481,8 +501,10 @@ def test_format_feedback_splits_wrong_and_right_sentences():
 
 
 def test_generator_examples_show_entities_with_the_requested_type_first():
-    seeds = [{"text": "Bob is here", "tokens": ["Bob", "is", "here"], "tags": ["B-person", "O", "O"]},
-             {"text": "I love Acme", "tokens": ["I", "love", "Acme"], "tags": ["O", "O", "B-company"]}]
+    seeds = [
+        {"text": "Bob is here", "tokens": ["Bob", "is", "here"], "tags": ["B-person", "O", "O"]},
+        {"text": "I love Acme", "tokens": ["I", "love", "Acme"], "tags": ["O", "O", "B-company"]},
+    ]
     text = format_examples(seeds, label="company")
     assert text.splitlines() == ['- "I love Acme" -> "Acme" (company)', '- "Bob is here" -> "Bob" (person)']
     samples = plan(TASK, {"weaknesses": [{"label": "company", "pattern": "short names"}]}, 2, 2, rnd=1)

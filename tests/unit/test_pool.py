@@ -31,12 +31,15 @@ def test_token_lists_are_kept_for_a_per_token_task(tmp_path):
     assert adapter_for("classification").pool_item("good film") == {"text": "good film"}
 
 
-@pytest.mark.parametrize(("name", "body", "message"), [
-    ("pool.jsonl", '{"label": "positive"}\n', r"pool.jsonl:1: no 'text' column \(row has: label\)"),
-    ("pool.jsonl", "not json\n", r"pool.jsonl:1: invalid JSON"),
-    ("pool.txt", "\n\n", r"the pool holds no texts"),
-    ("pool.xml", "<a/>", r"unknown file type .xml"),
-])
+@pytest.mark.parametrize(
+    ("name", "body", "message"),
+    [
+        ("pool.jsonl", '{"label": "positive"}\n', r"pool.jsonl:1: no 'text' column \(row has: label\)"),
+        ("pool.jsonl", "not json\n", r"pool.jsonl:1: invalid JSON"),
+        ("pool.txt", "\n\n", r"the pool holds no texts"),
+        ("pool.xml", "<a/>", r"unknown file type .xml"),
+    ],
+)
 def test_bad_pool_files_get_one_line_errors(tmp_path, name, body, message):
     with pytest.raises(DataError, match=message):
         pool_values(write_file(tmp_path, name, body))
@@ -48,6 +51,7 @@ def test_a_missing_pool_file_names_itself(tmp_path):
 
 
 def test_the_train_split_loses_its_labels():
-    items = unlabelled([{"text": "good film", "label": "positive"},
-                        {"tokens": ["Bob"], "tags": ["B-person"], "text": "Bob"}])
+    items = unlabelled(
+        [{"text": "good film", "label": "positive"}, {"tokens": ["Bob"], "tags": ["B-person"], "text": "Bob"}]
+    )
     assert items == [("t1", "good film"), ("t2", ["Bob"])]

@@ -254,7 +254,10 @@ def test_ner_conversion(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
 def test_entity_types_and_split_sizes() -> None:
     """Stray I- tags open a span; count and fraction split specs both work."""
     assert span_types(["B-person", "I-person", "O", "I-company", "I-company", "B-company"]) == [
-        "person", "company", "company"]
+        "person",
+        "company",
+        "company",
+    ]
     assert DATASETS["rotten_tomatoes"].split_sizes(12752) == {"train": 10252, "dev": 500, "test": 2000}
     assert DATASETS["bbc_news"].split_sizes(2125) == {"train": 1275, "dev": 425, "test": 425}
     with pytest.raises(DatasetError, match="too few"):

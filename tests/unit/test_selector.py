@@ -44,8 +44,17 @@ def test_subset_is_fixed_by_the_seed_and_keeps_pool_order():
 def test_picks_carry_their_lineage_and_no_label():
     items = [{"id": "p3", "text": "good film"}]
     [s] = picks(items, [0], [0.4], rnd=2, first=4)
-    assert s == {"id": "r2-4", "round": 2, "source": "pool", "pool_id": "p3", "text": "good film", "query_score": 0.4,
-                 "verdict": "pending", "reason": "", "teacher_tokens": 0}
+    assert s == {
+        "id": "r2-4",
+        "round": 2,
+        "source": "pool",
+        "pool_id": "p3",
+        "text": "good film",
+        "query_score": 0.4,
+        "verdict": "pending",
+        "reason": "",
+        "teacher_tokens": 0,
+    }
     assert least_sure([{"text": "a"}, {"text": "b"}], [0.1, 0.8], 1) == ["b"]
 
 

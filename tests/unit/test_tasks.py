@@ -104,7 +104,7 @@ class Topic(TaskAdapter):
         return ex["topic"]  # type: ignore[typeddict-item]
 
     def scores(self, task: Task, gold: list, predicted: list) -> dict:
-        return {"accuracy": sum(g == p for g, p in zip(gold, predicted)) / len(gold) if gold else 0.0}
+        return {"accuracy": sum(g == p for g, p in zip(gold, predicted, strict=True)) / len(gold) if gold else 0.0}
 
     def to_example(self, sample: Sample) -> Example:
         return {"text": sample["text"], "topic": sample["label"]}  # type: ignore[typeddict-unknown-key]
@@ -120,7 +120,7 @@ class Topic(TaskAdapter):
         return bullet_list([p["text"] for p in feedback if not p["correct"]][:limit]), "(none)"
 
     def format_examples(self, seeds: Sequence[Example], label: str | None = None, limit: int = 6) -> str:
-        return bullet_list([f'{s["text"]} [{s["topic"]}]' for s in seeds[:limit]])  # type: ignore[typeddict-item]
+        return bullet_list([f"{s['text']} [{s['topic']}]" for s in seeds[:limit]])  # type: ignore[typeddict-item]
 
     def written_for(self, pool: Sequence[Example], label: str) -> list[Example]:
         return [e for e in pool if e.get("topic") == label]
@@ -128,17 +128,22 @@ class Topic(TaskAdapter):
     def source_label(self, task: Task, src: Example, rnd: int) -> str:
         return src["topic"]  # type: ignore[typeddict-item]
 
-    def label(self, teacher: Teacher, prompt: str, task: Task, description: str, todo: list[Sample],
-              logprobs: bool = False) -> list[Reply]:
+    def label(
+        self, teacher: Teacher, prompt: str, task: Task, description: str, todo: list[Sample], logprobs: bool = False
+    ) -> list[Reply]:
         replies = teacher.ask_many([f"{prompt}: {s['text']}" for s in todo], LabelVerdict, logprobs=logprobs)
         for s, r in zip(todo, replies, strict=True):
             ok = r.parsed is not None and r.parsed.label == s["requested"]
-            s.update(verdict="accepted" if ok else "rejected", reason="" if ok else "off_topic",
-                     label=r.parsed.label if r.parsed else "")
+            s.update(
+                verdict="accepted" if ok else "rejected",
+                reason="" if ok else "off_topic",
+                label=r.parsed.label if r.parsed else "",
+            )
         return replies
 
-    def reference_labels(self, teacher: Teacher, prompt: str, task: Task, description: str,
-                         examples: Sequence[Example], words: int) -> tuple[list, list[Reply], int]:
+    def reference_labels(
+        self, teacher: Teacher, prompt: str, task: Task, description: str, examples: Sequence[Example], words: int
+    ) -> tuple[list, list[Reply], int]:
         return [], [], 0
 
     def show_label(self, sample: Mapping[str, Any]) -> str:
@@ -165,9 +170,16 @@ def topic(monkeypatch: pytest.MonkeyPatch) -> Topic:
 
 
 def test_a_third_kind_plugs_into_the_generic_code_path(topic: Topic, tmp_path: Path):
-    rows = {"train": [("goals in the final", "sport"), ("a new tax law", "politics"), ("the cup match", "sport"),
-                      ("votes in parliament", "politics")],
-            "dev": [("a late goal", "sport")], "test": [("the election", "politics")]}
+    rows = {
+        "train": [
+            ("goals in the final", "sport"),
+            ("a new tax law", "politics"),
+            ("the cup match", "sport"),
+            ("votes in parliament", "politics"),
+        ],
+        "dev": [("a late goal", "sport")],
+        "test": [("the election", "politics")],
+    }
     for split, pairs in rows.items():
         (tmp_path / f"{split}.jsonl").write_text("".join(f'{{"text": "{t}", "topic": "{c}"}}\n' for t, c in pairs))
     ds = tasks.load_dataset(tmp_path, "topic")
@@ -178,16 +190,18 @@ def test_a_third_kind_plugs_into_the_generic_code_path(topic: Topic, tmp_path: P
     with pytest.raises(DataError, match="topic 'politics' has only 2 training texts, fewer than --shots 3"):
         tasks.sample_shots(ds.train, ds.task, 3, seed=0)
 
-    batch = [Sample(id="r1-0", requested="sport", text="a hat trick in the derby", verdict="pending", reason=""),
-             Sample(id="r1-1", requested="sport", text="a budget vote in parliament today", verdict="pending",
-                    reason="")]
+    batch = [
+        Sample(id="r1-0", requested="sport", text="a hat trick in the derby", verdict="pending", reason=""),
+        Sample(id="r1-1", requested="sport", text="a budget vote in parliament today", verdict="pending", reason=""),
+    ]
     teacher = Teacher(FakeListChatModel(responses=['{"label": "sport"}', '{"label": "politics"}']), concurrency=1)
     out, _ = label_batch(teacher, "Topic?", ds.task, "topics", batch, set(), LeakIndex([]))
     assert [(s["verdict"], s["reason"]) for s in out] == [("accepted", ""), ("rejected", "off_topic")]
 
     new = [topic.to_example(out[0])]
     assert feedback_for(topic, new, ["politics"]) == [
-        Prediction(text="a hat trick in the derby", gold="sport", predicted="politics", correct=False)]
+        Prediction(text="a hat trick in the derby", gold="sport", predicted="politics", correct=False)
+    ]
     assert tasks.evaluate(ds.task, ds.dev, ["sport"]) == {"accuracy": 1.0, "score": 1.0, "n": 1}
 
 
@@ -203,7 +217,8 @@ def test_no_code_outside_the_adapters_branches_on_the_task_kind():
     for file in _product_files():
         for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
             compared = isinstance(node, ast.Compare) and any(
-                isinstance(c, ast.Constant) and c.value in kinds() for c in [node.left, *node.comparators])
+                isinstance(c, ast.Constant) and c.value in kinds() for c in [node.left, *node.comparators]
+            )
             if compared or (isinstance(node, ast.Attribute) and node.attr == "is_ner"):
                 found.append(f"{file.relative_to(ROOT)}:{node.lineno}")
     assert not found, found
@@ -213,6 +228,11 @@ def test_the_student_imports_no_adapter():
     """The student is below the adapters: it gets a `Head`, never a task kind."""
     for file in (ROOT / "student").rglob("*.py"):
         for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
-            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
-                [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
             assert not any(n.startswith("evokd.tasks") for n in names), file

@@ -143,8 +143,16 @@ def test_empty_training_set_leaves_model_untouched(tiny: Path) -> None:
     student = load(tiny, head_for(CLF_TASK), device="cpu")
     before = state(student)
     stats = train(student, [], FAST)
-    assert stats == {"steps": 0, "epochs": 0, "loss": 0.0, "seconds": 0.0, "samples_per_s": 0.0, "examples": 0,
-                     "epoch": 0, "dev": None}
+    assert stats == {
+        "steps": 0,
+        "epochs": 0,
+        "loss": 0.0,
+        "seconds": 0.0,
+        "samples_per_s": 0.0,
+        "examples": 0,
+        "epoch": 0,
+        "dev": None,
+    }
     assert all(torch.equal(before[k], v) for k, v in state(student).items())
 
 

@@ -20,11 +20,25 @@ def postgres_url():
 
 
 def test_a_run_paused_on_one_connection_resumes_from_postgres_on_another(
-        postgres_url, sentiment_dir, tiny_student, teacher_server, tmp_path):
+    postgres_url, sentiment_dir, tiny_student, teacher_server, tmp_path
+):
     run = tmp_path / "run"
-    ctx = Context(data=str(sentiment_dir), student=str(tiny_student), teacher_url=teacher_server.url,
-                  teacher_model="teacher", run_dir=str(run), max_rounds=1, per_round=2, min_steps=4, epochs=1,
-                  batch_size=8, concurrency=2, max_retries=0, lr=1e-3, review=("analysis",))
+    ctx = Context(
+        data=str(sentiment_dir),
+        student=str(tiny_student),
+        teacher_url=teacher_server.url,
+        teacher_model="teacher",
+        run_dir=str(run),
+        max_rounds=1,
+        per_round=2,
+        min_steps=4,
+        epochs=1,
+        batch_size=8,
+        concurrency=2,
+        max_retries=0,
+        lr=1e-3,
+        review=("analysis",),
+    )
     cfg = {"configurable": {"thread_id": "cell-1"}}
     with open_checkpointer(postgres_url, run) as saver:  # "node A": seed pass and analyst, then the review pause
         app = build_graph().compile(checkpointer=saver)
@@ -48,13 +62,16 @@ def test_default_is_sqlite_in_the_run_folder(tmp_path):
 def test_bad_checkpointer_settings_are_one_line_errors(tmp_path):
     with pytest.raises(CheckpointError, match="give postgresql://"), open_checkpointer("mysql://x", tmp_path):
         pass
-    with pytest.raises(CheckpointError, match="cannot use the PostgreSQL server"), \
-            open_checkpointer(f"postgresql://evokd@127.0.0.1:{free_port()}/postgres?connect_timeout=2", tmp_path):
+    with (
+        pytest.raises(CheckpointError, match="cannot use the PostgreSQL server"),
+        open_checkpointer(f"postgresql://evokd@127.0.0.1:{free_port()}/postgres?connect_timeout=2", tmp_path),
+    ):
         pass
 
 
 def test_the_cli_runs_and_resumes_on_postgres_without_writing_its_url(
-        postgres_url, sentiment_dir, tiny_student, teacher_server, tmp_path):
+    postgres_url, sentiment_dir, tiny_student, teacher_server, tmp_path
+):
     from evokd.cli import main
     from tests.support.runs import run_args
 

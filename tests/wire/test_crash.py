@@ -154,18 +154,38 @@ def test_kill_9_in_pool_labelling_then_resume_labels_no_pool_text_twice(sentimen
     """Killed while the teacher holds round 1's second pool label, then killed again in round 1's training:
     the selector's picks are checkpointed and answered labels are cached, so no answered text is asked again."""
     pool = tmp_path / "pool.txt"
-    pool.write_text("a good film to see\nan awful boring film here\nlovely and great acting now\n"
-                    "bad plot and awful cast\ngreat fun for all\nboring story all along\n", encoding="utf-8")
+    pool.write_text(
+        "a good film to see\nan awful boring film here\nlovely and great acting now\n"
+        "bad plot and awful cast\ngreat fun for all\nboring story all along\n",
+        encoding="utf-8",
+    )
     gate, out = Gate(SentimentTeacher(by_seed=True)), tmp_path / "run"
     crash = Crasher(tmp_path, gate)
     with FakeOpenAI(gate) as server, contextlib.closing(crash):
+
         def labelled() -> list[str]:
             """The text of every label request the teacher has seen, in order."""
-            return [prompt_of(r).split("<<<")[1].split(">>>")[0].strip() for r in server.requests
-                    if schema_name(r) == "LabelVerdict"]
+            return [
+                prompt_of(r).split("<<<")[1].split(">>>")[0].strip()
+                for r in server.requests
+                if schema_name(r) == "LabelVerdict"
+            ]
 
-        args = run_args(sentiment_dir, tiny_student, server, out, *LEARN, "--concurrency", "1", "--per-round", "0",
-                        "--pool", str(pool), "--pool-per-round", "3")
+        args = run_args(
+            sentiment_dir,
+            tiny_student,
+            server,
+            out,
+            *LEARN,
+            "--concurrency",
+            "1",
+            "--per-round",
+            "0",
+            "--pool",
+            str(pool),
+            "--pool-per-round",
+            "3",
+        )
         crash.kill_at(args, hold=("LabelVerdict", 2))
         before = labelled()
         assert len(before) == 2  # one answered (and cached), one held when the run was killed

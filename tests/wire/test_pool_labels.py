@@ -33,8 +33,22 @@ class UnsureAboutAwful:
 def test_min_confidence_drops_the_labels_the_teacher_is_unsure_of(sentiment_dir, tiny_student, tmp_path):
     pool, out = write_file(tmp_path, "pool.txt", POOL), tmp_path / "run"
     with FakeOpenAI(UnsureAboutAwful()) as server:
-        args = run_args(sentiment_dir, tiny_student, server, out, "--rounds", "1", "--per-round", "0",
-                        "--pool", str(pool), "--pool-per-round", "4", "--min-confidence", "0.5")
+        args = run_args(
+            sentiment_dir,
+            tiny_student,
+            server,
+            out,
+            "--rounds",
+            "1",
+            "--per-round",
+            "0",
+            "--pool",
+            str(pool),
+            "--pool-per-round",
+            "4",
+            "--min-confidence",
+            "0.5",
+        )
         assert main(args) == 0
         labelled = [r for r in server.requests if schema_name(r) == "LabelVerdict"]
     assert len(labelled) == 4 and all(r["logprobs"] is True for r in labelled)

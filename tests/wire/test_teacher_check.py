@@ -69,8 +69,13 @@ def test_every_openai_sampling_parameter_is_sent_on_every_call():
         chat = chat_model(server.url, "teacher", temperature=0.3, max_tokens=9, timeout=5, max_retries=0)
         Teacher(chat, json_mode="json_object", concurrency=1).ask("label it", LabelVerdict, seed=5)
     body = server.requests[0]
-    assert {k: body.get(k) for k in ("temperature", "top_p", "frequency_penalty", "presence_penalty", "seed")} == \
-        {"temperature": 0.3, "top_p": 0.95, "frequency_penalty": 0.0, "presence_penalty": 0.0, "seed": 5}
+    assert {k: body.get(k) for k in ("temperature", "top_p", "frequency_penalty", "presence_penalty", "seed")} == {
+        "temperature": 0.3,
+        "top_p": 0.95,
+        "frequency_penalty": 0.0,
+        "presence_penalty": 0.0,
+        "seed": 5,
+    }
     assert body.get("max_tokens", body.get("max_completion_tokens")) == 9
 
 

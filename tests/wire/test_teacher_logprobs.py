@@ -8,8 +8,15 @@ from evokd.schemas import LabelVerdict
 from evokd.teacher.client import Reply, ReplyCache, Teacher, chat_model, value_confidence
 from tests.support.fake_openai import FakeOpenAI, Scripted
 
-TOKENS = [('{"', -0.01), ("label", -0.02), ('":', 0.0), (' "', 0.0), ("pos", math.log(0.8)), ("itive", math.log(0.9)),
-          ('"}', -0.001)]
+TOKENS = [
+    ('{"', -0.01),
+    ("label", -0.02),
+    ('":', 0.0),
+    (' "', 0.0),
+    ("pos", math.log(0.8)),
+    ("itive", math.log(0.9)),
+    ('"}', -0.001),
+]
 CONTENT = "".join(t for t, _ in TOKENS)
 
 
@@ -48,8 +55,10 @@ def test_a_cache_written_before_logprobs_were_kept_still_opens(tmp_path):
 
     path = tmp_path / "old.sqlite"
     db = sqlite3.connect(path)
-    db.execute("CREATE TABLE replies (key TEXT PRIMARY KEY, content TEXT, finish TEXT, prompt_tokens INTEGER,"
-               " completion_tokens INTEGER)")
+    db.execute(
+        "CREATE TABLE replies (key TEXT PRIMARY KEY, content TEXT, finish TEXT, prompt_tokens INTEGER,"
+        " completion_tokens INTEGER)"
+    )
     db.execute("INSERT INTO replies VALUES ('k', 'hello', 'stop', 3, 1)")
     db.commit()
     db.close()
@@ -62,8 +71,10 @@ def test_a_second_teacher_sharing_the_cache_misses_it(tmp_path, monkeypatch):
     from evokd.settings import Context
 
     cache = str(tmp_path / "shared.sqlite")
-    with FakeOpenAI(lambda body: Scripted(content='{"label": "positive"}')) as one, \
-            FakeOpenAI(lambda body: Scripted(content='{"label": "negative"}')) as two:
+    with (
+        FakeOpenAI(lambda body: Scripted(content='{"label": "positive"}')) as one,
+        FakeOpenAI(lambda body: Scripted(content='{"label": "negative"}')) as two,
+    ):
         first = services(Context(teacher_url=one.url, teacher_model="teacher", cache=cache)).teacher(labelling=True)
         second = services(Context(teacher_url=two.url, teacher_model="teacher", cache=cache)).teacher(labelling=True)
         assert first.ask("label it", LabelVerdict).parsed.label == "positive"

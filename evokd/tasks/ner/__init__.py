@@ -15,7 +15,21 @@ from evokd.tasks.ner.adapter import (
 from evokd.tasks.ner.text import Resolution, Tokenizer, WhitespaceTokenizer, looks_like_name, match_type, resolve
 
 __all__ = [
-    "Ner", "Resolution", "Tokenizer", "WhitespaceTokenizer", "annotate", "ask_entities", "bio_spans", "compare",
-    "describe_types", "format_examples", "format_feedback", "looks_like_name", "match_type", "read_glossary", "resolve",
-    "tag_sentences", "to_bio",
+    "Ner",
+    "Resolution",
+    "Tokenizer",
+    "WhitespaceTokenizer",
+    "annotate",
+    "ask_entities",
+    "bio_spans",
+    "compare",
+    "describe_types",
+    "format_examples",
+    "format_feedback",
+    "looks_like_name",
+    "match_type",
+    "read_glossary",
+    "resolve",
+    "tag_sentences",
+    "to_bio",
 ]

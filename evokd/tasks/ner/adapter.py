@@ -57,44 +57,78 @@ def describe_types(types: Sequence[str], names: bool = True, glossary: dict[str,
 # ---- the Critic's calls --------------------------------------------------------------------------
 
 
-def ask_entities(teacher: Teacher, prompt: str, task: Task, description: str, texts: Sequence[str],
-                 glossary: dict[str, str] | None = None) -> list[Reply[Annotation]]:
+def ask_entities(
+    teacher: Teacher,
+    prompt: str,
+    task: Task,
+    description: str,
+    texts: Sequence[str],
+    glossary: dict[str, str] | None = None,
+) -> list[Reply[Annotation]]:
     """The Critic's (text, type) mentions for each sentence: one call each, concurrently."""
     labels = describe_types(task.labels, names=False, glossary=glossary)
     return teacher.ask_many([render(prompt, task=description, labels=labels, text=t) for t in texts], Annotation)
 
 
-def annotate(teacher: Teacher, prompt: str, task: Task, description: str, todo: list[Sample],
-             tokenizer: Tokenizer | None = None, glossary: dict[str, str] | None = None) -> list[Reply[Annotation]]:
+def annotate(
+    teacher: Teacher,
+    prompt: str,
+    task: Task,
+    description: str,
+    todo: list[Sample],
+    tokenizer: Tokenizer | None = None,
+    glossary: dict[str, str] | None = None,
+) -> list[Reply[Annotation]]:
     """Ask the Critic for each sentence's entities (one call each, concurrently), then place and check them
     in code; set ``tokens``, ``tags``, ``entities``, ``verdict`` and ``reason`` on each sample in place."""
     tokenizer = tokenizer or Tokenizer()
     for s in todo:
         if PLACEHOLDER.search(s["text"]):  # "I heard <NAME> play": the Generator left a slot unfilled
-            s.update(verdict="rejected", reason="placeholder", tokens=tokenizer.tokenize(s["text"]), tags=[], entities=[])
+            s.update(
+                {
+                    "verdict": "rejected",
+                    "reason": "placeholder",
+                    "tokens": tokenizer.tokenize(s["text"]),
+                    "tags": [],
+                    "entities": [],
+                }
+            )
     todo = [s for s in todo if s["verdict"] == "pending"]
     replies = ask_entities(teacher, prompt, task, description, [s["text"] for s in todo], glossary)
     for s, reply in zip(todo, replies, strict=True):
         s["teacher_tokens"] = s.get("teacher_tokens", 0) + reply.tokens
         # A bare object without "entities" (one mention instead of the list) validates as an empty list.
         if reply.parsed is None or (not reply.parsed.entities and '"entities"' not in reply.raw):
-            s.update(verdict="rejected", reason=reply.reason or "malformed",
-                     tokens=tokenizer.tokenize(unicodedata.normalize("NFC", s["text"])), tags=[], entities=[])
+            s.update(
+                {
+                    "verdict": "rejected",
+                    "reason": reply.reason or "malformed",
+                    "tokens": tokenizer.tokenize(unicodedata.normalize("NFC", s["text"])),
+                    "tags": [],
+                    "entities": [],
+                }
+            )
             continue
         res = resolve(s["text"], [e.model_dump() for e in reply.parsed.entities], task.labels, tokenizer)
-        s.update(tokens=res.tokens, tags=res.tags, entities=res.entities)  # type: ignore[typeddict-item]
+        s.update({"tokens": res.tokens, "tags": res.tags, "entities": res.entities})  # type: ignore[typeddict-item]
         if res.reason:
-            s.update(verdict="rejected", reason=res.reason)
+            s.update({"verdict": "rejected", "reason": res.reason})
         elif s.get("requested") and s["requested"] not in res.types:
             # The Generator was asked for this type: without it the sentence does not serve its purpose.
-            s.update(verdict="rejected", reason="missing_type")
+            s.update({"verdict": "rejected", "reason": "missing_type"})
         else:
-            s.update(verdict="accepted", reason="")
+            s.update({"verdict": "accepted", "reason": ""})
     return replies
 
 
-def tag_sentences(teacher: Teacher, prompt: str, task: Task, description: str, examples: Sequence[Example],
-                  glossary: dict[str, str] | None = None) -> tuple[list[list[str]], list[Reply[Annotation]]]:
+def tag_sentences(
+    teacher: Teacher,
+    prompt: str,
+    task: Task,
+    description: str,
+    examples: Sequence[Example],
+    glossary: dict[str, str] | None = None,
+) -> tuple[list[list[str]], list[Reply[Annotation]]]:
     """The teacher's own BIO tags for existing sentences (the benchmark's teacher reference): the Critic's call,
     placed on the sentences' own tokens; mentions that fail a check are dropped rather than the whole sentence."""
     replies = ask_entities(teacher, prompt, task, description, [ex["text"] for ex in examples], glossary)
@@ -199,8 +233,11 @@ class Ner(TaskAdapter):
     cuts_reference_texts = False
     pipeline_tag = "token-classification"
     pipeline_args = 'aggregation_strategy="first"'  # a word's tag from its first sub-token, as the student was trained
-    card_metrics = (HubMetric("f1", "span_f1", "span F1 (strict IOB2, micro)"),
-                    HubMetric("precision", "precision", "precision"), HubMetric("recall", "recall", "recall"))
+    card_metrics = (
+        HubMetric("f1", "span_f1", "span F1 (strict IOB2, micro)"),
+        HubMetric("precision", "precision", "precision"),
+        HubMetric("recall", "recall", "recall"),
+    )
     export_columns = "`tokens`, `tags` (IOB2), `text` (the raw sentence)"
 
     def __init__(self, tokenizer: Tokenizer | None = None) -> None:
@@ -267,8 +304,9 @@ class Ner(TaskAdapter):
     def weighted_scores(self, task: Task, gold: list, predicted: list, weights: np.ndarray) -> np.ndarray:
         """Micro span F1 from each sentence's (tp, fp, fn) spans."""
         spans = [(set(bio_spans(want)), set(bio_spans(got))) for want, got in zip(gold, predicted, strict=True)]
-        counts = np.array([(len(want & got), len(got - want), len(want - got)) for want, got in spans],
-                          dtype=float).reshape(len(gold), 3)
+        counts = np.array(
+            [(len(want & got), len(got - want), len(want - got)) for want, got in spans], dtype=float
+        ).reshape(len(gold), 3)
         return f1_of_counts(weights @ counts)
 
     def label_text(self, task: Task) -> str:
@@ -292,17 +330,19 @@ class Ner(TaskAdapter):
         types = sorted({t for _, _, t in bio_spans(src["tags"])}) or list(task.labels)
         return types[rnd % len(types)]
 
-    def label(self, teacher: Teacher, prompt: str, task: Task, description: str, todo: list[Sample],
-              logprobs: bool = False) -> list[Reply]:
+    def label(
+        self, teacher: Teacher, prompt: str, task: Task, description: str, todo: list[Sample], logprobs: bool = False
+    ) -> list[Reply]:
         """The Critic names the entities; code places them (`annotate`)."""
         replies = annotate(teacher, prompt, task, description, todo, self.tokenizer, self.glossary)
-        return replies  # type: ignore[return-value]
+        return replies
 
-    def reference_labels(self, teacher: Teacher, prompt: str, task: Task, description: str,
-                         examples: Sequence[Example], words: int) -> tuple[list, list[Reply], int]:
+    def reference_labels(
+        self, teacher: Teacher, prompt: str, task: Task, description: str, examples: Sequence[Example], words: int
+    ) -> tuple[list, list[Reply], int]:
         """The Critic's mentions placed on each sentence's own tokens (whole sentences: ``words`` is unused)."""
         tags, replies = tag_sentences(teacher, prompt, task, description, examples, self.glossary)
-        return tags, replies, sum(r.parsed is None for r in replies)  # type: ignore[return-value]
+        return tags, replies, sum(r.parsed is None for r in replies)
 
     def show_label(self, sample: Mapping[str, Any]) -> str:
         """The Critic's mentions with their types."""
@@ -324,10 +364,19 @@ class Ner(TaskAdapter):
         names = self.head(task).names
         best = scores.max(-1)
         tags = to_iob2([names[i] for i in best.indices.tolist()])
-        return {"text": text, "entities": [
-            {"text": text[offsets[first][0]:offsets[last - 1][1]], "type": etype, "start": offsets[first][0],
-             "end": offsets[last - 1][1], "score": round(float(best.values[first:last].mean()), 6)}
-            for first, last, etype in bio_spans(tags)]}
+        return {
+            "text": text,
+            "entities": [
+                {
+                    "text": text[offsets[first][0] : offsets[last - 1][1]],
+                    "type": etype,
+                    "start": offsets[first][0],
+                    "end": offsets[last - 1][1],
+                    "score": round(float(best.values[first:last].mean()), 6),
+                }
+                for first, last, etype in bio_spans(tags)
+            ],
+        }
 
     def export_row(self, sample: Mapping[str, Any]) -> dict[str, Any]:
         """Tokens, IOB2 tags and the raw sentence (empty lists for a sample rejected before it was tagged)."""

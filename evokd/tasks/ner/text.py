@@ -78,7 +78,7 @@ class Tokenizer:
 
     def __post_init__(self) -> None:
         clitics = [_clitic_re(c) for c in CLITICS if c in self.split]
-        inner = [_clitic_re(c)[len(f"[{_APOS}]"):] for c in CLITICS if c in self.split and c.startswith("'")]
+        inner = [_clitic_re(c)[len(f"[{_APOS}]") :] for c in CLITICS if c in self.split and c.startswith("'")]
         nt = "n't" in self.split
         # A word character that does not begin a clitic to split off ("does|n't").
         wchar = rf"(?:(?!(?i:n[{_APOS}]t)(?!{_W})){_W})" if nt else _W
@@ -101,7 +101,8 @@ class Tokenizer:
 
     @classmethod
     def fit(cls, sentences: Iterable[Sequence[str]]) -> Tokenizer:
-        """The tokeniser whose clitic splitting follows the data: split a clitic if it stands alone more often than attached."""
+        """The tokeniser whose clitic splitting follows the data: split a clitic if it stands alone more often than
+        attached."""
         alone: Counter[str] = Counter()
         attached: Counter[str] = Counter()
         for tokens in sentences:
@@ -132,7 +133,8 @@ class Tokenizer:
 # names small models invent ("location", "event") and the WNUT-16 types of the Critic's worked
 # example on CoNLL-2003 data ("musicartist" -> PER); a fine type is never a target.
 _ALIASES: tuple[tuple[frozenset[str], frozenset[str]], ...] = tuple(
-    (frozenset(heads.split()), frozenset(aliases.split())) for heads, aliases in (
+    (frozenset(heads.split()), frozenset(aliases.split()))
+    for heads, aliases in (
         ("per person", "persons people pers name musicartist artist singer actor"),
         ("loc location geoloc", "gpe place city country geo"),
         ("org organization organisation company", "corporation business brand sportsteam team"),
@@ -181,7 +183,29 @@ class Resolution:
         return {t for _, _, t in bio_spans(self.tags)}
 
 
-_FUNCTION_WORDS = frozenset("the a an i it it's he she we they you this that my our your his her their".split())
+_FUNCTION_WORDS = frozenset(
+    [
+        "the",
+        "a",
+        "an",
+        "i",
+        "it",
+        "it's",
+        "he",
+        "she",
+        "we",
+        "they",
+        "you",
+        "this",
+        "that",
+        "my",
+        "our",
+        "your",
+        "his",
+        "her",
+        "their",
+    ]
+)
 PLACEHOLDER = re.compile(r"<[^<>]{1,30}>|\[[A-Z][A-Z _-]{0,29}\]")  # <NAME>, [COMPANY]: unfilled template slots
 
 
@@ -223,8 +247,9 @@ def _align(start: int, end: int, spans: list[tuple[str, int, int]]) -> tuple[int
     return (first, last + 1) if first <= last else None
 
 
-def resolve(sentence: str, mentions: Sequence[dict[str, object]], types: Sequence[str],
-            tokenizer: Tokenizer | None = None) -> Resolution:
+def resolve(
+    sentence: str, mentions: Sequence[dict[str, object]], types: Sequence[str], tokenizer: Tokenizer | None = None
+) -> Resolution:
     """Place the Critic's (text, type) mentions in ``sentence`` and build its BIO tags (see the module doc)."""
     sentence = unicodedata.normalize("NFC", sentence)
     spans = (tokenizer or Tokenizer()).spans(sentence)
@@ -233,8 +258,12 @@ def resolve(sentence: str, mentions: Sequence[dict[str, object]], types: Sequenc
     for m in mentions:
         text, etype = m.get("text"), m.get("type")
         entry: dict[str, object] = {"text": text, "type": etype}
-        if not isinstance(text, str) or not isinstance(etype, str) or not etype.strip() \
-                or not any(ch.isalnum() for ch in text):  # empty, or punctuation only: names nothing
+        if (
+            not isinstance(text, str)
+            or not isinstance(etype, str)
+            or not etype.strip()
+            or not any(ch.isalnum() for ch in text)
+        ):  # empty, or punctuation only: names nothing
             entry["error"] = "malformed"
         elif (matched := match_type(etype, types)) is None:
             entry["error"] = "unknown_type"
@@ -289,14 +318,15 @@ def resolve(sentence: str, mentions: Sequence[dict[str, object]], types: Sequenc
         return Resolution(tokens, [], wanted, reason=errors[0])
     taken.sort()
     entities: list[dict[str, object]] = [
-        {"text": sentence[spans[f][1]:spans[t - 1][2]], "type": etype, "start": spans[f][1], "end": spans[t - 1][2]}
+        {"text": sentence[spans[f][1] : spans[t - 1][2]], "type": etype, "start": spans[f][1], "end": spans[t - 1][2]}
         for f, t, etype in taken
     ]
     return Resolution(tokens, to_bio(len(tokens), taken), entities)
 
 
 class WhitespaceTokenizer(Tokenizer):
-    """Whitespace-separated words as tokens: places mentions on a dataset's own tokens (its text joins them with spaces)."""
+    """Whitespace-separated words as tokens: places mentions on a dataset's own tokens (its text joins them with
+    spaces)."""
 
     def spans(self, text: str) -> list[tuple[str, int, int]]:
         """(token, start, end) for every whitespace-separated word."""
