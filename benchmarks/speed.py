@@ -336,6 +336,17 @@ def markdown(result: dict) -> str:
             elif d:
                 lines.append(f"| {device} | – | {d} | | |")
         lines.append("")
+    scale = result.get("scaling")
+    if scale:
+        cells, ranks = scale["cells"], scale["ranks"]
+        lines += [
+            f"**Scale-out** ({cells['cpus']} CPUs): {cells['cells']} seed-only benchmark cells as Ray tasks took "
+            f"{cells['ray_s']} s against {cells['sequence_s']} s one after another (**{cells['speedup']}x**); one "
+            f"training pass over {ranks['examples']} examples in {ranks['procs']} data-parallel ranks took "
+            f"{ranks['ranks_s']} s against {ranks['one_s']} s in one process (**{ranks['speedup']}x**, start-up of the "
+            f"ranks included; same weights on every rank: {ranks['same_weights']}).",
+            "",
+        ]
     for dataset, split in (result.get("node_split") or {}).items():
         m = split["mean_seconds"]
         lines += [
@@ -362,6 +373,10 @@ def run(out: str, data: str, student: str, work: str, datasets: list[str], say: 
     result["concurrency"] = concurrency(data, student, say, per_round=4 if quick else 8)
     result["trainer"] = trainer(data, student, say, n=64 if quick else 320, repeats=1 if quick else 2)
     result["node_split"] = node_split(work, datasets)
+    if not quick:  # the scale-out ratios (issue 15): real Ray tasks and torch ranks, minutes on 2 cores
+        from evokd.bench import scaling
+
+        result["scaling"] = {"cells": scaling.cells(data, student, say), "ranks": scaling.ranks(data, student, say)}
     return save(out, result)
 
 
