@@ -93,3 +93,29 @@ def ranks(data: str, student: str, say: Say, n: int = 512, procs: int = 2, epoch
         f"(training {result['train_s_ranks']} s) vs one process {result['one_s']} s = {result['speedup']}x"
     )
     return result
+
+
+def main() -> None:
+    """``python -m evokd.bench.scaling [DATA]``: measure both ratios with the bundled student and add them to
+    benchmarks/results/speed.json|md (the other speed figures are kept as they were measured)."""
+    import json
+    import sys
+
+    from evokd.bench import speed
+    from evokd.student.model import default_student_path
+
+    data = sys.argv[1] if len(sys.argv) > 1 else "rotten_tomatoes"
+    out = Path("benchmarks/results")
+    result = json.loads((out / "speed.json").read_text(encoding="utf-8"))
+    student = default_student_path()
+    result["scaling"] = {
+        "cells": cells(data, student, print),
+        "ranks": ranks(data, student, print),
+        "date": time.strftime("%Y-%m-%d"),
+        "data": data,
+    }
+    speed.save(str(out), result)
+
+
+if __name__ == "__main__":
+    main()
