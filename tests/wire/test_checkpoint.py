@@ -8,9 +8,9 @@ from langgraph.types import Command
 from evokd.checkpoint import CheckpointError, open_checkpointer
 from evokd.graph.build import build_graph
 from evokd.records import read_jsonl
-from evokd.settings import Context
 from evokd.teacher.local import free_port
 from tests.support.postgres import postgres_server
+from tests.support.runs import make_context
 
 
 @pytest.fixture(scope="module")
@@ -23,22 +23,7 @@ def test_a_run_paused_on_one_connection_resumes_from_postgres_on_another(
     postgres_url, sentiment_dir, tiny_student, teacher_server, tmp_path
 ):
     run = tmp_path / "run"
-    ctx = Context(
-        data=str(sentiment_dir),
-        student=str(tiny_student),
-        teacher_url=teacher_server.url,
-        teacher_model="teacher",
-        run_dir=str(run),
-        max_rounds=1,
-        per_round=2,
-        min_steps=4,
-        epochs=1,
-        batch_size=8,
-        concurrency=2,
-        max_retries=0,
-        lr=1e-3,
-        review=("analysis",),
-    )
+    ctx = make_context(sentiment_dir, tiny_student, teacher_server, run, max_rounds=1, review=("analysis",))
     cfg = {"configurable": {"thread_id": "cell-1"}}
     with open_checkpointer(postgres_url, run) as saver:  # "node A": seed pass and analyst, then the review pause
         app = build_graph().compile(checkpointer=saver)
