@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from evokd.bench import METHOD_NAMES, REFERENCES
 
 if TYPE_CHECKING:  # the heavy modules load only when a benchmark runs, not when the CLI parses flags
-    from evokd.bench.runner import Say, Settings
+    from evokd.bench.settings import Say, Settings
 
 BENCH_PORT = 8019  # a fixed port: run fingerprints include the teacher URL, so a rerun must see the same one
 # (the reply cache does not depend on it: for the local teacher its key names the weights' sha256)
@@ -39,7 +39,7 @@ def _flagged(shared: bool) -> list[str]:
 
     The teacher URL is left out: ``evokd bench`` has a flag of its own for it, as it ignores $OPENAI_BASE_URL.
     """
-    from evokd.bench.runner import Settings
+    from evokd.bench.settings import Settings
 
     return [
         f.name
@@ -50,7 +50,7 @@ def _flagged(shared: bool) -> list[str]:
 
 def add_flags(p: argparse.ArgumentParser) -> None:
     """The ``evokd bench`` flags: what to compare and how, then its settings (help from their declarations)."""
-    from evokd.bench.runner import Settings
+    from evokd.bench.settings import Settings
     from evokd.settings import add_flags as add_setting_flags
 
     p.add_argument(
@@ -101,7 +101,7 @@ def add_flags(p: argparse.ArgumentParser) -> None:
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """`Settings` from the flags; --quick fills in what was not given."""
-    from evokd.bench.runner import Settings
+    from evokd.bench.settings import Settings
 
     s = Settings(**(QUICK if args.quick else {}))  # type: ignore[arg-type]
     given = {

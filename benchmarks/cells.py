@@ -16,7 +16,8 @@ from pathlib import Path
 
 from evokd.bench import METHOD_NAMES
 from evokd.bench.methods import methods
-from evokd.bench.runner import Say, Settings, full_shot, name_of, run_method, teacher_reference
+from evokd.bench.runner import full_shot, run_method, teacher_reference
+from evokd.bench.settings import Say, Settings, name_of
 
 
 class CellError(ValueError):

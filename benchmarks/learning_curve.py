@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from evokd.bench.runner import Say, Settings, name_of
+from evokd.bench.settings import Say, Settings, name_of
 from evokd.bench.tables import machine, mean_std
 from evokd.data.readers import Dataset
 from evokd.graph.nodes import fit

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from evokd.bench.cells import all_cells, run_local, run_ray
-from evokd.bench.runner import Settings
+from evokd.bench.settings import Settings
 
 Say = Callable[[str], None]
 

@@ -14,7 +14,7 @@ from evokd.records import write_json, write_text
 from evokd.tasks import adapter_for
 
 if TYPE_CHECKING:
-    from evokd.bench.runner import Settings
+    from evokd.bench.settings import Settings
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:

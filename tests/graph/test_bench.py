@@ -11,7 +11,8 @@ import pytest
 from evokd.bench import METHOD_NAMES, speed
 from evokd.bench.cells import all_cells, run_cell
 from evokd.bench.methods import methods
-from evokd.bench.runner import CACHE_FILE, Settings, run_benchmark, select
+from evokd.bench.runner import run_benchmark, select
+from evokd.bench.settings import CACHE_FILE, Settings
 from evokd.records import read_jsonl
 from tests.support.fake_openai import FakeOpenAI, SentimentTeacher, prompt_of, schema_name
 
