@@ -53,6 +53,7 @@ class Settings:
     # Teacher: the local one's endpoint settings unless `evokd bench --teacher-url` names another.
     teacher_url: str = setting("teacher_url")
     teacher_model: str = setting("teacher_model", "teacher")
+    teacher_id: str = setting("teacher_id")  # the local teacher's weights' sha256, set by the endpoint policy
     teacher_name: str = ""  # what the report calls the teacher
     json_mode: JsonMode = setting("json_mode", local=True)
     concurrency: int = setting("concurrency", local=True)

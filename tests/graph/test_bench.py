@@ -259,3 +259,16 @@ def test_written_texts_are_asked_for_at_the_datas_own_length(sentiment_dir, tiny
     assert len(written) == 2 * 4  # static: 2 x 2 texts; evokd: 2 hard + 2 easy
     assert [p for p in written if f"about {words} words" not in p] == []
     assert [p for p in written if "review" in p] == []  # no wording from one bundled dataset
+
+
+def test_the_local_teachers_endpoint_values_fit_the_bench_settings():
+    """`evokd bench` without a URL takes every value the local teacher's endpoint policy gives (its identity too)."""
+    import dataclasses
+
+    from evokd.teacher.local import DEFAULT_TEACHER, teacher_endpoint
+
+    with teacher_endpoint("", DEFAULT_TEACHER, {}, lambda _: None, port=8011, start=False) as endpoint:
+        s = dataclasses.replace(Settings(), **endpoint)
+    assert s.teacher_id.startswith("local:") and s.teacher_url.endswith(":8011/v1")
+    shared = {f.name for f in dataclasses.fields(Settings) if f.metadata.get("setting")}
+    assert "teacher_id" in shared  # so every cell's Context carries it into the reply cache's key
