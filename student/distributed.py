@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import tempfile
 import uuid
 from dataclasses import asdict, dataclass
@@ -42,12 +41,6 @@ class Job:
     out_dir: str
     balance_by: list[str] | None = None
     dev_score: Any = None  # a picklable callable(student) -> float, or None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def run_rank(job: Job) -> dict[str, Any]:
@@ -89,7 +82,7 @@ def train_in_ranks(job: Job, procs: int) -> dict[str, Any]:
 
     config = LaunchConfig(
         min_nodes=1, max_nodes=1, nproc_per_node=procs, run_id=uuid.uuid4().hex, rdzv_backend="c10d",
-        rdzv_endpoint=f"127.0.0.1:{_free_port()}", max_restarts=0, monitor_interval=0.1, start_method="spawn",
+        rdzv_endpoint="127.0.0.1:0", max_restarts=0, monitor_interval=0.1, start_method="spawn",
     )  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="evokd-ranks-") as logs:
         os.environ.setdefault("TORCHELASTIC_ERROR_FILE", str(Path(logs) / "error.json"))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import threading
 import time
 from types import SimpleNamespace
@@ -25,6 +24,7 @@ from evokd.schemas import GeneratedText, LabelVerdict
 from evokd.state import Sample
 from evokd.task import Task
 from evokd.teacher.client import MAX_REPLY_CHARS, Teacher, TeacherUnavailable, chat_model
+from evokd.teacher.local import free_port
 from tests.support.fake_openai import FakeOpenAI, Responder, Scripted, SentimentTeacher, schema_name
 from tests.support.runs import LEARN, outcome, reference_outcome, run_args
 
@@ -52,10 +52,7 @@ def script(*replies: str | Scripted, then: str | Scripted = OK) -> Responder:
 
 def closed_port_url() -> str:
     """A loopback URL nothing listens on (connection refused)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/v1"
+    return f"http://127.0.0.1:{free_port()}/v1"
 
 
 class Injected:
