@@ -29,7 +29,7 @@ from evokd.agents.noise import contradicted
 from evokd.agents.selector import choose, least_sure, picks, subset, uncertainty
 from evokd.graph.cost import cost, stopwatch
 from evokd.graph.routing import reason_for
-from evokd.handoff.card import write_model_card
+from evokd.handoff.card import PREDICTIONS, write_model_card
 from evokd.records import append_new, copy_dir, write_json, write_text
 from evokd.services import resolved, services
 from evokd.settings import Context
@@ -319,12 +319,14 @@ def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> 
         wrong = [p for p in feedback_for(adapter, ds.dev, dev_predicted) if not p["correct"]]
         shown = random.Random(ctx.seed * 11 + rnd).sample(wrong, min(ctx.dev_feedback, len(wrong)))
         update["feedback"] = shown + list(update.get("feedback", []))  # type: ignore[call-overload]
-    test = tasks.evaluate(
-        task, ds.test, predict(net, ds.test, max_length=ctx.max_length)
-    )  # reported only, never used to decide
+    test_predicted = predict(net, ds.test, max_length=ctx.max_length)
+    test = tasks.evaluate(task, ds.test, test_predicted)  # reported only, never used to decide
     eval_seconds = time.perf_counter() - eval_started
     path = run / "student" / f"round-{rnd}"
     model.save(net, path)
+    # Kept beside the weights (and so in model/ once this round is the best): the model card's intervals
+    # come from them instead of predicting dev and test once more at the end.
+    write_json(path / PREDICTIONS, {"dev": dev_predicted, "test": test_predicted})
 
     best = dict(state.get("best") or {})
     if not best or float(dev["score"]) > float(best["score"]):  # type: ignore[arg-type]

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 DEFAULT_BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"  # what the bundled student package carries
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 RESAMPLES = 1_000
+PREDICTIONS = "eval_predictions.json"  # a round's dev and test predictions, saved beside its student
 
 
 def teacher_info(ctx: Context) -> dict[str, str]:
@@ -86,15 +87,23 @@ def _weighted(task: Task, gold: list[Example], pred: list, weights: np.ndarray) 
     return adapter.weighted_scores(task, [adapter.gold(ex) for ex in gold], pred, weights)
 
 
+def saved_predictions(model_dir: Path, data: Dataset, max_length: int) -> dict[str, list]:
+    """The model's dev and test predictions: those its run saved beside it, else predicted now."""
+    saved = model_dir / PREDICTIONS
+    if saved.is_file():
+        return dict(json.loads(saved.read_text(encoding="utf-8")))
+    student = student_model.load(model_dir, adapter_for(data.task).head(data.task))
+    return {split: predict(student, examples, max_length=max_length)
+            for split, examples in (("dev", data.dev), ("test", data.test))}  # fmt: skip
+
+
 def write_model_card(run: Path, summary: dict, ctx: Context, data: Dataset) -> Path:
     """Write ``run/model/README.md`` (and ``run/teacher.json`` for the dataset card); return the card's path."""
     task = data.task
     adapter = adapter_for(task)
-    student = student_model.load(run / "model", adapter.head(task))
-    intervals = {
-        split: bootstrap(task, examples, predict(student, examples, max_length=ctx.max_length))
-        for split, examples in (("dev", data.dev), ("test", data.test))
-    }
+    predicted = saved_predictions(run / "model", data, ctx.max_length)
+    intervals = {split: bootstrap(task, examples, predicted[split])
+                 for split, examples in (("dev", data.dev), ("test", data.test))}  # fmt: skip
     teacher = teacher_info(ctx)
     write_json(run / "teacher.json", teacher)
     source = data_card(ctx.data)

@@ -71,6 +71,18 @@ def front_matter(card: str) -> dict:
     return yaml.safe_load(card.split("---\n")[1])
 
 
+def test_the_best_rounds_predictions_travel_with_the_model_and_give_its_scores(finished_run: Path) -> None:
+    """The card reads the predictions saved beside the kept student instead of predicting dev and test again."""
+    from evokd.handoff.card import PREDICTIONS
+
+    saved = json.loads((finished_run / "model" / PREDICTIONS).read_text())
+    summary = json.loads((finished_run / "summary.json").read_text())
+    data = tasks.load_dataset(json.loads((finished_run / "run.json").read_text())["data"], "classification")
+    for split, examples in (("dev", data.dev), ("test", data.test)):
+        assert len(saved[split]) == len(examples)
+        assert tasks.evaluate(data.task, examples, saved[split])["score"] == summary[split]["score"]
+
+
 def test_model_card_is_written_with_metadata_and_scores(finished_run: Path) -> None:
     card = (finished_run / "model" / "README.md").read_text()
     meta = front_matter(card)
