@@ -308,18 +308,6 @@ def align_labels(word_ids: Sequence[int | None], word_tags: Sequence[str], tag2i
     return labels
 
 
-def tags_from_subtokens(
-    word_ids: Sequence[int | None], subtoken_ids: Sequence[int], n_words: int, tag_names: Sequence[str]
-) -> list[str]:
-    """One tag per word, read from its first sub-token; words truncated away get O."""
-    tags, prev = ["O"] * n_words, None
-    for w, t in zip(word_ids, subtoken_ids, strict=True):
-        if w is not None and w != prev:
-            tags[w] = tag_names[t]
-        prev = w
-    return tags
-
-
 def collate(
     rows: list[list[int]], pad_id: int, labels: list[int] | list[list[int]] | None = None
 ) -> dict[str, torch.Tensor]:

@@ -9,6 +9,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+import torch
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from seqeval.scheme import IOB2, Entities
 
@@ -16,7 +17,7 @@ from evokd.agents.critic import LeakIndex, label_batch
 from evokd.agents.generator import plan
 from evokd.prompts import AGENTS, check, default, render
 from evokd.state import Prediction, Sample
-from evokd.student.train import IGNORE, align_labels, tags_from_subtokens
+from evokd.student.train import IGNORE, align_labels, word_rows
 from evokd.task import Task
 from evokd.tasks import adapter_for, head_for
 from evokd.tasks.ner import (
@@ -418,6 +419,12 @@ def test_types_are_explained_from_the_glossary_and_unknown_ones_named():
 # ---- sub-token alignment of generated sentences -----------------------------------------------------
 
 
+def tags_read_back(word_ids: list[int | None], labels: list[int], n_words: int, names: tuple[str, ...]) -> list[str]:
+    """The tags prediction reads from sub-tokens scored one-hot as ``labels`` (IGNORE counts as O)."""
+    rows = word_rows(word_ids, torch.eye(len(names))[[max(lab, 0) for lab in labels]], n_words)
+    return [names[i] for i in rows.argmax(-1).tolist()]
+
+
 def test_generated_tokens_align_to_first_subtokens(tmp_path: Path):
     from evokd.student.model import load
 
@@ -434,9 +441,7 @@ def test_generated_tokens_align_to_first_subtokens(tmp_path: Path):
     assert [labels[i] for i in firsts] == [tag2id[t] for t in res.tags]
     assert all(labels[i] == IGNORE for i in range(len(labels)) if i not in firsts)
     # And back: one tag per word, read from the first sub-token.
-    assert (
-        tags_from_subtokens(word_ids, [max(lab, 0) for lab in labels], len(res.tokens), student.head.names) == res.tags
-    )
+    assert tags_read_back(word_ids, labels, len(res.tokens), student.head.names) == res.tags
 
 
 def test_wordpiece_splits_of_real_names_align_to_first_subtokens():
@@ -459,9 +464,7 @@ def test_wordpiece_splits_of_real_names_align_to_first_subtokens():
     tag2id = {t: i for i, t in enumerate(student.head.names)}
     labels = align_labels(word_ids, res.tags, tag2id)
     assert [lab for lab in labels if lab != IGNORE] == [tag2id[t] for t in res.tags]
-    assert (
-        tags_from_subtokens(word_ids, [max(lab, 0) for lab in labels], len(res.tokens), student.head.names) == res.tags
-    )
+    assert tags_read_back(word_ids, labels, len(res.tokens), student.head.names) == res.tags
 
 
 # ---- what the Analyst and Generator read --------------------------------------------------------------

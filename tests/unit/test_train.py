@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from evokd.student.model import Student, StudentError, default_student_path, load, save
-from evokd.student.train import IGNORE, TrainConfig, align_labels, lr_factor, predict, tags_from_subtokens, train
+from evokd.student.train import IGNORE, TrainConfig, align_labels, lr_factor, predict, train, word_rows
 from evokd.task import Example, Task
 from evokd.tasks import evaluate, head_for
 from tests.support.tiny_model import make_tiny_model
@@ -65,10 +65,11 @@ def test_align_labels_first_subtoken_only() -> None:
     assert align_labels(word_ids, ["B-PER", "I-PER", "O"], tag2id) == [IGNORE, 1, IGNORE, IGNORE, 2, 0, IGNORE, IGNORE]
 
 
-def test_tags_from_subtokens_reads_first_subtoken_and_pads_truncated_words() -> None:
+def test_word_rows_read_the_first_subtoken_and_give_truncated_words_o() -> None:
     names = ("O", "B-PER", "I-PER")
     word_ids = [None, 0, 0, 1, None]  # a 3-word sentence truncated after word 1
-    assert tags_from_subtokens(word_ids, [0, 1, 0, 2, 1], 3, names) == ["B-PER", "I-PER", "O"]
+    rows = word_rows(word_ids, torch.eye(len(names))[[0, 1, 0, 2, 1]], 3)
+    assert [names[i] for i in rows.argmax(-1).tolist()] == ["B-PER", "I-PER", "O"]
 
 
 def test_real_tokenizer_splits_words_and_alignment_follows(tiny: Path) -> None:
