@@ -46,9 +46,10 @@ def label_batch(
     adapter: TaskAdapter | None = None,
     logprobs: bool = False,
     min_confidence: float = 0.0,
+    per_call: int = 1,
 ) -> tuple[list[Sample], list[Reply]]:
-    """Screen every pending sample, label the survivors in separate calls (as the task's adapter asks), and
-    record each verdict.
+    """Screen every pending sample, label the survivors in calls of ``per_call`` texts (as the task's adapter
+    asks), and record each verdict.
 
     ``adapter`` is the run's (fitted to its data, e.g. NER's tokenizer); None means the kind's default one.
     ``logprobs`` records the teacher's confidence in its label; one below ``min_confidence`` (when that is
@@ -65,7 +66,9 @@ def label_batch(
             s.update({"verdict": "rejected", "reason": reason})
         else:
             todo.append(s)
-    replies = (adapter or adapter_for(task)).label(teacher, prompt, task, description, todo, logprobs=logprobs)
+    replies = (adapter or adapter_for(task)).label(
+        teacher, prompt, task, description, todo, logprobs=logprobs, per_call=per_call
+    )
     for s in todo:
         confidence = s.get("teacher_confidence")
         if min_confidence and s["verdict"] == "accepted" and confidence is not None and confidence < min_confidence:

@@ -25,8 +25,8 @@ from pathlib import Path
 RESULT = Path(__file__).parent / "results" / "predict-throughput.json"
 
 
-def measure(texts: int, repeats: int, batch_size: int) -> dict:
-    """Time `predict_file` on ``texts`` rotten_tomatoes test texts, ``repeats`` times."""
+def measure(texts: int, repeats: int, batch_size: int, dataset: str = "rotten_tomatoes") -> dict:
+    """Time `predict_file` on the first ``texts`` test texts of a bundled classification dataset, ``repeats`` times."""
     import torch
 
     from evokd.data.registry import resolve_data
@@ -34,7 +34,7 @@ def measure(texts: int, repeats: int, batch_size: int) -> dict:
     from evokd.student import model
     from evokd.tasks import head_for, load_dataset
 
-    data = load_dataset(resolve_data("rotten_tomatoes"), "classification")
+    data = load_dataset(resolve_data(dataset), "classification")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         (folder / "texts.txt").write_text("".join(ex["text"] + "\n" for ex in data.test[:texts]), encoding="utf-8")
@@ -54,7 +54,7 @@ def measure(texts: int, repeats: int, batch_size: int) -> dict:
         load_after = os.getloadavg()
     speeds = [float(r["texts_per_s"]) for r in runs]  # type: ignore[arg-type]
     return {
-        "what": "evokd predict (predict_file) on rotten_tomatoes test texts with the bundled all-MiniLM-L6-v2 student",
+        "what": f"evokd predict (predict_file) on {dataset} test texts with the bundled all-MiniLM-L6-v2 student",
         "texts": runs[0]["texts"],
         "texts_per_s_median": statistics.median(speeds),
         "texts_per_s": speeds,

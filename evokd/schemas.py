@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from functools import cache
+
+from pydantic import BaseModel, Field, create_model
 
 
 class Weakness(BaseModel):
@@ -26,9 +28,17 @@ class GeneratedText(BaseModel):
 
 
 class LabelVerdict(BaseModel):
-    """The Critic's label for one generated text."""
+    """The Critic's labels for the numbered texts of one labelling call, in order."""
 
-    label: str = Field(description="Exactly one of the allowed labels.")
+    labels: list[str] = Field(description="One allowed label per text, in the texts' order.")
+
+
+@cache
+def label_verdict(n: int) -> type[LabelVerdict]:
+    """`LabelVerdict` for a call with ``n`` texts: exactly ``n`` labels, so a JSON-schema endpoint cannot skip
+    or add one (a reply of the wrong length fails validation and is retried). Same schema name, any ``n``."""
+    field = (list[str], Field(min_length=n, max_length=n, description=f"Exactly {n} allowed labels, in order."))
+    return create_model("LabelVerdict", __base__=LabelVerdict, labels=field)
 
 
 class Entity(BaseModel):

@@ -111,6 +111,11 @@ class Context:
         "Reject a teacher label whose probability (from the endpoint's log-probabilities) is below this "
         "(0 = off; a label without log-probabilities is kept).",
     )
+    label_batch: int = declare(
+        1,
+        "Texts the Critic labels in one teacher call (classification): the prompt's fixed part is paid once per "
+        "call instead of once per text. 1 = one text per call.",
+    )
     noise: Noise = declare(
         "small-loss",
         "Noise step for pool labels: small-loss = after training, a pool sample the student contradicts with "

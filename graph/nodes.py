@@ -258,6 +258,7 @@ def critic(state: State, runtime: Runtime[Context]) -> dict[str, object]:
             adapter=run.adapter,
             logprobs=bool(ctx.pool or ctx.min_confidence),
             min_confidence=ctx.min_confidence,
+            per_call=ctx.label_batch,
         )
     return {"batch": batch, "stats": {str(rnd): {"critic": cost(replies, elapsed[0])}}}
 

@@ -74,6 +74,10 @@ def check_inputs(ctx: Context) -> None:
 
     ds = services(ctx).dataset
     sample_shots(ds.train, ds.task, ctx.shots, ctx.seed)
+    if ctx.label_batch < 1:
+        raise UsageError(f"--label-batch {ctx.label_batch}: give 1 or more texts per call")
+    if ctx.label_batch > 1 and not services(ctx).adapter.batches_labels:
+        raise UsageError(f"--label-batch: {ctx.task} labels one text per teacher call; drop --label-batch")
     for agent in ("analyst", "generator", "critic"):
         ctx.prompt(agent)
     # Loading is the only sure check (a folder can exist yet lack weights or a tokenizer); it is cheap next to a run.

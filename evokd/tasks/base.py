@@ -80,6 +80,9 @@ class TaskAdapter(ABC):
     """The test scores the model card lists, the selection metric first."""
     export_columns: ClassVar[str]
     """`export_row`'s columns as the dataset card describes them."""
+    batches_labels: ClassVar[bool]
+    """Whether one labelling call may carry several texts (``--label-batch``): a label per text is a short
+    list; an annotation per sentence is not."""
 
     # ---- data files ----------------------------------------------------------------------------
 
@@ -199,22 +202,37 @@ class TaskAdapter(ABC):
 
     @abstractmethod
     def label(
-        self, teacher: Teacher, prompt: str, task: Task, description: str, todo: list[Sample], logprobs: bool = False
+        self,
+        teacher: Teacher,
+        prompt: str,
+        task: Task,
+        description: str,
+        todo: list[Sample],
+        logprobs: bool = False,
+        per_call: int = 1,
     ) -> list[Reply]:
-        """Ask the Critic for each screened sample's label (one call each, concurrently) and record in place
-        the verdict, its reason and the label fields; return the replies for the cost record.
+        """Ask the Critic for each screened sample's label (calls run concurrently) and record in place the
+        verdict, its reason and the label fields; return the replies for the cost record.
 
         A sample with a ``requested`` label (generated) must get it; a pool text has none to agree with.
         ``logprobs`` asks the endpoint for log-probabilities and records the chosen label's probability as
-        ``teacher_confidence`` where the kind can read one (None where the endpoint sent none)."""
+        ``teacher_confidence`` where the kind can read one (None where the endpoint sent none).
+        ``per_call`` texts share one call where the kind `batches_labels` (else it must be 1)."""
 
     @abstractmethod
     def reference_labels(
-        self, teacher: Teacher, prompt: str, task: Task, description: str, examples: Sequence[Example], words: int
+        self,
+        teacher: Teacher,
+        prompt: str,
+        task: Task,
+        description: str,
+        examples: Sequence[Example],
+        words: int,
+        per_call: int = 1,
     ) -> tuple[list, list[Reply], int]:
         """The teacher's own answers for existing examples with the Critic's prompt (the benchmark's teacher
         reference): predictions in the student's form, the replies, and how many answers named nothing usable.
-        ``words`` caps a shown text's length where the kind shows whole texts."""
+        ``words`` caps a shown text's length where the kind shows whole texts; ``per_call`` as in `label`."""
 
     # ---- reports ---------------------------------------------------------------------------------
 

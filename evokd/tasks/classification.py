@@ -1,7 +1,8 @@
 """Text classification: each text has exactly one of the task's labels.
 
 Examples are ``{"text", "label"}``; the student's head labels the whole text; the selection metric is
-macro-F1. The Critic names a label for each generated text in its own call, and a text is kept only if
+macro-F1. The Critic names a label for each text in a labelling call of its own (or, with ``--label-batch``,
+one call for several numbered texts), and a text is kept only if
 that label is one the task has and the one the Generator was asked for.
 """
 
@@ -18,13 +19,13 @@ import numpy as np
 from evokd.data.formats import Row, jsonl_rows
 from evokd.data.readers import DataError, Record, classification_example, read_csv, read_table
 from evokd.prompts import render
-from evokd.schemas import LabelVerdict
+from evokd.schemas import LabelVerdict, label_verdict
 from evokd.state import Prediction, Sample
 from evokd.student.metrics import class_scores, f1_of_counts
 from evokd.student.model import Head
 from evokd.task import Example, Task
 from evokd.tasks.base import HubMetric, TaskAdapter
-from evokd.teacher.client import Reply, Teacher, value_confidence
+from evokd.teacher.client import Reply, Teacher, value_confidences
 from evokd.text import as_data, bullet_list, clip
 
 if TYPE_CHECKING:
@@ -38,6 +39,27 @@ def match_label(answer: str, labels: tuple[str, ...]) -> str | None:
         return folded[answer.strip().casefold()]
     named = {lab for lab in labels if re.search(rf"(?<!\w){re.escape(lab)}(?!\w)", answer, re.I)}
     return named.pop() if len(named) == 1 else None
+
+
+def numbered(texts: Sequence[str]) -> str:
+    """Texts for one labelling call, one per line as ``[1] ...``, ``[2] ...`` (line breaks inside a text folded)."""
+    return "\n".join(f"[{i}] {as_data(' '.join(t.split()))}" for i, t in enumerate(texts, 1))
+
+
+def ask_labels(
+    teacher: Teacher, prompt: str, task: Task, description: str, calls: Sequence[Sequence[str]], logprobs: bool
+) -> list[Reply[LabelVerdict]]:
+    """One labelling call per group of texts, all concurrently, each asked for exactly as many labels as it has
+    texts. The prompt's fixed part (task, labels, instructions) comes before the texts, so it is byte-identical
+    across calls and a server that reuses a matched prompt prefix (llama.cpp) skips re-reading it."""
+    labels = ", ".join(task.labels)
+    replies: list[Reply[LabelVerdict] | None] = [None] * len(calls)
+    for n in sorted({len(c) for c in calls}):  # a schema per group size: at most two sizes (full, remainder)
+        idx = [i for i, c in enumerate(calls) if len(c) == n]
+        prompts = [render(prompt, task=description, labels=labels, text=numbered(calls[i])) for i in idx]
+        for i, reply in zip(idx, teacher.ask_many(prompts, label_verdict(n), logprobs=logprobs), strict=True):
+            replies[i] = reply
+    return [r for r in replies if r is not None]
 
 
 class Classification(TaskAdapter):
@@ -59,6 +81,7 @@ class Classification(TaskAdapter):
         HubMetric("accuracy", "accuracy", "accuracy"),
     )
     export_columns = "`text`, `label`"
+    batches_labels = True
 
     def read_split(self, file: Path, text: str) -> list[Record]:
         """JSONL ``{"text", "label"}`` lines, or a CSV with ``text`` and ``label`` columns."""
@@ -138,39 +161,58 @@ class Classification(TaskAdapter):
         return src["label"]
 
     def label(
-        self, teacher: Teacher, prompt: str, task: Task, description: str, todo: list[Sample], logprobs: bool = False
+        self,
+        teacher: Teacher,
+        prompt: str,
+        task: Task,
+        description: str,
+        todo: list[Sample],
+        logprobs: bool = False,
+        per_call: int = 1,
     ) -> list[Reply]:
-        """The Critic names a label; it must be one of the task's (else ``off_label``) and the one requested,
-        where one was (else ``label_mismatch``)."""
-        labels = ", ".join(task.labels)
-        prompts = [render(prompt, task=description, labels=labels, text=as_data(s["text"])) for s in todo]
-        replies = teacher.ask_many(prompts, LabelVerdict, logprobs=logprobs)
-        for s, reply in zip(todo, replies, strict=True):
-            s["teacher_tokens"] = s.get("teacher_tokens", 0) + reply.tokens
-            label = match_label(reply.parsed.label, task.labels) if reply.parsed else None
-            if logprobs:
-                s["teacher_confidence"] = value_confidence(reply, reply.parsed.label) if reply.parsed else None
-            if reply.parsed is None:
-                s.update({"verdict": "rejected", "reason": reply.reason or "malformed"})
-            elif label is None:
-                s.update({"verdict": "rejected", "reason": "off_label", "label": reply.parsed.label[:50]})
-            elif s.get("requested") and label != s["requested"]:
-                # The Generator was asked for another label: the text is ambiguous, a likely source of label noise.
-                s.update({"verdict": "rejected", "reason": "label_mismatch", "label": label})
-            else:
-                s.update({"verdict": "accepted", "label": label})
+        """The Critic names a label for each numbered text of a call; it must be one of the task's (else
+        ``off_label``) and the one requested, where one was (else ``label_mismatch``). A call's tokens are
+        shared out over its texts."""
+        calls = [todo[i : i + per_call] for i in range(0, len(todo), per_call)]
+        replies = ask_labels(teacher, prompt, task, description, [[s["text"] for s in c] for c in calls], logprobs)
+        for call, reply in zip(calls, replies, strict=True):
+            answers: list[str | None] = list(reply.parsed.labels) if reply.parsed else [None] * len(call)
+            confidences = value_confidences(reply, [a or "" for a in answers])
+            share, extra = divmod(reply.tokens, len(call))
+            for i, (s, answer) in enumerate(zip(call, answers, strict=True)):
+                s["teacher_tokens"] = s.get("teacher_tokens", 0) + share + (i < extra)
+                if logprobs:
+                    s["teacher_confidence"] = confidences[i]
+                label = match_label(answer, task.labels) if answer is not None else None
+                if answer is None:
+                    s.update({"verdict": "rejected", "reason": reply.reason or "malformed"})
+                elif label is None:
+                    s.update({"verdict": "rejected", "reason": "off_label", "label": answer[:50]})
+                elif s.get("requested") and label != s["requested"]:
+                    # The Generator was asked for another label: the text is ambiguous, a likely source of label noise.
+                    s.update({"verdict": "rejected", "reason": "label_mismatch", "label": label})
+                else:
+                    s.update({"verdict": "accepted", "label": label})
         return replies
 
     def reference_labels(
-        self, teacher: Teacher, prompt: str, task: Task, description: str, examples: Sequence[Example], words: int
+        self,
+        teacher: Teacher,
+        prompt: str,
+        task: Task,
+        description: str,
+        examples: Sequence[Example],
+        words: int,
+        per_call: int = 1,
     ) -> tuple[list, list[Reply], int]:
         """The Critic's label for each text (cut to ``words``); an answer naming no allowed label predicts "(none)"."""
-        texts = [
-            render(prompt, task=description, labels=", ".join(task.labels), text=clip(ex["text"], words))
-            for ex in examples
+        texts = [clip(ex["text"], words) for ex in examples]
+        calls = [texts[i : i + per_call] for i in range(0, len(texts), per_call)]
+        replies = ask_labels(teacher, prompt, task, description, calls, logprobs=False)
+        answers = [
+            a for c, r in zip(calls, replies, strict=True) for a in (r.parsed.labels if r.parsed else [""] * len(c))
         ]
-        replies = teacher.ask_many(texts, LabelVerdict)
-        labels = [match_label(r.parsed.label, task.labels) if r.parsed else None for r in replies]
+        labels = [match_label(a, task.labels) for a in answers]
         return [lab or "(none)" for lab in labels], replies, sum(lab is None for lab in labels)
 
     def show_label(self, sample: Mapping[str, Any]) -> str:

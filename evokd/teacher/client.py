@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, get_origin
 
 import openai
 from langchain_core.language_models import BaseChatModel
@@ -63,25 +63,33 @@ class Reply(Generic[T]):
         return self.prompt_tokens + self.completion_tokens
 
 
-def value_confidence(reply: Reply, value: str) -> float | None:
-    """The teacher's probability for ``value`` as written in its reply: the product of the probabilities
-    of the tokens that spell the value's last occurrence (the answer field of a short JSON reply).
+def value_confidences(reply: Reply, values: Sequence[str]) -> list[float | None]:
+    """The teacher's probability for each of ``values`` as its reply writes them, in order: the product of
+    the probabilities of the tokens that spell each value's quoted string (``"positive"``), each looked
+    for after the previous one, so a call labelling several texts gives each its own confidence.
 
-    None when the reply carries no log-probabilities, or its tokens do not spell its text (a server
-    that normalised the content), since no span can then be located honestly.
+    All None when the reply carries no log-probabilities, or its tokens do not spell its text (a server
+    that normalised the content), since no span can then be located honestly; None for a value not found.
     """
     tokens = reply.token_logprobs
-    if not tokens or not value or "".join(t for t, _ in tokens) != reply.raw:
-        return None
-    start = reply.raw.rfind(value)
-    if start < 0:
-        return None
-    end, logprob, offset = start + len(value), 0.0, 0
-    for token, lp in tokens:
-        if offset < end and offset + len(token) > start:  # the token overlaps the value's characters
-            logprob += lp
-        offset += len(token)
-    return math.exp(logprob)
+    if not tokens or "".join(t for t, _ in tokens) != reply.raw:
+        return [None] * len(values)
+    out: list[float | None] = []
+    cursor = reply.raw.find("[")  # past the field name, so a label spelled like the key is not matched in it
+    for value in values:
+        quoted = json.dumps(value, ensure_ascii=False)
+        found = reply.raw.find(quoted, max(cursor, 0)) if value else -1
+        if found < 0:
+            out.append(None)
+            continue
+        start, end, logprob, offset = found + 1, found + len(quoted) - 1, 0.0, 0  # inside the quotes
+        for token, lp in tokens:
+            if offset < end and offset + len(token) > start:  # the token overlaps the value's characters
+                logprob += lp
+            offset += len(token)
+        out.append(math.exp(logprob))
+        cursor = end
+    return out
 
 
 def extract_json(raw: str) -> object | None:
@@ -101,6 +109,24 @@ def extract_json(raw: str) -> object | None:
     return None
 
 
+def bare_value(text: str, schema: type[BaseModel]) -> dict | None:
+    """A bare one-line answer to a one-field request as that field's value ("positive", or the text itself;
+    for a list field a JSON list or a single item), else None: small models often drop the JSON wrapper."""
+    line = text.strip("`").strip()
+    if len(schema.model_fields) != 1 or "{" in text or "\n" in line:
+        return None
+    name, info = next(iter(schema.model_fields.items()))
+    if get_origin(info.annotation) is list:
+        try:
+            items = json.loads(line)
+        except json.JSONDecodeError:
+            items = [line.strip("\"' ")]
+        except RecursionError:  # absurdly deep nesting is no answer
+            return None
+        return {name: items if isinstance(items, list) else [items]}
+    return None if line.startswith("[") else {name: line.strip("\"' ")}
+
+
 def parse_reply(raw: str, schema: type[T]) -> tuple[T | None, str | None]:
     """Parse a reply into ``schema``, repairing what can be repaired; else return a reason code."""
     text = raw.strip()
@@ -110,11 +136,8 @@ def parse_reply(raw: str, schema: type[T]) -> tuple[T | None, str | None]:
         return None, "oversized"
     value = extract_json(text)
     if value is None:
-        fields = list(schema.model_fields)
-        # A bare one-line answer to a one-field request ("positive", or the text itself) is usable as is.
-        if len(fields) == 1 and "{" not in text and not text.startswith("[") and "\n" not in text.strip("`").strip():
-            value = {fields[0]: text.strip("`\"' ")}
-        else:
+        value = bare_value(text, schema)
+        if value is None:
             return None, "malformed"
     try:
         return schema.model_validate(value), None

@@ -160,6 +160,12 @@ def schema_name(body: dict) -> str:
     return (rf.get("schema") or {}).get("title", "")
 
 
+def numbered_texts(prompt: str) -> list[str]:
+    """The texts of a classification labelling prompt's data block (``[1] ...`` lines), in order."""
+    block = prompt.split("<<<")[1].split(">>>")[0]
+    return [t.strip() for t in re.split(r"^\[\d+\] ", block, flags=re.M)[1:]]
+
+
 class SentimentTeacher:
     """A deterministic 'teacher' for a positive/negative task: it writes and labels by keywords.
 
@@ -191,8 +197,7 @@ class SentimentTeacher:
             n = body["seed"] if self.by_seed else next(self.counter)
             return f'```json\n{{"text": "a {self.WORDS[label]} film number w{n}"}}\n```'
         if kind == "LabelVerdict":
-            text = prompt.split("<<<")[1].split(">>>")[0]
-            return json.dumps({"label": "positive" if "good" in text else "negative"})
+            return json.dumps({"labels": ["positive" if "good" in t else "negative" for t in numbered_texts(prompt)]})
         return "{}"
 
 

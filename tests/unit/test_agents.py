@@ -108,7 +108,7 @@ def test_critic_labels_separately_and_records_every_verdict():
             ]
         )
     ]
-    replies = ['{"label": "positive"}', '{"label": "negative"}', '{"label": "neutral"}']
+    replies = ['{"labels": ["positive"]}', '{"labels": ["negative"]}', '{"labels": ["neutral"]}']
     out, _ = label_batch(
         teacher(*replies), default("classification", "critic"), TASK, "sentiment", batch, set(), LeakIndex([])
     )

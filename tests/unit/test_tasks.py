@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
+from pydantic import BaseModel
 
 from evokd import tasks
 from evokd.agents.critic import label_batch
@@ -21,7 +22,6 @@ from evokd.data.formats import Row, jsonl_rows
 from evokd.data.readers import DataError, Record, read_table
 from evokd.graph.nodes import feedback_for
 from evokd.prompts import PLACEHOLDERS, default_path
-from evokd.schemas import LabelVerdict
 from evokd.state import Prediction, Sample
 from evokd.student.model import Head
 from evokd.task import Example, Task
@@ -64,6 +64,12 @@ def test_a_saved_head_gives_back_its_task():
     assert tasks.task_for(Head(("O", "I-LOC", "B-LOC"), per_token=True)) is None  # tags out of evokd's order
 
 
+class TopicVerdict(BaseModel):
+    """The made-up kind's own reply schema: one topic per call."""
+
+    label: str
+
+
 class Topic(TaskAdapter):
     """A made-up third kind whose examples keep their answer under a key of their own (``topic``)."""
 
@@ -80,6 +86,7 @@ class Topic(TaskAdapter):
     pipeline_args = ""
     card_metrics = (HubMetric("accuracy", "accuracy", "accuracy"),)
     export_columns = "`text`, `topic`"
+    batches_labels = False
 
     def read_split(self, file: Path, text: str) -> list[Record]:
         return self.read_rows(file, jsonl_rows(file, text))
@@ -129,9 +136,16 @@ class Topic(TaskAdapter):
         return src["topic"]  # type: ignore[typeddict-item]
 
     def label(
-        self, teacher: Teacher, prompt: str, task: Task, description: str, todo: list[Sample], logprobs: bool = False
+        self,
+        teacher: Teacher,
+        prompt: str,
+        task: Task,
+        description: str,
+        todo: list[Sample],
+        logprobs: bool = False,
+        per_call: int = 1,
     ) -> list[Reply]:
-        replies = teacher.ask_many([f"{prompt}: {s['text']}" for s in todo], LabelVerdict, logprobs=logprobs)
+        replies = teacher.ask_many([f"{prompt}: {s['text']}" for s in todo], TopicVerdict, logprobs=logprobs)
         for s, r in zip(todo, replies, strict=True):
             ok = r.parsed is not None and r.parsed.label == s["requested"]
             s.update(
@@ -142,7 +156,14 @@ class Topic(TaskAdapter):
         return replies
 
     def reference_labels(
-        self, teacher: Teacher, prompt: str, task: Task, description: str, examples: Sequence[Example], words: int
+        self,
+        teacher: Teacher,
+        prompt: str,
+        task: Task,
+        description: str,
+        examples: Sequence[Example],
+        words: int,
+        per_call: int = 1,
     ) -> tuple[list, list[Reply], int]:
         return [], [], 0
 

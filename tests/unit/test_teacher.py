@@ -5,15 +5,17 @@ Its behaviour over HTTP against a misbehaving endpoint is in tests/wire/test_fau
 
 from __future__ import annotations
 
-from evokd.schemas import GeneratedText, LabelVerdict
+from evokd.schemas import GeneratedText, LabelVerdict, label_verdict
 from evokd.teacher.client import ReplyCache, parse_reply
 from tests.support.fake_chat import scripted_teacher as teacher
 
 
 def test_parse_reply_repairs_fences_prose_and_bare_answers():
     assert parse_reply('Sure!\n```json\n{"text": "a film"}\n```\nHope it helps', GeneratedText)[0].text == "a film"
-    assert parse_reply('[{"label": "positive"}]', LabelVerdict)[0].label == "positive"
-    assert parse_reply("positive", LabelVerdict)[0].label == "positive"
+    assert parse_reply('[{"labels": ["positive"]}]', LabelVerdict)[0].labels == ["positive"]
+    assert parse_reply("positive", LabelVerdict)[0].labels == ["positive"]
+    assert parse_reply('["positive", "negative"]', LabelVerdict)[0].labels == ["positive", "negative"]
+    assert parse_reply('["positive"]', label_verdict(2)) == (None, "malformed")  # one label short for two texts
     assert parse_reply('{"text": "cut off', GeneratedText) == (None, "malformed")
     assert parse_reply("   ", GeneratedText) == (None, "empty")
     assert parse_reply('{"other": 1}', GeneratedText) == (None, "malformed")

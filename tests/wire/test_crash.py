@@ -29,7 +29,7 @@ import evokd.graph.nodes
 import evokd.records
 from evokd.cli import main
 from tests.support.crash import Crasher, Gate, jsonl_lines
-from tests.support.fake_openai import FakeOpenAI, SentimentTeacher, prompt_of, schema_name
+from tests.support.fake_openai import FakeOpenAI, SentimentTeacher, numbered_texts, prompt_of, schema_name
 from tests.support.runs import LEARN, outcome, reference_outcome, run_args
 
 
@@ -166,9 +166,7 @@ def test_kill_9_in_pool_labelling_then_resume_labels_no_pool_text_twice(sentimen
         def labelled() -> list[str]:
             """The text of every label request the teacher has seen, in order."""
             return [
-                prompt_of(r).split("<<<")[1].split(">>>")[0].strip()
-                for r in server.requests
-                if schema_name(r) == "LabelVerdict"
+                t for r in server.requests if schema_name(r) == "LabelVerdict" for t in numbered_texts(prompt_of(r))
             ]
 
         args = run_args(

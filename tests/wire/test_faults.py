@@ -28,7 +28,7 @@ from evokd.teacher.local import free_port
 from tests.support.fake_openai import FakeOpenAI, Responder, Scripted, SentimentTeacher, schema_name
 from tests.support.runs import LEARN, outcome, reference_outcome, run_args
 
-OK = '{"label": "positive"}'
+OK = '{"labels": ["positive"]}'
 
 
 def teacher_at(
@@ -92,7 +92,7 @@ def test_transient_http_errors_are_retried_with_backoff(fault):
         started = time.perf_counter()
         reply = teacher_at(server.url).ask("label this", LabelVerdict)
         elapsed = time.perf_counter() - started
-    assert reply.parsed is not None and reply.parsed.label == "positive"
+    assert reply.parsed is not None and reply.parsed.labels == ["positive"]
     assert len(server.requests) == 2
     assert elapsed >= 0.375  # the first backoff: 0.5 s less up to 25 % jitter
 
@@ -158,13 +158,13 @@ def test_endpoint_down_under_concurrency_cancels_queued_requests():
 # --- malformed replies ------------------------------------------------------------------------
 
 REPLY_FAULTS = [
-    ("cut off mid-JSON", Scripted(content='{"label": "posi', finish_reason="length"), "truncated"),
+    ("cut off mid-JSON", Scripted(content='{"labels": ["posi', finish_reason="length"), "truncated"),
     ("body cut off mid-JSON", Scripted(raw=b'{"id": "x", "choices": [{"mess'), "bad_response"),
     ("body not a completion", Scripted(raw=b'{"choices": []}'), "bad_response"),
     ("empty content", Scripted(content=""), "empty"),
     ("prose instead of JSON", Scripted(content="Sure! Here is my answer.\nIt is a positive text."), "malformed"),
     ("JSON of the wrong shape", Scripted(content='{"verdict": 1}'), "malformed"),
-    ("huge reply", Scripted(content='{"label": "' + "x" * MAX_REPLY_CHARS + '"}'), "oversized"),
+    ("huge reply", Scripted(content='{"labels": ["' + "x" * MAX_REPLY_CHARS + '"]}'), "oversized"),
     ("deeply nested reply", Scripted(content="[" * 50_000), "malformed"),
 ]
 
@@ -182,13 +182,13 @@ def test_malformed_reply_is_reasked_then_rejected_with_a_reason(fault, reason):
 
 @pytest.mark.parametrize(
     "content",
-    ['Here you go:\n```json\n{"label": "positive"}\n```', '[{"label": "positive"}]', "positive"],
+    ['Here you go:\n```json\n{"labels": ["positive"]}\n```', '[{"labels": ["positive"]}]', "positive"],
     ids=["fenced with prose", "wrapped in a list", "bare value"],
 )
 def test_repairable_reply_is_repaired(content):
     with FakeOpenAI(lambda body: content) as server:
         reply = teacher_at(server.url).ask("label this", LabelVerdict)
-    assert reply.parsed is not None and reply.parsed.label == "positive" and reply.attempts == 1
+    assert reply.parsed is not None and reply.parsed.labels == ["positive"] and reply.attempts == 1
 
 
 def test_a_bad_reply_then_a_good_one_is_accepted():
@@ -216,7 +216,7 @@ def test_wrong_label_names_are_rejected_as_off_label():
         )
         for i in range(3)
     ]
-    replies = script('{"label": "neutral"}', '{"label": "Positive"}', "it is positive, clearly")
+    replies = script('{"labels": ["neutral"]}', '{"labels": ["Positive"]}', "it is positive, clearly")
     with FakeOpenAI(replies) as server:
         out, _ = label_batch(
             teacher_at(server.url), default("classification", "critic"), task, "sentiment", batch, set(), LeakIndex([])
@@ -242,7 +242,7 @@ def counted(run_dir) -> tuple[int, dict[str, int]]:
 
 
 def test_malformed_replies_in_a_run_are_counted_by_reason(sentiment_dir, tiny_student, tmp_path):
-    faults = {"GeneratedText": [fault for _, fault, _ in REPLY_FAULTS[:6]], "LabelVerdict": ['{"label": "neutral"}']}
+    faults = {"GeneratedText": [fault for _, fault, _ in REPLY_FAULTS[:6]], "LabelVerdict": ['{"labels": ["neutral"]}']}
     responder = Injected(SentimentTeacher(by_seed=True), faults)
     out = tmp_path / "run"
     with FakeOpenAI(responder) as server:

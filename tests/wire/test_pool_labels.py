@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
+
 from evokd.cli import main
 from evokd.records import read_jsonl
 from tests.support.data import write_file
-from tests.support.fake_openai import FakeOpenAI, Scripted, SentimentTeacher, prompt_of, schema_name
+from tests.support.fake_openai import FakeOpenAI, Scripted, SentimentTeacher, numbered_texts, prompt_of, schema_name
 from tests.support.runs import run_args
 
 POOL = "a good film to see\nan awful boring film here\nlovely and great acting now\nbad plot and awful cast\n"
@@ -25,12 +27,17 @@ class UnsureAboutAwful:
         reply = self.inner(body)
         if schema_name(body) != "LabelVerdict":
             return reply
-        label = json.loads(reply)["label"]
-        p = 0.3 if "awful" in prompt_of(body).split("<<<")[1] else 0.95
-        return Scripted(content=reply, logprobs=[('{"label": "', 0.0), (label, math.log(p)), ('"}', 0.0)])
+        tokens = [('{"labels": [', 0.0)]
+        labelled = zip(numbered_texts(prompt_of(body)), json.loads(reply)["labels"], strict=True)
+        for i, (text, label) in enumerate(labelled):
+            tokens += [(", " * (i > 0) + '"', 0.0), (label, math.log(0.3 if "awful" in text else 0.95)), ('"', 0.0)]
+        tokens.append(("]}", 0.0))
+        return Scripted(content="".join(t for t, _ in tokens), logprobs=tokens)
 
 
-def test_min_confidence_drops_the_labels_the_teacher_is_unsure_of(sentiment_dir, tiny_student, tmp_path):
+@pytest.mark.parametrize("per_call", [1, 4])
+def test_min_confidence_drops_the_labels_the_teacher_is_unsure_of(sentiment_dir, tiny_student, tmp_path, per_call):
+    """One text per call, or all four in one call (--label-batch 4): the same verdicts, each text its own confidence."""
     pool, out = write_file(tmp_path, "pool.txt", POOL), tmp_path / "run"
     with FakeOpenAI(UnsureAboutAwful()) as server:
         args = run_args(
@@ -48,11 +55,17 @@ def test_min_confidence_drops_the_labels_the_teacher_is_unsure_of(sentiment_dir,
             "4",
             "--min-confidence",
             "0.5",
+            "--label-batch",
+            str(per_call),
         )
         assert main(args) == 0
         labelled = [r for r in server.requests if schema_name(r) == "LabelVerdict"]
-    assert len(labelled) == 4 and all(r["logprobs"] is True for r in labelled)
+    assert len(labelled) == 4 // per_call and all(r["logprobs"] is True for r in labelled)
+    assert sorted(len(numbered_texts(prompt_of(r))) for r in labelled) == [per_call] * (4 // per_call)
     samples = {s["text"]: s for s in read_jsonl(out / "samples.jsonl")}
+    critic = read_jsonl(out / "rounds.jsonl")[-1]["nodes"]["critic"]
+    billed = critic["prompt_tokens"] + critic["completion_tokens"]
+    assert sum(s["teacher_tokens"] for s in samples.values() if s.get("source") == "pool") == billed > 0
     assert samples["a good film to see"]["verdict"] == "accepted"
     assert math.isclose(samples["a good film to see"]["teacher_confidence"], 0.95, rel_tol=1e-6)
     for text in ("an awful boring film here", "bad plot and awful cast"):
@@ -63,6 +76,15 @@ def test_min_confidence_drops_the_labels_the_teacher_is_unsure_of(sentiment_dir,
 def test_without_a_pool_labelling_requests_ask_for_no_logprobs(sentiment_dir, tiny_student, teacher_server, tmp_path):
     assert main(run_args(sentiment_dir, tiny_student, teacher_server, tmp_path / "run", "--rounds", "1")) == 0
     assert not any("logprobs" in r for r in teacher_server.requests)
+
+
+def test_label_batch_is_refused_for_ner_before_any_teacher_call(
+    ner_dir, tiny_student, teacher_server, tmp_path, capsys
+):
+    out = tmp_path / "run"
+    assert main(run_args(ner_dir, tiny_student, teacher_server, out, "--label-batch", "4")) == 2
+    assert "ner labels one text per teacher call; drop --label-batch" in capsys.readouterr().err
+    assert not out.exists() and not [r for r in teacher_server.requests if r.get("messages")]
 
 
 def test_a_bad_pool_file_exits_2_before_any_teacher_call(sentiment_dir, tiny_student, teacher_server, tmp_path, capsys):

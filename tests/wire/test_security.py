@@ -236,7 +236,7 @@ def test_prompt_injection_cannot_change_the_critics_instructions():
         )
         for i, text in enumerate(["a plain good film", INJECTION])
     ]
-    with FakeOpenAI(lambda body: '{"label": "positive"}') as server:
+    with FakeOpenAI(lambda body: '{"labels": ["positive"]}') as server:
         teacher = Teacher(chat_model(server.url, "teacher", temperature=0, max_tokens=32, timeout=5, max_retries=0))
         out, _ = label_batch(teacher, template, task, "Sentiment.", batch, set(), LeakIndex([]))
     plain, injected = sorted((prompt_of(b) for b in server.requests), key=lambda p: "Ignore" in p)

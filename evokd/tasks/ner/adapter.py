@@ -57,6 +57,13 @@ def describe_types(types: Sequence[str], names: bool = True, glossary: dict[str,
 # ---- the Critic's calls --------------------------------------------------------------------------
 
 
+def one_per_call(per_call: int) -> None:
+    """Refuse several sentences per labelling call: each annotation is a list of mentions placed on its own
+    sentence (``evokd run`` says so before the run starts; this guards scripts)."""
+    if per_call != 1:
+        raise ValueError(f"NER labels one sentence per teacher call; got {per_call} (drop --label-batch)")
+
+
 def ask_entities(
     teacher: Teacher,
     prompt: str,
@@ -239,6 +246,7 @@ class Ner(TaskAdapter):
         HubMetric("recall", "recall", "recall"),
     )
     export_columns = "`tokens`, `tags` (IOB2), `text` (the raw sentence)"
+    batches_labels = False
 
     def __init__(self, tokenizer: Tokenizer | None = None) -> None:
         self.tokenizer = tokenizer or Tokenizer()
@@ -331,16 +339,31 @@ class Ner(TaskAdapter):
         return types[rnd % len(types)]
 
     def label(
-        self, teacher: Teacher, prompt: str, task: Task, description: str, todo: list[Sample], logprobs: bool = False
+        self,
+        teacher: Teacher,
+        prompt: str,
+        task: Task,
+        description: str,
+        todo: list[Sample],
+        logprobs: bool = False,
+        per_call: int = 1,
     ) -> list[Reply]:
-        """The Critic names the entities; code places them (`annotate`)."""
-        replies = annotate(teacher, prompt, task, description, todo, self.tokenizer, self.glossary)
-        return replies
+        """The Critic names the entities of one sentence per call; code places them (`annotate`)."""
+        one_per_call(per_call)
+        return annotate(teacher, prompt, task, description, todo, self.tokenizer, self.glossary)
 
     def reference_labels(
-        self, teacher: Teacher, prompt: str, task: Task, description: str, examples: Sequence[Example], words: int
+        self,
+        teacher: Teacher,
+        prompt: str,
+        task: Task,
+        description: str,
+        examples: Sequence[Example],
+        words: int,
+        per_call: int = 1,
     ) -> tuple[list, list[Reply], int]:
         """The Critic's mentions placed on each sentence's own tokens (whole sentences: ``words`` is unused)."""
+        one_per_call(per_call)
         tags, replies = tag_sentences(teacher, prompt, task, description, examples, self.glossary)
         return tags, replies, sum(r.parsed is None for r in replies)
 

@@ -1,0 +1,189 @@
+"""What a teacher label costs and how often it is right, one text per call or several per call.
+
+    python -m evokd.bench.label_cost [--dataset rotten_tomatoes] [--texts 300] [--batches 1,4,8,16]
+
+The texts are the benchmark's test subset (the first ``--texts`` test examples: the texts every method is
+scored on). Each batch size K labels all of them with the Critic's prompt and call (`reference_labels`,
+K numbered texts per call), each K with a fresh reply cache, so every call is really made and timed; the
+gold labels only score the answers. The same texts then go through the student (`evokd predict`'s
+function, bundled MiniLM) after the teacher has stopped, for the student/teacher throughput ratio.
+Written to benchmarks/results/label-cost-<dataset>.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).parent / "results"
+BATCHES = (1, 4, 8, 16)
+# Fixed before the first measurement (issue 12): the --label-batch the benchmark's pool methods use is the
+# largest K whose accuracy is within TOLERANCE of one text per call on the same texts.
+TOLERANCE = 0.02
+RESAMPLES = 2_000
+
+
+def paired_accuracy_gap(right: np.ndarray, base: np.ndarray, seed: int = 0) -> tuple[float, float, float]:
+    """Accuracy of ``right`` minus ``base`` (per-text 0/1 on the same texts), with a percentile bootstrap 95%
+    interval over texts resampled with replacement."""
+    d = right.astype(float) - base.astype(float)
+    idx = np.random.default_rng(seed).integers(0, len(d), size=(RESAMPLES, len(d)))
+    means = d[idx].mean(axis=1)
+    return float(d.mean()), float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
+
+
+def choose(rows: Sequence[dict]) -> int:
+    """The batch size to use: the largest K whose accuracy is within `TOLERANCE` of one text per call."""
+    one = next(r for r in rows if r["per_call"] == 1)["accuracy"]
+    return max(r["per_call"] for r in rows if r["accuracy"] >= one - TOLERANCE)
+
+
+def label_all(dataset: str, texts: int, batches: Sequence[int], endpoint: dict, say: Callable[[str], None]) -> dict:
+    """Label the first ``texts`` test texts at every batch size; return the rows and what they were measured on."""
+    from evokd.handoff.card import bootstrap
+    from evokd.services import resolved, services
+    from evokd.settings import Context
+    from evokd.tasks import evaluate
+
+    from .runner import TEACHER_WORDS
+
+    rows, first = [], None
+    for k in batches:
+        with tempfile.TemporaryDirectory() as tmp:
+            ctx = resolved(Context(data=dataset, **endpoint, cache=str(Path(tmp) / "cache.sqlite")))
+            run = services(ctx)
+            test = run.dataset.test[:texts]
+            adapter, task = run.adapter, run.dataset.task
+            say(f"[{dataset}] {len(test)} texts, {k} per call ...")
+            started = time.perf_counter()
+            predicted, replies, unusable = adapter.reference_labels(
+                run.teacher(labelling=True), ctx.prompt("critic"), task, run.description, test, TEACHER_WORDS, k
+            )
+            seconds = time.perf_counter() - started
+        right = np.array([p == adapter.gold(ex) for p, ex in zip(predicted, test, strict=True)])
+        first = right if first is None else first
+        gap, low, high = paired_accuracy_gap(right, first)
+        interval = bootstrap(task, list(test), predicted)
+        tokens = sum(r.tokens for r in replies)
+        rows.append(
+            {
+                "per_call": k,
+                "calls": len(replies),
+                "accuracy": round(float(right.mean()), 4),
+                "accuracy_vs_one_per_call": [round(gap, 4), round(low, 4), round(high, 4)],
+                "macro_f1": round(evaluate(task, test, predicted)["score"], 4),
+                "macro_f1_interval": [round(interval[0], 4), round(interval[1], 4)],
+                "unusable": unusable,
+                "tokens": tokens,
+                "tokens_per_text": round(tokens / len(test), 1),
+                "prompt_tokens_per_text": round(sum(r.prompt_tokens for r in replies) / len(test), 1),
+                "completion_tokens_per_text": round(sum(r.completion_tokens for r in replies) / len(test), 1),
+                "seconds": round(seconds, 1),
+                "texts_per_s": round(len(test) / seconds, 2),
+                "predicted": predicted,
+            }
+        )
+        say(
+            f"[{dataset}] K={k}: accuracy {rows[-1]['accuracy']:.3f}, {rows[-1]['tokens_per_text']} tokens/text, "
+            f"{rows[-1]['texts_per_s']} texts/s"
+        )
+    return {"texts": len(test), "rows": rows}
+
+
+def markdown(result: dict) -> str:
+    """The result as a table with what it means."""
+    lines = [
+        f"# Label cost: {result['dataset']}, {result['texts']} test texts ({result['date_utc']} UTC)",
+        "",
+        f"Written by `{result['command']}` with {result['teacher']} on {result['machine']}.",
+        "Each row labels the same texts with the Critic's prompt, K numbered texts per teacher call, from a fresh",
+        "reply cache. Tokens are billed tokens (prompt + reply); the gap is accuracy minus one text per call,",
+        "paired on the same texts, with a bootstrap 95% interval.",
+        "",
+        "| texts per call | accuracy | gap vs 1 per call [95% CI] | macro-F1 [95% CI] | tokens/text "
+        "(prompt + reply) | texts/s | unusable |",
+        "|---:|---:|---|---|---|---:|---:|",
+    ]
+    for r in result["rows"]:
+        gap, low, high = r["accuracy_vs_one_per_call"]
+        f1_low, f1_high = r["macro_f1_interval"]
+        lines.append(
+            f"| {r['per_call']} | {r['accuracy']:.3f} | {gap:+.3f} [{low:+.3f}, {high:+.3f}] | "
+            f"{r['macro_f1']:.3f} [{f1_low:.3f}, {f1_high:.3f}] | {r['tokens_per_text']} "
+            f"({r['prompt_tokens_per_text']} + {r['completion_tokens_per_text']}) | {r['texts_per_s']} | "
+            f"{r['unusable']} |"
+        )
+    chosen, student = result["chosen_per_call"], result["student"]
+    lines += [
+        "",
+        f"Chosen by the rule fixed before measuring (largest K within {TOLERANCE:.2f} accuracy of one text per "
+        f"call): **{chosen} texts per call**, the `--label-batch` of the benchmark's pool methods.",
+        "",
+        f"Student (`evokd predict`, bundled MiniLM, CPU, batch {student['batch_size']}) on the same texts: "
+        f"{student['texts_per_s_median']:.1f} texts/s (median of {len(student['texts_per_s'])}), "
+        + ", ".join(
+            f"{student['texts_per_s_median'] / r['texts_per_s']:.0f}x the teacher at {r['per_call']} per call"
+            for r in result["rows"]
+        )
+        + ".",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure every batch size, the student's throughput on the same texts, and write the result files."""
+    from evokd.records import write_json, write_text
+    from evokd.settings import endpoint_defaults
+    from evokd.teacher.local import DEFAULT_TEACHER, TEACHERS, teacher_endpoint
+
+    from .predict_throughput import measure
+
+    for name, value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_VERBOSITY", "error")):
+        os.environ.setdefault(name, value)
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dataset", default="rotten_tomatoes")
+    ap.add_argument("--texts", type=int, default=300)
+    ap.add_argument("--batches", default=",".join(map(str, BATCHES)), help="batch sizes; 1 must be among them")
+    ap.add_argument("--teacher-url", default="", help="an OpenAI-compatible endpoint; empty = the local teacher")
+    ap.add_argument("--local-teacher", default=DEFAULT_TEACHER, choices=sorted(TEACHERS))
+    ap.add_argument("--out", default=str(RESULTS))
+    args = ap.parse_args(argv)
+    batches = sorted({int(b) for b in args.batches.split(",")})
+    if 1 not in batches or min(batches) < 1:
+        ap.error("--batches must hold 1 (the reference) and only positive sizes")
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    chosen_flags: dict[str, object] = dict.fromkeys(endpoint_defaults(local=False))
+    with teacher_endpoint(args.teacher_url, args.local_teacher, chosen_flags, say) as endpoint:
+        measured = label_all(args.dataset, args.texts, batches, endpoint, say)
+    student = measure(measured["texts"], repeats=3, batch_size=64, dataset=args.dataset)
+    result = {
+        "dataset": args.dataset,
+        **measured,
+        "chosen_per_call": choose(measured["rows"]),
+        "tolerance": TOLERANCE,
+        "student": {k: student[k] for k in ("texts_per_s_median", "texts_per_s", "batch_size", "max_length")},
+        "teacher": args.teacher_url or f"{TEACHERS[args.local_teacher].model} (llama.cpp, local)",
+        "machine": f"{os.cpu_count()}-core {student['machine']['arch']} CPU ({student['machine']['system']})",
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+        "command": "python -m evokd.bench.label_cost " + " ".join(sys.argv[1:] if argv is None else argv),
+    }
+    out = Path(args.out)
+    write_json(out / f"label-cost-{args.dataset}.json", result)
+    write_text(out / f"label-cost-{args.dataset}.md", markdown(result))
+    say(markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
