@@ -18,5 +18,6 @@ METHOD_NAMES = (
     "pool-random",
     "pool-active",
     "evokd-pool",
+    "pool-active-nonoise",
 )
 REFERENCES = ("full-shot", "teacher")

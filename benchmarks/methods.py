@@ -143,6 +143,13 @@ class Method:
 # ``per_round`` of each label-conditioned text per round (they have no analysis to amortise).
 PAPER_PER_ROUND = 2
 DEV_FEEDBACK = 3  # dev texts per round in the evokd-devfb variant (the project default before issue 13)
+# Pool methods. At ~50 billed tokens per pool label, a 16k budget labels ~300 texts: 32 per round keeps a run
+# to about ten rounds (each retrains the student) and the first round's labels under the 2k rung.
+POOL_PER_ROUND = 32
+# Texts per labelling call: the rule in evokd.bench.label_cost (largest K within 2 points of one text per
+# call), applied to benchmarks/results/label-cost-rotten_tomatoes.md before any pool method was run with it.
+LABEL_BATCH = 0
+POOL = {"pool": "train", "pool_per_round": POOL_PER_ROUND, "label_batch": LABEL_BATCH}
 
 
 def methods(per_round: int) -> dict[str, Method]:
@@ -207,13 +214,19 @@ def methods(per_round: int) -> dict[str, Method]:
                 "pool-random",
                 "the teacher labels random pool texts, nothing generated (the classic LLM-annotator baseline)",
                 build_graph,
-                {"per_round": 0, "pool": "train", "query": "random"},
+                {"per_round": 0, "query": "random", **POOL},
             ),
             Method(
                 "pool-active",
                 "the teacher labels the pool texts the student is least sure of (uncertainty), nothing generated",
                 build_graph,
-                {"per_round": 0, "pool": "train", "query": "uncertainty"},
+                {"per_round": 0, "query": "uncertainty", **POOL},
+            ),
+            Method(
+                "pool-active-nonoise",
+                "pool-active without the small-loss noise step (every teacher label trains): what the step adds",
+                build_graph,
+                {"per_round": 0, "query": "uncertainty", "noise": "none", **POOL},
             ),
             Method(
                 "evokd-pool",
@@ -224,8 +237,8 @@ def methods(per_round: int) -> dict[str, Method]:
                     "per_round": PAPER_PER_ROUND,
                     "feedback_limit": 6,
                     "dev_feedback": 0,
-                    "pool": "train",
                     "query": "uncertainty",
+                    **POOL,
                 },
             ),
         )

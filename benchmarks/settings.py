@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from evokd.bench import METHOD_NAMES, REFERENCES
-from evokd.bench.curves import LADDER
+from evokd.bench.curves import TOP
 from evokd.settings import Context, JsonMode, declare, setting
 from evokd.task import TaskKind
 
@@ -34,7 +34,7 @@ class Settings:
     methods: list[str] = field(default_factory=lambda: [*METHOD_NAMES, *REFERENCES])
     seeds: list[int] = field(default_factory=list)  # empty: `seeds_for` (5 on the headline dataset, else 3)
     shots: int = setting("shots")
-    budget_tokens: int = setting("budget_tokens", LADDER[-1])  # the top rung: every run is scored at each rung
+    budget_tokens: int = setting("budget_tokens", TOP)  # the top rung: every run is scored at each rung
     per_round: int = setting(
         "per_round", 2
     )  # static and rephrase write 2 x this; the evokd methods use the paper's 2 + 2
