@@ -13,7 +13,7 @@ from evokd.prompts import render
 from evokd.schemas import GeneratedText
 from evokd.state import Sample
 from evokd.task import Example, Task
-from evokd.tasks import adapter_for
+from evokd.tasks import TaskAdapter, adapter_for
 from evokd.teacher.client import Reply, Teacher
 from evokd.text import bullet_list, clip
 
@@ -58,16 +58,18 @@ def generate(
     requests: list[Sample],
     seed: int,
     words: int = 0,
+    adapter: TaskAdapter | None = None,
 ) -> tuple[list[Sample], list[Reply[GeneratedText]]]:
     """Fill each planned request with a text from the teacher; unparseable replies are rejected.
 
-    ``words`` is the typical length of a real text of the data (``$words`` in the prompt)."""
+    ``words`` is the typical length of a real text of the data (``$words`` in the prompt). ``adapter`` is the
+    run's (fitted to its data and card: NER's types come with the card's meanings); None means the kind's default."""
     summary = str(analysis.get("summary") or "")
     # The Analyst's reply stores weaknesses as {label, pattern} dicts (schemas.Analysis).
     weaknesses = cast("list[dict[str, str]]", analysis.get("weaknesses") or [])
     lines = [summary] + [f"{w['label']}: {w['pattern']}" for w in weaknesses]
     analysis_text = bullet_list([line for line in lines if line], empty="(no analysis yet)")
-    adapter = adapter_for(task)
+    adapter = adapter or adapter_for(task)
     labels = adapter.label_text(task)
     texts = []
     for r in requests:

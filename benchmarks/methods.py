@@ -28,7 +28,6 @@ from evokd.services import services
 from evokd.settings import Context
 from evokd.state import Sample, State
 from evokd.task import Example, Task
-from evokd.tasks import adapter_for
 from evokd.teacher.client import Teacher
 from evokd.text import clip
 
@@ -49,6 +48,7 @@ def static_batch(
         requests,
         seed=ctx.seed * 100_003 + rnd * 1_009,
         words=services(ctx).typical_words,
+        adapter=services(ctx).adapter,
     )
 
 
@@ -62,7 +62,7 @@ def rephrase_batch(
     sources = [seeds[order[i % len(order)]] for i in range(n)]
     requests = plan(task, {}, 0, n, rnd)
     template = prompts.default(ctx.task, "rephrase")
-    adapter = adapter_for(task)
+    adapter = services(ctx).adapter  # the run's: NER's types come with the data card's meanings
     labels = adapter.label_text(task)
     texts = []
     for r, src in zip(requests, sources, strict=True):

@@ -31,7 +31,7 @@ from evokd.settings import Context
 from evokd.state import State
 from evokd.student import model
 from evokd.student.train import predict
-from evokd.tasks import adapter_for, evaluate, head_for
+from evokd.tasks import evaluate, head_for
 
 TEACHER_WORDS = (
     150  # words of each test text the teacher labels (BBC articles run to 400+; every committed result used 150)
@@ -279,7 +279,7 @@ def _teacher_labels(s: Settings, ctx: Context, dataset: str, fp: str, say: Say) 
     say(f"[{dataset}] teacher zero-shot: labelling {len(test)} test texts")
     started = time.perf_counter()
     teacher = services(ctx).teacher(labelling=True)
-    predicted, replies, off_list = adapter_for(ds.task).reference_labels(
+    predicted, replies, off_list = services(ctx).adapter.reference_labels(
         teacher, ctx.prompt("critic"), ds.task, services(ctx).description, test, TEACHER_WORDS
     )
     scores = evaluate(ds.task, test, predicted)

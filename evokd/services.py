@@ -1,7 +1,8 @@
 """What a run uses besides its settings, built once per run from its `Context`.
 
 The teacher clients, the dataset, the task description the teacher reads, the leak index and the task
-adapter fitted to the run's training data (NER: its tokenizer splits generated sentences like the data).
+adapter fitted to the run's training data and data card (NER: its tokenizer splits generated sentences like
+the data, and its prompts explain each type as the card's ``label_descriptions`` do).
 `Context` stays plain settings; nodes ask ``services(ctx)`` for these. The costly ones are cached per
 process, keyed by the settings they depend on, so the first asker pays for building them and every
 later node of the run reuses them.
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from evokd.data.pool import pool_values, unlabelled
 from evokd.data.readers import Dataset
-from evokd.data.registry import resolve_data
+from evokd.data.registry import label_descriptions, resolve_data
 from evokd.settings import Context, JsonMode
 from evokd.task import Example, TaskKind
 from evokd.tasks import TaskAdapter, adapter_for, load_dataset
@@ -91,7 +92,7 @@ class Services:
 
     @property
     def adapter(self) -> TaskAdapter:
-        """The task kind's adapter, fitted to the run's training data once per process."""
+        """The task kind's adapter, fitted to the run's training data and data card once per process."""
         return _adapter(self.ctx.data, self.ctx.task)
 
 
@@ -177,4 +178,5 @@ def _pool(data: str, kind: TaskKind, pool: str, seeds: tuple[str, ...]) -> tuple
 
 @lru_cache(maxsize=4)
 def _adapter(data: str, kind: TaskKind) -> TaskAdapter:
-    return adapter_for(kind).fitted(read_dataset(data, kind).train)
+    ds = read_dataset(data, kind)
+    return adapter_for(kind).fitted(ds.train, label_descriptions(Path(ds.source)))

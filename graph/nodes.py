@@ -231,6 +231,7 @@ def generator(state: State, runtime: Runtime[Context]) -> dict[str, object]:
             requests,
             seed=ctx.seed * 100_003 + rnd * 1_009,
             words=run.typical_words,
+            adapter=run.adapter,
         )
     return {"batch": batch, "stats": {str(rnd): {"generator": cost(replies, elapsed[0])}}}
 

@@ -76,7 +76,8 @@ def check_inputs(ctx: Context) -> None:
     sample_shots(ds.train, ds.task, ctx.shots, ctx.seed)
     if ctx.label_batch < 1:
         raise UsageError(f"--label-batch {ctx.label_batch}: give 1 or more texts per call")
-    if ctx.label_batch > 1 and not services(ctx).adapter.batches_labels:
+    adapter = services(ctx).adapter  # fitted to the data and its card: a bad card.json fails here
+    if ctx.label_batch > 1 and not adapter.batches_labels:
         raise UsageError(f"--label-batch: {ctx.task} labels one text per teacher call; drop --label-batch")
     for agent in ("analyst", "generator", "critic"):
         ctx.prompt(agent)

@@ -130,8 +130,9 @@ class TaskAdapter(ABC):
         kind's student needs (NER: ``tokens``); never a label. Default: the text (a token list joined by spaces)."""
         return Example(text=value if isinstance(value, str) else " ".join(value))
 
-    def fitted(self, train: Sequence[Example]) -> TaskAdapter:
-        """This adapter with what it learns from a run's training data (built once per run); default: itself."""
+    def fitted(self, train: Sequence[Example], label_descriptions: Mapping[str, str] | None = None) -> TaskAdapter:
+        """This adapter with what it learns from a run's training data and what its data card says each label
+        means (``label_descriptions``: label -> one line), built once per run; default: itself, unchanged."""
         return self
 
     # ---- the student -----------------------------------------------------------------------------

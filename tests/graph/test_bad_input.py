@@ -80,6 +80,15 @@ CASES: list[tuple[str, Callable[[], Files | None], list[str], list[str]]] = [
         ["dev.conll:1", "bad tag 'PER'", "IOB2"],
     ),
     (
+        "card meanings not an object",
+        lambda: {
+            **split_files(CONLL, CONLL, CONLL, ext="conll"),
+            "card.json": b'{"kind": "ner", "label_descriptions": ["person: a name"]}',
+        },
+        [],
+        ["card.json: ", '"label_descriptions" must be an object of label name to a one-line meaning', "fix it"],
+    ),
+    (
         "one class",
         lambda: split_files(train=rows({"positive": POS})),
         [],

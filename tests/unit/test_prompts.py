@@ -5,11 +5,14 @@ The CLI's use of them is in tests/wire/test_prompts_over_http.py, the SDK's in t
 
 from __future__ import annotations
 
+import re
 import shutil
+from pathlib import Path
 
 import pytest
 
 from evokd import prompts
+from evokd.data.registry import DATASETS
 from evokd.prompts import PromptError
 from evokd.settings import Context
 from tests.support.data import CRITIC_PROMPT as CRITIC
@@ -69,3 +72,23 @@ def test_context_rejects_a_bad_prompt_or_review():
         Context(analyst_prompt="Find the mistakes.")
     with pytest.raises(ValueError, match="review: unknown later"):
         Context(review=("analysis", "later"))
+
+
+def test_no_prompt_holds_a_bundled_datasets_types_or_their_meanings():
+    """What a type means comes from the run's data card (``label_descriptions``), never from a prompt file: no
+    prompt names WNUT-16 or CoNLL-2003, explains one of their types, or keeps a table of types (types.md).
+
+    One WNUT-16 type name is left, in the NER Critic's worked example (``musicartist`` for Coldplay): that
+    example is about the answer's form, and changing it changes what the Critic answers."""
+    root = prompts.default_path("ner", "critic").parents[1]
+    files = sorted(root.rglob("*.md"))
+    assert files and not (root / "ner" / "types.md").exists()
+    wnut = DATASETS["wnut16"].label_descriptions
+    types = [*wnut, "PER", "LOC", "ORG", "MISC"]
+    for file in files:
+        text = file.read_text(encoding="utf-8")
+        assert not re.search(r"wnut|conll", text, re.IGNORECASE), file
+        assert not [t for t in types if re.search(rf"^\W*{re.escape(t)}\W*:", text, re.MULTILINE)], file
+        assert not [m for m in wnut.values() if m.split(" (")[0] in text], file
+    named = [(f.relative_to(root), line) for f in files for line in f.read_text().splitlines() if "musicartist" in line]
+    assert [(where, line.split(":")[0]) for where, line in named] == [(Path("ner/critic.md"), "Answer")]

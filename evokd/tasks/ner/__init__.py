@@ -9,7 +9,7 @@ from evokd.tasks.ner.adapter import (
     describe_types,
     format_examples,
     format_feedback,
-    read_glossary,
+    glossary_of,
     tag_sentences,
 )
 from evokd.tasks.ner.text import Resolution, Tokenizer, WhitespaceTokenizer, looks_like_name, match_type, resolve
@@ -26,9 +26,9 @@ __all__ = [
     "describe_types",
     "format_examples",
     "format_feedback",
+    "glossary_of",
     "looks_like_name",
     "match_type",
-    "read_glossary",
     "resolve",
     "tag_sentences",
     "to_bio",

@@ -1,4 +1,4 @@
-"""NER for the agents: the type glossary, the Critic's calls, the Analyst's and Generator's text, and the adapter.
+"""NER for the agents: the types' meanings, the Critic's calls, the Analyst's and Generator's text, and the adapter.
 
 The text handling these build on (tokeniser, type matching, mention placement) is in `.text`; the
 rules for accepting a sentence are in that module's docstring.
@@ -10,7 +10,6 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +18,7 @@ import numpy as np
 from evokd.data.bio import bio_spans, entity_types, to_iob2
 from evokd.data.formats import Row, jsonl_rows
 from evokd.data.readers import DataError, Record, check_tags, read_conll, read_table, tagged_example
-from evokd.prompts import default_path, render
+from evokd.prompts import render
 from evokd.schemas import Annotation
 from evokd.state import Prediction, Sample
 from evokd.student.metrics import f1_of_counts, span_scores
@@ -33,24 +32,22 @@ from evokd.text import bullet_list, clip
 if TYPE_CHECKING:
     import torch
 
-# ---- the type glossary ------------------------------------------------------------------------
+# ---- the types' meanings ------------------------------------------------------------------------
 
 
-def read_glossary() -> dict[str, str]:
-    """Type meanings from prompts/ner/types.md ("- type: meaning" lines), keyed by folded name."""
-    text = default_path("ner", "types").read_text(encoding="utf-8")
-    found = re.findall(r"^- ([^:\n]+): (.+)$", text, re.M)
-    return {fold_type(name): meaning.strip() for name, meaning in found}
+def glossary_of(label_descriptions: Mapping[str, str] | None) -> dict[str, str]:
+    """A data card's ``label_descriptions`` (type -> meaning) keyed by folded type name, so a meaning finds its
+    type whatever the card's casing or hyphens ("Geo_Loc" for ``geo-loc``)."""
+    return {fold_type(name): meaning for name, meaning in (label_descriptions or {}).items() if meaning}
 
 
-def describe_types(types: Sequence[str], names: bool = True, glossary: dict[str, str] | None = None) -> str:
-    """The task's types as a bullet list, each with its meaning where the glossary (default: the one in
-    prompts/ner/types.md) has one.
+def describe_types(types: Sequence[str], names: bool = True, glossary: Mapping[str, str] | None = None) -> str:
+    """The task's types as a bullet list, each with its meaning where the glossary (the data card's
+    ``label_descriptions``, type names matched as `glossary_of` folds them) has one, else by its name alone.
 
     ``names=False`` drops the example names in brackets: a small Critic copies them into its answer.
     """
-    gloss = read_glossary() if glossary is None else glossary
-    meaning = {k: v if names else re.sub(r"\s*\([^)]*\)$", "", v) for k, v in gloss.items()}
+    meaning = {k: v if names else re.sub(r"\s*\([^)]*\)$", "", v) for k, v in glossary_of(glossary).items()}
     return bullet_list([f"{t}: {meaning[fold_type(t)]}" if fold_type(t) in meaning else t for t in types])
 
 
@@ -70,7 +67,7 @@ def ask_entities(
     task: Task,
     description: str,
     texts: Sequence[str],
-    glossary: dict[str, str] | None = None,
+    glossary: Mapping[str, str] | None = None,
 ) -> list[Reply[Annotation]]:
     """The Critic's (text, type) mentions for each sentence: one call each, concurrently."""
     labels = describe_types(task.labels, names=False, glossary=glossary)
@@ -84,7 +81,7 @@ def annotate(
     description: str,
     todo: list[Sample],
     tokenizer: Tokenizer | None = None,
-    glossary: dict[str, str] | None = None,
+    glossary: Mapping[str, str] | None = None,
 ) -> list[Reply[Annotation]]:
     """Ask the Critic for each sentence's entities (one call each, concurrently), then place and check them
     in code; set ``tokens``, ``tags``, ``entities``, ``verdict`` and ``reason`` on each sample in place."""
@@ -134,7 +131,7 @@ def tag_sentences(
     task: Task,
     description: str,
     examples: Sequence[Example],
-    glossary: dict[str, str] | None = None,
+    glossary: Mapping[str, str] | None = None,
 ) -> tuple[list[list[str]], list[Reply[Annotation]]]:
     """The teacher's own BIO tags for existing sentences (the benchmark's teacher reference): the Critic's call,
     placed on the sentences' own tokens; mentions that fail a check are dropped rather than the whole sentence."""
@@ -226,7 +223,8 @@ class Ner(TaskAdapter):
     """Named-entity recognition: one BIO tag per token; the Critic names entities, code places them.
 
     ``tokenizer`` splits generated sentences like the run's training data (`fitted`); unfitted, the
-    default rules apply.
+    default rules apply. ``label_descriptions`` are the data card's meanings of the types, which the
+    Critic and the Generator read next to the type names; a type without one is shown by its name.
     """
 
     kind = "ner"
@@ -248,17 +246,14 @@ class Ner(TaskAdapter):
     export_columns = "`tokens`, `tags` (IOB2), `text` (the raw sentence)"
     batches_labels = False
 
-    def __init__(self, tokenizer: Tokenizer | None = None) -> None:
+    def __init__(self, tokenizer: Tokenizer | None = None, label_descriptions: Mapping[str, str] | None = None) -> None:
         self.tokenizer = tokenizer or Tokenizer()
+        self.glossary = glossary_of(label_descriptions)
 
-    @cached_property
-    def glossary(self) -> dict[str, str]:
-        """The type meanings, read once per adapter."""
-        return read_glossary()
-
-    def fitted(self, train: Sequence[Example]) -> Ner:
-        """An adapter whose tokenizer splits clitics as the training tokens do."""
-        return Ner(Tokenizer.fit(ex["tokens"] for ex in train))
+    def fitted(self, train: Sequence[Example], label_descriptions: Mapping[str, str] | None = None) -> Ner:
+        """An adapter whose tokenizer splits clitics as the training tokens do and whose prompts explain the
+        types as the data card does."""
+        return Ner(Tokenizer.fit(ex["tokens"] for ex in train), label_descriptions)
 
     def read_split(self, file: Path, text: str) -> list[Record]:
         """JSONL ``{"tokens", "tags"}`` lines, or CoNLL token/tag lines."""
