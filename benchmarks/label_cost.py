@@ -124,7 +124,7 @@ def markdown(result: dict) -> str:
     lines += [
         "",
         f"Chosen by the rule fixed before measuring (largest K within {TOLERANCE:.2f} accuracy of one text per "
-        f"call): **{chosen} texts per call**, the `--label-batch` of the benchmark's pool methods.",
+        f"call): **--label-batch {chosen}**, the benchmark pool methods' setting.",
         "",
         f"Student (`evokd predict`, bundled MiniLM, CPU, batch {student['batch_size']}) on the same texts: "
         f"{student['texts_per_s_median']:.1f} texts/s (median of {len(student['texts_per_s'])}), "

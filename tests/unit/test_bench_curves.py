@@ -20,8 +20,9 @@ def rounds(*points: tuple[int, float, float]) -> list[dict]:
 
 
 def test_the_ladder_is_fixed_and_a_smaller_top_keeps_its_lower_rungs():
-    assert LADDER == (1_000, 2_000, 4_000, 8_000)
-    assert ladder(8_000) == list(LADDER)
+    assert LADDER == (1_000, 2_000, 4_000, 8_000, 16_000)
+    assert ladder(8_000) == [1_000, 2_000, 4_000, 8_000]  # an 8k-top run is scored as before the 16k rung
+    assert ladder(16_000) == list(LADDER)
     assert ladder(3_000) == [1_000, 2_000, 3_000]
 
 
