@@ -1,6 +1,7 @@
 """What a teacher label costs and how often it is right, one text per call or several per call.
 
     python -m evokd.bench.label_cost [--dataset rotten_tomatoes] [--texts 300] [--batches 1,4,8,16]
+                                     [--teacher-url URL --teacher-model NAME]
 
 The texts are the benchmark's test subset (the first ``--texts`` test examples: the texts every method is
 scored on). Each batch size K labels all of them with the Critic's prompt and call (`reference_labels`,
@@ -152,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--texts", type=int, default=300)
     ap.add_argument("--batches", default=",".join(map(str, BATCHES)), help="batch sizes; 1 must be among them")
     ap.add_argument("--teacher-url", default="", help="an OpenAI-compatible endpoint; empty = the local teacher")
+    ap.add_argument("--teacher-model", default="", help="the endpoint's model name (default: $OPENAI_MODEL)")
     ap.add_argument("--local-teacher", default=DEFAULT_TEACHER, choices=sorted(TEACHERS))
     ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args(argv)
@@ -164,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
 
     chosen_flags: dict[str, object] = dict.fromkeys(endpoint_defaults(local=False))
     with teacher_endpoint(args.teacher_url, args.local_teacher, chosen_flags, say) as endpoint:
+        endpoint = {**endpoint, "teacher_model": args.teacher_model} if args.teacher_model else endpoint
         measured = label_all(args.dataset, args.texts, batches, endpoint, say)
     student = measure(measured["texts"], repeats=3, batch_size=64, dataset=args.dataset)
     result = {

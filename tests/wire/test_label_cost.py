@@ -1,0 +1,54 @@
+"""The label-cost benchmark over HTTP: every batch size labels the same texts, really calling the teacher
+(a fresh cache each), and the batch size is chosen by the rule fixed in code."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from evokd.bench.label_cost import choose, label_all, paired_accuracy_gap
+from tests.support.fake_openai import FakeOpenAI, SentimentTeacher, numbered_texts, prompt_of, schema_name
+
+
+class WrongInBatches:
+    """The scripted sentiment teacher, but every label flipped when a call carries more than two texts."""
+
+    def __init__(self) -> None:
+        self.inner = SentimentTeacher()
+
+    def __call__(self, body: dict) -> str:
+        reply = self.inner(body)
+        if schema_name(body) == "LabelVerdict" and len(numbered_texts(prompt_of(body))) > 2:
+            return reply.replace("positive", "x").replace("negative", "positive").replace("x", "negative")
+        return reply
+
+
+def test_each_batch_size_labels_the_same_texts_in_fewer_calls_and_is_scored(sentiment_dir):
+    with FakeOpenAI(WrongInBatches()) as server:
+        endpoint = {"teacher_url": server.url, "teacher_model": "teacher", "json_mode": "json_schema"}
+        measured = label_all(str(sentiment_dir), 8, [1, 2, 4], endpoint, lambda line: None)
+        calls = [len(numbered_texts(prompt_of(r))) for r in server.requests if schema_name(r) == "LabelVerdict"]
+    assert calls == [1] * 8 + [2] * 4 + [4] * 2  # nothing answered from a cache: each size asked afresh
+    rows = {r["per_call"]: r for r in measured["rows"]}
+    assert measured["texts"] == 8 and [rows[k]["calls"] for k in (1, 2, 4)] == [8, 4, 2]
+    one = rows[1]["accuracy"]  # the keyword teacher misses "great" and "lovely" texts: 0.625 on this set
+    assert rows[2]["accuracy"] == one > 0.5 and rows[4]["accuracy"] == pytest.approx(1 - one)  # every label flipped
+    assert rows[2]["accuracy_vs_one_per_call"] == [0.0, 0.0, 0.0]
+    assert rows[4]["accuracy_vs_one_per_call"][0] == pytest.approx(1 - 2 * one, abs=1e-4)
+    assert rows[1]["tokens_per_text"] > rows[2]["tokens_per_text"] > rows[4]["tokens_per_text"] > 0
+    assert choose(measured["rows"]) == 2  # 4 per call flips every label
+
+
+def test_choose_takes_the_largest_batch_within_the_tolerance():
+    rows = [{"per_call": 1, "accuracy": 0.82}, {"per_call": 4, "accuracy": 0.805}, {"per_call": 8, "accuracy": 0.79}]
+    assert choose(rows) == 4
+    assert choose([{"per_call": 1, "accuracy": 0.8}, {"per_call": 8, "accuracy": 0.7}]) == 1
+
+
+def test_the_paired_gap_is_the_mean_difference_with_an_interval_around_it():
+    base = np.array([1] * 50 + [0] * 50)
+    worse = base.copy()
+    worse[:20] = 0
+    gap, low, high = paired_accuracy_gap(worse, base)
+    assert gap == pytest.approx(-0.2) and low < gap < high <= 0
+    assert paired_accuracy_gap(base, base) == (0.0, 0.0, 0.0)
