@@ -41,6 +41,11 @@ def match_label(answer: str, labels: tuple[str, ...]) -> str | None:
     return named.pop() if len(named) == 1 else None
 
 
+# Words of a text the labelling call shows: a long article's lead carries its topic, and a whole one would
+# cost a small teacher ~550 prompt tokens (BBC articles run to 400+ words); reviews and tickets fit whole.
+LABEL_WORDS = 150
+
+
 def numbered(texts: Sequence[str]) -> str:
     """Texts for one labelling call, one per line as ``[1] ...``, ``[2] ...`` (line breaks inside a text folded)."""
     return "\n".join(f"[{i}] {as_data(' '.join(t.split()))}" for i, t in enumerate(texts, 1))
@@ -174,7 +179,8 @@ class Classification(TaskAdapter):
         ``off_label``) and the one requested, where one was (else ``label_mismatch``). A call's tokens are
         shared out over its texts."""
         calls = [todo[i : i + per_call] for i in range(0, len(todo), per_call)]
-        replies = ask_labels(teacher, prompt, task, description, [[s["text"] for s in c] for c in calls], logprobs)
+        shown = [[clip(s["text"], LABEL_WORDS) for s in c] for c in calls]
+        replies = ask_labels(teacher, prompt, task, description, shown, logprobs)
         for call, reply in zip(calls, replies, strict=True):
             answers: list[str | None] = list(reply.parsed.labels) if reply.parsed else [None] * len(call)
             confidences = value_confidences(reply, [a or "" for a in answers])

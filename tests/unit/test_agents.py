@@ -13,7 +13,7 @@ from evokd.prompts import default, render
 from evokd.state import Prediction, Sample
 from evokd.task import Task
 from evokd.tasks import adapter_for
-from evokd.tasks.classification import match_label
+from evokd.tasks.classification import LABEL_WORDS, match_label
 from evokd.teacher.client import Reply
 from tests.support.fake_chat import scripted_teacher as teacher
 
@@ -145,3 +145,17 @@ def test_the_analyst_prompt_gains_a_pool_section_only_with_pool_texts(kind, labe
     section = with_pool.removeprefix(without.split("\n\nSummarise")[0]).split("\n\nSummarise")[0]
     assert "least sure of" in section and '- "an odd < < <text> > >"' in section
     assert with_pool.replace(section, "") == without
+
+
+def test_the_labelling_call_shows_a_long_texts_lead_and_a_short_one_whole():
+    long_text = " ".join(f"w{i}" for i in range(400))
+    batch = [
+        Sample(id=f"p-{i}", round=1, text=t, verdict="pending", reason="", teacher_tokens=0)
+        for i, t in enumerate([long_text, "a good film to see"])
+    ]
+    recorder = RecordingTeacher()
+    recorder.ask_many = lambda prompts, schema, logprobs=False: [recorder.ask(p, schema) for p in prompts]  # type: ignore[attr-defined]
+    label_batch(recorder, default("classification", "critic"), TASK, "d", batch, set(), LeakIndex([]))  # type: ignore[arg-type]
+    lead, short = recorder.prompts
+    assert f"w{LABEL_WORDS - 1} ..." in lead and f"w{LABEL_WORDS} " not in lead
+    assert "[1] a good film to see\n" in short
