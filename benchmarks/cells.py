@@ -10,6 +10,7 @@ built from the folders on disk (`collect`), never from what a scheduler handed b
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,6 +150,17 @@ def run_ray(s: Settings, cells: list[Cell], address: str, cpus: float, gpus: flo
         ray.shutdown()
 
 
+def run_costs(folder: Path) -> dict:
+    """The run's teacher tokens per accepted pool and generated text, from its summary.json (none if absent)."""
+    from evokd.bench.tables import PER_ACCEPTED
+
+    summary = folder / "summary.json"
+    if not summary.exists():
+        return {}
+    figures = json.loads(summary.read_text(encoding="utf-8"))
+    return {key: figures.get(key) for key in PER_ACCEPTED}
+
+
 def collect(s: Settings) -> list[dict]:
     """The tables, plots and JSON of every dataset, built from the finished cells on disk."""
     from evokd.bench import tables
@@ -160,6 +172,9 @@ def collect(s: Settings) -> list[dict]:
         for cell in (c for c in all_cells(s) if c.dataset == dataset):
             if (result := finished(s, cell)) is None:
                 continue
-            (runs if cell.method in METHOD_NAMES else refs).setdefault(cell.method, []).append(result)
+            if cell.method in METHOD_NAMES:
+                runs.setdefault(cell.method, []).append({**result, **run_costs(cell.folder(s))})
+            else:
+                refs.setdefault(cell.method, []).append(result)
         summaries.append(tables.write(s, dataset, runs, refs))
     return summaries

@@ -6,6 +6,7 @@ import pytest
 
 from evokd.bench.curves import LADDER, area, at_budgets, ladder, paired_interval, replay
 from evokd.bench.methods import methods
+from evokd.bench.tables import paired
 from evokd.settings import Context
 
 STOP = {"max_rounds": 50, "patience": 0, "target": 0.0}
@@ -78,3 +79,34 @@ def test_every_method_sees_the_same_labelled_texts_but_the_dev_feedback_variant(
     # The feedback-free baselines write per_round of each text; the loops keep the paper's 2 + 2.
     assert [ms[n].overrides["per_round"] for n in ("static", "rephrase", "evokd-paper", "evokd")] == [3, 3, 2, 2]
     assert not ms["seed-only"].uses_teacher and ms["seed-only"].overrides["max_rounds"] == 0
+
+
+def test_ours_are_paired_with_the_best_baseline_and_with_the_annotator_baseline():
+    def runs(*scores: float) -> list[dict]:
+        return [{"seed": i, "score": s} for i, s in enumerate(scores, 1)]
+
+    table = {
+        "pool-random": runs(0.60, 0.62, 0.58),
+        "pool-active": runs(0.65, 0.66, 0.64),
+        "evokd-pool": runs(0.66, 0.65, 0.67),
+    }
+    out = paired(table)
+    assert set(out) == {"evokd-pool", "evokd-pool vs pool-random"}  # baselines are never paired with each other
+    assert out["evokd-pool"]["against"] == "pool-active" and out["evokd-pool"]["wins"] == 2
+    assert (
+        out["evokd-pool vs pool-random"]["delta_mean"] == pytest.approx(0.06)
+        and not out["evokd-pool vs pool-random"]["covers_zero"]
+    )
+    # Without pool-random, only the best baseline.
+    assert set(paired({"static": runs(0.5, 0.5), "evokd": runs(0.6, 0.4)})) == {"evokd"}
+
+
+def test_pool_methods_differ_only_in_how_texts_are_picked_and_the_noise_step():
+    ms = methods(per_round=3)
+    pool = {n: ms[n].overrides for n in ("pool-random", "pool-active", "pool-active-nonoise")}
+    assert {o["pool"] for o in pool.values()} == {"train"} and {o["per_round"] for o in pool.values()} == {0}
+    assert {o["query"] for o in pool.values()} == {"random", "uncertainty"}
+    assert {k: v for k, v in pool["pool-active-nonoise"].items() if k != "noise"} == pool["pool-active"]
+    assert pool["pool-active-nonoise"]["noise"] == "none" and Context().noise == "small-loss"
+    shared = {k: pool["pool-active"][k] for k in ("pool", "pool_per_round", "label_batch")}
+    assert {k: ms["evokd-pool"].overrides[k] for k in shared} == shared
