@@ -28,16 +28,6 @@ BATCHES = (1, 4, 8, 16)
 # Fixed before the first measurement (issue 12): the --label-batch the benchmark's pool methods use is the
 # largest K whose accuracy is within TOLERANCE of one text per call on the same texts.
 TOLERANCE = 0.02
-RESAMPLES = 2_000
-
-
-def paired_accuracy_gap(right: np.ndarray, base: np.ndarray, seed: int = 0) -> tuple[float, float, float]:
-    """Accuracy of ``right`` minus ``base`` (per-text 0/1 on the same texts), with a percentile bootstrap 95%
-    interval over texts resampled with replacement."""
-    d = right.astype(float) - base.astype(float)
-    idx = np.random.default_rng(seed).integers(0, len(d), size=(RESAMPLES, len(d)))
-    means = d[idx].mean(axis=1)
-    return float(d.mean()), float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
 
 
 def choose(rows: Sequence[dict]) -> int:
@@ -48,6 +38,7 @@ def choose(rows: Sequence[dict]) -> int:
 
 def label_all(dataset: str, texts: int, batches: Sequence[int], endpoint: dict, say: Callable[[str], None]) -> dict:
     """Label the first ``texts`` test texts at every batch size; return the rows and what they were measured on."""
+    from evokd.bench.curves import paired_interval
     from evokd.handoff.card import bootstrap
     from evokd.services import resolved, services
     from evokd.settings import Context
@@ -70,7 +61,7 @@ def label_all(dataset: str, texts: int, batches: Sequence[int], endpoint: dict, 
             seconds = time.perf_counter() - started
         right = np.array([p == adapter.gold(ex) for p, ex in zip(predicted, test, strict=True)])
         first = right if first is None else first
-        gap, low, high = paired_accuracy_gap(right, first)
+        gap, low, high = paired_interval((right.astype(float) - first.astype(float)).tolist())
         interval = bootstrap(task, list(test), predicted)
         tokens = sum(r.tokens for r in replies)
         rows.append(

@@ -12,7 +12,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -31,6 +31,8 @@ from evokd.text import as_data, bullet_list, clip
 if TYPE_CHECKING:
     import torch
 
+T = TypeVar("T")
+
 
 def match_label(answer: str, labels: tuple[str, ...]) -> str | None:
     """The allowed label an answer names (case-insensitive, or the one label it mentions), else None."""
@@ -44,6 +46,11 @@ def match_label(answer: str, labels: tuple[str, ...]) -> str | None:
 # Words of a text the labelling call shows: a long article's lead carries its topic, and a whole one would
 # cost a small teacher ~550 prompt tokens (BBC articles run to 400+ words); reviews and tickets fit whole.
 LABEL_WORDS = 150
+
+
+def in_calls(items: Sequence[T], per_call: int) -> list[Sequence[T]]:
+    """Items grouped ``per_call`` to a labelling call, in order (the last call holds the remainder)."""
+    return [items[i : i + per_call] for i in range(0, len(items), per_call)]
 
 
 def numbered(texts: Sequence[str]) -> str:
@@ -178,12 +185,12 @@ class Classification(TaskAdapter):
         """The Critic names a label for each numbered text of a call; it must be one of the task's (else
         ``off_label``) and the one requested, where one was (else ``label_mismatch``). A call's tokens are
         shared out over its texts."""
-        calls = [todo[i : i + per_call] for i in range(0, len(todo), per_call)]
+        calls = in_calls(todo, per_call)
         shown = [[clip(s["text"], LABEL_WORDS) for s in c] for c in calls]
         replies = ask_labels(teacher, prompt, task, description, shown, logprobs)
         for call, reply in zip(calls, replies, strict=True):
             answers: list[str | None] = list(reply.parsed.labels) if reply.parsed else [None] * len(call)
-            confidences = value_confidences(reply, [a or "" for a in answers])
+            confidences = value_confidences(reply, [a or "" for a in answers]) if logprobs else []
             share, extra = divmod(reply.tokens, len(call))
             for i, (s, answer) in enumerate(zip(call, answers, strict=True)):
                 s["teacher_tokens"] = s.get("teacher_tokens", 0) + share + (i < extra)
@@ -213,7 +220,7 @@ class Classification(TaskAdapter):
     ) -> tuple[list, list[Reply], int]:
         """The Critic's label for each text (cut to ``words``); an answer naming no allowed label predicts "(none)"."""
         texts = [clip(ex["text"], words) for ex in examples]
-        calls = [texts[i : i + per_call] for i in range(0, len(texts), per_call)]
+        calls = in_calls(texts, per_call)
         replies = ask_labels(teacher, prompt, task, description, calls, logprobs=False)
         answers = [
             a for c, r in zip(calls, replies, strict=True) for a in (r.parsed.labels if r.parsed else [""] * len(c))

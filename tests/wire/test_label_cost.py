@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from evokd.bench.label_cost import choose, label_all, paired_accuracy_gap
+from evokd.bench.label_cost import choose, label_all
 from tests.support.fake_openai import FakeOpenAI, SentimentTeacher, numbered_texts, prompt_of, schema_name
 
 
@@ -43,12 +42,3 @@ def test_choose_takes_the_largest_batch_within_the_tolerance():
     rows = [{"per_call": 1, "accuracy": 0.82}, {"per_call": 4, "accuracy": 0.805}, {"per_call": 8, "accuracy": 0.79}]
     assert choose(rows) == 4
     assert choose([{"per_call": 1, "accuracy": 0.8}, {"per_call": 8, "accuracy": 0.7}]) == 1
-
-
-def test_the_paired_gap_is_the_mean_difference_with_an_interval_around_it():
-    base = np.array([1] * 50 + [0] * 50)
-    worse = base.copy()
-    worse[:20] = 0
-    gap, low, high = paired_accuracy_gap(worse, base)
-    assert gap == pytest.approx(-0.2) and low < gap < high <= 0
-    assert paired_accuracy_gap(base, base) == (0.0, 0.0, 0.0)

@@ -248,7 +248,7 @@ class Ner(TaskAdapter):
 
     def __init__(self, tokenizer: Tokenizer | None = None, label_descriptions: Mapping[str, str] | None = None) -> None:
         self.tokenizer = tokenizer or Tokenizer()
-        self.glossary = glossary_of(label_descriptions)
+        self.glossary = dict(label_descriptions or {})  # the card's meanings; `describe_types` matches the names
 
     def fitted(self, train: Sequence[Example], label_descriptions: Mapping[str, str] | None = None) -> Ner:
         """An adapter whose tokenizer splits clitics as the training tokens do and whose prompts explain the
