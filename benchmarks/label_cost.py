@@ -44,8 +44,6 @@ def label_all(dataset: str, texts: int, batches: Sequence[int], endpoint: dict, 
     from evokd.settings import Context
     from evokd.tasks import evaluate
 
-    from .runner import TEACHER_WORDS
-
     rows, first = [], None
     for k in batches:
         with tempfile.TemporaryDirectory() as tmp:
@@ -56,7 +54,7 @@ def label_all(dataset: str, texts: int, batches: Sequence[int], endpoint: dict, 
             say(f"[{dataset}] {len(test)} texts, {k} per call ...")
             started = time.perf_counter()
             predicted, replies, unusable = adapter.reference_labels(
-                run.teacher(labelling=True), ctx.prompt("critic"), task, run.description, test, TEACHER_WORDS, k
+                run.teacher(labelling=True), ctx.prompt("critic"), task, run.description, test, k
             )
             seconds = time.perf_counter() - started
         right = np.array([p == adapter.gold(ex) for p, ex in zip(predicted, test, strict=True)])

@@ -33,11 +33,6 @@ from evokd.student import model
 from evokd.student.train import predict
 from evokd.tasks import evaluate, head_for
 
-TEACHER_WORDS = (
-    150  # words of each test text the teacher labels (BBC articles run to 400+; every committed result used 150)
-)
-
-
 PACKAGE = "evokd"
 # How the teacher is reached: no part of a run that never asks it (an array task running only seed-only
 # cells starts no teacher, and must still match the cells a full sweep finished).
@@ -261,7 +256,7 @@ def teacher_reference(s: Settings, dataset: str, run_dir: Path, say: Say) -> dic
             "url": s.teacher_url,
             "model": s.teacher_model,
             "prompt": ctx.prompt("critic"),
-            "words": TEACHER_WORDS,
+            "words": services(ctx).adapter.label_words,
             **code_identity(ctx.task),
         }
     )
@@ -280,7 +275,7 @@ def _teacher_labels(s: Settings, ctx: Context, dataset: str, fp: str, say: Say) 
     started = time.perf_counter()
     teacher = services(ctx).teacher(labelling=True)
     predicted, replies, off_list = services(ctx).adapter.reference_labels(
-        teacher, ctx.prompt("critic"), ds.task, services(ctx).description, test, TEACHER_WORDS
+        teacher, ctx.prompt("critic"), ds.task, services(ctx).description, test
     )
     scores = evaluate(ds.task, test, predicted)
     low, high = bootstrap(ds.task, list(test), predicted)

@@ -161,11 +161,11 @@ def summarise(s: Settings, dataset: str, runs: dict[str, list[dict]], refs: dict
         "references": ref,
         "against_best_baseline": paired(runs),
         "runs": runs,
-        "notes": notes(s, runs, ref, adapter.cuts_reference_texts),
+        "notes": notes(s, runs, ref, adapter.label_words),
     }
 
 
-def notes(s: Settings, runs: dict[str, list[dict]], refs: dict[str, dict], cut_texts: bool) -> list[str]:
+def notes(s: Settings, runs: dict[str, list[dict]], refs: dict[str, dict], label_words: int | None) -> list[str]:
     """How to read the numbers: selection, budgets, labelled data, the references, and budget warnings."""
     out = [
         f"Every method trains the same student with the same recipe (AdamW lr {s.lr}, batch {s.batch_size}, "
@@ -195,7 +195,7 @@ def notes(s: Settings, runs: dict[str, list[dict]], refs: dict[str, dict], cut_t
             else f"the first {t['n']} of the {t['of']} test texts the methods are scored on"
         )
         out.append(
-            f"teacher: zero-shot labels on {same}{', first 150 words of each' if cut_texts else ''}, "
+            f"teacher: zero-shot labels on {same}{f', first {label_words} words of each' if label_words else ''}, "
             "95% interval: percentile bootstrap over those texts."
         )
     if f := refs.get("full-shot"):

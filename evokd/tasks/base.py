@@ -70,8 +70,8 @@ class TaskAdapter(ABC):
     """How many seed examples the Generator's prompt shows."""
     default_description: ClassVar[str]
     """The teacher's one-line task description when neither the settings nor the data card give one."""
-    cuts_reference_texts: ClassVar[bool]
-    """Whether `reference_labels` shows the teacher each text cut to ``words`` words (reports say so)."""
+    label_words: ClassVar[int | None]
+    """Words of each text the labelling call shows (`label` and `reference_labels`; None: whole texts)."""
     pipeline_tag: ClassVar[str]
     """The Hugging Face pipeline that loads the saved student, and the cards' Hub task ("text-classification")."""
     pipeline_args: ClassVar[str]
@@ -228,12 +228,11 @@ class TaskAdapter(ABC):
         task: Task,
         description: str,
         examples: Sequence[Example],
-        words: int,
         per_call: int = 1,
     ) -> tuple[list, list[Reply], int]:
         """The teacher's own answers for existing examples with the Critic's prompt (the benchmark's teacher
         reference): predictions in the student's form, the replies, and how many answers named nothing usable.
-        ``words`` caps a shown text's length where the kind shows whole texts; ``per_call`` as in `label`."""
+        Texts are shown as `label` shows them (`label_words`); ``per_call`` as in `label`."""
 
     # ---- reports ---------------------------------------------------------------------------------
 

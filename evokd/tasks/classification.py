@@ -85,7 +85,7 @@ class Classification(TaskAdapter):
     shots_unit = "training examples"
     examples_shown = 6
     default_description = "Classify each text into exactly one of the labels."
-    cuts_reference_texts = True
+    label_words = LABEL_WORDS
     pipeline_tag = "text-classification"
     pipeline_args = ""
     card_metrics = (
@@ -215,11 +215,10 @@ class Classification(TaskAdapter):
         task: Task,
         description: str,
         examples: Sequence[Example],
-        words: int,
         per_call: int = 1,
     ) -> tuple[list, list[Reply], int]:
-        """The Critic's label for each text (cut to ``words``); an answer naming no allowed label predicts "(none)"."""
-        texts = [clip(ex["text"], words) for ex in examples]
+        """The Critic's label for each text (cut as `label` cuts it); an unusable answer predicts "(none)"."""
+        texts = [clip(ex["text"], LABEL_WORDS) for ex in examples]
         calls = in_calls(texts, per_call)
         replies = ask_labels(teacher, prompt, task, description, calls, logprobs=False)
         answers = [

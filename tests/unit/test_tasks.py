@@ -81,7 +81,7 @@ class Topic(TaskAdapter):
     shots_unit = "training texts"
     examples_shown = 2
     default_description = "Name each text's topic."
-    cuts_reference_texts = False
+    label_words = None
     pipeline_tag = "text-classification"
     pipeline_args = ""
     card_metrics = (HubMetric("accuracy", "accuracy", "accuracy"),)
@@ -162,7 +162,6 @@ class Topic(TaskAdapter):
         task: Task,
         description: str,
         examples: Sequence[Example],
-        words: int,
         per_call: int = 1,
     ) -> tuple[list, list[Reply], int]:
         return [], [], 0

@@ -235,7 +235,7 @@ class Ner(TaskAdapter):
     shots_unit = "training sentences not already picked"
     examples_shown = 4
     default_description = "Find the named entities in each sentence and give each its type."
-    cuts_reference_texts = False
+    label_words = None
     pipeline_tag = "token-classification"
     pipeline_args = 'aggregation_strategy="first"'  # a word's tag from its first sub-token, as the student was trained
     card_metrics = (
@@ -354,10 +354,9 @@ class Ner(TaskAdapter):
         task: Task,
         description: str,
         examples: Sequence[Example],
-        words: int,
         per_call: int = 1,
     ) -> tuple[list, list[Reply], int]:
-        """The Critic's mentions placed on each sentence's own tokens (whole sentences: ``words`` is unused)."""
+        """The Critic's mentions placed on each sentence's own tokens (whole sentences)."""
         one_per_call(per_call)
         tags, replies = tag_sentences(teacher, prompt, task, description, examples, self.glossary)
         return tags, replies, sum(r.parsed is None for r in replies)
