@@ -210,10 +210,34 @@ def notes(s: Settings, runs: dict[str, list[dict]], refs: dict[str, dict], label
         if first:
             out.append(
                 f"WARNING {name}: the first round overran the lowest rung ({first[0]:,} tokens) in "
-                f"{len(first)} of {len(rs)} runs, so those runs score as seed-only there; "
-                "raise --budget-tokens."
+                f"{len(first)} of {len(rs)} runs, so those runs score as seed-only there (one round of this "
+                "method costs more than that rung)."
             )
+    out += [f"SAME {a} and {b}: {RUN_TWINS}" for a, b in twins(runs)]
     return out
+
+
+RUN_TWINS = (
+    "every seed's run went round for round the same (scores and tokens): the settings that tell them apart "
+    "did not bind on this dataset, so the two rows are one measurement, not two."
+)
+
+
+def twins(runs: dict[str, list[dict]]) -> list[tuple[str, str]]:
+    """Pairs of methods whose runs are identical on every seed they share (the same curve: dev, test and
+    tokens each round), so a reader does not count one measurement twice."""
+
+    def curves(rs: list[dict]) -> dict[int, list]:
+        return {r["seed"]: [(c["dev"], c["test"], c["tokens"]) for c in r.get("curve", [])] for r in rs}
+
+    seen = {name: curves(rs) for name, rs in runs.items() if rs}
+    names = list(seen)
+    return [  # runs that never left round 0 (seed-only, setfit) are not "the same loop"
+        (a, b)
+        for i, a in enumerate(names)
+        for b in names[i + 1 :]
+        if seen[a] == seen[b] and any(len(c) > 1 for c in seen[a].values())
+    ]
 
 
 def fmt(score: float, std: float | None = None) -> str:

@@ -6,7 +6,7 @@ import pytest
 
 from evokd.bench.curves import LADDER, area, at_budgets, ladder, paired_interval, replay
 from evokd.bench.methods import methods
-from evokd.bench.tables import paired
+from evokd.bench.tables import paired, twins
 from evokd.settings import Context
 
 STOP = {"max_rounds": 50, "patience": 0, "target": 0.0}
@@ -110,3 +110,19 @@ def test_pool_methods_differ_only_in_how_texts_are_picked_and_the_noise_step():
     assert pool["pool-active-nonoise"]["noise"] == "none" and Context().noise == "small-loss"
     shared = {k: pool["pool-active"][k] for k in ("pool", "pool_per_round", "label_batch")}
     assert {k: ms["evokd-pool"].overrides[k] for k in shared} == shared
+
+
+def test_methods_whose_runs_match_round_for_round_are_named_as_one_measurement():
+    def run(seed: int, *rounds: tuple[float, int]) -> dict:
+        return {"seed": seed, "curve": [{"dev": d, "test": d, "tokens": t} for d, t in rounds]}
+
+    loop = [run(1, (0.5, 0), (0.6, 2000)), run(2, (0.4, 0), (0.55, 2100))]
+    runs = {
+        "seed-only": [run(1, (0.5, 0)), run(2, (0.4, 0))],
+        "setfit": [run(1, (0.5, 0)), run(2, (0.4, 0))],  # round 0 only: the same seeds, not the same loop
+        "evokd-paper": loop,
+        "evokd": [dict(r) for r in loop],
+        "static": [run(1, (0.5, 0), (0.6, 2000)), run(2, (0.4, 0), (0.56, 2100))],  # one round differs
+    }
+    assert twins(runs) == [("evokd-paper", "evokd")]
+    assert twins({**runs, "evokd": loop[:1]}) == []  # a seed missing from one side is not a match
