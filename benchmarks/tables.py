@@ -137,6 +137,7 @@ def summarise_refs(refs: dict[str, list[dict]]) -> dict[str, dict]:
             "score": round(score, 4),
             "std": round(std, 4),
             "seeds": [r.get("seed") for r in rs],
+            "epochs_kept_of_run": [f"{r['epoch']}/{r['epochs']}" for r in rs if "epoch" in r],
             "seconds": round(statistics.fmean(r["seconds"] for r in rs), 1),
         }
     return out
@@ -200,8 +201,9 @@ def notes(s: Settings, runs: dict[str, list[dict]], refs: dict[str, dict], label
         )
     if f := refs.get("full-shot"):
         out.append(
-            f"full-shot: {f['train_examples']:,} train examples, up to {f['epochs']} epoch(s) with the epoch "
-            f"chosen on dev, seeds {', '.join(map(str, f['seeds']))} (mean ± std)."
+            f"full-shot: {f['train_examples']:,} train examples, up to {s.full_shot_epochs or s.epochs} epochs "
+            f"with the epoch chosen on dev (epoch kept / epochs run: {', '.join(f['epochs_kept_of_run'])}), "
+            f"seeds {', '.join(map(str, f['seeds']))} (mean ± std)."
         )
     for name, rs in runs.items():  # a budget below one round leaves a method at its seed-only score: say so
         first = [

@@ -99,6 +99,8 @@ def test_quick_bench_writes_reports_within_budget_and_reruns_from_cache(sentimen
     assert teacher["n"] == 6 and teacher["interval"][0] <= teacher["score"] <= teacher["interval"][1]
     full = summary["references"]["full-shot"]
     assert full["train_examples"] == 12 and full["seeds"] == [1, 2]
+    kept_run = [tuple(map(int, k.split("/"))) for k in full["epochs_kept_of_run"]]  # per seed, chosen on dev
+    assert len(kept_run) == 2 and [1 <= kept <= run for kept, run in kept_run] == [True, True]
     # Same seeds, same student recipe, same cached teacher: the rerun reproduces every score.
     assert {m: v["scores"] for m, v in again["methods"].items()} == {
         m: v["scores"] for m, v in summary["methods"].items()
