@@ -223,8 +223,8 @@ class Teacher:
     def _call(self, prompt: str, rf: dict | None, seed: int | None, logprobs: bool) -> tuple[Completion, bool]:
         """One request (or a cache hit), and whether it came from the cache."""
         request: list[object] = [self.model_id, prompt, rf, seed]
-        if logprobs:  # only then, so replies cached without log-probabilities keep their keys
-            request.append("logprobs")
+        if logprobs:  # only then, so replies cached without log-probabilities keep their keys; "top_logprobs=0"
+            request.append("logprobs, top_logprobs=0")  # since a request without it got none from llama.cpp
         key = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
         if self.cache and (hit := self.cache.get(key)):
             return hit, True
@@ -233,8 +233,8 @@ class Teacher:
             kwargs["response_format"] = rf
         if seed is not None:
             kwargs["seed"] = seed
-        if logprobs:
-            kwargs["logprobs"] = True
+        if logprobs:  # llama.cpp's Python server sends them only when top_logprobs is set too (0: the chosen token)
+            kwargs["logprobs"], kwargs["top_logprobs"] = True, 0
         try:
             msg = self.chat.invoke([HumanMessage(prompt)], **kwargs)
         except openai.APIStatusError as e:

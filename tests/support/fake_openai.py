@@ -93,7 +93,9 @@ class FakeOpenAI:
                         "finish_reason": reply.finish_reason,
                         "message": {"role": "assistant", "content": reply.content},
                     }
-                    if body.get("logprobs") and reply.logprobs is not None:
+                    # Like llama-cpp-python's server, the strictest we know: log-probabilities only when the
+                    # request sets top_logprobs too (OpenAI and vLLM also answer logprobs=true alone).
+                    if body.get("logprobs") and body.get("top_logprobs") is not None and reply.logprobs is not None:
                         choice["logprobs"] = {
                             "content": [
                                 {"token": t, "logprob": lp, "bytes": list(t.encode()), "top_logprobs": []}
