@@ -4,10 +4,12 @@
                                      [--teacher-url URL --teacher-model NAME]
 
 The texts are the benchmark's test subset (the first ``--texts`` test examples: the texts every method is
-scored on). Each batch size K labels all of them with the Critic's prompt and call (`reference_labels`,
-K numbered texts per call), each K with a fresh reply cache, so every call is really made and timed; the
-gold labels only score the answers. The same texts then go through the student (`evokd predict`'s
-function, bundled MiniLM) after the teacher has stopped, for the student/teacher throughput ratio.
+scored on). Each batch size K labels all of them as pool texts are labelled (the adapter's `label`, K
+numbered texts per call, log-probabilities asked for), each K with a fresh reply cache, so every call is
+really made and timed; the gold labels only score the answers. Where the endpoint sends log-probabilities,
+it also shows what each ``--min-confidence`` of a fixed ladder would keep, and how often those labels are
+right. The same texts then go through the student (`evokd predict`'s function, bundled MiniLM) after the
+teacher has stopped, for the student/teacher throughput ratio.
 Written to benchmarks/results/label-cost-<dataset>.json and .md.
 """
 
@@ -28,6 +30,8 @@ BATCHES = (1, 4, 8, 16)
 # Fixed before the first measurement (issue 12): the --label-batch the benchmark's pool methods use is the
 # largest K whose accuracy is within TOLERANCE of one text per call on the same texts.
 TOLERANCE = 0.02
+# Fixed before the first measurement with confidences: the --min-confidence values the table reports.
+CONFIDENCE_LADDER = (0.5, 0.7, 0.9, 0.99)
 
 
 def choose(rows: Sequence[dict]) -> int:
@@ -36,12 +40,32 @@ def choose(rows: Sequence[dict]) -> int:
     return max(r["per_call"] for r in rows if r["accuracy"] >= one - TOLERANCE)
 
 
+def by_confidence(right: Sequence[bool], confidences: Sequence[float | None]) -> list[dict]:
+    """What each ``--min-confidence`` of `CONFIDENCE_LADDER` would do to these labels: the share kept (a label
+    without a confidence is kept, as a run keeps it) and the accuracy of the labels kept and of those dropped."""
+    out = []
+    for t in CONFIDENCE_LADDER:
+        keep = [c is None or c >= t for c in confidences]
+        kept = [r for r, k in zip(right, keep, strict=True) if k]
+        dropped = [r for r, k in zip(right, keep, strict=True) if not k]
+        out.append(
+            {
+                "min_confidence": t,
+                "kept": round(len(kept) / len(right), 4),
+                "accuracy_kept": round(float(np.mean(kept)), 4) if kept else None,
+                "accuracy_dropped": round(float(np.mean(dropped)), 4) if dropped else None,
+            }
+        )
+    return out
+
+
 def label_all(dataset: str, texts: int, batches: Sequence[int], endpoint: dict, say: Callable[[str], None]) -> dict:
     """Label the first ``texts`` test texts at every batch size; return the rows and what they were measured on."""
     from evokd.bench.curves import paired_interval
     from evokd.handoff.card import bootstrap
     from evokd.services import resolved, services
     from evokd.settings import Context
+    from evokd.state import Sample
     from evokd.tasks import evaluate
 
     rows, first = [], None
@@ -53,10 +77,13 @@ def label_all(dataset: str, texts: int, batches: Sequence[int], endpoint: dict, 
             adapter, task = run.adapter, run.dataset.task
             say(f"[{dataset}] {len(test)} texts, {k} per call ...")
             started = time.perf_counter()
-            predicted, replies, unusable = adapter.reference_labels(
-                run.teacher(labelling=True), ctx.prompt("critic"), task, run.description, test, k
+            samples = [Sample(id=str(i), source="pool", text=ex["text"]) for i, ex in enumerate(test)]
+            replies = adapter.label(
+                run.teacher(labelling=True), ctx.prompt("critic"), task, run.description, samples, True, k
             )
             seconds = time.perf_counter() - started
+        predicted = [s["label"] if s["verdict"] == "accepted" else "(none)" for s in samples]
+        confidences = [s.get("teacher_confidence") for s in samples]
         right = np.array([p == adapter.gold(ex) for p, ex in zip(predicted, test, strict=True)])
         first = right if first is None else first
         gap, low, high = paired_interval((right.astype(float) - first.astype(float)).tolist())
@@ -70,7 +97,9 @@ def label_all(dataset: str, texts: int, batches: Sequence[int], endpoint: dict, 
                 "accuracy_vs_one_per_call": [round(gap, 4), round(low, 4), round(high, 4)],
                 "macro_f1": round(evaluate(task, test, predicted)["score"], 4),
                 "macro_f1_interval": [round(interval[0], 4), round(interval[1], 4)],
-                "unusable": unusable,
+                "unusable": sum(s["verdict"] != "accepted" for s in samples),
+                "with_confidence": sum(c is not None for c in confidences),
+                "by_confidence": by_confidence(right.tolist(), confidences),
                 "tokens": tokens,
                 "tokens_per_text": round(tokens / len(test), 1),
                 "prompt_tokens_per_text": round(sum(r.prompt_tokens for r in replies) / len(test), 1),
@@ -111,6 +140,7 @@ def markdown(result: dict) -> str:
             f"{r['unusable']} |"
         )
     chosen, student = result["chosen_per_call"], result["student"]
+    lines += confidence_table(result["rows"])
     lines += [
         "",
         f"Chosen by the rule fixed before measuring (largest K within {TOLERANCE:.2f} accuracy of one text per "
@@ -125,6 +155,33 @@ def markdown(result: dict) -> str:
         + ".",
     ]
     return "\n".join(lines) + "\n"
+
+
+def confidence_table(rows: Sequence[dict]) -> list[str]:
+    """Per batch size, what each --min-confidence would keep and how often the kept and dropped labels are right."""
+    rows = [r for r in rows if r.get("with_confidence")]
+    if not rows:
+        return ["", "The endpoint sent no log-probabilities, so no label has a confidence to filter on."]
+
+    def cell(b: dict) -> str:
+        kept, dropped = b["accuracy_kept"], b["accuracy_dropped"]
+        return (
+            f"{b['kept']:.0%} kept, {'–' if kept is None else f'{kept:.3f}'} / "
+            f"{'–' if dropped is None else f'{dropped:.3f}'}"
+        )
+
+    return [
+        "",
+        "What `--min-confidence` would do (the label's probability from the teacher's log-probabilities; "
+        "share of labels kept, then the accuracy of the kept / the dropped labels):",
+        "",
+        "| texts per call | labels with a confidence | " + " | ".join(f"≥ {t}" for t in CONFIDENCE_LADDER) + " |",
+        "|---:|---:|" + "---|" * len(CONFIDENCE_LADDER),
+        *(
+            f"| {r['per_call']} | {r['with_confidence']} | " + " | ".join(cell(b) for b in r["by_confidence"]) + " |"
+            for r in rows
+        ),
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

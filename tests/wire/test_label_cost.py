@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from evokd.bench.label_cost import choose, label_all
+from evokd.bench.label_cost import CONFIDENCE_LADDER, by_confidence, choose, confidence_table, label_all
 from tests.support.fake_openai import FakeOpenAI, SentimentTeacher, numbered_texts, prompt_of, schema_name
 
 
@@ -36,9 +36,22 @@ def test_each_batch_size_labels_the_same_texts_in_fewer_calls_and_is_scored(sent
     assert rows[4]["accuracy_vs_one_per_call"][0] == pytest.approx(1 - 2 * one, abs=1e-4)
     assert rows[1]["tokens_per_text"] > rows[2]["tokens_per_text"] > rows[4]["tokens_per_text"] > 0
     assert choose(measured["rows"]) == 2  # 4 per call flips every label
+    assert [r["with_confidence"] for r in measured["rows"]] == [0, 0, 0]  # this server sends no log-probabilities
+    assert "no label has a confidence" in confidence_table(measured["rows"])[-1]
 
 
 def test_choose_takes_the_largest_batch_within_the_tolerance():
     rows = [{"per_call": 1, "accuracy": 0.82}, {"per_call": 4, "accuracy": 0.805}, {"per_call": 8, "accuracy": 0.79}]
     assert choose(rows) == 4
     assert choose([{"per_call": 1, "accuracy": 0.8}, {"per_call": 8, "accuracy": 0.7}]) == 1
+
+
+def test_each_min_confidence_keeps_the_labels_at_or_above_it_and_scores_both_sides():
+    right = [True, True, False, True, False]
+    confidences = [0.95, 0.8, 0.6, None, 0.4]  # no confidence: kept, as a run keeps it
+    rungs = {b["min_confidence"]: b for b in by_confidence(right, confidences)}
+    assert tuple(rungs) == CONFIDENCE_LADDER
+    assert (rungs[0.5]["kept"], rungs[0.5]["accuracy_kept"], rungs[0.5]["accuracy_dropped"]) == (0.8, 0.75, 0.0)
+    assert (rungs[0.9]["kept"], rungs[0.9]["accuracy_kept"], rungs[0.9]["accuracy_dropped"]) == (0.4, 1.0, 0.3333)
+    assert rungs[0.99]["kept"] == 0.2 and rungs[0.99]["accuracy_kept"] == 1.0
+    assert by_confidence([True], [0.1])[0]["accuracy_kept"] is None  # nothing kept: None, not 0
