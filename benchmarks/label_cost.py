@@ -40,6 +40,25 @@ def choose(rows: Sequence[dict]) -> int:
     return max(r["per_call"] for r in rows if r["accuracy"] >= one - TOLERANCE)
 
 
+# Fixed with CONFIDENCE_LADDER, before the first measurement with confidences: a confidence filter is worth a
+# benchmark method only if some rung keeps at least KEEP_AT_LEAST of the labels and lifts their accuracy by
+# at least LIFT_AT_LEAST over all labels (docs/benchmarks.md, "Label cost").
+KEEP_AT_LEAST, LIFT_AT_LEAST = 0.70, 0.05
+
+
+def confident_rung(row: dict) -> float | None:
+    """The lowest ``--min-confidence`` of the ladder that passes the rule above for one batch size's row, or None."""
+    passing = [
+        b["min_confidence"]
+        for b in row.get("by_confidence", [])
+        if row.get("with_confidence")
+        and b["kept"] >= KEEP_AT_LEAST
+        and b["accuracy_kept"] is not None
+        and b["accuracy_kept"] >= row["accuracy"] + LIFT_AT_LEAST
+    ]
+    return min(passing, default=None)
+
+
 def by_confidence(right: Sequence[bool], confidences: Sequence[float | None]) -> list[dict]:
     """What each ``--min-confidence`` of `CONFIDENCE_LADDER` would do to these labels: the share kept (a label
     without a confidence is kept, as a run keeps it) and the accuracy of the labels kept and of those dropped."""
@@ -141,6 +160,15 @@ def markdown(result: dict) -> str:
         )
     chosen, student = result["chosen_per_call"], result["student"]
     lines += confidence_table(result["rows"])
+    row = next(r for r in result["rows"] if r["per_call"] == chosen)
+    if row.get("with_confidence"):
+        rung = confident_rung(row)
+        lines += [
+            "",
+            f"Confidence filter, by the rule fixed before measuring (at {chosen} per call, a rung keeping at least "
+            f"{KEEP_AT_LEAST:.0%} of the labels and lifting their accuracy by at least {LIFT_AT_LEAST:.2f}): "
+            + (f"**--min-confidence {rung}** qualifies." if rung is not None else "no rung qualifies."),
+        ]
     lines += [
         "",
         f"Chosen by the rule fixed before measuring (largest K within {TOLERANCE:.2f} accuracy of one text per "

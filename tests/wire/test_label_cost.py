@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from evokd.bench.label_cost import CONFIDENCE_LADDER, by_confidence, choose, confidence_table, label_all
+from evokd.bench.label_cost import CONFIDENCE_LADDER, by_confidence, choose, confidence_table, confident_rung, label_all
 from tests.support.fake_openai import FakeOpenAI, SentimentTeacher, numbered_texts, prompt_of, schema_name
 
 
@@ -55,3 +55,20 @@ def test_each_min_confidence_keeps_the_labels_at_or_above_it_and_scores_both_sid
     assert (rungs[0.9]["kept"], rungs[0.9]["accuracy_kept"], rungs[0.9]["accuracy_dropped"]) == (0.4, 1.0, 0.3333)
     assert rungs[0.99]["kept"] == 0.2 and rungs[0.99]["accuracy_kept"] == 1.0
     assert by_confidence([True], [0.1])[0]["accuracy_kept"] is None  # nothing kept: None, not 0
+
+
+def test_a_confidence_filter_qualifies_only_if_it_keeps_most_labels_and_lifts_their_accuracy():
+    def row(*rungs: tuple[float, float], with_confidence: int = 300) -> dict:  # (kept, accuracy kept) per rung
+        return {
+            "accuracy": 0.80,
+            "with_confidence": with_confidence,
+            "by_confidence": [
+                {"min_confidence": t, "kept": k, "accuracy_kept": a}
+                for t, (k, a) in zip(CONFIDENCE_LADDER, rungs, strict=True)
+            ],
+        }
+
+    passing = [(0.95, 0.82), (0.80, 0.86), (0.72, 0.90), (0.40, 0.97)]
+    assert confident_rung(row(*passing)) == 0.7  # the lowest rung that passes
+    assert confident_rung(row((0.95, 0.82), (0.85, 0.84), (0.60, 0.95), (0.40, 0.97))) is None  # lift or keep short
+    assert confident_rung(row(*passing, with_confidence=0)) is None  # no confidences: nothing to filter
