@@ -219,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     from evokd.teacher.local import DEFAULT_TEACHER, TEACHERS, teacher_endpoint
 
     from .predict_throughput import measure
+    from .tables import write_index
 
     for name, value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_VERBOSITY", "error")):
         os.environ.setdefault(name, value)
@@ -258,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     write_json(out / f"label-cost-{args.dataset}.json", result)
     write_text(out / f"label-cost-{args.dataset}.md", markdown(result))
+    write_index(out)  # results/README.md gathers every table, this one included
     say(markdown(result))
     return 0
 
