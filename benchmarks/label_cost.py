@@ -48,13 +48,12 @@ KEEP_AT_LEAST, LIFT_AT_LEAST = 0.70, 0.05
 
 def confident_rung(row: dict) -> float | None:
     """The lowest ``--min-confidence`` of the ladder that passes the rule above for one batch size's row, or None."""
+    if not row.get("with_confidence"):
+        return None
     passing = [
         b["min_confidence"]
-        for b in row.get("by_confidence", [])
-        if row.get("with_confidence")
-        and b["kept"] >= KEEP_AT_LEAST
-        and b["accuracy_kept"] is not None
-        and b["accuracy_kept"] >= row["accuracy"] + LIFT_AT_LEAST
+        for b in row["by_confidence"]
+        if b["kept"] >= KEEP_AT_LEAST and (b["accuracy_kept"] or 0.0) >= row["accuracy"] + LIFT_AT_LEAST
     ]
     return min(passing, default=None)
 

@@ -12,7 +12,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,8 +31,6 @@ from evokd.text import as_data, bullet_list, clip
 if TYPE_CHECKING:
     import torch
 
-T = TypeVar("T")
-
 
 def match_label(answer: str, labels: tuple[str, ...]) -> str | None:
     """The allowed label an answer names (case-insensitive, or the one label it mentions), else None."""
@@ -46,11 +44,6 @@ def match_label(answer: str, labels: tuple[str, ...]) -> str | None:
 # Words of a text the labelling call shows: a long article's lead carries its topic, and a whole one would
 # cost a small teacher ~550 prompt tokens (BBC articles run to 400+ words); reviews and tickets fit whole.
 LABEL_WORDS = 150
-
-
-def in_calls(items: Sequence[T], per_call: int) -> list[Sequence[T]]:
-    """Items grouped ``per_call`` to a labelling call, in order (the last call holds the remainder)."""
-    return [items[i : i + per_call] for i in range(0, len(items), per_call)]
 
 
 def numbered(texts: Sequence[str]) -> str:
@@ -185,7 +178,7 @@ class Classification(TaskAdapter):
         """The Critic names a label for each numbered text of a call; it must be one of the task's (else
         ``off_label``) and the one requested, where one was (else ``label_mismatch``). A call's tokens are
         shared out over its texts."""
-        calls = in_calls(todo, per_call)
+        calls = [todo[i : i + per_call] for i in range(0, len(todo), per_call)]
         shown = [[clip(s["text"], LABEL_WORDS) for s in c] for c in calls]
         replies = ask_labels(teacher, prompt, task, description, shown, logprobs)
         for call, reply in zip(calls, replies, strict=True):
@@ -217,15 +210,16 @@ class Classification(TaskAdapter):
         examples: Sequence[Example],
         per_call: int = 1,
     ) -> tuple[list, list[Reply], int]:
-        """The Critic's label for each text (cut as `label` cuts it); an unusable answer predicts "(none)"."""
-        texts = [clip(ex["text"], LABEL_WORDS) for ex in examples]
-        calls = in_calls(texts, per_call)
-        replies = ask_labels(teacher, prompt, task, description, calls, logprobs=False)
-        answers = [
-            a for c, r in zip(calls, replies, strict=True) for a in (r.parsed.labels if r.parsed else [""] * len(c))
-        ]
-        labels = [match_label(a, task.labels) for a in answers]
-        return [lab or "(none)" for lab in labels], replies, sum(lab is None for lab in labels)
+        """The Critic's label for each text, through `label` itself (no requested label to agree with); an
+        answer it rejects predicts "(none)"."""
+        samples = [Sample(id=str(i), text=ex["text"]) for i, ex in enumerate(examples)]
+        replies = self.label(teacher, prompt, task, description, samples, per_call=per_call)
+        unusable = [s["verdict"] != "accepted" for s in samples]
+        return (
+            ["(none)" if bad else s["label"] for s, bad in zip(samples, unusable, strict=True)],
+            replies,
+            sum(unusable),
+        )
 
     def show_label(self, sample: Mapping[str, Any]) -> str:
         """The label."""

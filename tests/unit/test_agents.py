@@ -121,6 +121,16 @@ def test_critic_labels_separately_and_records_every_verdict():
     assert out[0]["label"] == "positive" and out[1]["label"] == "negative"
 
 
+def test_the_teacher_reference_reads_answers_as_the_critic_does():
+    # Same call and checks as `label`: an off-label answer and a malformed reply both predict "(none)".
+    replies = ['{"labels": ["Positive"]}', '{"labels": ["neutral"]}', "not json at all", '{"labels": ["negative"]}']
+    examples = [{"text": t, "label": "positive"} for t in ("fine", "meh", "odd", "bad")]
+    predicted, answered, unusable = adapter_for("classification").reference_labels(
+        teacher(*replies, parse_attempts=1), default("classification", "critic"), TASK, "sentiment", examples
+    )
+    assert predicted == ["positive", "(none)", "(none)", "negative"] and unusable == 2 and len(answered) == 4
+
+
 class RecordingTeacher:
     """Records each prompt and answers nothing usable."""
 
