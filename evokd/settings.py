@@ -25,7 +25,14 @@ from evokd.task import TaskKind
 
 
 def declare(
-    default: Any, description: str, *, flag: str | bool = True, env: str = "", local: object = None, **extra: Any
+    default: Any,
+    description: str,
+    *,
+    flag: str | bool = True,
+    env: str = "",
+    local: object = None,
+    pool: object = None,
+    **extra: Any,
 ) -> Any:
     """A setting: a dataclass field with a description (Studio's form, the flag's help) and how it is set.
 
@@ -33,12 +40,15 @@ def declare(
     sets the field from flags of its own. ``env``: an environment variable that supplies the flag's
     default. ``local``: the value that suits the local llama.cpp teacher, where it differs from a hosted
     endpoint's (the default); the CLI then applies whichever suits the endpoint unless the flag is given.
+    ``pool``: the value ``evokd run`` applies when a pool is given and the flag is not (`pool_defaults`).
     """
     meta: dict[str, object] = {"description": description, "flag": flag}
     if env:
         meta["env"] = env
     if local is not None:
         meta["local"] = local
+    if pool is not None:
+        meta["pool"] = pool
     if extra:
         meta["json_schema_extra"] = extra
     return field(default=default, metadata=meta)
@@ -75,7 +85,9 @@ class Context:
     shots: int = declare(1, "Seed examples per label (sentences per entity type for NER).")
     seed: int = declare(0, "Random seed for seed sampling, teacher sampling and training.")
     max_rounds: int = declare(5, "Stop after this many evolution rounds.", flag="--rounds")
-    per_round: int = declare(8, "Hard texts and easy texts the Generator writes per round (each).")
+    # With a pool, `evokd run` defaults to pure random labelling, the pool benchmark's best per token (README,
+    # "pool mode"); Context's own defaults stay the loop's, so no finished benchmark run goes stale.
+    per_round: int = declare(8, "Hard texts and easy texts the Generator writes per round (each).", pool=0)
     budget_tokens: int = declare(
         0,
         "Stop once the teacher has used this many tokens, or when another round like the last "
@@ -105,6 +117,7 @@ class Context:
         "How pool texts are picked: uncertainty (smallest margin between the student's top two classes; per-token: "
         "its least sure word), diverse (the most uncertain per k-means cluster of the seed student's embeddings), "
         "random.",
+        pool="random",
     )
     min_confidence: float = declare(
         0.0,
@@ -223,15 +236,22 @@ def endpoint_defaults(local: bool) -> dict[str, Any]:
     }
 
 
+def pool_defaults() -> dict[str, Any]:
+    """The settings ``evokd run`` gives another default when a pool is given: pure random labelling."""
+    return {f.name: f.metadata["pool"] for f in dataclasses.fields(Context) if "pool" in f.metadata}
+
+
 def setting(name: str, default: Any = dataclasses.MISSING, *, local: bool = False) -> Any:
     """Context's declaration of ``name`` (description, flag) for another settings object that carries it.
 
     Its default is Context's, the local teacher's value with ``local``, or ``default`` where given; the
-    field is marked ``setting`` so the other object can hand its value on to a Context.
+    field is marked ``setting`` so the other object can hand its value on to a Context. A pool default
+    stays behind: it belongs to ``evokd run``'s ``--pool``.
     """
     declared = next(f for f in dataclasses.fields(Context) if f.name == name)
     value = declared.metadata["local"] if local else declared.default if default is dataclasses.MISSING else default
-    return field(default=value, metadata={**declared.metadata, "setting": True})
+    kept = {k: v for k, v in declared.metadata.items() if k != "pool"}
+    return field(default=value, metadata={**kept, "setting": True})
 
 
 def add_flags(
@@ -259,7 +279,9 @@ def add_flags(
         if "local" in f.metadata:  # the flag's default depends on the endpoint
             hosted = Context.__dataclass_fields__[f.name].default
             shown = f"{_shown(hosted)}; {_shown(f.metadata['local'])} for the local teacher"
-        if "local" in f.metadata or f.name in unset:
+        if "pool" in f.metadata:  # the flag's default depends on --pool
+            shown = f"{shown}; {_shown(f.metadata['pool'])} with --pool"
+        if "local" in f.metadata or "pool" in f.metadata or f.name in unset:
             default = None
         description = str(f.metadata["description"])
         if kind is bool:  # a switch, --balance / --no-balance (argparse's type=bool would read "False" as True)

@@ -17,7 +17,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from evokd.settings import REVIEWS, Context, Review, add_flags
+from evokd.settings import REVIEWS, Context, Review, add_flags, pool_defaults
 
 # Modules that add subcommands, in the order ``evokd --help`` lists them.
 COMMANDS = ("evokd.cli.run", "evokd.cli.tools", "evokd.cli.handoff")
@@ -87,6 +87,8 @@ def context_from_args(args: argparse.Namespace, run_dir: Path) -> Context:
     flagged = (f.name for f in dataclasses.fields(Context) if f.metadata.get("flag"))
     # argparse values are untyped; each flag's type and choices match its Context field.
     values: dict[str, Any] = {name: getattr(args, name) for name in flagged if getattr(args, name, None) is not None}
+    if values.get("pool"):  # flags left out take the pool mode's defaults (pure random labelling)
+        values = {**pool_defaults(), **values}
     # Paths are made absolute: run.json and the checkpointed state keep them, and `evokd resume` may run elsewhere.
     run_dir = run_dir.resolve()
     if Path(args.data).exists():  # else a bundled name

@@ -1,12 +1,14 @@
-"""Context: the task description the teacher sees, and the run folder."""
+"""Context: the task description the teacher sees, the run folder, and the run flags built from it."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 
 from evokd.cli.flags import context_from_args, parser
 from evokd.services import resolved, services
-from evokd.settings import Context
+from evokd.settings import Context, setting
 
 
 def test_describe_prefers_the_flag_then_the_data_card(sentiment_dir):
@@ -31,3 +33,22 @@ def test_task_kind_comes_from_the_data_unless_given(sentiment_dir, tmp_path):
     assert resolved(Context(data=str(conll), task="classification")).task == "classification"
     args = parser().parse_args(["run", "--data", str(conll)])
     assert context_from_args(args, tmp_path / "run").task == "ner"  # evokd run needs no --task for NER data
+
+
+def test_a_pool_run_defaults_to_random_labelling_unless_flags_say_otherwise(sentiment_dir, tmp_path):
+    def ctx(*flags: str) -> Context:
+        return context_from_args(parser().parse_args(["run", "--data", str(sentiment_dir), *flags]), tmp_path / "r")
+
+    assert (ctx().per_round, ctx().query) == (8, "uncertainty")  # no pool: the loop's own defaults
+    assert (ctx("--pool", "train").per_round, ctx("--pool", "train").query) == (0, "random")
+    chosen = ctx("--pool", "train", "--per-round", "2", "--query", "diverse")
+    assert (chosen.per_round, chosen.query) == (2, "diverse")
+    assert ctx("--pool", "train", "--query", "uncertainty").per_round == 0
+
+
+def test_pool_defaults_are_run_flags_only():
+    shown = io.StringIO()
+    with contextlib.redirect_stdout(shown), contextlib.suppress(SystemExit):
+        parser().parse_args(["run", "--help"])
+    assert "(default 8; 0 with --pool)" in " ".join(shown.getvalue().split())
+    assert "pool" not in setting("per_round").metadata  # the benchmark's own --per-round has no --pool beside it
