@@ -19,5 +19,6 @@ METHOD_NAMES = (
     "pool-active",
     "evokd-pool",
     "pool-active-nonoise",
+    "pool-random-confnoise",
 )
 REFERENCES = ("full-shot", "teacher")

@@ -229,6 +229,13 @@ def methods(per_round: int) -> dict[str, Method]:
                 {"per_round": 0, "query": "uncertainty", "noise": "none", **POOL},
             ),
             Method(
+                "pool-random-confnoise",
+                "pool-random with the confidence noise step (a label the teacher gave under 0.7 that the "
+                "student predicts otherwise is held out of training): what the step adds",
+                build_graph,
+                {"per_round": 0, "query": "random", "noise": "confidence", **POOL},
+            ),
+            Method(
                 "evokd-pool",
                 "the evokd settings plus the pool texts the student is least sure of, labelled each "
                 "round; the Analyst also sees them",

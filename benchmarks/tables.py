@@ -93,23 +93,25 @@ def ours(name: str) -> bool:
 
 # The baseline every active method must beat (issue 12): compared with whenever it ran, even when not the best.
 ANNOTATOR_BASELINE = "pool-random"
+# Noise-step variants, each compared with the run it varies (the same picks, another noise step).
+VARIANTS = {"pool-active-nonoise": "pool-active", "pool-random-confnoise": "pool-random"}
 
 
 def paired(runs: dict[str, list[dict]]) -> dict[str, dict]:
     """Each of our methods against the best baseline (highest mean score) at the top budget, and against
-    `ANNOTATOR_BASELINE` where it ran, paired by seed: the mean difference with a bootstrap 95% interval over
-    seeds, and whether it covers zero. Keyed "<method>" (the best baseline) or "<method> vs <baseline>"."""
+    `ANNOTATOR_BASELINE` where it ran, and each of `VARIANTS` against the run it varies, paired by seed: the
+    mean difference with a bootstrap 95% interval over seeds, and whether it covers zero. Keyed "<method>"
+    (the best baseline) or "<method> vs <baseline>"."""
     base = {n: rs for n, rs in runs.items() if rs and not ours(n)}
     if not base:
         return {}
     best = max(base, key=lambda n: statistics.fmean(r["score"] for r in base[n]))
+    pairs = [(name, baseline) for baseline in [best, ANNOTATOR_BASELINE] for name in runs if ours(name)]
     out = {}
-    for baseline in dict.fromkeys([best, *([ANNOTATOR_BASELINE] if ANNOTATOR_BASELINE in base else [])]):
-        theirs = {r["seed"]: r["score"] for r in base[baseline]}
-        for name, rs in runs.items():
-            diffs = [r["score"] - theirs[r["seed"]] for r in rs if ours(name) and r["seed"] in theirs]
-            if diffs:
-                out[name if baseline == best else f"{name} vs {baseline}"] = difference(baseline, diffs)
+    for name, baseline in dict.fromkeys([*pairs, *VARIANTS.items()]):
+        theirs = {r["seed"]: r["score"] for r in runs.get(baseline, [])}
+        if diffs := [r["score"] - theirs[r["seed"]] for r in runs.get(name, []) if r["seed"] in theirs]:
+            out[name if baseline == best and ours(name) else f"{name} vs {baseline}"] = difference(baseline, diffs)
     return out
 
 
@@ -305,9 +307,9 @@ def markdown(summary: dict) -> str:
     if against := summary["against_best_baseline"]:
         lines += [
             "",
-            f"**Against the best baseline (and {ANNOTATOR_BASELINE}, where it ran) at {top:,} tokens, paired by "
-            "seed** (Δ = method − baseline, "
-            "95% bootstrap interval over seeds):",
+            f"**Against the best baseline (and {ANNOTATOR_BASELINE}, where it ran; a noise variant against the run "
+            f"it varies) at {top:,} tokens, paired by seed** (Δ = method − baseline, 95% bootstrap interval over "
+            "seeds):",
             "",
         ]
         lines += [

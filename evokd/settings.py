@@ -66,7 +66,7 @@ def _prompt(agent: str) -> Any:
 
 JsonMode = Literal["json_schema", "json_object", "none"]
 Query = Literal["uncertainty", "diverse", "random"]  # how the selector picks pool texts (see agents/selector.py)
-Noise = Literal["none", "small-loss"]
+Noise = Literal["none", "small-loss", "confidence"]  # see agents/noise.py
 Review = Literal["analysis", "samples"]  # where a person may pause the loop (see graph/review.py)
 REVIEWS: tuple[Review, ...] = ("analysis", "samples")
 
@@ -132,7 +132,9 @@ class Context:
     noise: Noise = declare(
         "small-loss",
         "Noise step for pool labels: small-loss = after training, a pool sample the student contradicts with "
-        "probability >= 0.9 is held out of later rounds' training; none = keep every label.",
+        "probability >= 0.9 is held out of later rounds' training; confidence = before training, a label the "
+        "teacher gave with probability < 0.7 that the student predicts otherwise is held out of all training "
+        "(needs log-probabilities); none = keep every label.",
     )
     student: str = declare("", "Student encoder: local folder or model id; empty = bundled all-MiniLM-L6-v2.")
     epochs: int = declare(

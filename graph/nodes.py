@@ -25,7 +25,7 @@ from evokd import prompts, tasks
 from evokd.agents.analyst import analyse
 from evokd.agents.critic import label_batch
 from evokd.agents.generator import generate, plan
-from evokd.agents.noise import contradicted
+from evokd.agents.noise import contradicted, doubted
 from evokd.agents.selector import choose, least_sure, picks, subset, uncertainty
 from evokd.graph.cost import cost, stopwatch
 from evokd.graph.routing import reason_for
@@ -118,6 +118,19 @@ def mark_noise(net: model.Student, adapter: TaskAdapter, accepted: list[Sample],
         probabilities(net, examples, max_length=max_length), [adapter.gold(e) for e in examples], net.head.names
     )
     for s, held in zip(mine, flags, strict=True):
+        s["noise"] = "held_out" if held else "kept"
+
+
+def mark_doubted(adapter: TaskAdapter, accepted: list[Sample], examples: list[Example]) -> None:
+    """The confidence noise step: mark each accepted pool sample ``kept``, or ``held_out`` when the teacher
+    doubted its label and the student, not yet trained on it, predicted otherwise (`evokd.agents.noise`)."""
+    mine = [(s, ex) for s, ex in zip(accepted, examples, strict=True) if s.get("source") == "pool"]
+    flags = doubted(
+        [s.get("teacher_confidence") for s, _ in mine],
+        [adapter.gold(ex) for _, ex in mine],
+        [s["predicted"] for s, _ in mine],
+    )
+    for (s, _), held in zip(mine, flags, strict=True):
         s["noise"] = "held_out" if held else "kept"
 
 
@@ -284,6 +297,7 @@ def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> 
         net = model.load(ctx.student or model.default_student_path(), adapter.head(task))
         new: list[Example] = list(seeds)
         batch: list[Sample] = []
+        accepted: list[Sample] = []
     else:
         seeds = state["seeds"]
         net = model.load(state["student_path"], adapter.head(task))
@@ -295,6 +309,9 @@ def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> 
             for s, p in zip(accepted, predict(net, new, max_length=ctx.max_length), strict=True):
                 s["predicted"] = cast("str | list[str]", p)  # a class name, or one tag per word
             update["feedback"] = feedback_for(adapter, new, [s["predicted"] for s in accepted])
+            if ctx.noise == "confidence":  # the teacher's doubt and the student's other guess, before training
+                mark_doubted(adapter, accepted, new)
+            new = [ex for s, ex in zip(accepted, new, strict=True) if s.get("noise") != "held_out"]
 
     # Review history: replay earlier generated samples (and always the seeds) against forgetting.
     history_pool = list(state.get("pool", []))
@@ -308,8 +325,8 @@ def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> 
         )
     if rnd and new:  # replayed in later rounds, less what the noise step holds out
         if ctx.noise == "small-loss":
-            mark_noise(net, adapter, accepted, ctx.max_length)
-        update["pool"] = [ex for s, ex in zip(accepted, new, strict=True) if s.get("noise") != "held_out"]
+            mark_noise(net, adapter, [s for s in accepted if s.get("noise") != "held_out"], ctx.max_length)
+        update["pool"] = [adapter.to_example(s) for s in accepted if s.get("noise") != "held_out"]
     if rnd == 0:  # no generated batch yet: the first analysis reads the seeds as the student now sees them
         update["feedback"] = feedback_for(adapter, seeds, predict(net, seeds, max_length=ctx.max_length))
 

@@ -99,15 +99,21 @@ def test_ours_are_paired_with_the_best_baseline_and_with_the_annotator_baseline(
     )
     # Without pool-random, only the best baseline.
     assert set(paired({"static": runs(0.5, 0.5), "evokd": runs(0.6, 0.4)})) == {"evokd"}
+    # A noise variant is paired with the run it varies, whichever baseline is best.
+    varied = paired({**table, "pool-random-confnoise": runs(0.62, 0.62, 0.62)})
+    assert varied["pool-random-confnoise vs pool-random"]["delta_mean"] == pytest.approx(0.02)
+    assert "pool-random-confnoise" not in varied  # a baseline itself: never paired with the best one
 
 
 def test_pool_methods_differ_only_in_how_texts_are_picked_and_the_noise_step():
     ms = methods(per_round=3)
-    pool = {n: ms[n].overrides for n in ("pool-random", "pool-active", "pool-active-nonoise")}
+    pool = {n: ms[n].overrides for n in ("pool-random", "pool-active", "pool-active-nonoise", "pool-random-confnoise")}
     assert {o["pool"] for o in pool.values()} == {"train"} and {o["per_round"] for o in pool.values()} == {0}
     assert {o["query"] for o in pool.values()} == {"random", "uncertainty"}
     assert {k: v for k, v in pool["pool-active-nonoise"].items() if k != "noise"} == pool["pool-active"]
     assert pool["pool-active-nonoise"]["noise"] == "none" and Context().noise == "small-loss"
+    assert {k: v for k, v in pool["pool-random-confnoise"].items() if k != "noise"} == pool["pool-random"]
+    assert pool["pool-random-confnoise"]["noise"] == "confidence"
     shared = {k: pool["pool-active"][k] for k in ("pool", "pool_per_round", "label_batch")}
     assert {k: ms["evokd-pool"].overrides[k] for k in shared} == shared
 

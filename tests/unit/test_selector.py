@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from evokd.agents.noise import contradicted
+from evokd.agents.noise import contradicted, doubted
 from evokd.agents.selector import choose, least_sure, picks, subset, uncertainty
 
 
@@ -63,3 +63,11 @@ def test_the_noise_step_flags_labels_the_student_contradicts_with_high_confidenc
     gold = ["neg", "neg", ["O", "O"]]
     assert contradicted(probs[:2], gold[:2], ["pos", "neg"]) == [True, False]
     assert contradicted(probs[2:], gold[2:], ["O", "B-x"]) == [True]  # its second word is contradicted
+
+
+def test_a_label_is_doubted_only_when_the_teacher_was_unsure_and_the_student_disagrees():
+    confidences = [0.5, 0.5, 0.9, None, 0.69]
+    gold = ["pos", "pos", "pos", "pos", ["O", "B-x"]]
+    predicted = ["neg", "pos", "neg", "neg", ["O", "O"]]
+    assert doubted(confidences, gold, predicted) == [True, False, False, False, True]
+    assert doubted(confidences, gold, predicted, gate=0.4) == [False] * 5

@@ -9,6 +9,7 @@ import math
 import pytest
 
 from evokd.cli import main
+from evokd.graph import nodes
 from evokd.records import read_jsonl
 from tests.support.data import write_file
 from tests.support.fake_openai import FakeOpenAI, Scripted, SentimentTeacher, numbered_texts, prompt_of, schema_name
@@ -92,3 +93,29 @@ def test_a_bad_pool_file_exits_2_before_any_teacher_call(sentiment_dir, tiny_stu
     assert main(run_args(sentiment_dir, tiny_student, teacher_server, tmp_path / "run", "--pool", str(pool))) == 2
     assert "pool.jsonl:1: no 'text' column" in capsys.readouterr().err
     assert not [r for r in teacher_server.requests if r.get("messages")]
+
+
+def test_the_confidence_noise_step_keeps_doubted_labels_out_of_every_training_set(
+    sentiment_dir, tiny_student, tmp_path, monkeypatch
+):
+    """The teacher's confidences reach the step, and what it holds out is trained on neither in its round nor
+    replayed later. Whether the student disagrees is `doubted`'s concern (unit-tested); here every doubted
+    label counts as contradicted, so the wiring is what is tested."""
+    monkeypatch.setattr(nodes, "doubted", lambda conf, gold, predicted: [c is not None and c < 0.7 for c in conf])
+    trained: list[set[str]] = []
+    real_fit = nodes.fit
+    monkeypatch.setattr(
+        nodes,
+        "fit",
+        lambda net, data, *a, **kw: trained.append({e["text"] for e in data}) or real_fit(net, data, *a, **kw),
+    )
+    pool, out = write_file(tmp_path, "pool.txt", POOL), tmp_path / "run"
+    with FakeOpenAI(UnsureAboutAwful()) as server:
+        args = run_args(sentiment_dir, tiny_student, server, out, "--rounds", "2", "--pool", str(pool))
+        assert main([*args, "--per-round", "0", "--pool-per-round", "2", "--noise", "confidence"]) == 0
+    samples = read_jsonl(out / "samples.jsonl")
+    held = {s["text"] for s in samples if s.get("noise") == "held_out"}
+    assert held == {t for t in POOL.splitlines() if "awful" in t}
+    assert {s["text"] for s in samples if s.get("noise") == "kept"} == set(POOL.splitlines()) - held
+    assert len(trained) == 3 and not held & set.union(*trained)  # rounds 0-2: seeds, then each round's picks
+    assert sum(r["held_out"] for r in read_jsonl(out / "rounds.jsonl")) == 2
