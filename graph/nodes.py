@@ -325,7 +325,7 @@ def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> 
         )
     if rnd and new:  # replayed in later rounds, less what the noise step holds out
         if ctx.noise == "small-loss":
-            mark_noise(net, adapter, [s for s in accepted if s.get("noise") != "held_out"], ctx.max_length)
+            mark_noise(net, adapter, accepted, ctx.max_length)
         update["pool"] = [adapter.to_example(s) for s in accepted if s.get("noise") != "held_out"]
     if rnd == 0:  # no generated batch yet: the first analysis reads the seeds as the student now sees them
         update["feedback"] = feedback_for(adapter, seeds, predict(net, seeds, max_length=ctx.max_length))
