@@ -121,16 +121,16 @@ def mark_noise(net: model.Student, adapter: TaskAdapter, accepted: list[Sample],
         s["noise"] = "held_out" if held else "kept"
 
 
-def mark_doubted(adapter: TaskAdapter, accepted: list[Sample], examples: list[Example]) -> None:
+def mark_doubted(adapter: TaskAdapter, accepted: list[Sample]) -> None:
     """The confidence noise step: mark each accepted pool sample ``kept``, or ``held_out`` when the teacher
     doubted its label and the student, not yet trained on it, predicted otherwise (`evokd.agents.noise`)."""
-    mine = [(s, ex) for s, ex in zip(accepted, examples, strict=True) if s.get("source") == "pool"]
+    mine = [s for s in accepted if s.get("source") == "pool"]
     flags = doubted(
-        [s.get("teacher_confidence") for s, _ in mine],
-        [adapter.gold(ex) for _, ex in mine],
-        [s["predicted"] for s, _ in mine],
+        [s.get("teacher_confidence") for s in mine],
+        [adapter.gold(adapter.to_example(s)) for s in mine],
+        [s["predicted"] for s in mine],
     )
-    for (s, _), held in zip(mine, flags, strict=True):
+    for s, held in zip(mine, flags, strict=True):
         s["noise"] = "held_out" if held else "kept"
 
 
@@ -297,7 +297,6 @@ def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> 
         net = model.load(ctx.student or model.default_student_path(), adapter.head(task))
         new: list[Example] = list(seeds)
         batch: list[Sample] = []
-        accepted: list[Sample] = []
     else:
         seeds = state["seeds"]
         net = model.load(state["student_path"], adapter.head(task))
@@ -310,7 +309,7 @@ def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> 
                 s["predicted"] = cast("str | list[str]", p)  # a class name, or one tag per word
             update["feedback"] = feedback_for(adapter, new, [s["predicted"] for s in accepted])
             if ctx.noise == "confidence":  # the teacher's doubt and the student's other guess, before training
-                mark_doubted(adapter, accepted, new)
+                mark_doubted(adapter, accepted)
             new = [ex for s, ex in zip(accepted, new, strict=True) if s.get("noise") != "held_out"]
 
     # Review history: replay earlier generated samples (and always the seeds) against forgetting.

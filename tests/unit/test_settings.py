@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
+
+import pytest
 
 from evokd.cli.flags import context_from_args, parser
 from evokd.services import resolved, services
@@ -46,9 +46,8 @@ def test_a_pool_run_defaults_to_random_labelling_unless_flags_say_otherwise(sent
     assert ctx("--pool", "train", "--query", "uncertainty").per_round == 0
 
 
-def test_pool_defaults_are_run_flags_only():
-    shown = io.StringIO()
-    with contextlib.redirect_stdout(shown), contextlib.suppress(SystemExit):
+def test_pool_defaults_are_run_flags_only(capsys):
+    with pytest.raises(SystemExit):
         parser().parse_args(["run", "--help"])
-    assert "(default 8; 0 with --pool)" in " ".join(shown.getvalue().split())
+    assert "(default 8; 0 with --pool)" in " ".join(capsys.readouterr().out.split())
     assert "pool" not in setting("per_round").metadata  # the benchmark's own --per-round has no --pool beside it
