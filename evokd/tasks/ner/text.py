@@ -130,8 +130,8 @@ class Tokenizer:
 
 # Other names for the usual types: (heads, aliases). A type name found in a group is mapped to the one
 # task type that is a head of that group; none, or several, and it stays unknown. Aliases cover the
-# names small models invent ("location", "event") and the WNUT-16 types of the Critic's worked
-# example on CoNLL-2003 data ("musicartist" -> PER); a fine type is never a target.
+# names small models invent ("location", "event") and the fine types of common schemes that a teacher
+# may answer with on coarse ones ("musicartist" -> PER); a fine type is never a target.
 _ALIASES: tuple[tuple[frozenset[str], frozenset[str]], ...] = tuple(
     (frozenset(heads.split()), frozenset(aliases.split()))
     for heads, aliases in (
