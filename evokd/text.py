@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 NGRAM = 8  # a shared run of 8 words with a seed/dev/test text counts as a leak
 
@@ -29,6 +29,11 @@ def clip(text: str, words: int = CLIP_WORDS) -> str:
 def bullet_list(lines: Sequence[str], empty: str = "(none)") -> str:
     """Lines as a Markdown bullet list for a prompt."""
     return "\n".join(f"- {line}" for line in lines) if lines else empty
+
+
+def described(labels: Sequence[str], meanings: Mapping[str, str]) -> str:
+    """The labels as a bullet list, each with its meaning where ``meanings`` (label -> one line) has one."""
+    return bullet_list([f"{x}: {meanings[x]}" if meanings.get(x) else x for x in labels])
 
 
 def as_data(text: str) -> str:

@@ -58,7 +58,7 @@ class DatasetSpec:
     dev: int | float
     test: int | float
     task_description: str = ""  # one line telling the teacher what the labels mean (card.json -> Context.describe)
-    # label -> one line saying what it means (card.json ``label_descriptions``; NER shows it next to each type)
+    # label -> one line saying what it means (card.json ``label_descriptions``; the prompts show it next to each label)
     label_descriptions: Mapping[str, str] = field(default_factory=dict)
 
     def split_sizes(self, n: int) -> dict[str, int]:

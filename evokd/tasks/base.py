@@ -9,7 +9,8 @@ the student's head, and scores predictions. An example is a plain dict that only
 leak index compares.
 
 Adapters hold no labels: a method that needs the label set takes the `Task`. The one kind of state
-an adapter may hold is what it fits to a run's training data once (`fitted`), e.g. NER's tokenizer.
+an adapter may hold is what it fits to a run's data once (`fitted`): NER's tokenizer, the card's meanings
+of the labels.
 
 What a user takes away (`evokd.handoff`: predict, the model card, export) asks the adapter too: which
 task a saved student's head serves, how a prediction is written out, how the card names and resamples

@@ -26,7 +26,7 @@ from evokd.student.model import Head
 from evokd.task import Example, Task
 from evokd.tasks.base import HubMetric, TaskAdapter
 from evokd.teacher.client import Reply, Teacher, value_confidences
-from evokd.text import as_data, bullet_list, clip
+from evokd.text import as_data, bullet_list, clip, described
 
 if TYPE_CHECKING:
     import torch
@@ -52,12 +52,12 @@ def numbered(texts: Sequence[str]) -> str:
 
 
 def ask_labels(
-    teacher: Teacher, prompt: str, task: Task, description: str, calls: Sequence[Sequence[str]], logprobs: bool
+    teacher: Teacher, prompt: str, labels: str, description: str, calls: Sequence[Sequence[str]], logprobs: bool
 ) -> list[Reply[LabelVerdict]]:
     """One labelling call per group of texts, all concurrently, each asked for exactly as many labels as it has
-    texts. The prompt's fixed part (task, labels, instructions) comes before the texts, so it is byte-identical
-    across calls and a server that reuses a matched prompt prefix (llama.cpp) skips re-reading it."""
-    labels = ", ".join(task.labels)
+    texts; ``labels`` is the label list as the prompt shows it (`Classification.label_text`). The prompt's fixed
+    part (task, labels, instructions) comes before the texts, so it is byte-identical across calls and a
+    server that reuses a matched prompt prefix (llama.cpp) skips re-reading it."""
     replies: list[Reply[LabelVerdict] | None] = [None] * len(calls)
     for n in sorted({len(c) for c in calls}):  # a schema per group size: at most two sizes (full, remainder)
         idx = [i for i, c in enumerate(calls) if len(c) == n]
@@ -87,6 +87,20 @@ class Classification(TaskAdapter):
     )
     export_columns = "`text`, `label`"
     batches_labels = True
+
+    def __init__(self, label_descriptions: Mapping[str, str] | None = None) -> None:
+        self.meanings = dict(label_descriptions or {})  # the card's label -> meaning, shown next to each label
+
+    def fitted(self, train: Sequence[Example], label_descriptions: Mapping[str, str] | None = None) -> Classification:
+        """An adapter whose prompts show what each label means, as the data card says."""
+        return Classification(label_descriptions)
+
+    def label_text(self, task: Task) -> str:
+        """The labels inline ("negative, positive"), or, where the card gives any label a meaning, one per line
+        with it: "tech" or "other" alone tells a small teacher little about where a text belongs."""
+        if not any(self.meanings.get(x) for x in task.labels):
+            return ", ".join(task.labels)
+        return "\n" + described(task.labels, self.meanings)
 
     def read_split(self, file: Path, text: str) -> list[Record]:
         """JSONL ``{"text", "label"}`` lines, or a CSV with ``text`` and ``label`` columns."""
@@ -180,7 +194,7 @@ class Classification(TaskAdapter):
         shared out over its texts."""
         calls = [todo[i : i + per_call] for i in range(0, len(todo), per_call)]
         shown = [[clip(s["text"], LABEL_WORDS) for s in c] for c in calls]
-        replies = ask_labels(teacher, prompt, task, description, shown, logprobs)
+        replies = ask_labels(teacher, prompt, self.label_text(task), description, shown, logprobs)
         for call, reply in zip(calls, replies, strict=True):
             answers: list[str | None] = list(reply.parsed.labels) if reply.parsed else [None] * len(call)
             confidences = value_confidences(reply, [a or "" for a in answers]) if logprobs else []

@@ -169,3 +169,16 @@ def test_the_labelling_call_shows_a_long_texts_lead_and_a_short_one_whole():
     lead, short = recorder.prompts
     assert f"w{LABEL_WORDS - 1} ..." in lead and f"w{LABEL_WORDS} " not in lead
     assert "[1] a good film to see\n" in short
+
+
+def test_the_labelling_call_shows_the_cards_label_meanings_and_without_them_the_labels_inline():
+    recorder = RecordingTeacher()
+    recorder.ask_many = lambda prompts, schema, logprobs=False: [recorder.ask(p, schema) for p in prompts]  # type: ignore[attr-defined]
+    batch = [Sample(id="p-0", round=1, text="a good film to see", verdict="pending", reason="", teacher_tokens=0)]
+    meanings = {"positive": "the reviewer liked the film", "unused": "not a label of the task"}
+    for adapter in (adapter_for(TASK), adapter_for(TASK).fitted([], meanings), adapter_for(TASK).fitted([], {})):
+        label_batch(recorder, default("classification", "critic"), TASK, "d", batch, set(), LeakIndex([]), adapter)  # type: ignore[arg-type]
+    plain, described, empty = recorder.prompts
+    assert "Allowed labels: negative, positive\n" in plain and empty == plain  # as before meanings existed
+    assert "Allowed labels: \n- negative\n- positive: the reviewer liked the film\n" in described
+    assert described.replace("\n- negative\n- positive: the reviewer liked the film", "negative, positive") == plain

@@ -27,7 +27,7 @@ from evokd.task import Example, Task
 from evokd.tasks.base import HubMetric, TaskAdapter
 from evokd.tasks.ner.text import PLACEHOLDER, Tokenizer, WhitespaceTokenizer, fold_type, resolve
 from evokd.teacher.client import Reply, Teacher
-from evokd.text import bullet_list, clip
+from evokd.text import bullet_list, clip, described
 
 if TYPE_CHECKING:
     import torch
@@ -48,7 +48,7 @@ def describe_types(types: Sequence[str], names: bool = True, glossary: Mapping[s
     ``names=False`` drops the example names in brackets: a small Critic copies them into its answer.
     """
     meaning = {k: v if names else re.sub(r"\s*\([^)]*\)$", "", v) for k, v in glossary_of(glossary).items()}
-    return bullet_list([f"{t}: {meaning[fold_type(t)]}" if fold_type(t) in meaning else t for t in types])
+    return described(types, {t: meaning[fold_type(t)] for t in types if fold_type(t) in meaning})
 
 
 # ---- the Critic's calls --------------------------------------------------------------------------
