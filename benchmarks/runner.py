@@ -1,7 +1,8 @@
 """The runs a benchmark cell performs: a method on one dataset and seed, the full-shot and teacher references.
 
 Each run writes only under its own folder: ``result.json`` with a fingerprint of everything that shapes
-it (settings, method name, the shipped prompt texts of its task kind, the package version), the graph's
+it (settings, method name, the shipped prompt texts of its task kind, the package version, a user data
+folder's file hashes), the graph's
 SQLite checkpoint, and the teacher reply cache. The cache key names the exact request and the teacher
 that answers it (endpoint and model, or the local teacher's weights' sha256: `Services.teacher_identity`),
 so two teachers never share replies; a finished run with the same fingerprint is reused, an unfinished
@@ -68,6 +69,22 @@ def code_identity(kind: str) -> dict[str, object]:
     except PackageNotFoundError:  # a checkout run without installing: the prompt texts still count
         release = "unknown"
     return {"version": release, "prompts": {p.name: p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.md"))}}
+
+
+def data_identity(dataset: str) -> dict[str, str]:
+    """What the data adds to a fingerprint: for a file or folder the user gives (as `resolve_data` reads it, a
+    path wins over a bundled name), the sha256 of every file in it, its card included, so an edited split or
+    label meaning reruns the cell; nothing for a bundled dataset, whose files the registry pins by sha256
+    in code (a changed pin is a new package version)."""
+    path = Path(dataset).expanduser()
+    if not path.exists():
+        return {}
+    files = sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f"{f.relative_to(path) if path.is_dir() else f.name}\0".encode())
+        digest.update(hashlib.sha256(f.read_bytes()).digest())
+    return {"data_sha256": digest.hexdigest()}
 
 
 def finished(run_dir: Path, fp: str) -> dict | None:
@@ -149,6 +166,7 @@ def run_method(s: Settings, dataset: str, name: str, seed: int, run_dir: Path, t
         {
             "method": name,
             **code_identity(ctx.task),
+            **data_identity(dataset),
             **{k: v for k, v in dataclasses.asdict(ctx).items() if k not in unused},
         }
     )
@@ -208,6 +226,7 @@ def full_shot(s: Settings, dataset: str, seed: int, run_dir: Path, say: Say) -> 
             "student": s.student,
             "data": dataset,
             "eval_limit": s.eval_limit,
+            **data_identity(dataset),
         }
     )
 
@@ -258,6 +277,7 @@ def teacher_reference(s: Settings, dataset: str, run_dir: Path, say: Say) -> dic
             "prompt": ctx.prompt("critic"),
             "words": services(ctx).adapter.label_words,
             **code_identity(ctx.task),
+            **data_identity(dataset),
         }
     )
     return cached_result(

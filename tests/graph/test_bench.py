@@ -11,7 +11,7 @@ import pytest
 from evokd.bench import METHOD_NAMES, speed
 from evokd.bench.cells import all_cells, run_cell
 from evokd.bench.methods import methods
-from evokd.bench.runner import run_benchmark, select
+from evokd.bench.runner import data_identity, run_benchmark, select
 from evokd.bench.settings import CACHE_FILE, Settings
 from evokd.records import read_jsonl
 from tests.support.fake_openai import FakeOpenAI, SentimentTeacher, prompt_of, schema_name
@@ -221,6 +221,21 @@ def test_a_changed_prompt_misses_the_finished_run(sentiment_dir, tiny_student, t
         again = run_cell(s, cell, lambda _: None)
     assert again["fingerprint"] != first["fingerprint"]
     assert any("present tense" in prompt_of(b) for b in server.requests[paid:])
+
+
+def test_an_edited_data_folder_misses_the_finished_run_and_a_bundled_name_adds_nothing(
+    sentiment_dir, tiny_student, tmp_path
+):
+    data, before = sentiment_dir, data_identity(str(sentiment_dir))
+    with FakeOpenAI(SentimentTeacher()) as server:
+        s = settings(data, tiny_student, server.url, tmp_path, methods=["seed-only", "teacher"], seeds=[1])
+        cells = all_cells(s)
+        first = [run_cell(s, c, lambda _: None) for c in cells]
+        assert [run_cell(s, c, lambda _: None) for c in cells] == first  # reused
+        (data / "card.json").write_text(json.dumps({"label_descriptions": {"positive": "the reviewer liked it"}}))
+        again = [run_cell(s, c, lambda _: None) for c in cells]
+    assert all(a["fingerprint"] != b["fingerprint"] for a, b in zip(again, first, strict=True))
+    assert data_identity(str(data)) != before and data_identity("rotten_tomatoes") == {}  # bundled: pinned in code
 
 
 def test_a_killed_cell_resumes_from_its_checkpoint_and_pays_no_reply_twice(sentiment_dir, tiny_student, tmp_path):
