@@ -25,6 +25,7 @@ from evokd.bench.curves import at_budgets, ladder
 from evokd.bench.methods import methods
 from evokd.bench.settings import CACHE_FILE, Say, Settings
 from evokd.checkpoint import open_checkpointer
+from evokd.data.registry import content_sha256
 from evokd.graph.nodes import fit, train_config
 from evokd.records import read_jsonl, write_json
 from evokd.services import services
@@ -79,12 +80,10 @@ def data_identity(dataset: str) -> dict[str, str]:
     path = Path(dataset).expanduser()
     if not path.exists():
         return {}
-    files = sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
-    digest = hashlib.sha256()
-    for f in files:
-        digest.update(f"{f.relative_to(path) if path.is_dir() else f.name}\0".encode())
-        digest.update(hashlib.sha256(f.read_bytes()).digest())
-    return {"data_sha256": digest.hexdigest()}
+    if path.is_file():
+        return {"data_sha256": content_sha256(path.read_bytes())}
+    files = {f.relative_to(path).as_posix(): f.read_bytes() for f in path.rglob("*") if f.is_file()}
+    return {"data_sha256": content_sha256(files)}
 
 
 def finished(run_dir: Path, fp: str) -> dict | None:
