@@ -11,19 +11,16 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 
-from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from evokd import prompts
 from evokd.agents.generator import fill, generate, plan
 from evokd.bench.setfit_method import setfit_graph
-from evokd.graph.build import GraphBuilder, build_graph
+from evokd.graph.build import GraphBuilder, RoundWriter, RuntimeNode, build_graph
 from evokd.graph.cost import cost, stopwatch
-from evokd.graph.nodes import critic, finalize, student
-from evokd.graph.routing import route
 from evokd.schemas import GeneratedText
+from evokd.seeds import rephrase_seed, writer_seed
 from evokd.services import services
 from evokd.settings import Context
 from evokd.state import Sample, State
@@ -46,7 +43,7 @@ def static_batch(
         seeds,
         pool,
         requests,
-        seed=ctx.seed * 100_003 + rnd * 1_009,
+        seed=writer_seed(ctx.seed, rnd),
         words=services(ctx).typical_words,
         adapter=services(ctx).adapter,
     )
@@ -58,7 +55,7 @@ def rephrase_batch(
     """AugGPT-style: the teacher rewrites seed texts (in a seeded random order) into new variants."""
     n = 2 * ctx.per_round
     order = list(range(len(seeds)))
-    random.Random(ctx.seed * 31 + rnd).shuffle(order)
+    random.Random(rephrase_seed(ctx.seed, rnd)).shuffle(order)
     sources = [seeds[order[i % len(order)]] for i in range(n)]
     requests = plan(task, {}, 0, n, rnd)
     template = prompts.default(ctx.task, "rephrase")
@@ -80,17 +77,11 @@ def rephrase_batch(
                 avoid=avoid,
             )
         )
-    replies = teacher.ask_many(texts, GeneratedText, seeds=[ctx.seed * 100_003 + rnd * 1_009 + i for i in range(n)])
+    replies = teacher.ask_many(texts, GeneratedText, seeds=[writer_seed(ctx.seed, rnd, i) for i in range(n)])
     return fill(requests, replies), replies
 
 
 Writer = Callable[[Teacher, Context, Task, list[Example], list[Example], int], tuple[list[Sample], list]]
-
-
-class RuntimeNode(Protocol):
-    """A node that reads its settings from the runtime (``runtime`` by name, as langgraph passes it)."""
-
-    def __call__(self, state: State, runtime: Runtime[Context]) -> dict[str, object]: ...
 
 
 def writer_node(name: str, write: Writer) -> RuntimeNode:
@@ -110,20 +101,10 @@ def writer_node(name: str, write: Writer) -> RuntimeNode:
     return node
 
 
-def baseline_graph(name: str, write: Writer) -> GraphBuilder:
-    """seed pass -> (writer -> critic -> student)* -> finalize: the EvoKD graph without feedback."""
-    builder = StateGraph(State, context_schema=Context)
-    # student and finalize take `runtime` and `config`: langgraph passes both, its add_node overloads omit the pair.
-    builder.add_node("student", student)  # type: ignore[call-overload]
-    builder.add_node(name, writer_node(name, write))
-    builder.add_node("critic", critic)
-    builder.add_node("finalize", finalize)  # type: ignore[call-overload]
-    builder.add_edge(START, "student")
-    builder.add_edge(name, "critic")
-    builder.add_edge("critic", "student")
-    builder.add_conditional_edges("student", route, {"analyst": name, "finalize": "finalize"})
-    builder.add_edge("finalize", END)
-    return builder
+def baseline_graph(name: str, write: Writer, description: str) -> GraphBuilder:
+    """seed -> (writer -> critic -> student)* -> finalize: the EvoKD graph with ``write`` in place of its
+    Analyst and Generator, so no student feedback steers what is written."""
+    return build_graph(RoundWriter(name, writer_node(name, write), description))
 
 
 @dataclass(frozen=True)
@@ -167,13 +148,13 @@ def methods(per_round: int) -> dict[str, Method]:
             Method(
                 "static",
                 "label-conditioned generation, no student feedback (ZeroGen-style)",
-                lambda: baseline_graph("static", static_batch),
+                lambda: baseline_graph("static", static_batch, "Teacher writes label-conditioned texts, no feedback."),
                 {"per_round": per_round},
             ),
             Method(
                 "rephrase",
                 "the teacher rewrites the seeds into variants (AugGPT-style)",
-                lambda: baseline_graph("rephrase", rephrase_batch),
+                lambda: baseline_graph("rephrase", rephrase_batch, "Teacher rewrites the seeds into variants."),
                 {"per_round": per_round},
             ),
             Method(

@@ -21,17 +21,18 @@ from pathlib import Path
 
 from langchain_core.runnables import RunnableConfig
 
+from evokd.accounting import best_round
 from evokd.bench.curves import at_budgets, ladder
 from evokd.bench.methods import methods
 from evokd.bench.settings import CACHE_FILE, Say, Settings
 from evokd.checkpoint import open_checkpointer
 from evokd.data.registry import content_sha256
-from evokd.graph.nodes import fit, train_config
 from evokd.records import read_jsonl, write_json
 from evokd.services import services
 from evokd.settings import Context
 from evokd.state import State
 from evokd.student import model
+from evokd.student.recipe import dev_selection, fit, train_config
 from evokd.student.train import predict
 from evokd.tasks import evaluate, head_for
 
@@ -130,7 +131,7 @@ def cached_result(s: Settings, run_dir: Path, fp: str, run: Callable[[], dict], 
 def select(rounds: list[dict], budget: int) -> dict:
     """The run's result at the budget: the best-dev round among those within it (test labels never decide)."""
     within = [r for r in rounds if not budget or r["teacher_tokens"] <= budget]
-    best = max(within, key=lambda r: (float(r["dev"]["score"]), -r["round"]))
+    best = best_round(within)
     return {
         "round": best["round"],
         "dev": best["dev"]["score"],
@@ -235,7 +236,7 @@ def full_shot(s: Settings, dataset: str, seed: int, run_dir: Path, say: Say) -> 
         say(f"[{dataset}] full-shot seed {seed}: training on {len(data)} examples, up to {ctx.epochs} epoch(s)")
         started = time.perf_counter()
         net = model.load(s.student or model.default_student_path(), head_for(ds.task))
-        stats = fit(net, data, ctx, 0, ds.task, ds.dev)
+        stats = fit(net, data, ctx, 0, dev_selection(ctx, ds.task, ds.dev, evaluate))
         dev = evaluate(ds.task, ds.dev, predict(net, ds.dev, max_length=s.max_length))
         test = evaluate(ds.task, ds.test, predict(net, ds.test, max_length=s.max_length))
         result = {

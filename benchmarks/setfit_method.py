@@ -17,10 +17,11 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from evokd import tasks
+from evokd.accounting import round_record
 from evokd.records import append_new
 from evokd.services import services
 from evokd.settings import Context
-from evokd.state import RoundRecord, State
+from evokd.state import NodeStats, State
 from evokd.student import model
 
 if TYPE_CHECKING:  # importing the graph module at run time would build the EvoKD graph for nothing
@@ -60,19 +61,10 @@ def setfit_node(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     test = tasks.evaluate(
         ds.task, ds.test, [str(y) for y in net.predict([ex["text"] for ex in ds.test], as_numpy=True)]
     )
-    record = RoundRecord(
-        round=0,
-        dev=dev,
-        test=test,
-        train={"seconds": round(seconds, 3)},
-        accepted=0,
-        rejected={},
-        hard_accepted=0,
-        easy_accepted=0,
-        teacher_tokens=0,
-        student_path="",
-        nodes={"setfit": {"seconds": round(seconds, 3), "calls": 0, "prompt_tokens": 0, "completion_tokens": 0}},
-    )
+    nodes: dict[str, NodeStats] = {
+        "setfit": {"seconds": round(seconds, 3), "calls": 0, "prompt_tokens": 0, "completion_tokens": 0}
+    }
+    record = round_record(0, {"dev": dev, "test": test}, {"seconds": round(seconds, 3)}, [], nodes, {}, "")
     append_new(run / "rounds.jsonl", [record], key="round")
     return {"history": [record]}
 

@@ -229,6 +229,11 @@ class Context:
         return Path("runs") / "studio" / str(thread)
 
 
+def teacher_name(model: str = "") -> str:
+    """The teacher's model name as the endpoint is asked for it: the setting, else $OPENAI_MODEL, else 'teacher'."""
+    return model or os.environ.get("OPENAI_MODEL", "teacher")
+
+
 def endpoint_defaults(local: bool) -> dict[str, Any]:
     """The teacher settings whose best value depends on the endpoint: a hosted one's, or the local teacher's."""
     return {

@@ -10,12 +10,12 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from safetensors.torch import load_file
 
+from evokd.agents import noise as noise_step
+from evokd.agents.noise import mark_noise
 from evokd.agents.selector import uncertainty
 from evokd.cli import main
 from evokd.cli.html_report import write_report
-from evokd.graph import nodes
 from evokd.graph.build import build_graph
-from evokd.graph.nodes import mark_noise
 from evokd.records import read_jsonl
 from evokd.state import Sample
 from evokd.student import model
@@ -223,15 +223,15 @@ def test_held_out_pool_samples_are_not_replayed(
     sentiment_dir, tiny_student, teacher_server, tmp_path, noise, monkeypatch
 ):
     # Whatever the student says, hold out every pool text saying "awful": the wiring, not the judgement, is tested here.
-    monkeypatch.setattr(nodes, "contradicted", lambda probs, gold, names: ["awful" in t for t in held_texts])
+    monkeypatch.setattr(noise_step, "contradicted", lambda probs, gold, names: ["awful" in t for t in held_texts])
     held_texts: list[str] = []
-    real = nodes.probabilities
+    real = noise_step.probabilities
 
     def probabilities_of(net, examples, **kw):  # noqa: ANN001, ANN003
         held_texts[:] = [e["text"] for e in examples]
         return real(net, examples, **kw)
 
-    monkeypatch.setattr(nodes, "probabilities", probabilities_of)
+    monkeypatch.setattr(noise_step, "probabilities", probabilities_of)
     ctx = make_context(
         sentiment_dir,
         tiny_student,

@@ -13,13 +13,13 @@ def history(*dev_scores: float) -> list[dict]:
 
 def test_each_stop_reason():
     ctx = Context(max_rounds=5, patience=2, target=0.9, budget_tokens=1000)
-    assert stop_reason(history(0.5, 0.6), tokens=10, best_round=1, ctx=ctx) is None
-    assert stop_reason(history(0.5, 0.95), tokens=10, best_round=1, ctx=ctx) == "target"
-    assert stop_reason(history(0.5, 0.6, 0.6, 0.6, 0.6, 0.7), tokens=10, best_round=5, ctx=ctx) == "max_rounds"
-    assert stop_reason(history(0.5, 0.6), tokens=1000, best_round=1, ctx=ctx) == "token_budget"
-    assert stop_reason(history(0.5, 0.6, 0.55, 0.58), tokens=10, best_round=1, ctx=ctx) == "patience"
+    assert stop_reason(history(0.5, 0.6), tokens=10, ctx=ctx) is None
+    assert stop_reason(history(0.5, 0.95), tokens=10, ctx=ctx) == "target"
+    assert stop_reason(history(0.5, 0.6, 0.6, 0.6, 0.6, 0.7), tokens=10, ctx=ctx) == "max_rounds"
+    assert stop_reason(history(0.5, 0.6), tokens=1000, ctx=ctx) == "token_budget"
+    assert stop_reason(history(0.5, 0.6, 0.55, 0.58), tokens=10, ctx=ctx) == "patience"
 
 
 def test_zero_means_no_limit():
     ctx = Context(max_rounds=50, patience=0, target=0.0, budget_tokens=0)
-    assert stop_reason(history(0.5, 0.4, 0.3, 0.2), tokens=10**9, best_round=0, ctx=ctx) is None
+    assert stop_reason(history(0.5, 0.4, 0.3, 0.2), tokens=10**9, ctx=ctx) is None
