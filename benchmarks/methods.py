@@ -11,13 +11,14 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from langgraph.runtime import Runtime
 
 from evokd import prompts
 from evokd.agents.generator import fill, generate, plan
 from evokd.bench.setfit_method import setfit_graph
-from evokd.graph.build import GraphBuilder, RoundWriter, RuntimeNode, build_graph
+from evokd.graph.build import GraphBuilder, RoundWriter, build_graph
 from evokd.graph.cost import cost, stopwatch
 from evokd.schemas import GeneratedText
 from evokd.seeds import rephrase_seed, writer_seed
@@ -82,6 +83,12 @@ def rephrase_batch(
 
 
 Writer = Callable[[Teacher, Context, Task, list[Example], list[Example], int], tuple[list[Sample], list]]
+
+
+class RuntimeNode(Protocol):
+    """A node that reads its settings from the runtime (``runtime`` by name, as langgraph passes it)."""
+
+    def __call__(self, state: State, runtime: Runtime[Context]) -> dict[str, object]: ...
 
 
 def writer_node(name: str, write: Writer) -> RuntimeNode:

@@ -181,11 +181,12 @@ def run_method(s: Settings, dataset: str, name: str, seed: int, run_dir: Path, t
             if start is None:
                 say(f"[{dataset}] {name} seed {seed}: resuming from its checkpoint")
             for chunk in app.stream(start, cfg, context=ctx, stream_mode="updates"):
-                if "student" in chunk and chunk["student"].get("history"):
+                # A round ends with the update that records it (the seed, student or SetFit node's).
+                closed = [u["history"][-1] for u in chunk.values() if isinstance(u, dict) and u.get("history")]
+                for rec in closed:
                     now = time.perf_counter()
                     walls.append(round(now - last, 3))
                     last = now
-                    rec = chunk["student"]["history"][-1]
                     say(
                         f"[{dataset}] {name} seed {seed} · round {rec['round']} · dev {rec['dev']['score']:.4f} · "
                         f"test {rec['test']['score']:.4f} · tokens {rec['teacher_tokens']:,} · {walls[-1]:.0f} s"

@@ -6,11 +6,11 @@ and Studio; the CLI compiles the same builder with a SQLite checkpointer in the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, TypeAlias
+from typing import TypeAlias
 
 from langgraph.graph import END, START, StateGraph
-from langgraph.runtime import Runtime
 
 from evokd.graph.nodes import analyst, critic, generator, selector
 from evokd.graph.review import review_analysis, review_samples
@@ -23,43 +23,41 @@ from evokd.state import State
 GraphBuilder: TypeAlias = StateGraph[State, Context, State, State]
 
 
-class RuntimeNode(Protocol):
-    """A node that reads its settings from the runtime (``runtime`` by name, as langgraph passes it)."""
-
-    def __call__(self, state: State, runtime: Runtime[Context]) -> dict[str, object]: ...
-
-
 @dataclass(frozen=True)
 class RoundWriter:
-    """A node that writes a round's batch in place of the Analyst, its review and the Generator."""
+    """A node that stands in for part of the loop: a round's writer (in place of the Analyst, its review and
+    the Generator) or the first round (in place of the seed pass)."""
 
     name: str
-    node: RuntimeNode
+    node: Callable[..., dict[str, object]]
+    """Takes the state and ``runtime`` (and ``config`` where it needs the run folder), as langgraph passes them."""
     description: str
 
 
-def build_graph(writer: RoundWriter | None = None) -> GraphBuilder:
+def build_graph(writer: RoundWriter | None = None, first: RoundWriter | None = None) -> GraphBuilder:
     """seed -> ([selector ->] analyst -> review_analysis -> generator -> critic -> review_samples -> student)*
     -> finalize.
 
     The selector runs only with a pool (`Context.pool`); with ``per_round`` 0 it goes straight to the Critic
     (pure active labelling). The review nodes pause only when `Context.review` asks for it. A ``writer``
-    (the benchmark's feedback-free baselines) replaces the Analyst, its review and the Generator.
+    (the benchmark's feedback-free baselines) replaces the Analyst, its review and the Generator; a ``first``
+    node (the benchmark's SetFit) replaces the seed pass.
     """
-    builder = StateGraph(State, context_schema=Context)
+    builder: GraphBuilder = StateGraph(State, context_schema=Context)
     # The seed, student, selector and finalize nodes take both `runtime` and `config`, which langgraph passes at run
-    # time but its add_node overloads do not describe: hence their call-overload ignores.
-    builder.add_node(  # type: ignore[call-overload]
-        "seed",
-        seed,
-        metadata={"description": "Sample the k-shot seeds, train the student on them alone, evaluate: round 0."},
+    # time but its add_node overloads do not describe: hence their arg-type ignores.
+    first = first or RoundWriter(
+        "seed", seed, "Sample the k-shot seeds, train the student on them alone, evaluate: round 0."
     )
-    builder.add_node(  # type: ignore[call-overload]
-        "student", student, metadata={"description": "Predict the new batch, train on it with replay, evaluate on dev."}
+    builder.add_node(first.name, first.node, metadata={"description": first.description})
+    builder.add_node(
+        "student",
+        student,  # type: ignore[arg-type]
+        metadata={"description": "Predict the new batch, train on it with replay, evaluate on dev."},
     )
-    builder.add_node(  # type: ignore[call-overload]
+    builder.add_node(
         "selector",
-        selector,
+        selector,  # type: ignore[arg-type]
         metadata={
             "description": "With a pool: the student scores unlabelled texts "
             "and picks the ones the teacher labels (uncertainty, diverse or random)."
@@ -93,13 +91,15 @@ def build_graph(writer: RoundWriter | None = None) -> GraphBuilder:
     builder.add_node(
         "review_samples", review_samples, metadata={"description": "Optional: a person drops accepted samples."}
     )
-    builder.add_node(  # type: ignore[call-overload]
-        "finalize", finalize, metadata={"description": "Keep the best student and write summary.json."}
+    builder.add_node(
+        "finalize",
+        finalize,  # type: ignore[arg-type]
+        metadata={"description": "Keep the best student and write summary.json."},
     )
-    builder.add_edge(START, "seed")
+    builder.add_edge(START, first.name)
     builder.add_edge("critic", "review_samples")
     builder.add_edge("review_samples", "student")
-    for after in ("seed", "student"):
+    for after in (first.name, "student"):
         builder.add_conditional_edges(after, route, {"selector": "selector", "analyst": opens, "finalize": "finalize"})
     builder.add_conditional_edges("selector", after_selector, {"analyst": opens, "critic": "critic"})
     builder.add_edge("finalize", END)
