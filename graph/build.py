@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeAlias
 
 from langgraph.graph import END, START, StateGraph
@@ -107,3 +108,18 @@ def build_graph(writer: RoundWriter | None = None, first: RoundWriter | None = N
 
 
 graph = build_graph().compile(name="evokd")
+
+
+def mermaid_page() -> str:
+    """docs/graph.md: the compiled graph as Mermaid, drawn from the code so the picture cannot drift."""
+    drawing = graph.get_graph().draw_mermaid()
+    return (
+        "# The graph, as compiled\n\n"
+        "Drawn by `python -m evokd.graph.build` from the compiled graph (`graph.get_graph().draw_mermaid()`);\n"
+        "a test redraws it and fails when this page differs. Dotted edges are the routing decisions.\n\n"
+        f"```mermaid\n{drawing.strip()}\n```\n"
+    )
+
+
+if __name__ == "__main__":
+    Path(__file__).resolve().parents[1].joinpath("docs", "graph.md").write_text(mermaid_page(), encoding="utf-8")
