@@ -24,7 +24,7 @@ from evokd.schemas import GeneratedText
 from evokd.seeds import rephrase_seed, writer_seed
 from evokd.services import services
 from evokd.settings import Context
-from evokd.state import Sample, State
+from evokd.state import Sample, State, replay_set
 from evokd.task import Example, Task
 from evokd.teacher.client import Teacher
 from evokd.text import clip
@@ -99,9 +99,7 @@ def writer_node(name: str, write: Writer) -> RuntimeNode:
         task, rnd = Task.from_dict(state["task"]), state.get("round", 0) + 1
         runtime.stream_writer({"node": name, "round": rnd, "status": f"writing {2 * ctx.per_round} samples"})
         with stopwatch() as elapsed:
-            batch, replies = write(
-                services(ctx).teacher(), ctx, task, state.get("seeds", []), state.get("pool", []), rnd
-            )
+            batch, replies = write(services(ctx).teacher(), ctx, task, state.get("seeds", []), replay_set(state), rnd)
         return {"round": rnd, "batch": batch, "analysis": {}, "stats": {str(rnd): {name: cost(replies, elapsed[0])}}}
 
     node.__doc__ = f"Node: write round's batch for the {name} baseline."

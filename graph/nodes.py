@@ -22,7 +22,7 @@ from evokd.graph.cost import cost, stopwatch
 from evokd.seeds import teacher_seed, writer_seed
 from evokd.services import resolved, services
 from evokd.settings import Context
-from evokd.state import State
+from evokd.state import State, picked_pool_ids, pool_picks, replay_set
 from evokd.student import model
 from evokd.student.train import embeddings, probabilities
 from evokd.task import Example, Task
@@ -46,7 +46,7 @@ def selector(state: State, runtime: Runtime[Context], config: RunnableConfig) ->
     run, rnd = services(ctx), next_round(state)
     task, adapter = Task.from_dict(state["task"]), services(ctx).adapter
     with stopwatch() as elapsed:
-        taken = set(state.get("picked", []))
+        taken = set(picked_pool_ids(state))
         every = subset(run.pool([e["text"] for e in state.get("seeds", [])]), ctx.pool_limit, ctx.seed)
         scored = [item for item in every if item["id"] not in taken]
         runtime.stream_writer({"node": "selector", "round": rnd, "status": f"scoring {len(scored)} pool texts"})
@@ -59,8 +59,8 @@ def selector(state: State, runtime: Runtime[Context], config: RunnableConfig) ->
     return {
         "round": rnd,
         "batch": [],
-        "picks": picked,
-        "picked": [p["pool_id"] for p in picked],
+        "pool_picks": picked,
+        "picked_pool_ids": [p["pool_id"] for p in picked],
         "uncertain": least_sure(scored, scores, ctx.feedback_limit),
         "stats": {str(rnd): {"selector": cost([], elapsed[0])}},
     }
@@ -125,7 +125,7 @@ def generator(state: State, runtime: Runtime[Context]) -> dict[str, object]:
             run.description,
             state.get("analysis", {}),
             state.get("seeds", []),
-            state.get("pool", []),
+            replay_set(state),
             requests,
             seed=writer_seed(ctx.seed, rnd),
             words=run.typical_words,
@@ -140,11 +140,11 @@ def critic(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     run = services(ctx)
     task, rnd = Task.from_dict(state["task"]), state["round"]
     # The round's generated texts and its pool picks go through the same labelling call and checks.
-    todo = [*state.get("batch", []), *(p for p in state.get("picks", []) if p.get("round") == rnd)]
+    todo = [*state.get("batch", []), *(p for p in pool_picks(state) if p.get("round") == rnd)]
     runtime.stream_writer({"node": "critic", "round": rnd, "status": f"labelling {len(todo)} samples"})
     with stopwatch() as elapsed:
         seeds = tuple(e["text"] for e in state.get("seeds", []))
-        seen = {normalise(e["text"]) for e in state.get("pool", [])}
+        seen = {normalise(e["text"]) for e in replay_set(state)}
         # Log-probabilities only where they are used, so a run without a pool sends the requests it always has.
         batch, replies = label_batch(
             run.teacher(labelling=True),

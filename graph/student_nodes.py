@@ -26,7 +26,7 @@ from evokd.records import append_new, copy_dir, write_json, write_text
 from evokd.seeds import dev_feedback_seed, replay_seed
 from evokd.services import resolved, services
 from evokd.settings import Context
-from evokd.state import NodeStats, Prediction, Sample, State
+from evokd.state import NodeStats, Prediction, Sample, State, replay_set
 from evokd.student import model
 from evokd.student.recipe import dev_selection, fit
 from evokd.student.train import predict
@@ -81,12 +81,12 @@ def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> 
         new = [ex for s, ex in zip(accepted, new, strict=True) if s.get("noise") != "held_out"]
     trained: dict[str, object] = {"steps": 0}
     if new:  # review history: replay earlier accepted examples (and always the seeds) against forgetting
-        earlier = list(state.get("pool", []))
+        earlier = replay_set(state)
         replay = random.Random(replay_seed(ctx.seed, rnd)).sample(earlier, min(ctx.replay, len(earlier)))
         trained = train_pass(net, new + list(state["seeds"]) + replay, ctx, rnd, runtime.stream_writer)
         if ctx.noise == "small-loss":
             mark_noise(net, adapter, accepted, ctx.max_length)
-        update["pool"] = [adapter.to_example(s) for s in accepted if s.get("noise") != "held_out"]
+        update["replay_set"] = [adapter.to_example(s) for s in accepted if s.get("noise") != "held_out"]
     closed = close_round(state, runtime, config, net, rnd, batch, trained, started)
     if "feedback" in closed:  # dev texts, ahead of the batch's feedback
         update["feedback"] = [*cast(list, closed.pop("feedback")), *cast(list, update.get("feedback", []))]

@@ -145,7 +145,7 @@ def first_picks(ctx) -> tuple[list[dict], dict]:  # noqa: ANN001
     config = {"configurable": {"thread_id": "t"}}
     app.invoke({}, config, context=ctx, interrupt_after=["selector"])
     state = app.get_state(config).values
-    return state["picks"], state
+    return state["pool_picks"], state
 
 
 @pytest.mark.parametrize("query", ["uncertainty", "diverse", "random"])
@@ -169,7 +169,8 @@ def test_each_query_strategy_picks_from_the_seed_students_scores(
     scores = dict(zip(POOL, uncertainty(probabilities(net, [{"text": t} for t in POOL])), strict=True))
     assert len(chosen) == 3 and len({s["text"] for s in chosen}) == 3
     assert all(s["query_score"] == pytest.approx(scores[s["text"]], abs=1e-5) for s in chosen)
-    assert state["picked"] == [s["pool_id"] for s in chosen] and state["uncertain"][0] == max(scores, key=scores.get)
+    assert state["picked_pool_ids"] == [s["pool_id"] for s in chosen]
+    assert state["uncertain"][0] == max(scores, key=scores.get)
     if query == "uncertainty":
         assert sorted(s["query_score"] for s in chosen) == pytest.approx(sorted(scores.values())[-3:], abs=1e-5)
     if query == "diverse":  # embedded once, for the whole pool, by the seed student
@@ -245,7 +246,7 @@ def test_held_out_pool_samples_are_not_replayed(
     )
     out = run_graph(ctx)
     samples = read_jsonl(tmp_path / "run" / "samples.jsonl")
-    replayed = {e["text"] for e in out["pool"]}
+    replayed = {e["text"] for e in out["replay_set"]}
     if noise == "none":
         assert "noise" not in samples[0] and replayed == {s["text"] for s in samples if s["verdict"] == "accepted"}
         return
