@@ -60,7 +60,7 @@ def at_budgets(rounds: Sequence[dict], budgets: Sequence[int], stop: dict) -> li
     out = []
     for b in budgets:
         ran = replay(rounds, b, stop)
-        got = select(ran, b)
+        got = select(ran, b, stop["protocol"])
         within = [r for r in ran if not b or r["teacher_tokens"] <= b]
         out.append(
             {

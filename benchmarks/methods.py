@@ -183,7 +183,12 @@ def methods(per_round: int) -> dict[str, Method]:
                 f"evokd plus {DEV_FEEDBACK} real dev-set texts the student gets wrong shown to the "
                 "Analyst each round (extra labelled data: counted in the table)",
                 build_graph,
-                {"per_round": PAPER_PER_ROUND, "feedback_limit": 6, "dev_feedback": DEV_FEEDBACK},
+                {
+                    "per_round": PAPER_PER_ROUND,
+                    "feedback_limit": 6,
+                    "dev_feedback": DEV_FEEDBACK,
+                    "protocol": "oracle-dev",  # it shows gold dev labels, so it may as well decide on them
+                },
             ),
             Method(
                 "setfit",

@@ -128,10 +128,10 @@ def cached_result(s: Settings, run_dir: Path, fp: str, run: Callable[[], dict], 
     return result
 
 
-def select(rounds: list[dict], budget: int) -> dict:
-    """The run's result at the budget: the best-dev round among those within it (test labels never decide)."""
+def select(rounds: list[dict], budget: int, protocol: str) -> dict:
+    """The run's result at the budget: the loop's kept round among those within it (test labels never decide)."""
     within = [r for r in rounds if not budget or r["teacher_tokens"] <= budget]
-    best = best_round(within)
+    best = best_round(within, protocol)
     return {
         "round": best["round"],
         "dev": best["dev"]["score"],
@@ -192,8 +192,9 @@ def run_method(s: Settings, dataset: str, name: str, seed: int, run_dir: Path, t
                         f"test {rec['test']['score']:.4f} · tokens {rec['teacher_tokens']:,} · {walls[-1]:.0f} s"
                     )
         rounds = read_jsonl(run_dir / "rounds.jsonl")
-        kept = [{k: r[k] for k in ("round", "teacher_tokens", "dev", "test", "accepted", "rejected")} for r in rounds]
-        stop = {"max_rounds": ctx.max_rounds, "patience": ctx.patience, "target": ctx.target}
+        fields = ("round", "teacher_tokens", "dev", "test", "accepted", "rejected", "fresh_agreement")
+        kept = [{k: r.get(k) for k in fields} for r in rounds]
+        stop = {"max_rounds": ctx.max_rounds, "patience": ctx.patience, "target": ctx.target, "protocol": ctx.protocol}
         seeds = len(read_jsonl(run_dir / "seeds.jsonl"))
         return {
             "method": name,
@@ -207,8 +208,11 @@ def run_method(s: Settings, dataset: str, name: str, seed: int, run_dir: Path, t
             "stop": stop,
             # Labelled texts the teacher and student saw: the seeds, plus any dev texts shown each round.
             "labelled": seeds + ctx.dev_feedback * max(0, len(rounds) - 1),
+            # Which labels decided, and the gold dev labels that took (the whole dev split under oracle-dev).
+            "protocol": ctx.protocol,
+            "gold_dev_labels": len(services(ctx).dataset.dev) if ctx.protocol == "oracle-dev" else 0,
             "budgets": at_budgets(kept, ladder(s.budget_tokens), stop),
-            **select(kept, ctx.budget_tokens),
+            **select(kept, ctx.budget_tokens, ctx.protocol),
         }
 
     return cached_result(s, run_dir, fp, run, say, f"[{dataset}] {name} seed {seed}")

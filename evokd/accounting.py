@@ -15,9 +15,27 @@ from evokd.state import NodeStats, RoundRecord, Sample, teacher_tokens
 R = TypeVar("R", bound=Mapping[str, Any])
 
 
-def best_round(history: Sequence[R]) -> R:
-    """The round a run keeps: the best dev score, the earliest of equals (test labels never decide)."""
-    return max(history, key=lambda r: (float(r["dev"]["score"]), -int(r["round"])))
+def decision_score(record: Mapping[str, Any], protocol: str) -> float | None:
+    """The score a round is judged by: its dev score under ``oracle-dev``; under ``few-shot`` what the run paid
+    for, the previous student's agreement with the teacher on this round's new batch (None: none to judge)."""
+    if protocol == "oracle-dev":
+        return float(record["dev"]["score"])
+    agreement = record.get("fresh_agreement")
+    return None if agreement is None else float(agreement)
+
+
+def best_scored(history: Sequence[R], protocol: str) -> R:
+    """The round with the best decision score, the earliest of equals; round 0 when no round has one."""
+    scored = [r for r in history if decision_score(r, protocol) is not None]
+    if not scored:
+        return history[0]
+    return max(scored, key=lambda r: (decision_score(r, protocol), -int(r["round"])))
+
+
+def best_round(history: Sequence[R], protocol: str) -> R:
+    """The round a run keeps: under ``oracle-dev`` the best dev score (the earliest of equals); under ``few-shot``
+    the last round, whose student trained on the most paid-for data. Test labels never decide."""
+    return best_scored(history, protocol) if protocol == "oracle-dev" else history[-1]
 
 
 class PerAccepted(TypedDict):
@@ -50,6 +68,7 @@ def round_record(
     nodes: dict[str, NodeStats],
     stats: dict[str, dict[str, NodeStats]],
     student_path: str,
+    fresh_agreement: float | None = None,
 ) -> RoundRecord:
     """One line of rounds.jsonl: the round's ``dev``/``test`` ``scores``, its training, what its ``batch``
     accepted and rejected, and its teacher cost (``nodes``: this round's, ``stats``: the earlier rounds')."""
@@ -74,21 +93,27 @@ def round_record(
         nodes=nodes,
         teacher_tokens=teacher_tokens({**stats, str(rnd): nodes}),
         student_path=student_path,
+        fresh_agreement=fresh_agreement,
     )
 
 
 def run_summary(
-    history: Sequence[RoundRecord], stats: dict[str, dict[str, NodeStats]], metric: str, stop_reason: str
+    history: Sequence[RoundRecord],
+    stats: dict[str, dict[str, NodeStats]],
+    metric: str,
+    stop_reason: str,
+    protocol: str,
 ) -> dict[str, object]:
     """What summary.json holds about the run's rounds: the kept round's scores, the seed-only scores, and
     the run's teacher tokens, samples and seconds."""
-    best = best_round(history)
+    best = best_round(history, protocol)
     spent = teacher_tokens(stats)
     pool_tokens = sum(r.get("pool_tokens", 0) for r in history)
     pool_accepted = sum(r.get("pool_accepted", 0) for r in history)
     accepted = sum(r.get("accepted", 0) for r in history)
     return {
         "stop_reason": stop_reason,
+        "protocol": protocol,
         "rounds": history[-1]["round"],
         "best_round": best["round"],
         "metric": metric,

@@ -113,6 +113,9 @@ class RoundRecord(TypedDict, total=False):
     teacher_tokens: int
     """Cumulative, all agents, all rounds so far."""
     student_path: str
+    fresh_agreement: float | None
+    """The previous student's agreement with the teacher's labels on this round's accepted samples, before it
+    trained on them: the score the few-shot protocol decides from (None in round 0 or with none accepted)."""
 
 
 def merge_stats(

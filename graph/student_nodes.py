@@ -71,11 +71,14 @@ def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> 
     accepted = [s for s in batch if s["verdict"] == "accepted"]
     new = [adapter.to_example(s) for s in accepted]
     update: dict[str, object] = {}
+    agreement: float | None = None  # none accepted: nothing to judge the last student by
     if new:  # the paper's Step 1: the student predicts the new batch before it learns from it
         runtime.stream_writer({"node": "student", "round": rnd, "status": f"predicting {len(new)} new samples"})
         for s, p in zip(accepted, predict(net, new, max_length=ctx.max_length), strict=True):
             s["predicted"] = cast("str | list[str]", p)  # a class name, or one tag per word
-        update["feedback"] = feedback_for(adapter, new, [s["predicted"] for s in accepted])
+        feedback = feedback_for(adapter, new, [s["predicted"] for s in accepted])
+        update["feedback"] = feedback
+        agreement = round(sum(p["correct"] for p in feedback) / len(feedback), 4)
         if ctx.noise == "confidence":  # the teacher's doubt and the student's other guess, before training
             mark_doubted(adapter, accepted)
         new = [ex for s, ex in zip(accepted, new, strict=True) if s.get("noise") != "held_out"]
@@ -87,7 +90,7 @@ def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> 
         if ctx.noise == "small-loss":
             mark_noise(net, adapter, accepted, ctx.max_length)
         update["replay_set"] = [adapter.to_example(s) for s in accepted if s.get("noise") != "held_out"]
-    closed = close_round(state, runtime, config, net, rnd, batch, trained, started)
+    closed = close_round(state, runtime, config, net, rnd, batch, trained, started, agreement)
     if "feedback" in closed:  # dev texts, ahead of the batch's feedback
         update["feedback"] = [*cast(list, closed.pop("feedback")), *cast(list, update.get("feedback", []))]
     return {**update, **closed}
@@ -110,6 +113,7 @@ def close_round(
     batch: list[Sample],
     trained: dict[str, object],
     started: float,
+    agreement: float | None = None,
 ) -> dict[str, object]:
     """Evaluate the round's student on dev and test, save it with its predictions, record the round and keep
     the best student's folder; the update that closes the round (with the dev texts to show the Analyst,
@@ -136,8 +140,8 @@ def close_round(
     }
     stats = state.get("stats", {})
     nodes = {**stats.get(str(rnd), {}), "student": node_cost}
-    record = round_record(rnd, scores, trained, batch, nodes, stats, str(path))
-    best = best_round([*state.get("history", []), record])
+    record = round_record(rnd, scores, trained, batch, nodes, stats, str(path), agreement)
+    best = best_round([*state.get("history", []), record], ctx.protocol)
     # The checkpointed best is kept too: if a crash hits before this node's checkpoint, the rerun starts
     # from that state and, should its training differ (GPU), may keep that best.
     keep = {str(path), best["student_path"], state.get("student_path", ""), (state.get("best") or {}).get("path", "")}
@@ -173,10 +177,10 @@ def finalize(state: State, runtime: Runtime[Context], config: RunnableConfig) ->
     """Node: keep the best round's student as the run's model and write summary.json and the model card."""
     ctx = runtime.context or Context()
     run, history = ctx.run_path(config), state["history"]
-    copy_dir(best_round(history)["student_path"], run / "model")
+    copy_dir(best_round(history, ctx.protocol)["student_path"], run / "model")
     metric = adapter_for(Task.from_dict(state["task"])).metric
     summary = {
-        **run_summary(history, state.get("stats", {}), metric, reason_for(state, ctx) or "max_rounds"),
+        **run_summary(history, state.get("stats", {}), metric, reason_for(state, ctx) or "max_rounds", ctx.protocol),
         "model": str(run / "model"),
     }
     write_json(run / "summary.json", summary)

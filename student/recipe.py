@@ -49,9 +49,10 @@ class DevScore:
 
 
 def dev_selection(ctx: Context, task: Task, dev: list[Example], evaluate: Evaluate) -> DevScore | None:
-    """What picks the training epoch: the score on ``dev`` where the settings select epochs, else nothing
-    (the last epoch is kept)."""
-    return DevScore(task, dev, ctx.max_length, evaluate) if ctx.select_epoch and dev else None
+    """What picks the training epoch: the score on ``dev`` where the settings select epochs under the
+    ``oracle-dev`` protocol, else nothing (the last epoch is kept: few-shot reads no gold dev label)."""
+    chosen = ctx.select_epoch and ctx.protocol == "oracle-dev" and dev
+    return DevScore(task, dev, ctx.max_length, evaluate) if chosen else None
 
 
 def fit(

@@ -1,7 +1,8 @@
 """Behaviour kept: the benchmark's replay of every committed run picks the rounds and scores its file holds.
 
-Each committed result keeps the rounds its run recorded (``rounds_run``), its stop settings, the round it
-reported and its result at every budget rung. Replaying those rounds through today's selection and stop rules
+The committed runs were made under the ``oracle-dev`` protocol (gold dev labels decided) before results
+recorded their protocol. Each keeps the rounds its run recorded (``rounds_run``), its stop settings, the
+round it reported and its result at every budget rung. Replaying those rounds through today's selection and stop rules
 (`evokd.accounting.best_round` by way of `runner.select` and `curves.at_budgets`) must give the same numbers.
 """
 
@@ -34,5 +35,7 @@ def test_replaying_a_committed_run_gives_its_committed_scores(path: Path):
     for run in committed_runs(path):
         rounds, rungs = run["rounds_run"], run["budgets"]
         top = methods(2)[run["method"]].overrides.get("budget_tokens", rungs[-1]["budget"])
-        assert {k: v for k, v in select(rounds, top).items() if k in SELECTED} == {k: run[k] for k in SELECTED}
-        assert at_budgets(rounds, [b["budget"] for b in rungs], run["stop"]) == rungs
+        protocol = run.get("protocol", "oracle-dev")
+        got = select(rounds, top, protocol)
+        assert {k: v for k, v in got.items() if k in SELECTED} == {k: run[k] for k in SELECTED}
+        assert at_budgets(rounds, [b["budget"] for b in rungs], {"protocol": protocol, **run["stop"]}) == rungs

@@ -130,7 +130,8 @@ def test_without_dev_the_last_epoch_is_kept(tiny_student: Path) -> None:
 def test_context_switches_balance_and_selection(tiny_student: Path, drawn: list[str]) -> None:
     d = Context()
     assert (d.balance, d.select_epoch, d.patience_epochs, d.lr, d.epochs) == (True, True, 3, 1e-4, 10)
-    ctx = Context(epochs=2, min_steps=0, batch_size=4, lr=1e-2)
+    ctx = Context(epochs=2, min_steps=0, batch_size=4, lr=1e-2, protocol="oracle-dev")
+    assert dev_selection(Context(), TASK, SKEWED[:4], evaluate) is None  # few-shot: no gold dev label picks an epoch
     stats = fit(load(tiny_student, HEAD, device="cpu"), SKEWED, ctx, 0, dev_selection(ctx, TASK, SKEWED[:4], evaluate))
     assert Counter(drawn) == Counter(positive=12, negative=12) and stats["dev"] is not None
     drawn.clear()

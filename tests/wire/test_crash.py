@@ -100,7 +100,12 @@ def test_a_rerun_student_node_that_trains_differently_still_finds_the_checkpoint
     monkeypatch.setattr(evokd.graph.student_nodes, "append_new", crash_on_round_2)
     out = tmp_path / "run"
     # The scripted scores stand for the node's one dev evaluation per round: no per-epoch scoring inside training.
-    assert main(run_args(sentiment_dir, tiny_student, teacher_server, out, "--no-select-epoch")) == 130
+    assert (
+        main(
+            run_args(sentiment_dir, tiny_student, teacher_server, out, "--no-select-epoch", "--protocol", "oracle-dev")
+        )
+        == 130
+    )
     assert main(["resume", str(out), "--teacher-url", teacher_server.url]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["best_round"] == 0 and summary["dev"]["score"] == 0.9
