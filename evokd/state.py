@@ -160,7 +160,7 @@ class State(TypedDict, total=False):
     student_path: str
     """Folder of the latest student."""
     best: dict[str, object]
-    """{'round', 'score', 'path'} of the best dev score so far."""
+    """{'round', 'score' (dev), 'path'} of the round the run keeps so far (`evokd.accounting.best_round`)."""
     stop_reason: str
     """Why the loop ended (set by the final node)."""
     summary: dict[str, object]

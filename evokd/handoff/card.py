@@ -199,7 +199,12 @@ def _prose(
             f"{adapter.label_noun}); {taught}.",
             f"- Rejected by the Critic: {sum(rejected.values())} ({why_rejected}).",
             f"- Rounds: {summary['rounds']} (stopped: {summary['stop_reason']}); "
-            f"this model is round {summary['best_round']}, the best on dev.",
+            f"this model is round {summary['best_round']}, "
+            + (
+                "the best on dev."
+                if summary.get("protocol") == "oracle-dev"
+                else "the last (few-shot: no dev label decided)."
+            ),
             f"- Teacher tokens spent: {summary['teacher_tokens']:,}.",
             "",
             "## Scores",
