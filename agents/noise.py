@@ -18,6 +18,11 @@ from collections.abc import Sequence
 
 import torch
 
+from evokd.state import Sample
+from evokd.student.model import Student
+from evokd.student.train import probabilities
+from evokd.tasks import TaskAdapter
+
 THRESHOLD = 0.9  # the student's probability of another answer that overrides the teacher
 # The teacher's label probability under which its label is in doubt. From label_cost on rotten_tomatoes'
 # test texts (local 1.5B teacher, one text per call, 2026-11-27): labels under 0.7 (16%) were 0.592
@@ -52,3 +57,32 @@ def doubted(
     """For each text, whether the teacher gave its label (a class name, or one tag per word) a probability
     under ``gate`` and the student, before training on it, predicts something else."""
     return [c is not None and c < gate and p != g for c, g, p in zip(confidences, gold, predicted, strict=True)]
+
+
+def mark_noise(net: Student, adapter: TaskAdapter, accepted: list[Sample], max_length: int) -> None:
+    """The small-loss step: mark each accepted pool sample ``kept``, or ``held_out`` when the student just
+    trained on it still contradicts its teacher label."""
+    mine = [s for s in accepted if s.get("source") == "pool"]
+    examples = [adapter.to_example(s) for s in mine]
+    flags = contradicted(
+        probabilities(net, examples, max_length=max_length), [adapter.gold(e) for e in examples], net.head.names
+    )
+    _mark(mine, flags)
+
+
+def mark_doubted(adapter: TaskAdapter, accepted: list[Sample]) -> None:
+    """The confidence step: mark each accepted pool sample ``kept``, or ``held_out`` when the teacher
+    doubted its label and the student, not yet trained on it, predicted otherwise."""
+    mine = [s for s in accepted if s.get("source") == "pool"]
+    flags = doubted(
+        [s.get("teacher_confidence") for s in mine],
+        [adapter.gold(adapter.to_example(s)) for s in mine],
+        [s["predicted"] for s in mine],
+    )
+    _mark(mine, flags)
+
+
+def _mark(samples: list[Sample], held: Sequence[bool]) -> None:
+    """Record each sample's noise verdict on it (checkpointed with the batch, shown in samples.jsonl)."""
+    for s, h in zip(samples, held, strict=True):
+        s["noise"] = "held_out" if h else "kept"

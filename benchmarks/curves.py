@@ -46,12 +46,9 @@ def replay(rounds: Sequence[dict], budget: int, stop: dict) -> list[dict]:
     """
     ctx = Context(budget_tokens=budget, **stop)
     history: list[dict] = []
-    best: dict | None = None
     for r in rounds:
         history.append(r)
-        if best is None or float(r["dev"]["score"]) > float(best["dev"]["score"]):  # the Student node's rule
-            best = r
-        if stop_reason(history, r["teacher_tokens"], best["round"], ctx):  # type: ignore[arg-type]
+        if stop_reason(history, r["teacher_tokens"], ctx):  # type: ignore[arg-type]
             break
     return history
 
@@ -63,7 +60,7 @@ def at_budgets(rounds: Sequence[dict], budgets: Sequence[int], stop: dict) -> li
     out = []
     for b in budgets:
         ran = replay(rounds, b, stop)
-        got = select(ran, b)
+        got = select(ran, b, stop["protocol"])
         within = [r for r in ran if not b or r["teacher_tokens"] <= b]
         out.append(
             {

@@ -13,20 +13,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from evokd import prompts
 from evokd.agents.generator import fill, generate, plan
 from evokd.bench.setfit_method import setfit_graph
-from evokd.graph.build import GraphBuilder, build_graph
+from evokd.graph.build import GraphBuilder, RoundWriter, build_graph
 from evokd.graph.cost import cost, stopwatch
-from evokd.graph.nodes import critic, finalize, student
-from evokd.graph.routing import route
 from evokd.schemas import GeneratedText
+from evokd.seeds import rephrase_seed, writer_seed
 from evokd.services import services
 from evokd.settings import Context
-from evokd.state import Sample, State
+from evokd.state import Sample, State, replay_set
 from evokd.task import Example, Task
 from evokd.teacher.client import Teacher
 from evokd.text import clip
@@ -46,7 +44,7 @@ def static_batch(
         seeds,
         pool,
         requests,
-        seed=ctx.seed * 100_003 + rnd * 1_009,
+        seed=writer_seed(ctx.seed, rnd),
         words=services(ctx).typical_words,
         adapter=services(ctx).adapter,
     )
@@ -58,7 +56,7 @@ def rephrase_batch(
     """AugGPT-style: the teacher rewrites seed texts (in a seeded random order) into new variants."""
     n = 2 * ctx.per_round
     order = list(range(len(seeds)))
-    random.Random(ctx.seed * 31 + rnd).shuffle(order)
+    random.Random(rephrase_seed(ctx.seed, rnd)).shuffle(order)
     sources = [seeds[order[i % len(order)]] for i in range(n)]
     requests = plan(task, {}, 0, n, rnd)
     template = prompts.default(ctx.task, "rephrase")
@@ -80,7 +78,7 @@ def rephrase_batch(
                 avoid=avoid,
             )
         )
-    replies = teacher.ask_many(texts, GeneratedText, seeds=[ctx.seed * 100_003 + rnd * 1_009 + i for i in range(n)])
+    replies = teacher.ask_many(texts, GeneratedText, seeds=[writer_seed(ctx.seed, rnd, i) for i in range(n)])
     return fill(requests, replies), replies
 
 
@@ -101,29 +99,17 @@ def writer_node(name: str, write: Writer) -> RuntimeNode:
         task, rnd = Task.from_dict(state["task"]), state.get("round", 0) + 1
         runtime.stream_writer({"node": name, "round": rnd, "status": f"writing {2 * ctx.per_round} samples"})
         with stopwatch() as elapsed:
-            batch, replies = write(
-                services(ctx).teacher(), ctx, task, state.get("seeds", []), state.get("pool", []), rnd
-            )
+            batch, replies = write(services(ctx).teacher(), ctx, task, state.get("seeds", []), replay_set(state), rnd)
         return {"round": rnd, "batch": batch, "analysis": {}, "stats": {str(rnd): {name: cost(replies, elapsed[0])}}}
 
     node.__doc__ = f"Node: write round's batch for the {name} baseline."
     return node
 
 
-def baseline_graph(name: str, write: Writer) -> GraphBuilder:
-    """seed pass -> (writer -> critic -> student)* -> finalize: the EvoKD graph without feedback."""
-    builder = StateGraph(State, context_schema=Context)
-    # student and finalize take `runtime` and `config`: langgraph passes both, its add_node overloads omit the pair.
-    builder.add_node("student", student)  # type: ignore[call-overload]
-    builder.add_node(name, writer_node(name, write))
-    builder.add_node("critic", critic)
-    builder.add_node("finalize", finalize)  # type: ignore[call-overload]
-    builder.add_edge(START, "student")
-    builder.add_edge(name, "critic")
-    builder.add_edge("critic", "student")
-    builder.add_conditional_edges("student", route, {"analyst": name, "finalize": "finalize"})
-    builder.add_edge("finalize", END)
-    return builder
+def baseline_graph(name: str, write: Writer, description: str) -> GraphBuilder:
+    """seed -> (writer -> critic -> student)* -> finalize: the EvoKD graph with ``write`` in place of its
+    Analyst and Generator, so no student feedback steers what is written."""
+    return build_graph(RoundWriter(name, writer_node(name, write), description))
 
 
 @dataclass(frozen=True)
@@ -167,13 +153,13 @@ def methods(per_round: int) -> dict[str, Method]:
             Method(
                 "static",
                 "label-conditioned generation, no student feedback (ZeroGen-style)",
-                lambda: baseline_graph("static", static_batch),
+                lambda: baseline_graph("static", static_batch, "Teacher writes label-conditioned texts, no feedback."),
                 {"per_round": per_round},
             ),
             Method(
                 "rephrase",
                 "the teacher rewrites the seeds into variants (AugGPT-style)",
-                lambda: baseline_graph("rephrase", rephrase_batch),
+                lambda: baseline_graph("rephrase", rephrase_batch, "Teacher rewrites the seeds into variants."),
                 {"per_round": per_round},
             ),
             Method(
@@ -197,7 +183,12 @@ def methods(per_round: int) -> dict[str, Method]:
                 f"evokd plus {DEV_FEEDBACK} real dev-set texts the student gets wrong shown to the "
                 "Analyst each round (extra labelled data: counted in the table)",
                 build_graph,
-                {"per_round": PAPER_PER_ROUND, "feedback_limit": 6, "dev_feedback": DEV_FEEDBACK},
+                {
+                    "per_round": PAPER_PER_ROUND,
+                    "feedback_limit": 6,
+                    "dev_feedback": DEV_FEEDBACK,
+                    "protocol": "oracle-dev",  # it shows gold dev labels, so it may as well decide on them
+                },
             ),
             Method(
                 "setfit",

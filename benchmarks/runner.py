@@ -21,17 +21,18 @@ from pathlib import Path
 
 from langchain_core.runnables import RunnableConfig
 
+from evokd.accounting import best_round
 from evokd.bench.curves import at_budgets, ladder
 from evokd.bench.methods import methods
 from evokd.bench.settings import CACHE_FILE, Say, Settings
 from evokd.checkpoint import open_checkpointer
 from evokd.data.registry import content_sha256
-from evokd.graph.nodes import fit, train_config
 from evokd.records import read_jsonl, write_json
 from evokd.services import services
 from evokd.settings import Context
 from evokd.state import State
 from evokd.student import model
+from evokd.student.recipe import dev_selection, fit, train_config
 from evokd.student.train import predict
 from evokd.tasks import evaluate, head_for
 
@@ -127,10 +128,10 @@ def cached_result(s: Settings, run_dir: Path, fp: str, run: Callable[[], dict], 
     return result
 
 
-def select(rounds: list[dict], budget: int) -> dict:
-    """The run's result at the budget: the best-dev round among those within it (test labels never decide)."""
+def select(rounds: list[dict], budget: int, protocol: str) -> dict:
+    """The run's result at the budget: the loop's kept round among those within it (test labels never decide)."""
     within = [r for r in rounds if not budget or r["teacher_tokens"] <= budget]
-    best = max(within, key=lambda r: (float(r["dev"]["score"]), -r["round"]))
+    best = best_round(within, protocol)
     return {
         "round": best["round"],
         "dev": best["dev"]["score"],
@@ -180,18 +181,20 @@ def run_method(s: Settings, dataset: str, name: str, seed: int, run_dir: Path, t
             if start is None:
                 say(f"[{dataset}] {name} seed {seed}: resuming from its checkpoint")
             for chunk in app.stream(start, cfg, context=ctx, stream_mode="updates"):
-                if "student" in chunk and chunk["student"].get("history"):
+                # A round ends with the update that records it (the seed, student or SetFit node's).
+                closed = [u["history"][-1] for u in chunk.values() if isinstance(u, dict) and u.get("history")]
+                for rec in closed:
                     now = time.perf_counter()
                     walls.append(round(now - last, 3))
                     last = now
-                    rec = chunk["student"]["history"][-1]
                     say(
                         f"[{dataset}] {name} seed {seed} · round {rec['round']} · dev {rec['dev']['score']:.4f} · "
                         f"test {rec['test']['score']:.4f} · tokens {rec['teacher_tokens']:,} · {walls[-1]:.0f} s"
                     )
         rounds = read_jsonl(run_dir / "rounds.jsonl")
-        kept = [{k: r[k] for k in ("round", "teacher_tokens", "dev", "test", "accepted", "rejected")} for r in rounds]
-        stop = {"max_rounds": ctx.max_rounds, "patience": ctx.patience, "target": ctx.target}
+        fields = ("round", "teacher_tokens", "dev", "test", "accepted", "rejected", "fresh_agreement")
+        kept = [{k: r.get(k) for k in fields} for r in rounds]
+        stop = {"max_rounds": ctx.max_rounds, "patience": ctx.patience, "target": ctx.target, "protocol": ctx.protocol}
         seeds = len(read_jsonl(run_dir / "seeds.jsonl"))
         return {
             "method": name,
@@ -205,8 +208,11 @@ def run_method(s: Settings, dataset: str, name: str, seed: int, run_dir: Path, t
             "stop": stop,
             # Labelled texts the teacher and student saw: the seeds, plus any dev texts shown each round.
             "labelled": seeds + ctx.dev_feedback * max(0, len(rounds) - 1),
+            # Which labels decided, and the gold dev labels that took (the whole dev split under oracle-dev).
+            "protocol": ctx.protocol,
+            "gold_dev_labels": len(services(ctx).dataset.dev) if ctx.protocol == "oracle-dev" else 0,
             "budgets": at_budgets(kept, ladder(s.budget_tokens), stop),
-            **select(kept, ctx.budget_tokens),
+            **select(kept, ctx.budget_tokens, ctx.protocol),
         }
 
     return cached_result(s, run_dir, fp, run, say, f"[{dataset}] {name} seed {seed}")
@@ -235,7 +241,7 @@ def full_shot(s: Settings, dataset: str, seed: int, run_dir: Path, say: Say) -> 
         say(f"[{dataset}] full-shot seed {seed}: training on {len(data)} examples, up to {ctx.epochs} epoch(s)")
         started = time.perf_counter()
         net = model.load(s.student or model.default_student_path(), head_for(ds.task))
-        stats = fit(net, data, ctx, 0, ds.task, ds.dev)
+        stats = fit(net, data, ctx, 0, dev_selection(ctx, ds.task, ds.dev, evaluate))
         dev = evaluate(ds.task, ds.dev, predict(net, ds.dev, max_length=s.max_length))
         test = evaluate(ds.task, ds.test, predict(net, ds.test, max_length=s.max_length))
         result = {

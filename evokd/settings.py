@@ -24,6 +24,10 @@ from langchain_core.runnables import RunnableConfig
 from evokd.task import TaskKind
 
 
+class SettingsError(ValueError):
+    """Settings that cannot go together, with what to change (one line)."""
+
+
 def declare(
     default: Any,
     description: str,
@@ -68,6 +72,7 @@ JsonMode = Literal["json_schema", "json_object", "none"]
 Query = Literal["uncertainty", "diverse", "random"]  # how the selector picks pool texts (see agents/selector.py)
 Noise = Literal["none", "small-loss", "confidence"]  # see agents/noise.py
 Review = Literal["analysis", "samples"]  # where a person may pause the loop (see graph/review.py)
+Protocol = Literal["few-shot", "oracle-dev"]  # which labels may decide (see evokd/accounting.py)
 REVIEWS: tuple[Review, ...] = ("analysis", "samples")
 
 
@@ -93,8 +98,14 @@ class Context:
         "Stop once the teacher has used this many tokens, or when another round like the last "
         "would overrun it (0 = no limit).",
     )
-    patience: int = declare(3, "Stop after this many rounds without a better dev score.")
-    target: float = declare(0.0, "Stop once the dev score reaches this value (0 = no target).")
+    protocol: Protocol = declare(
+        "few-shot",
+        "Which labels decide: few-shot = the k shots and the teacher's labels only (last epoch, last round; "
+        "patience and target read the student's agreement with the teacher on each new batch); oracle-dev = "
+        "gold dev labels pick the epoch and the round and steer patience and target (an ablation).",
+    )
+    patience: int = declare(3, "Stop after this many rounds without a better score (see protocol).")
+    target: float = declare(0.0, "Stop once the score (see protocol) reaches this value (0 = no target).")
     replay: int = declare(32, "Earlier generated samples replayed in each round's training (review history).")
     feedback_limit: int = declare(6, "Wrong and right predictions each shown to the Analyst.")
     # Off by default: the paper's loop sees only the k-shot seeds as labelled texts, like every baseline;
@@ -210,6 +221,8 @@ class Context:
                 prompts.check(agent, text, f"context field {agent}_prompt")
         if unknown := sorted(set(self.review) - set(REVIEWS)):
             raise ValueError(f"context field review: unknown {', '.join(unknown)}; use {', '.join(REVIEWS)}")
+        if self.dev_feedback and self.protocol != "oracle-dev":
+            raise SettingsError("dev_feedback shows gold dev labels: give --protocol oracle-dev, or --dev-feedback 0")
 
     def prompt(self, agent: str) -> str:
         """The prompt text in force for an agent: the setting, else the one shipped for the task kind."""
@@ -227,6 +240,11 @@ class Context:
             return Path(self.run_dir)
         thread = ((config or {}).get("configurable") or {}).get("thread_id", "default")
         return Path("runs") / "studio" / str(thread)
+
+
+def teacher_name(model: str = "") -> str:
+    """The teacher's model name as the endpoint is asked for it: the setting, else $OPENAI_MODEL, else 'teacher'."""
+    return model or os.environ.get("OPENAI_MODEL", "teacher")
 
 
 def endpoint_defaults(local: bool) -> dict[str, Any]:

@@ -113,6 +113,9 @@ class RoundRecord(TypedDict, total=False):
     teacher_tokens: int
     """Cumulative, all agents, all rounds so far."""
     student_path: str
+    fresh_agreement: float | None
+    """The previous student's agreement with the teacher's labels on this round's accepted samples, before it
+    trained on them: the score the few-shot protocol decides from (None in round 0 or with none accepted)."""
 
 
 def merge_stats(
@@ -139,16 +142,17 @@ class State(TypedDict, total=False):
     """The Analyst's latest Analysis (summary, weaknesses)."""
     batch: list[Sample]
     """This round's samples: written by the Generator, judged by the Critic."""
-    picks: list[Sample]
-    """This round's pool picks (pending), which the Critic labels with the batch (--pool)."""
-    picked: Annotated[list[str], operator.add]
+    pool_picks: list[Sample]
+    """This round's picks from the unlabelled pool (pending), which the Critic labels with the batch (--pool)."""
+    picked_pool_ids: Annotated[list[str], operator.add]
     """The pool ids picked so far: never picked twice in a run."""
     uncertain: list[str]
     """The pool texts the student is least sure of this round, unlabelled, for the Analyst (--pool)."""
     feedback: list[Prediction]
     """The student's predictions on its latest training batch, before training."""
-    pool: Annotated[list[Example], operator.add]
-    """Every accepted generated example so far (replay source)."""
+    replay_set: Annotated[list[Example], operator.add]
+    """Every accepted example so far, generated or from the pool, less what the noise step held out: what
+    later rounds replay, and what the Generator and Critic check new texts against."""
     history: Annotated[list[RoundRecord], operator.add]
     """One record per finished round."""
     stats: Annotated[dict[str, dict[str, NodeStats]], merge_stats]
@@ -156,11 +160,35 @@ class State(TypedDict, total=False):
     student_path: str
     """Folder of the latest student."""
     best: dict[str, object]
-    """{'round', 'score', 'path'} of the best dev score so far."""
+    """{'round', 'score' (dev), 'path'} of the round the run keeps so far (`evokd.accounting.best_round`)."""
     stop_reason: str
     """Why the loop ended (set by the final node)."""
     summary: dict[str, object]
     """What summary.json holds."""
+    # Older names of three keys above: a run checkpointed before the rename still resumes, because LangGraph
+    # restores channels by name. Today's nodes read them through `replay_set`, `picked_pool_ids` and
+    # `pool_picks` below and never write them.
+    pool: Annotated[list[Example], operator.add]
+    """Older checkpoints' name for replay_set (read when one resumes, never written)."""
+    picks: list[Sample]
+    """Older checkpoints' name for pool_picks (read when one resumes, never written)."""
+    picked: Annotated[list[str], operator.add]
+    """Older checkpoints' name for picked_pool_ids (read when one resumes, never written)."""
+
+
+def replay_set(state: State) -> list[Example]:
+    """Every accepted example so far, a checkpoint's from before the rename (``pool``) included."""
+    return [*state.get("pool", []), *state.get("replay_set", [])]
+
+
+def picked_pool_ids(state: State) -> list[str]:
+    """The pool ids picked so far, a checkpoint's from before the rename (``picked``) included."""
+    return [*state.get("picked", []), *state.get("picked_pool_ids", [])]
+
+
+def pool_picks(state: State) -> list[Sample]:
+    """This round's pool picks, or those a checkpoint from before the rename (``picks``) holds."""
+    return state.get("pool_picks") or state.get("picks", [])
 
 
 def teacher_tokens(stats: dict[str, dict[str, NodeStats]]) -> int:

@@ -6,13 +6,17 @@ and Studio; the CLI compiles the same builder with a SQLite checkpointer in the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeAlias
 
 from langgraph.graph import END, START, StateGraph
 
-from evokd.graph.nodes import analyst, critic, finalize, generator, selector, student
+from evokd.graph.nodes import analyst, critic, generator, selector
 from evokd.graph.review import review_analysis, review_samples
 from evokd.graph.routing import after_selector, route
+from evokd.graph.student_nodes import finalize, seed, student
 from evokd.settings import Context
 from evokd.state import State
 
@@ -20,59 +24,102 @@ from evokd.state import State
 GraphBuilder: TypeAlias = StateGraph[State, Context, State, State]
 
 
-def build_graph() -> GraphBuilder:
-    """seed pass -> ([selector ->] analyst -> review_analysis -> generator -> critic -> review_samples -> student)*
+@dataclass(frozen=True)
+class RoundWriter:
+    """A node that stands in for part of the loop: a round's writer (in place of the Analyst, its review and
+    the Generator) or the first round (in place of the seed pass)."""
+
+    name: str
+    node: Callable[..., dict[str, object]]
+    """Takes the state and ``runtime`` (and ``config`` where it needs the run folder), as langgraph passes them."""
+    description: str
+
+
+def build_graph(writer: RoundWriter | None = None, first: RoundWriter | None = None) -> GraphBuilder:
+    """seed -> ([selector ->] analyst -> review_analysis -> generator -> critic -> review_samples -> student)*
     -> finalize.
 
     The selector runs only with a pool (`Context.pool`); with ``per_round`` 0 it goes straight to the Critic
-    (pure active labelling). The review nodes pause only when `Context.review` asks for it.
+    (pure active labelling). The review nodes pause only when `Context.review` asks for it. A ``writer``
+    (the benchmark's feedback-free baselines) replaces the Analyst, its review and the Generator; a ``first``
+    node (the benchmark's SetFit) replaces the seed pass.
     """
-    builder = StateGraph(State, context_schema=Context)
-    # The student, selector and finalize nodes take both `runtime` and `config`, which langgraph passes at run time
-    # but its add_node overloads do not describe: hence their call-overload ignores.
-    builder.add_node(  # type: ignore[call-overload]
-        "student", student, metadata={"description": "Predict the new batch, train on it with replay, evaluate on dev."}
+    builder: GraphBuilder = StateGraph(State, context_schema=Context)
+    # The seed, student, selector and finalize nodes take both `runtime` and `config`, which langgraph passes at run
+    # time but its add_node overloads do not describe: hence their arg-type ignores.
+    first = first or RoundWriter(
+        "seed", seed, "Sample the k-shot seeds, train the student on them alone, evaluate: round 0."
     )
-    builder.add_node(  # type: ignore[call-overload]
+    builder.add_node(first.name, first.node, metadata={"description": first.description})
+    builder.add_node(
+        "student",
+        student,  # type: ignore[arg-type]
+        metadata={"description": "Predict the new batch, train on it with replay, evaluate on dev."},
+    )
+    builder.add_node(
         "selector",
-        selector,
+        selector,  # type: ignore[arg-type]
         metadata={
             "description": "With a pool: the student scores unlabelled texts "
             "and picks the ones the teacher labels (uncertainty, diverse or random)."
         },
     )
-    builder.add_node(
-        "analyst", analyst, metadata={"description": "Teacher reads the student's wrong and right predictions."}
-    )
-    builder.add_node(
-        "generator", generator, metadata={"description": "Teacher writes hard and easy texts aimed at the weaknesses."}
-    )
+    if writer is None:
+        builder.add_node(
+            "analyst", analyst, metadata={"description": "Teacher reads the student's wrong and right predictions."}
+        )
+        builder.add_node(
+            "review_analysis",
+            review_analysis,
+            metadata={"description": "Optional: a person approves or edits the analysis."},
+        )
+        builder.add_node(
+            "generator",
+            generator,
+            metadata={"description": "Teacher writes hard and easy texts aimed at the weaknesses."},
+        )
+        builder.add_edge("analyst", "review_analysis")
+        builder.add_edge("review_analysis", "generator")
+        builder.add_edge("generator", "critic")
+        opens = "analyst"
+    else:
+        builder.add_node(writer.name, writer.node, metadata={"description": writer.description})
+        builder.add_edge(writer.name, "critic")
+        opens = writer.name
     builder.add_node(
         "critic", critic, metadata={"description": "Teacher labels each text separately; bad ones are rejected."}
     )
     builder.add_node(
-        "review_analysis",
-        review_analysis,
-        metadata={"description": "Optional: a person approves or edits the analysis."},
-    )
-    builder.add_node(
         "review_samples", review_samples, metadata={"description": "Optional: a person drops accepted samples."}
     )
-    builder.add_node(  # type: ignore[call-overload]
-        "finalize", finalize, metadata={"description": "Keep the best student and write summary.json."}
+    builder.add_node(
+        "finalize",
+        finalize,  # type: ignore[arg-type]
+        metadata={"description": "Keep the best student and write summary.json."},
     )
-    builder.add_edge(START, "student")
-    builder.add_edge("analyst", "review_analysis")
-    builder.add_edge("review_analysis", "generator")
-    builder.add_edge("generator", "critic")
+    builder.add_edge(START, first.name)
     builder.add_edge("critic", "review_samples")
     builder.add_edge("review_samples", "student")
-    builder.add_conditional_edges(
-        "student", route, {"selector": "selector", "analyst": "analyst", "finalize": "finalize"}
-    )
-    builder.add_conditional_edges("selector", after_selector, {"analyst": "analyst", "critic": "critic"})
+    for after in (first.name, "student"):
+        builder.add_conditional_edges(after, route, {"selector": "selector", "analyst": opens, "finalize": "finalize"})
+    builder.add_conditional_edges("selector", after_selector, {"analyst": opens, "critic": "critic"})
     builder.add_edge("finalize", END)
     return builder
 
 
 graph = build_graph().compile(name="evokd")
+
+
+def mermaid_page() -> str:
+    """docs/graph.md: the compiled graph as Mermaid, drawn from the code so the picture cannot drift."""
+    drawing = graph.get_graph().draw_mermaid()
+    return (
+        "# The graph, as compiled\n\n"
+        "Drawn by `python -m evokd.graph.build` from the compiled graph (`graph.get_graph().draw_mermaid()`);\n"
+        "a test redraws it and fails when this page differs. Dotted edges are the routing decisions.\n\n"
+        f"```mermaid\n{drawing.strip()}\n```\n"
+    )
+
+
+if __name__ == "__main__":
+    Path(__file__).resolve().parents[1].joinpath("docs", "graph.md").write_text(mermaid_page(), encoding="utf-8")

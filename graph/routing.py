@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Literal, cast
+from collections.abc import Sequence
+from typing import Literal
 
 from langgraph.runtime import Runtime
 
+from evokd.accounting import best_scored, decision_score
 from evokd.settings import Context
 from evokd.state import RoundRecord, State, teacher_tokens
 
 
-def stop_reason(history: list[RoundRecord], tokens: int, best_round: int, ctx: Context) -> str | None:
+def stop_reason(history: Sequence[RoundRecord], tokens: int, ctx: Context) -> str | None:
     """Why the loop should stop now (``target``, ``max_rounds``, ``token_budget``, ``patience``), or None."""
     last = history[-1]
-    if ctx.target and float(last["dev"]["score"]) >= ctx.target:  # type: ignore[arg-type]
+    score = decision_score(last, ctx.protocol)
+    if ctx.target and score is not None and score >= ctx.target:
         return "target"
     if last["round"] >= ctx.max_rounds:
         return "max_rounds"
@@ -21,19 +24,14 @@ def stop_reason(history: list[RoundRecord], tokens: int, best_round: int, ctx: C
     last_cost = last.get("teacher_tokens", 0) - (history[-2].get("teacher_tokens", 0) if len(history) > 1 else 0)
     if ctx.budget_tokens and (tokens >= ctx.budget_tokens or tokens + last_cost > ctx.budget_tokens):
         return "token_budget"
-    if ctx.patience and last["round"] - best_round >= ctx.patience:
+    if ctx.patience and last["round"] - best_scored(history, ctx.protocol)["round"] >= ctx.patience:
         return "patience"
     return None
 
 
 def reason_for(state: State, ctx: Context) -> str | None:
-    """`stop_reason` read off the state (dev scores only: test labels never steer the loop)."""
-    return stop_reason(
-        state.get("history", []),
-        teacher_tokens(state.get("stats", {})),
-        int(cast(int, state.get("best", {}).get("round", 0))),  # the student node stores the best round as an int
-        ctx,
-    )
+    """`stop_reason` read off the state (the protocol's scores only: test labels never steer the loop)."""
+    return stop_reason(state.get("history", []), teacher_tokens(state.get("stats", {})), ctx)
 
 
 def route(state: State, runtime: Runtime[Context]) -> Literal["selector", "analyst", "finalize"]:

@@ -39,7 +39,7 @@ def show_progress(mode: str, chunk: dict) -> None:
     for node, update in chunk.items():
         if not isinstance(update, dict):
             continue
-        if node == "student" and update.get("history"):
+        if node in ("seed", "student") and update.get("history"):
             rec = update["history"][-1]
             console.print(
                 f"[bold]round {rec['round']}[/] · student · dev {rec['dev']['score']:.4f} · "

@@ -264,7 +264,7 @@ def header(view: RunView, task: Task) -> str:
     facts = [("task", f"{task.kind} · {len(task.labels)} labels"), ("status", view.status().split(";")[0])]
     if s:
         facts += [
-            (f"best dev {view.metric}", f"{s['dev']['score']:.4f} (round {s['best_round']})"),
+            (f"kept round's dev {view.metric}", f"{s['dev']['score']:.4f} (round {s['best_round']})"),
             (f"test {view.metric}", f"{s['test']['score']:.4f}"),
             ("seed-only test", f"{s['seed_only']['test']['score']:.4f}"),
             ("teacher tokens", f"{s['teacher_tokens']:,}"),

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, cast
 
 from evokd.cli.console import console, say, show_progress, show_summary
 from evokd.cli.flags import UsageError, add_endpoint_flags, add_run_flags, context_from_args
-from evokd.settings import Context, endpoint_defaults
+from evokd.settings import Context, endpoint_defaults, teacher_name
 
 if TYPE_CHECKING:  # only for annotations: the CLI imports langchain and langgraph lazily, when a run starts
     from langchain_core.runnables import RunnableConfig
@@ -175,7 +175,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_inputs(ctx)
     if args.teacher_url:  # seconds, not a seed-pass training later: the endpoint, the key, the model
         try:
-            preflight(args.teacher_url, ctx.teacher_model or os.environ.get("OPENAI_MODEL", "teacher"))
+            preflight(args.teacher_url, teacher_name(ctx.teacher_model))
         except TeacherUnavailable as e:  # nothing is written yet, so this is bad input, not a paused run
             raise UsageError(f"teacher check failed: {e}") from None
     chosen = {k: getattr(args, k) for k in endpoint_defaults(local=False)}  # None = left to the endpoint

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from evokd.cli.console import console, say
 from evokd.cli.flags import UsageError
-from evokd.settings import Context, add_flags
+from evokd.settings import Context, add_flags, teacher_name
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -59,8 +59,6 @@ def cmd_teacher(args: argparse.Namespace) -> int:
 
 def cmd_teacher_check(args: argparse.Namespace) -> int:
     """Probe the endpoint and print one line per finding; exit 1 if the model cannot be used as set."""
-    import os
-
     from evokd.teacher.check import check
 
     if not args.teacher_url:
@@ -68,7 +66,7 @@ def cmd_teacher_check(args: argparse.Namespace) -> int:
             "teacher check: give --teacher-url (or set OPENAI_BASE_URL); evokd run checks the local "
             "teacher it starts itself"
         )
-    model = args.teacher_model or os.environ.get("OPENAI_MODEL", "teacher")
+    model = teacher_name(args.teacher_model)
     findings = check(args.teacher_url, model, concurrency=args.concurrency or 4, timeout=args.timeout or 60.0)
     for finding in findings:
         console.print(finding.line(), markup=False)

@@ -24,6 +24,7 @@ from huggingface_hub import EvalResult, ModelCardData
 
 from evokd.paths import data_dir
 from evokd.records import read_jsonl, write_json, write_text
+from evokd.settings import teacher_name
 from evokd.student import model as student_model
 from evokd.student.train import predict
 from evokd.task import Example, Task
@@ -42,7 +43,7 @@ PREDICTIONS = "eval_predictions.json"  # a round's dev and test predictions, sav
 
 def teacher_info(ctx: Context) -> dict[str, str]:
     """The teacher's model name and endpoint kind ("local", "remote" or "unknown"); the URL itself is never kept."""
-    name = ctx.teacher_model or os.environ.get("OPENAI_MODEL", "teacher")  # as the run's teacher client names it
+    name = teacher_name(ctx.teacher_model)  # as the run's teacher client names it
     host = urlparse(ctx.teacher_url or os.environ.get("OPENAI_BASE_URL", "")).hostname or ""
     return {"model": name, "endpoint": "unknown" if not host else "local" if host in LOOPBACK else "remote"}
 
@@ -198,7 +199,12 @@ def _prose(
             f"{adapter.label_noun}); {taught}.",
             f"- Rejected by the Critic: {sum(rejected.values())} ({why_rejected}).",
             f"- Rounds: {summary['rounds']} (stopped: {summary['stop_reason']}); "
-            f"this model is round {summary['best_round']}, the best on dev.",
+            f"this model is round {summary['best_round']}, "
+            + (
+                "the best on dev."
+                if summary.get("protocol") == "oracle-dev"
+                else "the last (few-shot: no dev label decided)."
+            ),
             f"- Teacher tokens spent: {summary['teacher_tokens']:,}.",
             "",
             "## Scores",

@@ -113,8 +113,10 @@ def test_select_never_uses_rounds_past_the_budget_or_test_scores():
         {"round": r, "teacher_tokens": t, "dev": {"score": d}, "test": {"score": te}, "accepted": 2}
         for r, t, d, te in [(0, 0, 0.5, 0.5), (1, 400, 0.7, 0.6), (2, 800, 0.6, 0.9), (3, 1200, 0.9, 0.95)]
     ]
-    got = select(rounds, 1000)
+    got = select(rounds, 1000, "oracle-dev")
     assert (got["round"], got["score"], got["tokens"], got["overrun_rounds"]) == (1, 0.6, 800, 1)
+    few_shot = select(rounds, 1000, "few-shot")  # the last round within the budget, whatever dev says
+    assert (few_shot["round"], few_shot["score"], few_shot["overrun_rounds"]) == (2, 0.9, 1)
 
 
 def test_concurrent_teacher_calls_overlap_against_a_delayed_loopback_server(sentiment_dir, tiny_student):

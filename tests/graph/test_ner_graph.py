@@ -81,7 +81,7 @@ def test_ner_loop_through_the_graph(ner_dir, ner_student, ner_server, tmp_path):
     hard = [s for s in samples if s["stance"] == "hard"]
     assert hard and all(s["requested"] == "company" for s in hard)
     # The pool the student trains on holds the generated sentences as token lists, with text = tokens joined.
-    assert out["pool"] and all(ex["text"] == " ".join(ex["tokens"]) for ex in out["pool"])
+    assert out["replay_set"] and all(ex["text"] == " ".join(ex["tokens"]) for ex in out["replay_set"])
 
 
 def test_ner_run_through_the_cli(ner_dir, ner_student, ner_server, tmp_path, capsys):

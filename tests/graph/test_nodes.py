@@ -25,7 +25,7 @@ def analyst_prompts(data: Path, student: Path, run: Path, **over: Any) -> list[s
 def test_dev_feedback_shows_the_analyst_dev_errors(sentiment_dir, tiny_student, tmp_path):
     # The dev texts of sentiment_dir end in "indeed"; train and test texts never do.
     without = analyst_prompts(sentiment_dir, tiny_student, tmp_path / "off", dev_feedback=0)
-    with_dev = analyst_prompts(sentiment_dir, tiny_student, tmp_path / "on", dev_feedback=3)
+    with_dev = analyst_prompts(sentiment_dir, tiny_student, tmp_path / "on", dev_feedback=3, protocol="oracle-dev")
     assert without and with_dev  # the Analyst was asked in both runs (not vacuous after a schema rename)
     assert all("indeed" not in p for p in without)
     assert all("indeed" in p.split("RIGHT")[0] for p in with_dev)

@@ -10,12 +10,12 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from safetensors.torch import load_file
 
+from evokd.agents import noise as noise_step
+from evokd.agents.noise import mark_noise
 from evokd.agents.selector import uncertainty
 from evokd.cli import main
 from evokd.cli.html_report import write_report
-from evokd.graph import nodes
 from evokd.graph.build import build_graph
-from evokd.graph.nodes import mark_noise
 from evokd.records import read_jsonl
 from evokd.state import Sample
 from evokd.student import model
@@ -145,7 +145,7 @@ def first_picks(ctx) -> tuple[list[dict], dict]:  # noqa: ANN001
     config = {"configurable": {"thread_id": "t"}}
     app.invoke({}, config, context=ctx, interrupt_after=["selector"])
     state = app.get_state(config).values
-    return state["picks"], state
+    return state["pool_picks"], state
 
 
 @pytest.mark.parametrize("query", ["uncertainty", "diverse", "random"])
@@ -169,7 +169,8 @@ def test_each_query_strategy_picks_from_the_seed_students_scores(
     scores = dict(zip(POOL, uncertainty(probabilities(net, [{"text": t} for t in POOL])), strict=True))
     assert len(chosen) == 3 and len({s["text"] for s in chosen}) == 3
     assert all(s["query_score"] == pytest.approx(scores[s["text"]], abs=1e-5) for s in chosen)
-    assert state["picked"] == [s["pool_id"] for s in chosen] and state["uncertain"][0] == max(scores, key=scores.get)
+    assert state["picked_pool_ids"] == [s["pool_id"] for s in chosen]
+    assert state["uncertain"][0] == max(scores, key=scores.get)
     if query == "uncertainty":
         assert sorted(s["query_score"] for s in chosen) == pytest.approx(sorted(scores.values())[-3:], abs=1e-5)
     if query == "diverse":  # embedded once, for the whole pool, by the seed student
@@ -223,15 +224,15 @@ def test_held_out_pool_samples_are_not_replayed(
     sentiment_dir, tiny_student, teacher_server, tmp_path, noise, monkeypatch
 ):
     # Whatever the student says, hold out every pool text saying "awful": the wiring, not the judgement, is tested here.
-    monkeypatch.setattr(nodes, "contradicted", lambda probs, gold, names: ["awful" in t for t in held_texts])
+    monkeypatch.setattr(noise_step, "contradicted", lambda probs, gold, names: ["awful" in t for t in held_texts])
     held_texts: list[str] = []
-    real = nodes.probabilities
+    real = noise_step.probabilities
 
     def probabilities_of(net, examples, **kw):  # noqa: ANN001, ANN003
         held_texts[:] = [e["text"] for e in examples]
         return real(net, examples, **kw)
 
-    monkeypatch.setattr(nodes, "probabilities", probabilities_of)
+    monkeypatch.setattr(noise_step, "probabilities", probabilities_of)
     ctx = make_context(
         sentiment_dir,
         tiny_student,
@@ -245,7 +246,7 @@ def test_held_out_pool_samples_are_not_replayed(
     )
     out = run_graph(ctx)
     samples = read_jsonl(tmp_path / "run" / "samples.jsonl")
-    replayed = {e["text"] for e in out["pool"]}
+    replayed = {e["text"] for e in out["replay_set"]}
     if noise == "none":
         assert "noise" not in samples[0] and replayed == {s["text"] for s in samples if s["verdict"] == "accepted"}
         return

@@ -38,7 +38,7 @@ def test_schemas_describe_nodes_state_and_context(studio_url):
         "analyst"
     ]
     nodes = {n["id"]: n.get("metadata") or {} for n in client.assistants.get_graph(assistant)["nodes"]}
-    assert {*AGENTS, "student", "review_analysis", "review_samples", "finalize"} <= set(nodes)
+    assert {*AGENTS, "seed", "student", "review_analysis", "review_samples", "finalize"} <= set(nodes)
     assert all(nodes[n].get("description") for n in nodes if not n.startswith("__"))
 
 

@@ -45,7 +45,8 @@ from pathlib import Path
 
 import evokd.cli  # noqa: F401 - the imports every run needs, paid once here
 import evokd.graph.build  # noqa: F401
-import evokd.graph.nodes
+import evokd.graph.student_nodes
+import evokd.student.recipe
 import evokd.records
 from transformers import PreTrainedModel
 
@@ -66,7 +67,7 @@ def pause():
     time.sleep(600)  # the test kills the process here
 
 
-real_train, real_append = evokd.graph.nodes.train, evokd.graph.nodes.append_new
+real_train, real_append = evokd.student.recipe.train, evokd.graph.student_nodes.append_new
 real_save = PreTrainedModel.save_pretrained
 
 
@@ -104,7 +105,7 @@ def save_pretrained(self, directory, *args, **kwargs):
     return out
 
 
-evokd.graph.nodes.train, evokd.graph.nodes.append_new = train, append_new
+evokd.student.recipe.train, evokd.graph.student_nodes.append_new = train, append_new
 PreTrainedModel.save_pretrained = save_pretrained
 
 

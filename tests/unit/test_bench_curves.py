@@ -9,7 +9,7 @@ from evokd.bench.methods import methods
 from evokd.bench.tables import paired, twins
 from evokd.settings import Context
 
-STOP = {"max_rounds": 50, "patience": 0, "target": 0.0}
+STOP = {"max_rounds": 50, "patience": 0, "target": 0.0, "protocol": "oracle-dev"}  # these runs select on dev
 
 
 def rounds(*points: tuple[int, float, float]) -> list[dict]:
@@ -72,10 +72,12 @@ def test_every_method_sees_the_same_labelled_texts_but_the_dev_feedback_variant(
     ms = methods(per_round=3)
     shown = {name: m.overrides.get("dev_feedback", 0) for name, m in ms.items()}
     assert {n for n, k in shown.items() if k} == {"evokd-devfb"}
-    # evokd-devfb is evokd plus dev feedback and nothing else.
-    assert {k: v for k, v in ms["evokd-devfb"].overrides.items() if k != "dev_feedback"} == {
-        k: v for k, v in ms["evokd"].overrides.items() if k != "dev_feedback"
+    # evokd-devfb is evokd plus dev feedback, and the protocol that allows it (gold dev labels), and nothing else.
+    gold = ("dev_feedback", "protocol")
+    assert {k: v for k, v in ms["evokd-devfb"].overrides.items() if k not in gold} == {
+        k: v for k, v in ms["evokd"].overrides.items() if k not in gold
     }
+    assert ms["evokd-devfb"].overrides["protocol"] == "oracle-dev" and "protocol" not in ms["evokd"].overrides
     # The feedback-free baselines write per_round of each text; the loops keep the paper's 2 + 2.
     assert [ms[n].overrides["per_round"] for n in ("static", "rephrase", "evokd-paper", "evokd")] == [3, 3, 2, 2]
     assert not ms["seed-only"].uses_teacher and ms["seed-only"].overrides["max_rounds"] == 0

@@ -10,13 +10,13 @@ import pytest
 import torch
 
 from evokd.bench import learning_curve
-from evokd.graph.nodes import fit
 from evokd.settings import Context
 from evokd.student import train as train_module
 from evokd.student.model import Head, Student, load
+from evokd.student.recipe import dev_selection, fit
 from evokd.student.train import TrainConfig, class_keys, epoch_orders, train
 from evokd.task import Example, Task
-from evokd.tasks import head_for
+from evokd.tasks import evaluate, head_for
 from tests.support.data import NEG, POS, write_jsonl
 from tests.support.tiny_model import make_tiny_model
 
@@ -130,12 +130,13 @@ def test_without_dev_the_last_epoch_is_kept(tiny_student: Path) -> None:
 def test_context_switches_balance_and_selection(tiny_student: Path, drawn: list[str]) -> None:
     d = Context()
     assert (d.balance, d.select_epoch, d.patience_epochs, d.lr, d.epochs) == (True, True, 3, 1e-4, 10)
-    ctx = Context(epochs=2, min_steps=0, batch_size=4, lr=1e-2)
-    stats = fit(load(tiny_student, HEAD, device="cpu"), SKEWED, ctx, 0, TASK, SKEWED[:4])
+    ctx = Context(epochs=2, min_steps=0, batch_size=4, lr=1e-2, protocol="oracle-dev")
+    assert dev_selection(Context(), TASK, SKEWED[:4], evaluate) is None  # few-shot: no gold dev label picks an epoch
+    stats = fit(load(tiny_student, HEAD, device="cpu"), SKEWED, ctx, 0, dev_selection(ctx, TASK, SKEWED[:4], evaluate))
     assert Counter(drawn) == Counter(positive=12, negative=12) and stats["dev"] is not None
     drawn.clear()
     off = Context(epochs=2, min_steps=0, batch_size=4, lr=1e-2, balance=False, select_epoch=False)
-    stats = fit(load(tiny_student, HEAD, device="cpu"), SKEWED, off, 0, TASK, SKEWED[:4])
+    stats = fit(load(tiny_student, HEAD, device="cpu"), SKEWED, off, 0, dev_selection(off, TASK, SKEWED[:4], evaluate))
     assert Counter(drawn) == Counter(positive=20, negative=4) and stats["dev"] is None
 
 

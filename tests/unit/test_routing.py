@@ -12,14 +12,30 @@ def history(*dev_scores: float) -> list[dict]:
 
 
 def test_each_stop_reason():
-    ctx = Context(max_rounds=5, patience=2, target=0.9, budget_tokens=1000)
-    assert stop_reason(history(0.5, 0.6), tokens=10, best_round=1, ctx=ctx) is None
-    assert stop_reason(history(0.5, 0.95), tokens=10, best_round=1, ctx=ctx) == "target"
-    assert stop_reason(history(0.5, 0.6, 0.6, 0.6, 0.6, 0.7), tokens=10, best_round=5, ctx=ctx) == "max_rounds"
-    assert stop_reason(history(0.5, 0.6), tokens=1000, best_round=1, ctx=ctx) == "token_budget"
-    assert stop_reason(history(0.5, 0.6, 0.55, 0.58), tokens=10, best_round=1, ctx=ctx) == "patience"
+    ctx = Context(max_rounds=5, patience=2, target=0.9, budget_tokens=1000, protocol="oracle-dev")
+    assert stop_reason(history(0.5, 0.6), tokens=10, ctx=ctx) is None
+    assert stop_reason(history(0.5, 0.95), tokens=10, ctx=ctx) == "target"
+    assert stop_reason(history(0.5, 0.6, 0.6, 0.6, 0.6, 0.7), tokens=10, ctx=ctx) == "max_rounds"
+    assert stop_reason(history(0.5, 0.6), tokens=1000, ctx=ctx) == "token_budget"
+    assert stop_reason(history(0.5, 0.6, 0.55, 0.58), tokens=10, ctx=ctx) == "patience"
 
 
 def test_zero_means_no_limit():
     ctx = Context(max_rounds=50, patience=0, target=0.0, budget_tokens=0)
-    assert stop_reason(history(0.5, 0.4, 0.3, 0.2), tokens=10**9, best_round=0, ctx=ctx) is None
+    assert stop_reason(history(0.5, 0.4, 0.3, 0.2), tokens=10**9, ctx=ctx) is None
+
+
+def agreements(*scores: float | None) -> list[dict]:
+    """Round records whose dev scores rise while the fresh agreement with the teacher is as given."""
+    return [{"round": r, "dev": {"score": r / 10}, "fresh_agreement": a} for r, a in enumerate(scores)]
+
+
+def test_few_shot_stops_on_the_agreement_with_the_teacher_never_on_dev():
+    ctx = Context(max_rounds=9, patience=2, target=0.9, protocol="few-shot")
+    assert stop_reason(agreements(None, 0.5, 0.7), tokens=0, ctx=ctx) is None
+    assert stop_reason(agreements(None, 0.5, 0.95), tokens=0, ctx=ctx) == "target"
+    # dev rises every round, the agreement peaked in round 1: patience counts from there
+    assert stop_reason(agreements(None, 0.7, 0.6, 0.65), tokens=0, ctx=ctx) == "patience"
+    assert stop_reason(agreements(None, None, None), tokens=0, ctx=ctx) == "patience"  # nothing accepted since round 0
+    oracle = Context(max_rounds=9, patience=2, target=0.9, protocol="oracle-dev")
+    assert stop_reason(agreements(None, 0.7, 0.6, 0.65), tokens=0, ctx=oracle) is None  # dev still rising

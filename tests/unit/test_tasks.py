@@ -20,7 +20,7 @@ from evokd import tasks
 from evokd.agents.critic import label_batch
 from evokd.data.formats import Row, jsonl_rows
 from evokd.data.readers import DataError, Record, read_table
-from evokd.graph.nodes import feedback_for
+from evokd.graph.student_nodes import feedback_for
 from evokd.prompts import PLACEHOLDERS, default_path
 from evokd.state import Prediction, Sample
 from evokd.student.model import Head

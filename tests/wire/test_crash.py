@@ -25,7 +25,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-import evokd.graph.nodes
+import evokd.graph.student_nodes
 import evokd.records
 from evokd.cli import main
 from tests.support.crash import Crasher, Gate, jsonl_lines
@@ -78,7 +78,7 @@ def test_a_rerun_student_node_that_trains_differently_still_finds_the_checkpoint
 
     The checkpointed state still names the old best, so its folder must have survived the prune.
     """
-    real_evaluate, real_append = evokd.graph.nodes.tasks.evaluate, evokd.graph.nodes.append_new
+    real_evaluate, real_append = evokd.graph.student_nodes.tasks.evaluate, evokd.graph.student_nodes.append_new
     dev_scores = iter([0.9, 0.5, 0.95, 0.1])  # rounds 0, 1, 2, and round 2 again after the crash
 
     def evaluate(task, gold, predicted):
@@ -96,11 +96,16 @@ def test_a_rerun_student_node_that_trains_differently_still_finds_the_checkpoint
             raise KeyboardInterrupt  # stands in for a kill: what follows in the node never runs
         return real_append(path, records, key)
 
-    monkeypatch.setattr(evokd.graph.nodes.tasks, "evaluate", evaluate)
-    monkeypatch.setattr(evokd.graph.nodes, "append_new", crash_on_round_2)
+    monkeypatch.setattr(evokd.graph.student_nodes.tasks, "evaluate", evaluate)
+    monkeypatch.setattr(evokd.graph.student_nodes, "append_new", crash_on_round_2)
     out = tmp_path / "run"
     # The scripted scores stand for the node's one dev evaluation per round: no per-epoch scoring inside training.
-    assert main(run_args(sentiment_dir, tiny_student, teacher_server, out, "--no-select-epoch")) == 130
+    assert (
+        main(
+            run_args(sentiment_dir, tiny_student, teacher_server, out, "--no-select-epoch", "--protocol", "oracle-dev")
+        )
+        == 130
+    )
     assert main(["resume", str(out), "--teacher-url", teacher_server.url]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["best_round"] == 0 and summary["dev"]["score"] == 0.9

@@ -8,8 +8,9 @@ import math
 
 import pytest
 
+from evokd.agents import noise
 from evokd.cli import main
-from evokd.graph import nodes
+from evokd.graph import student_nodes
 from evokd.records import read_jsonl
 from tests.support.data import write_file
 from tests.support.fake_openai import FakeOpenAI, Scripted, SentimentTeacher, numbered_texts, prompt_of, schema_name
@@ -101,11 +102,11 @@ def test_the_confidence_noise_step_keeps_doubted_labels_out_of_every_training_se
     """The teacher's confidences reach the step, and what it holds out is trained on neither in its round nor
     replayed later. Whether the student disagrees is `doubted`'s concern (unit-tested); here every doubted
     label counts as contradicted, so the wiring is what is tested."""
-    monkeypatch.setattr(nodes, "doubted", lambda conf, gold, predicted: [c is not None and c < 0.7 for c in conf])
+    monkeypatch.setattr(noise, "doubted", lambda conf, gold, predicted: [c is not None and c < 0.7 for c in conf])
     trained: list[set[str]] = []
-    real_fit = nodes.fit
+    real_fit = student_nodes.fit
     monkeypatch.setattr(
-        nodes,
+        student_nodes,
         "fit",
         lambda net, data, *a, **kw: trained.append({e["text"] for e in data}) or real_fit(net, data, *a, **kw),
     )
