@@ -25,6 +25,7 @@ import sys
 import time
 from pathlib import Path
 
+from evokd.bench.bench_task import bench_task
 from evokd.bench.settings import Say, Settings, name_of
 from evokd.bench.tables import machine, mean_std
 from evokd.data.readers import Dataset
@@ -193,7 +194,7 @@ def run_dataset(s: Settings, dataset: str, rungs: list[str], recipes: list[str],
         "machine": s.machine or machine(),
         "device": str(base.device),
         "student": s.student or "all-MiniLM-L6-v2 (bundled)",
-        "metric": adapter_for(ds.task).metric_title,
+        "metric": bench_task(adapter_for(ds.task)).metric_title,
         "ladder": rungs,
         "seeds": s.seeds,
         "settings": {

@@ -18,6 +18,7 @@ from langgraph.runtime import Runtime
 
 from evokd import prompts
 from evokd.agents.generator import fill, generate, plan
+from evokd.bench.bench_task import bench_task
 from evokd.bench.setfit_method import setfit_graph
 from evokd.graph.build import GraphBuilder, build_graph
 from evokd.graph.cost import cost, stopwatch
@@ -63,13 +64,14 @@ def rephrase_batch(
     requests = plan(task, {}, 0, n, rnd)
     template = prompts.default(ctx.task, "rephrase")
     adapter = services(ctx).adapter  # the run's: NER's types come with the data card's meanings
+    bench = bench_task(adapter)
     labels = adapter.label_text(task)
     texts = []
     for r, src in zip(requests, sources, strict=True):
-        label = adapter.source_label(task, src, rnd)
+        label = bench.source_label(task, src, rnd)
         r.update({"requested": label, "weakness": f"rewrite of: {clip(src['text'], 12)}"})
         done = [clip(e["text"]) for e in adapter.written_for(pool, label)][-5:]
-        avoid = adapter.show_written(done, label)
+        avoid = bench.show_written(done, label)
         texts.append(
             prompts.render(
                 template,
