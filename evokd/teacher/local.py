@@ -103,6 +103,16 @@ def _spec(name: str) -> TeacherWeights:
     return pinned(TEACHERS, name, "teacher", TeacherError)
 
 
+def teacher_name(teacher_id: str, model: str = "") -> str:
+    """The teacher's model as reports name it: the local teacher's weights ("Qwen2.5-Coder-1.5B-Instruct Q4_K_M",
+    known from the identity `teacher_endpoint` gives it), else ``model``, else the model name in an ``URL|model``
+    identity; "" when none of them says."""
+    if teacher_id.startswith("local:"):
+        weights = teacher_id.removeprefix("local:")
+        return next((t.model for t in TEACHERS.values() if t.sha256 == weights), Path(weights).name)
+    return model or (teacher_id.rpartition("|")[2] if "|" in teacher_id else "")
+
+
 def _sha256_file(path: Path) -> str:
     """sha256 of a file, read in chunks."""
     digest = hashlib.sha256()
