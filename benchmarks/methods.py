@@ -144,13 +144,13 @@ class Method:
 # The paper's figure shows 2 hard + 2 easy texts per round; the feedback-free baselines write
 # ``per_round`` of each label-conditioned text per round (they have no analysis to amortise).
 PAPER_PER_ROUND = 2
-DEV_FEEDBACK = 3  # dev texts per round in the evokd-devfb variant (the project default before issue 13)
-# Pool methods. At ~50 billed tokens per pool label, a 16k budget labels ~300 texts: 32 per round keeps a run
-# to about ten rounds (each retrains the student) and the first round's labels under the 2k rung.
+DEV_FEEDBACK = 3  # dev texts per round in the evokd-devfb variant
+# Pool texts labelled per round in the pool methods: each round retrains the student, so rounds are batched;
+# what a pool label costs is in the results files (tokens per accepted pool sample).
 POOL_PER_ROUND = 32
 # Texts per labelling call: the rule in evokd.bench.label_cost (largest K within 2 points of one text per
 # call), applied to benchmarks/results/label-cost-rotten_tomatoes.md before any pool method was run with it.
-LABEL_BATCH = 1  # 4 and 8 per call lost 12 points of accuracy there (0.697, 0.703 against 0.820)
+LABEL_BATCH = 1  # larger calls lost more than the rule allows there
 POOL = {"pool": "train", "pool_per_round": POOL_PER_ROUND, "label_batch": LABEL_BATCH}
 
 

@@ -92,7 +92,7 @@ def ours(name: str) -> bool:
     return name.startswith("evokd")
 
 
-# The baseline every active method must beat (issue 12): compared with whenever it ran, even when not the best.
+# The baseline every active method must beat: compared with whenever it ran, even when not the best.
 ANNOTATOR_BASELINE = "pool-random"
 # Noise-step variants, each compared with the run it varies (the same picks, another noise step).
 VARIANTS = {"pool-active-nonoise": "pool-active", "pool-random-confnoise": "pool-random"}

@@ -42,7 +42,7 @@ def match_label(answer: str, labels: tuple[str, ...]) -> str | None:
 
 
 # Words of a text the labelling call shows: a long article's lead carries its topic, and a whole one would
-# cost a small teacher ~550 prompt tokens (BBC articles run to 400+ words); reviews and tickets fit whole.
+# multiply what each labelling call costs a small teacher; reviews and tickets fit whole.
 LABEL_WORDS = 150
 
 

@@ -230,8 +230,8 @@ def require_llama_server() -> None:
 def default_threads() -> int:
     """llama.cpp threads: the usable cores minus one, so the student and the graph keep a core.
 
-    Measured on the 2-core machine while other jobs ran: with 2 threads the 0.5B decoded at about 1 token/s,
-    with 1 thread at about 7 (llama.cpp's threads wait on each other, so one busy core stalls them all).
+    llama.cpp's threads wait on each other, so one core that is busy with other work stalls them all: leaving
+    one free decodes faster than using every core.
     """
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return max(1, cores - 1)
