@@ -17,6 +17,7 @@ from langgraph.runtime import Runtime
 
 from evokd import prompts
 from evokd.agents.generator import fill, generate, plan
+from evokd.bench.bench_task import bench_task
 from evokd.bench.setfit_method import setfit_graph
 from evokd.graph.build import GraphBuilder, RoundWriter, build_graph
 from evokd.graph.cost import cost, stopwatch
@@ -61,13 +62,14 @@ def rephrase_batch(
     requests = plan(task, {}, 0, n, rnd)
     template = prompts.default(ctx.task, "rephrase")
     adapter = services(ctx).adapter  # the run's: NER's types come with the data card's meanings
+    bench = bench_task(adapter)
     labels = adapter.label_text(task)
     texts = []
     for r, src in zip(requests, sources, strict=True):
-        label = adapter.source_label(task, src, rnd)
+        label = bench.source_label(task, src, rnd)
         r.update({"requested": label, "weakness": f"rewrite of: {clip(src['text'], 12)}"})
         done = [clip(e["text"]) for e in adapter.written_for(pool, label)][-5:]
-        avoid = adapter.show_written(done, label)
+        avoid = bench.show_written(done, label)
         texts.append(
             prompts.render(
                 template,
@@ -128,13 +130,13 @@ class Method:
 # The paper's figure shows 2 hard + 2 easy texts per round; the feedback-free baselines write
 # ``per_round`` of each label-conditioned text per round (they have no analysis to amortise).
 PAPER_PER_ROUND = 2
-DEV_FEEDBACK = 3  # dev texts per round in the evokd-devfb variant (the project default before issue 13)
-# Pool methods. At ~50 billed tokens per pool label, a 16k budget labels ~300 texts: 32 per round keeps a run
-# to about ten rounds (each retrains the student) and the first round's labels under the 2k rung.
+DEV_FEEDBACK = 3  # dev texts per round in the evokd-devfb variant
+# Pool texts labelled per round in the pool methods: each round retrains the student, so rounds are batched;
+# what a pool label costs is in the results files (tokens per accepted pool sample).
 POOL_PER_ROUND = 32
 # Texts per labelling call: the rule in evokd.bench.label_cost (largest K within 2 points of one text per
 # call), applied to benchmarks/results/label-cost-rotten_tomatoes.md before any pool method was run with it.
-LABEL_BATCH = 1  # 4 and 8 per call lost 12 points of accuracy there (0.697, 0.703 against 0.820)
+LABEL_BATCH = 1  # larger calls lost more than the rule allows there
 POOL = {"pool": "train", "pool_per_round": POOL_PER_ROUND, "label_batch": LABEL_BATCH}
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from langchain_core.runnables import RunnableConfig
 
 from evokd.accounting import best_round
+from evokd.bench.bench_task import bench_task
 from evokd.bench.curves import at_budgets, ladder
 from evokd.bench.methods import methods
 from evokd.bench.settings import CACHE_FILE, Say, Settings
@@ -280,7 +281,7 @@ def teacher_reference(s: Settings, dataset: str, run_dir: Path, say: Say) -> dic
             "url": s.teacher_url,
             "model": s.teacher_model,
             "prompt": ctx.prompt("critic"),
-            "words": services(ctx).adapter.label_words,
+            "words": bench_task(services(ctx).adapter).label_words,
             **code_identity(ctx.task),
             **data_identity(dataset),
         }
@@ -299,7 +300,7 @@ def _teacher_labels(s: Settings, ctx: Context, dataset: str, fp: str, say: Say) 
     say(f"[{dataset}] teacher zero-shot: labelling {len(test)} test texts")
     started = time.perf_counter()
     teacher = services(ctx).teacher(labelling=True)
-    predicted, replies, off_list = services(ctx).adapter.reference_labels(
+    predicted, replies, off_list = bench_task(services(ctx).adapter).reference_labels(
         teacher, ctx.prompt("critic"), ds.task, services(ctx).description, test
     )
     scores = evaluate(ds.task, test, predicted)

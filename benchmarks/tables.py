@@ -9,6 +9,7 @@ import statistics
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from evokd.bench.bench_task import bench_task
 from evokd.bench.curves import area, ladder, paired_interval
 from evokd.records import write_json, write_text
 from evokd.tasks import adapter_for
@@ -91,7 +92,7 @@ def ours(name: str) -> bool:
     return name.startswith("evokd")
 
 
-# The baseline every active method must beat (issue 12): compared with whenever it ran, even when not the best.
+# The baseline every active method must beat: compared with whenever it ran, even when not the best.
 ANNOTATOR_BASELINE = "pool-random"
 # Noise-step variants, each compared with the run it varies (the same picks, another noise step).
 VARIANTS = {"pool-active-nonoise": "pool-active", "pool-random-confnoise": "pool-random"}
@@ -151,20 +152,20 @@ def summarise(s: Settings, dataset: str, runs: dict[str, list[dict]], refs: dict
     full = ref.get("full-shot", {}).get("score")
     settings = {k: v for k, v in dataclasses.asdict(s).items() if k not in ("teacher_url", "datasets", "out", "work")}
     settings["seeds"] = s.seeds_for(dataset)
-    adapter = adapter_for(s.task_of(dataset))
+    bench = bench_task(adapter_for(s.task_of(dataset)))
     return {
         "dataset": dataset,
         "date": datetime.date.today().isoformat(),
         "teacher": s.teacher_name or s.teacher_model,
         "student": s.student or "all-MiniLM-L6-v2 (bundled)",
         "machine": s.machine or machine(),
-        "metric": adapter.metric_title,
+        "metric": bench.metric_title,
         "settings": settings,
         "methods": {name: summarise_method(rs, full) for name, rs in runs.items() if rs},
         "references": ref,
         "against_best_baseline": paired(runs),
         "runs": runs,
-        "notes": notes(s, runs, ref, adapter.label_words),
+        "notes": notes(s, runs, ref, bench.label_words),
     }
 
 

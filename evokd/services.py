@@ -21,7 +21,7 @@ from pathlib import Path
 from evokd.data.pool import pool_values, unlabelled
 from evokd.data.readers import Dataset
 from evokd.data.registry import label_descriptions, resolve_data
-from evokd.settings import Context, JsonMode, teacher_name
+from evokd.settings import Context, JsonMode, requested_model
 from evokd.task import Example, TaskKind
 from evokd.tasks import TaskAdapter, adapter_for, load_dataset
 from evokd.teacher.client import ReplyCache, Teacher, chat_model
@@ -39,14 +39,14 @@ class Services:
         """Who answers, as the reply cache knows it: the setting, else the endpoint and model name."""
         c = self.ctx
         url = c.teacher_url or os.environ.get("OPENAI_BASE_URL", "") or "openai"
-        return c.teacher_id or f"{url}|{teacher_name(c.teacher_model)}"
+        return c.teacher_id or f"{url}|{requested_model(c.teacher_model)}"
 
     def teacher(self, *, labelling: bool = False) -> Teacher:
         """The shared teacher client (labelling calls run at temperature 0)."""
         c = self.ctx
         return _teacher(
             c.teacher_url or os.environ.get("OPENAI_BASE_URL", ""),
-            teacher_name(c.teacher_model),
+            requested_model(c.teacher_model),
             0.0 if labelling else c.temperature,
             c.max_tokens,
             c.timeout,

@@ -14,7 +14,7 @@ import dataclasses
 import os
 import types
 import typing
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -22,10 +22,6 @@ from typing import Any, Literal
 from langchain_core.runnables import RunnableConfig
 
 from evokd.task import TaskKind
-
-
-class SettingsError(ValueError):
-    """Settings that cannot go together, with what to change (one line)."""
 
 
 def declare(
@@ -36,17 +32,25 @@ def declare(
     env: str = "",
     local: object = None,
     pool: object = None,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
     **extra: Any,
 ) -> Any:
-    """A setting: a dataclass field with a description (Studio's form, the flag's help) and how it is set.
+    """A setting: a dataclass field with a description (Studio's form, the flag's help), its range and how it is set.
 
     ``flag``: the command-line name when it is not the field name with dashes, or False when the CLI
     sets the field from flags of its own. ``env``: an environment variable that supplies the flag's
     default. ``local``: the value that suits the local llama.cpp teacher, where it differs from a hosted
     endpoint's (the default); the CLI then applies whichever suits the endpoint unless the flag is given.
     ``pool``: the value ``evokd run`` applies when a pool is given and the flag is not (`pool_defaults`).
+    ``ge``/``gt``/``le``: the number's allowed range (at least, above, at most), which `Context` enforces
+    whoever builds it and the flag's help shows.
     """
     meta: dict[str, object] = {"description": description, "flag": flag}
+    bounds = {k: v for k, v in (("ge", ge), ("gt", gt), ("le", le)) if v is not None}
+    if bounds:
+        meta["bounds"] = bounds
     if env:
         meta["env"] = env
     if local is not None:
@@ -76,6 +80,32 @@ Protocol = Literal["few-shot", "oracle-dev"]  # which labels may decide (see evo
 REVIEWS: tuple[Review, ...] = ("analysis", "samples")
 
 
+class SettingError(ValueError):
+    """A setting outside its declared range, or settings that cannot go together: one line saying what to change."""
+
+
+def allowed(f: dataclasses.Field) -> str:
+    """A field's declared range in words ("from 0 to 1", "at least 1", "above 0"); "" if it declares none."""
+    bounds: dict[str, float] = f.metadata.get("bounds", {})
+    if "ge" in bounds and "le" in bounds:
+        return f"from {bounds['ge']:g} to {bounds['le']:g}"
+    words = {"ge": "at least", "gt": "above", "le": "at most"}
+    return " and ".join(f"{words[k]} {v:g}" for k, v in bounds.items())
+
+
+def check_range(f: dataclasses.Field, value: float) -> None:
+    """Raise `SettingError` if ``value`` lies outside ``f``'s declared range."""
+    bounds: dict[str, float] = f.metadata.get("bounds", {})
+    if (
+        ("ge" in bounds and value < bounds["ge"])
+        or ("gt" in bounds and value <= bounds["gt"])
+        or ("le" in bounds and value > bounds["le"])
+    ):
+        flag = f.metadata.get("flag")
+        name = flag if isinstance(flag, str) else f"--{f.name.replace('_', '-')}" if flag else "context field"
+        raise SettingError(f"{name} {value:g} ({f.name}) is out of range: give a value {allowed(f)}")
+
+
 @dataclass(kw_only=True, frozen=True)
 class Context:
     """Everything a run is configured with; the CLI builds it from flags, Studio from its form."""
@@ -87,16 +117,17 @@ class Context:
     task_description: str = declare(
         "", "One line telling the teacher what the labels mean; empty = from the data card."
     )
-    shots: int = declare(1, "Seed examples per label (sentences per entity type for NER).")
-    seed: int = declare(0, "Random seed for seed sampling, teacher sampling and training.")
-    max_rounds: int = declare(5, "Stop after this many evolution rounds.", flag="--rounds")
+    shots: int = declare(1, "Seed examples per label (sentences per entity type for NER).", ge=1)
+    seed: int = declare(0, "Random seed for seed sampling, teacher sampling and training.", ge=0)
+    max_rounds: int = declare(5, "Stop after this many evolution rounds.", flag="--rounds", ge=0)
     # With a pool, `evokd run` defaults to pure random labelling, the pool benchmark's best per token (README,
     # "pool mode"); Context's own defaults stay the loop's, so no finished benchmark run goes stale.
-    per_round: int = declare(8, "Hard texts and easy texts the Generator writes per round (each).", pool=0)
+    per_round: int = declare(8, "Hard texts and easy texts the Generator writes per round (each).", pool=0, ge=0)
     budget_tokens: int = declare(
         0,
         "Stop once the teacher has used this many tokens, or when another round like the last "
         "would overrun it (0 = no limit).",
+        ge=0,
     )
     protocol: Protocol = declare(
         "few-shot",
@@ -104,16 +135,17 @@ class Context:
         "patience and target read the student's agreement with the teacher on each new batch); oracle-dev = "
         "gold dev labels pick the epoch and the round and steer patience and target (an ablation).",
     )
-    patience: int = declare(3, "Stop after this many rounds without a better score (see protocol).")
-    target: float = declare(0.0, "Stop once the score (see protocol) reaches this value (0 = no target).")
-    replay: int = declare(32, "Earlier generated samples replayed in each round's training (review history).")
-    feedback_limit: int = declare(6, "Wrong and right predictions each shown to the Analyst.")
+    patience: int = declare(3, "Stop after this many rounds without a better score (see protocol; 0 = no limit).", ge=0)
+    target: float = declare(0.0, "Stop once the score (see protocol) reaches this value (0 = no target).", ge=0, le=1)
+    replay: int = declare(32, "Earlier generated samples replayed in each round's training (review history).", ge=0)
+    feedback_limit: int = declare(6, "Wrong and right predictions each shown to the Analyst.", ge=0)
     # Off by default: the paper's loop sees only the k-shot seeds as labelled texts, like every baseline;
     # dev errors shown to the teacher are extra supervision (the benchmark's `evokd-devfb` states it).
     dev_feedback: int = declare(
         0,
         "Dev-set texts the student gets wrong, shown to the Analyst first each round: extra labelled "
         "texts the teacher reads (0 = the paper: feedback from generated samples only).",
+        ge=0,
     )
     pool: str = declare(
         "",
@@ -121,8 +153,10 @@ class Context:
         "(a text column), .parquet or datasets folder, or 'train' = the data's train split with its labels "
         "stripped; empty = no pool (generation only). A label column in the file is never read.",
     )
-    pool_limit: int = declare(2000, "Pool texts scored by the student each round (a fixed, seeded subset; 0 = all).")
-    pool_per_round: int = declare(16, "Pool texts picked and labelled per round (with --pool).")
+    pool_limit: int = declare(
+        2000, "Pool texts scored by the student each round (a fixed, seeded subset; 0 = all).", ge=0
+    )
+    pool_per_round: int = declare(16, "Pool texts picked and labelled per round (with --pool).", ge=1)
     query: Query = declare(
         "uncertainty",
         "How pool texts are picked: uncertainty (smallest margin between the student's top two classes; per-token: "
@@ -134,11 +168,14 @@ class Context:
         0.0,
         "Reject a teacher label whose probability (from the endpoint's log-probabilities) is below this "
         "(0 = off; a label without log-probabilities is kept).",
+        ge=0,
+        le=1,
     )
     label_batch: int = declare(
         1,
         "Texts the Critic labels in one teacher call (classification): the prompt's fixed part is paid once per "
         "call instead of once per text. 1 = one text per call.",
+        ge=1,
     )
     noise: Noise = declare(
         "small-loss",
@@ -149,10 +186,12 @@ class Context:
     )
     student: str = declare("", "Student encoder: local folder or model id; empty = bundled all-MiniLM-L6-v2.")
     epochs: int = declare(
-        10, "Most training epochs over each round's data (the epoch kept is chosen on dev, see select_epoch)."
+        10,
+        "Most training epochs over each round's data (the epoch kept is chosen on dev, see select_epoch).",
+        ge=1,
     )
-    min_steps: int = declare(40, "Minimum optimizer steps per training pass, so tiny data is not under-trained.")
-    lr: float = declare(1e-4, "Student learning rate (AdamW).")
+    min_steps: int = declare(40, "Minimum optimizer steps per training pass, so tiny data is not under-trained.", ge=0)
+    lr: float = declare(1e-4, "Student learning rate (AdamW).", gt=0, le=1)
     balance: bool = declare(
         True,
         "Class-balanced training batches: every class drawn equally often each epoch, so "
@@ -166,15 +205,18 @@ class Context:
         "round, faster on a CPU).",
     )
     patience_epochs: int = declare(
-        3, "With select_epoch: stop training after this many epochs without a better dev score (0 = run every epoch)."
+        3,
+        "With select_epoch: stop training after this many epochs without a better dev score (0 = run every epoch).",
+        ge=0,
     )
-    batch_size: int = declare(16, "Student batch size.")
+    batch_size: int = declare(16, "Student batch size.", ge=1)
     student_procs: int = declare(
         1,
         "Local processes that train the student data-parallel (torch's elastic launcher: gloo on CPU, NCCL on "
         "GPUs); the loop itself stays in one process, so the teacher is asked once.",
+        ge=1,
     )
-    max_length: int = declare(128, "Student maximum sequence length in sub-tokens.")
+    max_length: int = declare(128, "Student maximum sequence length in sub-tokens.", ge=8)
     teacher_url: str = declare(
         "",
         "OpenAI-compatible base URL; empty = $OPENAI_BASE_URL (the CLI starts the local teacher when both are empty).",
@@ -188,18 +230,20 @@ class Context:
         "teacher sets its weights' sha256 (its port changes between runs, its answers do not).",
         flag=False,
     )
-    temperature: float = declare(0.8, "Teacher sampling temperature for generation (labelling uses 0).")
-    max_tokens: int = declare(320, "Longest teacher reply, in tokens.")
+    temperature: float = declare(0.8, "Teacher sampling temperature for generation (labelling uses 0).", ge=0, le=2)
+    max_tokens: int = declare(320, "Longest teacher reply, in tokens.", ge=1)
     # The local teacher: llama.cpp's server answers one request at a time, so more in flight would only
     # queue there and time out while waiting; a CPU-bound model needs a longer timeout; and llama.cpp
     # reads the reply schema from json_object requests.
     json_mode: JsonMode = declare(
         "json_schema", "How JSON is requested: json_schema, json_object (llama.cpp) or none.", local="json_object"
     )
-    concurrency: int = declare(4, "Teacher requests in flight at once.", local=1)
-    timeout: float = declare(120.0, "Seconds before one teacher request times out.", local=600.0)
-    max_retries: int = declare(4, "Retries of a failed HTTP request (backoff, honours Retry-After).")
-    parse_attempts: int = declare(2, "Times a malformed teacher reply is re-asked before it counts as rejected.")
+    concurrency: int = declare(4, "Teacher requests in flight at once.", local=1, ge=1)
+    timeout: float = declare(120.0, "Seconds before one teacher request times out.", local=600.0, gt=0)
+    max_retries: int = declare(4, "Retries of a failed HTTP request (backoff, honours Retry-After).", ge=0)
+    parse_attempts: int = declare(
+        2, "Times a teacher is asked for a well-formed reply before it counts as rejected.", ge=1
+    )
     cache: str = declare("", "Teacher reply cache (SQLite file); empty = no cache.", flag=False)
     run_dir: str = declare("", "Run folder for results and the student; empty = runs/studio/<thread id>.", flag=False)
     analyst_prompt: str = _prompt("analyst")
@@ -207,22 +251,26 @@ class Context:
     critic_prompt: str = _prompt("critic")
     review: tuple[Review, ...] = declare(
         (),
-        "Pause for a person: 'analysis' after the Analyst, 'samples' after the Critic "
+        "Pause for a person: 'analysis' after the Analyst, 'samples' after the Critic, or both, comma-separated "
         '(resume with "approve", an edited analysis, or sample ids to drop).',
-        flag=False,
     )
 
     def __post_init__(self) -> None:
-        """Reject a bad prompt or review setting (CLI, SDK or Studio assistant) before any teacher call."""
+        """Reject an out-of-range number, a bad prompt or review setting (CLI, SDK or Studio assistant) before
+        anything is written or any teacher is called."""
         from evokd import prompts
+
+        for f in dataclasses.fields(self):
+            if "bounds" in f.metadata:
+                check_range(f, getattr(self, f.name))
 
         for agent in prompts.AGENTS:
             if text := getattr(self, f"{agent}_prompt"):
                 prompts.check(agent, text, f"context field {agent}_prompt")
         if unknown := sorted(set(self.review) - set(REVIEWS)):
-            raise ValueError(f"context field review: unknown {', '.join(unknown)}; use {', '.join(REVIEWS)}")
+            raise SettingError(f"--review (review): unknown {', '.join(unknown)}; use {','.join(REVIEWS)}")
         if self.dev_feedback and self.protocol != "oracle-dev":
-            raise SettingsError("dev_feedback shows gold dev labels: give --protocol oracle-dev, or --dev-feedback 0")
+            raise SettingError("dev_feedback shows gold dev labels: give --protocol oracle-dev, or --dev-feedback 0")
 
     def prompt(self, agent: str) -> str:
         """The prompt text in force for an agent: the setting, else the one shipped for the task kind."""
@@ -242,7 +290,7 @@ class Context:
         return Path("runs") / "studio" / str(thread)
 
 
-def teacher_name(model: str = "") -> str:
+def requested_model(model: str = "") -> str:
     """The teacher's model name as the endpoint is asked for it: the setting, else $OPENAI_MODEL, else 'teacher'."""
     return model or os.environ.get("OPENAI_MODEL", "teacher")
 
@@ -293,6 +341,17 @@ def add_flags(
         if not name or (only and f.name not in only):
             continue
         flag = name if isinstance(name, str) else "--" + f.name.replace("_", "-")
+        if typing.get_origin(hints[f.name]) is tuple:  # several choices in one flag: --review analysis,samples
+            options = _literals(typing.get_args(hints[f.name])[0])
+            parser.add_argument(
+                flag,
+                dest=f.name,
+                type=_choices_list(options),
+                default=f.default,
+                metavar=",".join(options),
+                help=str(f.metadata["description"]),
+            )
+            continue
         kind, choices = _flag_type(hints[f.name])
         default = os.environ.get(f.metadata["env"], f.default) if "env" in f.metadata else f.default
         shown = _shown(default)
@@ -304,6 +363,8 @@ def add_flags(
         if "local" in f.metadata or "pool" in f.metadata or f.name in unset:
             default = None
         description = str(f.metadata["description"])
+        if rule := allowed(f):
+            description = f"{description} Allowed: {rule}."
         if kind is bool:  # a switch, --balance / --no-balance (argparse's type=bool would read "False" as True)
             parser.add_argument(
                 flag,
@@ -333,6 +394,16 @@ def _flag_type(hint: object) -> tuple[type, list[str] | None]:
         return str, [c for c in _literals(hint) if c != ""]
     assert isinstance(hint, type), hint
     return hint, None
+
+
+def _choices_list(options: list[str]) -> Callable[[str], tuple[str, ...]]:
+    """A flag value's comma-separated choices, in ``options``' order, unknown ones last (`Context` names them)."""
+
+    def parse(value: str) -> tuple[str, ...]:
+        chosen = {v.strip() for v in value.split(",") if v.strip()}
+        return (*(o for o in options if o in chosen), *sorted(chosen - set(options)))
+
+    return parse
 
 
 def _literals(hint: object) -> list[Any]:

@@ -31,10 +31,10 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from evokd.data.readers import DataError
     from evokd.data.registry import DataNotFound
     from evokd.prompts import PromptError
-    from evokd.settings import SettingsError
+    from evokd.settings import SettingError
     from evokd.student.model import StudentError
 
-    return (UsageError, DataError, DataNotFound, PromptError, StudentError, RunNotFound, CheckpointError, SettingsError)
+    return (UsageError, DataError, DataNotFound, PromptError, StudentError, RunNotFound, CheckpointError, SettingError)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -68,9 +68,13 @@ def show_summary(run_dir: Path) -> None:
     """The learning curve and where the run lives."""
     from evokd.cli.inspection import score_table
     from evokd.records import read_jsonl
+    from evokd.teacher.local import teacher_name
 
     out = Console(highlight=False)
     out.print(score_table(read_jsonl(run_dir / "rounds.jsonl"), f"learning curve ({run_dir})"))
+    settings = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
+    if name := teacher_name(settings.get("teacher_id", ""), settings.get("teacher_model", "")):
+        out.print(f"teacher: {name}")
     summary = run_dir / "summary.json"
     if summary.exists():
         s = json.loads(summary.read_text())

@@ -2,7 +2,7 @@
 
 A run setting is declared once, as a `Context` field (evokd/settings.py); its flag, type, default
 and help come from there. The few flags that are not settings, or set one in a way of their own
-(the run folder, the reply cache, prompt files, review points, the API key), are declared here.
+(the run folder, the reply cache, prompt files, the API key), are declared here.
 Subcommands come from the modules in `COMMANDS`, then from any installed module registered under the
 ``evokd.commands`` entry-point group (the benchmark registers itself there, so the product never
 imports it): each has ``add_commands(sub)``, which adds its parsers and sets ``handler`` on them.
@@ -17,7 +17,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from evokd.settings import REVIEWS, Context, Review, add_flags, pool_defaults
+from evokd.settings import Context, add_flags, pool_defaults
 
 # Modules that add subcommands, in the order ``evokd --help`` lists them.
 COMMANDS = ("evokd.cli.run", "evokd.cli.tools", "evokd.cli.handoff")
@@ -40,10 +40,10 @@ def parser() -> argparse.ArgumentParser:
 
 
 def add_run_flags(p: argparse.ArgumentParser) -> None:
-    """``evokd run``'s flags: one per `Context` setting, then the run folder, cache, prompts and review points."""
+    """``evokd run``'s flags: one per `Context` setting, then the run folder, cache and prompts."""
     add_flags(p.add_argument_group("run settings"), Context)
     add_endpoint_flags(p.add_argument_group("teacher endpoint"), settings=False)
-    extra = p.add_argument_group("run folder, prompts and review")
+    extra = p.add_argument_group("run folder and prompts")
     extra.add_argument("--out", default="", help="run folder (default runs/<timestamp>)")
     extra.add_argument("--no-cache", action="store_true", help="do not cache teacher replies in the run folder")
     extra.add_argument(
@@ -58,12 +58,6 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="DIR",
         help="folder of prompt files (analyst.md, generator.md, critic.md, or <task>/<agent>.md)",
-    )
-    extra.add_argument(
-        "--review",
-        default="",
-        metavar="analysis,samples",
-        help="pause for a person after the Analyst (analysis) and/or the Critic (samples)",
     )
 
 
@@ -104,7 +98,6 @@ def context_from_args(args: argparse.Namespace, run_dir: Path) -> Context:
         **values,
         run_dir=str(run_dir),
         cache="" if args.no_cache else str(run_dir / "teacher_cache.sqlite"),
-        review=_reviews(args.review),
         **prompt_fields,
     )
 
@@ -115,11 +108,3 @@ def _agent_file(value: str) -> tuple[str, str]:
     if not sep or not path:
         raise UsageError(f"--prompt {value}: expected AGENT=FILE, e.g. --prompt analyst=my_analyst.md")
     return agent.strip(), path
-
-
-def _reviews(value: str) -> tuple[Review, ...]:
-    """``--review analysis,samples`` as a tuple of review points."""
-    chosen = {v.strip() for v in value.split(",") if v.strip()}
-    if unknown := sorted(chosen - set(REVIEWS)):
-        raise UsageError(f"--review {value}: unknown {', '.join(unknown)}; use {','.join(REVIEWS)}")
-    return tuple(r for r in REVIEWS if r in chosen)

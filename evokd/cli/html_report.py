@@ -18,6 +18,7 @@ from typing import cast
 from evokd.cli.inspection import RunView, lineage, load_run, per_accepted_text, per_label, rejected_text
 from evokd.task import Example, Task
 from evokd.tasks import TaskAdapter
+from evokd.teacher.local import teacher_name
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:#1f2328;margin:0;background:#f6f8fa}
@@ -281,7 +282,7 @@ def header(view: RunView, task: Task) -> str:
     # folders show their last part; the full path is in the tooltip
     facts += [
         ("data", Path(str(settings.get("data", "?"))).name),
-        ("teacher", str(settings.get("teacher_model") or "server default")),
+        ("teacher", teacher_name(str(settings.get("teacher_id", "")), str(settings.get("teacher_model", ""))) or "?"),
         ("student", Path(str(settings.get("student") or "bundled MiniLM")).name),
         ("shots", str(settings.get("shots", "?"))),
     ]

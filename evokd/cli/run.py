@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, cast
 
 from evokd.cli.console import console, say, show_progress, show_summary
 from evokd.cli.flags import UsageError, add_endpoint_flags, add_run_flags, context_from_args
-from evokd.settings import Context, endpoint_defaults, teacher_name
+from evokd.settings import Context, endpoint_defaults, requested_model
 
 if TYPE_CHECKING:  # only for annotations: the CLI imports langchain and langgraph lazily, when a run starts
     from langchain_core.runnables import RunnableConfig
@@ -67,15 +67,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def check_inputs(ctx: Context) -> None:
-    """Fail on bad data, prompts or student before anything is written or any teacher is called."""
+    """Fail on bad data, pool, prompts or student before anything is written or any teacher is called."""
     from evokd.services import services
     from evokd.student import model
     from evokd.tasks import head_for, sample_shots
 
     ds = services(ctx).dataset
-    sample_shots(ds.train, ds.task, ctx.shots, ctx.seed)
-    if ctx.label_batch < 1:
-        raise UsageError(f"--label-batch {ctx.label_batch}: give 1 or more texts per call")
+    seeds = sample_shots(ds.train, ds.task, ctx.shots, ctx.seed)
+    services(ctx).pool([e["text"] for e in seeds])  # a missing, empty, binary or text-less pool file fails here
     adapter = services(ctx).adapter  # fitted to the data and its card: a bad card.json fails here
     if ctx.label_batch > 1 and not adapter.batches_labels:
         raise UsageError(f"--label-batch: {ctx.task} labels one text per teacher call; drop --label-batch")
@@ -157,8 +156,9 @@ def save_run_config(ctx: Context, run_dir: Path) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Refuse a folder that holds a run, check every input, then run with the teacher endpoint settled."""
-    from evokd.checkpoint import SQLITE_FILE, is_postgres
+    """Refuse a folder that holds a run, check every input (settings, data, pool, prompts, student, teacher,
+    checkpointer), and only then make the run folder and run with the teacher endpoint settled."""
+    from evokd.checkpoint import SQLITE_FILE, is_postgres, open_checkpointer
     from evokd.services import services
     from evokd.teacher.check import preflight
     from evokd.teacher.client import TeacherUnavailable
@@ -173,9 +173,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError("--checkpointer: give postgresql://USER@HOST:PORT/DB, or leave it out for SQLite")
     ctx = context_from_args(args, run_dir)
     check_inputs(ctx)
+    if args.checkpointer:  # the server answers and takes our tables, or the run stops here with nothing written
+        with open_checkpointer(args.checkpointer, run_dir):
+            pass
     if args.teacher_url:  # seconds, not a seed-pass training later: the endpoint, the key, the model
         try:
-            preflight(args.teacher_url, teacher_name(ctx.teacher_model))
+            preflight(args.teacher_url, requested_model(ctx.teacher_model))
         except TeacherUnavailable as e:  # nothing is written yet, so this is bad input, not a paused run
             raise UsageError(f"teacher check failed: {e}") from None
     chosen = {k: getattr(args, k) for k in endpoint_defaults(local=False)}  # None = left to the endpoint

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from evokd.cli.console import console, say
 from evokd.cli.flags import UsageError
-from evokd.settings import Context, add_flags, teacher_name
+from evokd.settings import Context, add_flags, requested_model
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -66,7 +66,7 @@ def cmd_teacher_check(args: argparse.Namespace) -> int:
             "teacher check: give --teacher-url (or set OPENAI_BASE_URL); evokd run checks the local "
             "teacher it starts itself"
         )
-    model = teacher_name(args.teacher_model)
+    model = requested_model(args.teacher_model)
     findings = check(args.teacher_url, model, concurrency=args.concurrency or 4, timeout=args.timeout or 60.0)
     for finding in findings:
         console.print(finding.line(), markup=False)

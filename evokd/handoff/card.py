@@ -24,12 +24,13 @@ from huggingface_hub import EvalResult, ModelCardData
 
 from evokd.paths import data_dir
 from evokd.records import read_jsonl, write_json, write_text
-from evokd.settings import teacher_name
+from evokd.settings import requested_model
 from evokd.student import model as student_model
 from evokd.student.train import predict
 from evokd.task import Example, Task
 from evokd.tasks import adapter_for
 from evokd.tasks.base import TaskAdapter
+from evokd.teacher.local import teacher_name
 
 if TYPE_CHECKING:
     from evokd.data.readers import Dataset
@@ -43,7 +44,8 @@ PREDICTIONS = "eval_predictions.json"  # a round's dev and test predictions, sav
 
 def teacher_info(ctx: Context) -> dict[str, str]:
     """The teacher's model name and endpoint kind ("local", "remote" or "unknown"); the URL itself is never kept."""
-    name = teacher_name(ctx.teacher_model)  # as the run's teacher client names it
+    # the local teacher by its weights, else the model name the run's teacher client sent
+    name = teacher_name(ctx.teacher_id, ctx.teacher_model) or requested_model(ctx.teacher_model)
     host = urlparse(ctx.teacher_url or os.environ.get("OPENAI_BASE_URL", "")).hostname or ""
     return {"model": name, "endpoint": "unknown" if not host else "local" if host in LOOPBACK else "remote"}
 

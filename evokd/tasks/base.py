@@ -32,7 +32,6 @@ from evokd.state import Prediction, Sample
 from evokd.student.model import Head
 from evokd.task import Example, Task
 from evokd.teacher.client import Reply, Teacher
-from evokd.text import bullet_list
 
 if TYPE_CHECKING:
     import numpy as np
@@ -52,6 +51,21 @@ class HubMetric(NamedTuple):
     """How per-label scores are averaged into it ("macro"), for the Hub's metric arguments; None if not."""
 
 
+class LabelCall(NamedTuple):
+    """How the Critic's labelling step asks the teacher (`TaskAdapter.label`'s arguments besides the samples)."""
+
+    teacher: Teacher
+    prompt: str
+    """The Critic's prompt template."""
+    task: Task
+    description: str
+    """The one-line task description the prompt shows."""
+    logprobs: bool = False
+    """Whether to ask for log-probabilities and record the label's probability as ``teacher_confidence``."""
+    per_call: int = 1
+    """Texts one call carries (more than 1 only where the kind `batches_labels`)."""
+
+
 class TaskAdapter(ABC):
     """One task kind: its data format, its teacher-facing text, its Critic step, its student head and metric."""
 
@@ -59,8 +73,6 @@ class TaskAdapter(ABC):
     """The name in data cards, ``--task``, run files and the prompt folder (``prompts/<kind>/``)."""
     metric: ClassVar[str]
     """The key of the selection score in `scores`' result."""
-    metric_title: ClassVar[str]
-    """The metric's name in reports ("macro-F1")."""
     label_noun: ClassVar[str]
     """What one label is called in messages and reports ("label", "entity type")."""
     extensions: ClassVar[tuple[str, ...]]
@@ -71,8 +83,6 @@ class TaskAdapter(ABC):
     """How many seed examples the Generator's prompt shows."""
     default_description: ClassVar[str]
     """The teacher's one-line task description when neither the settings nor the data card give one."""
-    label_words: ClassVar[int | None]
-    """Words of each text the labelling call shows (`label` and `reference_labels`; None: whole texts)."""
     pipeline_tag: ClassVar[str]
     """The Hugging Face pipeline that loads the saved student, and the cards' Hub task ("text-classification")."""
     pipeline_args: ClassVar[str]
@@ -192,17 +202,8 @@ class TaskAdapter(ABC):
     def written_for(self, pool: Sequence[Example], label: str) -> list[Example]:
         """The earlier generated examples a new text asked for ``label`` must not repeat."""
 
-    def show_written(self, texts: Sequence[str], label: str) -> str:
-        """Texts already written for ``label``, as the rephrase baseline's avoid list."""
-        return bullet_list(texts)
-
-    @abstractmethod
-    def source_label(self, task: Task, src: Example, rnd: int) -> str:
-        """What a rewrite of ``src`` must keep (the rephrase baseline): its label, or one of the labels it holds."""
-
     # ---- the Critic ------------------------------------------------------------------------------
 
-    @abstractmethod
     def label(
         self,
         teacher: Teacher,
@@ -220,20 +221,13 @@ class TaskAdapter(ABC):
         ``logprobs`` asks the endpoint for log-probabilities and records the chosen label's probability as
         ``teacher_confidence`` where the kind can read one (None where the endpoint sent none).
         ``per_call`` texts share one call where the kind `batches_labels` (else it must be 1)."""
+        if per_call < 1 or (per_call > 1 and not self.batches_labels):
+            raise ValueError(f"{self.kind} labels one text per teacher call; got {per_call} (drop --label-batch)")
+        return self.label_calls(LabelCall(teacher, prompt, task, description, logprobs, per_call), todo)
 
     @abstractmethod
-    def reference_labels(
-        self,
-        teacher: Teacher,
-        prompt: str,
-        task: Task,
-        description: str,
-        examples: Sequence[Example],
-        per_call: int = 1,
-    ) -> tuple[list, list[Reply], int]:
-        """The teacher's own answers for existing examples with the Critic's prompt (the benchmark's teacher
-        reference): predictions in the student's form, the replies, and how many answers named nothing usable.
-        Texts are shown as `label` shows them (`label_words`); ``per_call`` as in `label`."""
+    def label_calls(self, call: LabelCall, todo: list[Sample]) -> list[Reply]:
+        """`label`'s work for this kind, its arguments checked: label ``todo`` in place as ``call`` asks."""
 
     # ---- reports ---------------------------------------------------------------------------------
 

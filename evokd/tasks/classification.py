@@ -24,7 +24,7 @@ from evokd.state import Prediction, Sample
 from evokd.student.metrics import class_scores, f1_of_counts
 from evokd.student.model import Head
 from evokd.task import Example, Task
-from evokd.tasks.base import HubMetric, TaskAdapter
+from evokd.tasks.base import HubMetric, LabelCall, TaskAdapter
 from evokd.teacher.client import Reply, Teacher, value_confidences
 from evokd.text import as_data, bullet_list, clip, described
 
@@ -42,7 +42,7 @@ def match_label(answer: str, labels: tuple[str, ...]) -> str | None:
 
 
 # Words of a text the labelling call shows: a long article's lead carries its topic, and a whole one would
-# cost a small teacher ~550 prompt tokens (BBC articles run to 400+ words); reviews and tickets fit whole.
+# multiply what each labelling call costs a small teacher; reviews and tickets fit whole.
 LABEL_WORDS = 150
 
 
@@ -72,13 +72,11 @@ class Classification(TaskAdapter):
 
     kind = "classification"
     metric = "macro_f1"
-    metric_title = "macro-F1"
     label_noun = "label"
     extensions = (".jsonl", ".csv", ".parquet")
     shots_unit = "training examples"
     examples_shown = 6
     default_description = "Classify each text into exactly one of the labels."
-    label_words = LABEL_WORDS
     pipeline_tag = "text-classification"
     pipeline_args = ""
     card_metrics = (
@@ -171,35 +169,19 @@ class Classification(TaskAdapter):
         """Those with the same label."""
         return [e for e in pool if e.get("label") == label]
 
-    def show_written(self, texts: Sequence[str], label: str) -> str:
-        """The texts shown as examples of ``label``."""
-        return self.format_examples([{"text": t, "label": label} for t in texts])
-
-    def source_label(self, task: Task, src: Example, rnd: int) -> str:
-        """The source's label."""
-        return src["label"]
-
-    def label(
-        self,
-        teacher: Teacher,
-        prompt: str,
-        task: Task,
-        description: str,
-        todo: list[Sample],
-        logprobs: bool = False,
-        per_call: int = 1,
-    ) -> list[Reply]:
+    def label_calls(self, call: LabelCall, todo: list[Sample]) -> list[Reply]:
         """The Critic names a label for each numbered text of a call; it must be one of the task's (else
         ``off_label``) and the one requested, where one was (else ``label_mismatch``). A call's tokens are
         shared out over its texts."""
+        task, per_call, logprobs = call.task, call.per_call, call.logprobs
         calls = [todo[i : i + per_call] for i in range(0, len(todo), per_call)]
         shown = [[clip(s["text"], LABEL_WORDS) for s in c] for c in calls]
-        replies = ask_labels(teacher, prompt, self.label_text(task), description, shown, logprobs)
-        for call, reply in zip(calls, replies, strict=True):
-            answers: list[str | None] = list(reply.parsed.labels) if reply.parsed else [None] * len(call)
+        replies = ask_labels(call.teacher, call.prompt, self.label_text(task), call.description, shown, logprobs)
+        for group, reply in zip(calls, replies, strict=True):
+            answers: list[str | None] = list(reply.parsed.labels) if reply.parsed else [None] * len(group)
             confidences = value_confidences(reply, [a or "" for a in answers]) if logprobs else []
-            share, extra = divmod(reply.tokens, len(call))
-            for i, (s, answer) in enumerate(zip(call, answers, strict=True)):
+            share, extra = divmod(reply.tokens, len(group))
+            for i, (s, answer) in enumerate(zip(group, answers, strict=True)):
                 s["teacher_tokens"] = s.get("teacher_tokens", 0) + share + (i < extra)
                 if logprobs:
                     s["teacher_confidence"] = confidences[i]
@@ -214,26 +196,6 @@ class Classification(TaskAdapter):
                 else:
                     s.update({"verdict": "accepted", "label": label})
         return replies
-
-    def reference_labels(
-        self,
-        teacher: Teacher,
-        prompt: str,
-        task: Task,
-        description: str,
-        examples: Sequence[Example],
-        per_call: int = 1,
-    ) -> tuple[list, list[Reply], int]:
-        """The Critic's label for each text, through `label` itself (no requested label to agree with); an
-        answer it rejects predicts "(none)"."""
-        samples = [Sample(id=str(i), text=ex["text"]) for i, ex in enumerate(examples)]
-        replies = self.label(teacher, prompt, task, description, samples, per_call=per_call)
-        unusable = [s["verdict"] != "accepted" for s in samples]
-        return (
-            ["(none)" if bad else s["label"] for s, bad in zip(samples, unusable, strict=True)],
-            replies,
-            sum(unusable),
-        )
 
     def show_label(self, sample: Mapping[str, Any]) -> str:
         """The label."""

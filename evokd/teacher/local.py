@@ -103,6 +103,16 @@ def _spec(name: str) -> TeacherWeights:
     return pinned(TEACHERS, name, "teacher", TeacherError)
 
 
+def teacher_name(teacher_id: str, model: str = "") -> str:
+    """The teacher's model as reports name it: the local teacher's weights ("Qwen2.5-Coder-1.5B-Instruct Q4_K_M",
+    known from the identity `teacher_endpoint` gives it), else ``model``, else the model name in an ``URL|model``
+    identity; "" when none of them says."""
+    if teacher_id.startswith("local:"):
+        weights = teacher_id.removeprefix("local:")
+        return next((t.model for t in TEACHERS.values() if t.sha256 == weights), Path(weights).name)
+    return model or (teacher_id.rpartition("|")[2] if "|" in teacher_id else "")
+
+
 def _sha256_file(path: Path) -> str:
     """sha256 of a file, read in chunks."""
     digest = hashlib.sha256()
@@ -220,8 +230,8 @@ def require_llama_server() -> None:
 def default_threads() -> int:
     """llama.cpp threads: the usable cores minus one, so the student and the graph keep a core.
 
-    Measured on the 2-core machine while other jobs ran: with 2 threads the 0.5B decoded at about 1 token/s,
-    with 1 thread at about 7 (llama.cpp's threads wait on each other, so one busy core stalls them all).
+    llama.cpp's threads wait on each other, so one core that is busy with other work stalls them all: leaving
+    one free decodes faster than using every core.
     """
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return max(1, cores - 1)

@@ -1,13 +1,16 @@
 """Bad input through the `evokd` command: one line naming the file, line and fix, exit 2, no run folder.
 
 Every case is checked before any teacher call or write, so a user who fixes the input can rerun the
-same command with the same ``--out``.
+same command with the same ``--out``. Flags may name ``{data}`` (the case's data folder) and ``{port}``
+(a loopback port nobody listens on).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,6 +18,8 @@ from types import SimpleNamespace
 import pytest
 
 from evokd.cli import main
+from evokd.settings import Context, allowed
+from evokd.teacher.local import free_port
 from tests.support.data import NEG, POS
 from tests.support.runs import run_args
 
@@ -100,12 +105,43 @@ CASES: list[tuple[str, Callable[[], Files | None], list[str], list[str]]] = [
         ["--shots", "3"],
         ["label 'negative' has only 2 training examples", "lower --shots"],
     ),
-    ("zero shots", lambda: split_files(), ["--shots", "0"], ["--shots must be at least 1"]),
     (
         "latin-1 file",
         lambda: split_files(test=GOOD + '{"text": "caf\u00e9 film", "label": "positive"}\n'.encode("latin-1")),
         [],
         ["test.jsonl:13", "not UTF-8 (byte 0xe9)", "re-encode the file to UTF-8"],
+    ),
+    (
+        "missing pool file",
+        lambda: split_files(),
+        ["--pool", "{data}/nothing.txt"],
+        ["nothing.txt: file not found", "give a .txt"],
+    ),
+    ("empty pool file", lambda: {**split_files(), "pool.txt": b"\n\n"}, ["--pool", "{data}/pool.txt"], ["no texts"]),
+    (
+        "binary pool file",
+        lambda: {**split_files(), "pool.txt": bytes(range(256))},
+        ["--pool", "{data}/pool.txt"],
+        ["pool.txt", "not UTF-8"],
+    ),
+    (
+        "pool file without texts",
+        lambda: {**split_files(), "pool.jsonl": b'{"label": "positive"}\n'},
+        ["--pool", "{data}/pool.jsonl"],
+        ["pool.jsonl:1: no 'text' column (row has: label)"],
+    ),
+    (
+        "checkpointer unreachable",
+        lambda: split_files(),
+        ["--checkpointer", "postgresql://evokd@127.0.0.1:{port}/postgres?connect_timeout=2"],
+        ["--checkpointer: cannot use the PostgreSQL server"],
+    ),
+    ("teacher unreachable", lambda: split_files(), [], ["teacher check failed"]),
+    (
+        "unknown review point",
+        lambda: split_files(),
+        ["--review", "analysis,bogus"],
+        ["--review (review): unknown bogus; use analysis,samples"],
     ),
     (
         "student path missing",
@@ -127,6 +163,7 @@ def test_bad_input_is_one_line_exit_2_and_no_run_folder(files, extra, expected, 
             (data / name).write_bytes(content)
     out = tmp_path / "run"
     args = run_args(data, tiny_student, NO_TEACHER, out)
+    extra = [e.format(data=data, port=free_port()) for e in extra]
     # The case's flags go last so they win over run_args' defaults (argparse keeps the last value).
     assert main([*args, *extra]) == 2
     err = capsys.readouterr().err
@@ -153,3 +190,35 @@ def test_resume_of_a_folder_that_is_not_a_run(tmp_path: Path, capsys):
     assert main(["resume", str(tmp_path), "--teacher-url", "http://127.0.0.1:9/v1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no run.json/checkpoints.sqlite here" in err[0]
+
+
+NUMERIC = [f for f in dataclasses.fields(Context) if typing.get_type_hints(Context)[f.name] in (int, float)]
+
+
+def out_of_range(f: dataclasses.Field) -> str:
+    """A value just outside a numeric setting's declared range, as its flag takes it."""
+    bounds = f.metadata["bounds"]
+    value = bounds["le"] + 1 if "le" in bounds else bounds["gt"] if "gt" in bounds else bounds["ge"] - 1
+    return str(int(value)) if typing.get_type_hints(Context)[f.name] is int else str(value)
+
+
+def test_every_numeric_setting_declares_its_range():
+    assert len(NUMERIC) > 20
+    assert [f.name for f in NUMERIC if not allowed(f)] == []
+
+
+@pytest.mark.parametrize("field", NUMERIC, ids=[f.name for f in NUMERIC])
+def test_an_out_of_range_setting_is_one_line_exit_2_and_no_run_folder(
+    field, sentiment_dir, tiny_student, tmp_path, capsys
+):
+    flag = field.metadata["flag"]
+    flag = flag if isinstance(flag, str) else "--" + field.name.replace("_", "-")
+    out = tmp_path / "run"
+    assert main([*run_args(sentiment_dir, tiny_student, NO_TEACHER, out), flag, out_of_range(field)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"evokd: error: {flag} ") and f"({field.name}) is out of range" in lines[0], lines[0]
+    assert lines[0].endswith(f"give a value {allowed(field)}"), lines[0]
+    assert not out.exists()
+    with pytest.raises(ValueError, match=f"\\({field.name}\\) is out of range"):  # Python and Studio alike
+        Context(**{field.name: type(field.default)(out_of_range(field))})

@@ -9,6 +9,7 @@ import pytest
 from evokd.agents.analyst import analyse
 from evokd.agents.critic import LeakIndex, label_batch, screen
 from evokd.agents.generator import generate, plan
+from evokd.bench.bench_task import bench_task
 from evokd.prompts import default, render
 from evokd.state import Prediction, Sample
 from evokd.task import Task
@@ -125,7 +126,7 @@ def test_the_teacher_reference_reads_answers_as_the_critic_does():
     # Same call and checks as `label`: an off-label answer and a malformed reply both predict "(none)".
     replies = ['{"labels": ["Positive"]}', '{"labels": ["neutral"]}', "not json at all", '{"labels": ["negative"]}']
     examples = [{"text": t, "label": "positive"} for t in ("fine", "meh", "odd", "bad")]
-    predicted, answered, unusable = adapter_for("classification").reference_labels(
+    predicted, answered, unusable = bench_task(adapter_for("classification")).reference_labels(
         teacher(*replies, parse_attempts=1), default("classification", "critic"), TASK, "sentiment", examples
     )
     assert predicted == ["positive", "(none)", "(none)", "negative"] and unusable == 2 and len(answered) == 4

@@ -69,7 +69,7 @@ def test_override_precedence(tmp_path):
 def test_context_rejects_a_bad_prompt_or_review():
     with pytest.raises(PromptError, match="context field analyst_prompt"):
         Context(analyst_prompt="Find the mistakes.")
-    with pytest.raises(ValueError, match="review: unknown later"):
+    with pytest.raises(ValueError, match=r"--review \(review\): unknown later"):
         Context(review=("analysis", "later"))
 
 

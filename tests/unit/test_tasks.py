@@ -5,30 +5,24 @@ from __future__ import annotations
 
 import ast
 import inspect
-from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pytest
-import torch
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
-from pydantic import BaseModel
 
 from evokd import tasks
 from evokd.agents.critic import label_batch
-from evokd.data.formats import Row, jsonl_rows
-from evokd.data.readers import DataError, Record, read_table
+from evokd.bench.bench_task import bench_task
+from evokd.data.readers import DataError
 from evokd.graph.student_nodes import feedback_for
 from evokd.prompts import PLACEHOLDERS, default_path
 from evokd.state import Prediction, Sample
 from evokd.student.model import Head
-from evokd.task import Example, Task
+from evokd.task import Task
 from evokd.tasks import TaskAdapter, adapter_for, kinds, register
-from evokd.tasks.base import HubMetric
-from evokd.teacher.client import Reply, Teacher
-from evokd.text import LeakIndex, bullet_list
+from evokd.teacher.client import Teacher
+from evokd.text import LeakIndex
+from tests.support.toy_task import Topic
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,6 +38,22 @@ def test_every_registered_kind_implements_the_whole_interface_and_has_its_prompt
         for agent in PLACEHOLDERS:  # the loop's agents and the benchmark baselines
             assert default_path(kind, agent).is_file(), (kind, agent)
     assert {p.name for p in (ROOT / "prompts").iterdir() if p.is_dir() and p.name != "__pycache__"} == set(kinds())
+
+
+def test_the_benchmarks_parts_live_beside_the_benchmark_not_on_the_adapter():
+    for member in ("show_written", "source_label", "reference_labels", "metric_title", "label_words"):
+        assert not hasattr(TaskAdapter, member), member
+    for kind in kinds():
+        assert bench_task(adapter_for(kind)).adapter is adapter_for(kind)
+    with pytest.raises(DataError, match=r"^the benchmark has no 'topic' task kind; use one of: classification, ner$"):
+        bench_task(Topic())
+
+
+def test_a_kind_that_labels_one_text_per_call_refuses_a_label_batch():
+    with pytest.raises(ValueError, match=r"^ner labels one text per teacher call; got 2 \(drop --label-batch\)$"):
+        adapter_for("ner").label(
+            Teacher(FakeListChatModel(responses=[])), "", Task("ner", ("PER",)), "", [], per_call=2
+        )
 
 
 def test_unknown_kind_is_a_one_line_data_error():
@@ -62,124 +72,6 @@ def test_a_saved_head_gives_back_its_task():
     for task in (Task("classification", ("neg", "pos")), Task("ner", ("LOC", "PER"))):
         assert tasks.task_for(tasks.head_for(task)) == task
     assert tasks.task_for(Head(("O", "I-LOC", "B-LOC"), per_token=True)) is None  # tags out of evokd's order
-
-
-class TopicVerdict(BaseModel):
-    """The made-up kind's own reply schema: one topic per call."""
-
-    label: str
-
-
-class Topic(TaskAdapter):
-    """A made-up third kind whose examples keep their answer under a key of their own (``topic``)."""
-
-    kind = "topic"
-    metric = "accuracy"
-    metric_title = "accuracy"
-    label_noun = "topic"
-    extensions = (".jsonl",)
-    shots_unit = "training texts"
-    examples_shown = 2
-    default_description = "Name each text's topic."
-    label_words = None
-    pipeline_tag = "text-classification"
-    pipeline_args = ""
-    card_metrics = (HubMetric("accuracy", "accuracy", "accuracy"),)
-    export_columns = "`text`, `topic`"
-    batches_labels = False
-
-    def read_split(self, file: Path, text: str) -> list[Record]:
-        return self.read_rows(file, jsonl_rows(file, text))
-
-    def read_rows(self, file: Path, rows: list[Row]) -> list[Record]:
-        def make(line_text: str, topic: str, where: str) -> Example:
-            return {"text": line_text, "topic": topic}  # type: ignore[typeddict-unknown-key]
-
-        return read_table(file, rows, ("text", "topic"), make)
-
-    def labels_in(self, ex: Example) -> set[str]:
-        return {ex["topic"]}  # type: ignore[typeddict-item]
-
-    def check_label_set(self, labels: tuple[str, ...], file: Path) -> None:
-        if not labels:
-            raise DataError(f"{file}: no topics")
-
-    def head(self, task: Task) -> Head:
-        return Head(task.labels)
-
-    def gold(self, ex: Example) -> str:
-        return ex["topic"]  # type: ignore[typeddict-item]
-
-    def scores(self, task: Task, gold: list, predicted: list) -> dict:
-        return {"accuracy": sum(g == p for g, p in zip(gold, predicted, strict=True)) / len(gold) if gold else 0.0}
-
-    def to_example(self, sample: Sample) -> Example:
-        return {"text": sample["text"], "topic": sample["label"]}  # type: ignore[typeddict-unknown-key]
-
-    def task_for(self, head: Head) -> Task | None:
-        return None if head.per_token else Task(self.kind, head.names)
-
-    def weighted_scores(self, task: Task, gold: list, predicted: list, weights: np.ndarray) -> np.ndarray:
-        right = np.array([g == p for g, p in zip(gold, predicted, strict=True)], dtype=float)
-        return weights @ right / weights.sum(axis=1)
-
-    def format_feedback(self, feedback: list[Prediction], limit: int) -> tuple[str, str]:
-        return bullet_list([p["text"] for p in feedback if not p["correct"]][:limit]), "(none)"
-
-    def format_examples(self, seeds: Sequence[Example], label: str | None = None, limit: int = 6) -> str:
-        return bullet_list([f"{s['text']} [{s['topic']}]" for s in seeds[:limit]])  # type: ignore[typeddict-item]
-
-    def written_for(self, pool: Sequence[Example], label: str) -> list[Example]:
-        return [e for e in pool if e.get("topic") == label]
-
-    def source_label(self, task: Task, src: Example, rnd: int) -> str:
-        return src["topic"]  # type: ignore[typeddict-item]
-
-    def label(
-        self,
-        teacher: Teacher,
-        prompt: str,
-        task: Task,
-        description: str,
-        todo: list[Sample],
-        logprobs: bool = False,
-        per_call: int = 1,
-    ) -> list[Reply]:
-        replies = teacher.ask_many([f"{prompt}: {s['text']}" for s in todo], TopicVerdict, logprobs=logprobs)
-        for s, r in zip(todo, replies, strict=True):
-            ok = r.parsed is not None and r.parsed.label == s["requested"]
-            s.update(
-                verdict="accepted" if ok else "rejected",
-                reason="" if ok else "off_topic",
-                label=r.parsed.label if r.parsed else "",
-            )
-        return replies
-
-    def reference_labels(
-        self,
-        teacher: Teacher,
-        prompt: str,
-        task: Task,
-        description: str,
-        examples: Sequence[Example],
-        per_call: int = 1,
-    ) -> tuple[list, list[Reply], int]:
-        return [], [], 0
-
-    def show_label(self, sample: Mapping[str, Any]) -> str:
-        return str(sample.get("label", ""))
-
-    def show_prediction(self, sample: Mapping[str, Any]) -> str:
-        return str(sample.get("predicted", ""))
-
-    def output_row(self, task: Task, text: str, scores: torch.Tensor, offsets: Sequence[tuple[int, int]]) -> dict:
-        return {"text": text, "topic": task.labels[int(scores.argmax())]}
-
-    def export_row(self, sample: Mapping[str, Any]) -> dict[str, Any]:
-        return {"text": sample.get("text", ""), "topic": sample.get("label") or None}
-
-    def label_counts(self, examples: Iterable[Mapping[str, Any]]) -> Counter[str]:
-        return Counter(ex["topic"] for ex in examples)
 
 
 @pytest.fixture
@@ -206,7 +98,7 @@ def test_a_third_kind_plugs_into_the_generic_code_path(topic: Topic, tmp_path: P
     assert ds.task == Task("topic", ("politics", "sport")) and kinds()[-1] == "topic"
 
     seeds = tasks.sample_shots(ds.train, ds.task, 1, seed=0)
-    assert sorted(s["topic"] for s in seeds) == ["politics", "sport"]  # type: ignore[typeddict-item]
+    assert sorted(s["label"] for s in seeds) == ["politics", "sport"]
     with pytest.raises(DataError, match="topic 'politics' has only 2 training texts, fewer than --shots 3"):
         tasks.sample_shots(ds.train, ds.task, 3, seed=0)
 

@@ -10,7 +10,6 @@ from evokd.tasks.ner.adapter import (
     format_examples,
     format_feedback,
     glossary_of,
-    tag_sentences,
 )
 from evokd.tasks.ner.text import Resolution, Tokenizer, WhitespaceTokenizer, looks_like_name, match_type, resolve
 
@@ -30,6 +29,5 @@ __all__ = [
     "looks_like_name",
     "match_type",
     "resolve",
-    "tag_sentences",
     "to_bio",
 ]

@@ -24,8 +24,8 @@ from evokd.state import Prediction, Sample
 from evokd.student.metrics import f1_of_counts, span_scores
 from evokd.student.model import Head
 from evokd.task import Example, Task
-from evokd.tasks.base import HubMetric, TaskAdapter
-from evokd.tasks.ner.text import PLACEHOLDER, Tokenizer, WhitespaceTokenizer, fold_type, resolve
+from evokd.tasks.base import HubMetric, LabelCall, TaskAdapter
+from evokd.tasks.ner.text import PLACEHOLDER, Tokenizer, fold_type, resolve
 from evokd.teacher.client import Reply, Teacher
 from evokd.text import bullet_list, clip, described
 
@@ -52,13 +52,6 @@ def describe_types(types: Sequence[str], names: bool = True, glossary: Mapping[s
 
 
 # ---- the Critic's calls --------------------------------------------------------------------------
-
-
-def one_per_call(per_call: int) -> None:
-    """Refuse several sentences per labelling call: each annotation is a list of mentions placed on its own
-    sentence (``evokd run`` says so before the run starts; this guards scripts)."""
-    if per_call != 1:
-        raise ValueError(f"NER labels one sentence per teacher call; got {per_call} (drop --label-batch)")
 
 
 def ask_entities(
@@ -123,28 +116,6 @@ def annotate(
         else:
             s.update({"verdict": "accepted", "reason": ""})
     return replies
-
-
-def tag_sentences(
-    teacher: Teacher,
-    prompt: str,
-    task: Task,
-    description: str,
-    examples: Sequence[Example],
-    glossary: Mapping[str, str] | None = None,
-) -> tuple[list[list[str]], list[Reply[Annotation]]]:
-    """The teacher's own BIO tags for existing sentences (the benchmark's teacher reference): the Critic's call,
-    placed on the sentences' own tokens; mentions that fail a check are dropped rather than the whole sentence."""
-    replies = ask_entities(teacher, prompt, task, description, [ex["text"] for ex in examples], glossary)
-    words = WhitespaceTokenizer()
-    tags: list[list[str]] = []
-    for ex, reply in zip(examples, replies, strict=True):
-        text = " ".join(ex["tokens"])
-        res = resolve(text, [e.model_dump() for e in reply.parsed.entities] if reply.parsed else [], task.labels, words)
-        if res.reason:  # keep the mentions that passed, as placed on a second try
-            res = resolve(text, [e for e in res.entities if "error" not in e], task.labels, words)
-        tags.append(res.tags if not res.reason and len(res.tags) == len(ex["tokens"]) else ["O"] * len(ex["tokens"]))
-    return tags, replies
 
 
 # ---- what the Analyst and Generator read ------------------------------------------------------
@@ -229,13 +200,11 @@ class Ner(TaskAdapter):
 
     kind = "ner"
     metric = "span_f1"
-    metric_title = "span F1"
     label_noun = "entity type"
     extensions = (".conll", ".txt", ".jsonl", ".parquet")
     shots_unit = "training sentences not already picked"
     examples_shown = 4
     default_description = "Find the named entities in each sentence and give each its type."
-    label_words = None
     pipeline_tag = "token-classification"
     pipeline_args = 'aggregation_strategy="first"'  # a word's tag from its first sub-token, as the student was trained
     card_metrics = (
@@ -328,38 +297,9 @@ class Ner(TaskAdapter):
         """All of them: a sentence for one type may hold any other."""
         return list(pool)
 
-    def source_label(self, task: Task, src: Example, rnd: int) -> str:
-        """One of the source's entity types, a different one each round."""
-        types = sorted({t for _, _, t in bio_spans(src["tags"])}) or list(task.labels)
-        return types[rnd % len(types)]
-
-    def label(
-        self,
-        teacher: Teacher,
-        prompt: str,
-        task: Task,
-        description: str,
-        todo: list[Sample],
-        logprobs: bool = False,
-        per_call: int = 1,
-    ) -> list[Reply]:
+    def label_calls(self, call: LabelCall, todo: list[Sample]) -> list[Reply]:
         """The Critic names the entities of one sentence per call; code places them (`annotate`)."""
-        one_per_call(per_call)
-        return annotate(teacher, prompt, task, description, todo, self.tokenizer, self.glossary)
-
-    def reference_labels(
-        self,
-        teacher: Teacher,
-        prompt: str,
-        task: Task,
-        description: str,
-        examples: Sequence[Example],
-        per_call: int = 1,
-    ) -> tuple[list, list[Reply], int]:
-        """The Critic's mentions placed on each sentence's own tokens (whole sentences)."""
-        one_per_call(per_call)
-        tags, replies = tag_sentences(teacher, prompt, task, description, examples, self.glossary)
-        return tags, replies, sum(r.parsed is None for r in replies)
+        return annotate(call.teacher, call.prompt, call.task, call.description, todo, self.tokenizer, self.glossary)
 
     def show_label(self, sample: Mapping[str, Any]) -> str:
         """The Critic's mentions with their types."""
