@@ -63,15 +63,22 @@ SOURCE_PACKAGES = ("evokd", "evokd.agents", "evokd.graph", "evokd.student", "evo
 NOT_SOURCE = {"results", "decisions", "__pycache__"}  # the benchmark's outputs and notes shape no result
 
 
+def source_roots() -> dict[str, Path]:
+    """The folder each of `SOURCE_PACKAGES` is installed from."""
+    roots = {}
+    for name in SOURCE_PACKAGES:
+        spec = importlib.util.find_spec(name)
+        assert spec is not None and spec.submodule_search_locations, name  # the packages of this installation
+        roots[name] = Path(list(spec.submodule_search_locations)[0])
+    return roots
+
+
 @functools.cache
 def source_sha256() -> str:
     """sha256 of every source and prompt file the installed evokd packages hold (benchmark results left out),
     so any code change, not only a version bump, makes a finished cell stale."""
     files: dict[str, bytes] = {}
-    for name in SOURCE_PACKAGES:
-        spec = importlib.util.find_spec(name)
-        assert spec is not None and spec.submodule_search_locations, name  # the packages of this installation
-        root = Path(list(spec.submodule_search_locations)[0])
+    for name, root in source_roots().items():
         for f in root.rglob("*"):
             rel = f.relative_to(root)
             if f.suffix in (".py", ".md") and f.is_file() and not NOT_SOURCE.intersection(rel.parts):
