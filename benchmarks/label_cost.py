@@ -7,10 +7,10 @@ The texts are the first ``--texts`` examples of the dev split (or train): the de
 decides (the pool methods' label batch, the confidence rule) must never be chosen on the test texts the
 benchmark scores, so the test split is refused. Each batch size K labels all of them as pool texts are
 labelled (the adapter's `label`, K numbered texts per call, log-probabilities asked for), each K with a
-fresh reply cache, so every call is really made and timed; the gold labels only score the answers. Where the endpoint sends log-probabilities,
-it also shows what each ``--min-confidence`` of a fixed ladder would keep, and how often those labels are
-right. The same texts then go through the student (`evokd predict`'s function, bundled MiniLM) after the
-teacher has stopped, for the student/teacher throughput ratio.
+fresh reply cache, so every call is really made and timed; the gold labels only score the answers. Where
+the endpoint sends log-probabilities, it also shows what each ``--min-confidence`` of a fixed ladder would
+keep, and how often those labels are right. The same texts then go through the student (`evokd predict`'s
+function, bundled MiniLM) after the teacher has stopped, for the student/teacher throughput ratio.
 Written to benchmarks/results/label-cost-<dataset>.json and .md.
 """
 
@@ -94,7 +94,9 @@ def label_all(
     from evokd.tasks import evaluate
 
     if split not in SPLITS:
-        raise ValueError(f"label cost reads {' or '.join(SPLITS)} texts, not {split}: test texts never choose a default")
+        raise ValueError(
+            f"label cost reads {' or '.join(SPLITS)} texts, not {split}: test texts never choose a default"
+        )
     rows, first = [], None
     for k in batches:
         with tempfile.TemporaryDirectory() as tmp:

@@ -104,7 +104,9 @@ def student_identity(student: str) -> dict[str, str]:
     path = Path(student or model.default_student_path()).expanduser()
     if not path.is_dir():
         return {"student_weights": student}
-    stats = tuple(sorted((f.as_posix(), f.stat().st_size, f.stat().st_mtime_ns) for f in path.rglob("*") if f.is_file()))
+    stats = tuple(
+        sorted((f.as_posix(), f.stat().st_size, f.stat().st_mtime_ns) for f in path.rglob("*") if f.is_file())
+    )
     return {"student_sha256": _folder_sha256(path, stats)}
 
 

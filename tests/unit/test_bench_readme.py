@@ -42,7 +42,10 @@ def test_every_score_in_a_readme_table_is_in_the_committed_files():
         header = rows[0].split(" | ")
         derived = header.index(INTERVAL_HEADER)  # recomputed from the per-seed scores, not stored
         scores = [
-            n for row in rows[2:] for i, cell in enumerate(row.split(" | ")) if i != derived
+            n
+            for row in rows[2:]
+            for i, cell in enumerate(row.split(" | "))
+            if i != derived
             for n in re.findall(r"\d+\.\d{3}", cell)
         ]
         assert scores and [n for n in scores if n not in held] == [], name
