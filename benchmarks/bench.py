@@ -28,6 +28,7 @@ QUICK = dict(
     epochs=1,
     min_steps=8,
     teacher_eval=20,
+    eval_limit=300,
     full_shot_limit=256,
     out="runs/bench-quick/results",
     work="runs/bench-quick",
@@ -62,7 +63,7 @@ def add_flags(p: argparse.ArgumentParser) -> None:
         help=f"comma-separated, from: {', '.join([*METHOD_NAMES, *REFERENCES])} (none: only --speed)",
     )
     p.add_argument(
-        "--seeds", default=None, help="comma-separated seeds (default 1-5 on rotten_tomatoes, 1-3 elsewhere; quick: 1)"
+        "--seeds", default=None, help="comma-separated seeds (default 1-5 on classification, 1-3 on NER; quick: 1)"
     )
     p.add_argument("--quick", action="store_true", help="a few minutes: 1 seed, small budget, 0.5B local teacher")
     p.add_argument("--speed", action="store_true", help="also measure speed (writes speed.json|md)")

@@ -161,10 +161,24 @@ def run_costs(folder: Path) -> dict:
     return {key: figures.get(key) for key in PER_ACCEPTED}
 
 
+def stale(s: Settings) -> list[tuple[int, Cell]]:
+    """The cells (with their indices) whose folder holds a result made by other code or settings."""
+    return [
+        (i, c) for i, c in enumerate(all_cells(s)) if (c.folder(s) / "result.json").exists() and finished(s, c) is None
+    ]
+
+
 def collect(s: Settings) -> list[dict]:
-    """The tables, plots and JSON of every dataset, built from the finished cells on disk."""
+    """The tables, plots and JSON of every dataset, built from the finished cells on disk; refused while any
+    cell holds a result of other code or settings, so a table never mixes two versions of the code."""
     from evokd.bench import tables
 
+    if old := stale(s):
+        raise CellError(
+            f"--collect: {len(old)} cell(s) were made by other code or settings ({', '.join(c.id for _, c in old)}); "
+            f"rerun them with the same flags and {', '.join(f'--cell-index {i}' for i, _ in old)}, "
+            "or without --collect to run every cell not finished with this code"
+        )
     summaries = []
     for dataset in s.datasets:
         runs: dict[str, list[dict]] = {}

@@ -1,15 +1,16 @@
 """What a teacher label costs and how often it is right, one text per call or several per call.
 
-    python -m evokd.bench.label_cost [--dataset rotten_tomatoes] [--texts 300] [--batches 1,4,8,16]
+    python -m evokd.bench.label_cost [--dataset rotten_tomatoes] [--split dev] [--texts 300] [--batches 1,4,8,16]
                                      [--teacher-url URL --teacher-model NAME]
 
-The texts are the benchmark's test subset (the first ``--texts`` test examples: the texts every method is
-scored on). Each batch size K labels all of them as pool texts are labelled (the adapter's `label`, K
-numbered texts per call, log-probabilities asked for), each K with a fresh reply cache, so every call is
-really made and timed; the gold labels only score the answers. Where the endpoint sends log-probabilities,
-it also shows what each ``--min-confidence`` of a fixed ladder would keep, and how often those labels are
-right. The same texts then go through the student (`evokd predict`'s function, bundled MiniLM) after the
-teacher has stopped, for the student/teacher throughput ratio.
+The texts are the first ``--texts`` examples of the dev split (or train): the defaults this measurement
+decides (the pool methods' label batch, the confidence rule) must never be chosen on the test texts the
+benchmark scores, so the test split is refused. Each batch size K labels all of them as pool texts are
+labelled (the adapter's `label`, K numbered texts per call, log-probabilities asked for), each K with a
+fresh reply cache, so every call is really made and timed; the gold labels only score the answers. Where
+the endpoint sends log-probabilities, it also shows what each ``--min-confidence`` of a fixed ladder would
+keep, and how often those labels are right. The same texts then go through the student (`evokd predict`'s
+function, bundled MiniLM) after the teacher has stopped, for the student/teacher throughput ratio.
 Written to benchmarks/results/label-cost-<dataset>.json and .md.
 """
 
@@ -77,35 +78,45 @@ def by_confidence(right: Sequence[bool], confidences: Sequence[float | None]) ->
     return out
 
 
-def label_all(dataset: str, texts: int, batches: Sequence[int], endpoint: dict, say: Callable[[str], None]) -> dict:
-    """Label the first ``texts`` test texts at every batch size; return the rows and what they were measured on."""
-    from evokd.bench.curves import paired_interval
+SPLITS = ("dev", "train")  # never test: what is measured here decides defaults the test split then judges
+
+
+def label_all(
+    dataset: str, texts: int, batches: Sequence[int], endpoint: dict, say: Callable[[str], None], split: str = "dev"
+) -> dict:
+    """Label the first ``texts`` texts of ``split`` at every batch size; return the rows and what they were
+    measured on."""
+    from evokd.bench.curves import t_interval
     from evokd.handoff.card import bootstrap
     from evokd.services import resolved, services
     from evokd.settings import Context
     from evokd.state import Sample
     from evokd.tasks import evaluate
 
+    if split not in SPLITS:
+        raise ValueError(
+            f"label cost reads {' or '.join(SPLITS)} texts, not {split}: test texts never choose a default"
+        )
     rows, first = [], None
     for k in batches:
         with tempfile.TemporaryDirectory() as tmp:
             ctx = resolved(Context(data=dataset, **endpoint, cache=str(Path(tmp) / "cache.sqlite")))
             run = services(ctx)
-            test = run.dataset.test[:texts]
+            examples = getattr(run.dataset, split)[:texts]
             adapter, task = run.adapter, run.dataset.task
-            say(f"[{dataset}] {len(test)} texts, {k} per call ...")
+            say(f"[{dataset}] {len(examples)} texts, {k} per call ...")
             started = time.perf_counter()
-            samples = [Sample(id=str(i), source="pool", text=ex["text"]) for i, ex in enumerate(test)]
+            samples = [Sample(id=str(i), source="pool", text=ex["text"]) for i, ex in enumerate(examples)]
             replies = adapter.label(
                 run.teacher(labelling=True), ctx.prompt("critic"), task, run.description, samples, True, k
             )
             seconds = time.perf_counter() - started
         predicted = [s["label"] if s["verdict"] == "accepted" else "(none)" for s in samples]
         confidences = [s.get("teacher_confidence") for s in samples]
-        right = np.array([p == adapter.gold(ex) for p, ex in zip(predicted, test, strict=True)])
+        right = np.array([p == adapter.gold(ex) for p, ex in zip(predicted, examples, strict=True)])
         first = right if first is None else first
-        gap, low, high = paired_interval((right.astype(float) - first.astype(float)).tolist())
-        interval = bootstrap(task, list(test), predicted)
+        gap, low, high = t_interval((right.astype(float) - first.astype(float)).tolist())
+        interval = bootstrap(task, list(examples), predicted)
         tokens = sum(r.tokens for r in replies)
         rows.append(
             {
@@ -113,17 +124,17 @@ def label_all(dataset: str, texts: int, batches: Sequence[int], endpoint: dict, 
                 "calls": len(replies),
                 "accuracy": round(float(right.mean()), 4),
                 "accuracy_vs_one_per_call": [round(gap, 4), round(low, 4), round(high, 4)],
-                "macro_f1": round(evaluate(task, test, predicted)["score"], 4),
+                "macro_f1": round(evaluate(task, examples, predicted)["score"], 4),
                 "macro_f1_interval": [round(interval[0], 4), round(interval[1], 4)],
                 "unusable": sum(s["verdict"] != "accepted" for s in samples),
                 "with_confidence": sum(c is not None for c in confidences),
                 "by_confidence": by_confidence(right.tolist(), confidences),
                 "tokens": tokens,
-                "tokens_per_text": round(tokens / len(test), 1),
-                "prompt_tokens_per_text": round(sum(r.prompt_tokens for r in replies) / len(test), 1),
-                "completion_tokens_per_text": round(sum(r.completion_tokens for r in replies) / len(test), 1),
+                "tokens_per_text": round(tokens / len(examples), 1),
+                "prompt_tokens_per_text": round(sum(r.prompt_tokens for r in replies) / len(examples), 1),
+                "completion_tokens_per_text": round(sum(r.completion_tokens for r in replies) / len(examples), 1),
                 "seconds": round(seconds, 1),
-                "texts_per_s": round(len(test) / seconds, 2),
+                "texts_per_s": round(len(examples) / seconds, 2),
                 "predicted": predicted,
             }
         )
@@ -131,18 +142,19 @@ def label_all(dataset: str, texts: int, batches: Sequence[int], endpoint: dict, 
             f"[{dataset}] K={k}: accuracy {rows[-1]['accuracy']:.3f}, {rows[-1]['tokens_per_text']} tokens/text, "
             f"{rows[-1]['texts_per_s']} texts/s"
         )
-    return {"texts": len(test), "rows": rows}
+    return {"texts": len(examples), "split": split, "rows": rows}
 
 
 def markdown(result: dict) -> str:
     """The result as a table with what it means."""
     lines = [
-        f"# Label cost: {result['dataset']}, {result['texts']} test texts ({result['date_utc']} UTC)",
+        f"# Label cost: {result['dataset']}, {result['texts']} {result.get('split', 'test')} texts "
+        f"({result['date_utc']} UTC)",
         "",
         f"Written by `{result['command']}` with {result['teacher']} on {result['machine']}.",
         "Each row labels the same texts with the Critic's prompt, K numbered texts per teacher call, from a fresh",
         "reply cache. Tokens are billed tokens (prompt + reply); the gap is accuracy minus one text per call,",
-        "paired on the same texts, with a bootstrap 95% interval.",
+        "paired on the same texts, with a 95% interval (Student-t over the texts; bootstrap before the t rule).",
         "",
         "| texts per call | accuracy | gap vs 1 per call [95% CI] | macro-F1 [95% CI] | tokens/text "
         "(prompt + reply) | texts/s | unusable |",
@@ -224,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault(name, value)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", default="rotten_tomatoes")
+    ap.add_argument("--split", default="dev", choices=SPLITS, help="the texts measured on (never test)")
     ap.add_argument("--texts", type=int, default=300)
     ap.add_argument("--batches", default=",".join(map(str, BATCHES)), help="batch sizes; 1 must be among them")
     ap.add_argument("--teacher-url", default="", help="an OpenAI-compatible endpoint; empty = the local teacher")
@@ -241,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen_flags: dict[str, object] = dict.fromkeys(endpoint_defaults(local=False))
     with teacher_endpoint(args.teacher_url, args.local_teacher, chosen_flags, say) as endpoint:
         endpoint = {**endpoint, "teacher_model": args.teacher_model} if args.teacher_model else endpoint
-        measured = label_all(args.dataset, args.texts, batches, endpoint, say)
+        measured = label_all(args.dataset, args.texts, batches, endpoint, say, args.split)
     student = measure(measured["texts"], repeats=3, batch_size=64, dataset=args.dataset)
     result = {
         "dataset": args.dataset,

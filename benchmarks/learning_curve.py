@@ -138,6 +138,11 @@ def markdown(result: dict) -> str:
             cells.append(f"{new['test_mean'] - old['test_mean']:+.3f}" if old and new else "–")
         n = next(by[r][rung]["n"] for r in recipes if rung in by[r])
         lines.append(f"| {rung} | {n:,} | " + " | ".join(cells) + " |")
+
+    def cut(split: str) -> str:
+        """The texts of ``split`` scored: its first ``eval_limit``, or all of it."""
+        return f"the first {st['eval_limit']} {split} examples" if st["eval_limit"] else f"the whole {split} split"
+
     lines += [
         "",
         f"- default: the recipe every method trains with: AdamW lr {st['lr']}, batch {st['batch_size']}, up to "
@@ -146,9 +151,8 @@ def markdown(result: dict) -> str:
         "- old: the recipe before issue 12: "
         + ", ".join(f"{k} {v}" for k, v in RECIPES["old"].items())
         + " (otherwise as default).",
-        f"- Scores are on the benchmark's test subset (the first {st['eval_limit']} test examples); epochs are "
-        f"chosen on the first {st['eval_limit']} dev examples, never on test. 'epochs run' counts the repeats that "
-        "reach the minimum steps on tiny sets, and stops short where dev stopped improving.",
+        f"- Scores are on {cut('test')}; epochs are chosen on {cut('dev')}, never on test. 'epochs run' counts the "
+        "repeats that reach the minimum steps on tiny sets, and stops short where dev stopped improving.",
         "",
     ]
     return "\n".join(lines)

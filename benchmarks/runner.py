@@ -1,9 +1,9 @@
 """The runs a benchmark cell performs: a method on one dataset and seed, the full-shot and teacher references.
 
 Each run writes only under its own folder: ``result.json`` with a fingerprint of everything that shapes
-it (settings, method name, the shipped prompt texts of its task kind, the package version, a user data
-folder's file hashes), the graph's
-SQLite checkpoint, and the teacher reply cache. The cache key names the exact request and the teacher
+it (settings, method name, the sha256 of the installed source and of its task kind's prompts, the dataset's
+files, the student's weights, the teacher's identity), the graph's SQLite checkpoint, and the teacher reply
+cache. The cache key names the exact request and the teacher
 that answers it (endpoint and model, or the local teacher's weights' sha256: `Services.teacher_identity`),
 so two teachers never share replies; a finished run with the same fingerprint is reused, an unfinished
 one resumes from its checkpoint, and neither pays the teacher twice for a reply it already has.
@@ -12,7 +12,9 @@ one resumes from its checkpoint, and neither pays the teacher twice for a reply 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
+import importlib.util
 import json
 import shutil
 import time
@@ -25,7 +27,7 @@ from evokd.accounting import best_round
 from evokd.bench.bench_task import bench_task
 from evokd.bench.curves import at_budgets, ladder
 from evokd.bench.methods import methods
-from evokd.bench.settings import CACHE_FILE, Say, Settings
+from evokd.bench.settings import CACHE_FILE, Say, Settings, data_identity
 from evokd.checkpoint import open_checkpointer
 from evokd.data.registry import content_sha256
 from evokd.records import read_jsonl, write_json
@@ -37,7 +39,6 @@ from evokd.student.recipe import dev_selection, fit, train_config
 from evokd.student.train import predict
 from evokd.tasks import evaluate, head_for
 
-PACKAGE = "evokd"
 # How the teacher is reached: no part of a run that never asks it (an array task running only seed-only
 # cells starts no teacher, and must still match the cells a full sweep finished).
 TEACHER_SETTINGS = (
@@ -59,33 +60,62 @@ def fingerprint(obj: object) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def code_identity(kind: str) -> dict[str, object]:
-    """What shapes a run besides its settings: every shipped prompt text of the task kind (so an edited
-    prompt reruns, whichever agent or method reads it) and the package version."""
-    from importlib.metadata import PackageNotFoundError, version
+# The installed packages whose source shapes a cell (`pyproject.toml`'s packages): their .py and .md files.
+SOURCE_PACKAGES = ("evokd", "evokd.agents", "evokd.graph", "evokd.student", "evokd.prompts", "evokd.bench")
+NOT_SOURCE = {"results", "decisions", "__pycache__"}  # the benchmark's outputs and notes shape no result
 
+
+def source_roots() -> dict[str, Path]:
+    """The folder each of `SOURCE_PACKAGES` is installed from."""
+    roots = {}
+    for name in SOURCE_PACKAGES:
+        spec = importlib.util.find_spec(name)
+        assert spec is not None and spec.submodule_search_locations, name  # the packages of this installation
+        roots[name] = Path(list(spec.submodule_search_locations)[0])
+    return roots
+
+
+@functools.cache
+def source_sha256() -> str:
+    """sha256 of every source and prompt file the installed evokd packages hold (benchmark results left out),
+    so any code change, not only a version bump, makes a finished cell stale."""
+    files: dict[str, bytes] = {}
+    for name, root in source_roots().items():
+        for f in root.rglob("*"):
+            rel = f.relative_to(root)
+            if f.suffix in (".py", ".md") and f.is_file() and not NOT_SOURCE.intersection(rel.parts):
+                files[f"{name}/{rel.as_posix()}"] = f.read_bytes()
+    return content_sha256(files)
+
+
+def code_identity(kind: str) -> dict[str, object]:
+    """What shapes a run besides its settings: the installed source (`source_sha256`) and the prompt texts of
+    the task kind the run reads (which a test or a user may point elsewhere)."""
     from evokd import prompts
 
     folder = prompts.default_path(kind, "analyst").parent
-    try:
-        release = version(PACKAGE)
-    except PackageNotFoundError:  # a checkout run without installing: the prompt texts still count
-        release = "unknown"
-    return {"version": release, "prompts": {p.name: p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.md"))}}
+    return {
+        "code_sha256": source_sha256(),
+        "prompts_sha256": content_sha256({p.name: p.read_bytes() for p in sorted(folder.glob("*.md"))}),
+    }
 
 
-def data_identity(dataset: str) -> dict[str, str]:
-    """What the data adds to a fingerprint: for a file or folder the user gives (as `resolve_data` reads it, a
-    path wins over a bundled name), the sha256 of every file in it, its card included, so an edited split or
-    label meaning reruns the cell; nothing for a bundled dataset, whose files the registry pins by sha256
-    in code (a changed pin is a new package version)."""
-    path = Path(dataset).expanduser()
-    if not path.exists():
-        return {}
-    if path.is_file():
-        return {"data_sha256": content_sha256(path.read_bytes())}
-    files = {f.relative_to(path).as_posix(): f.read_bytes() for f in path.rglob("*") if f.is_file()}
-    return {"data_sha256": content_sha256(files)}
+def student_identity(student: str) -> dict[str, str]:
+    """The student's starting weights: the sha256 of every file of its folder (the bundled one when
+    ``student`` is empty); a name that is no folder (a hub id) is its own identity."""
+    path = Path(student or model.default_student_path()).expanduser()
+    if not path.is_dir():
+        return {"student_weights": student}
+    stats = tuple(
+        sorted((f.as_posix(), f.stat().st_size, f.stat().st_mtime_ns) for f in path.rglob("*") if f.is_file())
+    )
+    return {"student_sha256": _folder_sha256(path, stats)}
+
+
+@functools.cache
+def _folder_sha256(path: Path, stats: tuple) -> str:
+    """A folder's content sha256, computed once per process for each state of its files (``stats``)."""
+    return content_sha256({f.relative_to(path).as_posix(): f.read_bytes() for f in path.rglob("*") if f.is_file()})
 
 
 def finished(run_dir: Path, fp: str) -> dict | None:
@@ -168,6 +198,7 @@ def run_method(s: Settings, dataset: str, name: str, seed: int, run_dir: Path, t
             "method": name,
             **code_identity(ctx.task),
             **data_identity(dataset),
+            **student_identity(ctx.student),
             **{k: v for k, v in dataclasses.asdict(ctx).items() if k not in unused},
         }
     )
@@ -232,7 +263,9 @@ def full_shot(s: Settings, dataset: str, seed: int, run_dir: Path, say: Say) -> 
             "student": s.student,
             "data": dataset,
             "eval_limit": s.eval_limit,
+            **code_identity(ctx.task),
             **data_identity(dataset),
+            **student_identity(s.student),
         }
     )
 
@@ -280,6 +313,7 @@ def teacher_reference(s: Settings, dataset: str, run_dir: Path, say: Say) -> dic
             "eval_limit": s.eval_limit,
             "url": s.teacher_url,
             "model": s.teacher_model,
+            "teacher_id": s.teacher_id,  # the local teacher's weights' sha256 (empty for a remote teacher)
             "prompt": ctx.prompt("critic"),
             "words": bench_task(services(ctx).adapter).label_words,
             **code_identity(ctx.task),

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import math
 import platform
 import statistics
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from evokd.bench.bench_task import bench_task
-from evokd.bench.curves import area, ladder, paired_interval
+from evokd.bench.curves import area, ladder, t_interval
 from evokd.records import write_json, write_text
 from evokd.tasks import adapter_for
 
@@ -64,17 +65,32 @@ def mean_of(runs: list[dict], key: str) -> float | None:
     return round(statistics.fmean(values), 1) if values else None
 
 
+def gold_labels(run: dict) -> int:
+    """Gold dev labels a run read to decide (its epoch, best round): counted only under the oracle-dev protocol."""
+    return int(run.get("gold_dev_labels", 0)) if run.get("protocol") == "oracle-dev" else 0
+
+
+def interval(values: list[float]) -> list[float] | None:
+    """The Student-t 95% interval of ``values`` as [low, high], None where one value gives no interval."""
+    _, low, high = t_interval(values)
+    return [round(low, 4), round(high, 4)] if math.isfinite(low) else None
+
+
 def summarise_method(runs: list[dict], full: float | None) -> dict:
-    """Mean ± std over seeds at the top budget, the score at every rung and the area under that curve."""
+    """Mean ± std and t interval over seeds at the top budget, the score at every rung and the area under
+    that curve; the protocol the runs followed and the gold dev labels an oracle-dev run read."""
     score, std = mean_std([r["score"] for r in runs])
     areas = [area([(max(b["budget"], 1), b["score"]) for b in r["budgets"]]) for r in runs if r.get("budgets")]
     return {
         "seeds": [r["seed"] for r in runs],
         "score_mean": round(score, 4),
         "score_std": round(std, 4),
+        "score_interval": interval([r["score"] for r in runs]),
         "scores": [r["score"] for r in runs],
+        "protocol": runs[0].get("protocol"),
+        "gold_labels": max(gold_labels(r) for r in runs),
         "share_of_full_shot": round(score / full, 3) if full else None,
-        "labelled_max": max(r.get("labelled", 0) for r in runs),
+        "labelled_max": max(r.get("labelled", 0) + gold_labels(r) for r in runs),
         "tokens_mean": round(statistics.fmean(r["tokens"] for r in runs)),
         "tokens_max": max(r["tokens"] for r in runs),
         "seconds_mean": round(statistics.fmean(r["seconds"] for r in runs), 1),
@@ -101,7 +117,7 @@ VARIANTS = {"pool-active-nonoise": "pool-active", "pool-random-confnoise": "pool
 def paired(runs: dict[str, list[dict]]) -> dict[str, dict]:
     """Each of our methods against the best baseline (highest mean score) at the top budget, and against
     `ANNOTATOR_BASELINE` where it ran, and each of `VARIANTS` against the run it varies, paired by seed: the
-    mean difference with a bootstrap 95% interval over seeds, and whether it covers zero. Keyed "<method>"
+    mean difference with a paired Student-t 95% interval over seeds, and whether it covers zero. Keyed "<method>"
     (the best baseline) or "<method> vs <baseline>"."""
     base = {n: rs for n, rs in runs.items() if rs and not ours(n)}
     if not base:
@@ -117,12 +133,13 @@ def paired(runs: dict[str, list[dict]]) -> dict[str, dict]:
 
 
 def difference(baseline: str, diffs: list[float]) -> dict:
-    """Paired differences to one baseline, summarised: mean, bootstrap interval, wins and losses."""
-    mean, low, high = paired_interval(diffs)
+    """Paired differences to one baseline, summarised: mean, paired t interval (None for one seed: it covers
+    zero), wins and losses."""
+    mean, low, high = t_interval(diffs)
     return {
         "against": baseline,
         "delta_mean": round(mean, 4),
-        "interval": [round(low, 4), round(high, 4)],
+        "interval": [round(low, 4), round(high, 4)] if math.isfinite(low) else None,
         "covers_zero": low <= 0 <= high,
         "wins": sum(d > 0 for d in diffs),
         "losses": sum(d < 0 for d in diffs),
@@ -131,12 +148,14 @@ def difference(baseline: str, diffs: list[float]) -> dict:
 
 
 def summarise_refs(refs: dict[str, list[dict]]) -> dict[str, dict]:
-    """Each reference once: the full-shot mean ± std over its seeds, the teacher with its bootstrap interval."""
+    """Each reference once: the full-shot mean ± std and t interval over its seeds, the teacher with its bootstrap
+    interval over test texts."""
     out = {}
     for name, rs in refs.items():
         score, std = mean_std([r["score"] for r in rs])
         out[name] = {
             **rs[0],
+            **({} if name == "teacher" else {"interval": interval([r["score"] for r in rs])}),
             "score": round(score, 4),
             "std": round(std, 4),
             "seeds": [r.get("seed") for r in rs],
@@ -148,6 +167,8 @@ def summarise_refs(refs: dict[str, list[dict]]) -> dict[str, dict]:
 
 def summarise(s: Settings, dataset: str, runs: dict[str, list[dict]], refs: dict[str, list[dict]]) -> dict:
     """The whole dataset result, JSON-ready."""
+    from evokd.bench.runner import source_sha256
+
     ref = summarise_refs(refs)
     full = ref.get("full-shot", {}).get("score")
     settings = {k: v for k, v in dataclasses.asdict(s).items() if k not in ("teacher_url", "datasets", "out", "work")}
@@ -159,6 +180,8 @@ def summarise(s: Settings, dataset: str, runs: dict[str, list[dict]], refs: dict
         "teacher": s.teacher_name or s.teacher_model,
         "student": s.student or "all-MiniLM-L6-v2 (bundled)",
         "machine": s.machine or machine(),
+        # Every cell in this table was made by this code (`collect` refuses cells made by other code).
+        "code_sha256": source_sha256(),
         "metric": bench.metric_title,
         "settings": settings,
         "methods": {name: summarise_method(rs, full) for name, rs in runs.items() if rs},
@@ -250,6 +273,35 @@ def fmt(score: float, std: float | None = None) -> str:
     return f"{score:.3f}" if std is None else f"{score:.3f} ± {std:.3f}"
 
 
+def bounds(pair: list[float] | None) -> str:
+    """An interval as "[low, high]" ("–" where there is none: one seed)."""
+    return f"[{pair[0]:.3f}, {pair[1]:.3f}]" if pair else "–"
+
+
+def oracle(m: dict) -> str:
+    """The oracle-dev column: "yes (N)" for runs that read N gold dev labels to decide, "no" under few-shot."""
+    if m.get("protocol") is None:
+        return "–"  # a result from before the protocols were named
+    return f"yes ({m['gold_labels']:,})" if m["protocol"] == "oracle-dev" else "no"
+
+
+def verdict(d: dict) -> str:
+    """What a paired comparison shows: "beats" or "loses to" only where its interval excludes zero."""
+    if d["covers_zero"]:
+        return "no difference shown"
+    return "beats" if d["delta_mean"] > 0 else "loses to"
+
+
+def compared(name: str, d: dict) -> str:
+    """One paired comparison as a line of the table's notes."""
+    span = f" [{d['interval'][0]:+.3f}, {d['interval'][1]:+.3f}]" if d["interval"] else " (one seed: no interval)"
+    method = name.split(" vs ")[0]
+    return (
+        f"{method} vs {d['against']}: Δ {d['delta_mean']:+.3f}{span}, {verdict(d)}, "
+        f"wins {d['wins']}, losses {d['losses']} of {d['seeds']}"
+    )
+
+
 def per_accepted(m: dict) -> str:
     """Teacher tokens per accepted pool and generated text ("–" for a source the method does not use)."""
     return " / ".join(f"{m[k]:,.0f}" if m.get(k) is not None else "–" for k in PER_ACCEPTED)
@@ -267,30 +319,31 @@ def markdown(summary: dict) -> str:
         f"{summary['date']} · teacher: {summary['teacher']} · student: {summary['student']} · "
         f"machine: {summary['machine']}",
         "",
-        f"| method | seeds | labelled texts | test {metric} at {top:,} (dev-selected, mean ± std) | last round | "
-        "fell back to round 0 | area (log2 tokens) | teacher tokens (mean) | tokens per accepted pool / "
-        "generated text | wall s (mean) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        f"| method | seeds | labelled texts | oracle dev (N gold labels) | test {metric} at {top:,} "
+        "(dev-selected, mean ± std) | 95% t-interval over seeds | last round | fell back to round 0 | "
+        "area (log2 tokens) | teacher tokens (mean) | tokens per accepted pool / generated text | wall s (mean) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, m in summary["methods"].items():
         last = m["rungs"][-1] if m["rungs"] else {"last": m["score_mean"], "fallbacks": 0}
         area_ = f"{m['area']:.3f}" if m["area"] is not None else "–"
         lines.append(
-            f"| {name} | {len(m['seeds'])} | {m['labelled_max']} | {fmt(m['score_mean'], m['score_std'])} | "
-            f"{last['last']:.3f} | {last['fallbacks']} of {len(m['seeds'])} | {area_} | "
+            f"| {name} | {len(m['seeds'])} | {m['labelled_max']} | {oracle(m)} | "
+            f"{fmt(m['score_mean'], m['score_std'])} | {bounds(m.get('score_interval'))} | {last['last']:.3f} |"
+            f" {last['fallbacks']} of {len(m['seeds'])} | {area_} | "
             f"{m['tokens_mean']:,} | {per_accepted(m)} | {m['seconds_mean']:.0f} |"
         )
     refs = summary["references"]
     if f := refs.get("full-shot"):
         lines.append(
-            f"| full-shot (reference) | {len(f['seeds'])} | {f['labelled']:,} | {fmt(f['score'], f['std'])} | "
-            f"– | – | – | 0 | – | {f['seconds']:.0f} |"
+            f"| full-shot (reference) | {len(f['seeds'])} | {f['labelled']:,} | – | {fmt(f['score'], f['std'])} | "
+            f"{bounds(f.get('interval'))} | – | – | – | 0 | – | {f['seconds']:.0f} |"
         )
     if t := refs.get("teacher"):
         low, high = t["interval"]
         lines.append(
-            f"| teacher zero-shot (reference, {t['n']} test texts) | – | 0 | {fmt(t['score'])} "
-            f"[{low:.3f}, {high:.3f}] | – | – | – | {t['tokens']:,} | – | {t['seconds']:.0f} |"
+            f"| teacher zero-shot (reference, {t['n']} test texts) | – | 0 | – | {fmt(t['score'])} | "
+            f"[{low:.3f}, {high:.3f}] over texts | – | – | – | {t['tokens']:,} | – | {t['seconds']:.0f} |"
         )
     rungs = [r["budget"] for m in summary["methods"].values() for r in m["rungs"]]
     ladder_ = sorted(set(rungs))
@@ -309,16 +362,11 @@ def markdown(summary: dict) -> str:
         lines += [
             "",
             f"**Against the best baseline (and {ANNOTATOR_BASELINE}, where it ran; a noise variant against the run "
-            f"it varies) at {top:,} tokens, paired by seed** (Δ = method − baseline, 95% bootstrap interval over "
-            "seeds):",
+            f"it varies) at {top:,} tokens, paired by seed** (Δ = method − baseline, paired Student-t 95% interval "
+            "over seeds; a method beats another only where that interval excludes zero):",
             "",
         ]
-        lines += [
-            f"- {name.split(' vs ')[0]} vs {d['against']}: Δ {d['delta_mean']:+.3f} [{d['interval'][0]:+.3f}, "
-            f"{d['interval'][1]:+.3f}]{' (covers zero: no difference shown)' if d['covers_zero'] else ''}, "
-            f"wins {d['wins']}, losses {d['losses']} of {d['seeds']}"
-            for name, d in against.items()
-        ]
+        lines += [f"- {compared(name, d)}" for name, d in against.items()]
     lines += ["", *[f"- {n}" for n in summary["notes"]], ""]
     return "\n".join(lines)
 

@@ -8,12 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from evokd import services
 from evokd.bench import METHOD_NAMES, speed
 from evokd.bench.cells import all_cells, run_cell
 from evokd.bench.methods import methods
-from evokd.bench.runner import data_identity, run_benchmark, select
+from evokd.bench.runner import data_identity, run_benchmark, select, source_sha256
 from evokd.bench.settings import CACHE_FILE, Settings
+from evokd.bench.tables import fmt, mean_std
 from evokd.records import read_jsonl
+from tests.support.data import write_jsonl
 from tests.support.fake_openai import FakeOpenAI, SentimentTeacher, prompt_of, schema_name
 
 BUDGET = 6_000
@@ -78,9 +81,15 @@ def test_quick_bench_writes_reports_within_budget_and_reruns_from_cache(sentimen
     name = sentiment_dir.name
     out = Path(s.out)
     assert json.loads((out / f"{name}.json").read_text())["dataset"] == str(sentiment_dir)
-    assert (out / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
     table = (out / f"{name}.md").read_text()
     assert [m for m in METHOD_NAMES if f"| {m} |" not in table] == [] and "full-shot (reference)" in table
+    # Each row shows its runs' own mean, and the table names the one code every cell in it was made by.
+    for method, runs in summary["runs"].items():
+        m = summary["methods"][method]
+        assert (m["score_mean"], m["score_std"]) == tuple(round(x, 4) for x in mean_std([r["score"] for r in runs]))
+        row = next(line for line in table.splitlines() if line.startswith(f"| {method} | 2 | "))
+        assert f"| {fmt(m['score_mean'], m['score_std'])} |" in row, method
+    assert summary["code_sha256"] == source_sha256()
     assert set(summary["methods"]) == set(METHOD_NAMES)
     for method, runs in summary["runs"].items():
         assert [r["seed"] for r in runs] == [1, 2]
@@ -96,7 +105,9 @@ def test_quick_bench_writes_reports_within_budget_and_reruns_from_cache(sentimen
     assert {m: n for m, n in labelled.items() if m != "evokd-devfb"} == {m: 2 for m in labelled if m != "evokd-devfb"}
     assert labelled["evokd-devfb"] > 2
     teacher = summary["references"]["teacher"]
-    assert teacher["n"] == 6 and teacher["interval"][0] <= teacher["score"] <= teacher["interval"][1]
+    test_texts = len(read_jsonl(sentiment_dir / "test.jsonl"))
+    assert (teacher["n"], teacher["of"]) == (6, test_texts)  # the first 6 of the whole test split every method scores
+    assert s.eval_limit == 0 and s.data_folder(str(sentiment_dir)) == str(sentiment_dir)
     full = summary["references"]["full-shot"]
     assert full["train_examples"] == 12 and full["seeds"] == [1, 2]
     kept_run = [tuple(map(int, k.split("/"))) for k in full["epochs_kept_of_run"]]  # per seed, chosen on dev
@@ -134,9 +145,8 @@ def test_ner_bench_scores_spans_and_rewrites_keep_a_seed_type(ner_dir, ner_stude
     s = settings(ner_dir, ner_student, ner_server.url, tmp_path, seeds=[1], max_rounds=2, budget_tokens=20_000)
     [summary] = run_benchmark(s, lambda _: None)
     assert summary["metric"] == "span F1" and set(summary["methods"]) == set(METHOD_NAMES) - {"setfit"}
-    # The cut data folder keeps the CoNLL layout and the task kind.
-    folder = Path(s.work) / "data" / f"{ner_dir.name}-eval{s.eval_limit}"
-    assert (folder / "test.conll").exists()
+    # Whole splits by default: the runs read the data as given, and no cut folder is made.
+    assert s.data_folder(str(ner_dir)) == str(ner_dir) and not (Path(s.work) / "data").exists()
     # The scripted Critic names every entity of the test sentences: placed on their own tokens, that is a perfect score.
     assert summary["references"]["teacher"]["score"] == 1.0 and summary["references"]["teacher"]["n"] == 3
     samples = read_jsonl(Path(s.work) / ner_dir.name / "rephrase" / "seed-1" / "samples.jsonl")
@@ -179,7 +189,10 @@ def test_speed_run_measures_trainer_and_concurrency_and_writes_tables(sentiment_
         quick=True,
     )
     cpu = result["trainer"]["cpu"]
-    assert cpu["student"]["samples_per_s"] > 0 and cpu["trainer"]["samples_per_s"] > 0
+    # Both trainers ran on the same examples (all 12 of this train split, fewer than the 64 asked), and the
+    # ratio is theirs.
+    assert cpu["student"]["examples"] == cpu["trainer"]["examples"] == len(read_jsonl(sentiment_dir / "train.jsonl"))
+    assert cpu["speedup"] == pytest.approx(cpu["student"]["samples_per_s"] / cpu["trainer"]["samples_per_s"], abs=1e-3)
     assert result["concurrency"]["calls"] == 1 + 8 + 8  # analyst, then 4 + 4 texts written and labelled
     table = (tmp_path / "out" / "speed.md").read_text()
     assert "| cpu (fp32) | transformers.Trainer |" in table and "Teacher concurrency" in table
@@ -225,19 +238,60 @@ def test_a_changed_prompt_misses_the_finished_run(sentiment_dir, tiny_student, t
     assert any("present tense" in prompt_of(b) for b in server.requests[paid:])
 
 
-def test_an_edited_data_folder_misses_the_finished_run_and_a_bundled_name_adds_nothing(
-    sentiment_dir, tiny_student, tmp_path
-):
+def test_an_edited_data_folder_reruns_its_cells_with_the_edit(sentiment_dir, tiny_student, tmp_path):
     data, before = sentiment_dir, data_identity(str(sentiment_dir))
     with FakeOpenAI(SentimentTeacher()) as server:
         s = settings(data, tiny_student, server.url, tmp_path, methods=["seed-only", "teacher"], seeds=[1])
         cells = all_cells(s)
         first = [run_cell(s, c, lambda _: None) for c in cells]
-        assert [run_cell(s, c, lambda _: None) for c in cells] == first  # reused
+        paid = len(server.requests)
+        assert [run_cell(s, c, lambda _: None) for c in cells] == first and len(server.requests) == paid  # reused
         (data / "card.json").write_text(json.dumps({"label_descriptions": {"positive": "the reviewer liked it"}}))
+        # A process reads a data folder once; the rerun of an edited folder comes in a fresh one, as here.
+        services.read_dataset.cache_clear()
+        services._adapter.cache_clear()
         again = [run_cell(s, c, lambda _: None) for c in cells]
     assert all(a["fingerprint"] != b["fingerprint"] for a, b in zip(again, first, strict=True))
-    assert data_identity(str(data)) != before and data_identity("rotten_tomatoes") == {}  # bundled: pinned in code
+    assert data_identity(str(data)) != before
+    # The teacher reference ran again, not from the finished result, and its Critic read the new meaning.
+    assert any("the reviewer liked it" in prompt_of(b) for b in server.requests[paid:])
+
+
+def test_the_cut_data_folder_is_made_again_when_its_source_changes(sentiment_dir, tmp_path):
+    s = Settings(eval_limit=2, work=str(tmp_path / "work"))
+    cut = Path(s.data_folder(str(sentiment_dir)))
+    first = read_jsonl(cut / "test.jsonl")
+    assert len(first) == 2 and cut.parent == tmp_path / "work" / "data"
+    rows = read_jsonl(sentiment_dir / "test.jsonl")
+    write_jsonl(sentiment_dir / "test.jsonl", [{**rows[0], "text": "an edited review"}, *rows[1:]])
+    assert read_jsonl(Path(s.data_folder(str(sentiment_dir))) / "test.jsonl")[0]["text"] == "an edited review"
+
+
+def test_a_changed_source_file_or_student_makes_every_cell_stale(monkeypatch, tmp_path, tiny_student):
+    from evokd.bench import runner
+
+    code = runner.code_identity("classification")
+    weights = runner.student_identity(str(tiny_student))
+    copy = tmp_path / "student"
+    shutil.copytree(tiny_student, copy)
+    assert runner.student_identity(str(copy)) == weights  # the same files: the same student
+    config = copy / "config.json"
+    config.write_text(config.read_text().replace("{", '{"edited": 1, ', 1))
+    assert runner.student_identity(str(copy)) != weights
+    # A source file of the installed packages is edited: the source hash, and so every fingerprint, changes;
+    # a results file written beside the benchmark's code changes nothing.
+    bench = Path(runner.__file__).parent
+    shutil.copytree(bench, tmp_path / "bench", ignore=shutil.ignore_patterns("results", "__pycache__"))
+    real = runner.source_roots()
+    monkeypatch.setattr(runner, "source_roots", lambda: {**real, "evokd.bench": tmp_path / "bench"})
+    hashes = []
+    for edit in ("results/new.md", "curves.py"):
+        runner.source_sha256.cache_clear()
+        (tmp_path / "bench" / edit).parent.mkdir(exist_ok=True)
+        (tmp_path / "bench" / edit).write_text((bench / "curves.py").read_text() + "\n# edited\n")
+        hashes.append(runner.code_identity("classification")["code_sha256"])
+    runner.source_sha256.cache_clear()
+    assert hashes[0] == code["code_sha256"] != hashes[1]
 
 
 def test_a_killed_cell_resumes_from_its_checkpoint_and_pays_no_reply_twice(sentiment_dir, tiny_student, tmp_path):

@@ -70,9 +70,15 @@ def test_cells_run_as_ray_tasks_once_and_a_gpu_the_cluster_lacks_exits_2(sentime
         # A result made with other settings is not finished for these: only that cell runs again.
         stale = work / sentiment_dir.name / "static" / "seed-2" / "result.json"
         stale.write_text(json.dumps({**json.loads(stale.read_text()), "fingerprint": "other settings"}))
+        # --collect refuses to build a table from it: one line naming the cell and how to rerun it.
+        assert main(bench_args(sentiment_dir, tiny_student, server.url, work, "--collect")) == 2
+        err = capfd.readouterr().err.strip().splitlines()
+        assert err[-1].startswith("evokd: error: --collect: 1 cell(s) were made by other code or settings (")
+        assert f"{sentiment_dir.name}/static/seed-2" in err[-1] and "--cell-index 3" in err[-1]
         assert main(args) == 0
         assert "ray: 1 of 4 cells to run" in capfd.readouterr().err
-        assert results(work) == first
+        assert results(work) == first  # the same seed and cached replies: the same score, now under these settings
+        assert json.loads(stale.read_text())["fingerprint"] != "other settings"
         # A cell asking for a GPU this cluster lacks: one line and exit 2, not a task pending forever.
         assert main([*args, "--cell-gpus", "1"]) == 2
         err = capfd.readouterr().err.strip().splitlines()

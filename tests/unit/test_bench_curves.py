@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
-from evokd.bench.curves import LADDER, area, at_budgets, ladder, paired_interval, replay
+from evokd.bench.curves import LADDER, area, at_budgets, ladder, replay, t_interval
 from evokd.bench.methods import methods
-from evokd.bench.tables import paired, twins
+from evokd.bench.tables import compared, paired, summarise_method, twins
 from evokd.settings import Context
 
 STOP = {"max_rounds": 50, "patience": 0, "target": 0.0, "protocol": "oracle-dev"}  # these runs select on dev
@@ -60,11 +62,15 @@ def test_area_is_a_mean_over_doublings():
     assert area([(1_000, 0.7)]) == 0.7
 
 
-def test_paired_interval_covers_zero_only_when_the_seeds_disagree():
-    mean, low, high = paired_interval([0.05, 0.04, 0.06, 0.05, 0.05])
-    assert mean == pytest.approx(0.05) and 0 < low <= mean <= high
-    _, low, high = paired_interval([0.1, -0.1, 0.05, -0.05, 0.0])
+def test_t_interval_is_the_student_t_interval_over_seeds():
+    # Three seeds, mean 0.05, sample sd 0.02: half-width t(0.975, 2) * 0.02 / sqrt(3) = 4.303 * 0.011547.
+    mean, low, high = t_interval([0.03, 0.05, 0.07])
+    assert mean == pytest.approx(0.05) and (low, high) == pytest.approx((0.05 - 0.049683, 0.05 + 0.049683), abs=1e-5)
+    # A percentile bootstrap over the same three values would stay within [0.03, 0.07]; the t interval does not.
+    assert low < 0.03 and high > 0.07
+    _, low, high = t_interval([0.1, -0.1, 0.05, -0.05, 0.0])
     assert low < 0 < high
+    assert t_interval([0.2]) == (0.2, -math.inf, math.inf)  # one seed: no interval, so it never "beats"
 
 
 def test_every_method_sees_the_same_labelled_texts_but_the_dev_feedback_variant():
@@ -90,15 +96,23 @@ def test_ours_are_paired_with_the_best_baseline_and_with_the_annotator_baseline(
     table = {
         "pool-random": runs(0.60, 0.62, 0.58),
         "pool-active": runs(0.65, 0.66, 0.64),
-        "evokd-pool": runs(0.66, 0.65, 0.67),
+        "evokd-pool": runs(0.66, 0.65, 0.65),
     }
     out = paired(table)
     assert set(out) == {"evokd-pool", "evokd-pool vs pool-random"}  # baselines are never paired with each other
     assert out["evokd-pool"]["against"] == "pool-active" and out["evokd-pool"]["wins"] == 2
-    assert (
-        out["evokd-pool vs pool-random"]["delta_mean"] == pytest.approx(0.06)
-        and not out["evokd-pool vs pool-random"]["covers_zero"]
+    # Differences 0.06, 0.03, 0.07: the paired t interval [+0.002, +0.105] excludes zero, so evokd-pool beats it.
+    vs_random = out["evokd-pool vs pool-random"]
+    assert vs_random["delta_mean"] == pytest.approx(0.0533, abs=1e-4) and not vs_random["covers_zero"]
+    assert vs_random["interval"] == pytest.approx([0.0016, 0.105], abs=2e-4)
+    assert compared("evokd-pool vs pool-random", vs_random).startswith(
+        "evokd-pool vs pool-random: Δ +0.053 [+0.002, +0.105], beats,"
     )
+    # Differences 0.06, 0.03, 0.09 win on every seed, but the t interval covers zero: no difference shown.
+    wide = paired({**table, "evokd-pool": runs(0.66, 0.65, 0.67)})["evokd-pool vs pool-random"]
+    assert wide["covers_zero"] and wide["wins"] == 3 and "no difference shown" in compared("x", wide)
+    one = paired({"static": runs(0.5), "evokd": runs(0.6)})["evokd"]
+    assert one["interval"] is None and one["covers_zero"] and "one seed: no interval" in compared("evokd", one)
     # Without pool-random, only the best baseline.
     assert set(paired({"static": runs(0.5, 0.5), "evokd": runs(0.6, 0.4)})) == {"evokd"}
     # A noise variant is paired with the run it varies, whichever baseline is best.
@@ -134,3 +148,15 @@ def test_methods_whose_runs_match_round_for_round_are_named_as_one_measurement()
     }
     assert twins(runs) == [("evokd-paper", "evokd")]
     assert twins({**runs, "evokd": loop[:1]}) == []  # a seed missing from one side is not a match
+
+
+def test_an_oracle_dev_run_counts_the_gold_dev_labels_it_read_as_labelled_texts():
+    def run(seed: int, protocol: str, gold: int) -> dict:
+        return {"seed": seed, "score": 0.6, "tokens": 900, "seconds": 1.0, "labelled": 2, "protocol": protocol} | {
+            "gold_dev_labels": gold
+        }
+
+    oracle = summarise_method([run(1, "oracle-dev", 300), run(2, "oracle-dev", 300)], full=None)
+    few = summarise_method([run(1, "few-shot", 0), run(2, "few-shot", 0)], full=None)
+    assert (oracle["gold_labels"], oracle["labelled_max"]) == (300, 302)
+    assert (few["gold_labels"], few["labelled_max"]) == (0, 2)

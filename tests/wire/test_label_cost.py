@@ -38,6 +38,14 @@ def test_each_batch_size_labels_the_same_texts_in_fewer_calls_and_is_scored(sent
     assert choose(measured["rows"]) == 2  # 4 per call flips every label
     assert [r["with_confidence"] for r in measured["rows"]] == [0, 0, 0]  # this server sends no log-probabilities
     assert "no label has a confidence" in confidence_table(measured["rows"])[-1]
+    # The texts labelled are the dev split's (each ends "indeed"), never the test split's (each starts "truly").
+    labelled = [t for r in server.requests if schema_name(r) == "LabelVerdict" for t in numbered_texts(prompt_of(r))]
+    assert measured["split"] == "dev" and labelled and all(t.endswith("indeed") for t in labelled)
+
+
+def test_label_cost_refuses_the_test_split(sentiment_dir):
+    with pytest.raises(ValueError, match="not test"):
+        label_all(str(sentiment_dir), 8, [1], {"teacher_url": "http://127.0.0.1:9"}, lambda line: None, "test")
 
 
 def test_choose_takes_the_largest_batch_within_the_tolerance():

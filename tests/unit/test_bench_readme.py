@@ -1,0 +1,71 @@
+"""The README's result tables come from the committed benchmark files: regenerated, they are the same, and
+every score in them is a number those files hold."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from evokd.bench.readme import DATASETS, README, RESULTS, block, load, marker, render
+
+INTERVAL_HEADER = "95 % t-interval at the top"
+
+
+def numbers_in(obj: object) -> set[str]:
+    """Every number in a JSON value, to three places (as the tables print scores)."""
+    if isinstance(obj, dict):
+        return set().union(*(numbers_in(v) for v in obj.values())) if obj else set()
+    if isinstance(obj, list):
+        return set().union(*(numbers_in(v) for v in obj)) if obj else set()
+    if isinstance(obj, float | int) and not isinstance(obj, bool):
+        return {f"{obj:.3f}"}
+    return set()
+
+
+def generated(text: str, name: str) -> str:
+    """The block between a dataset's markers in ``text``."""
+    return text.split(marker(name, False))[1].split(marker(name, True))[0]
+
+
+def test_the_readme_tables_are_what_the_committed_files_give():
+    text = README.read_text(encoding="utf-8")
+    assert all(marker(name, False) in text for name in DATASETS)
+    assert render(text) == text, "README result tables differ from benchmarks/results: python -m evokd.bench.readme"
+
+
+def test_every_score_in_a_readme_table_is_in_the_committed_files():
+    text = README.read_text(encoding="utf-8")
+    for name in DATASETS:
+        held = set().union(*(numbers_in(summary) for _, summary in load(RESULTS, name)))
+        rows = [line for line in generated(text, name).splitlines() if line.startswith("| ")]
+        header = rows[0].split(" | ")
+        derived = header.index(INTERVAL_HEADER)  # recomputed from the per-seed scores, not stored
+        scores = [
+            n
+            for row in rows[2:]
+            for i, cell in enumerate(row.split(" | "))
+            if i != derived
+            for n in re.findall(r"\d+\.\d{3}", cell)
+        ]
+        assert scores and [n for n in scores if n not in held] == [], name
+
+
+def test_an_edited_number_or_result_file_is_caught(tmp_path: Path):
+    text = README.read_text(encoding="utf-8")
+    row = next(line for line in generated(text, "rotten_tomatoes").splitlines() if line.startswith("| static |"))
+    edited = text.replace(row, row.replace("0.571", "0.581"))
+    assert edited != text and render(edited) == text  # a hand edit is overwritten by the files' number
+    # A changed result file changes the table: the block is read from the files, not kept from the README.
+    for path, summary in load(RESULTS, "rotten_tomatoes"):
+        if "static" in summary["methods"]:
+            summary["methods"]["static"]["score_mean"] = 0.123
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(json.dumps(summary))
+    assert "0.123 ± 0.028" in block(tmp_path, "rotten_tomatoes") and "0.123" not in generated(text, "rotten_tomatoes")
+
+
+def test_tables_from_before_the_protocols_count_the_gold_dev_labels_they_read():
+    table = block(RESULTS, "rotten_tomatoes")
+    # 2 shots plus the 300 gold dev labels that chose epoch and round; setfit read no dev label.
+    assert "| static | 5 | 302 | yes (300) |" in table and "| setfit | 5 | 2 | – |" in table
