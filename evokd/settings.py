@@ -67,6 +67,7 @@ def _prompt(agent: str) -> Any:
 JsonMode = Literal["json_schema", "json_object", "none"]
 Query = Literal["uncertainty", "diverse", "random"]  # how the selector picks pool texts (see agents/selector.py)
 Noise = Literal["none", "small-loss", "confidence"]  # see agents/noise.py
+LabelCall = Literal["json", "label-only"]  # the Critic's labelling call for classification (see evokd.tasks)
 Review = Literal["analysis", "samples"]  # where a person may pause the loop (see graph/review.py)
 REVIEWS: tuple[Review, ...] = ("analysis", "samples")
 
@@ -128,6 +129,17 @@ class Context:
         1,
         "Texts the Critic labels in one teacher call (classification): the prompt's fixed part is paid once per "
         "call instead of once per text. 1 = one text per call.",
+    )
+    label_call: LabelCall = declare(
+        "json",
+        "How the Critic asks for a classification label: json (the critic prompt, a JSON reply) or label-only "
+        "(a short fixed prompt, the text last, a reply of a few tokens read from the endpoint's "
+        "log-probabilities, which become the sample's teacher_probs). NER keeps its JSON call.",
+    )
+    soft_targets: bool = declare(
+        False,
+        "Train the student on the teacher's probabilities over the labels where the label-only call read them "
+        "(knowledge distillation), on the hard label elsewhere.",
     )
     noise: Noise = declare(
         "small-loss",
@@ -215,7 +227,7 @@ class Context:
         """The prompt text in force for an agent: the setting, else the one shipped for the task kind."""
         from evokd import prompts
 
-        if text := getattr(self, f"{agent}_prompt"):
+        if text := getattr(self, f"{agent}_prompt", ""):  # a prompt without a field ("label") is always shipped
             return str(text)
         if not self.task:  # the kind is read from the data a floor up: evokd.services.resolved
             raise ValueError(f"the shipped {agent} prompt depends on the task kind; resolve it first (see services)")

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from evokd.data.formats import Row
 from evokd.data.readers import DataError, Record
+from evokd.settings import LabelCall
 from evokd.state import Prediction, Sample
 from evokd.student.model import Head
 from evokd.task import Example, Task
@@ -212,6 +213,7 @@ class TaskAdapter(ABC):
         todo: list[Sample],
         logprobs: bool = False,
         per_call: int = 1,
+        label_call: LabelCall = "json",
     ) -> list[Reply]:
         """Ask the Critic for each screened sample's label (calls run concurrently) and record in place the
         verdict, its reason and the label fields; return the replies for the cost record.
@@ -219,7 +221,9 @@ class TaskAdapter(ABC):
         A sample with a ``requested`` label (generated) must get it; a pool text has none to agree with.
         ``logprobs`` asks the endpoint for log-probabilities and records the chosen label's probability as
         ``teacher_confidence`` where the kind can read one (None where the endpoint sent none).
-        ``per_call`` texts share one call where the kind `batches_labels` (else it must be 1)."""
+        ``per_call`` texts share one call where the kind `batches_labels` (else it must be 1).
+        ``label_call`` "label-only" asks for the label alone where the kind has such a call (it also records
+        every label's probability as ``teacher_probs``); a kind without one keeps its JSON call."""
 
     @abstractmethod
     def reference_labels(

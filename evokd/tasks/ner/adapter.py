@@ -20,6 +20,7 @@ from evokd.data.formats import Row, jsonl_rows
 from evokd.data.readers import DataError, Record, check_tags, read_conll, read_table, tagged_example
 from evokd.prompts import render
 from evokd.schemas import Annotation
+from evokd.settings import LabelCall
 from evokd.state import Prediction, Sample
 from evokd.student.metrics import f1_of_counts, span_scores
 from evokd.student.model import Head
@@ -342,8 +343,10 @@ class Ner(TaskAdapter):
         todo: list[Sample],
         logprobs: bool = False,
         per_call: int = 1,
+        label_call: LabelCall = "json",
     ) -> list[Reply]:
-        """The Critic names the entities of one sentence per call; code places them (`annotate`)."""
+        """The Critic names the entities of one sentence per call; code places them (`annotate`). An annotation
+        is no short answer, so ``label_call`` changes nothing: NER keeps its JSON call."""
         one_per_call(per_call)
         return annotate(teacher, prompt, task, description, todo, self.tokenizer, self.glossary)
 
