@@ -60,6 +60,7 @@ def train_config(ctx: Context, rnd: int) -> TrainConfig:
         max_length=ctx.max_length,
         patience=ctx.patience_epochs,
         seed=ctx.seed * 1_000 + rnd,
+        soft_targets=ctx.soft_targets,
     )
 
 
