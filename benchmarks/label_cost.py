@@ -171,7 +171,7 @@ def compare_calls(dataset: str, texts: int, endpoint: dict, say: Callable[[str],
     from evokd.bench.curves import paired_interval
 
     rows = [label_all(dataset, texts, [1], endpoint, say, "dev", call)["rows"][0] for call in ("json", "label-only")]
-    gold = [s["label"] for s in services_dev(dataset, texts)]
+    gold = dev_gold(dataset, texts)
     right = [np.array([p == g for p, g in zip(r["predicted"], gold, strict=True)], dtype=float) for r in rows]
     gap, low, high = paired_interval((right[1] - right[0]).tolist())
     for call, row in zip(("json", "label-only"), rows, strict=True):
@@ -185,12 +185,13 @@ def compare_calls(dataset: str, texts: int, endpoint: dict, say: Callable[[str],
     }
 
 
-def services_dev(dataset: str, texts: int) -> list[dict]:
-    """The first ``texts`` dev examples of ``dataset``, gold labels included (only to score the answers)."""
-    from evokd.services import resolved, services
+def dev_gold(dataset: str, texts: int) -> list[str]:
+    """The gold answers of the first ``texts`` dev examples of ``dataset`` (only to score the teacher's)."""
+    from evokd.services import services
     from evokd.settings import Context
 
-    return list(services(resolved(Context(data=dataset))).dataset.dev[:texts])
+    run = services(Context(data=dataset))
+    return [run.adapter.gold(ex) for ex in run.dataset.dev[:texts]]
 
 
 def calls_markdown(result: dict) -> str:

