@@ -22,6 +22,7 @@ from evokd.data.formats import Row, jsonl_rows
 from evokd.data.readers import DataError, Record, read_table
 from evokd.graph.nodes import feedback_for
 from evokd.prompts import PLACEHOLDERS, default_path
+from evokd.settings import LabelCall
 from evokd.state import Prediction, Sample
 from evokd.student.model import Head
 from evokd.task import Example, Task
@@ -41,8 +42,9 @@ def test_every_registered_kind_implements_the_whole_interface_and_has_its_prompt
         assert adapter.kind == kind and not inspect.isabstract(type(adapter))
         assert all(hasattr(adapter, name) for name in attributes), kind
         assert adapter.metric in adapter.scores(Task(kind, ("a", "b")), [], [])
-        for agent in PLACEHOLDERS:  # the loop's agents and the benchmark baselines
+        for agent in PLACEHOLDERS.keys() - {"label"}:  # the loop's agents and the benchmark baselines
             assert default_path(kind, agent).is_file(), (kind, agent)
+    assert default_path("classification", "label").is_file()  # the one kind with a label-only call
     assert {p.name for p in (ROOT / "prompts").iterdir() if p.is_dir() and p.name != "__pycache__"} == set(kinds())
 
 
@@ -144,6 +146,7 @@ class Topic(TaskAdapter):
         todo: list[Sample],
         logprobs: bool = False,
         per_call: int = 1,
+        label_call: LabelCall = "json",
     ) -> list[Reply]:
         replies = teacher.ask_many([f"{prompt}: {s['text']}" for s in todo], TopicVerdict, logprobs=logprobs)
         for s, r in zip(todo, replies, strict=True):
