@@ -271,11 +271,12 @@ class Classification(TaskAdapter):
             s["teacher_tokens"] = s.get("teacher_tokens", 0) + reply.tokens
             answer = reply.raw if reply.reason is None else None
             named = answer and (match_label(answer, task.labels) or prefix_label(answer, task.labels))
-            probs = value_probabilities(reply, task.labels) if named else None
+            read = value_probabilities(reply, task.labels) if named else None
+            probs = {lab: round(p, 6) for lab, p in read.items()} if read else None
             label = max(probs, key=lambda lab: probs[lab]) if probs else named or None
             s["teacher_confidence"] = probs[label] if probs and label else None
             if probs:
-                s["teacher_probs"] = {lab: round(p, 6) for lab, p in probs.items()}
+                s["teacher_probs"] = probs
             judge(s, answer, label, reply.reason)
         return replies
 

@@ -9,12 +9,14 @@ import pytest
 
 from evokd.agents.critic import label_batch
 from evokd.bench.label_cost import compare_calls
+from evokd.prompts import default
 from evokd.state import Sample
 from evokd.task import Task
+from evokd.tasks import adapter_for
 from evokd.tasks.classification import LABEL_ONLY_MAX_TOKENS, LABEL_ONLY_TOP, Classification
 from evokd.teacher.client import Reply, ReplyCache, Teacher, chat_model, value_probabilities
 from evokd.text import LeakIndex
-from tests.support.fake_openai import FakeOpenAI, Scripted, SentimentTeacher, user_turn
+from tests.support.fake_openai import FakeOpenAI, NerTeacher, Scripted, SentimentTeacher, schema_name, user_turn
 
 TASK = Task("classification", ("negative", "positive"))
 TEXTS = ["a good film with a great cast", "a slow story about nothing much", "the good parts are lovely enough"]
@@ -156,3 +158,21 @@ def test_both_calls_are_compared_on_the_same_dev_texts(sentiment_dir):
     assert label_row["predicted"] == json_row["predicted"] and result["gap"] == [0.0, 0.0, 0.0]
     assert label_row["tokens_per_text"] < json_row["tokens_per_text"]
     assert result["adopt_label_only"] is True
+
+
+def test_ner_keeps_its_json_call():
+    task = Task("ner", ("person", "geo-loc", "company"))
+    with FakeOpenAI(NerTeacher()) as server:
+        (s,), _ = label_batch(
+            teacher(server.url),
+            default("ner", "critic"),
+            task,
+            "Find the entities.",
+            pending(["we met Bob in Paris today w0"]),
+            set(),
+            LeakIndex([]),
+            adapter=adapter_for("ner"),
+            label_call="label-only",
+        )
+        assert [schema_name(b) for b in server.requests] == ["Annotation"]
+    assert s["verdict"] == "accepted" and "teacher_probs" not in s
