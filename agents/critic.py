@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from evokd.settings import LabelStyle
 from evokd.state import Sample
 from evokd.task import Task
 from evokd.tasks import TaskAdapter, adapter_for
@@ -47,13 +48,15 @@ def label_batch(
     logprobs: bool = False,
     min_confidence: float = 0.0,
     per_call: int = 1,
+    label_call: LabelStyle = "json",
 ) -> tuple[list[Sample], list[Reply]]:
     """Screen every pending sample, label the survivors in calls of ``per_call`` texts (as the task's adapter
     asks), and record each verdict.
 
     ``adapter`` is the run's (fitted to its data, e.g. NER's tokenizer); None means the kind's default one.
     ``logprobs`` records the teacher's confidence in its label; one below ``min_confidence`` (when that is
-    not 0) rejects the sample as ``low_confidence``; a label without a confidence is kept.
+    not 0) rejects the sample as ``low_confidence``; a label without a confidence is kept. ``label_call``
+    picks the labelling call where the kind has a choice (`TaskAdapter.label`).
     """
     out = [Sample(**s) for s in batch]
     todo: list[Sample] = []
@@ -67,7 +70,7 @@ def label_batch(
         else:
             todo.append(s)
     replies = (adapter or adapter_for(task)).label(
-        teacher, prompt, task, description, todo, logprobs=logprobs, per_call=per_call
+        teacher, prompt, task, description, todo, logprobs=logprobs, per_call=per_call, label_call=label_call
     )
     for s in todo:
         confidence = s.get("teacher_confidence")

@@ -2,6 +2,7 @@
 
     python -m evokd.bench.label_cost [--dataset rotten_tomatoes] [--split dev] [--texts 300] [--batches 1,4,8,16]
                                      [--teacher-url URL --teacher-model NAME]
+    python -m evokd.bench.label_cost --compare-calls [--dataset rotten_tomatoes] [--texts 200]
 
 The texts are the first ``--texts`` examples of the dev split (or train): the defaults this measurement
 decides (the pool methods' label batch, the confidence rule) must never be chosen on the test texts the
@@ -12,6 +13,11 @@ the endpoint sends log-probabilities, it also shows what each ``--min-confidence
 keep, and how often those labels are right. The same texts then go through the student (`evokd predict`'s
 function, bundled MiniLM) after the teacher has stopped, for the student/teacher throughput ratio.
 Written to benchmarks/results/label-cost-<dataset>.json and .md.
+
+``--compare-calls`` instead labels the first ``--texts`` *dev* texts (never test) with both labelling calls,
+today's JSON call and the label-only call (``--label-call``), one text per call, and applies the rule fixed
+before the measurement (benchmarks/decisions/label-call.md, `adopt_label_only`); written to
+benchmarks/results/label-call-<dataset>-dev.json and .md.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+
+from evokd.settings import LabelStyle
 
 RESULTS = Path(__file__).parent / "results"
 BATCHES = (1, 4, 8, 16)
@@ -82,10 +90,16 @@ SPLITS = ("dev", "train")  # never test: what is measured here decides defaults 
 
 
 def label_all(
-    dataset: str, texts: int, batches: Sequence[int], endpoint: dict, say: Callable[[str], None], split: str = "dev"
+    dataset: str,
+    texts: int,
+    batches: Sequence[int],
+    endpoint: dict,
+    say: Callable[[str], None],
+    split: str = "dev",
+    label_call: LabelStyle = "json",
 ) -> dict:
-    """Label the first ``texts`` texts of ``split`` at every batch size; return the rows and what they were
-    measured on."""
+    """Label the first ``texts`` texts of ``split`` at every batch size with the ``label_call`` call; return the
+    rows and what they were measured on."""
     from evokd.bench.curves import t_interval
     from evokd.handoff.card import bootstrap
     from evokd.services import resolved, services
@@ -104,11 +118,11 @@ def label_all(
             run = services(ctx)
             examples = getattr(run.dataset, split)[:texts]
             adapter, task = run.adapter, run.dataset.task
-            say(f"[{dataset}] {len(examples)} texts, {k} per call ...")
+            say(f"[{dataset}] {len(examples)} {split} texts, {label_call} call, {k} per call ...")
             started = time.perf_counter()
             samples = [Sample(id=str(i), source="pool", text=ex["text"]) for i, ex in enumerate(examples)]
             replies = adapter.label(
-                run.teacher(labelling=True), ctx.prompt("critic"), task, run.description, samples, True, k
+                run.teacher(labelling=True), ctx.prompt("critic"), task, run.description, samples, True, k, label_call
             )
             seconds = time.perf_counter() - started
         predicted = [s["label"] if s["verdict"] == "accepted" else "(none)" for s in samples]
@@ -143,6 +157,81 @@ def label_all(
             f"{rows[-1]['texts_per_s']} texts/s"
         )
     return {"texts": len(examples), "split": split, "rows": rows}
+
+
+# Fixed before the first measurement (benchmarks/decisions/label-call.md): the label-only call becomes the
+# default if, on the same dev texts, its accuracy is at most ADOPT_WITHIN below the JSON call's and it costs
+# fewer billed tokens per label.
+ADOPT_WITHIN = 0.02
+
+
+def adopt_label_only(json_row: dict, label_row: dict) -> bool:
+    """The rule above, on the two calls' rows over the same texts."""
+    return (
+        label_row["accuracy"] >= json_row["accuracy"] - ADOPT_WITHIN
+        and label_row["tokens_per_text"] < json_row["tokens_per_text"]
+    )
+
+
+def compare_calls(dataset: str, texts: int, endpoint: dict, say: Callable[[str], None]) -> dict:
+    """Both labelling calls on the first ``texts`` dev texts, one text per call: their rows, the label-only
+    call's accuracy gap paired on the same texts, and the rule's verdict."""
+    from evokd.bench.curves import t_interval
+
+    rows = [label_all(dataset, texts, [1], endpoint, say, "dev", call)["rows"][0] for call in ("json", "label-only")]
+    gold = dev_gold(dataset, texts)
+    right = [np.array([p == g for p, g in zip(r["predicted"], gold, strict=True)], dtype=float) for r in rows]
+    gap, low, high = t_interval((right[1] - right[0]).tolist())
+    for call, row in zip(("json", "label-only"), rows, strict=True):
+        row["label_call"] = call
+    return {
+        "texts": len(gold),
+        "rows": rows,
+        "gap": [round(gap, 4), round(low, 4), round(high, 4)],
+        "adopt_within": ADOPT_WITHIN,
+        "adopt_label_only": adopt_label_only(rows[0], rows[1]),
+    }
+
+
+def dev_gold(dataset: str, texts: int) -> list[str]:
+    """The gold answers of the first ``texts`` dev examples of ``dataset`` (only to score the teacher's)."""
+    from evokd.services import services
+    from evokd.settings import Context
+
+    run = services(Context(data=dataset))
+    return [run.adapter.gold(ex) for ex in run.dataset.dev[:texts]]
+
+
+def calls_markdown(result: dict) -> str:
+    """The call comparison as a table, with the rule and its outcome."""
+    gap, low, high = result["gap"]
+    lines = [
+        f"# Labelling call: {result['dataset']}, {result['texts']} dev texts ({result['date_utc']} UTC)",
+        "",
+        f"Written by `{result['command']}` with {result['teacher']} on {result['machine']}.",
+        "Both calls label the same dev texts (never test), one text per call, each from a fresh reply cache.",
+        "Tokens are billed tokens (prompt + reply). The label-only call reads every label's probability from",
+        "the endpoint's log-probabilities; the JSON call is the Critic's prompt as shipped.",
+        "",
+        "| call | accuracy | macro-F1 [95% CI] | tokens/label (prompt + reply) | labels/s | unusable |",
+        "|---|---:|---|---|---:|---:|",
+    ]
+    for r in result["rows"]:
+        f1_low, f1_high = r["macro_f1_interval"]
+        lines.append(
+            f"| {r['label_call']} | {r['accuracy']:.3f} | {r['macro_f1']:.3f} [{f1_low:.3f}, {f1_high:.3f}] | "
+            f"{r['tokens_per_text']} ({r['prompt_tokens_per_text']} + {r['completion_tokens_per_text']}) | "
+            f"{r['texts_per_s']} | {r['unusable']} |"
+        )
+    lines += [
+        "",
+        f"Label-only minus JSON accuracy, paired on the same texts: {gap:+.3f} [{low:+.3f}, {high:+.3f}] (95% CI).",
+        "",
+        f"Rule fixed before measuring (benchmarks/decisions/label-call.md: label-only becomes the default if its "
+        f"accuracy is at most {result['adopt_within']:.2f} below the JSON call's and its tokens per label are "
+        f"fewer): **{'adopt label-only' if result['adopt_label_only'] else 'keep the JSON call'}**.",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def markdown(result: dict) -> str:
@@ -242,7 +331,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--teacher-url", default="", help="an OpenAI-compatible endpoint; empty = the local teacher")
     ap.add_argument("--teacher-model", default="", help="the endpoint's model name (default: $OPENAI_MODEL)")
     ap.add_argument("--local-teacher", default=DEFAULT_TEACHER, choices=sorted(TEACHERS))
+    ap.add_argument(
+        "--local-port",
+        type=int,
+        default=0,
+        help="use the local teacher already serving on 127.0.0.1:PORT (evokd teacher serve) instead of starting it",
+    )
     ap.add_argument("--out", default=str(RESULTS))
+    ap.add_argument(
+        "--compare-calls", action="store_true", help="both labelling calls on dev texts (see the module's docstring)"
+    )
     args = ap.parse_args(argv)
     batches = sorted({int(b) for b in args.batches.split(",")})
     if 1 not in batches or min(batches) < 1:
@@ -252,9 +350,27 @@ def main(argv: list[str] | None = None) -> int:
         print(line, file=sys.stderr, flush=True)
 
     chosen_flags: dict[str, object] = dict.fromkeys(endpoint_defaults(local=False))
-    with teacher_endpoint(args.teacher_url, args.local_teacher, chosen_flags, say) as endpoint:
+    teacher = args.teacher_url or f"{TEACHERS[args.local_teacher].model} (llama.cpp, local)"
+    command = "python -m evokd.bench.label_cost " + " ".join(sys.argv[1:] if argv is None else argv)
+    running = {"port": args.local_port, "start": False} if args.local_port else {}
+    with teacher_endpoint(args.teacher_url, args.local_teacher, chosen_flags, say, **running) as endpoint:
         endpoint = {**endpoint, "teacher_model": args.teacher_model} if args.teacher_model else endpoint
-        measured = label_all(args.dataset, args.texts, batches, endpoint, say, args.split)
+        if args.compare_calls:
+            compared = {"dataset": args.dataset, **compare_calls(args.dataset, args.texts, endpoint, say)}
+        else:
+            measured = label_all(args.dataset, args.texts, batches, endpoint, say, args.split)
+    if args.compare_calls:
+        compared |= {
+            "teacher": teacher,
+            "machine": f"{os.cpu_count()}-core CPU, shared (load average {os.getloadavg()[0]:.2f} at the end)",
+            "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+            "command": command,
+        }
+        out = Path(args.out)
+        write_json(out / f"label-call-{args.dataset}-dev.json", compared)
+        write_text(out / f"label-call-{args.dataset}-dev.md", calls_markdown(compared))
+        say(calls_markdown(compared))
+        return 0
     student = measure(measured["texts"], repeats=3, batch_size=64, dataset=args.dataset)
     result = {
         "dataset": args.dataset,
@@ -262,11 +378,11 @@ def main(argv: list[str] | None = None) -> int:
         "chosen_per_call": choose(measured["rows"]),
         "tolerance": TOLERANCE,
         "student": {k: student[k] for k in ("texts_per_s_median", "texts_per_s", "batch_size", "max_length")},
-        "teacher": args.teacher_url or f"{TEACHERS[args.local_teacher].model} (llama.cpp, local)",
+        "teacher": teacher,
         "machine": f"{os.cpu_count()}-core {student['machine']['arch']} CPU ({student['machine']['system']})",
         "load_average_1m": round(os.getloadavg()[0], 2),
         "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
-        "command": "python -m evokd.bench.label_cost " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": command,
     }
     out = Path(args.out)
     write_json(out / f"label-cost-{args.dataset}.json", result)

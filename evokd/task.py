@@ -23,6 +23,9 @@ class Example(TypedDict, total=False):
     label: str
     tokens: list[str]
     tags: list[str]
+    teacher_probs: dict[str, float]
+    """Teacher-labelled classification examples: the teacher's probability per label, where it was read (the
+    label-only call); the student trains on it with soft targets."""
     id: str
     """Pool items only: where the unlabelled text came from ('p<row>' of a pool file, 't<n>' of a train split)."""
 

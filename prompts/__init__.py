@@ -21,6 +21,9 @@ PLACEHOLDERS: dict[str, frozenset[str]] = {
     "rephrase": frozenset({"task", "labels", "text", "label", "avoid"}),
     # The Analyst's optional section on the pool texts the student is least sure of ($pool, only with --pool).
     "pool": frozenset({"texts"}),
+    # The Critic's label-only call (--label-call label-only): the lines before the one holding $text are the
+    # system message, byte-identical across calls; the rest, with the text, is the user turn.
+    "label": frozenset({"task", "labels", "text"}),
 }
 # Placeholders a custom prompt may leave out (the default prompts use them all).
 OPTIONAL: dict[str, frozenset[str]] = {
@@ -30,6 +33,7 @@ OPTIONAL: dict[str, frozenset[str]] = {
     "static": frozenset({"examples", "avoid", "words"}),
     "rephrase": frozenset({"label", "avoid"}),
     "pool": frozenset(),
+    "label": frozenset(),
 }
 
 _DIR = Path(__file__).parent

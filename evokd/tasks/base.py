@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from evokd.data.formats import Row
 from evokd.data.readers import DataError, Record
+from evokd.settings import LabelStyle
 from evokd.state import Prediction, Sample
 from evokd.student.model import Head
 from evokd.task import Example, Task
@@ -64,6 +65,8 @@ class LabelCall(NamedTuple):
     """Whether to ask for log-probabilities and record the label's probability as ``teacher_confidence``."""
     per_call: int = 1
     """Texts one call carries (more than 1 only where the kind `batches_labels`)."""
+    style: LabelStyle = "json"
+    """The call: "json" (the Critic's prompt, a JSON reply) or "label-only" (the label alone, where the kind has it)."""
 
 
 class TaskAdapter(ABC):
@@ -213,6 +216,7 @@ class TaskAdapter(ABC):
         todo: list[Sample],
         logprobs: bool = False,
         per_call: int = 1,
+        label_call: LabelStyle = "json",
     ) -> list[Reply]:
         """Ask the Critic for each screened sample's label (calls run concurrently) and record in place the
         verdict, its reason and the label fields; return the replies for the cost record.
@@ -220,10 +224,12 @@ class TaskAdapter(ABC):
         A sample with a ``requested`` label (generated) must get it; a pool text has none to agree with.
         ``logprobs`` asks the endpoint for log-probabilities and records the chosen label's probability as
         ``teacher_confidence`` where the kind can read one (None where the endpoint sent none).
-        ``per_call`` texts share one call where the kind `batches_labels` (else it must be 1)."""
+        ``per_call`` texts share one call where the kind `batches_labels` (else it must be 1).
+        ``label_call`` "label-only" asks for the label alone where the kind has such a call (it also records
+        every label's probability as ``teacher_probs``); a kind without one keeps its JSON call."""
         if per_call < 1 or (per_call > 1 and not self.batches_labels):
             raise ValueError(f"{self.kind} labels one text per teacher call; got {per_call} (drop --label-batch)")
-        return self.label_calls(LabelCall(teacher, prompt, task, description, logprobs, per_call), todo)
+        return self.label_calls(LabelCall(teacher, prompt, task, description, logprobs, per_call, label_call), todo)
 
     @abstractmethod
     def label_calls(self, call: LabelCall, todo: list[Sample]) -> list[Reply]:

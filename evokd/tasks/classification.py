@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from evokd import prompts
 from evokd.data.formats import Row, jsonl_rows
 from evokd.data.readers import DataError, Record, classification_example, read_csv, read_table
 from evokd.prompts import render
@@ -25,7 +26,7 @@ from evokd.student.metrics import class_scores, f1_of_counts
 from evokd.student.model import Head
 from evokd.task import Example, Task
 from evokd.tasks.base import HubMetric, LabelCall, TaskAdapter
-from evokd.teacher.client import Reply, Teacher, value_confidences
+from evokd.teacher.client import Reply, Teacher, value_confidences, value_probabilities
 from evokd.text import as_data, bullet_list, clip, described
 
 if TYPE_CHECKING:
@@ -44,6 +45,30 @@ def match_label(answer: str, labels: tuple[str, ...]) -> str | None:
 # Words of a text the labelling call shows: a long article's lead carries its topic, and a whole one would
 # multiply what each labelling call costs a small teacher; reviews and tickets fit whole.
 LABEL_WORDS = 150
+
+
+def prefix_label(answer: str, labels: tuple[str, ...]) -> str | None:
+    """The one allowed label a reply cut short begins ("entertain" for "entertainment"), else None."""
+    start = answer.strip().strip("\"'.:`*").casefold()
+    begun = [lab for lab in labels if start and lab.casefold().startswith(start)]
+    return begun[0] if len(begun) == 1 else None
+
+
+# The label-only call: a reply of a few tokens (enough for a label name, or its start), and the likeliest
+# tokens at each position, from which every label's probability is read.
+LABEL_ONLY_MAX_TOKENS = 3
+LABEL_ONLY_TOP = 10
+
+
+def label_only_messages(template: str, description: str, labels: str, texts: Sequence[str]) -> tuple[str, list[str]]:
+    """The label-only call's system message (the template's lines before the one holding ``$text``, the same for
+    every call, so a server's prefix cache reuses it) and one user turn per text (the rest, with the text)."""
+    lines = template.splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if "$text" in line)
+    fixed, turn = "".join(lines[:at]), "".join(lines[at:])
+    system = render(fixed, task=description, labels=labels).strip()
+    users = [render(turn, task=description, labels=labels, text=as_data(" ".join(t.split()))).strip() for t in texts]
+    return system, users
 
 
 def numbered(texts: Sequence[str]) -> str:
@@ -65,6 +90,20 @@ def ask_labels(
         for i, reply in zip(idx, teacher.ask_many(prompts, label_verdict(n), logprobs=logprobs), strict=True):
             replies[i] = reply
     return [r for r in replies if r is not None]
+
+
+def judge(s: Sample, answer: str | None, label: str | None, reason: str | None) -> None:
+    """Record the verdict on a sample from the teacher's answer and the allowed label it names: no answer is
+    ``reason`` (else malformed), no label ``off_label``, another label than the one requested ``label_mismatch``."""
+    if answer is None:
+        s.update({"verdict": "rejected", "reason": reason or "malformed"})
+    elif label is None:
+        s.update({"verdict": "rejected", "reason": "off_label", "label": answer[:50]})
+    elif s.get("requested") and label != s["requested"]:
+        # The Generator was asked for another label: the text is ambiguous, a likely source of label noise.
+        s.update({"verdict": "rejected", "reason": "label_mismatch", "label": label})
+    else:
+        s.update({"verdict": "accepted", "label": label})
 
 
 class Classification(TaskAdapter):
@@ -132,8 +171,11 @@ class Classification(TaskAdapter):
         return class_scores(task.labels, gold, predicted)
 
     def to_example(self, sample: Sample) -> Example:
-        """The text with the Critic's label."""
-        return Example(text=sample["text"], label=sample["label"])
+        """The text with the Critic's label, and the teacher's probabilities per label where it has them."""
+        example = Example(text=sample["text"], label=sample["label"])
+        if "teacher_probs" in sample:
+            example["teacher_probs"] = sample["teacher_probs"]
+        return example
 
     def task_for(self, head: Head) -> Task | None:
         """A whole-text head: its names are the labels."""
@@ -172,7 +214,10 @@ class Classification(TaskAdapter):
     def label_calls(self, call: LabelCall, todo: list[Sample]) -> list[Reply]:
         """The Critic names a label for each numbered text of a call; it must be one of the task's (else
         ``off_label``) and the one requested, where one was (else ``label_mismatch``). A call's tokens are
-        shared out over its texts."""
+        shared out over its texts. ``call.style`` "label-only" asks one text per call with the shipped label
+        prompt instead (`label_alone`)."""
+        if call.style == "label-only":
+            return self.label_alone(call.teacher, call.task, call.description, todo)
         task, per_call, logprobs = call.task, call.per_call, call.logprobs
         calls = [todo[i : i + per_call] for i in range(0, len(todo), per_call)]
         shown = [[clip(s["text"], LABEL_WORDS) for s in c] for c in calls]
@@ -186,15 +231,33 @@ class Classification(TaskAdapter):
                 if logprobs:
                     s["teacher_confidence"] = confidences[i]
                 label = match_label(answer, task.labels) if answer is not None else None
-                if answer is None:
-                    s.update({"verdict": "rejected", "reason": reply.reason or "malformed"})
-                elif label is None:
-                    s.update({"verdict": "rejected", "reason": "off_label", "label": answer[:50]})
-                elif s.get("requested") and label != s["requested"]:
-                    # The Generator was asked for another label: the text is ambiguous, a likely source of label noise.
-                    s.update({"verdict": "rejected", "reason": "label_mismatch", "label": label})
-                else:
-                    s.update({"verdict": "accepted", "label": label})
+                judge(s, answer, label, reply.reason)
+        return replies
+
+    def label_alone(self, teacher: Teacher, task: Task, description: str, todo: list[Sample]) -> list[Reply]:
+        """One label-only call per text (prompts/classification/label.md): the reply is the label alone, a few
+        tokens, and every label's probability is read from the endpoint's log-probabilities (``teacher_probs``;
+        the chosen one's is ``teacher_confidence``), the likeliest label taken. Without log-probabilities the
+        reply's text is matched like the JSON call's answer (or, cut short, by the label it begins); a reply
+        naming no label is ``off_label`` either way, whatever the probabilities say."""
+        system, users = label_only_messages(
+            prompts.default(self.kind, "label"),
+            description,
+            self.label_text(task),
+            [clip(s["text"], LABEL_WORDS) for s in todo],
+        )
+        replies = teacher.ask_plain(system, users, LABEL_ONLY_MAX_TOKENS, LABEL_ONLY_TOP)
+        for s, reply in zip(todo, replies, strict=True):
+            s["teacher_tokens"] = s.get("teacher_tokens", 0) + reply.tokens
+            answer = reply.raw if reply.reason is None else None
+            named = answer and (match_label(answer, task.labels) or prefix_label(answer, task.labels))
+            read = value_probabilities(reply, task.labels) if named else None
+            probs = {lab: round(p, 6) for lab, p in read.items()} if read else None
+            label = max(probs, key=lambda lab: probs[lab]) if probs else named or None
+            s["teacher_confidence"] = probs[label] if probs and label else None
+            if probs:
+                s["teacher_probs"] = probs
+            judge(s, answer, label, reply.reason)
         return replies
 
     def show_label(self, sample: Mapping[str, Any]) -> str:

@@ -18,7 +18,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,12 +26,14 @@ from typing import Any, Generic, TypeVar, get_origin
 
 import openai
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import HumanMessage
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, ValidationError
 
 from evokd.settings import JsonMode
 
 T = TypeVar("T", bound=BaseModel)
+A = TypeVar("A")
+R = TypeVar("R")
 
 # Far above any reply a max_tokens cap allows; a server that ignores the cap is not parsed at all.
 MAX_REPLY_CHARS = 100_000
@@ -56,6 +58,8 @@ class Reply(Generic[T]):
     seconds: float = 0.0  # wall time spent waiting on the endpoint (0 for cache hits), for speed accounting
     token_logprobs: list[tuple[str, float]] = field(default_factory=list)
     """(token, log-probability) of the kept reply, when asked for and the endpoint returns them."""
+    top_logprobs: list[list[tuple[str, float]]] = field(default_factory=list)
+    """Per reply token, the likeliest tokens at that position with their log-probabilities (`ask_plain` only)."""
 
     @property
     def tokens(self) -> int:
@@ -90,6 +94,45 @@ def value_confidences(reply: Reply, values: Sequence[str]) -> list[float | None]
         out.append(math.exp(logprob))
         cursor = end
     return out
+
+
+def value_probabilities(reply: Reply, values: Sequence[str]) -> dict[str, float] | None:
+    """The teacher's probability for each of ``values`` (short answers such as labels), renormalised over them,
+    from the likeliest tokens at each position of a free-text reply (`Reply.top_logprobs`); None without them.
+
+    It walks the reply's own tokens: at each position every alternative token that, after what the reply spelled
+    so far, begins a value (or spells it and more) adds its probability to that value (shared equally where it
+    begins several), and the reply's own path adds its probability to the value it spells. Case and leading
+    spaces are ignored, so "Positive" and " positive" both count for "positive". Where no likely token begins
+    any value, None: the reply is then read from its text alone.
+    """
+    if not reply.top_logprobs:
+        return None
+    folded = {v: v.casefold() for v in values}
+
+    def fitting(spelled: str) -> list[str]:
+        return [v for v in values if spelled and (folded[v].startswith(spelled) or spelled.startswith(folded[v]))]
+
+    mass = dict.fromkeys(values, 0.0)
+    prefix, path = "", 0.0  # what the reply spelled so far and its log-probability
+    for (chosen, logprob), alternatives in zip(reply.token_logprobs, reply.top_logprobs, strict=False):
+        for token, lp in alternatives:
+            fits = fitting((prefix + token).lstrip().casefold()) if token != chosen else []
+            for v in fits:
+                mass[v] += math.exp(path + lp) / len(fits)
+        prefix, path = prefix + chosen, path + logprob
+        spelled = prefix.lstrip().casefold()
+        if not spelled:
+            continue
+        named = [v for v in values if spelled.startswith(folded[v])]
+        if named or not fitting(spelled):  # the path has spelled a value, or left them all: it ends here
+            break
+    spelled = prefix.lstrip().casefold()
+    ends = [v for v in values if spelled.startswith(folded[v])] or fitting(spelled)
+    for v in ends:
+        mass[v] += math.exp(path) / len(ends)
+    total = sum(mass.values())
+    return {v: m / total for v, m in mass.items()} if total > 0 else None
 
 
 def extract_json(raw: str) -> object | None:
@@ -154,6 +197,7 @@ class Completion:
     prompt_tokens: int
     completion_tokens: int
     logprobs: list[tuple[str, float]] = field(default_factory=list)
+    top: list[list[tuple[str, float]]] = field(default_factory=list)
 
 
 class ReplyCache:
@@ -165,29 +209,40 @@ class ReplyCache:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, content TEXT, finish TEXT,"
-            " prompt_tokens INTEGER, completion_tokens INTEGER, logprobs TEXT DEFAULT '[]')"
+            " prompt_tokens INTEGER, completion_tokens INTEGER, logprobs TEXT DEFAULT '[]', top TEXT DEFAULT '[]')"
         )
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(replies)")}
-        if "logprobs" not in columns:  # a cache written before log-probabilities were kept
-            self._db.execute("ALTER TABLE replies ADD COLUMN logprobs TEXT DEFAULT '[]'")
+        for column in ("logprobs", "top"):  # a cache written before (top) log-probabilities were kept
+            if column not in columns:
+                self._db.execute(f"ALTER TABLE replies ADD COLUMN {column} TEXT DEFAULT '[]'")
         self._lock = threading.Lock()
 
     def get(self, key: str) -> Completion | None:
         """The cached completion, or None."""
         with self._lock:
             row = self._db.execute(
-                "SELECT content, finish, prompt_tokens, completion_tokens, logprobs FROM replies WHERE key=?", (key,)
+                "SELECT content, finish, prompt_tokens, completion_tokens, logprobs, top FROM replies WHERE key=?",
+                (key,),
             ).fetchone()
         if not row:
             return None
-        return Completion(row[0], row[1], row[2], row[3], [(t, lp) for t, lp in json.loads(row[4] or "[]")])
+        top = [[(t, lp) for t, lp in position] for position in json.loads(row[5] or "[]")]
+        return Completion(row[0], row[1], row[2], row[3], [(t, lp) for t, lp in json.loads(row[4] or "[]")], top)
 
     def put(self, key: str, c: Completion) -> None:
         """Store one completion (the first write for a key wins)."""
         with self._lock:
             self._db.execute(
-                "INSERT OR IGNORE INTO replies VALUES (?, ?, ?, ?, ?, ?)",
-                (key, c.content, c.finish, c.prompt_tokens, c.completion_tokens, json.dumps(c.logprobs)),
+                "INSERT OR IGNORE INTO replies VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key,
+                    c.content,
+                    c.finish,
+                    c.prompt_tokens,
+                    c.completion_tokens,
+                    json.dumps(c.logprobs),
+                    json.dumps(c.top),
+                ),
             )
 
 
@@ -220,11 +275,26 @@ class Teacher:
         self.concurrency = max(1, concurrency)
         self.cache = cache
 
-    def _call(self, prompt: str, rf: dict | None, seed: int | None, logprobs: bool) -> tuple[Completion, bool]:
-        """One request (or a cache hit), and whether it came from the cache."""
+    def _call(
+        self,
+        prompt: str,
+        rf: dict | None,
+        seed: int | None,
+        logprobs: bool,
+        *,
+        system: str = "",
+        top: int = 0,
+        max_tokens: int | None = None,
+    ) -> tuple[Completion, bool]:
+        """One request (or a cache hit), and whether it came from the cache.
+
+        ``system`` goes before the prompt as a system message; ``top`` asks for that many alternatives per
+        reply token (with ``logprobs``); ``max_tokens`` caps this reply below the client's own cap."""
         request: list[object] = [self.model_id, prompt, rf, seed]
         if logprobs:  # only then, so replies cached without log-probabilities keep their keys; "top_logprobs=0"
-            request.append("logprobs, top_logprobs=0")  # since a request without it got none from llama.cpp
+            request.append(f"logprobs, top_logprobs={top}")  # since a request without it got none from llama.cpp
+        if system or max_tokens is not None:  # likewise: the keys of plain JSON calls stay as they were
+            request.append({"system": system, "max_tokens": max_tokens})
         key = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
         if self.cache and (hit := self.cache.get(key)):
             return hit, True
@@ -233,10 +303,13 @@ class Teacher:
             kwargs["response_format"] = rf
         if seed is not None:
             kwargs["seed"] = seed
+        if max_tokens is not None:
+            kwargs["max_tokens"] = max_tokens
         if logprobs:  # llama.cpp's Python server sends them only when top_logprobs is set too (0: the chosen token)
-            kwargs["logprobs"], kwargs["top_logprobs"] = True, 0
+            kwargs["logprobs"], kwargs["top_logprobs"] = True, top
+        messages: list[BaseMessage] = [SystemMessage(system)] if system else []
         try:
-            msg = self.chat.invoke([HumanMessage(prompt)], **kwargs)
+            msg = self.chat.invoke([*messages, HumanMessage(prompt)], **kwargs)
         except openai.APIStatusError as e:
             hint = "; if the server rejects response_format, try --json-mode none" if e.status_code == 400 else ""
             raise TeacherUnavailable(
@@ -256,9 +329,11 @@ class Teacher:
             content = msg.content if isinstance(msg.content, str) else json.dumps(msg.content)
             usage = getattr(msg, "usage_metadata", None) or {}
             meta = msg.response_metadata or {}
-            tokens = [
-                (str(t.get("token", "")), float(t.get("logprob", 0.0)))
-                for t in ((meta.get("logprobs") or {}).get("content") or [])
+            positions = (meta.get("logprobs") or {}).get("content") or []
+            tokens = [(str(t.get("token", "")), float(t.get("logprob", 0.0))) for t in positions]
+            alternatives = [
+                [(str(a.get("token", "")), float(a.get("logprob", 0.0))) for a in t.get("top_logprobs") or []]
+                for t in positions
             ]
             result = Completion(
                 content,
@@ -266,6 +341,7 @@ class Teacher:
                 int(usage.get("input_tokens", 0)),
                 int(usage.get("output_tokens", 0)),
                 tokens,
+                alternatives if top else [],
             )
         if self.cache:
             self.cache.put(key, result)
@@ -300,10 +376,42 @@ class Teacher:
     ) -> list[Reply[T]]:
         """Ask several prompts concurrently (at most ``concurrency`` in flight), replies in order."""
         seeds = list(seeds) if seeds is not None else [None] * len(prompts)
-        if self.concurrency == 1 or len(prompts) <= 1:
-            return [self.ask(p, schema, s, logprobs) for p, s in zip(prompts, seeds, strict=True)]
+        return self._concurrently(
+            lambda ps: self.ask(ps[0], schema, ps[1], logprobs), list(zip(prompts, seeds, strict=True))
+        )
+
+    def ask_plain(self, system: str, prompts: Sequence[str], max_tokens: int, top: int) -> list[Reply[BaseModel]]:
+        """Short free-text replies (no JSON asked for, nothing parsed: ``parsed`` stays None), one per prompt,
+        each after the same ``system`` message, with the ``top`` likeliest tokens at each reply position.
+
+        One request each, concurrently: at temperature 0 a re-ask would get the same reply. ``reason`` is None
+        for a reply with text, else empty / bad_response."""
+
+        def one(prompt: str) -> Reply[BaseModel]:
+            started = time.perf_counter()
+            c, cached = self._call(prompt, None, None, True, system=system, top=top, max_tokens=max_tokens)
+            reason = BAD_RESPONSE if c.finish == BAD_RESPONSE else None if c.content.strip() else "empty"
+            return Reply(
+                parsed=None,
+                reason=reason,
+                prompt_tokens=c.prompt_tokens,
+                completion_tokens=c.completion_tokens,
+                attempts=1,
+                raw=c.content,
+                cached=cached,
+                seconds=0.0 if cached else time.perf_counter() - started,
+                token_logprobs=c.logprobs,
+                top_logprobs=c.top,
+            )
+
+        return self._concurrently(one, list(prompts))
+
+    def _concurrently(self, ask: Callable[[A], R], items: list[A]) -> list[R]:
+        """``ask`` on every item, at most ``concurrency`` in flight, results in order."""
+        if self.concurrency == 1 or len(items) <= 1:
+            return [ask(item) for item in items]
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            return list(pool.map(lambda ps: self.ask(ps[0], schema, ps[1], logprobs), zip(prompts, seeds, strict=True)))
+            return list(pool.map(ask, items))
 
 
 def _unparsed(e: openai.LengthFinishReasonError | openai.ContentFilterFinishReasonError) -> Completion:

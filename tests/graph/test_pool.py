@@ -272,3 +272,40 @@ def test_ner_pool_sentences_are_tagged_by_the_critic_without_a_requested_type(
     assert samples["Bob visited Acme again"]["tags"] == ["B-person", "O", "B-company", "O"]
     assert samples["we saw Alice Smith in Paris"]["tags"] == ["O", "O", "B-person", "I-person", "O", "B-geo-loc"]
     assert all(s["verdict"] == "accepted" and "requested" not in s for s in samples.values())
+
+
+def test_label_only_pool_labels_carry_the_teachers_probabilities_into_soft_training(
+    sentiment_dir, tiny_student, teacher_server, tmp_path, monkeypatch
+):
+    from evokd.student import train as train_module
+
+    trained_on: list[list] = []
+    real = train_module.soft_targets
+
+    def spy(head, examples):  # noqa: ANN001, ANN202
+        trained_on.append([ex.get("teacher_probs") for ex in examples])
+        return real(head, examples)
+
+    monkeypatch.setattr(train_module, "soft_targets", spy)
+    run = tmp_path / "run"
+    ctx = make_context(
+        sentiment_dir,
+        tiny_student,
+        teacher_server,
+        run,
+        pool=str(poisoned_pool(tmp_path)),
+        per_round=0,
+        pool_per_round=3,
+        label_call="label-only",
+        soft_targets=True,
+    )
+    run_graph(ctx)
+    samples = read_jsonl(run / "samples.jsonl")
+    accepted = [s for s in samples if s["verdict"] == "accepted"]
+    assert accepted and all(sum(s["teacher_probs"].values()) == pytest.approx(1.0) for s in accepted)
+    assert all(s["teacher_confidence"] == s["teacher_probs"][s["label"]] for s in accepted)
+    labelling = [r for r in teacher_server.requests if r.get("top_logprobs")]
+    assert len(labelling) == 6 and all("response_format" not in r for r in labelling)
+    # Round 0 trains on the seeds alone (no teacher), round 1 on its pool labels with their distributions.
+    assert all(p is None for p in trained_on[0])
+    assert sum(p is not None for p in trained_on[1]) == sum(s["round"] == 1 for s in accepted)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import re
 import sys
 import threading
@@ -30,6 +31,7 @@ class Scripted:
     finish_reason: str = "stop"
     raw: bytes | None = None  # sent as the body verbatim (for broken JSON bodies)
     logprobs: list[tuple[str, float]] | None = None  # (token, logprob), sent when the request asks for them
+    top: list[list[tuple[str, float]]] | None = None  # per token of `logprobs`, its alternatives (top_logprobs)
 
 
 Responder = Callable[[dict], "str | Scripted"]
@@ -96,10 +98,16 @@ class FakeOpenAI:
                     # Like llama-cpp-python's server, the strictest we know: log-probabilities only when the
                     # request sets top_logprobs too (OpenAI and vLLM also answer logprobs=true alone).
                     if body.get("logprobs") and body.get("top_logprobs") is not None and reply.logprobs is not None:
+                        top = reply.top or [[] for _ in reply.logprobs]
                         choice["logprobs"] = {
                             "content": [
-                                {"token": t, "logprob": lp, "bytes": list(t.encode()), "top_logprobs": []}
-                                for t, lp in reply.logprobs
+                                {
+                                    "token": t,
+                                    "logprob": lp,
+                                    "bytes": list(t.encode()),
+                                    "top_logprobs": [{"token": a, "logprob": alp, "bytes": None} for a, alp in alts],
+                                }
+                                for (t, lp), alts in zip(reply.logprobs, top, strict=True)
                             ]
                         }
                     self._send(
@@ -162,6 +170,17 @@ def schema_name(body: dict) -> str:
     return (rf.get("schema") or {}).get("title", "")
 
 
+def is_label_only(body: dict) -> bool:
+    """Whether a request is the Critic's label-only call: plain text (no response_format) with alternatives per
+    token asked for."""
+    return "response_format" not in body and bool(body.get("top_logprobs"))
+
+
+def user_turn(body: dict) -> str:
+    """The last user message of a request."""
+    return next(str(m["content"]) for m in reversed(body["messages"]) if m.get("role") == "user")
+
+
 def numbered_texts(prompt: str) -> list[str]:
     """The texts of a classification labelling prompt's data block (``[1] ...`` lines), in order."""
     block = prompt.split("<<<")[1].split(">>>")[0]
@@ -182,7 +201,7 @@ class SentimentTeacher:
         self.counter = itertools.count()
         self.by_seed = by_seed
 
-    def __call__(self, body: dict) -> str:
+    def __call__(self, body: dict) -> str | Scripted:
         prompt, kind = prompt_of(body), schema_name(body)
         if kind == "Analysis":
             return json.dumps(
@@ -200,6 +219,11 @@ class SentimentTeacher:
             return f'```json\n{{"text": "a {self.WORDS[label]} film number w{n}"}}\n```'
         if kind == "LabelVerdict":
             return json.dumps({"labels": ["positive" if "good" in t else "negative" for t in numbered_texts(prompt)]})
+        if is_label_only(body):  # the label alone, sure of "good" texts, 70/30 on the others
+            sure = "good" in user_turn(body)
+            label, other, p = ("positive", "negative", 0.9) if sure else ("negative", "positive", 0.7)
+            alternatives = [(label, math.log(p)), (" " + other.capitalize(), math.log(1 - p))]
+            return Scripted(content=label, logprobs=[(label, math.log(p))], top=[alternatives])
         return "{}"
 
 

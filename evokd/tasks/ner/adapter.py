@@ -298,7 +298,8 @@ class Ner(TaskAdapter):
         return list(pool)
 
     def label_calls(self, call: LabelCall, todo: list[Sample]) -> list[Reply]:
-        """The Critic names the entities of one sentence per call; code places them (`annotate`)."""
+        """The Critic names the entities of one sentence per call; code places them (`annotate`). An annotation
+        is no short answer, so ``call.style`` changes nothing: NER keeps its JSON call."""
         return annotate(call.teacher, call.prompt, call.task, call.description, todo, self.tokenizer, self.glossary)
 
     def show_label(self, sample: Mapping[str, Any]) -> str:

@@ -1,0 +1,178 @@
+"""The label-only labelling call over the wire: a fixed system message, the text last, a reply of a few tokens,
+every label's probability read from the endpoint's log-probabilities, and the reply's text as the fallback."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from evokd.agents.critic import label_batch
+from evokd.bench.label_cost import compare_calls
+from evokd.prompts import default
+from evokd.state import Sample
+from evokd.task import Task
+from evokd.tasks import adapter_for
+from evokd.tasks.classification import LABEL_ONLY_MAX_TOKENS, LABEL_ONLY_TOP, Classification
+from evokd.teacher.client import Reply, ReplyCache, Teacher, chat_model, value_probabilities
+from evokd.text import LeakIndex
+from tests.support.fake_openai import FakeOpenAI, NerTeacher, Scripted, SentimentTeacher, schema_name, user_turn
+
+TASK = Task("classification", ("negative", "positive"))
+TEXTS = ["a good film with a great cast", "a slow story about nothing much", "the good parts are lovely enough"]
+
+
+def teacher(url: str, cache: ReplyCache | None = None) -> Teacher:
+    chat = chat_model(url, "teacher", temperature=0.0, max_tokens=320, timeout=10, max_retries=0)
+    return Teacher(chat, model_id="t", json_mode="json_object", concurrency=2, cache=cache)
+
+
+def pending(texts: list[str], requested: str = "") -> list[Sample]:
+    extra = {"requested": requested} if requested else {}
+    return [Sample(id=str(i), source="pool", text=t, verdict="pending", **extra) for i, t in enumerate(texts)]
+
+
+def label_only(t: Teacher, samples: list[Sample], min_confidence: float = 0.0) -> tuple[list[Sample], list[Reply]]:
+    return label_batch(
+        t,
+        "unused by the label-only call",
+        TASK,
+        "Decide whether a text is positive or negative.",
+        samples,
+        set(),
+        LeakIndex([]),
+        adapter=Classification(),
+        min_confidence=min_confidence,
+        label_call="label-only",
+    )
+
+
+def test_the_label_and_every_labels_probability_come_from_the_top_tokens(tmp_path):
+    with FakeOpenAI(SentimentTeacher()) as server:
+        out, replies = label_only(teacher(server.url, ReplyCache(tmp_path / "c.sqlite")), pending(TEXTS))
+        bodies = list(server.requests)
+    assert [s["label"] for s in out] == ["positive", "negative", "positive"]
+    # "positive" 0.9 and " Negative" 0.1: case and leading space do not hide a label.
+    assert out[0]["teacher_probs"] == pytest.approx({"negative": 0.1, "positive": 0.9})
+    assert out[1]["teacher_probs"] == pytest.approx({"negative": 0.7, "positive": 0.3})
+    assert out[1]["teacher_confidence"] == pytest.approx(0.7)
+    assert all(s["teacher_tokens"] == r.tokens > 0 for s, r in zip(out, replies, strict=True))
+    # The request: no JSON asked for, a reply of a few tokens with alternatives, the fixed part first and the
+    # same in every call (a prefix cache reuses it), the text last.
+    assert all("response_format" not in b for b in bodies)
+    assert {b.get("max_tokens", b.get("max_completion_tokens")) for b in bodies} == {LABEL_ONLY_MAX_TOKENS}
+    assert {b["top_logprobs"] for b in bodies} == {LABEL_ONLY_TOP} and all(b["logprobs"] for b in bodies)
+    systems = {b["messages"][0]["content"] for b in bodies}
+    assert len(systems) == 1 and all(b["messages"][0]["role"] == "system" for b in bodies)
+    (system,) = systems
+    assert "negative, positive" in system and "Decide whether" in system and "good" not in system
+    assert sorted(user_turn(b).split("\n")[0] for b in bodies) == sorted(f"Text: {t}" for t in TEXTS)
+
+
+def test_a_confidence_floor_applies_to_label_only_labels():
+    with FakeOpenAI(SentimentTeacher()) as server:
+        out, _ = label_only(teacher(server.url), pending(TEXTS), min_confidence=0.8)
+    assert [s["verdict"] for s in out] == ["accepted", "rejected", "accepted"]
+    assert out[1]["reason"] == "low_confidence"
+
+
+@pytest.mark.parametrize(
+    ("reply", "verdict", "label"),
+    [
+        ("Positive.", "accepted", "positive"),  # matched like the JSON call's answer
+        ("the text is negative", "accepted", "negative"),  # the one label it mentions
+        ("nega", "accepted", "negative"),  # cut short by the small max_tokens: the label it begins
+        ("I'm sorry, I cannot", "rejected", None),  # a refusal names no label
+        ("neutral", "rejected", None),
+    ],
+)
+def test_without_log_probabilities_the_reply_text_is_matched(reply: str, verdict: str, label: str | None):
+    with FakeOpenAI(lambda body: reply) as server:
+        (s,), _ = label_only(teacher(server.url), pending(TEXTS[:1]))
+    assert s["verdict"] == verdict and "teacher_probs" not in s and s["teacher_confidence"] is None
+    assert s["label"] == label if label else s["reason"] == "off_label"
+
+
+def test_a_refusal_is_off_label_whatever_the_alternatives_say():
+    scripted = Scripted(content="I", logprobs=[("I", -0.1)], top=[[("I", -0.1), ("positive", -3.0)]])
+    with FakeOpenAI(lambda body: scripted) as server:
+        (s,), _ = label_only(teacher(server.url), pending(TEXTS[:1]))
+    assert (s["verdict"], s["reason"]) == ("rejected", "off_label") and "teacher_probs" not in s
+
+
+def test_a_generated_text_must_get_the_requested_label():
+    with FakeOpenAI(SentimentTeacher()) as server:
+        (s,), _ = label_only(teacher(server.url), pending(TEXTS[1:2], requested="positive"))
+    assert (s["verdict"], s["reason"], s["label"]) == ("rejected", "label_mismatch", "negative")
+
+
+def test_soft_targets_travel_from_the_critic_to_the_training_example():
+    with FakeOpenAI(SentimentTeacher()) as server:
+        out, _ = label_only(teacher(server.url), pending(TEXTS[1:2]))
+    example = Classification().to_example(out[0])
+    assert example["label"] == "negative" and example["teacher_probs"] == pytest.approx(
+        {"negative": 0.7, "positive": 0.3}
+    )
+    assert "teacher_probs" not in Classification().to_example(Sample(text="x", label="negative"))
+
+
+def test_alternatives_survive_the_cache(tmp_path):
+    cache = ReplyCache(tmp_path / "c.sqlite")
+    with FakeOpenAI(SentimentTeacher()) as server:
+        first = teacher(server.url, cache).ask_plain("sys", ["Text: good\nLabel:"], 3, 10)[0]
+        again = teacher(server.url, cache).ask_plain("sys", ["Text: good\nLabel:"], 3, 10)[0]
+        assert len(server.requests) == 1
+    assert again.cached and again.top_logprobs == first.top_logprobs and first.top_logprobs
+
+
+def reply(tokens: list[tuple[str, float]], top: list[list[tuple[str, float]]]) -> Reply:
+    return Reply(parsed=None, reason=None, raw="".join(t for t, _ in tokens), token_logprobs=tokens, top_logprobs=top)
+
+
+def test_probabilities_follow_the_replys_path_through_labels_that_share_a_start():
+    labels = ("sci/tech", "sport", "business")
+    lp = math.log
+    # "sport" splits into "sp" + "ort" here; "sci" leaves the path at the second token; "business" at the first.
+    r = reply(
+        [("sp", lp(0.6)), ("ort", lp(0.9))],
+        [[("sp", lp(0.6)), ("Business", lp(0.2)), ("s", lp(0.1)), ("hello", lp(0.1))], [("ort", lp(0.9))]],
+    )
+    probs = value_probabilities(r, labels)
+    assert probs is not None
+    # "s" begins both sci/tech and sport: shared; "hello" begins no label: dropped before renormalising.
+    raw = {"sport": 0.6 * 0.9 + 0.05, "sci/tech": 0.05, "business": 0.2}
+    total = sum(raw.values())
+    assert probs == pytest.approx({k: v / total for k, v in raw.items()})
+    assert value_probabilities(reply([("hi", lp(0.9))], [[("hi", lp(0.9)), ("yo", lp(0.1))]]), labels) is None
+    assert value_probabilities(reply([("sport", 0.0)], []), labels) is None  # no alternatives sent
+
+
+def test_both_calls_are_compared_on_the_same_dev_texts(sentiment_dir):
+    with FakeOpenAI(SentimentTeacher()) as server:
+        endpoint = {"teacher_url": server.url, "teacher_model": "teacher", "json_mode": "json_schema"}
+        result = compare_calls(str(sentiment_dir), 6, endpoint, lambda line: None)
+        texts = [user_turn(b) for b in server.requests if "response_format" not in b]
+    assert all(t.endswith("indeed\nLabel:") for t in texts) and len(texts) == 6  # dev texts, never test
+    json_row, label_row = result["rows"]
+    assert (json_row["label_call"], label_row["label_call"]) == ("json", "label-only")
+    assert label_row["predicted"] == json_row["predicted"] and result["gap"] == [0.0, 0.0, 0.0]
+    assert label_row["tokens_per_text"] < json_row["tokens_per_text"]
+    assert result["adopt_label_only"] is True
+
+
+def test_ner_keeps_its_json_call():
+    task = Task("ner", ("person", "geo-loc", "company"))
+    with FakeOpenAI(NerTeacher()) as server:
+        (s,), _ = label_batch(
+            teacher(server.url),
+            default("ner", "critic"),
+            task,
+            "Find the entities.",
+            pending(["we met Bob in Paris today w0"]),
+            set(),
+            LeakIndex([]),
+            adapter=adapter_for("ner"),
+            label_call="label-only",
+        )
+        assert [schema_name(b) for b in server.requests] == ["Annotation"]
+    assert s["verdict"] == "accepted" and "teacher_probs" not in s
