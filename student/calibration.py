@@ -51,5 +51,5 @@ def fit_temperature(probs: torch.Tensor, labels: torch.Tensor, steps: int = 50) 
         loss.backward()
         return loss
 
-    optimizer.step(nll)  # type: ignore[arg-type]  # LBFGS's closure returns the loss tensor
+    optimizer.step(nll)
     return float(min(max(log_t.exp().item(), T_RANGE[0]), T_RANGE[1]))

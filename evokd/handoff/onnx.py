@@ -72,10 +72,12 @@ def manifest(folder: Path) -> dict[str, Any]:
 
 
 def export(student: Student, out: Path, quantize: str | None = None) -> None:
-    """Write ``student`` as an ONNX folder (model, tokenizer, config) into ``out``, quantized when asked."""
+    """Write ``student`` (loaded on the CPU) as an ONNX folder (model, tokenizer, config) into ``out``, quantized
+    when asked."""
     runtime()  # before the work: the quantizer ships with onnxruntime
     out.mkdir(parents=True, exist_ok=True)
-    model = student.model.to("cpu").eval()
+    model = student.model
+    model.eval()
     inputs = list(student.tokenizer.model_input_names)
     # Two texts of different lengths: the traced graph keeps the attention mask's padding path.
     sample = student.tokenizer(["a", "a a a a"], padding=True, return_tensors="pt")
