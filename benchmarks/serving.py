@@ -123,6 +123,19 @@ def teacher_rate() -> dict[str, Any]:
     }
 
 
+def ratios(rows: list[dict[str, Any]], teacher_per_s: float) -> dict[str, Any]:
+    """Add each row's speed-up and F1 gap against torch fp32 at its batch size, and its multiple of the teacher's
+    rate; return the goal's verdict (ONNX int8 at batch 64)."""
+    for row in rows:
+        base = next(r for r in rows if r["variant"] == "torch fp32" and r["batch_size"] == row["batch_size"])
+        row["speedup_vs_torch_fp32"] = round(row["texts_per_s"] / base["texts_per_s"], 2)
+        row["f1_gap_vs_torch_fp32"] = round(row["macro_f1"] - base["macro_f1"], 4)
+        row["times_teacher"] = round(row["texts_per_s"] / teacher_per_s, 1)
+    int8 = next(r for r in rows if r["variant"] == "ONNX int8" and r["batch_size"] == 64)
+    speedup, gap = int8["speedup_vs_torch_fp32"], int8["f1_gap_vs_torch_fp32"]
+    return {"speedup": speedup, "f1_gap": gap, "met": speedup >= GOAL_SPEEDUP and abs(gap) <= GOAL_F1_GAP}
+
+
 def run_all(args: argparse.Namespace) -> dict[str, Any]:
     """Every variant at batch 1 and batch 64, each in a child process, and the ratios."""
     run = Path(args.run) if args.run else make_student(Path(args.work), args.train)
@@ -137,12 +150,6 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
             rows.append({"variant": name, "batch_size": batch_size, **json.loads(done.stdout.splitlines()[-1])})
     load_after = os.getloadavg()
     teacher = teacher_rate()
-    for row in rows:
-        base = next(r for r in rows if r["variant"] == "torch fp32" and r["batch_size"] == row["batch_size"])
-        row["speedup_vs_torch_fp32"] = round(row["texts_per_s"] / base["texts_per_s"], 2)
-        row["f1_gap_vs_torch_fp32"] = round(row["macro_f1"] - base["macro_f1"], 4)
-        row["times_teacher"] = round(row["texts_per_s"] / teacher["texts_per_s"], 1)
-    int8 = next(r for r in rows if r["variant"] == "ONNX int8" and r["batch_size"] == 64)
     import onnxruntime
     import torch
 
@@ -153,11 +160,7 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
         "exports": exports,
         "rows": rows,
         "teacher": teacher,
-        "goal": {
-            "speedup": int8["speedup_vs_torch_fp32"],
-            "f1_gap": int8["f1_gap_vs_torch_fp32"],
-            "met": int8["speedup_vs_torch_fp32"] >= GOAL_SPEEDUP and abs(int8["f1_gap_vs_torch_fp32"]) <= GOAL_F1_GAP,
-        },
+        "goal": ratios(rows, teacher["texts_per_s"]),
         "machine": {
             "cpus": os.cpu_count(),
             "arch": platform.machine(),
