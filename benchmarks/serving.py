@@ -43,6 +43,8 @@ GOAL_SPEEDUP, GOAL_F1_GAP = 3.0, 0.005  # ONNX int8 against torch fp32 at batch 
 
 def make_student(work: Path, n_train: int) -> Path:
     """A run-like folder (model/ and run.json) with the bundled MiniLM fine-tuned on gold train labels."""
+    import torch
+
     from evokd.data.registry import resolve_data
     from evokd.records import write_json
     from evokd.student import model
@@ -56,6 +58,7 @@ def make_student(work: Path, n_train: int) -> Path:
     examples = data.train[:n_train]
     student = model.load(model.default_student_path(), head_for(data.task), device="cpu")
     cfg = TrainConfig(lr=1e-4, batch_size=16, epochs=3, min_steps=0, max_length=128, patience=0, seed=0)
+    torch.set_num_threads(1)  # two threads on a shared 2-core machine oversubscribe it (the benchmark's --threads 1)
     stats = train(student, examples, cfg, balance_by=class_keys(student.head, examples))
     model.save(student, run / "model")
     write_json(run / "run.json", {"data": DATASET, "max_length": 128, "train": n_train, "train_stats": stats})
@@ -76,8 +79,11 @@ def ensure_exports(run: Path) -> dict[str, dict]:
     return found
 
 
-def measure(folder: Path, backend: str, n_texts: int, batch_size: int, repeats: int) -> dict[str, Any]:
-    """In this process: label the first ``n_texts`` test texts ``repeats`` times; speed, peak memory, macro-F1."""
+def measure(folder: Path, backend: str, n_texts: int, batch_size: int, repeats: int, threads: int) -> dict[str, Any]:
+    """In this process: label the first ``n_texts`` test texts ``repeats`` times on ``threads`` threads (0: the
+    libraries' defaults); speed, peak memory, macro-F1."""
+    import torch
+
     from evokd.data.registry import resolve_data
     from evokd.handoff.predict import load_for, predict_texts
     from evokd.tasks import evaluate, load_dataset
@@ -85,16 +91,16 @@ def measure(folder: Path, backend: str, n_texts: int, batch_size: int, repeats: 
     data = load_dataset(resolve_data(DATASET), "classification")
     gold = data.test[:n_texts]
     texts = [ex["text"] for ex in gold]
+    if threads:
+        torch.set_num_threads(threads)
     base_rss = _rss_mb()
-    student, task, temperature = load_for(folder, backend, "cpu")
+    student, task, temperature = load_for(folder, backend, "cpu", threads or None)
     predict_texts(student, task, texts[:batch_size], batch_size, 128, temperature=temperature)  # warm-up
     speeds, predicted = [], []
     for _ in range(repeats):
         started = time.perf_counter()
         predicted = predict_texts(student, task, texts, batch_size, 128, temperature=temperature)
         speeds.append(len(texts) / (time.perf_counter() - started))
-    import torch
-
     return {
         "texts": len(texts),
         "texts_per_s": round(statistics.median(speeds), 1),
@@ -103,6 +109,7 @@ def measure(folder: Path, backend: str, n_texts: int, batch_size: int, repeats: 
         "rss_before_model_mb": round(base_rss, 1),
         "macro_f1": round(float(evaluate(task, gold, [p["label"] for p in predicted])["macro_f1"]), 4),
         "torch_threads": torch.get_num_threads(),
+        "onnxruntime_threads": threads or "default",
     }
 
 
@@ -146,6 +153,7 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
         for name, (backend, sub) in VARIANTS.items():
             child = [sys.executable, "-m", "evokd.bench.serving", "--measure", str(run / sub), "--backend", backend]
             child += ["--texts", str(n_texts), "--batch-size", str(batch_size), "--repeats", str(args.repeats)]
+            child += ["--threads", str(args.threads)]
             done = subprocess.run(child, capture_output=True, text=True, check=True)
             rows.append({"variant": name, "batch_size": batch_size, **json.loads(done.stdout.splitlines()[-1])})
     load_after = os.getloadavg()
@@ -219,13 +227,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--texts", type=int, default=2000, help="test texts at batch 64 (at most the whole split)")
     ap.add_argument("--batch1-texts", type=int, default=300, help="test texts at batch 1")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument(
+        "--threads", type=int, default=0, help="threads for torch and ONNX Runtime alike (0: each library's default)"
+    )
     ap.add_argument("--out", default=str(RESULTS / "serving-speed"), help="result path without .md/.json")
     ap.add_argument("--measure", default="", help=argparse.SUPPRESS)  # a child process: one variant
     ap.add_argument("--backend", default="torch", help=argparse.SUPPRESS)
     ap.add_argument("--batch-size", type=int, default=64, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.measure:
-        print(json.dumps(measure(Path(args.measure), args.backend, args.texts, args.batch_size, args.repeats)))
+        found = measure(Path(args.measure), args.backend, args.texts, args.batch_size, args.repeats, args.threads)
+        print(json.dumps(found))
         return 0
     from evokd.records import write_json, write_text
 

@@ -89,14 +89,17 @@ def resolve(path: str | Path, backend: str = "auto") -> tuple[str, Path]:
     return "torch", model_folder(path)
 
 
-def load_for(path: str | Path, backend: str = "auto", device: str | None = None) -> tuple[Student, Task, float]:
-    """The student `resolve` picks, its task, and the temperature its calibration keeps."""
+def load_for(
+    path: str | Path, backend: str = "auto", device: str | None = None, threads: int | None = None
+) -> tuple[Student, Task, float]:
+    """The student `resolve` picks, its task, and the temperature its calibration keeps; ``threads`` sets ONNX
+    Runtime's intra-op threads (torch's are the process's own, `torch.set_num_threads`)."""
     kind, folder = resolve(path, backend)
     if kind == "torch":
         student, task = load_student(folder, device)
     else:
         task = saved_task(folder)
-        student = onnx.load(folder, adapter_for(task).head(task))
+        student = onnx.load(folder, adapter_for(task).head(task), threads)
     return student, task, temperature(folder)
 
 
