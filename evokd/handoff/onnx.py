@@ -6,7 +6,8 @@ and ``evokd-export.json`` (format, quantization, evokd version, source run, test
 layout `optimum.onnxruntime`'s ``ORTModelFor*`` classes read, and plain ``onnxruntime`` runs
 ``model.onnx`` on what the tokenizer returns. The graph comes from torch's TorchScript-based ONNX
 exporter with dynamic batch and sequence axes (optimum's own exporter requires transformers < 4.58);
-int8 is ONNX Runtime's dynamic quantization: int8 weights, activations quantized per batch at run time.
+int8 is ONNX Runtime's dynamic quantization: int8 weights per output channel (reduced to 7 bits, which keeps the
+non-VNNI x86 kernels from saturating), activations quantized per batch at run time.
 
 A loaded export is wrapped to answer like a transformers model (`OnnxModel`), so prediction goes
 through the same tokenising, batching and per-word reading (`student.train.probabilities`) as torch.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import inspect
 import json
 import tempfile
 import time
@@ -78,7 +80,9 @@ def export(student: Student, out: Path, quantize: str | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     model = student.model
     model.eval()
-    inputs = list(student.tokenizer.model_input_names)
+    # The tokenizer's outputs in the order of the model's forward arguments: the exporter passes them by position.
+    wanted = set(student.tokenizer.model_input_names)
+    inputs = [name for name in inspect.signature(model.forward).parameters if name in wanted]
     # Two texts of different lengths: the traced graph keeps the attention mask's padding path.
     sample = student.tokenizer(["a", "a a a a"], padding=True, return_tensors="pt")
     args = tuple(sample[name] for name in inputs)
@@ -98,12 +102,25 @@ def export(student: Student, out: Path, quantize: str | None = None) -> None:
                 opset_version=OPSET,
                 dynamo=False,
             )
+        check(fp32, model, {name: sample[name] for name in inputs})
         if quantize:
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
-            quantize_dynamic(str(fp32), str(out / MODEL_FILE), weight_type=QuantType.QInt8)
+            # Per-channel 7-bit weights: per-tensor int8 lost 0.8 points of macro-F1 on the MiniLM student.
+            quantize_dynamic(
+                str(fp32), str(out / MODEL_FILE), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True
+            )
     model.config.save_pretrained(out)
     student.tokenizer.save_pretrained(out)
+
+
+def check(path: Path, model: torch.nn.Module, batch: dict[str, torch.Tensor], tolerance: float = 1e-3) -> None:
+    """Refuse an exported graph whose logits on ``batch`` differ from the torch model's (a mis-wired input)."""
+    with torch.no_grad():
+        want = model(**batch).logits.numpy()
+    got = OnnxModel(path)(**batch).logits.numpy()
+    if got.shape != want.shape or float(np.abs(got - want).max()) > tolerance:
+        raise StudentError(f"{path.name}: the ONNX graph does not reproduce the torch model's logits; not exported")
 
 
 def write_manifest(
