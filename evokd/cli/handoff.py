@@ -1,7 +1,9 @@
 """``evokd predict`` and ``evokd export``: use the student on new text, take the training data elsewhere.
 
     evokd predict runs/<name> --input texts.txt --output predictions.jsonl   # or a model folder; .csv out
+    evokd predict runs/<name> --input texts.txt --proba --backend onnx       # every label's probability
     evokd export runs/<name> --format hf --out my-data                       # jsonl | csv | parquet | hf
+    evokd export runs/<name> --format onnx --quantize int8                   # the student, for serving
 
 Bad input raises the CLI's one-line errors (exit code 2); the work itself is in `evokd.handoff`.
 """
@@ -9,7 +11,6 @@ Bad input raises the CLI's one-line errors (exit code 2); the work itself is in 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from rich.console import Console
@@ -20,7 +21,7 @@ console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add ``predict`` and ``export`` to the ``evokd`` parser."""
-    from evokd.handoff import FORMATS
+    from evokd.handoff import BACKENDS, FORMATS, MODEL_FORMATS, QUANTIZATIONS
 
     p = sub.add_parser("predict", help="label a file of texts with a trained student (a run folder or model folder)")
     p.add_argument("model", metavar="MODEL_OR_RUN")
@@ -36,11 +37,35 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--max-length", type=int, default=None, help="sub-tokens per text (default: the run's --max-length, else 128)"
     )
-    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
-    e = sub.add_parser("export", help="write a run's accepted training data with a dataset card")
+    p.add_argument("--device", default=None, help="cpu or cuda for --backend torch (default: cuda when available)")
+    p.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="auto",
+        help="torch, or onnx (ONNX Runtime on the run's export-onnx, else export-onnx-int8); auto: onnx when the run "
+        "has an export and onnxruntime is installed, else torch",
+    )
+    p.add_argument(
+        "--proba",
+        action="store_true",
+        help="add every label's probability (per word for NER), temperature-scaled when the run calibrated one",
+    )
+    e = sub.add_parser(
+        "export", help="write a run's accepted training data with a dataset card, or its student as ONNX"
+    )
     e.add_argument("run_dir")
-    e.add_argument("--format", choices=FORMATS, default="jsonl")
-    e.add_argument("--out", default="", help="folder to write (default RUN_DIR/export-<format>)")
+    e.add_argument(
+        "--format",
+        choices=FORMATS + MODEL_FORMATS,
+        default="jsonl",
+        help="training data (jsonl, csv, parquet, hf) or the student (onnx: needs pip install 'evokd[onnx]')",
+    )
+    e.add_argument(
+        "--quantize", choices=QUANTIZATIONS, default=None, help="with --format onnx: dynamic int8 quantization"
+    )
+    e.add_argument(
+        "--out", default="", help="folder to write (default RUN_DIR/export-<format>, export-onnx-int8 when quantized)"
+    )
     e.add_argument(
         "--include-rejected",
         action="store_true",
@@ -53,11 +78,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 def cmd_predict(args: argparse.Namespace) -> int:
     """``evokd predict MODEL_OR_RUN --input FILE``."""
     from evokd.cli import UsageError
-    from evokd.handoff.predict import predict_file
+    from evokd.handoff.predict import predict_file, run_max_length
 
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
-    max_length = args.max_length or _run_max_length(Path(args.model))
+    max_length = args.max_length or run_max_length(args.model)
     with Progress(
         TextColumn("predicting"),
         BarColumn(),
@@ -76,17 +101,25 @@ def cmd_predict(args: argparse.Namespace) -> int:
             max_length,
             args.device,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
+            backend=args.backend,
+            proba=args.proba,
         )
     where = args.output or "stdout"
     console.print(
         f"{stats['texts']:,} texts in {stats['seconds']:.2f} s: {stats['texts_per_s']:,.1f} texts/s "
-        f"on {stats['device']} (model loaded in {stats['load_seconds']:.1f} s) → {where}"
+        f"on {stats['device']} with {stats['backend']} (model loaded in {stats['load_seconds']:.1f} s) → {where}"
     )
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     """``evokd export RUN_DIR --format F``."""
+    from evokd.cli import UsageError
+
+    if args.format == "onnx":
+        return _export_model(args)
+    if args.quantize:
+        raise UsageError(f"--quantize applies to --format onnx, not {args.format}")
     from evokd.handoff.export import export
 
     out = Path(args.out or Path(args.run_dir) / f"export-{args.format}")
@@ -98,9 +131,18 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_max_length(path: Path) -> int:
-    """The run's training ``max_length`` when ``path`` is a run folder, else the default 128."""
-    settings = path / "run.json"
-    if settings.is_file():
-        return int(json.loads(settings.read_text(encoding="utf-8")).get("max_length", 128))
-    return 128
+def _export_model(args: argparse.Namespace) -> int:
+    """``evokd export RUN_DIR --format onnx [--quantize int8]``."""
+    from evokd.handoff.deploy import export_model
+
+    with console.status("exporting the student to ONNX and scoring it on the run's test split"):
+        found = export_model(args.run_dir, args.out or None, args.quantize)
+    test = found["test"]
+    scored = (
+        f"test {test['metric']} {test['score']:.4f} (PyTorch {test['torch_score']:.4f}, "
+        f"{test['agreement']:.1%} of predictions agree)"
+        if test.get("score") is not None
+        else f"test score not measured: {test['note']}"
+    )
+    console.print(f"exported the student as ONNX ({args.quantize or 'fp32'}): {scored} → {found['out']}")
+    return 0

@@ -22,6 +22,7 @@ from urllib.parse import urlparse
 import numpy as np
 from huggingface_hub import EvalResult, ModelCardData
 
+from evokd.handoff.calibration import calibrate, card_lines
 from evokd.paths import data_dir
 from evokd.records import read_jsonl, write_json, write_text
 from evokd.settings import requested_model
@@ -40,6 +41,8 @@ DEFAULT_BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"  # what the bundle
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 RESAMPLES = 1_000
 PREDICTIONS = "eval_predictions.json"  # a round's dev and test predictions, saved beside its student
+EXPORTS = "exports.json"  # the model's exported variants, beside it in model/
+EXPORTS_START, EXPORTS_END = "<!-- evokd:exports -->", "<!-- /evokd:exports -->"
 
 
 def teacher_info(ctx: Context) -> dict[str, str]:
@@ -120,7 +123,8 @@ def write_model_card(run: Path, summary: dict, ctx: Context, data: Dataset) -> P
         model_name=f"evokd-{name}-{task.kind}",
         eval_results=_eval_results(adapter, summary, name),
     )
-    prose = _prose(run, summary, ctx, task, name, source.get("language"), teacher, intervals)
+    sections = [*card_lines(calibrate(run, ctx.max_length)), *exports_block(run / "model")]
+    prose = _prose(run, summary, ctx, task, name, source.get("language"), teacher, intervals, sections)
     card = f"---\n{meta.to_yaml()}\n---\n\n{prose}"
     path = run / "model" / "README.md"
     write_text(path, card)
@@ -162,8 +166,9 @@ def _prose(
     language: str | None,
     teacher: dict[str, str],
     intervals: dict[str, tuple[float, float]],
+    sections: list[str],
 ) -> str:
-    """The card's text below the metadata."""
+    """The card's text below the metadata; ``sections`` (calibration, exported variants) follow the scores."""
     seeds = read_jsonl(run / "seeds.jsonl")
     samples = read_jsonl(run / "samples.jsonl")
     accepted = Counter(s.get("source", "generated") for s in samples if s.get("verdict") == "accepted")
@@ -221,6 +226,7 @@ def _prose(
             "|---|---|---|---|",
             *rows,
             "",
+            *sections,
             "## Use",
             "",
             "```python",
@@ -242,3 +248,51 @@ def _prose(
             "",
         ]
     )
+
+
+def exports_block(model_dir: Path) -> list[str]:
+    """The card's section on exported variants (empty until one is exported), between markers that
+    `record_export` rewrites."""
+    found = _json_list(model_dir / EXPORTS)
+    if not found:
+        return [EXPORTS_START, EXPORTS_END, ""]
+    rows = [
+        f"| `{e['folder']}` | {e['format']} | {e.get('quantization') or 'none (fp32)'} | "
+        + " | ".join("–" if e["test"].get(k) is None else f"{e['test'][k]:.4f}" for k in ("score", "torch_score"))
+        + f" | {'–' if e['test'].get('agreement') is None else format(e['test']['agreement'], '.2%')} |"
+        for e in found
+    ]
+    return [
+        EXPORTS_START,
+        "## Exported variants",
+        "",
+        "Each `evokd export --format onnx` scores its model on the run's test split, the texts and metric of the "
+        "table above, next to this PyTorch model's own score and the share of test predictions the two agree on.",
+        "",
+        "| folder | format | quantization | test score | PyTorch test score | agreement |",
+        "|---|---|---|---|---|---|",
+        *rows,
+        "",
+        EXPORTS_END,
+        "",
+    ]
+
+
+def record_export(model_dir: Path, entry: dict) -> str:
+    """Add (or replace, by folder) an exported variant in ``model/exports.json`` and the card; return the card."""
+    found = [e for e in _json_list(model_dir / EXPORTS) if e["folder"] != entry["folder"]] + [entry]
+    write_json(model_dir / EXPORTS, found)
+    path = model_dir / "README.md"
+    card = path.read_text(encoding="utf-8") if path.is_file() else ""
+    block = "\n".join(exports_block(model_dir))
+    if EXPORTS_START in card and EXPORTS_END in card:
+        head, rest = card.split(EXPORTS_START, 1)
+        card = head + block + rest.split(EXPORTS_END, 1)[1].removeprefix("\n")
+    else:
+        card = f"{card.rstrip()}\n\n{block}" if card else block
+    write_text(path, card)
+    return card
+
+
+def _json_list(path: Path) -> list[dict]:
+    return list(json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else []

@@ -3,7 +3,10 @@
 The student is read back from its own ``config.json`` (head type and ``id2label``), so a run folder
 or a bare model folder is enough; the task adapter that builds that head (`evokd.tasks.task_for`)
 says which task it serves and writes each prediction (`TaskAdapter.output_row`). Predictions go
-through `student.train.probabilities`, the path the run used to score dev and test. A per-token
+through `student.train.probabilities`, the path the run used to score dev and test, on either backend:
+eager PyTorch, or an ONNX export run by ONNX Runtime (`evokd.handoff.onnx`). Scores and probabilities
+are temperature-scaled when the model carries a calibration (`evokd.handoff.calibration`); labels
+never change with it. A per-token
 head (NER) reads the words of the tokenizer's own pre-tokenization of the raw text, each with its
 character offsets, and a word's tag is read from its first sub-token: the same words, tags and
 spans as ``transformers.pipeline("token-classification", aggregation_strategy="first")``.
@@ -20,8 +23,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import torch
+
 from evokd.data.formats import DataError, column, read_rows
+from evokd.handoff import BACKENDS, onnx
+from evokd.handoff.calibration import temperature
 from evokd.student import model as student_model
+from evokd.student.calibration import scale
 from evokd.student.model import Student, StudentError
 from evokd.student.train import probabilities
 from evokd.task import Example, Task
@@ -60,6 +68,51 @@ def load_student(path: str | Path, device: str | None = None) -> tuple[Student, 
     return student_model.load(folder, adapter_for(task).head(task), device=device), task
 
 
+def resolve(path: str | Path, backend: str = "auto") -> tuple[str, Path]:
+    """The backend to run and the folder to load: an export folder runs on ONNX; a run folder on its ONNX
+    export (``export-onnx``, else ``export-onnx-int8``) when asked, or by default when it has one and
+    onnxruntime is installed; otherwise on PyTorch."""
+    path = Path(path)
+    if backend not in BACKENDS:
+        raise DataError(f"unknown --backend {backend!r}; use one of: {', '.join(BACKENDS)}")
+    if backend == "onnx":
+        onnx.runtime()
+    if onnx.is_export(path):
+        if backend == "torch":
+            raise StudentError(f"{path}: an ONNX export; give the run or model folder for --backend torch")
+        return "onnx", path
+    exports = [f for f in (path / "export-onnx", path / "export-onnx-int8") if onnx.is_export(f)]
+    if backend == "onnx" and not exports:
+        raise StudentError(f"{path}: no ONNX export here; write one with: evokd export {path} --format onnx")
+    if exports and (backend == "onnx" or (backend == "auto" and onnx.available())):
+        return "onnx", exports[0]
+    return "torch", model_folder(path)
+
+
+def load_for(
+    path: str | Path, backend: str = "auto", device: str | None = None, threads: int | None = None
+) -> tuple[Student, Task, float]:
+    """The student `resolve` picks, its task, and the temperature its calibration keeps; ``threads`` sets ONNX
+    Runtime's intra-op threads (torch's are the process's own, `torch.set_num_threads`)."""
+    kind, folder = resolve(path, backend)
+    if kind == "torch":
+        student, task = load_student(folder, device)
+    else:
+        task = saved_task(folder)
+        student = onnx.load(folder, adapter_for(task).head(task), threads)
+    return student, task, temperature(folder)
+
+
+def run_max_length(path: str | Path) -> int:
+    """The training ``max_length`` of a run folder (``run.json``) or of an export's run, else 128."""
+    path = Path(path)
+    if (path / "run.json").is_file():
+        return int(json.loads((path / "run.json").read_text(encoding="utf-8")).get("max_length", 128))
+    if onnx.is_export(path):
+        return int(json.loads((path / onnx.MANIFEST).read_text(encoding="utf-8")).get("max_length", 128))
+    return 128
+
+
 def words(student: Student, text: str) -> list[tuple[str, int, int]]:
     """The words of a raw text as the student's tokenizer splits them, with (start, end) character offsets."""
     pre = student.tokenizer.backend_tokenizer.pre_tokenizer
@@ -69,9 +122,16 @@ def words(student: Student, text: str) -> list[tuple[str, int, int]]:
 
 
 def predict_texts(
-    student: Student, task: Task, texts: list[str], batch_size: int = 64, max_length: int = 128
+    student: Student,
+    task: Task,
+    texts: list[str],
+    batch_size: int = 64,
+    max_length: int = 128,
+    proba: bool = False,
+    temperature: float = 1.0,
 ) -> list[dict]:
-    """One prediction per text, as the task's adapter writes it (`TaskAdapter.output_row`).
+    """One prediction per text, as the task's adapter writes it (`TaskAdapter.output_row`), scaled by
+    ``temperature``. With ``proba`` every label's probability too: per text, or per word for a per-token head.
 
     A per-token head reads the text as the words of the student's own tokenizer, each with its offsets."""
     if student.head.per_token:
@@ -81,11 +141,41 @@ def predict_texts(
         split = [[] for _ in texts]
         examples = [Example(text=t) for t in texts]
     adapter = adapter_for(task)
-    rows = probabilities(student, examples, batch_size, max_length)
-    return [
-        adapter.output_row(task, text, p, [(start, end) for _, start, end in ws])
-        for text, ws, p in zip(texts, split, rows, strict=True)
-    ]
+    rows = [scale(p, temperature) for p in probabilities(student, examples, batch_size, max_length)]
+    out = []
+    for text, ws, p in zip(texts, split, rows, strict=True):
+        row = adapter.output_row(task, text, p, [(start, end) for _, start, end in ws])
+        if not proba:
+            row.pop("probabilities", None)
+        elif student.head.per_token:
+            row["words"] = [
+                {"text": w, "start": start, "end": end, "probabilities": _named(student, word)}
+                for (w, start, end), word in zip(ws, p, strict=True)
+            ]
+        out.append(row)
+    return out
+
+
+def predict(
+    model: str | Path,
+    texts: list[str],
+    proba: bool = False,
+    backend: str = "auto",
+    batch_size: int = 64,
+    max_length: int | None = None,
+    device: str | None = None,
+) -> list[dict]:
+    """Label ``texts`` with a run's student (a run, model or ONNX export folder): the rows `evokd predict` writes.
+
+    ``proba`` adds every label's probability; ``backend`` is "torch", "onnx" or "auto" (`resolve`);
+    ``max_length`` defaults to the run's."""
+    student, task, t = load_for(model, backend, device)
+    return predict_texts(student, task, texts, batch_size, max_length or run_max_length(model), proba, t)
+
+
+def _named(student: Student, scores: torch.Tensor) -> dict[str, float]:
+    """A probability row as {class name: probability}."""
+    return {name: round(float(v), 6) for name, v in zip(student.head.names, scores.tolist(), strict=True)}
 
 
 def read_texts(path: str | Path, text_column: str = "text") -> list[str]:
@@ -136,8 +226,10 @@ def predict_file(
     max_length: int = 128,
     device: str | None = None,
     progress: Progress | None = None,
+    backend: str = "auto",
+    proba: bool = False,
 ) -> dict[str, object]:
-    """Label every text of ``input_path`` and write the predictions; return the counts and the speed.
+    """Label every text of ``input_path`` and write the predictions; return the counts, the backend and the speed.
 
     ``seconds`` and ``texts_per_s`` time the prediction alone (tokenising and the forward passes);
     loading the model is timed separately, as it is paid once however many texts follow.
@@ -145,12 +237,12 @@ def predict_file(
     check_output(output)
     texts = read_texts(input_path, text_column)
     started = time.perf_counter()
-    student, task = load_student(model, device)
+    student, task, t = load_for(model, backend, device)
     loaded = time.perf_counter()
     predictions: list[dict] = []
     chunk = batch_size * 4  # a progress step every few batches; length-sorting works within a chunk
     for start in range(0, len(texts), chunk):
-        predictions += predict_texts(student, task, texts[start : start + chunk], batch_size, max_length)
+        predictions += predict_texts(student, task, texts[start : start + chunk], batch_size, max_length, proba, t)
         if progress is not None:
             progress(len(predictions), len(texts))
     seconds = time.perf_counter() - loaded
@@ -164,6 +256,8 @@ def predict_file(
         "batch_size": batch_size,
         "max_length": max_length,
         "device": str(student.device),
+        "backend": "onnx" if isinstance(student.model, onnx.OnnxModel) else "torch",
+        "temperature": t,
     }
 
 

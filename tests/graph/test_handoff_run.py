@@ -100,6 +100,8 @@ def test_model_card_is_written_with_metadata_and_scores(finished_run: Path) -> N
     assert f"{len(seeds)} human-labelled seed examples" in card and f"{accepted} generated samples accepted" in card
     assert f"| test | {summary['test']['score']:.4f} |" in card and "bootstrap" in card
     assert f"Teacher tokens spent: {summary['teacher_tokens']:,}" in card and "Intended use and limits" in card
+    calibration = json.loads((finished_run / "model" / "calibration.json").read_text())
+    assert "## Calibration" in card and calibration["temperature"] >= 0.05  # measured or not, the card says which
     assert json.loads((finished_run / "teacher.json").read_text()) == {"model": "scripted-teacher", "endpoint": "local"}
 
 

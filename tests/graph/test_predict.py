@@ -56,7 +56,7 @@ def test_classification_gives_probabilities_and_pipeline_agrees(sentiment_model:
     texts = ["good film", "awful acting", "a bad and great movie", "lovely story truly"]
     student, task = load_student(sentiment_model, "cpu")
     assert task == SENTIMENT  # read back from the saved head
-    got = predict_texts(student, task, texts)
+    got = predict_texts(student, task, texts, proba=True)
     assert [p["label"] for p in got] == ["positive", "negative", got[2]["label"], "positive"]
     for p in got:
         assert set(p["probabilities"]) == {"negative", "positive"}
@@ -105,7 +105,8 @@ def test_cli_predict_reads_formats_and_writes_jsonl_or_csv(sentiment_model: Path
     assert [p["text"] for p in outputs["in.txt"]] == texts
 
     out = tmp_path / "out.csv"
-    assert main(["predict", str(sentiment_model), "--input", str(tmp_path / "in.txt"), "--output", str(out)]) == 0
+    args = ["predict", str(sentiment_model), "--input", str(tmp_path / "in.txt"), "--output", str(out), "--proba"]
+    assert main(args) == 0
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     assert [r["label"] for r in rows] == [p["label"] for p in outputs["in.txt"]]
     assert {"text", "label", "score", "p_negative", "p_positive"} == set(rows[0])

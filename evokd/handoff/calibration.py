@@ -1,0 +1,130 @@
+"""The kept student's calibration, measured on labels the run paid for and fixed with one temperature.
+
+The labelled rows come from `validation_examples`, the one place that says which data may be used:
+never dev or test gold labels (dev already chose the round; test is for reporting). Today those are
+the samples the Critic accepted in rounds after the kept one: the teacher labelled them, and the
+kept student never trained on them (each round trains the previous round's student, so the kept one
+saw rounds up to its own). A run whose last round is its best has none, and the card says so.
+
+ECE before is the kept student's own; ECE after is two-fold cross-fitted (each half scaled by the
+temperature fitted on the other half), so it is not measured on the rows it was fitted to. The
+temperature fitted on all rows is kept only when it lowers that ECE; otherwise the model keeps
+T = 1. Rows are texts, or for NER words (each word's tag distribution). The labels are the
+teacher's, on the teacher's texts: a calibration for text like the run's, not a guarantee on yours.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from evokd.records import read_jsonl, write_json
+from evokd.student import calibration as math
+from evokd.student import model as student_model
+from evokd.student.model import Student
+from evokd.student.train import probabilities
+from evokd.task import Example
+from evokd.tasks import adapter_for, kind_of
+
+CALIBRATION = "calibration.json"  # beside the weights in model/, copied into every export
+MIN_ROWS = 20  # fewer labelled rows than this say nothing about a 10-bin ECE
+SOURCE = "samples the Critic accepted in rounds after the kept one (teacher labels the kept student never trained on)"
+
+
+def validation_examples(run: Path) -> list[Example]:
+    """Labelled examples the run paid for that the kept student did not train on (see the module docstring)."""
+    summary, seeds = run / "summary.json", read_jsonl(run / "seeds.jsonl")
+    if not summary.is_file() or not seeds:
+        return []
+    best = int(json.loads(summary.read_text(encoding="utf-8")).get("best_round", 0))
+    adapter = adapter_for(kind_of(list(enumerate(seeds, 1)), run / "seeds.jsonl"))
+    return [
+        adapter.to_example(s)  # type: ignore[arg-type]  # a samples.jsonl row is a Sample
+        for s in read_jsonl(run / "samples.jsonl")
+        if s.get("verdict") == "accepted" and int(s.get("round", 0)) > best and s.get("noise") != "held_out"
+    ]
+
+
+def rows(student: Student, examples: list[Example], max_length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The student's probability rows and the label ids: one per text, or per word for a per-token head."""
+    index = {name: i for i, name in enumerate(student.head.names)}
+    probs = probabilities(student, examples, max_length=max_length)
+    if student.head.per_token:
+        gold = [index[tag] for ex in examples for tag in ex["tags"]]
+        return torch.cat(probs), torch.tensor(gold)
+    return torch.stack(probs), torch.tensor([index[ex["label"]] for ex in examples])
+
+
+def measure(probs: torch.Tensor, labels: torch.Tensor) -> dict[str, Any]:
+    """ECE before, the cross-fitted ECE after, and the temperature to keep (1.0 when scaling does not help)."""
+    half = len(labels) // 2
+    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))
+    a, b = order[:half], order[half:]
+    crossed = torch.cat(
+        [
+            math.scale(probs[a], math.fit_temperature(probs[b], labels[b])),
+            math.scale(probs[b], math.fit_temperature(probs[a], labels[a])),
+        ]
+    )
+    before = math.ece(probs, labels)
+    after = math.ece(crossed, labels[torch.cat([a, b])])
+    fitted = math.fit_temperature(probs, labels)
+    return {
+        "measured": True,
+        "ece_before": round(before, 4),
+        "ece_after": round(after, 4),
+        "fitted_temperature": round(fitted, 4),
+        "temperature": round(fitted, 4) if after < before else 1.0,
+        "rows": len(labels),
+        "bins": math.BINS,
+    }
+
+
+def calibrate(run: Path, max_length: int) -> dict[str, Any]:
+    """Measure and fix the kept student's calibration; write and return ``model/calibration.json``."""
+    examples = validation_examples(run)
+    head = student_model.saved_head(run / "model")
+    labels = sum(len(ex["tags"]) for ex in examples) if head.per_token else len(examples)
+    if labels < MIN_ROWS:
+        found: dict[str, Any] = {
+            "measured": False,
+            "temperature": 1.0,
+            "rows": labels,
+            "reason": f"no held-out paid-for labels (found {labels}, need {MIN_ROWS})",
+        }
+    else:
+        found = measure(*rows(student_model.load(run / "model", head), examples, max_length))
+    found.update(source=SOURCE, examples=len(examples))
+    write_json(run / "model" / CALIBRATION, found)
+    return found
+
+
+def temperature(folder: Path) -> float:
+    """The temperature a model or export folder carries (1.0 when it has no calibration)."""
+    path = folder / CALIBRATION
+    return float(json.loads(path.read_text(encoding="utf-8")).get("temperature", 1.0)) if path.is_file() else 1.0
+
+
+def card_lines(found: dict[str, Any]) -> list[str]:
+    """The model card's calibration section."""
+    head = ["## Calibration", ""]
+    if not found.get("measured"):
+        return [*head, f"ECE not measured: {found.get('reason', 'no held-out paid-for labels')}.", ""]
+    kept = (
+        f"`evokd predict` divides the logits by T = {found['temperature']:.3f}"
+        if found["temperature"] != 1.0
+        else f"The fitted T = {found['fitted_temperature']:.3f} did not lower the cross-fitted ECE, so scores stay "
+        "unscaled (T = 1)"
+    )
+    return [
+        *head,
+        f"Expected calibration error (top label, {found['bins']} equal-width bins) on {found['rows']:,} rows "
+        f"from {found['examples']:,} {SOURCE}: **{found['ece_before']:.4f}** as trained, **{found['ece_after']:.4f}** "
+        "after temperature scaling (two-fold cross-fitted). "
+        f"{kept}; labels are unchanged. These are the teacher's labels on the teacher's texts: check the scores on "
+        "your own labelled sample.",
+        "",
+    ]

@@ -1,0 +1,48 @@
+"""The serving speed table's arithmetic and Markdown, on made-up measurements (no model runs)."""
+
+from __future__ import annotations
+
+from evokd.bench.serving import markdown, ratios, teacher_rate
+
+
+def rows(int8_speed: float, int8_f1: float) -> list[dict]:
+    made = []
+    for batch, scale in ((64, 1.0), (1, 0.5)):
+        for variant, speed, f1 in (
+            ("torch fp32", 100.0, 0.80),
+            ("ONNX fp32", 150.0, 0.80),
+            ("ONNX int8", int8_speed, int8_f1),
+        ):
+            made.append(
+                {"variant": variant, "batch_size": batch, "texts": 10, "texts_per_s": speed * scale, "macro_f1": f1,
+                 "peak_rss_mb": 900.0, "rss_before_model_mb": 600.0}
+            )  # fmt: skip
+    return made
+
+
+def test_ratios_are_against_torch_fp32_at_the_same_batch_and_judge_the_goal() -> None:
+    table = rows(320.0, 0.797)
+    goal = ratios(table, teacher_per_s=0.5)
+    assert goal == {"speedup": 3.2, "f1_gap": -0.003, "met": True}
+    by = {(r["variant"], r["batch_size"]): r for r in table}
+    assert by[("ONNX fp32", 1)]["speedup_vs_torch_fp32"] == 1.5 and by[("torch fp32", 1)]["times_teacher"] == 100.0
+    assert not ratios(rows(320.0, 0.79), 0.5)["met"]  # a full point lost
+    assert not ratios(rows(250.0, 0.80), 0.5)["met"]  # 2.5x
+
+
+def test_markdown_shows_every_row_the_teacher_and_the_verdict() -> None:
+    table = rows(320.0, 0.797)
+    teacher = teacher_rate()  # read from the committed label-cost result
+    result = {
+        "dataset": "rotten_tomatoes",
+        "date_utc": "2026-12-05 10:00",
+        "command": "python -m evokd.bench.serving",
+        "machine": {"cpus": 2, "arch": "x86_64", "torch": "2", "onnxruntime": "1", "note": "shared",
+                    "load_average_1m_before_after": [1.0, 2.0]},
+        "rows": table,
+        "teacher": teacher,
+        "goal": ratios(table, teacher["texts_per_s"]),
+    }  # fmt: skip
+    text = markdown(result)
+    assert text.count("| ONNX int8 |") == 2 and "| teacher (1 text per call) | 1 | 300 | 0.43 |" in text
+    assert "**met** (3.20x, -0.30 points)" in text
