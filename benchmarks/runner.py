@@ -71,7 +71,7 @@ def source_roots() -> dict[str, Path]:
     for name in SOURCE_PACKAGES:
         spec = importlib.util.find_spec(name)
         assert spec is not None and spec.submodule_search_locations, name  # the packages of this installation
-        roots[name] = Path(list(spec.submodule_search_locations)[0])
+        roots[name] = Path(next(iter(spec.submodule_search_locations)))
     return roots
 
 

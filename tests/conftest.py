@@ -21,7 +21,7 @@ os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
 os.environ.pop("OPENAI_BASE_URL", None)
 os.environ.pop("OPENAI_API_KEY", None)
 
-import torch  # noqa: E402 - after the environment above, which transformers reads on import
+import torch
 
 # One thread: the suite shares 2 cores with loopback servers, and oversubscribed torch threads run ~6x slower.
 torch.set_num_threads(1)

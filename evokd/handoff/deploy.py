@@ -42,7 +42,7 @@ def export_model(run: str | Path, out: str | Path | None = None, quantize: str |
     out = Path(out) if out else default_out(run, quantize)
     if out.exists() and any(out.iterdir()):
         raise DataError(f"{out}: already exists and is not empty; remove it or give another --out")
-    student, task = load_student(folder, device="cpu")
+    student, _task = load_student(folder, device="cpu")
     onnx.export(student, out, quantize)
     if (folder / CALIBRATION).is_file():
         shutil.copy2(folder / CALIBRATION, out / CALIBRATION)

@@ -12,7 +12,7 @@ from evokd.records import read_jsonl
 from tests.support.runs import make_context
 
 
-def nodes_of(builder) -> set[str]:  # noqa: ANN001 - a StateGraph
+def nodes_of(builder) -> set[str]:
     return set(builder.compile().get_graph().nodes) - {"__start__", "__end__"}
 
 

@@ -45,7 +45,7 @@ def poisoned_pool(folder: Path) -> Path:
     return path
 
 
-def run_graph(ctx) -> dict:  # noqa: ANN001
+def run_graph(ctx) -> dict:
     app = build_graph().compile(checkpointer=InMemorySaver())
     return app.invoke({}, {"configurable": {"thread_id": "t"}}, context=ctx)
 
@@ -139,7 +139,7 @@ def test_full_mode_labels_picks_with_the_generated_batch(sentiment_dir, tiny_stu
     assert analyst and all(any(t in p for t in POOL) for p in analyst)
 
 
-def first_picks(ctx) -> tuple[list[dict], dict]:  # noqa: ANN001
+def first_picks(ctx) -> tuple[list[dict], dict]:
     """Round 1's pool picks and the state, with the run paused after the selector."""
     app = build_graph().compile(checkpointer=InMemorySaver())
     config = {"configurable": {"thread_id": "t"}}
@@ -228,7 +228,7 @@ def test_held_out_pool_samples_are_not_replayed(
     held_texts: list[str] = []
     real = noise_step.probabilities
 
-    def probabilities_of(net, examples, **kw):  # noqa: ANN001, ANN003
+    def probabilities_of(net, examples, **kw):
         held_texts[:] = [e["text"] for e in examples]
         return real(net, examples, **kw)
 
@@ -282,7 +282,7 @@ def test_label_only_pool_labels_carry_the_teachers_probabilities_into_soft_train
     trained_on: list[list] = []
     real = train_module.soft_targets
 
-    def spy(head, examples):  # noqa: ANN001, ANN202
+    def spy(head, examples):
         trained_on.append([ex.get("teacher_probs") for ex in examples])
         return real(head, examples)
 

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 
 @dataclass
@@ -68,11 +69,11 @@ class FakeOpenAI:
                 self._send(401, {"error": {"message": "Incorrect API key provided", "code": "invalid_api_key"}})
                 return True
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 if not self.unauthorised():
                     self._send(200, {"object": "list", "data": [{"id": m, "object": "model"} for m in outer.models]})
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 if self.unauthorised():
                     return
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
@@ -195,7 +196,7 @@ class SentimentTeacher:
     request alone, whatever the order: a resumed run is answered exactly like an uninterrupted one.
     """
 
-    WORDS = {"positive": "good great lovely", "negative": "bad awful boring"}
+    WORDS: ClassVar[dict[str, str]] = {"positive": "good great lovely", "negative": "bad awful boring"}
 
     def __init__(self, by_seed: bool = False) -> None:
         self.counter = itertools.count()
@@ -237,7 +238,7 @@ class NerTeacher:
     mention that is not in the sentence.
     """
 
-    NAMES = {
+    NAMES: ClassVar[dict[str, str]] = {
         "Alice Smith": "person",
         "Bob": "person",
         "Paris": "geo-loc",
@@ -245,7 +246,11 @@ class NerTeacher:
         "Acme": "company",
         "Globex": "company",
     }
-    BY_TYPE = {"person": ["Alice Smith", "Bob"], "geo-loc": ["Paris", "London"], "company": ["Acme", "Globex"]}
+    BY_TYPE: ClassVar[dict[str, list[str]]] = {
+        "person": ["Alice Smith", "Bob"],
+        "geo-loc": ["Paris", "London"],
+        "company": ["Acme", "Globex"],
+    }
 
     def __init__(self) -> None:
         self.counter = itertools.count(10_000)

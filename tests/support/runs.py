@@ -60,7 +60,7 @@ def outcome(run: Path) -> dict[str, Any]:
             "teacher_tokens": r["teacher_tokens"],
             "steps": r["train"].get("steps"),
             "loss": r["train"].get("loss"),
-        }  # fmt: skip
+        }
         for r in read_jsonl(run / "rounds.jsonl")
     ]
     summary = json.loads((run / "summary.json").read_text())

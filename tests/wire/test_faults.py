@@ -126,7 +126,7 @@ def test_endpoint_down_raises_after_bounded_retries():
 
 
 def test_connection_refused_raises_teacher_unavailable():
-    with pytest.raises(TeacherUnavailable, match="^teacher unreachable after retries: Connection error"):
+    with pytest.raises(TeacherUnavailable, match=r"^teacher unreachable after retries: Connection error"):
         teacher_at(closed_port_url(), max_retries=1).ask("label this", LabelVerdict)
 
 
@@ -142,7 +142,7 @@ def test_timeout_is_enforced_per_request():
 def test_bad_request_is_not_retried_and_hints_at_json_mode():
     with (
         FakeOpenAI(lambda body: Scripted(status=400)) as server,
-        pytest.raises(TeacherUnavailable, match="HTTP 400.*--json-mode none"),
+        pytest.raises(TeacherUnavailable, match=r"HTTP 400.*--json-mode none"),
     ):
         teacher_at(server.url).ask("label this", LabelVerdict)
     assert len(server.requests) == 1

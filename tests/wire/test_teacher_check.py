@@ -51,13 +51,13 @@ def test_a_server_that_serialises_is_told_to_use_concurrency_1():
 def test_preflight_fails_fast_with_one_line_for_each_mistake(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "wrong-key")
     with FakeOpenAI(capable, models=("big-model",), api_key="right-key") as server:
-        with pytest.raises(TeacherUnavailable, match="rejected the API key.*OPENAI_API_KEY"):
+        with pytest.raises(TeacherUnavailable, match=r"rejected the API key.*OPENAI_API_KEY"):
             preflight(server.url, "big-model")
         monkeypatch.setenv("OPENAI_API_KEY", "right-key")
-        with pytest.raises(TeacherUnavailable, match="'teacher' is not served.*big-model.*--teacher-model"):
+        with pytest.raises(TeacherUnavailable, match=r"'teacher' is not served.*big-model.*--teacher-model"):
             preflight(server.url, "teacher")
         preflight(server.url, "big-model")  # all well: no error
-    with pytest.raises(TeacherUnavailable, match="does not answer.*--teacher-url"):
+    with pytest.raises(TeacherUnavailable, match=r"does not answer.*--teacher-url"):
         preflight(f"http://127.0.0.1:{free_port()}/v1", "teacher", timeout=2)
 
 

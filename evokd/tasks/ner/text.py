@@ -247,37 +247,28 @@ def _align(start: int, end: int, spans: list[tuple[str, int, int]]) -> tuple[int
     return (first, last + 1) if first <= last else None
 
 
-def resolve(
-    sentence: str, mentions: Sequence[dict[str, object]], types: Sequence[str], tokenizer: Tokenizer | None = None
-) -> Resolution:
-    """Place the Critic's (text, type) mentions in ``sentence`` and build its BIO tags (see the module doc)."""
-    sentence = unicodedata.normalize("NFC", sentence)
-    spans = (tokenizer or Tokenizer()).spans(sentence)
-    tokens = [t for t, _, _ in spans]
-    wanted: list[dict[str, object]] = []
-    for m in mentions:
-        text, etype = m.get("text"), m.get("type")
-        entry: dict[str, object] = {"text": text, "type": etype}
-        if (
-            not isinstance(text, str)
-            or not isinstance(etype, str)
-            or not etype.strip()
-            or not any(ch.isalnum() for ch in text)
-        ):  # empty, or punctuation only: names nothing
-            entry["error"] = "malformed"
-        elif (matched := match_type(etype, types)) is None:
-            entry["error"] = "unknown_type"
-        elif not looks_like_name(text):
-            entry["error"] = "not_a_name"  # "coffee shop", "The", "It's one of my favorite movies"
-        else:
-            entry.update(text=_norm(text), type=matched)
-        wanted.append(entry)
+def _screen(mention: dict[str, object], types: Sequence[str]) -> dict[str, object]:
+    """One mention as (text, type) with its type matched to the task's, or with the ``error`` that rejects it."""
+    text, etype = mention.get("text"), mention.get("type")
+    entry: dict[str, object] = {"text": text, "type": etype}
+    if (
+        not isinstance(text, str) or not isinstance(etype, str) or not etype.strip() or not any(map(str.isalnum, text))
+    ):  # empty, or punctuation only: names nothing
+        entry["error"] = "malformed"
+    elif (matched := match_type(etype, types)) is None:
+        entry["error"] = "unknown_type"
+    elif not looks_like_name(text):
+        entry["error"] = "not_a_name"  # "coffee shop", "The", "It's one of my favorite movies"
+    else:
+        entry.update(text=_norm(text), type=matched)
+    return entry
 
-    # One entry per (text, type): listing a repeated mention twice is normal and changes nothing.
-    unique: dict[tuple[str, str], dict[str, object]] = {}
-    for e in wanted:
-        if "error" not in e:
-            unique.setdefault((str(e["text"]), str(e["type"])), e)
+
+def _find(
+    sentence: str, spans: list[tuple[str, int, int]], unique: dict[tuple[str, str], dict[str, object]]
+) -> dict[tuple[str, str], list[tuple[int, int]]]:
+    """The token ranges where each distinct mention occurs; a mention found nowhere, off token boundaries or
+    given two types gets its ``error`` instead."""
     by_text: dict[str, set[str]] = {}
     for text, etype in unique:
         by_text.setdefault(text, set()).add(etype)
@@ -294,8 +285,14 @@ def resolve(
             e["error"] = "token_boundary"
         else:
             places[(text, etype)] = sorted(set(aligned))
+    return places
 
-    # Longest mentions first; a shorter one's occurrence inside a placed span is part of that name.
+
+def _place(
+    places: dict[tuple[str, str], list[tuple[int, int]]], unique: dict[tuple[str, str], dict[str, object]]
+) -> list[Span]:
+    """Longest mentions first; a shorter one's occurrence inside a placed span is part of that name. A mention
+    crossing another span gets the ``overlap`` error."""
     taken: list[Span] = []
     for key in sorted(places, key=lambda k: (-len(k[0]), k)):
         kept: list[Span] = []
@@ -312,11 +309,25 @@ def resolve(
             unique[key].setdefault("error", "overlap")
         if "error" not in unique[key]:
             taken += kept
+    return sorted(taken)
 
-    errors = [str(e["error"]) for e in wanted if "error" in e]
-    if errors:
+
+def resolve(
+    sentence: str, mentions: Sequence[dict[str, object]], types: Sequence[str], tokenizer: Tokenizer | None = None
+) -> Resolution:
+    """Place the Critic's (text, type) mentions in ``sentence`` and build its BIO tags (see the module doc)."""
+    sentence = unicodedata.normalize("NFC", sentence)
+    spans = (tokenizer or Tokenizer()).spans(sentence)
+    tokens = [t for t, _, _ in spans]
+    wanted = [_screen(m, types) for m in mentions]
+    # One entry per (text, type): listing a repeated mention twice is normal and changes nothing.
+    unique: dict[tuple[str, str], dict[str, object]] = {}
+    for e in wanted:
+        if "error" not in e:
+            unique.setdefault((str(e["text"]), str(e["type"])), e)
+    taken = _place(_find(sentence, spans, unique), unique)
+    if errors := [str(e["error"]) for e in wanted if "error" in e]:
         return Resolution(tokens, [], wanted, reason=errors[0])
-    taken.sort()
     entities: list[dict[str, object]] = [
         {"text": sentence[spans[f][1] : spans[t - 1][2]], "type": etype, "start": spans[f][1], "end": spans[t - 1][2]}
         for f, t, etype in taken
