@@ -1,6 +1,11 @@
 # The two commands a newcomer needs: `make run` (set up and distil) and `make test`.
 VENV ?= .venv
 PY = $(VENV)/bin/python
+# The demo's local teacher and size; CI makes a short one with the fast teacher (TEACHER=qwen2.5-0.5b ROUNDS=1).
+TEACHER ?= qwen2.5-1.5b
+ROUNDS ?= 3
+PER_ROUND ?= 6
+export TEACHER
 export HF_HUB_OFFLINE = 1
 export LANGGRAPH_CLI_NO_ANALYTICS = 1
 export LANGGRAPH_NO_VERSION_CHECK = true
@@ -12,13 +17,14 @@ PACKAGE_DIRS = agents:agents graph:graph student:student prompts:prompts bench:b
 
 .PHONY: setup run test test-fast test-slow lint fmt typecheck dev
 
-setup:            ## venv, CPU torch, evokd and its test tools, Chromium, llama-cpp-python, teacher model, datasets
+setup:            ## venv, CPU torch, evokd and its test tools, Chromium, llama-cpp-python, teacher models, datasets
 	bash scripts/setup.sh
 
 run: setup        ## a real distillation on rotten_tomatoes, 1 shot per label, local teacher
-	$(VENV)/bin/evokd run --data rotten_tomatoes --shots 1 --rounds 3 --per-round 6 --out runs/demo-$$(date +%Y%m%d-%H%M%S)
+	$(VENV)/bin/evokd run --data rotten_tomatoes --shots 1 --rounds $(ROUNDS) --per-round $(PER_ROUND) \
+		--local-teacher $(TEACHER) --out runs/demo-$$(date +%Y%m%d-%H%M%S)
 
-test:             ## the whole suite, including the real-teacher smoke test (needs `make setup`)
+test: setup       ## the whole suite, including the real-teacher smoke test (sets up what it needs first)
 	$(PY) -m pytest -m "" -q
 
 test-fast:        ## the offline suite without the real teacher, the real student and `langgraph dev`

