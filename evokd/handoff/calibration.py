@@ -86,8 +86,9 @@ def measure(probs: torch.Tensor, labels: torch.Tensor) -> dict[str, Any]:
 def calibrate(run: Path, max_length: int) -> dict[str, Any]:
     """Measure and fix the kept student's calibration; write and return ``model/calibration.json``."""
     examples = validation_examples(run)
-    head = student_model.saved_head(run / "model")
-    labels = sum(len(ex["tags"]) for ex in examples) if head.per_token else len(examples)
+    # rows: words for NER (each has a tag distribution), texts otherwise; no head is read without rows, so a
+    # model without an evokd head (a SetFit body) gets "not measured" too
+    labels = sum(len(ex["tags"]) if "tags" in ex else 1 for ex in examples)
     if labels < MIN_ROWS:
         found: dict[str, Any] = {
             "measured": False,
@@ -96,7 +97,8 @@ def calibrate(run: Path, max_length: int) -> dict[str, Any]:
             "reason": f"no held-out paid-for labels (found {labels}, need {MIN_ROWS})",
         }
     else:
-        found = measure(*rows(student_model.load(run / "model", head), examples, max_length))
+        model = run / "model"
+        found = measure(*rows(student_model.load(model, student_model.saved_head(model)), examples, max_length))
     found.update(source=SOURCE, examples=len(examples))
     write_json(run / "model" / CALIBRATION, found)
     return found
