@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -59,9 +60,15 @@ def concurrency(
         ) from e
 
     scripted = SentimentTeacher()
+
+    def delayed(body: dict) -> Scripted:
+        """The scripted reply, sent after ``delay`` seconds (a label-only reply comes scripted whole)."""
+        reply = scripted(body)
+        return dataclasses.replace(reply, delay=delay) if isinstance(reply, Scripted) else Scripted(reply, delay=delay)
+
     with (
         tempfile.TemporaryDirectory(dir=Path(work).parent if Path(work).parent.exists() else None) as tmp,
-        FakeOpenAI(lambda body: Scripted(content=scripted(body), delay=delay)) as server,
+        FakeOpenAI(delayed) as server,
     ):
         ctx = Context(
             data=data,

@@ -178,11 +178,13 @@ class Context:
         "call instead of once per text. 1 = one text per call.",
         ge=1,
     )
+    # label-only is the default by the rule in benchmarks/decisions/label-call.md (measured on dev texts).
     label_call: LabelStyle = declare(
-        "json",
-        "How the Critic asks for a classification label: json (the critic prompt, a JSON reply) or label-only "
-        "(a short fixed prompt, the text last, a reply of a few tokens read from the endpoint's "
-        "log-probabilities, which become the sample's teacher_probs). NER keeps its JSON call.",
+        "label-only",
+        "How the Critic asks for a classification label: label-only (a short fixed prompt, the text last, a "
+        "reply of a few tokens read from the endpoint's log-probabilities, which become the sample's "
+        "teacher_probs) or json (the critic prompt, a JSON reply). A run given its own critic prompt uses the "
+        "JSON call that prompt is written for; NER always does.",
     )
     soft_targets: bool = declare(
         False,
@@ -285,8 +287,15 @@ class Context:
                 prompts.check(agent, text, f"context field {agent}_prompt")
         if unknown := sorted(set(self.review) - set(REVIEWS)):
             raise SettingError(f"--review (review): unknown {', '.join(unknown)}; use {','.join(REVIEWS)}")
+        if self.label_batch > 1 and self.critic_call() == "label-only":
+            raise SettingError("--label-batch packs texts into the JSON call; give --label-call json, or drop it")
         if self.dev_feedback and self.protocol != "oracle-dev":
             raise SettingError("dev_feedback shows gold dev labels: give --protocol oracle-dev, or --dev-feedback 0")
+
+    def critic_call(self) -> LabelStyle:
+        """The Critic's labelling call: ``label_call``, but the JSON call where the run brings its own critic
+        prompt (label-only has a fixed prompt of its own)."""
+        return "json" if self.critic_prompt else self.label_call
 
     def prompt(self, agent: str) -> str:
         """The prompt text in force for an agent: the setting, else the one shipped for the task kind."""

@@ -158,6 +158,6 @@ def critic(state: State, runtime: Runtime[Context]) -> dict[str, object]:
             logprobs=bool(ctx.pool or ctx.min_confidence),
             min_confidence=ctx.min_confidence,
             per_call=ctx.label_batch,
-            label_call=ctx.label_call,
+            label_call=ctx.critic_call(),
         )
     return {"batch": batch, "stats": {str(rnd): {"critic": cost(replies, elapsed[0])}}}

@@ -215,7 +215,7 @@ def test_a_run_stops_before_the_round_that_would_overrun_its_budget(sentiment_di
         [cell] = all_cells(s)
         result = run_cell(s, cell, lambda _: None)
     tokens = [r["teacher_tokens"] for r in result["rounds_run"]]
-    assert len(tokens) == 3 and tokens[-1] <= 2_500 < tokens[-1] + (tokens[-1] - tokens[-2])
+    assert len(tokens) > 2 and tokens[-1] <= 2_500 < tokens[-1] + (tokens[-1] - tokens[-2])
     assert result["overrun_rounds"] == 0
 
 

@@ -32,4 +32,4 @@ def test_ci_runs_the_readme_commands_in_a_newcomers_order_and_make_test_sets_up_
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     assert re.search(r"^test: setup\b", makefile, re.M) and re.search(r"^run: setup\b", makefile, re.M)
     setup = (ROOT / "scripts" / "setup.sh").read_text(encoding="utf-8")
-    assert 'TEST_TEACHER=${EVOKD_TEACHER:-qwen2.5-0.5b}' in setup and '"$TEACHER" "$TEST_TEACHER"' in setup
+    assert "TEST_TEACHER=${EVOKD_TEACHER:-qwen2.5-0.5b}" in setup and '"$TEACHER" "$TEST_TEACHER"' in setup

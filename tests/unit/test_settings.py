@@ -8,7 +8,7 @@ import pytest
 
 from evokd.cli.flags import context_from_args, parser
 from evokd.services import resolved, services
-from evokd.settings import Context, setting
+from evokd.settings import Context, SettingError, setting
 
 
 def test_describe_prefers_the_flag_then_the_data_card(sentiment_dir):
@@ -51,3 +51,16 @@ def test_pool_defaults_are_run_flags_only(capsys):
         parser().parse_args(["run", "--help"])
     assert "(default 8; 0 with --pool)" in " ".join(capsys.readouterr().out.split())
     assert "pool" not in setting("per_round").metadata  # the benchmark's own --per-round has no --pool beside it
+
+
+def test_the_critic_asks_for_the_label_alone_unless_the_run_brings_its_own_critic_prompt():
+    assert Context().critic_call() == "label-only"  # the default, by benchmarks/decisions/label-call.md
+    assert Context(label_call="json").critic_call() == "json"
+    own = "Label for $task, one of $labels: <<<\n$text\n>>>"
+    assert Context(critic_prompt=own).critic_call() == "json"  # a prompt written for the JSON call
+
+
+def test_a_label_batch_needs_the_json_call():
+    with pytest.raises(SettingError, match="--label-call json"):
+        Context(label_batch=4)
+    assert Context(label_batch=4, label_call="json").label_batch == 4
