@@ -1,10 +1,10 @@
 """The kept student's calibration, measured on labels the run paid for and fixed with one temperature.
 
 The labelled rows come from `validation_examples`, the one place that says which data may be used:
-never dev or test gold labels (dev already chose the round; test is for reporting). Today those are
-the samples the Critic accepted in rounds after the kept one: the teacher labelled them, and the
-kept student never trained on them (each round trains the previous round's student, so the kept one
-saw rounds up to its own). A run whose last round is its best has none, and the card says so.
+never dev or test gold labels. Today those are the samples the Critic accepted in rounds after the kept
+one: the teacher labelled them, and the kept student never trained on them (each round trains the
+previous round's student, so the kept one saw rounds up to its own). A run that keeps its last round
+(every few-shot run) has none, and the card says so.
 
 ECE before is the kept student's own; ECE after is two-fold cross-fitted (each half scaled by the
 temperature fitted on the other half), so it is not measured on the rows it was fitted to. The

@@ -32,7 +32,7 @@ def test_ratios_are_against_torch_fp32_at_the_same_batch_and_judge_the_goal() ->
 
 def test_markdown_shows_every_row_the_teacher_and_the_verdict() -> None:
     table = rows(320.0, 0.797)
-    teacher = teacher_rate()  # read from the committed label-cost result
+    teacher = teacher_rate()  # read from the committed call comparison
     result = {
         "dataset": "rotten_tomatoes",
         "date_utc": "2026-12-05 10:00",
@@ -44,5 +44,5 @@ def test_markdown_shows_every_row_the_teacher_and_the_verdict() -> None:
         "goal": ratios(table, teacher["texts_per_s"]),
     }  # fmt: skip
     text = markdown(result)
-    assert text.count("| ONNX int8 |") == 2 and "| teacher (1 text per call) | 1 | 300 | 0.43 |" in text
+    assert text.count("| ONNX int8 |") == 2 and "| teacher (label-only call) | 1 | 200 | 0.41 |" in text
     assert "**met** (3.20x, -0.30 points)" in text
