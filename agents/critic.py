@@ -8,6 +8,7 @@ Every rejection records its reason; nothing generated is ever executed or used a
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from evokd.settings import LabelStyle
 from evokd.state import Sample
@@ -49,7 +50,7 @@ def label_batch(
     min_confidence: float = 0.0,
     per_call: int = 1,
     label_call: LabelStyle = "json",
-) -> tuple[list[Sample], list[Reply]]:
+) -> tuple[list[Sample], list[Reply[Any]]]:
     """Screen every pending sample, label the survivors in calls of ``per_call`` texts (as the task's adapter
     asks), and record each verdict.
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from evokd.data.bio import bio_spans
-from evokd.data.readers import DataError
+from evokd.data.formats import DataError
 from evokd.schemas import Annotation
 from evokd.state import Sample
 from evokd.task import Example, Task

@@ -28,7 +28,7 @@ def is_postgres(spec: str) -> bool:
 
 
 @contextmanager
-def open_checkpointer(spec: str, run_dir: Path) -> Iterator[BaseCheckpointSaver]:
+def open_checkpointer(spec: str, run_dir: Path) -> Iterator[BaseCheckpointSaver[str]]:
     """The checkpointer ``spec`` names ("" = SQLite in ``run_dir``), open for the block's length."""
     if not spec:
         from langgraph.checkpoint.sqlite import SqliteSaver

@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 
 def _repair_tail(path: Path) -> None:
@@ -24,7 +25,7 @@ def _repair_tail(path: Path) -> None:
             f.truncate(data.rfind(b"\n") + 1)
 
 
-def read_jsonl(path: str | Path) -> list[dict]:
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     """Every complete, valid record of a JSONL file (a torn last line is ignored)."""
     path = Path(path)
     if not path.exists():

@@ -85,7 +85,7 @@ class SettingError(ValueError):
     """A setting outside its declared range, or settings that cannot go together: one line saying what to change."""
 
 
-def allowed(f: dataclasses.Field) -> str:
+def allowed(f: dataclasses.Field[Any]) -> str:
     """A field's declared range in words ("from 0 to 1", "at least 1", "above 0"); "" if it declares none."""
     bounds: dict[str, float] = f.metadata.get("bounds", {})
     if "ge" in bounds and "le" in bounds:
@@ -94,7 +94,7 @@ def allowed(f: dataclasses.Field) -> str:
     return " and ".join(f"{words[k]} {v:g}" for k, v in bounds.items())
 
 
-def check_range(f: dataclasses.Field, value: float) -> None:
+def check_range(f: dataclasses.Field[Any], value: float) -> None:
     """Raise `SettingError` if ``value`` lies outside ``f``'s declared range."""
     bounds: dict[str, float] = f.metadata.get("bounds", {})
     if (

@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from evokd.state import NodeStats
 from evokd.teacher.client import Reply
 
 
-def cost(replies: Sequence[Reply], seconds: float) -> NodeStats:
+def cost(replies: Sequence[Reply[Any]], seconds: float) -> NodeStats:
     """What a node spent: wall seconds, teacher calls and tokens."""
     return NodeStats(
         seconds=round(seconds, 3),

@@ -10,8 +10,9 @@ from __future__ import annotations
 import random
 import shutil
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
@@ -34,7 +35,9 @@ from evokd.task import Example, Task
 from evokd.tasks import TaskAdapter, adapter_for
 
 
-def feedback_for(adapter: TaskAdapter, examples: list[Example], predicted: list) -> list[Prediction]:
+def feedback_for(
+    adapter: TaskAdapter, examples: list[Example], predicted: Sequence[str | list[str]]
+) -> list[Prediction]:
     """Pair each example with the student's prediction: the wrong/right split the Analyst reads."""
     return [
         Prediction(text=ex["text"], gold=adapter.gold(ex), predicted=p, correct=adapter.gold(ex) == p)
@@ -57,7 +60,7 @@ def seed(state: State, runtime: Runtime[Context], config: RunnableConfig) -> dic
     # No generated batch yet: the first analysis reads the seeds as the student now sees them.
     feedback = feedback_for(adapter, seeds, predict(net, seeds, max_length=ctx.max_length))
     update = close_round(state, runtime, config, net, 0, [], trained, started)
-    feedback = [*cast(list, update.pop("feedback", [])), *feedback]  # dev texts first, when asked for
+    feedback = [*cast("list[Prediction]", update.pop("feedback", [])), *feedback]  # dev texts first, when asked for
     return {"task": ds.task.to_dict(), "seeds": seeds, "feedback": feedback, **update}
 
 
@@ -92,11 +95,16 @@ def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> 
         update["replay_set"] = [adapter.to_example(s) for s in accepted if s.get("noise") != "held_out"]
     closed = close_round(state, runtime, config, net, rnd, batch, trained, started, agreement)
     if "feedback" in closed:  # dev texts, ahead of the batch's feedback
-        update["feedback"] = [*cast(list, closed.pop("feedback")), *cast(list, update.get("feedback", []))]
+        update["feedback"] = [
+            *cast("list[Prediction]", closed.pop("feedback")),
+            *cast("list[Prediction]", update.get("feedback", [])),
+        ]
     return {**update, **closed}
 
 
-def train_pass(net: model.Student, examples: list[Example], ctx: Context, rnd: int, write: StreamWriter) -> dict:
+def train_pass(
+    net: model.Student, examples: list[Example], ctx: Context, rnd: int, write: StreamWriter
+) -> dict[str, Any]:
     """Train ``net`` on ``examples`` with the run's recipe, streaming its progress."""
     write({"node": "student", "round": rnd, "status": f"training on {len(examples)} examples"})
     ds = services(ctx).dataset

@@ -48,8 +48,8 @@ def fit_temperature(probs: torch.Tensor, labels: torch.Tensor, steps: int = 50) 
     def nll() -> torch.Tensor:
         optimizer.zero_grad()
         loss = torch.nn.functional.cross_entropy(logits / log_t.exp(), labels)
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
         return loss
 
-    optimizer.step(nll)
+    optimizer.step(nll)  # type: ignore[no-untyped-call]  # LBFGS.step is unannotated
     return float(min(max(log_t.exp().item(), T_RANGE[0]), T_RANGE[1]))

@@ -87,7 +87,8 @@ def train_in_ranks(job: Job, procs: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="evokd-ranks-") as logs:
         os.environ.setdefault("TORCHELASTIC_ERROR_FILE", str(Path(logs) / "error.json"))
         results = elastic_launch(config, run_rank)(job)
-    return results[0]
+    stats: dict[str, Any] = results[0]
+    return stats
 
 
 def _read_examples(path: str) -> list[Example]:

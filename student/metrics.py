@@ -8,6 +8,7 @@ examples give gold labels, is the task adapter's business (`evokd.tasks`); these
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from seqeval.metrics.v1 import precision_recall_fscore_support as span_prfs
@@ -16,7 +17,7 @@ from seqeval.scheme import IOB2
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
 
-def class_scores(labels: Sequence[str], y_true: list[str], pred: list[str]) -> dict:
+def class_scores(labels: Sequence[str], y_true: list[str], pred: list[str]) -> dict[str, Any]:
     """Accuracy, macro-F1 over all task labels (absent ones count as 0), and per-label scores."""
     labels = list(labels)
     if not y_true:  # scikit-learn warns and returns nan on an empty set
@@ -29,14 +30,14 @@ def class_scores(labels: Sequence[str], y_true: list[str], pred: list[str]) -> d
     }
 
 
-def span_scores(types: Sequence[str], gold: list[Sequence[str]], pred: list[Sequence[str]]) -> dict:
+def span_scores(types: Sequence[str], gold: list[Sequence[str]], pred: list[Sequence[str]]) -> dict[str, Any]:
     """Strict IOB2 micro span scores, and per-type scores for every task type (absent ones as zeros)."""
     y_true = [list(t) for t in gold]
     y_pred = [list(p) for p in pred]
     for i, (t, p) in enumerate(zip(y_true, y_pred, strict=True)):
         if len(t) != len(p):
             raise ValueError(f"sentence {i}: {len(t)} gold tags but {len(p)} predicted")
-    found: dict[str, tuple] = {}
+    found: dict[str, tuple[float, float, float, int]] = {}
     micro = (0.0, 0.0, 0.0)
     if y_true:  # seqeval rejects an empty corpus
         # Strict mode: a span counts only if it is well-formed IOB2 (B- first) and matches exactly
@@ -57,10 +58,13 @@ def f1_of_counts(counts: np.ndarray) -> np.ndarray:
     """F1 from (true positive, false positive, false negative) counts on the last axis, for whole arrays of
     them at once (bootstrap resamples); an undefined F1 (nothing gold, nothing predicted) is 0, as above."""
     tp, fp, fn = counts[..., 0], counts[..., 1], counts[..., 2]
-    return np.divide(2 * tp, 2 * tp + fp + fn, out=np.zeros_like(tp, dtype=float), where=(2 * tp + fp + fn) > 0)
+    f1: np.ndarray = np.divide(
+        2 * tp, 2 * tp + fp + fn, out=np.zeros_like(tp, dtype=float), where=(2 * tp + fp + fn) > 0
+    )
+    return f1
 
 
-def _scores(precision: float, recall: float, f1: float, support: int) -> dict:
+def _scores(precision: float, recall: float, f1: float, support: int) -> dict[str, float]:
     """One label's scores as plain, rounded Python numbers (JSON-ready)."""
     return {
         "precision": round(float(precision), 4),

@@ -7,6 +7,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from evokd.seeds import train_seed
 from evokd.settings import Context
@@ -15,7 +16,7 @@ from evokd.student.distributed import Job, train_in_ranks
 from evokd.student.train import TrainConfig, class_keys, predict, train
 from evokd.task import Example, Task
 
-Evaluate = Callable[[Task, Sequence[Example], list], dict]
+Evaluate = Callable[[Task, Sequence[Example], list[Any]], dict[str, Any]]
 """Scores of predictions on gold examples with a ``score`` key (`evokd.tasks.evaluate`: a module function,
 so it pickles for data-parallel ranks)."""
 
@@ -62,8 +63,8 @@ def fit(
     ctx: Context,
     rnd: int,
     dev_score: DevScore | None,
-    on_progress: Callable[[dict], None] | None = None,
-) -> dict:
+    on_progress: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
     """Train with the run's recipe: class-balanced batches and, given a ``dev_score``, the epoch it scores
     best. The one way every method, and the benchmark's references, train the student; with
     ``student_procs`` > 1 the pass runs data-parallel in local ranks."""

@@ -12,7 +12,7 @@ import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 import torch
 from transformers import BatchEncoding
@@ -56,10 +56,10 @@ def train(
     student: Student,
     examples: list[Example],
     cfg: TrainConfig,
-    on_progress: Callable[[dict], None] | None = None,
+    on_progress: Callable[[dict[str, Any]], None] | None = None,
     balance_by: Sequence[str] | None = None,
     dev_score: Callable[[Student], float] | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Fine-tune `student` in place on `examples`; return step count, final epoch loss, speed and the epoch kept.
 
     Inside a torch process group (`evokd.student.distributed`, or a user's own ``torchrun``) it trains
@@ -261,8 +261,8 @@ def probabilities(
     enc = _tokenize(student, examples, max_length)
     # Sorting by length keeps padding per batch small; results are written back in input order.
     order = sorted(range(len(examples)), key=lambda i: len(enc["input_ids"][i]))
-    out: list = [None] * len(examples)
-    model.eval()
+    out: list[Any] = [None] * len(examples)
+    model.eval()  # type: ignore[no-untyped-call]  # transformers leaves eval() unannotated
     with torch.no_grad():
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
@@ -287,8 +287,8 @@ def embeddings(
         return torch.zeros((0, 0))
     body, enc = student.model.base_model, _tokenize(student, examples, max_length)
     order = sorted(range(len(examples)), key=lambda i: len(enc["input_ids"][i]))
-    out: list = [None] * len(examples)
-    student.model.eval()
+    out: list[Any] = [None] * len(examples)
+    student.model.eval()  # type: ignore[no-untyped-call]  # transformers leaves eval() unannotated
     with torch.no_grad():
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
@@ -355,8 +355,10 @@ def _tokenize(student: Student, examples: list[Example], max_length: int) -> Bat
     """Sub-token ids without padding; a per-token head keeps the word split so word_ids() maps sub-tokens to words."""
     if student.head.per_token:
         words = [ex["tokens"] for ex in examples]
-        return student.tokenizer(words, is_split_into_words=True, truncation=True, max_length=max_length)
-    return student.tokenizer([ex["text"] for ex in examples], truncation=True, max_length=max_length)
+        enc: BatchEncoding = student.tokenizer(words, is_split_into_words=True, truncation=True, max_length=max_length)
+    else:
+        enc = student.tokenizer([ex["text"] for ex in examples], truncation=True, max_length=max_length)
+    return enc
 
 
 def _label_ids(student: Student, examples: list[Example], enc: BatchEncoding) -> list[int] | list[list[int]]:
@@ -393,7 +395,7 @@ def _data_parallel(model: torch.nn.Module, device: torch.device) -> torch.nn.Mod
     return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
 
-def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
+def _autocast(device: torch.device) -> contextlib.AbstractContextManager[None]:
     """bf16 autocast on CUDA (faster, no loss scaling needed); full fp32 on CPU, where runs must be reproducible."""
     if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)

@@ -28,7 +28,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that mean bad input, shown as one line with exit code 2."""
     from evokd.checkpoint import CheckpointError
     from evokd.cli.inspection import RunNotFound
-    from evokd.data.readers import DataError
+    from evokd.data.formats import DataError
     from evokd.data.registry import DataNotFound
     from evokd.prompts import PromptError
     from evokd.settings import SettingError

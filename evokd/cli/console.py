@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -22,7 +23,7 @@ def say(line: str) -> None:
     console.print(line, markup=False)
 
 
-def show_progress(mode: str, chunk: dict) -> None:
+def show_progress(mode: str, chunk: dict[str, Any]) -> None:
     """One terminal line per node update, and a training line every few seconds and at the end."""
     if mode == "custom":
         if "epoch" in chunk:

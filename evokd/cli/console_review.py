@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from typing import Any
 
 from evokd.graph.review import ReviewError, approves, reviewed_analysis, reviewed_batch
 
@@ -21,7 +22,7 @@ Read = Callable[[str], str]
 Show = Callable[[str], None]
 
 
-def ask(question: dict, read: Read = input, show: Show = print) -> object:
+def ask(question: dict[str, Any], read: Read = input, show: Show = print) -> object:
     """Ask a person about one paused review and return the value to resume the graph with."""
     if question.get("error"):
         show(f"! {question['error']}")
@@ -30,7 +31,7 @@ def ask(question: dict, read: Read = input, show: Show = print) -> object:
     return _ask_samples(question, read, show)
 
 
-def _show_analysis(rnd: int, analysis: dict, show: Show) -> None:
+def _show_analysis(rnd: int, analysis: dict[str, Any], show: Show) -> None:
     """The analysis as numbered lines."""
     show(f"-- review, round {rnd}: the Analyst's analysis --")
     show(f"summary: {analysis.get('summary', '')}")
@@ -38,12 +39,13 @@ def _show_analysis(rnd: int, analysis: dict, show: Show) -> None:
         show(f"  {n}. [{w['label']}] {w['pattern']}")
 
 
-def edit_analysis(analysis: dict, reply: str) -> dict:
+def edit_analysis(analysis: dict[str, Any], reply: str) -> dict[str, Any]:
     """The analysis with one terminal edit applied (raises `ReviewError` on a reply it cannot read)."""
     weaknesses = list(analysis.get("weaknesses", []))
     if reply.startswith("{"):
         try:
-            return json.loads(reply)
+            whole: dict[str, Any] = json.loads(reply)
+            return whole
         except json.JSONDecodeError as e:
             raise ReviewError(f"not valid JSON: {e}") from None
     command, _, rest = reply.partition(" ")
@@ -62,7 +64,7 @@ def edit_analysis(analysis: dict, reply: str) -> dict:
     )
 
 
-def _ask_analysis(question: dict, read: Read, show: Show) -> object:
+def _ask_analysis(question: dict[str, Any], read: Read, show: Show) -> object:
     """Accumulate edits to the analysis until the person approves it."""
     original, labels = question["analysis"], tuple(question["labels"])
     current = {"summary": original.get("summary", ""), "weaknesses": list(original.get("weaknesses", []))}
@@ -82,7 +84,7 @@ def _ask_analysis(question: dict, read: Read, show: Show) -> object:
         _show_analysis(question["round"], current, show)
 
 
-def _ask_samples(question: dict, read: Read, show: Show) -> object:
+def _ask_samples(question: dict[str, Any], read: Read, show: Show) -> object:
     """Show the accepted samples and read which to drop."""
     samples = question["samples"]
     show(f"-- review, round {question['round']}: {len(samples)} accepted samples --")

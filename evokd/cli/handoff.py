@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``predict`` and ``export`` to the ``evokd`` parser."""
     from evokd.handoff import BACKENDS, FORMATS, MODEL_FORMATS, QUANTIZATIONS
 

@@ -13,7 +13,8 @@ import json
 from collections import Counter
 from html import escape
 from pathlib import Path
-from typing import cast
+from types import ModuleType
+from typing import Any, cast
 
 from evokd.cli.inspection import RunView, lineage, load_run, per_accepted_text, per_label, rejected_text
 from evokd.task import Example, Task
@@ -108,7 +109,7 @@ def figure(fig: object, alt: str) -> str:
     return f'<figure><img alt="{escape(alt)}" src="data:image/png;base64,{data}"></figure>'
 
 
-def _plt():
+def _plt() -> ModuleType:
     """pyplot on the file-only backend (no display needed)."""
     import matplotlib
 
@@ -177,9 +178,11 @@ def samples_per_round(view: RunView) -> str:
     return _section("Samples per round", figure(fig, "accepted and rejected samples per round") + table)
 
 
-def fooled(sample: dict, adapter: TaskAdapter) -> bool:
+def fooled(sample: dict[str, Any], adapter: TaskAdapter) -> bool:
     """True if the student got the (accepted, predicted) sample wrong before training on it."""
-    return sample.get("predicted") != adapter.gold(cast(Example, sample))
+    predicted: object = sample.get("predicted")
+    gold: object = adapter.gold(cast(Example, sample))
+    return predicted != gold
 
 
 def hard_easy(view: RunView) -> str:

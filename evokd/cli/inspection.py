@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -37,13 +37,13 @@ class RunView:
     run_dir: str
     thread_id: str
     task: dict[str, object]
-    rounds: list[dict] = field(default_factory=list)  # one RoundRecord per finished round
-    analyses: dict[int, dict] = field(default_factory=dict)  # round -> the analysis in force
-    samples: list[dict] = field(default_factory=list)  # every generated sample, latest version
-    summary: dict | None = None  # summary.json's content once the run finished
+    rounds: list[dict[str, Any]] = field(default_factory=list)  # one RoundRecord per finished round
+    analyses: dict[int, dict[str, Any]] = field(default_factory=dict)  # round -> the analysis in force
+    samples: list[dict[str, Any]] = field(default_factory=list)  # every generated sample, latest version
+    summary: dict[str, Any] | None = None  # summary.json's content once the run finished
     next: list[str] = field(default_factory=list)  # nodes a resumed run would run next ([] = finished)
-    waiting: list[dict] = field(default_factory=list)  # review questions waiting for a reply
-    settings: dict = field(default_factory=dict)  # run.json
+    waiting: list[dict[str, Any]] = field(default_factory=list)  # review questions waiting for a reply
+    settings: dict[str, Any] = field(default_factory=dict)  # run.json
     prompts: dict[str, str] = field(default_factory=dict)  # agent -> prompt text used
     checkpoints: int = 0
 
@@ -89,8 +89,8 @@ def load_run(run_dir: str | Path) -> RunView:
         app = build_graph().compile(checkpointer=saver)
         state = app.get_state(cfg)
         snapshots = list(app.get_state_history(cfg))[::-1]  # oldest first: later versions overwrite
-    analyses: dict[int, dict] = {}
-    samples: dict[str, dict] = {}
+    analyses: dict[int, dict[str, Any]] = {}
+    samples: dict[str, dict[str, Any]] = {}
     for snap in snapshots:
         if snap.values.get("round") and snap.values.get("analysis"):
             analyses[int(snap.values["round"])] = snap.values["analysis"]
@@ -113,7 +113,7 @@ def load_run(run_dir: str | Path) -> RunView:
     )
 
 
-def to_json(view: RunView, only_round: int | None = None) -> dict:
+def to_json(view: RunView, only_round: int | None = None) -> dict[str, Any]:
     """The view as plain data, optionally limited to one round."""
     data = asdict(view)
     if only_round is not None:
@@ -124,14 +124,14 @@ def to_json(view: RunView, only_round: int | None = None) -> dict:
     return data
 
 
-def rejected_text(record: dict) -> str:
+def rejected_text(record: dict[str, Any]) -> str:
     """Rejections of a round as 'total (reason n, ...)'."""
     by_reason = record.get("rejected", {})
     total = sum(by_reason.values())
     return f"{total} ({', '.join(f'{k} {v}' for k, v in sorted(by_reason.items()))})" if total else "0"
 
 
-def per_accepted_text(record: dict) -> str:
+def per_accepted_text(record: dict[str, Any]) -> str:
     """Teacher tokens per accepted sample, 'pool · generated' ('-' where none was accepted)."""
 
     def shown(value: object) -> str:
@@ -140,7 +140,7 @@ def per_accepted_text(record: dict) -> str:
     return f"{shown(record.get('tokens_per_accepted_pool'))} · {shown(record.get('tokens_per_accepted_generated'))}"
 
 
-def lineage(sample: dict) -> str:
+def lineage(sample: dict[str, Any]) -> str:
     """Where a sample came from and what judged it: source, query score, teacher confidence, noise verdict."""
     parts = [str(sample.get("source", "generated"))]
     if sample.get("query_score") is not None:
@@ -152,7 +152,7 @@ def lineage(sample: dict) -> str:
     return ", ".join(parts)
 
 
-def score_table(rounds: list[dict], title: str) -> Table:
+def score_table(rounds: list[dict[str, Any]], title: str) -> Table:
     """Per round: dev/test score, samples accepted (from the pool) and rejected, teacher tokens (in all, and per
     accepted pool and generated sample), seconds (inspect and run's summary)."""
     table = Table(title=title)
@@ -182,7 +182,7 @@ def score_table(rounds: list[dict], title: str) -> Table:
     return table
 
 
-def per_label(record: dict) -> dict[str, dict]:
+def per_label(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """A round's dev scores per label (classification) or per entity type (NER)."""
     dev = record["dev"]
     return dev.get("per_label") or dev.get("per_type") or {}
@@ -199,7 +199,7 @@ def label_table(view: RunView) -> Table:
     return table
 
 
-def sample_table(samples: list[dict], adapter: TaskAdapter) -> Table:
+def sample_table(samples: list[dict[str, Any]], adapter: TaskAdapter) -> Table:
     """Every sample with its lineage: source (and query score, teacher confidence, noise verdict), request, target
     weakness, label, verdict, prediction, text."""
     table = Table(title=f"samples ({len(samples)})")

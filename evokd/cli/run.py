@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from evokd.cli.console import console, say, show_progress, show_summary
 from evokd.cli.flags import UsageError, add_endpoint_flags, add_run_flags, context_from_args
@@ -48,7 +48,7 @@ def add_checkpointer_flag(p: argparse.ArgumentParser) -> None:
     )
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """The ``run`` and ``resume`` subcommands."""
     run = sub.add_parser(
         "run",
@@ -130,13 +130,13 @@ def execute(ctx: Context, run_dir: Path, resume: bool, checkpointer: str = "") -
             show_summary(run_dir)
             return 0
         # A run stopped before its first checkpoint has nothing to continue from: it starts afresh.
-        inputs: State | Command | None = None if resume and snapshot.created_at else {}
+        inputs: State | Command[str] | None = None if resume and snapshot.created_at else {}
         started = time.perf_counter()
         with exit_promptly(run_dir):
             while True:
                 for part in app.stream(inputs, cfg, context=ctx, stream_mode=["updates", "custom"], durability="sync"):
                     # With a list of stream modes each part is a (mode, chunk) pair; the stubs type it as a chunk.
-                    mode, chunk = cast("tuple[str, dict]", part)
+                    mode, chunk = cast("tuple[str, dict[str, Any]]", part)
                     show_progress(mode, chunk)
                 paused = app.get_state(cfg).interrupts
                 if not paused:

@@ -13,7 +13,7 @@ from evokd.cli.flags import UsageError
 from evokd.settings import Context, add_flags, requested_model
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``teacher``, ``data``, ``inspect`` and ``report``."""
     from evokd.teacher.local import DEFAULT_PORT, DEFAULT_TEACHER, TEACHERS
 

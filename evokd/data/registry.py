@@ -20,9 +20,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from evokd.data.bio import span_types
-from evokd.data.readers import DataError
+from evokd.data.formats import DataError
 from evokd.paths import Downloader, carriers, data_dir, pinned, pip_download, say_on_stderr
 from evokd.records import replace_dir, write_text
 from evokd.task import Example, Task, TaskKind
@@ -276,7 +277,7 @@ def split_filename(kind: TaskKind, split_name: str) -> str:
     return f"{split_name}.{'conll' if kind == 'ner' else 'jsonl'}"
 
 
-def _card_markdown(card: dict) -> str:
+def _card_markdown(card: dict[str, Any]) -> str:
     """The human-readable data card."""
     src = card["source"]
     unit = "entities" if card["kind"] == "ner" else "examples"
@@ -314,7 +315,7 @@ def _card_markdown(card: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _spec_fields(spec: DatasetSpec) -> dict:
+def _spec_fields(spec: DatasetSpec) -> dict[str, Any]:
     """The card's fields that come from the spec alone (wording, not data): a fetched folder's card is brought
     up to date with them without converting the data again (`_refresh_card`)."""
     return {
@@ -325,7 +326,7 @@ def _spec_fields(spec: DatasetSpec) -> dict:
     }
 
 
-def _write_cards(folder: Path, card: dict) -> None:
+def _write_cards(folder: Path, card: dict[str, Any]) -> None:
     """``card.md`` and ``card.json`` (last: its presence marks a complete folder), each replaced atomically."""
     write_text(folder / "card.md", _card_markdown(card))
     write_text(folder / "card.json", json.dumps(card, indent=2, ensure_ascii=False) + "\n")
@@ -338,7 +339,7 @@ def _refresh_card(spec: DatasetSpec, folder: Path, say: Callable[[str], None]) -
     A folder that cannot be written (a read-only shared cache) keeps its old cards: the data is still right."""
     card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
     fields = _spec_fields(spec)
-    fresh: dict = {}
+    fresh: dict[str, Any] = {}
     for key, value in card.items():
         fresh[key] = value
         if key == "task_description":  # a field the old card lacks lands where a fresh card has it
@@ -351,7 +352,9 @@ def _refresh_card(spec: DatasetSpec, folder: Path, say: Callable[[str], None]) -
             say(f"{spec.name}: could not update {folder / 'card.json'} ({e}); the old card stays")
 
 
-def _build_card(spec: DatasetSpec, parts: dict[str, list[Example]], dedup: dict[str, int], folder: Path) -> dict:
+def _build_card(
+    spec: DatasetSpec, parts: dict[str, list[Example]], dedup: dict[str, int], folder: Path
+) -> dict[str, Any]:
     """The machine-readable data card (``card.json``), including the sha256 of each split file in ``folder``."""
     labels = sorted({lab for split_examples in parts.values() for lab in _counts(split_examples, spec.kind)})
     sizes = (
@@ -390,7 +393,7 @@ def _build_card(spec: DatasetSpec, parts: dict[str, list[Example]], dedup: dict[
 def _is_fetched(spec: DatasetSpec, folder: Path) -> bool:
     """True when ``folder`` holds a complete conversion of this dataset at the current format."""
     try:
-        card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
+        card: dict[str, object] = json.loads((folder / "card.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
     return card.get("format") == FORMAT and card.get("sha256") == spec.sha256
@@ -490,8 +493,10 @@ def task_kind(folder: Path) -> TaskKind:
     Unreadable files count as classification here; reading the data then reports what is wrong with them.
     """
     card = folder / "card.json"
-    if card.is_file() and (kind := json.loads(card.read_text(encoding="utf-8")).get("kind")):
-        return kind
+    if card.is_file():
+        kind: TaskKind | None = json.loads(card.read_text(encoding="utf-8")).get("kind")
+        if kind:
+            return kind
     if any(folder.glob("train.conll")) or any(folder.glob("train.txt")):
         return "ner"
     train = folder / "train.jsonl"

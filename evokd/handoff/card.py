@@ -16,7 +16,7 @@ import json
 import os
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import numpy as np
@@ -66,7 +66,7 @@ def describe_teacher(teacher: dict[str, str]) -> str:
     return f"{name} (endpoint kind not recorded)"
 
 
-def data_card(data: str) -> dict:
+def data_card(data: str) -> dict[str, Any]:
     """The data folder's card.json (bundled datasets have one), or {}."""
     folder = Path(data) if Path(data).exists() else data_dir() / data
     card = folder / "card.json"
@@ -74,7 +74,7 @@ def data_card(data: str) -> dict:
 
 
 def bootstrap(
-    task: Task, gold: list[Example], pred: list, resamples: int = RESAMPLES, seed: int = 0
+    task: Task, gold: list[Example], pred: list[Any], resamples: int = RESAMPLES, seed: int = 0
 ) -> tuple[float, float]:
     """Percentile 95% interval of the task's metric over texts resampled with replacement."""
     weights = np.random.default_rng(seed).multinomial(len(gold), [1 / len(gold)] * len(gold), size=resamples)
@@ -82,18 +82,18 @@ def bootstrap(
     return float(np.quantile(scores, 0.025)), float(np.quantile(scores, 0.975))
 
 
-def point(task: Task, gold: list[Example], pred: list) -> float:
+def point(task: Task, gold: list[Example], pred: list[Any]) -> float:
     """The task's metric from the same per-text counts the bootstrap resamples."""
     return float(_weighted(task, gold, pred, np.ones((1, len(gold))))[0])
 
 
-def _weighted(task: Task, gold: list[Example], pred: list, weights: np.ndarray) -> np.ndarray:
+def _weighted(task: Task, gold: list[Example], pred: list[Any], weights: np.ndarray) -> np.ndarray:
     """The metric under each row of text weights (`TaskAdapter.weighted_scores`)."""
     adapter = adapter_for(task)
     return adapter.weighted_scores(task, [adapter.gold(ex) for ex in gold], pred, weights)
 
 
-def saved_predictions(model_dir: Path, data: Dataset, max_length: int) -> dict[str, list]:
+def saved_predictions(model_dir: Path, data: Dataset, max_length: int) -> dict[str, list[Any]]:
     """The model's dev and test predictions: those its run saved beside it, else predicted now."""
     saved = model_dir / PREDICTIONS
     if saved.is_file():
@@ -103,7 +103,7 @@ def saved_predictions(model_dir: Path, data: Dataset, max_length: int) -> dict[s
             for split, examples in (("dev", data.dev), ("test", data.test))}  # fmt: skip
 
 
-def write_model_card(run: Path, summary: dict, ctx: Context, data: Dataset) -> Path:
+def write_model_card(run: Path, summary: dict[str, Any], ctx: Context, data: Dataset) -> Path:
     """Write ``run/model/README.md`` (and ``run/teacher.json`` for the dataset card); return the card's path."""
     task = data.task
     adapter = adapter_for(task)
@@ -138,7 +138,7 @@ def _base_model(student: str) -> str | None:
     return None if Path(student).exists() else student
 
 
-def _eval_results(adapter: TaskAdapter, summary: dict, dataset: str) -> list[EvalResult]:
+def _eval_results(adapter: TaskAdapter, summary: dict[str, Any], dataset: str) -> list[EvalResult]:
     """Test scores in the Hub's model-index form."""
     test = summary["test"]
     return [
@@ -159,7 +159,7 @@ def _eval_results(adapter: TaskAdapter, summary: dict, dataset: str) -> list[Eva
 
 def _prose(
     run: Path,
-    summary: dict,
+    summary: dict[str, Any],
     ctx: Context,
     task: Task,
     dataset: str,
@@ -278,7 +278,7 @@ def exports_block(model_dir: Path) -> list[str]:
     ]
 
 
-def record_export(model_dir: Path, entry: dict) -> str:
+def record_export(model_dir: Path, entry: dict[str, Any]) -> str:
     """Add (or replace, by folder) an exported variant in ``model/exports.json`` and the card; return the card."""
     found = [e for e in _json_list(model_dir / EXPORTS) if e["folder"] != entry["folder"]] + [entry]
     write_json(model_dir / EXPORTS, found)
@@ -294,5 +294,5 @@ def record_export(model_dir: Path, entry: dict) -> str:
     return card
 
 
-def _json_list(path: Path) -> list[dict]:
+def _json_list(path: Path) -> list[dict[str, Any]]:
     return list(json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else []

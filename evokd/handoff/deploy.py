@@ -80,5 +80,5 @@ def score(run: Path, folder: Path, out: Path, max_length: int) -> dict[str, Any]
     }
 
 
-def _json(path: Path) -> dict:
+def _json(path: Path) -> dict[str, Any]:
     return dict(json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else {}

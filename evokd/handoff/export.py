@@ -16,6 +16,7 @@ import io
 import json
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from huggingface_hub import DatasetCardData
 
@@ -27,7 +28,7 @@ from evokd.tasks import adapter_for, kind_of
 from evokd.tasks.base import TaskAdapter
 
 
-def rows(run: Path, include_rejected: bool = False) -> tuple[TaskAdapter, list[dict]]:
+def rows(run: Path, include_rejected: bool = False) -> tuple[TaskAdapter, list[dict[str, Any]]]:
     """The run's task adapter and its exported rows, seeds first, then samples in run order."""
     seeds = read_jsonl(run / "seeds.jsonl")
     if not seeds:
@@ -76,7 +77,9 @@ def export(run: str | Path, out: str | Path, fmt: str, include_rejected: bool = 
     return dict(Counter(r["source"] if not r.get("reason") else "rejected" for r in data))
 
 
-def dataset_card(run: Path, adapter: TaskAdapter, data: list[dict], files: str, include_rejected: bool) -> str:
+def dataset_card(
+    run: Path, adapter: TaskAdapter, data: list[dict[str, Any]], files: str, include_rejected: bool
+) -> str:
     """A Hub dataset card: YAML metadata, then what the rows are, where they came from and their limits."""
     settings = _json(run / "run.json")
     teacher = _json(run / "teacher.json")
@@ -132,7 +135,7 @@ def dataset_card(run: Path, adapter: TaskAdapter, data: list[dict], files: str, 
     )
 
 
-def _csv(data: list[dict]) -> str:
+def _csv(data: list[dict[str, Any]]) -> str:
     """CSV text with list cells as JSON arrays."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(data[0]))
@@ -143,5 +146,5 @@ def _csv(data: list[dict]) -> str:
     return buffer.getvalue()
 
 
-def _json(path: Path) -> dict:
+def _json(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}

@@ -54,7 +54,8 @@ def runtime() -> ModuleType:
         import onnxruntime
     except ImportError:
         raise StudentError(f"ONNX needs onnxruntime, which is not installed; install it with: {INSTALL}") from None
-    return onnxruntime
+    module: ModuleType = onnxruntime
+    return module
 
 
 def is_export(folder: Path) -> bool:
@@ -79,7 +80,7 @@ def export(student: Student, out: Path, quantize: str | None = None) -> None:
     runtime()  # before the work: the quantizer ships with onnxruntime
     out.mkdir(parents=True, exist_ok=True)
     model = student.model
-    model.eval()
+    model.eval()  # type: ignore[no-untyped-call]  # transformers leaves eval() unannotated
     # The tokenizer's outputs in the order of the model's forward arguments: the exporter passes them by position.
     wanted = set(student.tokenizer.model_input_names)
     inputs = [name for name in inspect.signature(model.forward).parameters if name in wanted]

@@ -22,6 +22,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -129,7 +130,7 @@ def predict_texts(
     max_length: int = 128,
     proba: bool = False,
     temperature: float = 1.0,
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """One prediction per text, as the task's adapter writes it (`TaskAdapter.output_row`), scaled by
     ``temperature``. With ``proba`` every label's probability too: per text, or per word for a per-token head.
 
@@ -164,7 +165,7 @@ def predict(
     batch_size: int = 64,
     max_length: int | None = None,
     device: str | None = None,
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """Label ``texts`` with a run's student (a run, model or ONNX export folder): the rows `evokd predict` writes.
 
     ``proba`` adds every label's probability; ``backend`` is "torch", "onnx" or "auto" (`resolve`);
@@ -199,7 +200,7 @@ def check_output(output: str | Path | None) -> None:
         )
 
 
-def write_predictions(predictions: list[dict], output: str | Path | None) -> None:
+def write_predictions(predictions: list[dict[str, Any]], output: str | Path | None) -> None:
     """JSONL (to stdout when ``output`` is None) or CSV (lists such as NER entities as JSON in one column)."""
     if output is None or Path(output).suffix == ".jsonl":
         text = "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in predictions)
@@ -239,7 +240,7 @@ def predict_file(
     started = time.perf_counter()
     student, task, t = load_for(model, backend, device)
     loaded = time.perf_counter()
-    predictions: list[dict] = []
+    predictions: list[dict[str, Any]] = []
     chunk = batch_size * 4  # a progress step every few batches; length-sorting works within a chunk
     for start in range(0, len(texts), chunk):
         predictions += predict_texts(student, task, texts[start : start + chunk], batch_size, max_length, proba, t)
@@ -261,7 +262,7 @@ def predict_file(
     }
 
 
-def _flat(prediction: dict) -> dict[str, object]:
+def _flat(prediction: dict[str, Any]) -> dict[str, object]:
     """A CSV row: ``probabilities`` as ``p_<label>`` columns, lists and other nested values as JSON text."""
     row = {
         k: json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from evokd.data import readers
-from evokd.data.formats import Row
-from evokd.data.readers import DataError, Dataset
+from evokd.data.formats import DataError, Row
+from evokd.data.readers import Dataset
 from evokd.student.model import Head
 from evokd.task import Example, Task
 from evokd.tasks.base import TaskAdapter
@@ -81,7 +82,7 @@ def kind_of(rows: list[Row], where: Path) -> str:
     )
 
 
-def evaluate(task: Task, gold: Sequence[Example], predicted: list) -> dict:
+def evaluate(task: Task, gold: Sequence[Example], predicted: list[Any]) -> dict[str, Any]:
     """Scores of predictions on ``gold`` examples; ``score`` is the task's selection metric."""
     return adapter_for(task).evaluate(task, gold, predicted)
 

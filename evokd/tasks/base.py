@@ -26,8 +26,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
-from evokd.data.formats import Row
-from evokd.data.readers import DataError, Record
+from evokd.data.formats import DataError, Row
+from evokd.data.readers import Record
 from evokd.settings import LabelStyle
 from evokd.state import Prediction, Sample
 from evokd.student.model import Head
@@ -160,10 +160,10 @@ class TaskAdapter(ABC):
         """An example's answer in the form the student predicts it (a class name, a tag list)."""
 
     @abstractmethod
-    def scores(self, task: Task, gold: list, predicted: list) -> dict:
+    def scores(self, task: Task, gold: list[Any], predicted: list[Any]) -> dict[str, Any]:
         """The metric's scores (with ``self.metric`` among the keys) of predictions against gold answers."""
 
-    def evaluate(self, task: Task, examples: Sequence[Example], predicted: list) -> dict:
+    def evaluate(self, task: Task, examples: Sequence[Example], predicted: list[Any]) -> dict[str, Any]:
         """Scores of the student's predictions on ``examples``; ``score`` is the selection metric, ``n`` the count."""
         if len(examples) != len(predicted):
             raise ValueError(f"{len(examples)} gold examples but {len(predicted)} predictions")
@@ -181,7 +181,7 @@ class TaskAdapter(ABC):
         """The task whose student head is ``head`` (a saved student's), or None if this kind builds no such head."""
 
     @abstractmethod
-    def weighted_scores(self, task: Task, gold: list, predicted: list, weights: np.ndarray) -> np.ndarray:
+    def weighted_scores(self, task: Task, gold: list[Any], predicted: list[Any], weights: np.ndarray) -> np.ndarray:
         """The selection metric once per row of ``weights`` (how often each text counts, e.g. a bootstrap
         resample; a row of ones gives the metric of `scores`), computed from per-text counts so that a
         thousand resamples cost one matrix product."""
@@ -217,7 +217,7 @@ class TaskAdapter(ABC):
         logprobs: bool = False,
         per_call: int = 1,
         label_call: LabelStyle = "json",
-    ) -> list[Reply]:
+    ) -> list[Reply[Any]]:
         """Ask the Critic for each screened sample's label (calls run concurrently) and record in place the
         verdict, its reason and the label fields; return the replies for the cost record.
 
@@ -232,7 +232,7 @@ class TaskAdapter(ABC):
         return self.label_calls(LabelCall(teacher, prompt, task, description, logprobs, per_call, label_call), todo)
 
     @abstractmethod
-    def label_calls(self, call: LabelCall, todo: list[Sample]) -> list[Reply]:
+    def label_calls(self, call: LabelCall, todo: list[Sample]) -> list[Reply[Any]]:
         """`label`'s work for this kind, its arguments checked: label ``todo`` in place as ``call`` asks."""
 
     # ---- reports ---------------------------------------------------------------------------------
@@ -248,7 +248,9 @@ class TaskAdapter(ABC):
     # ---- what a user takes away ------------------------------------------------------------------
 
     @abstractmethod
-    def output_row(self, task: Task, text: str, scores: torch.Tensor, offsets: Sequence[tuple[int, int]]) -> dict:
+    def output_row(
+        self, task: Task, text: str, scores: torch.Tensor, offsets: Sequence[tuple[int, int]]
+    ) -> dict[str, Any]:
         """One prediction as `evokd predict` writes it: ``text`` and the answer read from the student's ``scores``
         (softmax over the head's names: one row for the text, or, for a per-token head, one row per word, the
         words at the character ``offsets``)."""

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from evokd import prompts
-from evokd.data.formats import Row, jsonl_rows
-from evokd.data.readers import DataError, Record, classification_example, read_csv, read_table
+from evokd.data.formats import DataError, Row, jsonl_rows
+from evokd.data.readers import Record, classification_example, read_csv, read_table
 from evokd.prompts import render
 from evokd.schemas import LabelVerdict, label_verdict
 from evokd.state import Prediction, Sample
@@ -166,7 +166,7 @@ class Classification(TaskAdapter):
         """The label."""
         return ex["label"]
 
-    def scores(self, task: Task, gold: list, predicted: list) -> dict:
+    def scores(self, task: Task, gold: list[str], predicted: list[str]) -> dict[str, Any]:
         """Accuracy, macro-F1 and per-label scores."""
         return class_scores(task.labels, gold, predicted)
 
@@ -181,7 +181,7 @@ class Classification(TaskAdapter):
         """A whole-text head: its names are the labels."""
         return None if head.per_token else Task(self.kind, head.names)
 
-    def weighted_scores(self, task: Task, gold: list, predicted: list, weights: np.ndarray) -> np.ndarray:
+    def weighted_scores(self, task: Task, gold: list[str], predicted: list[str], weights: np.ndarray) -> np.ndarray:
         """Macro-F1 from each text's (tp, fp, fn) per label."""
         counts = np.array(
             [
@@ -191,7 +191,8 @@ class Classification(TaskAdapter):
             dtype=float,
         )
         counts = counts.reshape(len(gold), 3 * len(task.labels))  # also when there are no texts
-        return f1_of_counts((weights @ counts).reshape(len(weights), len(task.labels), 3)).mean(axis=1)
+        macro: np.ndarray = f1_of_counts((weights @ counts).reshape(len(weights), len(task.labels), 3)).mean(axis=1)
+        return macro
 
     def format_feedback(self, feedback: list[Prediction], limit: int) -> tuple[str, str]:
         """Wrong ones with true and predicted label, right ones with their label."""
@@ -211,7 +212,7 @@ class Classification(TaskAdapter):
         """Those with the same label."""
         return [e for e in pool if e.get("label") == label]
 
-    def label_calls(self, call: LabelCall, todo: list[Sample]) -> list[Reply]:
+    def label_calls(self, call: LabelCall, todo: list[Sample]) -> list[Reply[Any]]:
         """The Critic names a label for each numbered text of a call; it must be one of the task's (else
         ``off_label``) and the one requested, where one was (else ``label_mismatch``). A call's tokens are
         shared out over its texts. ``call.style`` "label-only" asks one text per call with the shipped label
@@ -234,7 +235,7 @@ class Classification(TaskAdapter):
                 judge(s, answer, label, reply.reason)
         return replies
 
-    def label_alone(self, teacher: Teacher, task: Task, description: str, todo: list[Sample]) -> list[Reply]:
+    def label_alone(self, teacher: Teacher, task: Task, description: str, todo: list[Sample]) -> list[Reply[Any]]:
         """One label-only call per text (prompts/classification/label.md): the reply is the label alone, a few
         tokens, and every label's probability is read from the endpoint's log-probabilities (``teacher_probs``;
         the chosen one's is ``teacher_confidence``), the likeliest label taken. Without log-probabilities the
@@ -268,7 +269,9 @@ class Classification(TaskAdapter):
         """The predicted label."""
         return str(sample.get("predicted", ""))
 
-    def output_row(self, task: Task, text: str, scores: torch.Tensor, offsets: Sequence[tuple[int, int]]) -> dict:
+    def output_row(
+        self, task: Task, text: str, scores: torch.Tensor, offsets: Sequence[tuple[int, int]]
+    ) -> dict[str, Any]:
         """The likeliest label, its probability, and every label's probability."""
         best = int(scores.argmax())
         probabilities = {name: round(float(v), 6) for name, v in zip(task.labels, scores.tolist(), strict=True)}

@@ -67,7 +67,7 @@ class Reply(Generic[T]):
         return self.prompt_tokens + self.completion_tokens
 
 
-def value_confidences(reply: Reply, values: Sequence[str]) -> list[float | None]:
+def value_confidences(reply: Reply[Any], values: Sequence[str]) -> list[float | None]:
     """The teacher's probability for each of ``values`` as its reply writes them, in order: the product of
     the probabilities of the tokens that spell each value's quoted string (``"positive"``), each looked
     for after the previous one, so a call labelling several texts gives each its own confidence.
@@ -96,7 +96,7 @@ def value_confidences(reply: Reply, values: Sequence[str]) -> list[float | None]
     return out
 
 
-def value_probabilities(reply: Reply, values: Sequence[str]) -> dict[str, float] | None:
+def value_probabilities(reply: Reply[Any], values: Sequence[str]) -> dict[str, float] | None:
     """The teacher's probability for each of ``values`` (short answers such as labels), renormalised over them,
     from the likeliest tokens at each position of a free-text reply (`Reply.top_logprobs`); None without them.
 
@@ -152,7 +152,7 @@ def extract_json(raw: str) -> object | None:
     return None
 
 
-def bare_value(text: str, schema: type[BaseModel]) -> dict | None:
+def bare_value(text: str, schema: type[BaseModel]) -> dict[str, Any] | None:
     """A bare one-line answer to a one-field request as that field's value ("positive", or the text itself;
     for a list field a JSON list or a single item), else None: small models often drop the JSON wrapper."""
     line = text.strip("`").strip()
@@ -246,7 +246,7 @@ class ReplyCache:
             )
 
 
-def response_format(schema: type[BaseModel], mode: JsonMode) -> dict | None:
+def response_format(schema: type[BaseModel], mode: JsonMode) -> dict[str, Any] | None:
     """The ``response_format`` to send: a JSON schema (OpenAI, vLLM, llama.cpp), JSON mode, or none."""
     if mode == "json_schema":
         return {"type": "json_schema", "json_schema": {"name": schema.__name__, "schema": schema.model_json_schema()}}
@@ -278,7 +278,7 @@ class Teacher:
     def _call(
         self,
         prompt: str,
-        rf: dict | None,
+        rf: dict[str, Any] | None,
         seed: int | None,
         logprobs: bool,
         *,

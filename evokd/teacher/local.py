@@ -286,7 +286,8 @@ def free_port() -> int:
     """A TCP port on loopback that is free right now."""
     with socket.socket() as s:
         s.bind((LOOPBACK, 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def _tail(path: Path, lines: int = 15) -> str:

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from evokd.data.bio import bio_spans, entity_types, to_iob2
-from evokd.data.formats import Row, jsonl_rows
-from evokd.data.readers import DataError, Record, check_tags, read_conll, read_table, tagged_example
+from evokd.data.formats import DataError, Row, jsonl_rows
+from evokd.data.readers import Record, check_tags, read_conll, read_table, tagged_example
 from evokd.prompts import render
 from evokd.schemas import Annotation
 from evokd.state import Prediction, Sample
@@ -258,7 +258,7 @@ class Ner(TaskAdapter):
         """The tag sequence."""
         return ex["tags"]
 
-    def scores(self, task: Task, gold: list, predicted: list) -> dict:
+    def scores(self, task: Task, gold: list[Sequence[str]], predicted: list[Sequence[str]]) -> dict[str, Any]:
         """Strict IOB2 span scores, micro and per type."""
         return span_scores(task.labels, gold, predicted)
 
@@ -273,7 +273,9 @@ class Ner(TaskAdapter):
         task = Task(self.kind, tuple(dict.fromkeys(tag[2:] for tag in head.names if tag != "O")))
         return task if self.head(task) == head else None
 
-    def weighted_scores(self, task: Task, gold: list, predicted: list, weights: np.ndarray) -> np.ndarray:
+    def weighted_scores(
+        self, task: Task, gold: list[Sequence[str]], predicted: list[Sequence[str]], weights: np.ndarray
+    ) -> np.ndarray:
         """Micro span F1 from each sentence's (tp, fp, fn) spans."""
         spans = [(set(bio_spans(want)), set(bio_spans(got))) for want, got in zip(gold, predicted, strict=True)]
         counts = np.array(
@@ -297,7 +299,7 @@ class Ner(TaskAdapter):
         """All of them: a sentence for one type may hold any other."""
         return list(pool)
 
-    def label_calls(self, call: LabelCall, todo: list[Sample]) -> list[Reply]:
+    def label_calls(self, call: LabelCall, todo: list[Sample]) -> list[Reply[Any]]:
         """The Critic names the entities of one sentence per call; code places them (`annotate`). An annotation
         is no short answer, so ``call.style`` changes nothing: NER keeps its JSON call."""
         return annotate(call.teacher, call.prompt, call.task, call.description, todo, self.tokenizer, self.glossary)
@@ -316,7 +318,9 @@ class Ner(TaskAdapter):
         tokens = sample.get("tokens") or []
         return "; ".join(f"{' '.join(tokens[a:b])} ({t})" for a, b, t in bio_spans(p)) or "(no entities)"
 
-    def output_row(self, task: Task, text: str, scores: torch.Tensor, offsets: Sequence[tuple[int, int]]) -> dict:
+    def output_row(
+        self, task: Task, text: str, scores: torch.Tensor, offsets: Sequence[tuple[int, int]]
+    ) -> dict[str, Any]:
         """The entity spans read from the words' likeliest tags, each with its type, character offsets and mean
         probability (the words and spans of ``pipeline("token-classification", aggregation_strategy="first")``)."""
         names = self.head(task).names
