@@ -54,7 +54,7 @@ def build_graph(writer: RoundWriter | None = None, first: RoundWriter | None = N
     builder.add_node(
         "student",
         student,  # type: ignore[arg-type]
-        metadata={"description": "Predict the new batch, train on it with replay, evaluate on dev."},
+        metadata={"description": "Predict the new batch, train on it with replay, score dev and test."},
     )
     builder.add_node(
         "selector",
@@ -95,7 +95,7 @@ def build_graph(writer: RoundWriter | None = None, first: RoundWriter | None = N
     builder.add_node(
         "finalize",
         finalize,  # type: ignore[arg-type]
-        metadata={"description": "Keep the best student and write summary.json."},
+        metadata={"description": "Keep the kept round's student (few-shot: the last) and write summary.json."},
     )
     builder.add_edge(START, first.name)
     builder.add_edge("critic", "review_samples")

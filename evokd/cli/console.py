@@ -80,6 +80,6 @@ def show_summary(run_dir: Path) -> None:
     if summary.exists():
         s = json.loads(summary.read_text())
         out.print(
-            f"best round {s['best_round']} · dev {s['dev']['score']:.4f} · test {s['test']['score']:.4f} "
+            f"kept round {s['best_round']} · dev {s['dev']['score']:.4f} · test {s['test']['score']:.4f} "
             f"(seed-only test {s['seed_only']['test']['score']:.4f}) · stop: {s['stop_reason']} · model: {s['model']}"
         )

@@ -225,7 +225,7 @@ def hard_easy(view: RunView) -> str:
 
 
 def labels(view: RunView, task: Task) -> str:
-    """Dev F1 per label (per entity type for NER) over the rounds, and the best round's scores."""
+    """Dev F1 per label (per entity type for NER) over the rounds, and the kept round's scores."""
     if not view.rounds:
         return ""
     plt = _plt()
