@@ -1,8 +1,12 @@
-"""The serving speed table's arithmetic and Markdown, on made-up measurements (no model runs)."""
+"""The serving speed table's arithmetic and Markdown on made-up measurements (no model runs), and the README's
+quotes of the committed table."""
 
 from __future__ import annotations
 
+import json
+
 from evokd.bench.serving import markdown, ratios, teacher_rate
+from tests.support import ROOT
 
 
 def rows(int8_speed: float, int8_f1: float) -> list[dict]:
@@ -46,3 +50,15 @@ def test_markdown_shows_every_row_the_teacher_and_the_verdict() -> None:
     text = markdown(result)
     assert text.count("| ONNX int8 |") == 2 and "| teacher (label-only call) | 1 | 200 | 0.41 |" in text
     assert "**met** (3.20x, -0.30 points)" in text
+
+
+def test_the_readme_quotes_the_committed_speed_table() -> None:
+    result = json.loads((ROOT / "benchmarks" / "results" / "serving-speed.json").read_text(encoding="utf-8"))
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    by = {(r["variant"], r["batch_size"]): r for r in result["rows"]}
+    int8 = by[("ONNX int8", 64)]
+    assert f"ONNX int8 {int8['texts_per_s']} (**{int8['speedup_vs_torch_fp32']:.2f}x**" in readme
+    assert f"torch fp32 {by[('torch fp32', 64)]['texts_per_s']} texts/s" in readme
+    assert f"ONNX int8 is {by[('ONNX int8', 1)]['speedup_vs_torch_fp32']:.2f}x torch fp32" in readme
+    assert f"about {int8['times_teacher']:,.0f} times faster" in readme
+    assert ("goal of 3x at batch 64 is not met here" in readme) == (not result["goal"]["met"])
