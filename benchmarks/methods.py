@@ -138,6 +138,9 @@ POOL_PER_ROUND = 32
 # call), applied to benchmarks/results/label-cost-rotten_tomatoes.md before any pool method was run with it.
 LABEL_BATCH = 1  # larger calls lost more than the rule allows there
 POOL = {"pool": "train", "pool_per_round": POOL_PER_ROUND, "label_batch": LABEL_BATCH}
+# Self-labelled pool texts per round in pool-random-st: twice the teacher's labels, fixed before any result
+# with it (benchmarks/decisions/self-training.md); the threshold is Context's default (0.9).
+SELF_TRAIN = 2 * POOL_PER_ROUND
 
 
 def methods(per_round: int) -> dict[str, Method]:
@@ -227,6 +230,14 @@ def methods(per_round: int) -> dict[str, Method]:
                 "student predicts otherwise is held out of training): what the step adds",
                 build_graph,
                 {"per_round": 0, "query": "random", "noise": "confidence", **POOL},
+            ),
+            Method(
+                "pool-random-st",
+                f"pool-random plus self-training: each round the student also trains on up to {SELF_TRAIN} pool "
+                "texts it labels itself (the surest, balanced over labels, no teacher tokens): what it adds",
+                build_graph,
+                {"per_round": 0, "query": "random", "self_train": SELF_TRAIN, **POOL},
+                kinds=("classification",),
             ),
             Method(
                 "evokd-pool",

@@ -158,6 +158,16 @@ class Context:
         2000, "Pool texts scored by the student each round (a fixed, seeded subset; 0 = all).", ge=0
     )
     pool_per_round: int = declare(16, "Pool texts picked and labelled per round (with --pool).", ge=1)
+    self_train: int = declare(
+        0,
+        "Self-training (classification, with --pool): pool texts the student labels itself each round, those it "
+        "is surest of, the same number per label, at most this many; they train the next round beside the "
+        "teacher's labels, replaced each round, for no teacher tokens (0 = off).",
+        ge=0,
+    )
+    self_train_threshold: float = declare(
+        0.9, "Least probability the student must give a pool text's label to self-train on it.", ge=0.5, le=1
+    )
     query: Query = declare(
         "uncertainty",
         "How pool texts are picked: uncertainty (smallest margin between the student's top two classes; per-token: "
@@ -289,6 +299,10 @@ class Context:
             raise SettingError(f"--review (review): unknown {', '.join(unknown)}; use {','.join(REVIEWS)}")
         if self.label_batch > 1 and self.critic_call() == "label-only":
             raise SettingError("--label-batch packs texts into the JSON call; give --label-call json, or drop it")
+        if self.self_train and not self.pool:
+            raise SettingError("--self-train labels pool texts with the student: give --pool FILE, or drop it")
+        if self.self_train and self.task == "ner":
+            raise SettingError("--self-train is for classification; drop it for NER data")
         if self.dev_feedback and self.protocol != "oracle-dev":
             raise SettingError("dev_feedback shows gold dev labels: give --protocol oracle-dev, or --dev-feedback 0")
 

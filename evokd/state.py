@@ -150,6 +150,8 @@ class State(TypedDict, total=False):
     """The pool ids picked so far: never picked twice in a run."""
     uncertain: list[str]
     """The pool texts the student is least sure of this round, unlabelled, for the Analyst (--pool)."""
+    pseudo_labelled: list[Example]
+    """Pool texts the student labelled itself this round (--self-train): trained on with the round's batch."""
     feedback: list[Prediction]
     """The student's predictions on its latest training batch, before training."""
     replay_set: Annotated[list[Example], operator.add]

@@ -18,6 +18,7 @@ from evokd.agents.analyst import analyse
 from evokd.agents.critic import label_batch
 from evokd.agents.generator import generate, plan
 from evokd.agents.selector import choose, least_sure, picks, subset, uncertainty
+from evokd.agents.self_training import pseudo_labels
 from evokd.graph.cost import cost, stopwatch
 from evokd.seeds import teacher_seed, writer_seed
 from evokd.services import resolved, services
@@ -37,7 +38,8 @@ def next_round(state: State) -> int:
 
 
 def selector(state: State, runtime: Runtime[Context], config: RunnableConfig) -> dict[str, object]:
-    """Node (with ``--pool``): open a round by picking the pool texts to label, with the current student.
+    """Node (with ``--pool``): open a round by picking the pool texts to label, with the current student, and
+    (``--self-train``) the ones it is sure enough of to label itself.
 
     The picks are checkpointed state, so a resumed run labels the same texts (and the reply cache makes
     that free); a pool text is never picked twice in a run.
@@ -51,12 +53,16 @@ def selector(state: State, runtime: Runtime[Context], config: RunnableConfig) ->
         scored = [item for item in every if item["id"] not in taken]
         runtime.stream_writer({"node": "selector", "round": rnd, "status": f"scoring {len(scored)} pool texts"})
         net = model.load(state["student_path"], adapter.head(task))
-        scores = uncertainty(probabilities(net, scored, max_length=ctx.max_length))
+        probs = probabilities(net, scored, max_length=ctx.max_length)
+        scores = uncertainty(probs)
         cache = ctx.run_path(config) / "pool_embeddings.safetensors"
         vectors = pool_embeddings(cache, net, every, scored, ctx.max_length) if ctx.query == "diverse" else None
         chosen = choose(ctx.query, scores, ctx.pool_per_round, teacher_seed(ctx.seed, rnd), vectors)
         picked = picks(scored, chosen, scores, rnd, first=2 * ctx.per_round)  # after the generated ones
+        # the texts this student is surest of, for the round's training (never one the teacher labels now)
+        sure = pseudo_labels(scored, probs, net.head.names, ctx.self_train, ctx.self_train_threshold, chosen)
     return {
+        "pseudo_labelled": sure,
         "round": rnd,
         "batch": [],
         "pool_picks": picked,

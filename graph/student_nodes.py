@@ -65,8 +65,8 @@ def seed(state: State, runtime: Runtime[Context], config: RunnableConfig) -> dic
 
 
 def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> dict[str, object]:
-    """Node: predict the round's accepted samples (the Analyst's feedback), train on them plus the seeds and
-    replayed earlier examples, evaluate and save."""
+    """Node: predict the round's accepted samples (the Analyst's feedback), train on them plus the seeds,
+    replayed earlier examples and the round's self-labelled pool texts, evaluate and save."""
     ctx = resolved(runtime.context or Context())
     started, rnd, adapter = time.perf_counter(), state["round"], services(ctx).adapter
     net = model.load(state["student_path"], adapter.head(services(ctx).dataset.task))
@@ -89,7 +89,9 @@ def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> 
     if new:  # review history: replay earlier accepted examples (and always the seeds) against forgetting
         earlier = replay_set(state)
         replay = random.Random(replay_seed(ctx.seed, rnd)).sample(earlier, min(ctx.replay, len(earlier)))
-        trained = train_pass(net, new + list(state["seeds"]) + replay, ctx, rnd, runtime.stream_writer)
+        sure = state.get("pseudo_labelled", [])  # the pool texts the student labelled itself (--self-train)
+        trained = train_pass(net, new + list(state["seeds"]) + replay + sure, ctx, rnd, runtime.stream_writer)
+        trained["self_trained"] = len(sure)
         if ctx.noise == "small-loss":
             mark_noise(net, adapter, accepted, ctx.max_length)
         update["replay_set"] = [adapter.to_example(s) for s in accepted if s.get("noise") != "held_out"]

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from langgraph.checkpoint.memory import InMemorySaver
 from safetensors.torch import load_file
 
@@ -309,3 +310,60 @@ def test_label_only_pool_labels_carry_the_teachers_probabilities_into_soft_train
     # Round 0 trains on the seeds alone (no teacher), round 1 on its pool labels with their distributions.
     assert all(p is None for p in trained_on[0])
     assert sum(p is not None for p in trained_on[1]) == sum(s["round"] == 1 for s in accepted)
+
+
+def test_self_training_trains_each_round_on_pool_texts_the_student_labelled_itself(
+    sentiment_dir, tiny_student, teacher_server, tmp_path, monkeypatch
+):
+    from evokd.graph import nodes, student_nodes
+
+    trained_on: list[list[str]] = []
+    real = student_nodes.train_pass
+
+    def spy(net, examples, ctx, rnd, write):
+        trained_on.append([ex["text"] for ex in examples])
+        return real(net, examples, ctx, rnd, write)
+
+    def sure_by_keyword(net, items, max_length):  # a student sure of every text, by its words
+        positive = [any(w in it["text"] for w in ("good", "great", "lovely")) for it in items]
+        rows = [(0.05, 0.95) if pos else (0.95, 0.05) for pos in positive]  # head order: negative, positive
+        assert tuple(net.head.names) == ("negative", "positive")
+        return [torch.tensor(r) for r in rows]
+
+    monkeypatch.setattr(student_nodes, "train_pass", spy)
+    monkeypatch.setattr(nodes, "probabilities", sure_by_keyword)
+    run = tmp_path / "run"
+    ctx = make_context(
+        sentiment_dir,
+        tiny_student,
+        teacher_server,
+        run,
+        pool=str(poisoned_pool(tmp_path)),
+        per_round=0,
+        pool_per_round=2,
+        self_train=4,
+    )
+    out = run_graph(ctx)
+    rounds, samples = read_jsonl(run / "rounds.jsonl"), read_jsonl(run / "samples.jsonl")
+    for rnd in (1, 2):
+        picked = {s["text"] for s in samples if s["round"] == rnd}
+        selves = [t for t in trained_on[rnd] if t in POOL and t not in picked and not any(
+            t == s["text"] for s in samples if s["round"] < rnd)]  # fmt: skip
+        assert rounds[rnd]["train"]["self_trained"] == len(selves) <= 4
+        assert rounds[rnd]["train"]["self_trained"] == 4  # 2 sure texts of each label, never one the teacher labels
+    last = out["pseudo_labelled"]
+    # the student's labels, never the pool's POISON column
+    assert [e["label"] for e in last] == ["negative", "negative", "positive", "positive"]
+    assert all(("good" in e["text"] or "great" in e["text"] or "lovely" in e["text"]) == (e["label"] == "positive")
+               for e in last)  # fmt: skip
+    assert rounds[-1]["teacher_tokens"] == sum(s["teacher_tokens"] for s in samples)  # self-labels cost nothing
+
+
+def test_self_training_needs_a_pool_and_classification(sentiment_dir, ner_dir):
+    from evokd.services import resolved
+    from evokd.settings import Context, SettingError
+
+    with pytest.raises(SettingError, match="--pool"):
+        Context(data=str(sentiment_dir), self_train=4)
+    with pytest.raises(SettingError, match="classification"):
+        resolved(Context(data=str(ner_dir), pool="p.txt", self_train=4))

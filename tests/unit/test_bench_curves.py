@@ -130,6 +130,9 @@ def test_pool_methods_differ_only_in_how_texts_are_picked_and_the_noise_step():
     assert pool["pool-active-nonoise"]["noise"] == "none" and Context().noise == "small-loss"
     assert {k: v for k, v in pool["pool-random-confnoise"].items() if k != "noise"} == pool["pool-random"]
     assert pool["pool-random-confnoise"]["noise"] == "confidence"
+    st = ms["pool-random-st"].overrides  # self-training is the one difference, and classification only
+    assert {k: v for k, v in st.items() if k != "self_train"} == pool["pool-random"] and st["self_train"] > 0
+    assert ms["pool-random-st"].kinds == ("classification",) and Context().self_train == 0
     shared = {k: pool["pool-active"][k] for k in ("pool", "pool_per_round", "label_batch")}
     assert {k: ms["evokd-pool"].overrides[k] for k in shared} == shared
 
