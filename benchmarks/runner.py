@@ -226,7 +226,13 @@ def run_method(s: Settings, dataset: str, name: str, seed: int, run_dir: Path, t
         rounds = read_jsonl(run_dir / "rounds.jsonl")
         fields = ("round", "teacher_tokens", "dev", "test", "accepted", "rejected", "fresh_agreement")
         kept = [{k: r.get(k) for k in fields} for r in rounds]
-        stop = {"max_rounds": ctx.max_rounds, "patience": ctx.patience, "target": ctx.target, "protocol": ctx.protocol}
+        stop = {
+            "max_rounds": ctx.max_rounds,
+            "patience": ctx.patience,
+            "target": ctx.target,
+            "protocol": ctx.protocol,
+            "pool_growth": ctx.pool_growth,  # the stop rule expects rounds to grow by it
+        }
         seeds = len(read_jsonl(run_dir / "seeds.jsonl"))
         return {
             "method": name,

@@ -157,7 +157,15 @@ class Context:
     pool_limit: int = declare(
         2000, "Pool texts scored by the student each round (a fixed, seeded subset; 0 = all).", ge=0
     )
-    pool_per_round: int = declare(16, "Pool texts picked and labelled per round (with --pool).", ge=1)
+    pool_per_round: int = declare(16, "Pool texts picked and labelled in the first pool round (with --pool).", ge=1)
+    pool_growth: float = declare(
+        1.0,
+        "Each pool round picks this many times the last one's texts (1 = the same every round, 2 = doubling): a "
+        "small first round fits a small budget and later rounds still move the student. The budget stop "
+        "expects the next round to cost this many times the last.",
+        ge=1,
+        le=4,
+    )
     self_train: int = declare(
         0,
         "Self-training (classification, with --pool): pool texts the student labels itself each round, those it "
@@ -305,6 +313,10 @@ class Context:
             raise SettingError("--self-train is for classification; drop it for NER data")
         if self.dev_feedback and self.protocol != "oracle-dev":
             raise SettingError("dev_feedback shows gold dev labels: give --protocol oracle-dev, or --dev-feedback 0")
+
+    def pool_round_size(self, rnd: int) -> int:
+        """Pool texts round ``rnd`` (1, 2, ...) picks: ``pool_per_round`` grown by ``pool_growth`` a round."""
+        return round(self.pool_per_round * self.pool_growth ** max(0, rnd - 1))
 
     def critic_call(self) -> LabelStyle:
         """The Critic's labelling call: ``label_call``, but the JSON call where the run brings its own critic

@@ -57,7 +57,7 @@ def selector(state: State, runtime: Runtime[Context], config: RunnableConfig) ->
         scores = uncertainty(probs)
         cache = ctx.run_path(config) / "pool_embeddings.safetensors"
         vectors = pool_embeddings(cache, net, every, scored, ctx.max_length) if ctx.query == "diverse" else None
-        chosen = choose(ctx.query, scores, ctx.pool_per_round, teacher_seed(ctx.seed, rnd), vectors)
+        chosen = choose(ctx.query, scores, ctx.pool_round_size(rnd), teacher_seed(ctx.seed, rnd), vectors)
         picked = picks(scored, chosen, scores, rnd, first=2 * ctx.per_round)  # after the generated ones
         # the texts this student is surest of, for the round's training (never one the teacher labels now)
         sure = pseudo_labels(scored, probs, net.head.names, ctx.self_train, ctx.self_train_threshold, chosen)

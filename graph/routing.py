@@ -20,9 +20,11 @@ def stop_reason(history: Sequence[RoundRecord], tokens: int, ctx: Context) -> st
         return "target"
     if last["round"] >= ctx.max_rounds:
         return "max_rounds"
-    # Stop once the budget is spent, or when another round like the last one would overrun it.
+    # Stop once the budget is spent, or when the next round (the last one's cost, grown as pool rounds grow)
+    # would overrun it.
     last_cost = last.get("teacher_tokens", 0) - (history[-2].get("teacher_tokens", 0) if len(history) > 1 else 0)
-    if ctx.budget_tokens and (tokens >= ctx.budget_tokens or tokens + last_cost > ctx.budget_tokens):
+    next_cost = last_cost * ctx.pool_growth
+    if ctx.budget_tokens and (tokens >= ctx.budget_tokens or tokens + next_cost > ctx.budget_tokens):
         return "token_budget"
     if ctx.patience and last["round"] - best_scored(history, ctx.protocol)["round"] >= ctx.patience:
         return "patience"

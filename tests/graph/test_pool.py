@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -367,3 +368,21 @@ def test_self_training_needs_a_pool_and_classification(sentiment_dir, ner_dir):
         Context(data=str(sentiment_dir), self_train=4)
     with pytest.raises(SettingError, match="classification"):
         resolved(Context(data=str(ner_dir), pool="p.txt", self_train=4))
+
+
+def test_pool_rounds_grow_by_the_growth_factor(sentiment_dir, tiny_student, teacher_server, tmp_path):
+    run = tmp_path / "run"
+    ctx = make_context(
+        sentiment_dir,
+        tiny_student,
+        teacher_server,
+        run,
+        pool=str(poisoned_pool(tmp_path)),
+        per_round=0,
+        pool_per_round=1,
+        pool_growth=2,
+        max_rounds=3,
+    )
+    run_graph(ctx)
+    picked = Counter(s["round"] for s in read_jsonl(run / "samples.jsonl"))
+    assert [picked[r] for r in (1, 2, 3)] == [1, 2, 4]

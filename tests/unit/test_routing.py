@@ -39,3 +39,17 @@ def test_few_shot_stops_on_the_agreement_with_the_teacher_never_on_dev():
     assert stop_reason(agreements(None, None, None), tokens=0, ctx=ctx) == "patience"  # nothing accepted since round 0
     oracle = Context(max_rounds=9, patience=2, target=0.9, protocol="oracle-dev")
     assert stop_reason(agreements(None, 0.7, 0.6, 0.65), tokens=0, ctx=oracle) is None  # dev still rising
+
+
+def test_growing_pool_rounds_stop_before_the_bigger_next_round_would_overrun():
+    spent = [
+        {"round": 0, "teacher_tokens": 0},
+        {"round": 1, "teacher_tokens": 700},
+        {"round": 2, "teacher_tokens": 1400},
+    ]
+    same = Context(max_rounds=10, patience=0, budget_tokens=2_500)
+    assert stop_reason(spent, tokens=1_400, ctx=same) is None  # 1,400 + 700 fits
+    grown = Context(max_rounds=10, patience=0, budget_tokens=2_500, pool_growth=2)
+    assert stop_reason(spent, tokens=1_400, ctx=grown) == "token_budget"  # 1,400 + 1,400 does not
+    assert [grown.pool_round_size(r) for r in (1, 2, 3)] == [16, 32, 64]
+    assert [Context(pool_per_round=10, pool_growth=1.5).pool_round_size(r) for r in (1, 2, 3)] == [10, 15, 22]
