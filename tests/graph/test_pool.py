@@ -360,14 +360,18 @@ def test_self_training_trains_each_round_on_pool_texts_the_student_labelled_itse
     assert rounds[-1]["teacher_tokens"] == sum(s["teacher_tokens"] for s in samples)  # self-labels cost nothing
 
 
-def test_self_training_needs_a_pool_and_classification(sentiment_dir, ner_dir):
+def test_self_training_needs_a_pool_and_whole_text_labels(sentiment_dir, ner_dir, tmp_path):
+    from evokd.cli import UsageError
+    from evokd.cli.run import check_inputs
     from evokd.services import resolved
     from evokd.settings import Context, SettingError
 
     with pytest.raises(SettingError, match="--pool"):
         Context(data=str(sentiment_dir), self_train=4)
-    with pytest.raises(SettingError, match="classification"):
-        resolved(Context(data=str(ner_dir), pool="p.txt", self_train=4))
+    pool = tmp_path / "pool.txt"
+    pool.write_text("Alice Smith flew to Paris\n", encoding="utf-8")
+    with pytest.raises(UsageError, match="drop --self-train"):
+        check_inputs(resolved(Context(data=str(ner_dir), pool=str(pool), self_train=4)))
 
 
 def test_pool_rounds_grow_by_the_growth_factor(sentiment_dir, tiny_student, teacher_server, tmp_path):
