@@ -88,6 +88,7 @@ def round_record(
         easy_accepted=sum(s.get("stance") == "easy" for s in accepted),
         pool_accepted=pool_accepted,
         held_out=sum(s.get("noise") == "held_out" for s in from_pool),
+        calibration_rows=sum(bool(s.get("calibration")) for s in accepted),
         pool_tokens=pool_tokens,
         **per_accepted(pool_tokens, pool_accepted, round_tokens - pool_tokens, len(accepted) - pool_accepted),
         nodes=nodes,
@@ -125,6 +126,7 @@ def run_summary(
         "rejected": sum(sum(r.get("rejected", {}).values()) for r in history),
         "pool_accepted": pool_accepted,
         "held_out": sum(r.get("held_out", 0) for r in history),
+        "calibration_rows": sum(r.get("calibration_rows", 0) for r in history),
         **per_accepted(pool_tokens, pool_accepted, spent - pool_tokens, accepted - pool_accepted),
         "seconds": round(sum(n.get("seconds", 0.0) for nodes in stats.values() for n in nodes.values()), 1),
     }

@@ -29,6 +29,11 @@ def dev_feedback_seed(seed: int, rnd: int) -> int:
     return seed * 11 + rnd
 
 
+def calibration_seed(seed: int, rnd: int) -> int:
+    """Which of a round's accepted samples are held out as calibration rows (``calibration_share``)."""
+    return seed * 13 + rnd
+
+
 def rephrase_seed(seed: int, rnd: int) -> int:
     """The order in which the rephrase baseline rewrites the seeds."""
     return seed * 31 + rnd

@@ -176,6 +176,14 @@ class Context:
     self_train_threshold: float = declare(
         0.9, "Least probability the student must give a pool text's label to self-train on it.", ge=0.5, le=1
     )
+    calibration_share: float = declare(
+        0.0,
+        "Share of each round's accepted samples held out of training as calibration rows: the kept student's "
+        "expected calibration error is measured and a temperature fitted on them, on labels the run paid for "
+        "(a few-shot run keeps its last round, which trained on everything else). 0 = off.",
+        ge=0,
+        le=0.5,
+    )
     query: Query = declare(
         "uncertainty",
         "How pool texts are picked: uncertainty (smallest margin between the student's top two classes; per-token: "

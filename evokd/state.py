@@ -37,6 +37,8 @@ class Sample(TypedDict, total=False):
     """Classification, label-only call: the teacher's probability for every label (what soft targets train on)."""
     noise: Literal["kept", "held_out"]
     """Pool samples, after the noise step: held out of later training when the student contradicts the label."""
+    calibration: bool
+    """Held out of all training as a calibration row for the kept student (``calibration_share``)."""
     round: int
     stance: Literal["hard", "easy"]
     weakness: str
@@ -105,6 +107,8 @@ class RoundRecord(TypedDict, total=False):
     """Accepted samples picked from the pool."""
     held_out: int
     """Pool samples the noise step held out of later training."""
+    calibration_rows: int
+    """Accepted samples held out of training as calibration rows (``calibration_share``)."""
     pool_tokens: int
     """Teacher tokens spent labelling this round's pool picks."""
     tokens_per_accepted_pool: float | None
@@ -178,6 +182,11 @@ class State(TypedDict, total=False):
     """Older checkpoints' name for pool_picks (read when one resumes, never written)."""
     picked: Annotated[list[str], operator.add]
     """Older checkpoints' name for picked_pool_ids (read when one resumes, never written)."""
+
+
+def trains_on(sample: Sample) -> bool:
+    """Whether the student may learn from an accepted sample: not held out by the noise step or for calibration."""
+    return sample.get("noise") != "held_out" and not sample.get("calibration")
 
 
 def replay_set(state: State) -> list[Example]:

@@ -22,12 +22,13 @@ from evokd import prompts, tasks
 from evokd.accounting import best_round, round_record, run_summary
 from evokd.agents.noise import mark_doubted, mark_noise
 from evokd.graph.routing import reason_for
+from evokd.handoff.calibration import hold_out
 from evokd.handoff.card import PREDICTIONS, write_model_card
 from evokd.records import append_new, copy_dir, write_json, write_text
-from evokd.seeds import dev_feedback_seed, replay_seed
+from evokd.seeds import calibration_seed, dev_feedback_seed, replay_seed
 from evokd.services import resolved, services
 from evokd.settings import Context
-from evokd.state import NodeStats, Prediction, Sample, State, replay_set
+from evokd.state import NodeStats, Prediction, Sample, State, replay_set, trains_on
 from evokd.student import model
 from evokd.student.recipe import dev_selection, fit
 from evokd.student.train import predict
@@ -82,9 +83,12 @@ def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> 
         feedback = feedback_for(adapter, new, [s["predicted"] for s in accepted])
         update["feedback"] = feedback
         agreement = round(sum(p["correct"] for p in feedback) / len(feedback), 4)
+        # calibration rows first, at random, so neither the noise step nor training sees them
+        hold_out(accepted, ctx.calibration_share, calibration_seed(ctx.seed, rnd))
+        learnable = [s for s in accepted if not s.get("calibration")]
         if ctx.noise == "confidence":  # the teacher's doubt and the student's other guess, before training
-            mark_doubted(adapter, accepted)
-        new = [ex for s, ex in zip(accepted, new, strict=True) if s.get("noise") != "held_out"]
+            mark_doubted(adapter, learnable)
+        new = [ex for s, ex in zip(accepted, new, strict=True) if trains_on(s)]
     trained: dict[str, object] = {"steps": 0}
     if new:  # review history: replay earlier accepted examples (and always the seeds) against forgetting
         earlier = replay_set(state)
@@ -93,8 +97,8 @@ def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> 
         trained = train_pass(net, new + list(state["seeds"]) + replay + sure, ctx, rnd, runtime.stream_writer)
         trained["self_trained"] = len(sure)
         if ctx.noise == "small-loss":
-            mark_noise(net, adapter, accepted, ctx.max_length)
-        update["replay_set"] = [adapter.to_example(s) for s in accepted if s.get("noise") != "held_out"]
+            mark_noise(net, adapter, learnable, ctx.max_length)
+        update["replay_set"] = [adapter.to_example(s) for s in accepted if trains_on(s)]
     closed = close_round(state, runtime, config, net, rnd, batch, trained, started, agreement)
     if "feedback" in closed:  # dev texts, ahead of the batch's feedback
         update["feedback"] = [

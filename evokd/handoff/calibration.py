@@ -1,10 +1,12 @@
 """The kept student's calibration, measured on labels the run paid for and fixed with one temperature.
 
 The labelled rows come from `validation_examples`, the one place that says which data may be used:
-never dev or test gold labels. Today those are the samples the Critic accepted in rounds after the kept
-one: the teacher labelled them, and the kept student never trained on them (each round trains the
-previous round's student, so the kept one saw rounds up to its own). A run that keeps its last round
-(every few-shot run) has none, and the card says so.
+never dev or test gold labels. They are the accepted samples `hold_out` kept out of all training
+(``calibration_share``: a random share of each round's accepted samples, before any noise step, so no
+row is chosen by whether the student agrees with it), and the samples the Critic accepted in rounds
+after the kept one (the teacher labelled them, and the kept student never trained on them, since each
+round trains the previous round's student). A few-shot run keeps its last round, so without a share it
+has no rows, and the card says so.
 
 ECE before is the kept student's own; ECE after is two-fold cross-fitted (each half scaled by the
 temperature fitted on the other half), so it is not measured on the rows it was fitted to. The
@@ -16,12 +18,15 @@ teacher's, on the teacher's texts: a calibration for text like the run's, not a 
 from __future__ import annotations
 
 import json
+import random
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from evokd.records import read_jsonl, write_json
+from evokd.state import Sample
 from evokd.student import calibration as math
 from evokd.student import model as student_model
 from evokd.student.model import Student
@@ -31,7 +36,20 @@ from evokd.tasks import adapter_for, kind_of
 
 CALIBRATION = "calibration.json"  # beside the weights in model/, copied into every export
 MIN_ROWS = 20  # fewer labelled rows than this say nothing about a 10-bin ECE
-SOURCE = "samples the Critic accepted in rounds after the kept one (teacher labels the kept student never trained on)"
+SOURCE = (
+    "accepted samples the kept student never trained on (held out for calibration, or accepted after the kept "
+    "round), with the teacher's labels"
+)
+HINT = "give --calibration-share (for example 0.1) to hold rows out of training"
+
+
+def hold_out(accepted: Sequence[Sample], share: float, seed: int) -> None:
+    """Mark ``round(share * n)`` of a round's ``n`` accepted samples, drawn at random with ``seed``, as
+    calibration rows (``calibration``): no training pass, replay or noise step sees them."""
+    picked = set(random.Random(seed).sample(range(len(accepted)), round(share * len(accepted))))
+    for i, s in enumerate(accepted):
+        if i in picked:
+            s["calibration"] = True
 
 
 def validation_examples(run: Path) -> list[Example]:
@@ -44,7 +62,8 @@ def validation_examples(run: Path) -> list[Example]:
     return [
         adapter.to_example(s)  # type: ignore[arg-type]  # a samples.jsonl row is a Sample
         for s in read_jsonl(run / "samples.jsonl")
-        if s.get("verdict") == "accepted" and int(s.get("round", 0)) > best and s.get("noise") != "held_out"
+        if s.get("verdict") == "accepted"
+        and (s.get("calibration") or (int(s.get("round", 0)) > best and s.get("noise") != "held_out"))
     ]
 
 
@@ -94,7 +113,7 @@ def calibrate(run: Path, max_length: int) -> dict[str, Any]:
             "measured": False,
             "temperature": 1.0,
             "rows": labels,
-            "reason": f"no held-out paid-for labels (found {labels}, need {MIN_ROWS})",
+            "reason": f"no held-out paid-for labels (found {labels}, need {MIN_ROWS}); {HINT}",
         }
     else:
         model = run / "model"

@@ -180,7 +180,24 @@ def test_no_held_out_labels_says_so(tiny_student: Path, tmp_path: Path) -> None:
     run = make_run(tmp_path, tiny_student, later_accepted=3)
     found = calibration.calibrate(run, max_length=32)
     assert not found["measured"] and found["temperature"] == 1.0
-    assert "ECE not measured: no held-out paid-for labels" in "\n".join(calibration.card_lines(found))
+    assert "ECE not measured: no held-out paid-for labels" in (card := "\n".join(calibration.card_lines(found)))
+    assert "--calibration-share" in card  # the line names the setting that would measure it
+
+
+def test_rows_held_out_for_calibration_in_the_kept_round_are_measured(tiny_student: Path, tmp_path: Path) -> None:
+    # A few-shot run keeps its last round: its rows are only those hold_out marked, whatever the noise step said.
+    run = make_run(tmp_path, tiny_student, later_accepted=0)
+    (run / "summary.json").write_text(json.dumps({"best_round": 2, "rounds": 2}), encoding="utf-8")
+    rows = labelled(TEST_TEXTS[:30])
+    write_jsonl(
+        run / "samples.jsonl",
+        [{"id": f"r2-{i}", "round": 2, **r, "verdict": "accepted", "calibration": i % 3 > 0, "noise": "held_out"}
+         for i, r in enumerate(rows)],
+    )  # fmt: skip
+    examples = calibration.validation_examples(run)
+    assert [ex["text"] for ex in examples] == [r["text"] for i, r in enumerate(rows) if i % 3 > 0]
+    found = calibration.calibrate(run, max_length=32)
+    assert found["measured"] and found["rows"] == 20
 
 
 @pytest.mark.filterwarnings("ignore:Tokenizer does not support real words")  # the tiny word-level tokenizer

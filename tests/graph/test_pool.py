@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -19,6 +21,7 @@ from evokd.cli import main
 from evokd.cli.html_report import write_report
 from evokd.graph.build import build_graph
 from evokd.records import read_jsonl
+from evokd.settings import Context
 from evokd.state import Sample
 from evokd.student import model
 from evokd.student.model import Head
@@ -47,21 +50,25 @@ def poisoned_pool(folder: Path) -> Path:
     return path
 
 
+@pytest.fixture
+def pool_context(sentiment_dir, tiny_student, teacher_server, tmp_path) -> Callable[..., Context]:
+    """A run's context over the poisoned pool, in tmp_path/run, with the test's own settings."""
+
+    def make(**overrides: Any) -> Context:
+        pool = str(poisoned_pool(tmp_path))
+        return make_context(sentiment_dir, tiny_student, teacher_server, tmp_path / "run", pool=pool, **overrides)
+
+    return make
+
+
 def run_graph(ctx) -> dict:
     app = build_graph().compile(checkpointer=InMemorySaver())
     return app.invoke({}, {"configurable": {"thread_id": "t"}}, context=ctx)
 
 
-def test_pure_pool_run_labels_picks_and_never_leaks_the_pool_labels(
-    sentiment_dir, tiny_student, teacher_server, tmp_path
-):
+def test_pure_pool_run_labels_picks_and_never_leaks_the_pool_labels(teacher_server, pool_context, tmp_path):
     run = tmp_path / "run"
-    ctx = make_context(
-        sentiment_dir,
-        tiny_student,
-        teacher_server,
-        run,
-        pool=str(poisoned_pool(tmp_path)),
+    ctx = pool_context(
         per_round=0,
         pool_per_round=3,
     )
@@ -118,14 +125,9 @@ def test_inspect_and_the_report_show_pool_lineage_and_tokens_per_accepted_sample
     assert "tokens/accepted" in shown and f"query {pool_sample['query_score']:.2f}" in shown
 
 
-def test_full_mode_labels_picks_with_the_generated_batch(sentiment_dir, tiny_student, teacher_server, tmp_path):
+def test_full_mode_labels_picks_with_the_generated_batch(teacher_server, pool_context, tmp_path):
     run = tmp_path / "run"
-    ctx = make_context(
-        sentiment_dir,
-        tiny_student,
-        teacher_server,
-        run,
-        pool=str(poisoned_pool(tmp_path)),
+    ctx = pool_context(
         pool_per_round=2,
         query="diverse",
     )
@@ -222,9 +224,7 @@ def test_the_noise_step_holds_out_labels_a_trained_tiny_student_contradicts(sent
 
 
 @pytest.mark.parametrize("noise", ["small-loss", "none"])
-def test_held_out_pool_samples_are_not_replayed(
-    sentiment_dir, tiny_student, teacher_server, tmp_path, noise, monkeypatch
-):
+def test_held_out_pool_samples_are_not_replayed(pool_context, tmp_path, noise, monkeypatch):
     # Whatever the student says, hold out every pool text saying "awful": the wiring, not the judgement, is tested here.
     monkeypatch.setattr(noise_step, "contradicted", lambda probs, gold, names: ["awful" in t for t in held_texts])
     held_texts: list[str] = []
@@ -235,12 +235,7 @@ def test_held_out_pool_samples_are_not_replayed(
         return real(net, examples, **kw)
 
     monkeypatch.setattr(noise_step, "probabilities", probabilities_of)
-    ctx = make_context(
-        sentiment_dir,
-        tiny_student,
-        teacher_server,
-        tmp_path / "run",
-        pool=str(poisoned_pool(tmp_path)),
+    ctx = pool_context(
         per_round=0,
         pool_per_round=8,
         max_rounds=1,
@@ -277,7 +272,7 @@ def test_ner_pool_sentences_are_tagged_by_the_critic_without_a_requested_type(
 
 
 def test_label_only_pool_labels_carry_the_teachers_probabilities_into_soft_training(
-    sentiment_dir, tiny_student, teacher_server, tmp_path, monkeypatch
+    teacher_server, pool_context, tmp_path, monkeypatch
 ):
     from evokd.student import train as train_module
 
@@ -290,12 +285,7 @@ def test_label_only_pool_labels_carry_the_teachers_probabilities_into_soft_train
 
     monkeypatch.setattr(train_module, "soft_targets", spy)
     run = tmp_path / "run"
-    ctx = make_context(
-        sentiment_dir,
-        tiny_student,
-        teacher_server,
-        run,
-        pool=str(poisoned_pool(tmp_path)),
+    ctx = pool_context(
         per_round=0,
         pool_per_round=3,
         label_call="label-only",
@@ -313,9 +303,7 @@ def test_label_only_pool_labels_carry_the_teachers_probabilities_into_soft_train
     assert sum(p is not None for p in trained_on[1]) == sum(s["round"] == 1 for s in accepted)
 
 
-def test_self_training_trains_each_round_on_pool_texts_the_student_labelled_itself(
-    sentiment_dir, tiny_student, teacher_server, tmp_path, monkeypatch
-):
+def test_self_training_trains_each_round_on_pool_texts_the_student_labelled_itself(pool_context, tmp_path, monkeypatch):
     from evokd.graph import nodes, student_nodes
 
     trained_on: list[list[str]] = []
@@ -334,12 +322,7 @@ def test_self_training_trains_each_round_on_pool_texts_the_student_labelled_itse
     monkeypatch.setattr(student_nodes, "train_pass", spy)
     monkeypatch.setattr(nodes, "probabilities", sure_by_keyword)
     run = tmp_path / "run"
-    ctx = make_context(
-        sentiment_dir,
-        tiny_student,
-        teacher_server,
-        run,
-        pool=str(poisoned_pool(tmp_path)),
+    ctx = pool_context(
         per_round=0,
         pool_per_round=2,
         self_train=4,
@@ -374,14 +357,9 @@ def test_self_training_needs_a_pool_and_whole_text_labels(sentiment_dir, ner_dir
         check_inputs(resolved(Context(data=str(ner_dir), pool=str(pool), self_train=4)))
 
 
-def test_pool_rounds_grow_by_the_growth_factor(sentiment_dir, tiny_student, teacher_server, tmp_path):
+def test_pool_rounds_grow_by_the_growth_factor(pool_context, tmp_path):
     run = tmp_path / "run"
-    ctx = make_context(
-        sentiment_dir,
-        tiny_student,
-        teacher_server,
-        run,
-        pool=str(poisoned_pool(tmp_path)),
+    ctx = pool_context(
         per_round=0,
         pool_per_round=1,
         pool_growth=2,
@@ -390,3 +368,32 @@ def test_pool_rounds_grow_by_the_growth_factor(sentiment_dir, tiny_student, teac
     run_graph(ctx)
     picked = Counter(s["round"] for s in read_jsonl(run / "samples.jsonl"))
     assert [picked[r] for r in (1, 2, 3)] == [1, 2, 4]
+
+
+def test_calibration_rows_are_held_out_of_training_replay_and_the_noise_step(pool_context, tmp_path, monkeypatch):
+    from evokd.graph import student_nodes
+    from evokd.handoff.calibration import validation_examples
+
+    trained_on: list[str] = []
+    judged: list[str] = []
+    real_train, real_noise = student_nodes.train_pass, student_nodes.mark_noise
+
+    def train_spy(net, examples, ctx, rnd, write):
+        trained_on.extend(ex["text"] for ex in examples)
+        return real_train(net, examples, ctx, rnd, write)
+
+    def noise_spy(net, adapter, samples, max_length):
+        judged.extend(s["text"] for s in samples)
+        return real_noise(net, adapter, samples, max_length)
+
+    monkeypatch.setattr(student_nodes, "train_pass", train_spy)
+    monkeypatch.setattr(student_nodes, "mark_noise", noise_spy)
+    out = run_graph(pool_context(per_round=0, pool_per_round=8, max_rounds=1, calibration_share=0.25))
+    samples = [s for s in read_jsonl(tmp_path / "run" / "samples.jsonl") if s["verdict"] == "accepted"]
+    held = {s["text"] for s in samples if s.get("calibration")}
+    assert len(held) == round(0.25 * len(samples)) > 0 and out["history"][1]["calibration_rows"] == len(held)
+    assert not held & set(trained_on) and not held & set(judged)
+    assert not held & {e["text"] for e in out["replay_set"]}
+    assert {s["text"] for s in samples} - held <= set(trained_on)  # every other label still trains
+    assert {ex["text"] for ex in validation_examples(tmp_path / "run")} == held  # the kept round is the last
+    assert out["summary"]["calibration_rows"] == len(held)

@@ -53,3 +53,23 @@ def test_per_word_rows_scale_along_the_last_axis() -> None:
     out = scale(rows, 2.0)
     assert out.shape == rows.shape and torch.allclose(out.sum(-1), torch.ones(1, 2))
     assert (out.max(-1).values < rows.max(-1).values).all()
+
+
+def test_hold_out_marks_a_seeded_share_and_trains_on_skips_them() -> None:
+    from evokd.handoff.calibration import hold_out
+    from evokd.state import Sample, trains_on
+
+    def batch() -> list[Sample]:
+        return [Sample(id=f"r1-{i}", text=f"t{i}", verdict="accepted") for i in range(10)]
+
+    first, again, other, none = batch(), batch(), batch(), batch()
+    hold_out(first, 0.3, seed=5)
+    hold_out(again, 0.3, seed=5)
+    hold_out(other, 0.3, seed=6)
+    hold_out(none, 0.0, seed=5)
+    marked = [s["id"] for s in first if s.get("calibration")]
+    assert len(marked) == 3 and marked == [s["id"] for s in again if s.get("calibration")]
+    assert marked != [s["id"] for s in other if s.get("calibration")]  # another seed, another draw
+    assert not any(s.get("calibration") for s in none)
+    assert [trains_on(s) for s in first] == [not s.get("calibration") for s in first]
+    assert not trains_on(Sample(noise="held_out")) and trains_on(Sample(noise="kept"))
