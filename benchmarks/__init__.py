@@ -20,5 +20,6 @@ METHOD_NAMES = (
     "evokd-pool",
     "pool-active-nonoise",
     "pool-random-confnoise",
+    "pool-random-st",
 )
 REFERENCES = ("full-shot", "teacher")

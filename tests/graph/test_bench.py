@@ -96,6 +96,7 @@ def test_quick_bench_writes_reports_within_budget_and_reruns_from_cache(sentimen
         # Every rung of the ladder below the top, then the top; the score at the top is the run's own.
         assert [[b["budget"] for b in r["budgets"]] for r in runs] == [[1_000, 2_000, 4_000, BUDGET]] * 2, method
         assert [r["budgets"][-1]["score"] for r in runs] == [r["score"] for r in runs], method
+    assert set(METHOD_NAMES) == set(methods(2))  # every method `evokd bench --methods` accepts, and no other
     teacherless = {m for m, method in methods(2).items() if not method.uses_teacher}
     assert teacherless == {"seed-only", "setfit"}
     assert {m: summary["methods"][m]["tokens_mean"] for m in teacherless} == {m: 0 for m in teacherless}
@@ -144,7 +145,9 @@ def test_concurrent_teacher_calls_overlap_against_a_delayed_loopback_server(sent
 def test_ner_bench_scores_spans_and_rewrites_keep_a_seed_type(ner_dir, ner_student, ner_server, tmp_path):
     s = settings(ner_dir, ner_student, ner_server.url, tmp_path, seeds=[1], max_rounds=2, budget_tokens=20_000)
     [summary] = run_benchmark(s, lambda _: None)
-    assert summary["metric"] == "span F1" and set(summary["methods"]) == set(METHOD_NAMES) - {"setfit"}
+    assert summary["metric"] == "span F1" and set(summary["methods"]) == {
+        m for m, method in methods(2).items() if not method.kinds or "ner" in method.kinds
+    }
     # Whole splits by default: the runs read the data as given, and no cut folder is made.
     assert s.data_folder(str(ner_dir)) == str(ner_dir) and not (Path(s.work) / "data").exists()
     # The scripted Critic names every entity of the test sentences: placed on their own tokens, that is a perfect score.
