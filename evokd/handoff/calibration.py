@@ -102,8 +102,10 @@ def measure(probs: torch.Tensor, labels: torch.Tensor) -> dict[str, Any]:
     }
 
 
-def calibrate(run: Path, max_length: int) -> dict[str, Any]:
-    """Measure and fix the kept student's calibration; write and return ``model/calibration.json``."""
+def calibrate(run: Path, max_length: int, test: Sequence[Example] = ()) -> dict[str, Any]:
+    """Measure and fix the kept student's calibration; write and return ``model/calibration.json``. With
+    ``test`` (gold-labelled, for reporting only), also the ECE there before and after the temperature that the
+    paid-for rows chose: whether it transfers to real text. Test labels never change T."""
     examples = validation_examples(run)
     # rows: words for NER (each has a tag distribution), texts otherwise; no head is read without rows, so a
     # model without an evokd head (a SetFit body) gets "not measured" too
@@ -117,7 +119,15 @@ def calibrate(run: Path, max_length: int) -> dict[str, Any]:
         }
     else:
         model = run / "model"
-        found = measure(*rows(student_model.load(model, student_model.saved_head(model)), examples, max_length))
+        student = student_model.load(model, student_model.saved_head(model))
+        found = measure(*rows(student, examples, max_length))
+        if test:
+            probs, labels = rows(student, list(test), max_length)
+            found["test_check"] = {
+                "ece_before": round(math.ece(probs, labels), 4),
+                "ece_after": round(math.ece(math.scale(probs, found["temperature"]), labels), 4),
+                "rows": len(labels),
+            }
     found.update(source=SOURCE, examples=len(examples))
     write_json(run / "model" / CALIBRATION, found)
     return found
@@ -147,5 +157,17 @@ def card_lines(found: dict[str, Any]) -> list[str]:
         "after temperature scaling (two-fold cross-fitted). "
         f"{kept}; labels are unchanged. These are the teacher's labels on the teacher's texts: check the scores on "
         "your own labelled sample.",
+        *test_line(found.get("test_check")),
         "",
+    ]
+
+
+def test_line(check: dict[str, Any] | None) -> list[str]:
+    """The card's line on the test split's ECE with and without the kept T (reporting only), when measured."""
+    if not check:
+        return []
+    return [
+        "",
+        f"On the run's test split ({check['rows']:,} gold-labelled rows, for reporting only: T was fixed before "
+        f"they were read), ECE is {check['ece_before']:.4f} as trained and {check['ece_after']:.4f} with the kept T.",
     ]

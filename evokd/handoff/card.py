@@ -123,7 +123,7 @@ def write_model_card(run: Path, summary: dict[str, Any], ctx: Context, data: Dat
         model_name=f"evokd-{name}-{task.kind}",
         eval_results=_eval_results(adapter, summary, name),
     )
-    sections = [*card_lines(calibrate(run, ctx.max_length)), *exports_block(run / "model")]
+    sections = [*card_lines(calibrate(run, ctx.max_length, data.test)), *exports_block(run / "model")]
     prose = _prose(run, summary, ctx, task, name, source.get("language"), teacher, intervals, sections)
     card = f"---\n{meta.to_yaml()}\n---\n\n{prose}"
     path = run / "model" / "README.md"

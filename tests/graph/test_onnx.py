@@ -165,7 +165,12 @@ def test_calibration_is_measured_on_later_rounds_and_scales_scores(run: Path, tm
     found = calibration.calibrate(run, max_length=32)
     assert found["measured"] and found["rows"] == 40 and 0 <= found["ece_after"] <= 1
     assert found["temperature"] == 1.0 or found["ece_after"] < found["ece_before"]
-    assert "## Calibration" in "\n".join(calibration.card_lines(found))
+    assert "## Calibration" in "\n".join(calibration.card_lines(found)) and "test_check" not in found
+    # Gold test rows are read after T is fixed, for the card only: the same T with or without them.
+    gold = [Example(text=r["text"], label=r["label"]) for r in labelled(TEST_TEXTS[:30])]
+    checked = calibration.calibrate(run, max_length=32, test=gold)
+    assert checked["temperature"] == found["temperature"] and checked["test_check"]["rows"] == 30
+    assert "for reporting only" in "\n".join(calibration.card_lines(checked))
     # A temperature of 3 softens every score and changes no label.
     model_copy = tmp_path / "model"
     model.save(load_student(run, "cpu")[0], model_copy)
