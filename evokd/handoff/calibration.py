@@ -122,11 +122,11 @@ def calibrate(run: Path, max_length: int, test: Sequence[Example] = ()) -> dict[
         student = student_model.load(model, student_model.saved_head(model))
         found = measure(*rows(student, examples, max_length))
         if test:
-            probs, labels = rows(student, list(test), max_length)
+            probs, gold = rows(student, list(test), max_length)
             found["test_check"] = {
-                "ece_before": round(math.ece(probs, labels), 4),
-                "ece_after": round(math.ece(math.scale(probs, found["temperature"]), labels), 4),
-                "rows": len(labels),
+                "ece_before": round(math.ece(probs, gold), 4),
+                "ece_after": round(math.ece(math.scale(probs, found["temperature"]), gold), 4),
+                "rows": len(gold),
             }
     found.update(source=SOURCE, examples=len(examples))
     write_json(run / "model" / CALIBRATION, found)
