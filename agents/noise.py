@@ -24,9 +24,9 @@ from evokd.student.train import probabilities
 from evokd.tasks import TaskAdapter
 
 THRESHOLD = 0.9  # the student's probability of another answer that overrides the teacher
-# The teacher's label probability under which its label is in doubt. From label_cost on rotten_tomatoes'
-# test texts (local 1.5B teacher, one text per call, 2026-11-27): labels under 0.7 (16%) were 0.592
-# accurate, those at or above it 0.865 (benchmarks/results/label-cost-rotten_tomatoes.md).
+# The teacher's label probability under which its label is in doubt: the rule in
+# benchmarks/decisions/confidence-gate.md (`gate_rung`) applied to the label-only call on dev texts; a test
+# ties this value to the committed measurement.
 CONFIDENCE_GATE = 0.7
 
 

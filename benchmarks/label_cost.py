@@ -67,6 +67,18 @@ def confident_rung(row: dict) -> float | None:
     return min(passing, default=None)
 
 
+def gate_rung(row: dict) -> float | None:
+    """The confidence noise step's gate by the rule in benchmarks/decisions/confidence-gate.md, written before
+    the dev measurement: the ladder rung where the accuracy of the labels below it is lowest relative to the
+    accuracy of those at or above it (the smallest ratio; the lower rung of equals). None: no rung drops a label."""
+    ratios = [
+        (b["accuracy_dropped"] / b["accuracy_kept"], b["min_confidence"])
+        for b in row.get("by_confidence", [])
+        if b["accuracy_dropped"] is not None and b["accuracy_kept"]
+    ]
+    return min(ratios)[1] if ratios else None
+
+
 def by_confidence(right: Sequence[bool], confidences: Sequence[float | None]) -> list[dict]:
     """What each ``--min-confidence`` of `CONFIDENCE_LADDER` would do to these labels: the share kept (a label
     without a confidence is kept, as a run keeps it) and the accuracy of the labels kept and of those dropped."""

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from evokd.bench.label_cost import CONFIDENCE_LADDER, by_confidence, choose, confidence_table, confident_rung, label_all
@@ -80,3 +82,18 @@ def test_a_confidence_filter_qualifies_only_if_it_keeps_most_labels_and_lifts_th
     assert confident_rung(row(*passing)) == 0.7  # the lowest rung that passes
     assert confident_rung(row((0.95, 0.82), (0.85, 0.84), (0.60, 0.95), (0.40, 0.97))) is None  # lift or keep short
     assert confident_rung(row(*passing, with_confidence=0)) is None  # no confidences: nothing to filter
+
+
+def test_the_confidence_gate_is_the_rule_applied_to_the_committed_dev_measurement():
+    from evokd.agents.noise import CONFIDENCE_GATE
+    from evokd.bench.label_cost import RESULTS, gate_rung
+
+    rows = json.loads((RESULTS / "label-call-rotten_tomatoes-dev.json").read_text(encoding="utf-8"))["rows"]
+    label_only = next(r for r in rows if r["label_call"] == "label-only")  # the default call's confidences
+    assert gate_rung(label_only) == CONFIDENCE_GATE
+    made_up = {"by_confidence": [
+        {"min_confidence": 0.5, "kept": 1.0, "accuracy_kept": 0.8, "accuracy_dropped": None},
+        {"min_confidence": 0.7, "kept": 0.9, "accuracy_kept": 0.85, "accuracy_dropped": 0.6},
+        {"min_confidence": 0.9, "kept": 0.5, "accuracy_kept": 0.95, "accuracy_dropped": 0.5},
+    ]}  # fmt: skip
+    assert gate_rung(made_up) == 0.9 and gate_rung({"by_confidence": made_up["by_confidence"][:1]}) is None
