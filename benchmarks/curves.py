@@ -55,13 +55,13 @@ def replay(rounds: Sequence[dict], budget: int, stop: dict) -> list[dict]:
 
 def at_budgets(rounds: Sequence[dict], budgets: Sequence[int], stop: dict) -> list[dict]:
     """The run's result at every budget: dev-selected score, last-round score, and whether selection fell back."""
-    from evokd.bench.runner import select
+    from evokd.bench.runner import select, within_budget
 
     out = []
     for b in budgets:
         ran = replay(rounds, b, stop)
         got = select(ran, b, stop["protocol"])
-        within = [r for r in ran if not b or r["teacher_tokens"] <= b]
+        within = within_budget(ran, b)
         out.append(
             {
                 "budget": b,

@@ -18,7 +18,7 @@ import importlib.util
 import json
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from langchain_core.runnables import RunnableConfig
@@ -159,9 +159,15 @@ def cached_result(s: Settings, run_dir: Path, fp: str, run: Callable[[], dict], 
     return result
 
 
+def within_budget(rounds: Sequence[dict], budget: int) -> list[dict]:
+    """The recorded rounds a budget holds (0 = no limit): round 0 always, since its student trained on the shots
+    alone whatever the shot check after it cost, then each round whose cumulative teacher tokens fit."""
+    return [rounds[0], *(r for r in rounds[1:] if not budget or r["teacher_tokens"] <= budget)]
+
+
 def select(rounds: list[dict], budget: int, protocol: str) -> dict:
     """The run's result at the budget: the loop's kept round among those within it (test labels never decide)."""
-    within = [r for r in rounds if not budget or r["teacher_tokens"] <= budget]
+    within = within_budget(rounds, budget)
     best = best_round(within, protocol)
     return {
         "round": best["round"],
@@ -234,6 +240,7 @@ def run_method(s: Settings, dataset: str, name: str, seed: int, run_dir: Path, t
             "pool_growth": ctx.pool_growth,  # the stop rule expects rounds to grow by it
         }
         seeds = len(read_jsonl(run_dir / "seeds.jsonl"))
+        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
         return {
             "method": name,
             "dataset": dataset,
@@ -243,6 +250,9 @@ def run_method(s: Settings, dataset: str, name: str, seed: int, run_dir: Path, t
             "round_walls": walls,
             "round_nodes": [r["nodes"] for r in rounds],
             "rounds_run": kept,
+            # All the run spent (the shot check after round 0 included, even when no round followed it).
+            "teacher_tokens_spent": summary["teacher_tokens"],
+            "shot_check": summary.get("shot_check"),
             "stop": stop,
             # Labelled texts the teacher and student saw: the seeds, plus any dev texts shown each round.
             "labelled": seeds + ctx.dev_feedback * max(0, len(rounds) - 1),

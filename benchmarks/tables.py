@@ -232,17 +232,21 @@ def notes(s: Settings, runs: dict[str, list[dict]], refs: dict[str, dict], label
             f"seeds {', '.join(map(str, f['seeds']))} (mean ± std)."
         )
     for name, rs in runs.items():  # a budget below one round leaves a method at its seed-only score: say so
-        first = [
-            r["budgets"][0]["budget"] for r in rs if len(r.get("rounds_run", [])) > 1 and not r["budgets"][0]["rounds"]
-        ]
+        first = [r["budgets"][0]["budget"] for r in rs if spent(r) and not r["budgets"][0]["rounds"]]
         if first:
             out.append(
-                f"WARNING {name}: the first round overran the lowest rung ({first[0]:,} tokens) in "
+                f"WARNING {name}: the first round (with the shot check before it) overran the lowest rung "
+                f"({first[0]:,} tokens) in "
                 f"{len(first)} of {len(rs)} runs, so those runs score as seed-only there (one round of this "
                 "method costs more than that rung)."
             )
     out += [f"SAME {a} and {b}: {RUN_TWINS}" for a, b in twins(runs)]
     return out
+
+
+def spent(run: dict) -> bool:
+    """Whether a run called the teacher at all: a round past round 0, or the shot check after it."""
+    return len(run.get("rounds_run", [])) > 1 or bool(run.get("teacher_tokens_spent"))
 
 
 RUN_TWINS = (

@@ -77,6 +77,7 @@ def round_record(
     pool_accepted = sum(s["verdict"] == "accepted" for s in from_pool)
     pool_tokens = sum(s.get("teacher_tokens", 0) for s in from_pool)
     round_tokens = sum(n.get("prompt_tokens", 0) + n.get("completion_tokens", 0) for n in nodes.values())
+    per = per_accepted(pool_tokens, pool_accepted, round_tokens - pool_tokens, len(accepted) - pool_accepted)
     return RoundRecord(
         round=rnd,
         dev=scores["dev"],
@@ -90,7 +91,8 @@ def round_record(
         held_out=sum(s.get("noise") == "held_out" for s in from_pool),
         calibration_rows=sum(bool(s.get("calibration")) for s in accepted),
         pool_tokens=pool_tokens,
-        **per_accepted(pool_tokens, pool_accepted, round_tokens - pool_tokens, len(accepted) - pool_accepted),
+        tokens_per_accepted_pool=per["tokens_per_accepted_pool"],
+        tokens_per_accepted_generated=per["tokens_per_accepted_generated"],
         nodes=nodes,
         teacher_tokens=teacher_tokens({**stats, str(rnd): nodes}),
         student_path=student_path,

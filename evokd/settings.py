@@ -176,6 +176,12 @@ class Context:
     self_train_threshold: float = declare(
         0.9, "Least probability the student must give a pool text's label to self-train on it.", ge=0.5, le=1
     )
+    shot_check: bool = declare(
+        True,
+        "Before round 1 the teacher labels the k shots with the labelling call (charged to the budget): its "
+        "agreement with your labels goes into the summary and report, with a warning where it is no better "
+        "than chance. Skipped by a run with no rounds.",
+    )
     calibration_share: float = declare(
         0.0,
         "Share of each round's accepted samples held out of training as calibration rows: the kept student's "

@@ -74,6 +74,21 @@ class Prediction(TypedDict):
 
 
 @with_config(DOCUMENTED)
+class ShotCheck(TypedDict):
+    """The teacher's labels on the user's k shots, before round 1 (`evokd.agents.shot_check`)."""
+
+    shots: int
+    agreed: int
+    """Shots whose teacher answer equals the gold one (a class; for NER the whole tag sequence)."""
+    agreement: float
+    score: float
+    """The task's metric (macro-F1, span F1) of the teacher's answers on the shots."""
+    chance: float
+    """Agreement a guess gets (1 / labels); for NER 0, judged on the score."""
+    no_better_than_chance: bool
+
+
+@with_config(DOCUMENTED)
 class NodeStats(TypedDict, total=False):
     """Cost of one node in one round."""
 
@@ -144,6 +159,8 @@ class State(TypedDict, total=False):
     """0 during the seed pass, then 1, 2, ..."""
     seeds: list[Example]
     """The k-shot human-labelled seed set."""
+    shot_check: ShotCheck
+    """The teacher's answers on the seeds against their gold labels, before round 1 (``shot_check``)."""
     analysis: dict[str, object]
     """The Analyst's latest Analysis (summary, weaknesses)."""
     batch: list[Sample]

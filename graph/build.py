@@ -16,7 +16,7 @@ from langgraph.graph import END, START, StateGraph
 from evokd.graph.nodes import analyst, critic, generator, selector
 from evokd.graph.review import review_analysis, review_samples
 from evokd.graph.routing import after_selector, route
-from evokd.graph.student_nodes import finalize, seed, student
+from evokd.graph.student_nodes import finalize, seed, shot_check, student
 from evokd.settings import Context
 from evokd.state import State
 
@@ -36,8 +36,8 @@ class RoundWriter:
 
 
 def build_graph(writer: RoundWriter | None = None, first: RoundWriter | None = None) -> GraphBuilder:
-    """seed -> ([selector ->] analyst -> review_analysis -> generator -> critic -> review_samples -> student)*
-    -> finalize.
+    """seed -> shot_check -> ([selector ->] analyst -> review_analysis -> generator -> critic -> review_samples
+    -> student)* -> finalize.
 
     The selector runs only with a pool (`Context.pool`); with ``per_round`` 0 it goes straight to the Critic
     (pure active labelling). The review nodes pause only when `Context.review` asks for it. A ``writer``
@@ -51,6 +51,11 @@ def build_graph(writer: RoundWriter | None = None, first: RoundWriter | None = N
         "seed", seed, "Sample the k-shot seeds, train the student on them alone, evaluate: round 0."
     )
     builder.add_node(first.name, first.node, metadata={"description": first.description})
+    builder.add_node(
+        "shot_check",
+        shot_check,
+        metadata={"description": "Teacher labels the shots: how often it agrees with your labels (budget-charged)."},
+    )
     builder.add_node(
         "student",
         student,  # type: ignore[arg-type]
@@ -98,9 +103,10 @@ def build_graph(writer: RoundWriter | None = None, first: RoundWriter | None = N
         metadata={"description": "Keep the kept round's student (few-shot: the last) and write summary.json."},
     )
     builder.add_edge(START, first.name)
+    builder.add_edge(first.name, "shot_check")
     builder.add_edge("critic", "review_samples")
     builder.add_edge("review_samples", "student")
-    for after in (first.name, "student"):
+    for after in ("shot_check", "student"):
         builder.add_conditional_edges(after, route, {"selector": "selector", "analyst": opens, "finalize": "finalize"})
     builder.add_conditional_edges("selector", after_selector, {"analyst": opens, "critic": "critic"})
     builder.add_edge("finalize", END)

@@ -22,6 +22,18 @@ def cost(replies: Sequence[Reply[Any]], seconds: float) -> NodeStats:
     )
 
 
+def student_cost(seconds: float, train_seconds: float, eval_seconds: float) -> NodeStats:
+    """What a student node spent: wall seconds, of them training and evaluating; no teacher call."""
+    return NodeStats(
+        seconds=round(seconds, 3),
+        calls=0,
+        prompt_tokens=0,
+        completion_tokens=0,
+        train_seconds=round(train_seconds, 3),
+        eval_seconds=round(eval_seconds, 3),
+    )
+
+
 @contextmanager
 def stopwatch() -> Iterator[list[float]]:
     """Measure a block's wall time; the elapsed seconds land in the yielded list."""

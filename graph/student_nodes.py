@@ -21,6 +21,8 @@ from langgraph.types import StreamWriter
 from evokd import prompts, tasks
 from evokd.accounting import best_round, round_record, run_summary
 from evokd.agents.noise import mark_doubted, mark_noise
+from evokd.agents.shot_check import check_shots, summary, warning
+from evokd.graph.cost import cost, stopwatch, student_cost
 from evokd.graph.routing import reason_for
 from evokd.handoff.calibration import hold_out
 from evokd.handoff.card import PREDICTIONS, write_model_card
@@ -28,7 +30,7 @@ from evokd.records import append_new, copy_dir, write_json, write_text
 from evokd.seeds import calibration_seed, dev_feedback_seed, replay_seed
 from evokd.services import resolved, services
 from evokd.settings import Context
-from evokd.state import NodeStats, Prediction, Sample, State, replay_set, trains_on
+from evokd.state import Prediction, Sample, State, replay_set, trains_on
 from evokd.student import model
 from evokd.student.recipe import dev_selection, fit
 from evokd.student.train import predict
@@ -108,6 +110,30 @@ def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> 
     return {**update, **closed}
 
 
+def shot_check(state: State, runtime: Runtime[Context]) -> dict[str, object]:
+    """Node: before round 1, the teacher labels the shots (`evokd.agents.shot_check`), charged to the budget;
+    nothing where the settings turn it off or the run has no round to spend the teacher on."""
+    ctx = resolved(runtime.context or Context())
+    if not (ctx.shot_check and ctx.max_rounds):
+        return {}
+    run, seeds, write = services(ctx), state["seeds"], runtime.stream_writer
+    write({"node": "shot_check", "round": 0, "status": f"the teacher labels your {len(seeds)} shots"})
+    with stopwatch() as elapsed:
+        check, replies = check_shots(
+            run.adapter,
+            run.teacher(labelling=True),
+            ctx.prompt("critic"),
+            run.dataset.task,
+            run.description,
+            seeds,
+            ctx.critic_call(),
+        )
+    write({"node": "shot_check", "round": 0, "status": summary(check)})
+    if line := warning(check):
+        write({"node": "shot_check", "round": 0, "warning": line})
+    return {"shot_check": check, "stats": {"0": {"shot_check": cost(replies, elapsed[0])}}}
+
+
 def train_pass(
     net: model.Student, examples: list[Example], ctx: Context, rnd: int, write: StreamWriter
 ) -> dict[str, Any]:
@@ -144,14 +170,8 @@ def close_round(
     # Kept beside the weights (and so in model/ once this round is kept): the model card's intervals
     # come from them instead of predicting dev and test once more at the end.
     write_json(path / PREDICTIONS, predicted)
-    node_cost: NodeStats = {
-        "seconds": round(time.perf_counter() - started, 3),
-        "calls": 0,
-        "prompt_tokens": 0,
-        "completion_tokens": 0,
-        "train_seconds": round(float(cast(float, trained.get("seconds", 0.0))), 3),  # fit() times in seconds
-        "eval_seconds": round(eval_seconds, 3),
-    }
+    train_seconds = float(cast(float, trained.get("seconds", 0.0)))  # fit() times in seconds
+    node_cost = student_cost(time.perf_counter() - started, train_seconds, eval_seconds)
     stats = state.get("stats", {})
     nodes = {**stats.get(str(rnd), {}), "student": node_cost}
     record = round_record(rnd, scores, trained, batch, nodes, stats, str(path), agreement)
@@ -193,10 +213,11 @@ def finalize(state: State, runtime: Runtime[Context], config: RunnableConfig) ->
     run, history = ctx.run_path(config), state["history"]
     copy_dir(best_round(history, ctx.protocol)["student_path"], run / "model")
     metric = adapter_for(Task.from_dict(state["task"])).metric
-    summary = {
+    found = {
         **run_summary(history, state.get("stats", {}), metric, reason_for(state, ctx) or "max_rounds", ctx.protocol),
+        "shot_check": state.get("shot_check"),
         "model": str(run / "model"),
     }
-    write_json(run / "summary.json", summary)
-    write_model_card(run, summary, ctx, services(ctx).dataset)
-    return {"stop_reason": summary["stop_reason"], "summary": summary}
+    write_json(run / "summary.json", found)
+    write_model_card(run, found, ctx, services(ctx).dataset)
+    return {"stop_reason": found["stop_reason"], "summary": found}

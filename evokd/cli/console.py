@@ -34,6 +34,12 @@ def show_progress(mode: str, chunk: dict[str, Any]) -> None:
                 f"  round {chunk['round']} · student · epoch {chunk['epoch']}/{chunk['epochs']} "
                 f"step {chunk['step']}/{chunk['steps']} loss {chunk['loss']:.4f}"
             )
+        elif "warning" in chunk:
+            console.print(
+                f"  round {chunk['round']} · {chunk['node']} · warning: {chunk['warning']}",
+                style="bold yellow",
+                markup=False,
+            )
         elif "status" in chunk:
             console.print(f"  round {chunk['round']} · {chunk['node']} · {chunk['status']}", style="dim")
         return
@@ -67,6 +73,7 @@ def show_progress(mode: str, chunk: dict[str, Any]) -> None:
 
 def show_summary(run_dir: Path) -> None:
     """The learning curve and where the run lives."""
+    from evokd.agents import shot_check
     from evokd.cli.inspection import score_table
     from evokd.records import read_jsonl
     from evokd.teacher.local import teacher_name
@@ -79,6 +86,8 @@ def show_summary(run_dir: Path) -> None:
     summary = run_dir / "summary.json"
     if summary.exists():
         s = json.loads(summary.read_text())
+        if check := s.get("shot_check"):
+            out.print(f"teacher on your shots: {shot_check.summary(check)}")
         out.print(
             f"kept round {s['best_round']} · dev {s['dev']['score']:.4f} · test {s['test']['score']:.4f} "
             f"(seed-only test {s['seed_only']['test']['score']:.4f}) · stop: {s['stop_reason']} · model: {s['model']}"

@@ -16,6 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, cast
 
+from evokd.agents import shot_check
 from evokd.cli.inspection import RunView, lineage, load_run, per_accepted_text, per_label, rejected_text
 from evokd.task import Example, Task
 from evokd.tasks import TaskAdapter
@@ -282,6 +283,8 @@ def header(view: RunView, task: Task) -> str:
             (f"dev {view.metric} (round {last['round']})", f"{last['dev']['score']:.4f}"),
             ("teacher tokens", f"{last.get('teacher_tokens', 0):,}"),
         ]
+    if check := (view.summary or {}).get("shot_check"):
+        facts.append(("teacher on your shots", shot_check.summary(check)))
     # folders show their last part; the full path is in the tooltip
     facts += [
         ("data", Path(str(settings.get("data", "?"))).name),

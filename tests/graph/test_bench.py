@@ -177,7 +177,7 @@ def test_a_budget_below_one_round_is_reported_not_hidden(sentiment_dir, tiny_stu
         [summary] = run_benchmark(s, lambda _: None)
     [run] = summary["runs"]["static"]
     assert run["round"] == 0 and run["score"] == summary["runs"]["seed-only"][0]["score"]
-    assert any(n.startswith("WARNING static: the first round overran") for n in summary["notes"])
+    assert any(n.startswith("WARNING static: the first round (with the shot check") for n in summary["notes"])
     assert "WARNING static" in (Path(s.out) / f"{sentiment_dir.name}.md").read_text()
 
 

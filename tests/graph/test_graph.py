@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
 from evokd.graph.build import build_graph
@@ -38,14 +39,26 @@ def test_loop_runs_rounds_and_writes_run_folder(sentiment_dir, tiny_student, tea
     )
     # The critic's label call (label-only by default) never carries the requested label: it ends asking for it.
     turns = [m["content"] for r in teacher_server.requests for m in r["messages"] if m["content"].startswith("Text:")]
-    assert len(turns) == len(samples) and all(t.endswith("\nLabel:") and t.count("Label:") == 1 for t in turns)
+    shots = len(out["seeds"])  # labelled once before round 1, the shot check
+    check = summary["shot_check"]  # the scripted teacher answers by keyword, so it gets every shot right
+    assert (check["shots"], check["agreed"], check["no_better_than_chance"]) == (shots, shots, False)
+    check_cost = out["stats"]["0"]["shot_check"]  # charged to round 1's running total, after round 0's record
+    assert check_cost["calls"] == shots and rounds[0]["teacher_tokens"] == 0 < check_cost["prompt_tokens"]
+    assert len(turns) == len(samples) + shots and all(t.endswith("\nLabel:") and t.count("Label:") == 1 for t in turns)
 
 
-def test_budget_stops_the_loop(sentiment_dir, tiny_student, teacher_server, tmp_path):
-    ctx = make_context(sentiment_dir, tiny_student, teacher_server, tmp_path / "run", max_rounds=10, budget_tokens=1)
+@pytest.mark.parametrize(("shot_check", "last_round"), [(False, 1), (True, 0)])
+def test_budget_stops_the_loop(sentiment_dir, tiny_student, teacher_server, tmp_path, shot_check, last_round):
+    # One token: the first round overruns it and is the last; with the shot check, the check's own calls
+    # before round 1 already have, so no round runs.
+    ctx = make_context(
+        sentiment_dir, tiny_student, teacher_server, tmp_path / "run", max_rounds=10, budget_tokens=1,
+        shot_check=shot_check,
+    )  # fmt: skip
     out = (
         build_graph()
         .compile(checkpointer=InMemorySaver())
         .invoke({}, {"configurable": {"thread_id": "t"}}, context=ctx)
     )
-    assert out["stop_reason"] == "token_budget" and out["history"][-1]["round"] == 1
+    assert out["stop_reason"] == "token_budget" and out["history"][-1]["round"] == last_round
+    assert ("shot_check" in out["stats"]["0"]) == shot_check

@@ -297,7 +297,8 @@ def test_label_only_pool_labels_carry_the_teachers_probabilities_into_soft_train
     assert accepted and all(sum(s["teacher_probs"].values()) == pytest.approx(1.0) for s in accepted)
     assert all(s["teacher_confidence"] == s["teacher_probs"][s["label"]] for s in accepted)
     labelling = [r for r in teacher_server.requests if r.get("top_logprobs")]
-    assert len(labelling) == 6 and all("response_format" not in r for r in labelling)
+    shots = 2  # one per label, labelled once before round 1 (the shot check)
+    assert len(labelling) == len(samples) + shots and all("response_format" not in r for r in labelling)
     # Round 0 trains on the seeds alone (no teacher), round 1 on its pool labels with their distributions.
     assert all(p is None for p in trained_on[0])
     assert sum(p is not None for p in trained_on[1]) == sum(s["round"] == 1 for s in accepted)
@@ -340,7 +341,12 @@ def test_self_training_trains_each_round_on_pool_texts_the_student_labelled_itse
     assert [e["label"] for e in last] == ["negative", "negative", "positive", "positive"]
     assert all(("good" in e["text"] or "great" in e["text"] or "lovely" in e["text"]) == (e["label"] == "positive")
                for e in last)  # fmt: skip
-    assert rounds[-1]["teacher_tokens"] == sum(s["teacher_tokens"] for s in samples)  # self-labels cost nothing
+    # self-labels cost nothing: the run paid for the pool labels and round 0's check of the shots alone
+    check = out["stats"]["0"]["shot_check"]
+    assert (
+        rounds[-1]["teacher_tokens"]
+        == sum(s["teacher_tokens"] for s in samples) + check["prompt_tokens"] + check["completion_tokens"]
+    )
 
 
 def test_self_training_needs_a_pool_and_whole_text_labels(sentiment_dir, ner_dir, tmp_path):

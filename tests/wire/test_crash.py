@@ -188,6 +188,7 @@ def test_kill_9_in_pool_labelling_then_resume_labels_no_pool_text_twice(sentimen
             str(pool),
             "--pool-per-round",
             "3",
+            "--no-shot-check",  # the held call is a pool pick's, not the shots'
         )
         crash.kill_at(args, hold=("LabelVerdict", 2))
         before = labelled()
