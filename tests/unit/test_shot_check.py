@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 from evokd.agents.shot_check import agreement, answer, warning
 from evokd.state import Sample
 from evokd.task import Example, Task
@@ -44,3 +46,17 @@ def test_an_unusable_reply_matches_nothing():
     labelled = Sample(id="shot-0", text="a dull film", verdict="accepted", label="negative")
     assert answer(adapter, labelled, "negative") == "negative"
     assert answer(adapter_for(PEOPLE), Sample(verdict="rejected"), ["B-person", "O"]) == ["O", "O"]
+
+
+def test_the_console_prints_the_warning_as_one_plain_line(monkeypatch):
+    from rich.console import Console
+
+    from evokd.cli import console
+
+    out = Console(record=True, width=400, file=io.StringIO())
+    monkeypatch.setattr(console, "console", out)
+    line = "the teacher agreed with 1 of your 2 labelled shots [score 0.33]"
+    console.show_progress("custom", {"node": "shot_check", "round": 0, "warning": line})
+    assert out.export_text().splitlines() == [
+        f"  round 0 · shot_check · warning: {line}"
+    ]  # brackets not read as markup
