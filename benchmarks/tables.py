@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import datetime
+import json
 import math
 import platform
 import statistics
@@ -110,8 +112,13 @@ def ours(name: str) -> bool:
 
 # The baseline every active method must beat: compared with whenever it ran, even when not the best.
 ANNOTATOR_BASELINE = "pool-random"
-# Noise-step variants, each compared with the run it varies (the same picks, another noise step).
-VARIANTS = {"pool-active-nonoise": "pool-active", "pool-random-confnoise": "pool-random"}
+# Variants, each compared with the run it varies: the same picks with another noise step, or with the
+# student's own pool labels added (self-training).
+VARIANTS = {
+    "pool-active-nonoise": "pool-active",
+    "pool-random-confnoise": "pool-random",
+    "pool-random-st": "pool-random",
+}
 
 
 def paired(runs: dict[str, list[dict]]) -> dict[str, dict]:
@@ -192,20 +199,39 @@ def summarise(s: Settings, dataset: str, runs: dict[str, list[dict]], refs: dict
     }
 
 
+def protocol_of(runs: dict[str, list[dict]]) -> str | None:
+    """The protocol a table's runs followed (one per `evokd bench` call); None for results from before it was named."""
+    return next((r.get("protocol") for rs in runs.values() for r in rs), None)
+
+
+def selected(protocol: str | None) -> str:
+    """How a table's score was chosen, for its headers: by gold dev labels, or the last round within the budget."""
+    return "last round" if protocol == "few-shot" else "dev-selected"
+
+
 def notes(s: Settings, runs: dict[str, list[dict]], refs: dict[str, dict], label_words: int | None) -> list[str]:
     """How to read the numbers: selection, budgets, labelled data, the references, and budget warnings."""
+    few_shot = protocol_of(runs) == "few-shot"
+    if few_shot:
+        epoch, pick = (
+            "the last epoch of each pass kept, ",
+            "at the last round within the budget (no gold label beyond the shots selects; the stop rule's patience "
+            "reads the student's agreement with the teacher on each round's new samples).",
+        )
+    else:
+        epoch = f"the epoch with the best dev score kept (patience {s.patience_epochs}), " if s.select_epoch else ""
+        pick = "at the round with the best dev score (test labels never select)."
     out = [
         f"Every method trains the same student with the same recipe (AdamW lr {s.lr}, batch {s.batch_size}, "
         f"up to {s.epochs} epochs but at least {s.min_steps} optimizer steps per pass, "
-        f"{'class-balanced batches, ' if s.balance else ''}"
-        f"{f'the epoch with the best dev score kept (patience {s.patience_epochs}), ' if s.select_epoch else ''}"
-        f"max length {s.max_length}, replay {s.replay}) and is scored on the test split at the round with the best "
-        "dev score (test labels never select).",
+        f"{'class-balanced batches, ' if s.balance else ''}{epoch}"
+        f"max length {s.max_length}, replay {s.replay}) and is scored on the test split {pick}",
         f"Budgets: each run ran once at {s.budget_tokens:,} teacher tokens (prompt + completion) and is scored at "
         f"every rung of the ladder fixed in code ({', '.join(f'{b:,}' for b in ladder(s.budget_tokens))}) by "
-        "replaying the loop's stop rule and the dev selection on its rounds; a round that overran a rung is "
-        "excluded at that rung. Area: the mean score over the ladder on a log2 token axis.",
-        "'last round' is the test score of the last round within the budget (no selection); 'fell back' counts "
+        f"replaying the loop's stop rule and {'its' if few_shot else 'the dev'} selection on its rounds; a round "
+        "that overran a rung is excluded at that rung. Area: the mean score over the ladder on a log2 token axis.",
+        "'last round' is the test score of the last round within the budget (no selection"
+        f"{', so under the few-shot protocol it is the score itself' if few_shot else ''}); 'fell back' counts "
         "runs whose dev selection kept round 0 (the seeds-only student) although later rounds ran.",
         "'labelled texts' is what the teacher and student saw with gold labels: the k-shot seeds, plus the dev "
         "texts shown to the Analyst each round in a dev-feedback variant (an upper bound: rounds x texts shown).",
@@ -314,7 +340,7 @@ def per_accepted(m: dict) -> str:
 def markdown(summary: dict) -> str:
     """The Markdown tables and notes for one dataset."""
     st, metric = summary["settings"], summary["metric"]
-    top = st["budget_tokens"]
+    top, protocol = st["budget_tokens"], protocol_of(summary["runs"])
     lines = [
         f"## {summary['dataset']}: {st['shots']}-shot, seeds {', '.join(map(str, st['seeds']))} requested "
         f"(the seeds column says how many finished), scores at {top:,} teacher tokens unless a column names "
@@ -324,7 +350,7 @@ def markdown(summary: dict) -> str:
         f"machine: {summary['machine']}",
         "",
         f"| method | seeds | labelled texts | oracle dev (N gold labels) | test {metric} at {top:,} "
-        "(dev-selected, mean ± std) | 95% t-interval over seeds | last round | fell back to round 0 | "
+        f"({selected(protocol)}, mean ± std) | 95% t-interval over seeds | last round | fell back to round 0 | "
         "area (log2 tokens) | teacher tokens (mean) | tokens per accepted pool / generated text | wall s (mean) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -354,7 +380,7 @@ def markdown(summary: dict) -> str:
     if ladder_:
         lines += [
             "",
-            f"**Test {metric} at each budget** (teacher tokens; mean over seeds, dev-selected):",
+            f"**Test {metric} at each budget** (teacher tokens; mean over seeds, {selected(protocol)}):",
             "",
             "| method | " + " | ".join(f"{b:,}" for b in ladder_) + " |",
             "|---|" + "---|" * len(ladder_),
@@ -365,7 +391,7 @@ def markdown(summary: dict) -> str:
     if against := summary["against_best_baseline"]:
         lines += [
             "",
-            f"**Against the best baseline (and {ANNOTATOR_BASELINE}, where it ran; a noise variant against the run "
+            f"**Against the best baseline (and {ANNOTATOR_BASELINE}, where it ran; a variant against the run "
             f"it varies) at {top:,} tokens, paired by seed** (Δ = method − baseline, paired Student-t 95% interval "
             "over seeds; a method beats another only where that interval excludes zero):",
             "",
@@ -376,7 +402,7 @@ def markdown(summary: dict) -> str:
 
 
 def plot(summary: dict, path: Path) -> None:
-    """Test score against the teacher-token budget, one line per method (mean over seeds, dev-selected)."""
+    """Test score against the teacher-token budget, one line per method (mean over seeds)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -395,7 +421,7 @@ def plot(summary: dict, path: Path) -> None:
         ax.axhline(ref["score"], color=colour, linestyle=style, label=f"{name} ({ref['score']:.3f})")
     ax.set_xscale("log", base=2)
     ax.set_xlabel("teacher-token budget (prompt + completion)")
-    ax.set_ylabel(f"test {summary['metric']}\n(mean over seeds, dev-selected)")
+    ax.set_ylabel(f"test {summary['metric']}\n(mean over seeds, {selected(protocol_of(summary['runs']))})")
     st = summary["settings"]
     ax.set_title(
         f"{summary['dataset']}, {st['shots']}-shot, {len(st['seeds'])} seeds, teacher {summary['teacher']}", fontsize=9
@@ -419,9 +445,44 @@ def write(s: Settings, dataset: str, runs: dict[str, list[dict]], refs: dict[str
     return summary
 
 
+def redraw(path: Path) -> dict:
+    """Rewrite a committed result's notes, paired comparisons, table and plot from the runs its JSON holds, after a
+    change to how results are presented; the runs, scores and the cells' code identity stay as measured."""
+    from evokd.bench.settings import Settings
+
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    st = summary["settings"]
+    fields = {f.name for f in dataclasses.fields(Settings)}
+    s = Settings(**{k: v for k, v in st.items() if k in fields})
+    runs = summary["runs"]
+    label_words = bench_task(adapter_for(s.task_of(summary["dataset"]))).label_words
+    summary |= {"against_best_baseline": paired(runs), "notes": notes(s, runs, summary["references"], label_words)}
+    write_json(path, summary)
+    write_text(path.with_suffix(".md"), markdown(summary))
+    plot(summary, path.with_suffix(".png"))
+    write_index(path.parent)
+    return summary
+
+
 def write_index(out: Path) -> None:
     """``<out>/README.md``: every dataset table and the speed table found there, for the project README."""
     parts = [p.read_text(encoding="utf-8") for p in sorted(out.glob("*.md")) if p.name not in ("README.md", "speed.md")]
     parts += [(out / "speed.md").read_text(encoding="utf-8")] if (out / "speed.md").exists() else []
     header = "# Benchmark results\n\nWritten by `evokd bench`; see docs/benchmarks.md for what is compared and how.\n\n"
     write_text(out / "README.md", header + "\n".join(parts))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m evokd.bench.tables RESULT.json ...`: redraw committed results (see `redraw`)."""
+    parser = argparse.ArgumentParser(prog="python -m evokd.bench.tables", description=redraw.__doc__)
+    parser.add_argument("results", nargs="+", type=Path, help="<dataset>.json files written by `evokd bench`")
+    for path in parser.parse_args(argv).results:
+        if not path.is_file():
+            parser.error(f"{path}: no such result file; give a <dataset>.json written by `evokd bench`")
+        redraw(path)
+        print(f"redrew {path.with_suffix('.md')}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,92 @@
+"""benchmarks/tables.py: the words of a table follow the protocol its runs followed, and a committed result can be
+redrawn from its JSON without changing what was measured."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from evokd.bench.settings import Settings
+from evokd.bench.tables import redraw, summarise_method
+
+
+def run(seed: int, score: float, protocol: str) -> dict:
+    """One finished run with a seed-only round 0 and one round at 900 tokens."""
+    rung = {"score": score, "last_score": score, "tokens": 900, "fallback": False, "rounds": [1]}
+    return {
+        "seed": seed,
+        "score": score,
+        "tokens": 900,
+        "seconds": 1.0,
+        "labelled": 2,
+        "protocol": protocol,
+        "gold_dev_labels": 300 if protocol == "oracle-dev" else 0,
+        "rounds_run": [0, 1],
+        "curve": [{"dev": 0.5, "test": 0.5, "tokens": 0}, {"dev": score, "test": score, "tokens": 900}],
+        "budgets": [{"budget": 1000, **rung}, {"budget": 2000, **rung}],
+    }
+
+
+def committed(folder: Path, protocol: str) -> Path:
+    """A result JSON as `evokd bench` writes it, with stale notes and no paired comparisons, for a tiny dataset."""
+    data = folder / "data"
+    data.mkdir()
+    (data / "card.json").write_text(json.dumps({"kind": "classification"}), encoding="utf-8")
+    s = Settings(seeds=[1, 2, 3], budget_tokens=2000)
+    runs = {
+        "pool-random": [run(i, x, protocol) for i, x in enumerate((0.60, 0.62, 0.58), 1)],
+        "pool-random-st": [run(i, x, protocol) for i, x in enumerate((0.55, 0.56, 0.54), 1)],
+    }
+    skip = ("teacher_url", "datasets", "out", "work")
+    summary = {
+        "dataset": str(data),
+        "date": "2026-12-05",
+        "teacher": "t",
+        "student": "s",
+        "machine": "m",
+        "code_sha256": "cells-code",
+        "metric": "macro-F1",
+        "settings": {k: v for k, v in dataclasses.asdict(s).items() if k not in skip},
+        "methods": {name: summarise_method(rs, None) for name, rs in runs.items()},
+        "references": {},
+        "against_best_baseline": {},
+        "runs": runs,
+        "notes": ["stale"],
+    }
+    path = folder / "results" / "data.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(summary), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("protocol", "says", "never"),
+    [
+        ("few-shot", "last round within the budget", "best dev score"),
+        ("oracle-dev", "round with the best dev score", "last round within the budget (no gold"),
+    ],
+)
+def test_redraw_words_the_selection_by_protocol_and_keeps_the_measurements(
+    tmp_path: Path, protocol: str, says: str, never: str
+) -> None:
+    path = committed(tmp_path, protocol)
+    before = json.loads(path.read_text(encoding="utf-8"))
+    after = redraw(path)
+    table = path.with_suffix(".md").read_text(encoding="utf-8")
+    assert says in table and never not in table and "stale" not in table
+    header = "(last round, mean ± std)" if protocol == "few-shot" else "(dev-selected, mean ± std)"
+    assert header in table
+    # The self-training variant is paired with the run it varies: 3 losses of 5 points each, an interval below 0.
+    st = after["against_best_baseline"]["pool-random-st vs pool-random"]
+    assert st["delta_mean"] == pytest.approx(-0.05) and st["losses"] == 3 and not st["covers_zero"]
+    assert "pool-random-st vs pool-random: Δ -0.050" in table
+    # What was measured stays as measured: the runs, the scores and the cells' code identity.
+    on_disk = json.loads(path.read_text(encoding="utf-8"))
+    for key in ("runs", "methods", "code_sha256", "settings", "date"):
+        assert on_disk[key] == before[key]
+    assert path.with_suffix(".png").is_file() and (path.parent / "README.md").read_text(encoding="utf-8").count(
+        table.splitlines()[0]
+    )
