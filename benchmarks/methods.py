@@ -131,14 +131,12 @@ class Method:
 # ``per_round`` of each label-conditioned text per round (they have no analysis to amortise).
 PAPER_PER_ROUND = 2
 DEV_FEEDBACK = 3  # dev texts per round in the evokd-devfb variant
-# Pool texts labelled in the first round of the pool methods, then twice as many each round, so the first
-# round fits the lowest rung and each rung can hold one more round (benchmarks/decisions/pool-round-size.md).
-POOL_PER_ROUND = 12
-POOL_GROWTH = 2.0
 # Texts per labelling call: the rule in evokd.bench.label_cost (largest K within 2 points of one text per
 # call), applied to benchmarks/results/label-cost-rotten_tomatoes.md before any pool method was run with it.
 LABEL_BATCH = 1  # larger calls lost more than the rule allows there
-POOL = {"pool": "train", "pool_per_round": POOL_PER_ROUND, "pool_growth": POOL_GROWTH, "label_batch": LABEL_BATCH}
+# The pool round size is Context's default, which a run with --pool uses too: 12 texts in the first round, then
+# twice as many each round, the last one shrunk to fit the budget (benchmarks/decisions/pool-round-size.md).
+POOL = {"pool": "train", "label_batch": LABEL_BATCH}
 # Self-labelled pool texts per round in pool-random-st, fixed before any result with it
 # (benchmarks/decisions/self-training.md); the threshold is Context's default (0.9).
 SELF_TRAIN = 64

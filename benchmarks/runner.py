@@ -230,14 +230,19 @@ def run_method(s: Settings, dataset: str, name: str, seed: int, run_dir: Path, t
                         f"test {rec['test']['score']:.4f} · tokens {rec['teacher_tokens']:,} · {walls[-1]:.0f} s"
                     )
         rounds = read_jsonl(run_dir / "rounds.jsonl")
-        fields = ("round", "teacher_tokens", "dev", "test", "accepted", "rejected", "fresh_agreement")
+        # the stop rule's inputs (pool_picked and pool_tokens size the last pool round) and the scores
+        fields = (
+            *("round", "teacher_tokens", "dev", "test", "accepted", "rejected", "fresh_agreement"),
+            *("pool_picked", "pool_tokens"),
+        )
         kept = [{k: r.get(k) for k in fields} for r in rounds]
         stop = {
             "max_rounds": ctx.max_rounds,
             "patience": ctx.patience,
             "target": ctx.target,
             "protocol": ctx.protocol,
-            "pool_growth": ctx.pool_growth,  # the stop rule expects rounds to grow by it
+            "pool_growth": ctx.pool_growth,  # the pool schedule a shrunk last round is cut from
+            "pool_per_round": ctx.pool_per_round,  # and a shrunk pool round to hold at least this many picks
         }
         seeds = len(read_jsonl(run_dir / "seeds.jsonl"))
         summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))

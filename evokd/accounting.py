@@ -90,6 +90,7 @@ def round_record(
         pool_accepted=pool_accepted,
         held_out=sum(s.get("noise") == "held_out" for s in from_pool),
         calibration_rows=sum(bool(s.get("calibration")) for s in accepted),
+        pool_picked=len(from_pool),
         pool_tokens=pool_tokens,
         tokens_per_accepted_pool=per["tokens_per_accepted_pool"],
         tokens_per_accepted_generated=per["tokens_per_accepted_generated"],

@@ -157,12 +157,15 @@ class Context:
     pool_limit: int = declare(
         2000, "Pool texts scored by the student each round (a fixed, seeded subset; 0 = all).", ge=0
     )
-    pool_per_round: int = declare(16, "Pool texts picked and labelled in the first pool round (with --pool).", ge=1)
+    # 12 doubling: the first round fits 1,000 tokens at a label-only label's cost, and each doubling of the budget
+    # holds one more round (benchmarks/decisions/pool-round-size.md; the pool benchmark runs these defaults).
+    pool_per_round: int = declare(12, "Pool texts picked and labelled in the first pool round (with --pool).", ge=1)
     pool_growth: float = declare(
-        1.0,
+        2.0,
         "Each pool round picks this many times the last one's texts (1 = the same every round, 2 = doubling): a "
-        "small first round fits a small budget and later rounds still move the student. The budget stop "
-        "expects the next round to cost this many times the last.",
+        "small first round fits a small budget and later rounds still move the student. With a token budget a "
+        "round shrinks to what the budget has left (at the pool's cost per text so far), so the last one fills it; "
+        "the loop stops where not even --pool-per-round texts fit.",
         ge=1,
         le=4,
     )

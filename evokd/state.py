@@ -124,6 +124,8 @@ class RoundRecord(TypedDict, total=False):
     """Pool samples the noise step held out of later training."""
     calibration_rows: int
     """Accepted samples held out of training as calibration rows (``calibration_share``)."""
+    pool_picked: int
+    """Pool texts this round picked and sent to the teacher (accepted or not)."""
     pool_tokens: int
     """Teacher tokens spent labelling this round's pool picks."""
     tokens_per_accepted_pool: float | None

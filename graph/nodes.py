@@ -20,10 +20,11 @@ from evokd.agents.generator import generate, plan
 from evokd.agents.selector import choose, least_sure, picks, subset, uncertainty
 from evokd.agents.self_training import pseudo_labels
 from evokd.graph.cost import cost, stopwatch
+from evokd.graph.routing import next_pool_round
 from evokd.seeds import teacher_seed, writer_seed
 from evokd.services import resolved, services
 from evokd.settings import Context
-from evokd.state import State, picked_pool_ids, pool_picks, replay_set
+from evokd.state import State, picked_pool_ids, pool_picks, replay_set, teacher_tokens
 from evokd.student import model
 from evokd.student.train import embeddings, probabilities
 from evokd.task import Example, Task
@@ -57,7 +58,8 @@ def selector(state: State, runtime: Runtime[Context], config: RunnableConfig) ->
         scores = uncertainty(probs)
         cache = ctx.run_path(config) / "pool_embeddings.safetensors"
         vectors = pool_embeddings(cache, net, every, scored, ctx.max_length) if ctx.query == "diverse" else None
-        chosen = choose(ctx.query, scores, ctx.pool_round_size(rnd), teacher_seed(ctx.seed, rnd), vectors)
+        size = next_pool_round(state.get("history", []), teacher_tokens(state.get("stats", {})), ctx)
+        chosen = choose(ctx.query, scores, size, teacher_seed(ctx.seed, rnd), vectors)
         picked = picks(scored, chosen, scores, rnd, first=2 * ctx.per_round)  # after the generated ones
         # the texts this student is surest of, for the round's training (never one the teacher labels now)
         sure = pseudo_labels(scored, probs, net.head.names, ctx.self_train, ctx.self_train_threshold, chosen)

@@ -11,6 +11,30 @@ from evokd.accounting import best_scored, decision_score
 from evokd.settings import Context
 from evokd.state import RoundRecord, State, teacher_tokens
 
+# A shrunk pool round is planned at this many times the pool's mean cost per pick so far: texts vary in length,
+# and a round that overran the budget by a few tokens would be lost at the budget's rung.
+FIT_MARGIN = 1.1
+
+
+def round_cost(history: Sequence[RoundRecord]) -> int:
+    """Teacher tokens the last round cost (the history's records hold running totals)."""
+    before = history[-2].get("teacher_tokens", 0) if len(history) > 1 else 0
+    return history[-1].get("teacher_tokens", 0) - before
+
+
+def next_pool_round(history: Sequence[RoundRecord], tokens: int, ctx: Context) -> int:
+    """Pool texts the next round picks: the schedule's size (`Context.pool_round_size`), cut to what the rest of
+    the budget buys at the pool's mean cost per pick so far, after the round's other teacher work (analysis and
+    generation, costed as last round). So the last round fills the budget instead of leaving up to half of it."""
+    size = ctx.pool_round_size(history[-1]["round"] + 1 if history else 1)
+    rounds = [r for r in history if r.get("pool_picked")]
+    if not ctx.budget_tokens or not rounds or history[-1] is not rounds[-1]:
+        return size
+    per_pick = FIT_MARGIN * sum(r.get("pool_tokens", 0) for r in rounds) / sum(r["pool_picked"] for r in rounds)
+    other = round_cost(history) - rounds[-1].get("pool_tokens", 0)
+    left = ctx.budget_tokens - tokens - other
+    return max(0, min(size, int(left // per_pick) if per_pick else size))
+
 
 def stop_reason(history: Sequence[RoundRecord], tokens: int, ctx: Context) -> str | None:
     """Why the loop should stop now (``target``, ``max_rounds``, ``token_budget``, ``patience``), or None."""
@@ -20,12 +44,16 @@ def stop_reason(history: Sequence[RoundRecord], tokens: int, ctx: Context) -> st
         return "target"
     if last["round"] >= ctx.max_rounds:
         return "max_rounds"
-    # Stop once the budget is spent, or when the next round (the last one's cost, grown as pool rounds grow)
-    # would overrun it.
-    last_cost = last.get("teacher_tokens", 0) - (history[-2].get("teacher_tokens", 0) if len(history) > 1 else 0)
-    next_cost = last_cost * ctx.pool_growth
-    if ctx.budget_tokens and (tokens >= ctx.budget_tokens or tokens + next_cost > ctx.budget_tokens):
-        return "token_budget"
+    # Stop once the budget is spent, or when the next round would overrun it: a pool round shrinks to fit
+    # (`next_pool_round`) and stops the loop only where not even the first round's size fits; another round is
+    # expected to cost what the last one did.
+    if ctx.budget_tokens:
+        if last.get("pool_picked"):
+            short = next_pool_round(history, tokens, ctx) < ctx.pool_per_round
+        else:
+            short = tokens + round_cost(history) > ctx.budget_tokens
+        if tokens >= ctx.budget_tokens or short:
+            return "token_budget"
     if ctx.patience and last["round"] - best_scored(history, ctx.protocol)["round"] >= ctx.patience:
         return "patience"
     return None

@@ -20,6 +20,7 @@ from evokd.agents.selector import uncertainty
 from evokd.cli import main
 from evokd.cli.html_report import write_report
 from evokd.graph.build import build_graph
+from evokd.graph.routing import FIT_MARGIN
 from evokd.records import read_jsonl
 from evokd.settings import Context
 from evokd.state import Sample
@@ -56,7 +57,9 @@ def pool_context(sentiment_dir, tiny_student, teacher_server, tmp_path) -> Calla
 
     def make(**overrides: Any) -> Context:
         pool = str(poisoned_pool(tmp_path))
-        return make_context(sentiment_dir, tiny_student, teacher_server, tmp_path / "run", pool=pool, **overrides)
+        # Rounds of one size unless a test asks for growth: the 8-text pool would run dry under doubling.
+        settings: dict[str, Any] = {"pool": pool, "pool_growth": 1, **overrides}
+        return make_context(sentiment_dir, tiny_student, teacher_server, tmp_path / "run", **settings)
 
     return make
 
@@ -374,6 +377,23 @@ def test_pool_rounds_grow_by_the_growth_factor(pool_context, tmp_path):
     run_graph(ctx)
     picked = Counter(s["round"] for s in read_jsonl(run / "samples.jsonl"))
     assert [picked[r] for r in (1, 2, 3)] == [1, 2, 4]
+
+
+def test_with_a_budget_the_last_pool_round_shrinks_to_fit_it(pool_context, tmp_path):
+    # A first run without a budget gives the scripted teacher's cost per pick; the second run's budget then
+    # leaves room after round 2 for about 2.5 picks, where the schedule asks for 4.
+    free = run_graph(pool_context(per_round=0, pool_per_round=1, pool_growth=2, max_rounds=2))
+    spent = free["history"][-1]["teacher_tokens"]
+    per_pick = sum(r.get("pool_tokens", 0) for r in free["history"]) / 3
+    budget = int(spent + 2.5 * per_pick * FIT_MARGIN)
+    run = tmp_path / "budget"
+    out = run_graph(
+        pool_context(per_round=0, pool_per_round=1, pool_growth=2, max_rounds=5, budget_tokens=budget, run_dir=str(run))
+    )
+    picked = Counter(s["round"] for s in read_jsonl(run / "samples.jsonl"))
+    assert [picked[r] for r in (1, 2, 3)] == [1, 2, 2] and out["stop_reason"] == "token_budget"
+    assert [r["pool_picked"] for r in out["history"][1:]] == [1, 2, 2]
+    assert out["history"][-1]["teacher_tokens"] <= budget
 
 
 def test_calibration_rows_are_held_out_of_training_replay_and_the_noise_step(pool_context, tmp_path, monkeypatch):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from evokd.graph.routing import stop_reason
+from evokd.graph.routing import FIT_MARGIN, next_pool_round, stop_reason
 from evokd.settings import Context
 
 
@@ -41,15 +41,34 @@ def test_few_shot_stops_on_the_agreement_with_the_teacher_never_on_dev():
     assert stop_reason(agreements(None, 0.7, 0.6, 0.65), tokens=0, ctx=oracle) is None  # dev still rising
 
 
-def test_growing_pool_rounds_stop_before_the_bigger_next_round_would_overrun():
-    spent = [
-        {"round": 0, "teacher_tokens": 0},
-        {"round": 1, "teacher_tokens": 700},
-        {"round": 2, "teacher_tokens": 1400},
-    ]
-    same = Context(max_rounds=10, patience=0, budget_tokens=2_500)
-    assert stop_reason(spent, tokens=1_400, ctx=same) is None  # 1,400 + 700 fits
-    grown = Context(max_rounds=10, patience=0, budget_tokens=2_500, pool_growth=2)
-    assert stop_reason(spent, tokens=1_400, ctx=grown) == "token_budget"  # 1,400 + 1,400 does not
-    assert [grown.pool_round_size(r) for r in (1, 2, 3)] == [16, 32, 64]
+def test_pool_rounds_grow_from_the_first_round_size():
+    assert [Context().pool_round_size(r) for r in (1, 2, 3)] == [12, 24, 48]  # the defaults: 12, doubling
     assert [Context(pool_per_round=10, pool_growth=1.5).pool_round_size(r) for r in (1, 2, 3)] == [10, 15, 22]
+
+
+def test_the_last_pool_round_shrinks_to_fill_the_budget_and_the_loop_stops_when_not_even_the_first_size_fits():
+    def pool(*rounds: tuple[int, int]) -> list[dict]:
+        """Records of pool rounds of (picks, tokens), 70 tokens a pick unless the tokens say otherwise."""
+        out, total = [{"round": 0, "teacher_tokens": 0}], 0
+        for i, (picked, tokens) in enumerate(rounds, 1):
+            total += tokens
+            out.append({"round": i, "teacher_tokens": total, "pool_picked": picked, "pool_tokens": tokens})
+        return out
+
+    ctx = Context(max_rounds=10, patience=0, budget_tokens=16_000, pool_per_round=12, pool_growth=2)
+    history = pool((12, 840), (24, 1680), (48, 3360), (96, 6720))  # 12,600 spent: 192 more would overrun
+    per_pick = 70 * FIT_MARGIN
+    assert next_pool_round(history, 12_600, ctx) == int(3_400 // per_pick) == 44  # not 192, not zero
+    assert stop_reason(history, 12_600, ctx) is None  # so the loop goes on with the shrunk round
+    # After it, 11 picks would fit but the first round's size (12) does not: stop.
+    filled = pool((12, 840), (24, 1680), (48, 3360), (96, 6720), (36, 2520))
+    assert next_pool_round(filled, 15_120, ctx) == 11 and stop_reason(filled, 15_120, ctx) == "token_budget"
+    # A round that also generates texts keeps its other cost (here 300 tokens of analysis and generation) aside.
+    mixed = pool((12, 840))
+    mixed[-1]["teacher_tokens"] += 300
+    assert next_pool_round(mixed, 1_140, Context(budget_tokens=2_000, pool_per_round=12, pool_growth=2)) == int(
+        (2_000 - 1_140 - 300) // per_pick
+    )
+    # No budget, or before any pool round: the schedule's size.
+    assert next_pool_round(history, 12_600, Context(pool_per_round=12, pool_growth=2)) == 192
+    assert next_pool_round(pool(), 0, ctx) == 12
