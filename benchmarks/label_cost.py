@@ -3,6 +3,7 @@
     python -m evokd.bench.label_cost [--dataset rotten_tomatoes] [--split dev] [--texts 300] [--batches 1,4,8,16]
                                      [--teacher-url URL --teacher-model NAME]
     python -m evokd.bench.label_cost --compare-calls [--dataset rotten_tomatoes] [--texts 200]
+    python -m evokd.bench.label_cost --compare-prompts [--dataset rotten_tomatoes] [--texts 200]
 
 The texts are the first ``--texts`` examples of the dev split (or train): the defaults this measurement
 decides (the pool methods' label batch, the confidence rule) must never be chosen on the test texts the
@@ -17,7 +18,9 @@ Written to benchmarks/results/label-cost-<dataset>.json and .md.
 ``--compare-calls`` instead labels the first ``--texts`` *dev* texts (never test) with both labelling calls,
 today's JSON call and the label-only call (``--label-call``), one text per call, and applies the rule fixed
 before the measurement (benchmarks/decisions/label-call.md, `adopt_label_only`); written to
-benchmarks/results/label-call-<dataset>-dev.json and .md.
+benchmarks/results/label-call-<dataset>-dev.json and .md. ``--compare-prompts`` likewise labels them with
+the label-only call under each prompt of `label_prompts` (benchmarks/decisions/label-prompt.md,
+`choose_prompt`); written to benchmarks/results/label-prompt-<dataset>-dev.json and .md.
 """
 
 from __future__ import annotations
@@ -109,15 +112,18 @@ def label_all(
     say: Callable[[str], None],
     split: str = "dev",
     label_call: LabelStyle = "json",
+    template: str = "",
 ) -> dict:
-    """Label the first ``texts`` texts of ``split`` at every batch size with the ``label_call`` call; return the
-    rows and what they were measured on."""
+    """Label the first ``texts`` texts of ``split`` at every batch size with the ``label_call`` call (the
+    label-only call with ``template`` as its prompt, where one is given); return the rows and what they were
+    measured on."""
     from evokd.bench.curves import t_interval
     from evokd.handoff.card import bootstrap
     from evokd.services import resolved, services
     from evokd.settings import Context
     from evokd.state import Sample
     from evokd.tasks import evaluate
+    from evokd.tasks.classification import Classification
 
     if split not in SPLITS:
         raise ValueError(
@@ -133,9 +139,15 @@ def label_all(
             say(f"[{dataset}] {len(examples)} {split} texts, {label_call} call, {k} per call ...")
             started = time.perf_counter()
             samples = [Sample(id=str(i), source="pool", text=ex["text"]) for i, ex in enumerate(examples)]
-            replies = adapter.label(
-                run.teacher(labelling=True), ctx.prompt("critic"), task, run.description, samples, True, k, label_call
-            )
+            teacher = run.teacher(labelling=True)
+            if template:
+                if not isinstance(adapter, Classification):
+                    raise ValueError(f"a label-only prompt is for classification; {dataset} is {adapter.kind}")
+                replies = adapter.label_alone(teacher, task, run.description, samples, template)
+            else:
+                replies = adapter.label(
+                    teacher, ctx.prompt("critic"), task, run.description, samples, True, k, label_call
+                )
             seconds = time.perf_counter() - started
         predicted = [s["label"] if s["verdict"] == "accepted" else "(none)" for s in samples]
         confidences = [s.get("teacher_confidence") for s in samples]
@@ -185,24 +197,72 @@ def adopt_label_only(json_row: dict, label_row: dict) -> bool:
     )
 
 
+def variants(dataset: str, texts: int, endpoint: dict, say: Callable[[str], None], asks: dict[str, dict]) -> dict:
+    """Label the first ``texts`` dev texts once per variant (``asks``: name -> `label_all` arguments), one text
+    per call; each row carries its name and its accuracy minus the first variant's, paired on the same texts."""
+    from evokd.bench.curves import t_interval
+
+    rows = [label_all(dataset, texts, [1], endpoint, say, "dev", **ask)["rows"][0] for ask in asks.values()]
+    gold = dev_gold(dataset, texts)
+    right = [np.array([p == g for p, g in zip(r["predicted"], gold, strict=True)], dtype=float) for r in rows]
+    for name, row, hits in zip(asks, rows, right, strict=True):
+        gap, low, high = t_interval((hits - right[0]).tolist())
+        row |= {"variant": name, "gap": [round(gap, 4), round(low, 4), round(high, 4)]}
+    return {"texts": len(gold), "rows": rows}
+
+
 def compare_calls(dataset: str, texts: int, endpoint: dict, say: Callable[[str], None]) -> dict:
     """Both labelling calls on the first ``texts`` dev texts, one text per call: their rows, the label-only
     call's accuracy gap paired on the same texts, and the rule's verdict."""
-    from evokd.bench.curves import t_interval
-
-    rows = [label_all(dataset, texts, [1], endpoint, say, "dev", call)["rows"][0] for call in ("json", "label-only")]
-    gold = dev_gold(dataset, texts)
-    right = [np.array([p == g for p, g in zip(r["predicted"], gold, strict=True)], dtype=float) for r in rows]
-    gap, low, high = t_interval((right[1] - right[0]).tolist())
-    for call, row in zip(("json", "label-only"), rows, strict=True):
-        row["label_call"] = call
+    measured = variants(dataset, texts, endpoint, say, {c: {"label_call": c} for c in ("json", "label-only")})
+    rows = measured["rows"]
+    for row in rows:
+        row["label_call"] = row["variant"]
     return {
-        "texts": len(gold),
-        "rows": rows,
-        "gap": [round(gap, 4), round(low, 4), round(high, 4)],
+        **measured,
+        "gap": rows[1]["gap"],
         "adopt_within": ADOPT_WITHIN,
         "adopt_label_only": adopt_label_only(rows[0], rows[1]),
     }
+
+
+# The label-only prompts compared with the shipped one (benchmarks/decisions/label-prompt.md), fixed before the
+# measurement. Each keeps the call's layout: the fixed part first (the system message), then a line with the text.
+LABEL_PROMPTS = {
+    "no-scaffold": "$task\nLabels: $labels\n$text\n",
+    "labels-only": "Answer with one of: $labels\n$text\n",
+}
+
+
+def label_prompts() -> dict[str, str]:
+    """Every candidate by name, the shipped prompt (prompts/classification/label.md) first."""
+    from evokd import prompts
+
+    return {"shipped": prompts.default("classification", "label"), **LABEL_PROMPTS}
+
+
+def compare_prompts(dataset: str, texts: int, endpoint: dict, say: Callable[[str], None]) -> dict:
+    """Every label-only prompt on the first ``texts`` dev texts: rows with accuracy, tokens per label and the
+    paired gap to the shipped prompt."""
+    asks = {name: {"label_call": "label-only", "template": text} for name, text in label_prompts().items()}
+    return {**variants(dataset, texts, endpoint, say, asks), "adopt_within": ADOPT_WITHIN}
+
+
+def choose_prompt(results: Sequence[dict]) -> str:
+    """The rule of benchmarks/decisions/label-prompt.md over each measured dataset's `compare_prompts` result
+    (rotten_tomatoes first: its tokens per label rank the candidates): the cheapest prompt whose accuracy is at
+    most `ADOPT_WITHIN` below the shipped one's on every dataset; "shipped" where none is."""
+
+    def fine(name: str) -> bool:
+        return all(
+            row["accuracy"] >= result["rows"][0]["accuracy"] - ADOPT_WITHIN
+            for result in results
+            for row in result["rows"]
+            if row["variant"] == name
+        )
+
+    ranked = sorted(results[0]["rows"], key=lambda row: (row["tokens_per_text"], row["variant"] != "shipped"))
+    return next(row["variant"] for row in ranked if row["variant"] == "shipped" or fine(row["variant"]))
 
 
 def dev_gold(dataset: str, texts: int) -> list[str]:
@@ -214,34 +274,67 @@ def dev_gold(dataset: str, texts: int) -> list[str]:
     return [run.adapter.gold(ex) for ex in run.dataset.dev[:texts]]
 
 
+def variants_table(rows: Sequence[dict], what: str) -> list[str]:
+    """The measured variants (``what`` names them: call, prompt) as a Markdown table, the reference first."""
+    lines = [
+        f"| {what} | accuracy | minus the first [95% CI], paired | macro-F1 [95% CI] | tokens/label (prompt + reply) "
+        "| labels/s | unusable |",
+        "|---|---:|---|---|---|---:|---:|",
+    ]
+    for r in rows:
+        (f1_low, f1_high), (gap, low, high) = r["macro_f1_interval"], r["gap"]
+        lines.append(
+            f"| {r['variant']} | {r['accuracy']:.3f} | {gap:+.3f} [{low:+.3f}, {high:+.3f}] | {r['macro_f1']:.3f} "
+            f"[{f1_low:.3f}, {f1_high:.3f}] | {r['tokens_per_text']} ({r['prompt_tokens_per_text']} + "
+            f"{r['completion_tokens_per_text']}) | {r['texts_per_s']} | {r['unusable']} |"
+        )
+    return lines
+
+
+def measured_on(result: dict, what: str) -> list[str]:
+    """The heading and provenance lines of a comparison on dev texts."""
+    return [
+        f"# {what}: {result['dataset']}, {result['texts']} dev texts ({result['date_utc']} UTC)",
+        "",
+        f"Written by `{result['command']}` with {result['teacher']} on {result['machine']}.",
+        "Every variant labels the same dev texts (never test), one text per call, each from a fresh reply cache.",
+        "Tokens are billed tokens (prompt + reply).",
+        "",
+    ]
+
+
 def calls_markdown(result: dict) -> str:
     """The call comparison as a table, with the rule and its outcome."""
     gap, low, high = result["gap"]
     lines = [
-        f"# Labelling call: {result['dataset']}, {result['texts']} dev texts ({result['date_utc']} UTC)",
+        *measured_on(result, "Labelling call"),
+        "The label-only call reads every label's probability from the endpoint's log-probabilities; the JSON call",
+        "is the Critic's prompt as shipped.",
         "",
-        f"Written by `{result['command']}` with {result['teacher']} on {result['machine']}.",
-        "Both calls label the same dev texts (never test), one text per call, each from a fresh reply cache.",
-        "Tokens are billed tokens (prompt + reply). The label-only call reads every label's probability from",
-        "the endpoint's log-probabilities; the JSON call is the Critic's prompt as shipped.",
-        "",
-        "| call | accuracy | macro-F1 [95% CI] | tokens/label (prompt + reply) | labels/s | unusable |",
-        "|---|---:|---|---|---:|---:|",
-    ]
-    for r in result["rows"]:
-        f1_low, f1_high = r["macro_f1_interval"]
-        lines.append(
-            f"| {r['label_call']} | {r['accuracy']:.3f} | {r['macro_f1']:.3f} [{f1_low:.3f}, {f1_high:.3f}] | "
-            f"{r['tokens_per_text']} ({r['prompt_tokens_per_text']} + {r['completion_tokens_per_text']}) | "
-            f"{r['texts_per_s']} | {r['unusable']} |"
-        )
-    lines += [
+        *variants_table(result["rows"], "call"),
         "",
         f"Label-only minus JSON accuracy, paired on the same texts: {gap:+.3f} [{low:+.3f}, {high:+.3f}] (95% CI).",
         "",
         f"Rule fixed before measuring (benchmarks/decisions/label-call.md: label-only becomes the default if its "
         f"accuracy is at most {result['adopt_within']:.2f} below the JSON call's and its tokens per label are "
         f"fewer): **{'adopt label-only' if result['adopt_label_only'] else 'keep the JSON call'}**.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def prompts_markdown(result: dict) -> str:
+    """The prompt comparison as a table, with the prompts and the rule; the choice reads every dataset's file."""
+    lines = [
+        *measured_on(result, "Label-only prompt"),
+        *variants_table(result["rows"], "prompt"),
+        "",
+        "The prompts (the lines before `$text` are the system message, the rest one user turn per text):",
+        "",
+        *[f"- {name}: `{text.strip()!r}`" for name, text in label_prompts().items()],
+        "",
+        f"Rule fixed before measuring (benchmarks/decisions/label-prompt.md): ship the prompt with the fewest "
+        f"tokens per label on rotten_tomatoes among those at most {result['adopt_within']:.2f} below the shipped "
+        "prompt's accuracy on every measured dataset; `choose_prompt` applies it to the committed files.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -353,6 +446,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--compare-calls", action="store_true", help="both labelling calls on dev texts (see the module's docstring)"
     )
+    ap.add_argument(
+        "--compare-prompts", action="store_true", help="the label-only prompts on dev texts (see the docstring)"
+    )
     args = ap.parse_args(argv)
     batches = sorted({int(b) for b in args.batches.split(",")})
     if 1 not in batches or min(batches) < 1:
@@ -367,21 +463,24 @@ def main(argv: list[str] | None = None) -> int:
     running = {"port": args.local_port, "start": False} if args.local_port else {}
     with teacher_endpoint(args.teacher_url, args.local_teacher, chosen_flags, say, **running) as endpoint:
         endpoint = {**endpoint, "teacher_model": args.teacher_model} if args.teacher_model else endpoint
-        if args.compare_calls:
-            compared = {"dataset": args.dataset, **compare_calls(args.dataset, args.texts, endpoint, say)}
+        if args.compare_calls or args.compare_prompts:
+            compare = compare_calls if args.compare_calls else compare_prompts
+            compared = {"dataset": args.dataset, **compare(args.dataset, args.texts, endpoint, say)}
         else:
             measured = label_all(args.dataset, args.texts, batches, endpoint, say, args.split)
-    if args.compare_calls:
+    if args.compare_calls or args.compare_prompts:
         compared |= {
             "teacher": teacher,
             "machine": f"{os.cpu_count()}-core CPU, shared (load average {os.getloadavg()[0]:.2f} at the end)",
             "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
             "command": command,
         }
-        out = Path(args.out)
-        write_json(out / f"label-call-{args.dataset}-dev.json", compared)
-        write_text(out / f"label-call-{args.dataset}-dev.md", calls_markdown(compared))
-        say(calls_markdown(compared))
+        name, text = (
+            ("call", calls_markdown(compared)) if args.compare_calls else ("prompt", prompts_markdown(compared))
+        )
+        write_json(Path(args.out) / f"label-{name}-{args.dataset}-dev.json", compared)
+        write_text(Path(args.out) / f"label-{name}-{args.dataset}-dev.md", text)
+        say(text)
         return 0
     student = measure(measured["texts"], repeats=3, batch_size=64, dataset=args.dataset)
     result = {

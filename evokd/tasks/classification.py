@@ -235,14 +235,16 @@ class Classification(TaskAdapter):
                 judge(s, answer, label, reply.reason)
         return replies
 
-    def label_alone(self, teacher: Teacher, task: Task, description: str, todo: list[Sample]) -> list[Reply[Any]]:
-        """One label-only call per text (prompts/classification/label.md): the reply is the label alone, a few
-        tokens, and every label's probability is read from the endpoint's log-probabilities (``teacher_probs``;
-        the chosen one's is ``teacher_confidence``), the likeliest label taken. Without log-probabilities the
-        reply's text is matched like the JSON call's answer (or, cut short, by the label it begins); a reply
-        naming no label is ``off_label`` either way, whatever the probabilities say."""
+    def label_alone(
+        self, teacher: Teacher, task: Task, description: str, todo: list[Sample], template: str = ""
+    ) -> list[Reply[Any]]:
+        """One label-only call per text (``template``, else prompts/classification/label.md): the reply is the
+        label alone, a few tokens, and every label's probability is read from the endpoint's log-probabilities
+        (``teacher_probs``; the chosen one's is ``teacher_confidence``), the likeliest label taken. Without
+        log-probabilities the reply's text is matched like the JSON call's answer (or, cut short, by the label it
+        begins); a reply naming no label is ``off_label`` either way, whatever the probabilities say."""
         system, users = label_only_messages(
-            prompts.default(self.kind, "label"),
+            template or prompts.default(self.kind, "label"),
             description,
             self.label_text(task),
             [clip(s["text"], LABEL_WORDS) for s in todo],

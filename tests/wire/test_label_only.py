@@ -8,7 +8,7 @@ import math
 import pytest
 
 from evokd.agents.critic import label_batch
-from evokd.bench.label_cost import compare_calls
+from evokd.bench.label_cost import LABEL_PROMPTS, choose_prompt, compare_calls, compare_prompts
 from evokd.prompts import default
 from evokd.state import Sample
 from evokd.task import Task
@@ -158,6 +158,33 @@ def test_both_calls_are_compared_on_the_same_dev_texts(sentiment_dir):
     assert label_row["predicted"] == json_row["predicted"] and result["gap"] == [0.0, 0.0, 0.0]
     assert label_row["tokens_per_text"] < json_row["tokens_per_text"]
     assert result["adopt_label_only"] is True
+
+
+def test_each_label_prompt_labels_the_same_dev_texts_with_its_own_fixed_part(sentiment_dir):
+    with FakeOpenAI(SentimentTeacher()) as server:
+        endpoint = {"teacher_url": server.url, "teacher_model": "teacher", "json_mode": "json_schema"}
+        result = compare_prompts(str(sentiment_dir), 6, endpoint, lambda line: None)
+        systems = [b["messages"][0]["content"] for b in server.requests]
+        texts = [user_turn(b) for b in server.requests]
+    assert [r["variant"] for r in result["rows"]] == ["shipped", *LABEL_PROMPTS] and len(texts) == 18
+    assert all(t.removesuffix("\nLabel:").endswith("indeed") for t in texts)  # dev texts, never test
+    assert len(set(systems)) == 3  # one fixed part per prompt, the same for each of its calls
+    assert systems[-1] == "Answer with one of: negative, positive" and texts[-1].endswith("indeed")
+    shipped, _, shortest = result["rows"]
+    assert shortest["tokens_per_text"] < shipped["tokens_per_text"] and shortest["gap"] == [0.0, 0.0, 0.0]
+
+
+def test_the_cheapest_label_prompt_within_two_points_on_every_dataset_is_chosen():
+    def rows(*cells: tuple[str, float, float]) -> dict:
+        return {"rows": [{"variant": v, "accuracy": a, "tokens_per_text": n} for v, a, n in cells]}
+
+    reviews = rows(("shipped", 0.86, 71.0), ("no-scaffold", 0.85, 62.0), ("labels-only", 0.85, 47.0))
+    assert choose_prompt([reviews]) == "labels-only"
+    # labels-only loses 3 points on the second dataset: the next cheapest that holds on both.
+    topics = rows(("shipped", 0.90, 300.0), ("no-scaffold", 0.89, 290.0), ("labels-only", 0.87, 270.0))
+    assert choose_prompt([reviews, topics]) == "no-scaffold"
+    worse = rows(("shipped", 0.90, 300.0), ("no-scaffold", 0.80, 290.0), ("labels-only", 0.87, 270.0))
+    assert choose_prompt([reviews, worse]) == "shipped"  # none holds: today's prompt stays
 
 
 def test_ner_keeps_its_json_call():
