@@ -1,10 +1,11 @@
 # The two commands a newcomer needs: `make run` (set up and distil) and `make test`.
 VENV ?= .venv
 PY = $(VENV)/bin/python
-# The demo's local teacher and size; CI makes a short one with the fast teacher (TEACHER=qwen2.5-0.5b ROUNDS=1).
+# The demo's local teacher, budget and rounds; CI makes a short one with the fast teacher (TEACHER=qwen2.5-0.5b
+# ROUNDS=1). The budget, not the rounds, ends the default demo.
 TEACHER ?= qwen2.5-1.5b
-ROUNDS ?= 3
-PER_ROUND ?= 6
+BUDGET ?= 16000
+ROUNDS ?= 10
 export TEACHER
 export HF_HUB_OFFLINE = 1
 export LANGGRAPH_CLI_NO_ANALYTICS = 1
@@ -20,8 +21,8 @@ PACKAGE_DIRS = agents:agents graph:graph student:student prompts:prompts bench:b
 setup:            ## venv, CPU torch, evokd and its test tools, Chromium, llama-cpp-python, teacher models, datasets
 	bash scripts/setup.sh
 
-run: setup        ## a real distillation on rotten_tomatoes, 1 shot per label, local teacher
-	$(VENV)/bin/evokd run --data rotten_tomatoes --shots 1 --rounds $(ROUNDS) --per-round $(PER_ROUND) \
+run: setup        ## a real distillation on rotten_tomatoes: 1 shot per label, the teacher labels train texts
+	$(VENV)/bin/evokd run --data rotten_tomatoes --shots 1 --pool train --budget-tokens $(BUDGET) --rounds $(ROUNDS) \
 		--local-teacher $(TEACHER) --out runs/demo-$$(date +%Y%m%d-%H%M%S)
 
 test: setup       ## the whole suite, including the real-teacher smoke test (sets up what it needs first)

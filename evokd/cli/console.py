@@ -88,7 +88,17 @@ def show_summary(run_dir: Path) -> None:
         s = json.loads(summary.read_text())
         if check := s.get("shot_check"):
             out.print(f"teacher on your shots: {shot_check.summary(check)}")
+        out.print(spending(s, settings.get("budget_tokens") or 0))
         out.print(
             f"kept round {s['best_round']} · dev {s['dev']['score']:.4f} · test {s['test']['score']:.4f} "
             f"(seed-only test {s['seed_only']['test']['score']:.4f}) · stop: {s['stop_reason']} · model: {s['model']}"
         )
+
+
+def spending(summary: dict, budget: int) -> str:
+    """What the teacher cost: tokens against the budget, and per accepted pool label and generated text."""
+    line = f"teacher tokens: {summary['teacher_tokens']:,}" + (f" of {budget:,}" if budget else "")
+    for key, what in (("tokens_per_accepted_pool", "pool label"), ("tokens_per_accepted_generated", "generated text")):
+        if summary.get(key) is not None:
+            line += f" · {summary[key]:,.0f} per accepted {what}"
+    return line

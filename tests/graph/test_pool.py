@@ -120,6 +120,11 @@ def test_inspect_and_the_report_show_pool_lineage_and_tokens_per_accepted_sample
     )
     pool_sample = next(s for s in read_jsonl(run / "samples.jsonl") if s["source"] == "pool")
     per_pool = read_jsonl(run / "rounds.jsonl")[1]["tokens_per_accepted_pool"]
+    summary = json.loads((run / "summary.json").read_text())
+    assert (  # the console's last lines say what the teacher cost, per accepted label and text
+        f"teacher tokens: {summary['teacher_tokens']:,} · {per_pool:,.0f} per accepted pool label · "
+        f"{summary['tokens_per_accepted_generated']:,.0f} per accepted generated text"
+    ) in capsys.readouterr().out
     html = write_report(run).read_text()
     assert "teacher tokens per accepted sample (pool · generated)" in html and f"{per_pool:.0f} · " in html
     assert f"pool, query {pool_sample['query_score']:.2f}" in html
