@@ -19,7 +19,7 @@ Written to benchmarks/results/label-cost-<dataset>.json and .md.
 today's JSON call and the label-only call (``--label-call``), one text per call, and applies the rule fixed
 before the measurement (benchmarks/decisions/label-call.md, `adopt_label_only`); written to
 benchmarks/results/label-call-<dataset>-dev.json and .md. ``--compare-prompts`` likewise labels them with
-the label-only call under each prompt of `label_prompts` (benchmarks/decisions/label-prompt.md,
+the label-only call under each prompt of `LABEL_PROMPTS` (benchmarks/decisions/label-prompt.md,
 `choose_prompt`); written to benchmarks/results/label-prompt-<dataset>-dev.json and .md.
 """
 
@@ -226,25 +226,20 @@ def compare_calls(dataset: str, texts: int, endpoint: dict, say: Callable[[str],
     }
 
 
-# The label-only prompts compared with the shipped one (benchmarks/decisions/label-prompt.md), fixed before the
-# measurement. Each keeps the call's layout: the fixed part first (the system message), then a line with the text.
+# The label-only prompts compared (benchmarks/decisions/label-prompt.md), fixed before the measurement; the first
+# is the reference, the prompt shipped until that decision. Each keeps the call's layout: the fixed part first
+# (the system message), then a line with the text. prompts/classification/label.md is the one `choose_prompt` picks.
 LABEL_PROMPTS = {
+    "shipped": "$task\nLabels: $labels\nAnswer with one label only.\nText: $text\nLabel:\n",
     "no-scaffold": "$task\nLabels: $labels\n$text\n",
     "labels-only": "Answer with one of: $labels\n$text\n",
 }
 
 
-def label_prompts() -> dict[str, str]:
-    """Every candidate by name, the shipped prompt (prompts/classification/label.md) first."""
-    from evokd import prompts
-
-    return {"shipped": prompts.default("classification", "label"), **LABEL_PROMPTS}
-
-
 def compare_prompts(dataset: str, texts: int, endpoint: dict, say: Callable[[str], None]) -> dict:
     """Every label-only prompt on the first ``texts`` dev texts: rows with accuracy, tokens per label and the
     paired gap to the shipped prompt."""
-    asks = {name: {"label_call": "label-only", "template": text} for name, text in label_prompts().items()}
+    asks = {name: {"label_call": "label-only", "template": text} for name, text in LABEL_PROMPTS.items()}
     return {**variants(dataset, texts, endpoint, say, asks), "adopt_within": ADOPT_WITHIN}
 
 
@@ -330,7 +325,7 @@ def prompts_markdown(result: dict) -> str:
         "",
         "The prompts (the lines before `$text` are the system message, the rest one user turn per text):",
         "",
-        *[f"- {name}: `{text.strip()!r}`" for name, text in label_prompts().items()],
+        *[f"- {name}: `{text.strip()!r}`" for name, text in LABEL_PROMPTS.items()],
         "",
         f"Rule fixed before measuring (benchmarks/decisions/label-prompt.md): ship the prompt with the fewest "
         f"tokens per label on rotten_tomatoes among those at most {result['adopt_within']:.2f} below the shipped "

@@ -1,6 +1,7 @@
 """Agent prompts: plain Markdown files with ``$name`` placeholders, one per task kind and agent.
 
-Nothing else in the code base holds prompt wording. A user swaps a prompt by pointing at another
+Nothing else in the product holds prompt wording (the label-only candidates the benchmark measured are in
+benchmarks/label_cost.py). A user swaps a prompt by pointing at another
 file; `check` rejects a prompt with a missing or unknown placeholder before any teacher call.
 """
 
@@ -25,7 +26,7 @@ PLACEHOLDERS: dict[str, frozenset[str]] = {
     # system message, byte-identical across calls; the rest, with the text, is the user turn.
     "label": frozenset({"task", "labels", "text"}),
 }
-# Placeholders a custom prompt may leave out (the default prompts use them all).
+# Placeholders a custom prompt may leave out (the default prompts use them all but the label-only one's $task).
 OPTIONAL: dict[str, frozenset[str]] = {
     "analyst": frozenset({"correct", "pool"}),
     "generator": frozenset({"analysis", "examples", "avoid", "weakness", "words"}),
@@ -33,7 +34,7 @@ OPTIONAL: dict[str, frozenset[str]] = {
     "static": frozenset({"examples", "avoid", "words"}),
     "rephrase": frozenset({"label", "avoid"}),
     "pool": frozenset(),
-    "label": frozenset(),
+    "label": frozenset({"task"}),  # the shipped one leaves the task out (benchmarks/decisions/label-prompt.md)
 }
 
 _DIR = Path(__file__).parent
