@@ -95,7 +95,7 @@ def show_summary(run_dir: Path) -> None:
         )
 
 
-def spending(summary: dict, budget: int) -> str:
+def spending(summary: dict[str, Any], budget: int) -> str:
     """What the teacher cost: tokens against the budget, and per accepted pool label and generated text."""
     line = f"teacher tokens: {summary['teacher_tokens']:,}" + (f" of {budget:,}" if budget else "")
     for key, what in (("tokens_per_accepted_pool", "pool label"), ("tokens_per_accepted_generated", "generated text")):
