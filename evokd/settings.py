@@ -164,8 +164,8 @@ class Context:
         2.0,
         "Each pool round picks this many times the last one's texts (1 = the same every round, 2 = doubling): a "
         "small first round fits a small budget and later rounds still move the student. With a token budget a "
-        "round shrinks to what the budget has left (at the pool's cost per text so far), so the last one fills it; "
-        "the loop stops where not even --pool-per-round texts fit.",
+        "round shrinks to what the budget has left (at the pool's cost per text so far), so the last one fills it, "
+        "but never below the round before: the loop stops where that does not fit.",
         ge=1,
         le=4,
     )

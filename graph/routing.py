@@ -45,11 +45,12 @@ def stop_reason(history: Sequence[RoundRecord], tokens: int, ctx: Context) -> st
     if last["round"] >= ctx.max_rounds:
         return "max_rounds"
     # Stop once the budget is spent, or when the next round would overrun it: a pool round shrinks to fit
-    # (`next_pool_round`) and stops the loop only where not even the first round's size fits; another round is
-    # expected to cost what the last one did.
+    # (`next_pool_round`) but never below the last pool round's size (nor the first round's): a sliver of a round
+    # would still get a whole training pass of at least `min_steps`, many epochs over a few texts and the replay,
+    # which moves the student more than those texts are worth. Another round is expected to cost what the last did.
     if ctx.budget_tokens:
         if last.get("pool_picked"):
-            short = next_pool_round(history, tokens, ctx) < ctx.pool_per_round
+            short = next_pool_round(history, tokens, ctx) < max(ctx.pool_per_round, last["pool_picked"])
         else:
             short = tokens + round_cost(history) > ctx.budget_tokens
         if tokens >= ctx.budget_tokens or short:

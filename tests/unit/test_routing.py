@@ -46,9 +46,9 @@ def test_pool_rounds_grow_from_the_first_round_size():
     assert [Context(pool_per_round=10, pool_growth=1.5).pool_round_size(r) for r in (1, 2, 3)] == [10, 15, 22]
 
 
-def test_the_last_pool_round_shrinks_to_fill_the_budget_and_the_loop_stops_when_not_even_the_first_size_fits():
+def test_the_last_pool_round_shrinks_to_fill_the_budget_but_never_below_the_round_before():
     def pool(*rounds: tuple[int, int]) -> list[dict]:
-        """Records of pool rounds of (picks, tokens), 70 tokens a pick unless the tokens say otherwise."""
+        """Records of pool rounds of (picks, tokens), round 0 first."""
         out, total = [{"round": 0, "teacher_tokens": 0}], 0
         for i, (picked, tokens) in enumerate(rounds, 1):
             total += tokens
@@ -56,19 +56,22 @@ def test_the_last_pool_round_shrinks_to_fill_the_budget_and_the_loop_stops_when_
         return out
 
     ctx = Context(max_rounds=10, patience=0, budget_tokens=16_000, pool_per_round=12, pool_growth=2)
-    history = pool((12, 840), (24, 1680), (48, 3360), (96, 6720))  # 12,600 spent: 192 more would overrun
-    per_pick = 70 * FIT_MARGIN
-    assert next_pool_round(history, 12_600, ctx) == int(3_400 // per_pick) == 44  # not 192, not zero
-    assert stop_reason(history, 12_600, ctx) is None  # so the loop goes on with the shrunk round
-    # After it, 11 picks would fit but the first round's size (12) does not: stop.
-    filled = pool((12, 840), (24, 1680), (48, 3360), (96, 6720), (36, 2520))
-    assert next_pool_round(filled, 15_120, ctx) == 11 and stop_reason(filled, 15_120, ctx) == "token_budget"
+    history = pool((12, 552), (24, 1_104), (48, 2_208), (96, 4_416))  # 46 a pick; 8,280 spent, 384 would overrun
+    per_pick = 46 * FIT_MARGIN
+    assert next_pool_round(history, 8_280, ctx) == int(7_720 // per_pick) == 152  # not 192, not zero
+    assert stop_reason(history, 8_280, ctx) is None  # 152 >= the last round's 96: the loop goes on
+    # After it, 14 picks would fit: fewer than the round before (a sliver of a round), so the loop stops.
+    filled = pool((12, 552), (24, 1_104), (48, 2_208), (96, 4_416), (152, 6_992))
+    assert next_pool_round(filled, 15_272, ctx) == 14 and stop_reason(filled, 15_272, ctx) == "token_budget"
+    # At 70 tokens a pick the rest after 96 buys 44: also fewer than 96, so no shrunk round at all.
+    dear = pool((12, 840), (24, 1_680), (48, 3_360), (96, 6_720))
+    assert next_pool_round(dear, 12_600, ctx) == 44 and stop_reason(dear, 12_600, ctx) == "token_budget"
     # A round that also generates texts keeps its other cost (here 300 tokens of analysis and generation) aside.
-    mixed = pool((12, 840))
+    mixed = pool((12, 552))
     mixed[-1]["teacher_tokens"] += 300
-    assert next_pool_round(mixed, 1_140, Context(budget_tokens=2_000, pool_per_round=12, pool_growth=2)) == int(
-        (2_000 - 1_140 - 300) // per_pick
+    assert next_pool_round(mixed, 852, Context(budget_tokens=2_000, pool_per_round=12, pool_growth=2)) == int(
+        (2_000 - 852 - 300) // per_pick
     )
     # No budget, or before any pool round: the schedule's size.
-    assert next_pool_round(history, 12_600, Context(pool_per_round=12, pool_growth=2)) == 192
+    assert next_pool_round(history, 8_280, Context(pool_per_round=12, pool_growth=2)) == 192
     assert next_pool_round(pool(), 0, ctx) == 12
