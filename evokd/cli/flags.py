@@ -93,7 +93,11 @@ def context_from_args(args: argparse.Namespace, run_dir: Path) -> Context:
         values["student"] = str(Path(values["student"]).resolve())
     values["task"] = args.task or task_kind(resolve_data(args.data))
     texts = prompts.load(values["task"], dict(_agent_file(p) for p in args.prompt), args.prompts)
-    prompt_fields: dict[str, Any] = {f"{agent}_prompt": text for agent, text in texts.items()}  # str fields by name
+    # Only the prompts the user swapped in become settings: a critic prompt of one's own switches the Critic to the
+    # JSON call it is written for (`Context.critic_call`), so the shipped one must not look like one.
+    prompt_fields: dict[str, Any] = {
+        f"{agent}_prompt": text for agent, text in texts.items() if text != prompts.default(values["task"], agent)
+    }
     return Context(
         **values,
         run_dir=str(run_dir),

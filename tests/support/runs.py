@@ -39,9 +39,11 @@ def make_context(data: Path, student: Path, server: FakeOpenAI, run: Path, **ove
 
 # --- comparing runs -----------------------------------------------------------------------------
 
+# The Critic's JSON call, for tests that script, hold or break labelling requests by their schema (LabelVerdict).
+JSON_CALL = ("--label-call", "json")
 # A learning rate the tiny student actually learns at, so metrics move with what it was trained on
-# and an equality between two runs means something.
-LEARN = ("--lr", "5e-3", "--min-steps", "12", "--concurrency", "2")
+# and an equality between two runs means something; the JSON call, which the crash and fault tests hold.
+LEARN = ("--lr", "5e-3", "--min-steps", "12", "--concurrency", "2", *JSON_CALL)
 
 
 def outcome(run: Path) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from evokd.task import Task
 from evokd.teacher.client import MAX_REPLY_CHARS, Teacher, TeacherUnavailable, chat_model
 from evokd.teacher.local import free_port
 from tests.support.fake_openai import FakeOpenAI, Responder, Scripted, SentimentTeacher, schema_name
-from tests.support.runs import LEARN, outcome, reference_outcome, run_args
+from tests.support.runs import JSON_CALL, LEARN, outcome, reference_outcome, run_args
 
 OK = '{"labels": ["positive"]}'
 
@@ -248,7 +248,7 @@ def test_malformed_replies_in_a_run_are_counted_by_reason(sentiment_dir, tiny_st
     with FakeOpenAI(responder) as server:
         args = run_args(
             sentiment_dir, tiny_student, server, out, "--rounds", "1", "--per-round", "4", "--parse-attempts", "1",
-            "--no-shot-check",  # the faults are scripted for the round's own labelling calls
+            "--no-shot-check", *JSON_CALL,  # the faults are scripted for the round's own JSON labelling calls
         )  # fmt: skip
         assert main(args) == 0
     accepted, rejected = counted(out)

@@ -14,7 +14,7 @@ from evokd.graph import student_nodes
 from evokd.records import read_jsonl
 from tests.support.data import write_file
 from tests.support.fake_openai import FakeOpenAI, Scripted, SentimentTeacher, numbered_texts, prompt_of, schema_name
-from tests.support.runs import run_args
+from tests.support.runs import JSON_CALL, run_args
 
 POOL = "a good film to see\nan awful boring film here\nlovely and great acting now\nbad plot and awful cast\n"
 
@@ -59,6 +59,7 @@ def test_min_confidence_drops_the_labels_the_teacher_is_unsure_of(sentiment_dir,
             "0.5",
             "--label-batch",
             str(per_call),
+            *JSON_CALL,  # batches of texts are the JSON call's
             "--no-shot-check",  # only the pool's labelling calls are counted here
         )
         assert main(args) == 0
@@ -77,15 +78,17 @@ def test_min_confidence_drops_the_labels_the_teacher_is_unsure_of(sentiment_dir,
 
 
 def test_without_a_pool_labelling_requests_ask_for_no_logprobs(sentiment_dir, tiny_student, teacher_server, tmp_path):
-    assert main(run_args(sentiment_dir, tiny_student, teacher_server, tmp_path / "run", "--rounds", "1")) == 0
-    assert not any("logprobs" in r for r in teacher_server.requests)
+    assert (
+        main(run_args(sentiment_dir, tiny_student, teacher_server, tmp_path / "run", "--rounds", "1", *JSON_CALL)) == 0
+    )
+    assert not any("logprobs" in r for r in teacher_server.requests)  # the JSON call asks for them with a pool only
 
 
 def test_label_batch_is_refused_for_ner_before_any_teacher_call(
     ner_dir, tiny_student, teacher_server, tmp_path, capsys
 ):
     out = tmp_path / "run"
-    assert main(run_args(ner_dir, tiny_student, teacher_server, out, "--label-batch", "4")) == 2
+    assert main(run_args(ner_dir, tiny_student, teacher_server, out, "--label-batch", "4", *JSON_CALL)) == 2
     assert "ner labels one text per teacher call; drop --label-batch" in capsys.readouterr().err
     assert not out.exists() and not [r for r in teacher_server.requests if r.get("messages")]
 
@@ -113,7 +116,7 @@ def test_the_confidence_noise_step_keeps_doubted_labels_out_of_every_training_se
     )
     pool, out = write_file(tmp_path, "pool.txt", POOL), tmp_path / "run"
     with FakeOpenAI(UnsureAboutAwful()) as server:
-        args = run_args(sentiment_dir, tiny_student, server, out, "--rounds", "2", "--pool", str(pool))
+        args = run_args(sentiment_dir, tiny_student, server, out, "--rounds", "2", "--pool", str(pool), *JSON_CALL)
         assert main([*args, "--per-round", "0", "--pool-per-round", "2", "--noise", "confidence"]) == 0
     samples = read_jsonl(out / "samples.jsonl")
     held = {s["text"] for s in samples if s.get("noise") == "held_out"}

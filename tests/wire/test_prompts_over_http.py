@@ -27,7 +27,22 @@ def test_cli_uses_and_saves_the_swapped_prompt(sentiment_dir, tiny_student, teac
     assert (out / "prompts" / "critic.md").read_text() == CRITIC
     saved = json.loads((out / "run.json").read_text())
     assert saved["analyst_prompt"] == analyst.read_text()
-    assert saved["generator_prompt"] == prompts.default("classification", "generator")
+    # A shipped prompt is not a setting (run.json leaves it empty), but the run folder keeps the text it used.
+    assert saved["generator_prompt"] == ""
+    assert (out / "prompts" / "generator.md").read_text() == prompts.default("classification", "generator")
+    # The swapped-in critic prompt is written for the JSON call, so the Critic uses that call.
+    assert any(schema_name(r) == "LabelVerdict" for r in teacher_server.requests)
+
+
+def test_a_cli_run_with_the_shipped_prompts_labels_with_the_label_only_call(
+    sentiment_dir, tiny_student, teacher_server, tmp_path
+):
+    out = tmp_path / "run"
+    assert main(run_args(sentiment_dir, tiny_student, teacher_server, out, "--rounds", "1")) == 0
+    plain = [r for r in teacher_server.requests if "response_format" not in r]
+    assert plain and not any(schema_name(r) == "LabelVerdict" for r in teacher_server.requests)
+    assert all(r["messages"][0]["content"] == "Answer with one of: negative, positive" for r in plain)
+    assert json.loads((out / "run.json").read_text())["critic_prompt"] == ""
 
 
 @pytest.mark.parametrize("flag", ["--prompt critic={bad}", "--prompt critic", "--prompts {missing}"])
