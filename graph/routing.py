@@ -27,9 +27,9 @@ def next_pool_round(history: Sequence[RoundRecord], tokens: int, ctx: Context) -
     the budget buys at the pool's mean cost per pick so far, after the round's other teacher work (analysis and
     generation, costed as last round). So the last round fills the budget instead of leaving up to half of it."""
     size = ctx.pool_round_size(history[-1]["round"] + 1 if history else 1)
-    rounds = [r for r in history if r.get("pool_picked")]
-    if not ctx.budget_tokens or not rounds or history[-1] is not rounds[-1]:
+    if not ctx.budget_tokens or not history or not history[-1].get("pool_picked"):  # no pool round to cost it by
         return size
+    rounds = [r for r in history if r.get("pool_picked")]
     per_pick = FIT_MARGIN * sum(r.get("pool_tokens", 0) for r in rounds) / sum(r["pool_picked"] for r in rounds)
     other = round_cost(history) - rounds[-1].get("pool_tokens", 0)
     left = ctx.budget_tokens - tokens - other
