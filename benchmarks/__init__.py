@@ -21,5 +21,7 @@ METHOD_NAMES = (
     "pool-active-nonoise",
     "pool-random-confnoise",
     "pool-random-st",
+    "pool-random-all",
+    "pool-random-soft",
 )
 REFERENCES = ("full-shot", "teacher")

@@ -140,6 +140,9 @@ POOL = {"pool": "train", "label_batch": LABEL_BATCH}
 # Self-labelled pool texts per round in pool-random-st, fixed before any result with it
 # (benchmarks/decisions/self-training.md); the threshold is Context's default (0.9).
 SELF_TRAIN = 64
+# Earlier labels replayed each round in pool-random-all: more than any run at the benchmark's budgets accepts, so
+# every label bought so far trains in every later round (the default replays 32; benchmarks/decisions/replay.md).
+REPLAY_ALL = 100_000
 
 
 def methods(per_round: int) -> dict[str, Method]:
@@ -236,6 +239,21 @@ def methods(per_round: int) -> dict[str, Method]:
                 "texts it labels itself (the surest, balanced over labels, no teacher tokens): what it adds",
                 build_graph,
                 {"per_round": 0, "query": "random", "self_train": SELF_TRAIN, **POOL},
+                kinds=("classification",),
+            ),
+            Method(
+                "pool-random-all",
+                "pool-random where each round trains on every label bought so far (the default replays 32 "
+                "earlier ones): what full replay adds",
+                build_graph,
+                {"per_round": 0, "query": "random", "replay": REPLAY_ALL, **POOL},
+            ),
+            Method(
+                "pool-random-soft",
+                "pool-random trained on the teacher's probabilities over the labels (read from the label-only "
+                "call's log-probabilities) instead of its top label: what soft targets add",
+                build_graph,
+                {"per_round": 0, "query": "random", "soft_targets": True, **POOL},
                 kinds=("classification",),
             ),
             Method(

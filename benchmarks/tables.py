@@ -118,6 +118,8 @@ VARIANTS = {
     "pool-active-nonoise": "pool-active",
     "pool-random-confnoise": "pool-random",
     "pool-random-st": "pool-random",
+    "pool-random-all": "pool-random",
+    "pool-random-soft": "pool-random",
 }
 
 

@@ -133,6 +133,11 @@ def test_pool_methods_differ_only_in_how_texts_are_picked_and_the_noise_step():
     st = ms["pool-random-st"].overrides  # self-training is the one difference, and classification only
     assert {k: v for k, v in st.items() if k != "self_train"} == pool["pool-random"] and st["self_train"] > 0
     assert ms["pool-random-st"].kinds == ("classification",) and Context().self_train == 0
+    # full replay and soft targets: each one setting away from pool-random, and off by default
+    full, soft = ms["pool-random-all"].overrides, ms["pool-random-soft"].overrides
+    assert {k: v for k, v in full.items() if k != "replay"} == pool["pool-random"] and full["replay"] > Context().replay
+    assert {k: v for k, v in soft.items() if k != "soft_targets"} == pool["pool-random"] and soft["soft_targets"]
+    assert not Context().soft_targets and ms["pool-random-soft"].kinds == ("classification",)
     # No pool method sets its own round size: the benchmark runs what `evokd run --pool` runs.
     assert not any({"pool_per_round", "pool_growth"} & set(m.overrides) for m in ms.values())
     shared = {k: pool["pool-active"][k] for k in ("pool", "label_batch")}

@@ -1,0 +1,60 @@
+"""The rule that turns a benchmark variant into a default, applied to a committed results file.
+
+A variant (``VARIANTS`` in `evokd.bench.tables`: one setting away from the method it varies) becomes the
+default only where it beats that method on **dev** scores, paired by seed, with a Student-t 95 % interval
+that lies above zero. Dev, not test: the test split judges results and never also chooses a setting; the dev
+scores are the ones each run reports at its scored round and never reads inside the run.
+
+    python -m evokd.bench.decide benchmarks/results/X/rotten_tomatoes.json pool-random-all
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from evokd.bench.curves import t_interval
+from evokd.bench.tables import VARIANTS
+
+
+def dev_verdict(runs: dict[str, list[dict]], variant: str) -> dict:
+    """The variant against the method it varies on each seed's dev score: mean difference, paired t-interval,
+    seeds paired, and ``adopt`` (the interval's lower end above zero)."""
+    baseline = VARIANTS[variant]
+    theirs = {r["seed"]: r["dev"] for r in runs.get(baseline, [])}
+    diffs = [r["dev"] - theirs[r["seed"]] for r in runs.get(variant, []) if r["seed"] in theirs]
+    if not diffs:
+        raise ValueError(f"{variant} and {baseline} share no seed in these runs: nothing to decide on")
+    mean, low, high = t_interval(diffs)
+    return {
+        "variant": variant,
+        "baseline": baseline,
+        "seeds": len(diffs),
+        "dev_difference": round(mean, 4),
+        "interval": [round(low, 4), round(high, 4)],
+        "adopt": low > 0,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print the verdict for each variant named, read from a results JSON written by `evokd bench`."""
+    p = argparse.ArgumentParser(prog="python -m evokd.bench.decide", description=__doc__.splitlines()[0])
+    p.add_argument("results", type=Path, help="a benchmark results JSON (benchmarks/results/.../<dataset>.json)")
+    p.add_argument("variants", nargs="+", choices=sorted(VARIANTS), help="variants to judge against their method")
+    args = p.parse_args(argv)
+    runs = json.loads(args.results.read_text(encoding="utf-8"))["runs"]
+    for variant in args.variants:
+        try:
+            v = dev_verdict(runs, variant)
+        except ValueError as e:
+            raise SystemExit(f"{args.results}: {e}") from None
+        low, high = v["interval"]
+        print(
+            f"{variant} vs {v['baseline']} on dev ({v['seeds']} seeds): {v['dev_difference']:+.4f} "
+            f"[{low:+.4f}, {high:+.4f}] -> {'adopt' if v['adopt'] else 'keep the default'}"
+        )
+
+
+if __name__ == "__main__":
+    main()
