@@ -159,6 +159,26 @@ def test_python_entry_point_and_the_int8_export(exported: Path) -> None:
     assert sum(a["label"] == b["label"] for a, b in zip(int8, predict(exported, TEST_TEXTS), strict=True)) >= 108
 
 
+def test_the_profile_of_an_int8_export_names_its_quantized_kernels(exported: Path, tmp_path: Path) -> None:
+    """The serving table's profile reads ONNX Runtime's own trace: on a real int8 export it finds the int8 path's
+    kernels beside the fp32 ones, and the kernels add up to no more than the session's runs."""
+    import onnxruntime
+    from transformers import AutoTokenizer
+
+    from evokd.bench.serving import QUANTIZED_OPS, kernel_ms
+
+    folder = exported / "export-onnx-int8"
+    options = onnxruntime.SessionOptions()
+    options.enable_profiling = True
+    options.profile_file_prefix = str(tmp_path / "trace")
+    session = onnxruntime.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
+    enc = AutoTokenizer.from_pretrained(str(folder))(TEST_TEXTS[:16], padding=True, return_tensors="np")
+    session.run(["logits"], {i.name: enc[i.name].astype(np.int64) for i in session.get_inputs()})
+    found = kernel_ms(json.loads(Path(session.end_profiling()).read_text()))
+    assert QUANTIZED_OPS & set(found["kernels_ms"]) and "Softmax" in found["kernels_ms"]
+    assert 0 < sum(found["kernels_ms"].values()) <= found["session_ms"] * 1.01
+
+
 def test_calibration_is_measured_on_later_rounds_and_scales_scores(run: Path, tmp_path: Path) -> None:
     examples = calibration.validation_examples(run)
     assert len(examples) == 40 and all(ex["label"] for ex in examples)  # round 2's accepted, not round 1's

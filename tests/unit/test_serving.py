@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from evokd.bench.serving import markdown, ratios, teacher_rate
+from evokd.bench.serving import int8_bound, markdown, ratios, teacher_rate
 from tests.support import ROOT
 
 
@@ -34,6 +34,18 @@ def test_ratios_are_against_torch_fp32_at_the_same_batch_and_judge_the_goal() ->
     assert not ratios(rows(250.0, 0.80), 0.5)["met"]  # 2.5x
 
 
+PROFILE_FP32 = {"texts": 10, "batch_size": 64, "wall_ms": 100.0, "session_ms": 90.0,
+                "kernels_ms": {"MatMul": 60.0, "Softmax": 20.0}}  # fmt: skip
+PROFILE_INT8 = {"texts": 10, "batch_size": 64, "wall_ms": 80.0, "session_ms": 70.0,
+                "kernels_ms": {"MatMulInteger": 30.0, "MatMul": 20.0, "DynamicQuantizeLinear": 10.0}}  # fmt: skip
+
+
+def test_the_int8_bound_takes_out_only_the_quantized_kernels() -> None:
+    # torch fp32 labels 10 texts at 100 texts/s: 100 ms; int8's pass without its 40 ms of int8 kernels: 40 ms
+    bound = int8_bound({"texts_per_s": 100.0}, PROFILE_INT8)
+    assert bound == {"quantized_ms": 40.0, "rest_ms": 40.0, "quantized_share": 0.5, "best_speedup_vs_torch_fp32": 2.5}
+
+
 def test_markdown_shows_every_row_the_teacher_and_the_verdict() -> None:
     table = rows(320.0, 0.797)
     teacher = teacher_rate()  # read from the committed call comparison
@@ -46,8 +58,11 @@ def test_markdown_shows_every_row_the_teacher_and_the_verdict() -> None:
         "rows": table,
         "teacher": teacher,
         "goal": ratios(table, teacher["texts_per_s"]),
+        "profile": {"ONNX fp32": PROFILE_FP32, "ONNX int8": PROFILE_INT8},
+        "int8_bound": int8_bound(table[0], PROFILE_INT8),
     }  # fmt: skip
     text = markdown(result)
+    assert "| MatMulInteger (int8 path) | 0.0 | 30.0 |" in text and "| MatMul | 60.0 | 20.0 |" in text
     assert text.count("| ONNX int8 |") == 2 and "| teacher (label-only call) | 1 | 200 | 0.41 |" in text
     assert "**met** (3.20x, -0.30 points)" in text
 
