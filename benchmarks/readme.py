@@ -3,14 +3,15 @@
     python -m evokd.bench.readme           # rewrite the tables between the markers in README.md
     python -m evokd.bench.readme --check   # exit 1 if README.md differs from what the files give
 
-Each block between ``<!-- bench:<block> begin -->`` and ``<!-- bench:<block> end -->`` is built from the
-files `BLOCKS` names for it: for each dataset, ``benchmarks/results/<name>.json`` (generating methods and
-references) and ``benchmarks/results/pool-16k/<name>.json`` (pool methods), measured under the oracle-dev
-protocol; ``few-shot/<name>`` from ``benchmarks/results/few-shot-16k/<name>.json``, the reruns under the
-few-shot protocol, and ``few-shot-cheap/<name>`` from ``few-shot-16k-cheap/<name>.json``, pool-random rerun
-with budget-filling rounds and the shorter label prompt. Each gives the mean at each budget rung that holds a
-round, mean ± std and the Student-t 95 % interval over seeds at each file's top budget, and the paired
-comparisons recomputed from the per-seed scores those files hold.
+Each block between ``<!-- bench:<block> begin -->`` and ``<!-- bench:<block> end -->`` is built from the files
+`BLOCKS` names for it: for each dataset, ``benchmarks/results/<name>.json`` (generating methods and references) and
+``benchmarks/results/pool-16k/<name>.json`` (pool methods), measured under the oracle-dev protocol;
+``few-shot/<name>`` from ``benchmarks/results/few-shot-16k/<name>.json``, the reruns under the few-shot protocol,
+and ``few-shot-cheap/<name>`` from ``few-shot-16k-cheap/<name>.json``, pool-random rerun with budget-filling rounds
+and the shorter label prompt, and ``few-shot-recipe/<name>`` from ``few-shot-16k-recipe/<name>.json``, pool-random
+beside its full-replay and soft-target variants. Each gives the mean at each budget rung that holds a round, mean ±
+std and the Student-t 95 % interval over seeds at each file's top budget, and the paired comparisons recomputed from
+the per-seed scores those files hold.
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ README = Path(__file__).parent.parent / "README.md"
 DATASETS = ("rotten_tomatoes", "bbc_news", "wnut16")
 # Each README block and the result files it is built from: the generating methods' table, then the pool methods'
 # (oracle-dev, 2026-11-27); then the reruns under the few-shot protocol: the first (few-shot-16k), and pool-random
-# again after the last pool round came to fill the budget and the label prompt was cut (few-shot-16k-cheap).
+# again after the last pool round came to fill the budget and the label prompt was cut (few-shot-16k-cheap), then
+# beside two variants that train differently on the same labels (few-shot-16k-recipe).
 BLOCKS: dict[str, tuple[str, ...]] = {
     **{name: (f"{name}.json", f"pool-16k/{name}.json") for name in DATASETS},
     **{f"few-shot/{name}": (f"few-shot-16k/{name}.json",) for name in DATASETS},
     **{f"few-shot-cheap/{name}": (f"few-shot-16k-cheap/{name}.json",) for name in DATASETS},
+    **{f"few-shot-recipe/{name}": (f"few-shot-16k-recipe/{name}.json",) for name in DATASETS},
 }
 
 
