@@ -42,8 +42,15 @@ PROFILE_INT8 = {"texts": 10, "batch_size": 64, "wall_ms": 80.0, "session_ms": 70
 
 def test_the_int8_bound_takes_out_only_the_quantized_kernels() -> None:
     # torch fp32 labels 10 texts at 100 texts/s: 100 ms; int8's pass without its 40 ms of int8 kernels: 40 ms
-    bound = int8_bound({"texts_per_s": 100.0}, PROFILE_INT8)
-    assert bound == {"quantized_ms": 40.0, "rest_ms": 40.0, "quantized_share": 0.5, "best_speedup_vs_torch_fp32": 2.5}
+    bound = int8_bound({"texts_per_s": 100.0}, PROFILE_FP32, PROFILE_INT8)
+    assert bound["quantized_ms"] == 40.0 and bound["rest_ms"] == 40.0 and bound["quantized_share"] == 0.5
+    assert bound["best_speedup_vs_torch_fp32"] == 2.5
+    # 40 ms of fp32 MatMul replaced (60 in fp32, 20 left in int8) by 40 ms of int8 kernels: no faster
+    assert bound["replaced_fp32_ms"] == 40.0 and bound["products_speedup"] == 1.0
+    # 3x torch (100 ms) allows 33.3 ms in all, less than the 40 ms the rest takes: no product speed reaches it
+    assert bound["products_speedup_for_goal"] is None
+    fast_torch = int8_bound({"texts_per_s": 50.0}, PROFILE_FP32, PROFILE_INT8)  # 200 ms: 66.7 - 40 = 26.7 ms allowed
+    assert fast_torch["products_speedup_for_goal"] == 1.5
 
 
 def test_markdown_shows_every_row_the_teacher_and_the_verdict() -> None:
@@ -59,7 +66,7 @@ def test_markdown_shows_every_row_the_teacher_and_the_verdict() -> None:
         "teacher": teacher,
         "goal": ratios(table, teacher["texts_per_s"]),
         "profile": {"ONNX fp32": PROFILE_FP32, "ONNX int8": PROFILE_INT8},
-        "int8_bound": int8_bound(table[0], PROFILE_INT8),
+        "int8_bound": int8_bound(table[0], PROFILE_FP32, PROFILE_INT8),
     }  # fmt: skip
     text = markdown(result)
     assert "| MatMulInteger (int8 path) | 0.0 | 30.0 |" in text and "| MatMul | 60.0 | 20.0 |" in text
