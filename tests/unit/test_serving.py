@@ -40,17 +40,21 @@ PROFILE_INT8 = {"texts": 10, "batch_size": 64, "wall_ms": 80.0, "session_ms": 70
                 "kernels_ms": {"MatMulInteger": 30.0, "MatMul": 20.0, "DynamicQuantizeLinear": 10.0}}  # fmt: skip
 
 
-def test_the_int8_bound_takes_out_only_the_quantized_kernels() -> None:
-    # torch fp32 labels 10 texts at 100 texts/s: 100 ms; int8's pass without its 40 ms of int8 kernels: 40 ms
-    bound = int8_bound({"texts_per_s": 100.0}, PROFILE_FP32, PROFILE_INT8)
-    assert bound["quantized_ms"] == 40.0 and bound["rest_ms"] == 40.0 and bound["quantized_share"] == 0.5
-    assert bound["best_speedup_vs_torch_fp32"] == 2.5
-    # 40 ms of fp32 MatMul replaced (60 in fp32, 20 left in int8) by 40 ms of int8 kernels: no faster
-    assert bound["replaced_fp32_ms"] == 40.0 and bound["products_speedup"] == 1.0
-    # 3x torch (100 ms) allows 33.3 ms in all, less than the 40 ms the rest takes: no product speed reaches it
-    assert bound["products_speedup_for_goal"] is None
-    fast_torch = int8_bound({"texts_per_s": 50.0}, PROFILE_FP32, PROFILE_INT8)  # 200 ms: 66.7 - 40 = 26.7 ms allowed
-    assert fast_torch["products_speedup_for_goal"] == 1.5
+def test_the_int8_bound_applies_the_profiled_shares_to_the_timed_rows() -> None:
+    # profiled int8 pass: 40 of 80 ms in int8 kernels (50 %); they replace 40 ms of fp32 MatMul (60 - 20): 1.0x.
+    # Timed: torch 10 texts at 100 texts/s = 100 ms, int8 at 200 texts/s = 50 ms, so the rest is 25 ms.
+    bound = int8_bound({"texts_per_s": 100.0}, {"texts_per_s": 200.0}, PROFILE_FP32, PROFILE_INT8)
+    assert bound["quantized_share"] == 0.5 and bound["products_speedup"] == 1.0
+    assert bound["timed_int8_ms"] == 50.0 and bound["rest_ms"] == 25.0 and bound["best_speedup_vs_torch_fp32"] == 4.0
+    # 3x torch allows 33.3 ms: 8.3 ms for products that take 25 ms now, so they must run 3.0x faster
+    assert bound["products_speedup_for_goal"] == 3.0
+    # a rest slower than a third of torch's time: no product speed reaches the goal
+    assert (
+        int8_bound({"texts_per_s": 100.0}, {"texts_per_s": 100.0}, PROFILE_FP32, PROFILE_INT8)[
+            "products_speedup_for_goal"
+        ]
+        is None
+    )
 
 
 def test_markdown_shows_every_row_the_teacher_and_the_verdict() -> None:
@@ -66,7 +70,7 @@ def test_markdown_shows_every_row_the_teacher_and_the_verdict() -> None:
         "teacher": teacher,
         "goal": ratios(table, teacher["texts_per_s"]),
         "profile": {"ONNX fp32": PROFILE_FP32, "ONNX int8": PROFILE_INT8},
-        "int8_bound": int8_bound(table[0], PROFILE_FP32, PROFILE_INT8),
+        "int8_bound": int8_bound(table[0], table[2], PROFILE_FP32, PROFILE_INT8),
     }  # fmt: skip
     text = markdown(result)
     assert "| MatMulInteger (int8 path) | 0.0 | 30.0 |" in text and "| MatMul | 60.0 | 20.0 |" in text
