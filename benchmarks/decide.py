@@ -14,8 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
-from evokd.bench.curves import t_interval
-from evokd.bench.tables import VARIANTS
+from evokd.bench.tables import VARIANTS, difference
 
 
 def dev_verdict(runs: dict[str, list[dict]], variant: str) -> dict:
@@ -26,14 +25,14 @@ def dev_verdict(runs: dict[str, list[dict]], variant: str) -> dict:
     diffs = [r["dev"] - theirs[r["seed"]] for r in runs.get(variant, []) if r["seed"] in theirs]
     if not diffs:
         raise ValueError(f"{variant} and {baseline} share no seed in these runs: nothing to decide on")
-    mean, low, high = t_interval(diffs)
+    d = difference(baseline, diffs)
     return {
         "variant": variant,
         "baseline": baseline,
-        "seeds": len(diffs),
-        "dev_difference": round(mean, 4),
-        "interval": [round(low, 4), round(high, 4)],
-        "adopt": low > 0,
+        "seeds": d["seeds"],
+        "dev_difference": d["delta_mean"],
+        "interval": d["interval"],  # None for one seed: no interval, so nothing to adopt
+        "adopt": d["interval"] is not None and d["interval"][0] > 0,
     }
 
 
@@ -49,10 +48,10 @@ def main(argv: list[str] | None = None) -> None:
             v = dev_verdict(runs, variant)
         except ValueError as e:
             raise SystemExit(f"{args.results}: {e}") from None
-        low, high = v["interval"]
+        interval = "[{:+.4f}, {:+.4f}]".format(*v["interval"]) if v["interval"] else "(one seed: no interval)"
         print(
-            f"{variant} vs {v['baseline']} on dev ({v['seeds']} seeds): {v['dev_difference']:+.4f} "
-            f"[{low:+.4f}, {high:+.4f}] -> {'adopt' if v['adopt'] else 'keep the default'}"
+            f"{variant} vs {v['baseline']} on dev ({v['seeds']} seeds): {v['dev_difference']:+.4f} {interval} "
+            f"-> {'adopt' if v['adopt'] else 'keep the default'}"
         )
 
 
