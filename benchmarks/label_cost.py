@@ -4,6 +4,7 @@
                                      [--teacher-url URL --teacher-model NAME]
     python -m evokd.bench.label_cost --compare-calls [--dataset rotten_tomatoes] [--texts 200]
     python -m evokd.bench.label_cost --compare-prompts [--dataset rotten_tomatoes] [--texts 200]
+    python -m evokd.bench.label_cost --compare-leads --dataset bbc_news --texts 100
 
 The texts are the first ``--texts`` examples of the dev split (or train): the defaults this measurement
 decides (the pool methods' label batch, the confidence rule) must never be chosen on the test texts the
@@ -20,7 +21,10 @@ today's JSON call and the label-only call (``--label-call``), one text per call,
 before the measurement (benchmarks/decisions/label-call.md, `adopt_label_only`); written to
 benchmarks/results/label-call-<dataset>-dev.json and .md. ``--compare-prompts`` likewise labels them with
 the label-only call under each prompt of `LABEL_PROMPTS` (benchmarks/decisions/label-prompt.md,
-`choose_prompt`); written to benchmarks/results/label-prompt-<dataset>-dev.json and .md.
+`choose_prompt`); written to benchmarks/results/label-prompt-<dataset>-dev.json and .md. ``--compare-leads``
+labels them with the shipped label-only call, each text clipped to each lead of `LEAD_WORDS` words
+(benchmarks/decisions/lead-words.md, `choose_lead`); written to benchmarks/results/label-lead-<dataset>-dev.json
+and .md.
 """
 
 from __future__ import annotations
@@ -113,17 +117,18 @@ def label_all(
     split: str = "dev",
     label_call: LabelStyle = "json",
     template: str = "",
+    words: int = 0,
 ) -> dict:
     """Label the first ``texts`` texts of ``split`` at every batch size with the ``label_call`` call (the
-    label-only call with ``template`` as its prompt, where one is given); return the rows and what they were
-    measured on."""
+    label-only call with ``template`` as its prompt and texts clipped to ``words``, where given); return the
+    rows and what they were measured on."""
     from evokd.bench.curves import t_interval
     from evokd.handoff.card import bootstrap
     from evokd.services import resolved, services
     from evokd.settings import Context
     from evokd.state import Sample
     from evokd.tasks import evaluate
-    from evokd.tasks.classification import Classification
+    from evokd.tasks.classification import LABEL_WORDS, Classification
 
     if split not in SPLITS:
         raise ValueError(
@@ -140,10 +145,10 @@ def label_all(
             started = time.perf_counter()
             samples = [Sample(id=str(i), source="pool", text=ex["text"]) for i, ex in enumerate(examples)]
             teacher = run.teacher(labelling=True)
-            if template:
+            if template or words:
                 if not isinstance(adapter, Classification):
-                    raise ValueError(f"a label-only prompt is for classification; {dataset} is {adapter.kind}")
-                replies = adapter.label_alone(teacher, task, run.description, samples, template)
+                    raise ValueError(f"a label-only call is for classification; {dataset} is {adapter.kind}")
+                replies = adapter.label_alone(teacher, task, run.description, samples, template, words or LABEL_WORDS)
             else:
                 replies = adapter.label(
                     teacher, ctx.prompt("critic"), task, run.description, samples, True, k, label_call
@@ -260,6 +265,27 @@ def choose_prompt(results: Sequence[dict]) -> str:
     return next(row["variant"] for row in ranked if fine(row["variant"]))  # "shipped" is always fine
 
 
+# The leads compared (benchmarks/decisions/lead-words.md), fixed before the measurement; the first is the
+# reference, the lead shipped until that decision.
+LEAD_WORDS = (150, 100, 50)
+
+
+def compare_leads(dataset: str, texts: int, endpoint: dict, say: Callable[[str], None]) -> dict:
+    """The shipped label-only call on the first ``texts`` dev texts clipped to each of `LEAD_WORDS` words: rows
+    with accuracy, tokens per label and the paired gap to the first, and the rule's choice."""
+    asks = {f"{w} words": {"label_call": "label-only", "words": w} for w in LEAD_WORDS}
+    measured = variants(dataset, texts, endpoint, say, asks)
+    for row, words in zip(measured["rows"], LEAD_WORDS, strict=True):
+        row["words"] = words
+    return {**measured, "adopt_within": ADOPT_WITHIN, "chosen_words": choose_lead(measured["rows"])}
+
+
+def choose_lead(rows: Sequence[dict]) -> int:
+    """The rule of benchmarks/decisions/lead-words.md: the fewest words whose accuracy is at most `ADOPT_WITHIN`
+    below the first (reference) row's on the same texts."""
+    return min(r["words"] for r in rows if r["accuracy"] >= rows[0]["accuracy"] - ADOPT_WITHIN)
+
+
 def dev_gold(dataset: str, texts: int) -> list[str]:
     """The gold answers of the first ``texts`` dev examples of ``dataset`` (only to score the teacher's)."""
     from evokd.services import services
@@ -330,6 +356,19 @@ def prompts_markdown(result: dict) -> str:
         f"Rule fixed before measuring (benchmarks/decisions/label-prompt.md): ship the prompt with the fewest "
         f"tokens per label on rotten_tomatoes among those at most {result['adopt_within']:.2f} below the shipped "
         "prompt's accuracy on every measured dataset; `choose_prompt` applies it to the committed files.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def leads_markdown(result: dict) -> str:
+    """The lead comparison as a table, with the rule and its outcome."""
+    lines = [
+        *measured_on(result, "Lead of a long text"),
+        *variants_table(result["rows"], "lead"),
+        "",
+        f"Rule fixed before measuring (benchmarks/decisions/lead-words.md): the labelling call shows the fewest "
+        f"words among {', '.join(map(str, LEAD_WORDS))} whose accuracy is at most {result['adopt_within']:.2f} "
+        f"below the {LEAD_WORDS[0]}-word lead's: **{result['chosen_words']} words**.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -412,6 +451,14 @@ def confidence_table(rows: Sequence[dict]) -> list[str]:
     ]
 
 
+# Each --compare-X: what it measures, the file name's part and the Markdown it writes.
+COMPARISONS: dict[str, tuple[Callable[..., dict], str, Callable[[dict], str]]] = {
+    "calls": (compare_calls, "call", calls_markdown),
+    "prompts": (compare_prompts, "prompt", prompts_markdown),
+    "leads": (compare_leads, "lead", leads_markdown),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Measure every batch size, the student's throughput on the same texts, and write the result files."""
     from evokd.records import write_json, write_text
@@ -444,7 +491,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--compare-prompts", action="store_true", help="the label-only prompts on dev texts (see the docstring)"
     )
+    ap.add_argument("--compare-leads", action="store_true", help="leads of long texts on dev texts (see the docstring)")
     args = ap.parse_args(argv)
+    chosen = [c for c in COMPARISONS if getattr(args, f"compare_{c}")]
+    if len(chosen) > 1:
+        ap.error("give one of --compare-calls, --compare-prompts, --compare-leads")
+    comparison = chosen[0] if chosen else ""
     batches = sorted({int(b) for b in args.batches.split(",")})
     if 1 not in batches or min(batches) < 1:
         ap.error("--batches must hold 1 (the reference) and only positive sizes")
@@ -458,21 +510,19 @@ def main(argv: list[str] | None = None) -> int:
     running = {"port": args.local_port, "start": False} if args.local_port else {}
     with teacher_endpoint(args.teacher_url, args.local_teacher, chosen_flags, say, **running) as endpoint:
         endpoint = {**endpoint, "teacher_model": args.teacher_model} if args.teacher_model else endpoint
-        if args.compare_calls or args.compare_prompts:
-            compare = compare_calls if args.compare_calls else compare_prompts
+        if comparison:
+            compare, name, write_md = COMPARISONS[comparison]
             compared = {"dataset": args.dataset, **compare(args.dataset, args.texts, endpoint, say)}
         else:
             measured = label_all(args.dataset, args.texts, batches, endpoint, say, args.split)
-    if args.compare_calls or args.compare_prompts:
+    if comparison:
         compared |= {
             "teacher": teacher,
             "machine": f"{os.cpu_count()}-core CPU, shared (load average {os.getloadavg()[0]:.2f} at the end)",
             "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
             "command": command,
         }
-        name, text = (
-            ("call", calls_markdown(compared)) if args.compare_calls else ("prompt", prompts_markdown(compared))
-        )
+        text = write_md(compared)
         write_json(Path(args.out) / f"label-{name}-{args.dataset}-dev.json", compared)
         write_text(Path(args.out) / f"label-{name}-{args.dataset}-dev.md", text)
         say(text)

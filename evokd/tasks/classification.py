@@ -43,7 +43,8 @@ def match_label(answer: str, labels: tuple[str, ...]) -> str | None:
 
 
 # Words of a text the labelling call shows: a long article's lead carries its topic, and a whole one would
-# multiply what each labelling call costs a small teacher; reviews and tickets fit whole.
+# multiply what each labelling call costs a small teacher; reviews and tickets fit whole. Chosen by the rule in
+# benchmarks/decisions/lead-words.md (`choose_lead`) on bbc_news dev texts; a test ties it to that file.
 LABEL_WORDS = 150
 
 
@@ -236,9 +237,16 @@ class Classification(TaskAdapter):
         return replies
 
     def label_alone(
-        self, teacher: Teacher, task: Task, description: str, todo: list[Sample], template: str = ""
+        self,
+        teacher: Teacher,
+        task: Task,
+        description: str,
+        todo: list[Sample],
+        template: str = "",
+        words: int = LABEL_WORDS,
     ) -> list[Reply[Any]]:
-        """One label-only call per text (``template``, else prompts/classification/label.md): the reply is the
+        """One label-only call per text, clipped to its first ``words`` words (``template``, else
+        prompts/classification/label.md): the reply is the
         label alone, a few tokens, and every label's probability is read from the endpoint's log-probabilities
         (``teacher_probs``; the chosen one's is ``teacher_confidence``), the likeliest label taken. Without
         log-probabilities the reply's text is matched like the JSON call's answer (or, cut short, by the label it
@@ -247,7 +255,7 @@ class Classification(TaskAdapter):
             template or prompts.default(self.kind, "label"),
             description,
             self.label_text(task),
-            [clip(s["text"], LABEL_WORDS) for s in todo],
+            [clip(s["text"], words) for s in todo],
         )
         replies = teacher.ask_plain(system, users, LABEL_ONLY_MAX_TOKENS, LABEL_ONLY_TOP)
         for s, reply in zip(todo, replies, strict=True):
