@@ -6,6 +6,10 @@ that lies above zero. Dev, not test: the test split judges results and never als
 scores are the ones each run reports at its scored round and never reads inside the run.
 
     python -m evokd.bench.decide benchmarks/results/X/rotten_tomatoes.json pool-random-all
+    python -m evokd.bench.decide A/rotten_tomatoes.json pool-random-soft --with B/bbc_news.json
+
+``--with`` pools the seeds of more results files (other datasets) with the first: one paired difference per
+dataset and seed, one interval over all of them.
 """
 
 from __future__ import annotations
@@ -17,12 +21,14 @@ from pathlib import Path
 from evokd.bench.tables import VARIANTS, difference
 
 
-def dev_verdict(runs: dict[str, list[dict]], variant: str) -> dict:
-    """The variant against the method it varies on each seed's dev score: mean difference, paired t-interval,
-    seeds paired, and ``adopt`` (the interval's lower end above zero)."""
+def dev_verdict(runs: dict[str, list[dict]], variant: str, *more: dict[str, list[dict]]) -> dict:
+    """The variant against the method it varies on each seed's dev score (of ``runs`` and of each of ``more``,
+    pooled): mean difference, paired t-interval, pairs, and ``adopt`` (the interval's lower end above zero)."""
     baseline = VARIANTS[variant]
-    theirs = {r["seed"]: r["dev"] for r in runs.get(baseline, [])}
-    diffs = [r["dev"] - theirs[r["seed"]] for r in runs.get(variant, []) if r["seed"] in theirs]
+    diffs = []
+    for each in (runs, *more):
+        theirs = {r["seed"]: r["dev"] for r in each.get(baseline, [])}
+        diffs += [r["dev"] - theirs[r["seed"]] for r in each.get(variant, []) if r["seed"] in theirs]
     if not diffs:
         raise ValueError(f"{variant} and {baseline} share no seed in these runs: nothing to decide on")
     d = difference(baseline, diffs)
@@ -41,16 +47,17 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m evokd.bench.decide", description=__doc__.splitlines()[0])
     p.add_argument("results", type=Path, help="a benchmark results JSON (benchmarks/results/.../<dataset>.json)")
     p.add_argument("variants", nargs="+", choices=sorted(VARIANTS), help="variants to judge against their method")
+    p.add_argument("--with", dest="more", type=Path, action="append", default=[], help="pool another results JSON")
     args = p.parse_args(argv)
-    runs = json.loads(args.results.read_text(encoding="utf-8"))["runs"]
+    runs, *more = (json.loads(f.read_text(encoding="utf-8"))["runs"] for f in (args.results, *args.more))
     for variant in args.variants:
         try:
-            v = dev_verdict(runs, variant)
+            v = dev_verdict(runs, variant, *more)
         except ValueError as e:
             raise SystemExit(f"{args.results}: {e}") from None
         interval = "[{:+.4f}, {:+.4f}]".format(*v["interval"]) if v["interval"] else "(one seed: no interval)"
         print(
-            f"{variant} vs {v['baseline']} on dev ({v['seeds']} seeds): {v['dev_difference']:+.4f} {interval} "
+            f"{variant} vs {v['baseline']} on dev ({v['seeds']} paired seeds): {v['dev_difference']:+.4f} {interval} "
             f"-> {'adopt' if v['adopt'] else 'keep the default'}"
         )
 

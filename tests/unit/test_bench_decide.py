@@ -41,7 +41,20 @@ def test_no_shared_seed_is_an_error_and_the_command_prints_the_verdict(tmp_path:
     path = tmp_path / "rotten_tomatoes.json"
     path.write_text(json.dumps({"runs": r}), encoding="utf-8")
     main([str(path), "pool-random-all"])
-    assert "pool-random-all vs pool-random on dev (3 seeds): +0.0267" in capsys.readouterr().out
+    assert "pool-random-all vs pool-random on dev (3 paired seeds): +0.0267" in capsys.readouterr().out
     path.write_text(json.dumps({"runs": {"pool-random-all": r["pool-random-all"]}}), encoding="utf-8")
     with pytest.raises(SystemExit, match=r"rotten_tomatoes\.json: pool-random-all and pool-random share no seed"):
         main([str(path), "pool-random-all"])
+
+
+def test_more_datasets_pool_their_seeds_into_one_interval(tmp_path: Path, capsys):
+    first = runs([0.60, 0.62, 0.58], [0.62, 0.63, 0.61])
+    second = runs([0.50, 0.55, 0.52], [0.53, 0.57, 0.55])
+    pooled = dev_verdict(first, "pool-random-all", second)
+    assert pooled["seeds"] == 6 and pooled["dev_difference"] == pytest.approx(0.14 / 6, abs=1e-4) and pooled["adopt"]
+    assert not dev_verdict(first, "pool-random-all", runs([0.5, 0.5, 0.5], [0.4, 0.45, 0.41]))["adopt"]
+    paths = [tmp_path / "a.json", tmp_path / "b.json"]
+    for path, r in zip(paths, (first, second), strict=True):
+        path.write_text(json.dumps({"runs": r}), encoding="utf-8")
+    main([str(paths[0]), "pool-random-all", "--with", str(paths[1])])
+    assert "(6 paired seeds): +0.0233" in capsys.readouterr().out
