@@ -50,6 +50,7 @@ def label_batch(
     min_confidence: float = 0.0,
     per_call: int = 1,
     label_call: LabelStyle = "json",
+    mask: bool = False,
 ) -> tuple[list[Sample], list[Reply[Any]]]:
     """Screen every pending sample, label the survivors in calls of ``per_call`` texts (as the task's adapter
     asks), and record each verdict.
@@ -57,7 +58,8 @@ def label_batch(
     ``adapter`` is the run's (fitted to its data, e.g. NER's tokenizer); None means the kind's default one.
     ``logprobs`` records the teacher's confidence in its label; one below ``min_confidence`` (when that is
     not 0) rejects the sample as ``low_confidence``; a label without a confidence is kept. ``label_call``
-    picks the labelling call where the kind has a choice (`TaskAdapter.label`).
+    picks the labelling call where the kind has a choice, ``mask`` whether a partly wrong annotation is kept with
+    its bad parts masked (`TaskAdapter.label`).
     """
     out = [Sample(**s) for s in batch]
     todo: list[Sample] = []
@@ -71,7 +73,7 @@ def label_batch(
         else:
             todo.append(s)
     replies = (adapter or adapter_for(task)).label(
-        teacher, prompt, task, description, todo, logprobs=logprobs, per_call=per_call, label_call=label_call
+        teacher, prompt, task, description, todo, logprobs=logprobs, per_call=per_call, label_call=label_call, mask=mask
     )
     for s in todo:
         confidence = s.get("teacher_confidence")

@@ -21,6 +21,7 @@ import torch
 from evokd.state import Sample
 from evokd.student.model import Student
 from evokd.student.train import probabilities
+from evokd.task import MASKED
 from evokd.tasks import TaskAdapter
 
 THRESHOLD = 0.9  # the student's probability of another answer that overrides the teacher
@@ -37,14 +38,18 @@ def contradicted(
     threshold: float = THRESHOLD,
 ) -> list[bool]:
     """For each text, whether the student gives its teacher label at most 1 - ``threshold`` (for a per-token
-    head: on any word). ``gold`` is a class name, or one tag per word; ``names`` the head's classes."""
+    head: on any word but a masked one, which has no teacher tag). ``gold`` is a class name, or one tag per
+    word; ``names`` the head's classes."""
     index = {name: i for i, name in enumerate(names)}
     out = []
     for p, g in zip(probs, gold, strict=True):
-        ids = [index[g]] if isinstance(g, str) else [index[t] for t in g]
-        rows = p.reshape(len(ids), -1)
-        given = rows[torch.arange(len(ids)), torch.tensor(ids, dtype=torch.long)]
-        out.append(bool(len(ids)) and float(given.min()) <= 1.0 - threshold)
+        tags = [g] if isinstance(g, str) else list(g)
+        rows = p.reshape(len(tags), -1)
+        known = [i for i, t in enumerate(tags) if t != MASKED]
+        given = rows[
+            torch.tensor(known, dtype=torch.long), torch.tensor([index[tags[i]] for i in known], dtype=torch.long)
+        ]
+        out.append(bool(known) and float(given.min()) <= 1.0 - threshold)
     return out
 
 

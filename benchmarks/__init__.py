@@ -23,5 +23,6 @@ METHOD_NAMES = (
     "pool-random-st",
     "pool-random-all",
     "pool-random-soft",
+    "pool-random-mask",
 )
 REFERENCES = ("full-shot", "teacher")

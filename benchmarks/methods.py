@@ -257,6 +257,14 @@ def methods(per_round: int) -> dict[str, Method]:
                 kinds=("classification",),
             ),
             Method(
+                "pool-random-mask",
+                "pool-random keeping a teacher-labelled sentence whose mentions partly fail the checks, the "
+                "failing mentions' words masked out of training, instead of dropping it: what masking adds",
+                build_graph,
+                {"per_round": 0, "query": "random", "mask_mentions": True, **POOL},
+                kinds=("ner",),
+            ),
+            Method(
                 "evokd-pool",
                 "the evokd settings plus the pool texts the student is least sure of, labelled each "
                 "round; the Analyst also sees them",

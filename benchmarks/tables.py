@@ -120,6 +120,7 @@ VARIANTS = {
     "pool-random-st": "pool-random",
     "pool-random-all": "pool-random",
     "pool-random-soft": "pool-random",
+    "pool-random-mask": "pool-random",
 }
 
 

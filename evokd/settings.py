@@ -221,6 +221,11 @@ class Context:
         "teacher_probs) or json (the critic prompt, a JSON reply). A run given its own critic prompt uses the "
         "JSON call that prompt is written for; NER always does.",
     )
+    mask_mentions: bool = declare(
+        False,
+        "NER: keep a teacher-labelled sentence whose mentions partly fail the checks, with the failing mentions' "
+        "words masked (skipped in training), instead of dropping the whole sentence.",
+    )
     soft_targets: bool = declare(
         False,
         "Train the student on the teacher's probabilities over the labels where the label-only call read them "

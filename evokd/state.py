@@ -54,6 +54,9 @@ class Sample(TypedDict, total=False):
     """NER: BIO tags from the Critic's entities."""
     entities: list[dict[str, str | int]]
     """NER: the Critic's mentions: text, type and start/end offsets in ``text`` (accepted), or each with its error (rejected)."""  # noqa: E501 - a pydantic field description (use_attribute_docstrings): wrapping would put a newline in the schema text
+    masked: list[dict[str, str | int]]
+    """NER, accepted with ``mask_mentions``: the Critic's mentions that failed a check, each with its error;
+    their tokens are tagged as unknown (masked) in ``tags``."""
     verdict: Literal["pending", "accepted", "rejected"]
     reason: str
     """Why rejected ('' when accepted)."""

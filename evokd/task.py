@@ -15,6 +15,10 @@ from typing_extensions import TypedDict  # pydantic (Studio schemas) needs it on
 TaskKind = str
 """A registered task kind's name (`evokd.tasks.kinds()`: "classification", "ner")."""
 
+MASKED = "?"
+"""NER tag of a token whose tag is unknown (the teacher named a mention there that failed a check): training
+skips it, neither entity nor outside; span reading sees no entity there; agreement ignores it."""
+
 
 class Example(TypedDict, total=False):
     """One labelled example; which keys are set depends on the task kind."""
@@ -23,6 +27,7 @@ class Example(TypedDict, total=False):
     label: str
     tokens: list[str]
     tags: list[str]
+    """NER: one IOB2 tag per token, or `MASKED` where a teacher-labelled sentence's tag is unknown."""
     teacher_probs: dict[str, float]
     """Teacher-labelled classification examples: the teacher's probability per label, where it was read (the
     label-only call); the student trains on it with soft targets."""

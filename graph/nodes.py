@@ -167,5 +167,6 @@ def critic(state: State, runtime: Runtime[Context]) -> dict[str, object]:
             min_confidence=ctx.min_confidence,
             per_call=ctx.label_batch,
             label_call=ctx.critic_call(),
+            mask=ctx.mask_mentions,
         )
     return {"batch": batch, "stats": {str(rnd): {"critic": cost(replies, elapsed[0])}}}

@@ -43,7 +43,7 @@ def feedback_for(
 ) -> list[Prediction]:
     """Pair each example with the student's prediction: the wrong/right split the Analyst reads."""
     return [
-        Prediction(text=ex["text"], gold=adapter.gold(ex), predicted=p, correct=adapter.gold(ex) == p)
+        Prediction(text=ex["text"], gold=adapter.gold(ex), predicted=p, correct=adapter.agrees(adapter.gold(ex), p))
         for ex, p in zip(examples, predicted, strict=True)
     ]
 

@@ -19,7 +19,7 @@ from transformers import BatchEncoding
 
 from evokd.settings import Context
 from evokd.student.model import Head, Student
-from evokd.task import Example
+from evokd.task import MASKED, Example
 
 IGNORE = -100  # label id that torch's cross-entropy (and so every HF head) skips
 
@@ -323,10 +323,11 @@ def lr_factor(step: int, total: int, warmup: int) -> float:
 
 
 def align_labels(word_ids: Sequence[int | None], word_tags: Sequence[str], tag2id: dict[str, int]) -> list[int]:
-    """Sub-token label ids: a word's tag on its first sub-token, IGNORE on the rest and on special tokens."""
+    """Sub-token label ids: a word's tag on its first sub-token, IGNORE on the rest, on special tokens and on a
+    masked word (its tag is unknown: training it as outside-entity would teach a wrong answer)."""
     labels, prev = [], None
     for w in word_ids:
-        labels.append(IGNORE if w is None or w == prev else tag2id[word_tags[w]])
+        labels.append(IGNORE if w is None or w == prev or word_tags[w] == MASKED else tag2id[word_tags[w]])
         prev = w
     return labels
 

@@ -181,9 +181,7 @@ def samples_per_round(view: RunView) -> str:
 
 def fooled(sample: dict[str, Any], adapter: TaskAdapter) -> bool:
     """True if the student got the (accepted, predicted) sample wrong before training on it."""
-    predicted: object = sample.get("predicted")
-    gold: object = adapter.gold(cast(Example, sample))
-    return predicted != gold
+    return not adapter.agrees(adapter.gold(cast(Example, sample)), sample.get("predicted"))
 
 
 def hard_easy(view: RunView) -> str:

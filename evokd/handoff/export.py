@@ -3,7 +3,8 @@
 Rows: the human-labelled seeds (``source`` "seed", round 0) and every sample the Critic accepted
 (``source`` "generated", or the sample's own source such as "pool", with its round). The task kind's
 adapter says what else a row holds (`TaskAdapter.export_row`): classification rows ``text`` and
-``label``; NER rows ``tokens`` and ``tags`` (IOB2) and the raw sentence as ``text``. The kind is the
+``label``; NER rows ``tokens`` and ``tags`` (IOB2; in a run with ``mask_mentions`` also ``?`` on a word whose
+tag is unknown, which a trainer should skip as evokd does) and the raw sentence as ``text``. The kind is the
 one whose reader accepts the run's seeds. ``include_rejected`` adds the rejected samples for auditing
 the teacher, and a ``reason`` column (empty for kept rows). In CSV, list cells (tokens, tags) are JSON
 arrays.

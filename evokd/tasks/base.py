@@ -67,6 +67,8 @@ class LabelCall(NamedTuple):
     """Texts one call carries (more than 1 only where the kind `batches_labels`)."""
     style: LabelStyle = "json"
     """The call: "json" (the Critic's prompt, a JSON reply) or "label-only" (the label alone, where the kind has it)."""
+    mask: bool = False
+    """NER: keep a sentence with failing mentions, their tokens masked, instead of rejecting it."""
 
 
 class TaskAdapter(ABC):
@@ -159,6 +161,10 @@ class TaskAdapter(ABC):
     def gold(self, ex: Example) -> Any:
         """An example's answer in the form the student predicts it (a class name, a tag list)."""
 
+    def agrees(self, gold: Any, predicted: Any) -> bool:
+        """Whether a prediction is the example's answer (`gold`'s form)."""
+        return bool(gold == predicted)
+
     @abstractmethod
     def scores(self, task: Task, gold: list[Any], predicted: list[Any]) -> dict[str, Any]:
         """The metric's scores (with ``self.metric`` among the keys) of predictions against gold answers."""
@@ -217,6 +223,7 @@ class TaskAdapter(ABC):
         logprobs: bool = False,
         per_call: int = 1,
         label_call: LabelStyle = "json",
+        mask: bool = False,
     ) -> list[Reply[Any]]:
         """Ask the Critic for each screened sample's label (calls run concurrently) and record in place the
         verdict, its reason and the label fields; return the replies for the cost record.
@@ -226,10 +233,13 @@ class TaskAdapter(ABC):
         ``teacher_confidence`` where the kind can read one (None where the endpoint sent none).
         ``per_call`` texts share one call where the kind `batches_labels` (else it must be 1).
         ``label_call`` "label-only" asks for the label alone where the kind has such a call (it also records
-        every label's probability as ``teacher_probs``); a kind without one keeps its JSON call."""
+        every label's probability as ``teacher_probs``); a kind without one keeps its JSON call. ``mask`` keeps
+        a partly wrong annotation where the kind can mask its bad parts (NER's mentions)."""
         if per_call < 1 or (per_call > 1 and not self.batches_labels):
             raise ValueError(f"{self.kind} labels one text per teacher call; got {per_call} (drop --label-batch)")
-        return self.label_calls(LabelCall(teacher, prompt, task, description, logprobs, per_call, label_call), todo)
+        return self.label_calls(
+            LabelCall(teacher, prompt, task, description, logprobs, per_call, label_call, mask), todo
+        )
 
     @abstractmethod
     def label_calls(self, call: LabelCall, todo: list[Sample]) -> list[Reply[Any]]:

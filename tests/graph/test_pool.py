@@ -25,8 +25,10 @@ from evokd.records import read_jsonl
 from evokd.settings import Context
 from evokd.state import Sample
 from evokd.student import model
+from evokd.student import train as train_module
 from evokd.student.model import Head
 from evokd.student.train import TrainConfig, probabilities, train
+from evokd.task import MASKED
 from evokd.tasks import adapter_for
 from tests.support.data import NEG, POS, write_jsonl
 from tests.support.fake_openai import prompt_of
@@ -279,11 +281,38 @@ def test_ner_pool_sentences_are_tagged_by_the_critic_without_a_requested_type(
     assert all(s["verdict"] == "accepted" and "requested" not in s for s in samples.values())
 
 
+def test_with_mention_masking_a_partly_wrong_pool_sentence_trains_on_its_good_words(
+    ner_dir, ner_student, ner_server, tmp_path, monkeypatch
+):
+    pool = tmp_path / "pool.jsonl"
+    write_jsonl(pool, [{"text": "we met Bob at mordor today"}, {"text": "we met Bob near gotham today"}])
+    seen: list[list[str]] = []
+    real = train_module.align_labels
+    monkeypatch.setattr(
+        train_module, "align_labels", lambda ids, tags, t2i: seen.append(list(tags)) or real(ids, tags, t2i)
+    )
+    ctx = make_context(
+        ner_dir,
+        ner_student,
+        ner_server,
+        tmp_path / "run",
+        pool=str(pool),
+        per_round=0,
+        max_rounds=1,
+        mask_mentions=True,
+    )
+    run_graph(ctx)
+    samples = {s["text"]: s for s in read_jsonl(tmp_path / "run" / "samples.jsonl")}
+    kept, dropped = samples["we met Bob at mordor today"], samples["we met Bob near gotham today"]
+    assert (kept["verdict"], kept["tags"]) == ("accepted", ["O", "O", "B-person", "O", MASKED, "O"])
+    assert kept["masked"] == [{"text": "mordor", "type": "realm", "error": "unknown_type"}]
+    assert (dropped["verdict"], dropped["reason"]) == ("rejected", "not_substring")  # nothing there to mask
+    assert kept["tags"] in seen  # round 1 trained on it, the masked word skipped (`align_labels`)
+
+
 def test_label_only_pool_labels_carry_the_teachers_probabilities_into_soft_training(
     teacher_server, pool_context, tmp_path, monkeypatch
 ):
-    from evokd.student import train as train_module
-
     trained_on: list[list] = []
     real = train_module.soft_targets
 

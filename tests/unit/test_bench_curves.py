@@ -138,6 +138,9 @@ def test_pool_methods_differ_only_in_how_texts_are_picked_and_the_noise_step():
     assert {k: v for k, v in full.items() if k != "replay"} == pool["pool-random"] and full["replay"] > Context().replay
     assert {k: v for k, v in soft.items() if k != "soft_targets"} == pool["pool-random"] and soft["soft_targets"]
     assert not Context().soft_targets and ms["pool-random-soft"].kinds == ("classification",)
+    mask = ms["pool-random-mask"].overrides  # mention masking: NER only, off by default
+    assert {k: v for k, v in mask.items() if k != "mask_mentions"} == pool["pool-random"] and mask["mask_mentions"]
+    assert not Context().mask_mentions and ms["pool-random-mask"].kinds == ("ner",)
     # No pool method sets its own round size: the benchmark runs what `evokd run --pool` runs.
     assert not any({"pool_per_round", "pool_growth"} & set(m.overrides) for m in ms.values())
     shared = {k: pool["pool-active"][k] for k in ("pool", "label_batch")}

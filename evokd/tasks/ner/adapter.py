@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from evokd.data.bio import bio_spans, entity_types, to_iob2
+from evokd.data.bio import Span, bio_spans, entity_types, to_iob2
 from evokd.data.formats import DataError, Row, jsonl_rows
 from evokd.data.readers import Record, check_tags, read_conll, read_table, tagged_example
 from evokd.prompts import render
@@ -23,7 +23,7 @@ from evokd.schemas import Annotation
 from evokd.state import Prediction, Sample
 from evokd.student.metrics import f1_of_counts, span_scores
 from evokd.student.model import Head
-from evokd.task import Example, Task
+from evokd.task import MASKED, Example, Task
 from evokd.tasks.base import HubMetric, LabelCall, TaskAdapter
 from evokd.tasks.ner.text import PLACEHOLDER, Tokenizer, fold_type, resolve
 from evokd.teacher.client import Reply, Teacher
@@ -75,9 +75,12 @@ def annotate(
     todo: list[Sample],
     tokenizer: Tokenizer | None = None,
     glossary: Mapping[str, str] | None = None,
+    mask: bool = False,
 ) -> list[Reply[Annotation]]:
     """Ask the Critic for each sentence's entities (one call each, concurrently), then place and check them
-    in code; set ``tokens``, ``tags``, ``entities``, ``verdict`` and ``reason`` on each sample in place."""
+    in code; set ``tokens``, ``tags``, ``entities``, ``verdict`` and ``reason`` on each sample in place.
+    ``mask`` keeps a sentence with failing mentions, their tokens masked (`resolve`), and records them as
+    ``masked``."""
     tokenizer = tokenizer or Tokenizer()
     for s in todo:
         if PLACEHOLDER.search(s["text"]):  # "I heard <NAME> play": the Generator left a slot unfilled
@@ -106,8 +109,10 @@ def annotate(
                 }
             )
             continue
-        res = resolve(s["text"], [e.model_dump() for e in reply.parsed.entities], task.labels, tokenizer)
+        res = resolve(s["text"], [e.model_dump() for e in reply.parsed.entities], task.labels, tokenizer, mask)
         s.update({"tokens": res.tokens, "tags": res.tags, "entities": res.entities})  # type: ignore[typeddict-item]
+        if res.masked and not res.reason:
+            s["masked"] = res.masked  # type: ignore[typeddict-item]
         if res.reason:
             s.update({"verdict": "rejected", "reason": res.reason})
         elif s.get("requested") and s["requested"] not in res.types:
@@ -125,9 +130,16 @@ def _quote(tokens: Sequence[str], first: int, last: int) -> str:
     return '"' + " ".join(tokens[first:last]) + '"'
 
 
+def read_spans(gold: Sequence[str], predicted: Sequence[str]) -> tuple[list[Span], list[Span]]:
+    """The gold and predicted spans of one sentence; a predicted span touching a masked gold token is left out,
+    since what the right answer is there is unknown."""
+    hidden = {i for i, tag in enumerate(gold) if tag == MASKED}
+    return bio_spans(gold), [s for s in bio_spans(predicted) if not hidden.intersection(range(s[0], s[1]))]
+
+
 def compare(tokens: Sequence[str], gold: Sequence[str], predicted: Sequence[str]) -> tuple[list[str], list[str]]:
     """The student's span errors in one sentence (missed, spurious, wrong type, wrong extent) and its correct spans."""
-    g, p = bio_spans(gold), bio_spans(predicted)
+    g, p = read_spans(gold, predicted)
     errors, right = [], []
     for first, last, etype in g:
         q = _quote(tokens, first, last)
@@ -258,6 +270,13 @@ class Ner(TaskAdapter):
         """The tag sequence."""
         return ex["tags"]
 
+    def agrees(self, gold: Any, predicted: Any) -> bool:
+        """The same tags; where the gold tags mask a token, the same spans outside the masked words."""
+        if MASKED not in gold:
+            return list(gold) == list(predicted)
+        g, p = read_spans(gold, predicted)
+        return g == p
+
     def scores(self, task: Task, gold: list[Sequence[str]], predicted: list[Sequence[str]]) -> dict[str, Any]:
         """Strict IOB2 span scores, micro and per type."""
         return span_scores(task.labels, gold, predicted)
@@ -302,7 +321,9 @@ class Ner(TaskAdapter):
     def label_calls(self, call: LabelCall, todo: list[Sample]) -> list[Reply[Any]]:
         """The Critic names the entities of one sentence per call; code places them (`annotate`). An annotation
         is no short answer, so ``call.style`` changes nothing: NER keeps its JSON call."""
-        return annotate(call.teacher, call.prompt, call.task, call.description, todo, self.tokenizer, self.glossary)
+        return annotate(
+            call.teacher, call.prompt, call.task, call.description, todo, self.tokenizer, self.glossary, call.mask
+        )
 
     def show_label(self, sample: Mapping[str, Any]) -> str:
         """The Critic's mentions with their types."""

@@ -28,12 +28,15 @@ positions is decided here, in code, never taken from the model:
 
 A sentence is accepted only if every mention passes; otherwise the whole sentence is rejected with
 the first failing mention's reason, because dropping a bad mention would leave its words tagged
-``O``, a silent false negative in the training data. A sentence with an unfilled template slot
-(``<NAME>``, ``[COMPANY]``) is rejected as ``placeholder`` before any Critic call. Reasons:
-``malformed`` (unparseable reply, or
-a mention without letters or digits), ``unknown_type``, ``not_a_name``, ``not_substring``,
-``token_boundary``, ``overlap``, and ``missing_type`` (no entity of the type the Generator was
-asked for).
+``O``, a silent false negative in the training data. With ``mask`` (the ``mask_mentions`` setting) a
+sentence keeps its good mentions instead: every token a failing mention covers is tagged `MASKED` (unknown,
+skipped in training), and so is any placed span it touches; only a failing mention the sentence does not
+contain (``not_substring``, or no text at all) still rejects it, since there is nothing to mask.
+
+A sentence with an unfilled template slot (``<NAME>``, ``[COMPANY]``) is rejected as ``placeholder``
+before any Critic call. Reasons: ``malformed`` (unparseable reply, or a mention without letters or
+digits), ``unknown_type``, ``not_a_name``, ``not_substring``, ``token_boundary``, ``overlap``, and
+``missing_type`` (no entity of the type the Generator was asked for).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from evokd.data.bio import Span, bio_spans, to_bio
+from evokd.task import MASKED
 
 # ---- tokenisation -------------------------------------------------------------------------------
 
@@ -175,7 +179,8 @@ class Resolution:
     tokens: list[str]
     tags: list[str]
     entities: list[dict[str, object]]  # accepted: placed mentions with offsets; rejected: mentions with their error
-    reason: str = ""  # "" when every mention was placed
+    reason: str = ""  # "" when the sentence is kept
+    masked: list[dict[str, object]] = field(default_factory=list)  # kept with ``mask``: the failing mentions
 
     @property
     def types(self) -> set[str]:
@@ -312,10 +317,28 @@ def _place(
     return sorted(taken)
 
 
+def _covered(sentence: str, spans: list[tuple[str, int, int]], bad: Sequence[dict[str, object]]) -> set[int] | None:
+    """The tokens the failing mentions cover wherever they occur (a token partly covered counts), or None when
+    one of them cannot be found in the sentence: its words cannot be masked."""
+    hidden: set[int] = set()
+    for e in bad:
+        text = e.get("text")
+        found = _occurrences(sentence, _norm(text)) if isinstance(text, str) and _norm(text) else []
+        if not found:
+            return None
+        hidden |= {i for i, (_, s, t) in enumerate(spans) for a, b in found if s < b and a < t}
+    return hidden
+
+
 def resolve(
-    sentence: str, mentions: Sequence[dict[str, object]], types: Sequence[str], tokenizer: Tokenizer | None = None
+    sentence: str,
+    mentions: Sequence[dict[str, object]],
+    types: Sequence[str],
+    tokenizer: Tokenizer | None = None,
+    mask: bool = False,
 ) -> Resolution:
-    """Place the Critic's (text, type) mentions in ``sentence`` and build its BIO tags (see the module doc)."""
+    """Place the Critic's (text, type) mentions in ``sentence`` and build its BIO tags; with ``mask``, keep a
+    sentence with failing mentions by masking their tokens (see the module doc)."""
     sentence = unicodedata.normalize("NFC", sentence)
     spans = (tokenizer or Tokenizer()).spans(sentence)
     tokens = [t for t, _, _ in spans]
@@ -326,13 +349,19 @@ def resolve(
         if "error" not in e:
             unique.setdefault((str(e["text"]), str(e["type"])), e)
     taken = _place(_find(sentence, spans, unique), unique)
-    if errors := [str(e["error"]) for e in wanted if "error" in e]:
-        return Resolution(tokens, [], wanted, reason=errors[0])
+    bad = [e for e in wanted if "error" in e]
+    hidden = _covered(sentence, spans, bad) if bad and mask else None
+    if bad and hidden is None:
+        return Resolution(tokens, [], wanted, reason=str(bad[0]["error"]))
+    hidden = hidden or set()
+    kept = [(f, t, etype) for f, t, etype in taken if not hidden.intersection(range(f, t))]
+    hidden.update(i for span in taken if span not in kept for i in range(span[0], span[1]))  # no half names
     entities: list[dict[str, object]] = [
         {"text": sentence[spans[f][1] : spans[t - 1][2]], "type": etype, "start": spans[f][1], "end": spans[t - 1][2]}
-        for f, t, etype in taken
+        for f, t, etype in kept
     ]
-    return Resolution(tokens, to_bio(len(tokens), taken), entities)
+    tags = [MASKED if i in hidden else tag for i, tag in enumerate(to_bio(len(tokens), kept))]
+    return Resolution(tokens, tags, entities, masked=bad)
 
 
 class WhitespaceTokenizer(Tokenizer):
