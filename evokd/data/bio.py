@@ -58,8 +58,3 @@ def entity_types(tags: Sequence[str]) -> set[str]:
     """The entity types that occur in one sentence's tags."""
     return {tag[2:] for tag in tags if tag not in ("O", MASKED)}
 
-
-def masked_like(tags: Sequence[str], like: Sequence[str]) -> list[str]:
-    """``tags`` with every position that is masked in ``like`` masked too: a prediction read against
-    teacher tags with masked tokens, so what the student says there counts neither for nor against it."""
-    return [MASKED if ref == MASKED else tag for tag, ref in zip(tags, like, strict=True)]
