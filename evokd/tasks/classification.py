@@ -45,7 +45,7 @@ def match_label(answer: str, labels: tuple[str, ...]) -> str | None:
 # Words of a text the labelling call shows: a long article's lead carries its topic, and a whole one would
 # multiply what each labelling call costs a small teacher; reviews and tickets fit whole. Chosen by the rule in
 # benchmarks/decisions/lead-words.md (`choose_lead`) on bbc_news dev texts; a test ties it to that file.
-LABEL_WORDS = 150
+LABEL_WORDS = 50
 
 
 def prefix_label(answer: str, labels: tuple[str, ...]) -> str | None:

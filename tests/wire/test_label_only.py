@@ -9,12 +9,12 @@ import math
 import pytest
 
 from evokd.agents.critic import label_batch
-from evokd.bench.label_cost import LABEL_PROMPTS, choose_prompt, compare_calls, compare_prompts
+from evokd.bench.label_cost import LABEL_PROMPTS, choose_lead, choose_prompt, compare_calls, compare_prompts
 from evokd.prompts import default
 from evokd.state import Sample
 from evokd.task import Task
 from evokd.tasks import adapter_for
-from evokd.tasks.classification import LABEL_ONLY_MAX_TOKENS, LABEL_ONLY_TOP, Classification
+from evokd.tasks.classification import LABEL_ONLY_MAX_TOKENS, LABEL_ONLY_TOP, LABEL_WORDS, Classification
 from evokd.teacher.client import Reply, ReplyCache, Teacher, chat_model, value_probabilities
 from evokd.text import LeakIndex
 from tests.support.fake_openai import FakeOpenAI, NerTeacher, Scripted, SentimentTeacher, schema_name, user_turn
@@ -197,6 +197,42 @@ def test_the_shipped_label_prompt_is_the_rule_applied_to_the_committed_dev_measu
     ]
     assert all(r["rows"][0]["variant"] == "shipped" and r["texts"] >= 100 for r in measured)
     assert default("classification", "label") == LABEL_PROMPTS[choose_prompt(measured)]
+
+
+def test_each_lead_clips_the_same_dev_texts_to_its_words(sentiment_dir, monkeypatch):
+    from evokd.bench import label_cost
+
+    monkeypatch.setattr(label_cost, "LEAD_WORDS", (3, 2, 1))
+    with FakeOpenAI(SentimentTeacher()) as server:
+        endpoint = {"teacher_url": server.url, "teacher_model": "teacher", "json_mode": "json_schema"}
+        result = label_cost.compare_leads(str(sentiment_dir), 4, endpoint, lambda line: None)
+        texts = [user_turn(b) for b in server.requests]
+    assert [r["words"] for r in result["rows"]] == [3, 2, 1] and len(texts) == 12
+    words = [t.removesuffix(" ...").split() for t in texts]
+    assert [len(w) for w in words] == [3] * 4 + [2] * 4 + [1] * 4
+    # the same texts, whatever order the concurrent calls arrived in
+    assert sorted(w[:2] for w in words[:4]) == sorted(words[4:8]) and sorted(w[:1] for w in words[:4]) == sorted(
+        words[8:]
+    )
+    assert result["chosen_words"] == label_cost.choose_lead(result["rows"])
+
+
+def test_the_fewest_words_within_two_points_of_the_first_lead_are_chosen():
+    def rows(*cells: tuple[int, float]) -> list[dict]:
+        return [{"words": w, "accuracy": a} for w, a in cells]
+
+    assert choose_lead(rows((150, 0.81), (100, 0.80), (50, 0.79))) == 50
+    assert choose_lead(rows((150, 0.81), (100, 0.80), (50, 0.78))) == 100
+    assert choose_lead(rows((150, 0.81), (100, 0.70), (50, 0.85))) == 50  # any eligible lead, fewest words first
+    assert choose_lead(rows((150, 0.81), (100, 0.70), (50, 0.60))) == 150  # none holds: today's lead stays
+
+
+def test_the_shipped_lead_is_the_rule_applied_to_the_committed_dev_measurement():
+    from evokd.bench.label_cost import LEAD_WORDS, RESULTS
+
+    measured = json.loads((RESULTS / "label-lead-bbc_news-dev.json").read_text(encoding="utf-8"))
+    assert [r["words"] for r in measured["rows"]] == list(LEAD_WORDS) and measured["texts"] >= 100
+    assert LABEL_WORDS == choose_lead(measured["rows"]) == measured["chosen_words"]
 
 
 def test_ner_keeps_its_json_call():
