@@ -233,20 +233,21 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
     run = Path(args.run) if args.run else make_student(Path(args.work), args.train)
     exports = ensure_exports(run)
     load_before = os.getloadavg()
-    rows = []
-    for batch_size, n_texts in ((64, args.texts), (1, args.batch1_texts)):
-        for name, (backend, sub) in VARIANTS.items():
-            child = [sys.executable, "-m", "evokd.bench.serving", "--measure", str(run / sub), "--backend", backend]
-            child += ["--texts", str(n_texts), "--batch-size", str(batch_size), "--repeats", str(args.repeats)]
-            child += ["--threads", str(args.threads)]
-            done = subprocess.run(child, capture_output=True, text=True, check=True)
-            rows.append({"variant": name, "batch_size": batch_size, **json.loads(done.stdout.splitlines()[-1])})
-    profiles = {}
-    for name in ("ONNX fp32", "ONNX int8"):
-        child = [sys.executable, "-m", "evokd.bench.serving", "--measure", str(run / VARIANTS[name][1]), "--profile"]
-        child += ["--texts", str(args.texts), "--batch-size", "64", "--threads", str(args.threads)]
-        done = subprocess.run(child, capture_output=True, text=True, check=True)
-        profiles[name] = json.loads(done.stdout.splitlines()[-1])
+
+    def child(name: str, texts: int, batch_size: int, *extra: str) -> dict[str, Any]:
+        """One measurement of variant ``name`` in a fresh process (its own allocator, threads and caches)."""
+        backend, sub = VARIANTS[name]
+        cmd = [sys.executable, "-m", "evokd.bench.serving", "--measure", str(run / sub), "--backend", backend]
+        cmd += ["--texts", str(texts), "--batch-size", str(batch_size), "--threads", str(args.threads), *extra]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        return dict(json.loads(done.stdout.splitlines()[-1]))
+
+    rows = [
+        {"variant": name, "batch_size": batch_size, **child(name, n_texts, batch_size, "--repeats", str(args.repeats))}
+        for batch_size, n_texts in ((64, args.texts), (1, args.batch1_texts))
+        for name in VARIANTS
+    ]
+    profiles = {name: child(name, args.texts, 64, "--profile") for name in ("ONNX fp32", "ONNX int8")}
     load_after = os.getloadavg()
     teacher = teacher_rate()
     torch64 = next(r for r in rows if r["variant"] == "torch fp32" and r["batch_size"] == 64)
