@@ -160,9 +160,17 @@ class Context:
     # 12 doubling: the first round fits 1,000 tokens at a label-only label's cost, and each doubling of the budget
     # holds one more round (benchmarks/decisions/pool-round-size.md; the pool benchmark runs these defaults).
     pool_per_round: int = declare(12, "Pool texts picked and labelled in the first pool round (with --pool).", ge=1)
+    pool_first_tokens: int = declare(
+        1000,
+        "The first pool round picks at most what this many teacher tokens buy at the labelling cost the shot check "
+        "paid per shot (fewer than --pool-per-round texts where labels are dear: long articles, NER sentences), so "
+        "a small budget already holds a round; 0 = --pool-per-round texts whatever they cost.",
+        ge=0,
+    )
     pool_growth: float = declare(
         2.0,
-        "Each pool round picks this many times the last one's texts (1 = the same every round, 2 = doubling): a "
+        "Each pool round picks this many times the first one's texts per round since (1 = the same every round, "
+        "2 = doubling): a "
         "small first round fits a small budget and later rounds still move the student. With a token budget a "
         "round shrinks to what the budget has left (at the pool's cost per text so far), so the last one fills it, "
         "but never below the round before: the loop stops where that does not fit.",
@@ -333,10 +341,6 @@ class Context:
             raise SettingError("--self-train labels pool texts with the student: give --pool FILE, or drop it")
         if self.dev_feedback and self.protocol != "oracle-dev":
             raise SettingError("dev_feedback shows gold dev labels: give --protocol oracle-dev, or --dev-feedback 0")
-
-    def pool_round_size(self, rnd: int) -> int:
-        """Pool texts round ``rnd`` (1, 2, ...) picks: ``pool_per_round`` grown by ``pool_growth`` a round."""
-        return round(self.pool_per_round * self.pool_growth ** max(0, rnd - 1))
 
     def critic_call(self) -> LabelStyle:
         """The Critic's labelling call: ``label_call``, but the JSON call where the run brings its own critic

@@ -20,7 +20,7 @@ from evokd.agents.generator import generate, plan
 from evokd.agents.selector import choose, least_sure, picks, subset, uncertainty
 from evokd.agents.self_training import pseudo_labels
 from evokd.graph.cost import cost, stopwatch
-from evokd.graph.routing import next_pool_round
+from evokd.graph.routing import next_pool_round, shot_cost
 from evokd.seeds import teacher_seed, writer_seed
 from evokd.services import resolved, services
 from evokd.settings import Context
@@ -58,7 +58,7 @@ def selector(state: State, runtime: Runtime[Context], config: RunnableConfig) ->
         scores = uncertainty(probs)
         cache = ctx.run_path(config) / "pool_embeddings.safetensors"
         vectors = pool_embeddings(cache, net, every, scored, ctx.max_length) if ctx.query == "diverse" else None
-        size = next_pool_round(state.get("history", []), teacher_tokens(state.get("stats", {})), ctx)
+        size = next_pool_round(state.get("history", []), teacher_tokens(state.get("stats", {})), ctx, shot_cost(state))
         chosen = choose(ctx.query, scores, size, teacher_seed(ctx.seed, rnd), vectors)
         picked = picks(scored, chosen, scores, rnd, first=2 * ctx.per_round)  # after the generated ones
         # the texts this student is surest of, for the round's training (never one the teacher labels now)

@@ -22,14 +22,34 @@ def round_cost(history: Sequence[RoundRecord]) -> int:
     return history[-1].get("teacher_tokens", 0) - before
 
 
-def next_pool_round(history: Sequence[RoundRecord], tokens: int, ctx: Context) -> int:
-    """Pool texts the next round picks: the schedule's size (`Context.pool_round_size`), cut to what the rest of
-    the budget buys at the pool's mean cost per pick so far, after the round's other teacher work (analysis and
-    generation, costed as last round). So the last round fills the budget instead of leaving up to half of it."""
-    size = ctx.pool_round_size(history[-1]["round"] + 1 if history else 1)
-    if not ctx.budget_tokens or not history or not history[-1].get("pool_picked"):  # no pool round to cost it by
-        return size
+def shot_cost(state: State) -> float | None:
+    """Teacher tokens the shot check paid per shot, what a label costs on texts like the user's; None where it
+    did not run."""
+    check, node = state.get("shot_check"), state.get("stats", {}).get("0", {}).get("shot_check")
+    if not check or not node or not check["shots"]:
+        return None
+    return (node.get("prompt_tokens", 0) + node.get("completion_tokens", 0)) / check["shots"]
+
+
+def first_pool_round(ctx: Context, per_label: float | None) -> int:
+    """Pool texts the first pool round picks: ``pool_per_round``, fewer where ``per_label`` (the teacher tokens
+    the shot check paid per shot) says they would cost more than ``pool_first_tokens``."""
+    if not (per_label and ctx.pool_first_tokens):
+        return ctx.pool_per_round
+    return max(1, min(ctx.pool_per_round, int(ctx.pool_first_tokens // (FIT_MARGIN * per_label))))
+
+
+def next_pool_round(history: Sequence[RoundRecord], tokens: int, ctx: Context, per_label: float | None = None) -> int:
+    """Pool texts the next round picks: the first round's (`first_pool_round`) grown by ``pool_growth`` each pool
+    round since, cut to what the rest of the budget buys at the pool's mean cost per pick so far, after the
+    round's other teacher work (analysis and generation, costed as last round). So the last round fills the
+    budget instead of leaving up to half of it."""
     rounds = [r for r in history if r.get("pool_picked")]
+    if not rounds:
+        return first_pool_round(ctx, per_label)
+    size = round(rounds[0]["pool_picked"] * ctx.pool_growth ** len(rounds))
+    if not ctx.budget_tokens or not history[-1].get("pool_picked"):  # no pool round last to cost it by
+        return size
     per_pick = FIT_MARGIN * sum(r.get("pool_tokens", 0) for r in rounds) / sum(r["pool_picked"] for r in rounds)
     other = round_cost(history) - rounds[-1].get("pool_tokens", 0)
     left = ctx.budget_tokens - tokens - other
@@ -45,12 +65,12 @@ def stop_reason(history: Sequence[RoundRecord], tokens: int, ctx: Context) -> st
     if last["round"] >= ctx.max_rounds:
         return "max_rounds"
     # Stop once the budget is spent, or when the next round would overrun it: a pool round shrinks to fit
-    # (`next_pool_round`) but never below the last pool round's size (nor the first round's): a sliver of a round
+    # (`next_pool_round`) but never below the last pool round's size: a sliver of a round
     # would still get a whole training pass of at least `min_steps`, many epochs over a few texts and the replay,
     # which moves the student more than those texts are worth. Another round is expected to cost what the last did.
     if ctx.budget_tokens:
         if last.get("pool_picked"):
-            short = next_pool_round(history, tokens, ctx) < max(ctx.pool_per_round, last["pool_picked"])
+            short = next_pool_round(history, tokens, ctx) < last["pool_picked"]
         else:
             short = tokens + round_cost(history) > ctx.budget_tokens
         if tokens >= ctx.budget_tokens or short:

@@ -57,4 +57,3 @@ def span_types(tags: Sequence[str]) -> list[str]:
 def entity_types(tags: Sequence[str]) -> set[str]:
     """The entity types that occur in one sentence's tags."""
     return {tag[2:] for tag in tags if tag not in ("O", MASKED)}
-

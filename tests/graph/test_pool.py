@@ -20,7 +20,7 @@ from evokd.agents.selector import uncertainty
 from evokd.cli import main
 from evokd.cli.html_report import write_report
 from evokd.graph.build import build_graph
-from evokd.graph.routing import FIT_MARGIN
+from evokd.graph.routing import FIT_MARGIN, shot_cost
 from evokd.records import read_jsonl
 from evokd.settings import Context
 from evokd.state import Sample
@@ -411,6 +411,32 @@ def test_pool_rounds_grow_by_the_growth_factor(pool_context, tmp_path):
     run_graph(ctx)
     picked = Counter(s["round"] for s in read_jsonl(run / "samples.jsonl"))
     assert [picked[r] for r in (1, 2, 3)] == [1, 2, 4]
+
+
+def test_the_first_pool_round_is_sized_by_what_the_shot_check_paid_per_shot(
+    sentiment_dir, tiny_student, teacher_server, tmp_path
+):
+    def sizes(first_tokens: int) -> tuple[list[int], dict]:
+        run = tmp_path / f"run-{first_tokens}"
+        settings = {"per_round": 0, "pool_per_round": 2, "pool_growth": 2, "max_rounds": 2}
+        ctx = make_context(
+            sentiment_dir,
+            tiny_student,
+            teacher_server,
+            run,
+            pool=str(poisoned_pool(tmp_path)),
+            **settings,
+            pool_first_tokens=first_tokens,
+        )
+        out = run_graph(ctx)
+        picked = Counter(s["round"] for s in read_jsonl(run / "samples.jsonl"))
+        return [picked[r] for r in (1, 2)], out
+
+    cheap, out = sizes(10_000)
+    per_shot = shot_cost(out)
+    assert per_shot and cheap == [2, 4]  # 2 labels fit 10k tokens: the set size
+    dear, _ = sizes(int(FIT_MARGIN * per_shot) + 1)
+    assert dear == [1, 2]  # 1 label fits: the first round holds 1, the next grows from it
 
 
 def test_with_a_budget_the_last_pool_round_shrinks_to_fit_it(pool_context, tmp_path):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from evokd.graph.routing import FIT_MARGIN, next_pool_round, stop_reason
+from evokd.graph.routing import FIT_MARGIN, next_pool_round, shot_cost, stop_reason
 from evokd.settings import Context
 
 
@@ -41,9 +41,33 @@ def test_few_shot_stops_on_the_agreement_with_the_teacher_never_on_dev():
     assert stop_reason(agreements(None, 0.7, 0.6, 0.65), tokens=0, ctx=oracle) is None  # dev still rising
 
 
+def picks(*sizes: int) -> list[dict]:
+    """Round records of pool rounds that picked ``sizes`` texts, round 0 first."""
+    return [{"round": 0}] + [{"round": i, "pool_picked": n} for i, n in enumerate(sizes, 1)]
+
+
 def test_pool_rounds_grow_from_the_first_round_size():
-    assert [Context().pool_round_size(r) for r in (1, 2, 3)] == [12, 24, 48]  # the defaults: 12, doubling
-    assert [Context(pool_per_round=10, pool_growth=1.5).pool_round_size(r) for r in (1, 2, 3)] == [10, 15, 22]
+    sizes = [next_pool_round(picks(*[12, 24, 48][:i]), 0, Context()) for i in range(3)]
+    assert sizes == [12, 24, 48]  # the defaults: 12, doubling
+    ctx = Context(pool_per_round=10, pool_growth=1.5)
+    assert [next_pool_round(picks(*[10, 15][:i]), 0, ctx) for i in range(3)] == [10, 15, 22]
+
+
+def test_dear_labels_shrink_the_first_pool_round_to_fit_its_tokens_and_the_rest_grow_from_it():
+    ctx = Context()  # 12 a round, at most 1,000 tokens in the first
+    assert next_pool_round(picks(), 0, ctx, per_label=47.0) == 12  # 12 short reviews fit: as before
+    assert next_pool_round(picks(), 0, ctx, per_label=93.4) == int(1_000 // (93.4 * FIT_MARGIN)) == 9
+    assert next_pool_round(picks(), 0, ctx, per_label=400.0) == 2 and next_pool_round(picks(2), 0, ctx) == 4
+    assert next_pool_round(picks(), 0, ctx, per_label=5_000.0) == 1  # never none
+    assert next_pool_round(picks(), 0, Context(pool_first_tokens=0), per_label=400.0) == 12  # the cap off
+    assert next_pool_round(picks(), 0, ctx) == 12  # no shot check: nothing to cost it by
+
+
+def test_the_shot_checks_cost_per_shot_is_read_from_its_node_stats():
+    check = {"shots": 5, "agreed": 4, "agreement": 0.8, "score": 0.8, "chance": 0.2, "no_better_than_chance": False}
+    stats = {"0": {"shot_check": {"prompt_tokens": 460, "completion_tokens": 6}}}
+    assert shot_cost({"shot_check": check, "stats": stats}) == 93.2  # type: ignore[typeddict-item]
+    assert shot_cost({"stats": stats}) is None and shot_cost({"shot_check": check}) is None  # type: ignore[typeddict-item]
 
 
 def test_the_last_pool_round_shrinks_to_fill_the_budget_but_never_below_the_round_before():
