@@ -28,7 +28,7 @@ def shot_cost(state: State) -> float | None:
     check, node = state.get("shot_check"), state.get("stats", {}).get("0", {}).get("shot_check")
     if not check or not node or not check["shots"]:
         return None
-    return (node.get("prompt_tokens", 0) + node.get("completion_tokens", 0)) / check["shots"]
+    return teacher_tokens({"0": {"shot_check": node}}) / check["shots"]
 
 
 def first_pool_round(ctx: Context, per_label: float | None) -> int:
