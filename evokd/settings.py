@@ -162,9 +162,10 @@ class Context:
     pool_per_round: int = declare(12, "Pool texts picked and labelled in the first pool round (with --pool).", ge=1)
     pool_first_tokens: int = declare(
         1000,
-        "The first pool round picks at most what this many teacher tokens buy at the labelling cost the shot check "
-        "paid per shot (fewer than --pool-per-round texts where labels are dear: long articles, NER sentences), so "
-        "a small budget already holds a round; 0 = --pool-per-round texts whatever they cost.",
+        "The first pool round picks at most what this many teacher tokens, less the shot check's own, buy at the "
+        "labelling cost the shot check paid per shot (fewer than --pool-per-round texts where labels are dear: "
+        "long articles, NER sentences), so a small budget already holds a round; 0 = --pool-per-round texts "
+        "whatever they cost.",
         ge=0,
     )
     pool_growth: float = declare(

@@ -31,29 +31,36 @@ def shot_cost(state: State) -> float | None:
     return teacher_tokens({"0": {"shot_check": node}}) / check["shots"]
 
 
-def first_pool_round(ctx: Context, per_label: float | None) -> int:
+def first_pool_round(ctx: Context, per_label: float | None, spent: int = 0) -> int:
     """Pool texts the first pool round picks: ``pool_per_round``, fewer where ``per_label`` (the teacher tokens
-    the shot check paid per shot) says they would cost more than ``pool_first_tokens``."""
+    the shot check paid per shot) says they would cost more than what ``pool_first_tokens`` has left after the
+    ``spent`` tokens before it (the shot check's), so the round lands inside the ladder's lowest rung. Where
+    not one label fits there any more, that rung is lost anyway and the round is sized on the whole of it."""
     if not (per_label and ctx.pool_first_tokens):
         return ctx.pool_per_round
-    return max(1, min(ctx.pool_per_round, int(ctx.pool_first_tokens // (FIT_MARGIN * per_label))))
+    room = ctx.pool_first_tokens - spent
+    if room < FIT_MARGIN * per_label:
+        room = ctx.pool_first_tokens
+    return max(1, min(ctx.pool_per_round, int(room // (FIT_MARGIN * per_label))))
 
 
 def next_pool_round(history: Sequence[RoundRecord], tokens: int, ctx: Context, per_label: float | None = None) -> int:
     """Pool texts the next round picks: the first round's (`first_pool_round`) grown by ``pool_growth`` each pool
     round since, cut to what the rest of the budget buys at the pool's mean cost per pick so far, after the
     round's other teacher work (analysis and generation, costed as last round). So the last round fills the
-    budget instead of leaving up to half of it."""
+    budget instead of leaving up to half of it; and a round after which the rest would buy fewer picks than it
+    holds (a sliver, which `stop_reason` refuses) takes that rest too, so the budget is not left unspent."""
     rounds = [r for r in history if r.get("pool_picked")]
     if not rounds:
-        return first_pool_round(ctx, per_label)
+        return first_pool_round(ctx, per_label, tokens)
     size = round(rounds[0]["pool_picked"] * ctx.pool_growth ** len(rounds))
     if not ctx.budget_tokens or not history[-1].get("pool_picked"):  # no pool round last to cost it by
         return size
     per_pick = FIT_MARGIN * sum(r.get("pool_tokens", 0) for r in rounds) / sum(r["pool_picked"] for r in rounds)
     other = round_cost(history) - rounds[-1].get("pool_tokens", 0)
     left = ctx.budget_tokens - tokens - other
-    return max(0, min(size, int(left // per_pick) if per_pick else size))
+    fits = max(0, int(left // per_pick)) if per_pick else size
+    return fits if fits < 2 * size else size
 
 
 def stop_reason(history: Sequence[RoundRecord], tokens: int, ctx: Context) -> str | None:

@@ -273,7 +273,16 @@ def test_ner_pool_sentences_are_tagged_by_the_critic_without_a_requested_type(
             {"text": "we saw Alice Smith in Paris"},
         ],
     )
-    ctx = make_context(ner_dir, ner_student, ner_server, tmp_path / "run", pool=str(pool), per_round=0, max_rounds=1)
+    ctx = make_context(
+        ner_dir,
+        ner_student,
+        ner_server,
+        tmp_path / "run",
+        pool=str(pool),
+        per_round=0,
+        max_rounds=1,
+        pool_first_tokens=0,  # both sentences in the round, whatever the shot check paid
+    )
     run_graph(ctx)
     samples = {s["text"]: s for s in read_jsonl(tmp_path / "run" / "samples.jsonl")}
     assert samples["Bob visited Acme again"]["tags"] == ["B-person", "O", "B-company", "O"]
@@ -300,6 +309,7 @@ def test_with_mention_masking_a_partly_wrong_pool_sentence_trains_on_its_good_wo
         per_round=0,
         max_rounds=1,
         mask_mentions=True,
+        pool_first_tokens=0,  # both sentences in the round, whatever the shot check paid
     )
     run_graph(ctx)
     samples = {s["text"]: s for s in read_jsonl(tmp_path / "run" / "samples.jsonl")}

@@ -61,6 +61,11 @@ def test_dear_labels_shrink_the_first_pool_round_to_fit_its_tokens_and_the_rest_
     assert next_pool_round(picks(), 0, ctx, per_label=5_000.0) == 1  # never none
     assert next_pool_round(picks(), 0, Context(pool_first_tokens=0), per_label=400.0) == 12  # the cap off
     assert next_pool_round(picks(), 0, ctx) == 12  # no shot check: nothing to cost it by
+    # The shot check's own tokens count toward the rung: 5 articles at 93.4 leave room for 5, not 9.
+    assert next_pool_round(picks(), 467, ctx, per_label=93.4) == int(533 // (93.4 * FIT_MARGIN)) == 5
+    assert next_pool_round(picks(), 94, ctx, per_label=47.0) == 12  # 2 short reviews: room for 12 still
+    # A shot check that overran the rung already: the rung is lost, the round sized on all of it.
+    assert next_pool_round(picks(), 3_000, ctx, per_label=300.0) == int(1_000 // (300.0 * FIT_MARGIN)) == 3
 
 
 def test_the_shot_checks_cost_per_shot_is_read_from_its_node_stats():
@@ -70,7 +75,7 @@ def test_the_shot_checks_cost_per_shot_is_read_from_its_node_stats():
     assert shot_cost({"stats": stats}) is None and shot_cost({"shot_check": check}) is None  # type: ignore[typeddict-item]
 
 
-def test_the_last_pool_round_shrinks_to_fill_the_budget_but_never_below_the_round_before():
+def test_the_last_pool_round_fills_the_budget_and_never_leaves_a_sliver_behind():
     def pool(*rounds: tuple[int, int]) -> list[dict]:
         """Records of pool rounds of (picks, tokens), round 0 first."""
         out, total = [{"round": 0, "teacher_tokens": 0}], 0
@@ -87,9 +92,12 @@ def test_the_last_pool_round_shrinks_to_fill_the_budget_but_never_below_the_roun
     # After it, 14 picks would fit: fewer than the round before (a sliver of a round), so the loop stops.
     filled = pool((12, 552), (24, 1_104), (48, 2_208), (96, 4_416), (152, 6_992))
     assert next_pool_round(filled, 15_272, ctx) == 14 and stop_reason(filled, 15_272, ctx) == "token_budget"
-    # At 70 tokens a pick the rest after 96 buys 44: also fewer than 96, so no shrunk round at all.
-    dear = pool((12, 840), (24, 1_680), (48, 3_360), (96, 6_720))
-    assert next_pool_round(dear, 12_600, ctx) == 44 and stop_reason(dear, 12_600, ctx) == "token_budget"
+    # At 70 tokens a pick a round of 96 would leave 44 picks, a sliver the loop would refuse: so the round of
+    # 96 grows to take the rest of the budget (131 picks), and the loop stops after it.
+    dear = pool((12, 840), (24, 1_680), (48, 3_360))
+    assert next_pool_round(dear, 5_880, ctx) == int(10_120 // (70 * FIT_MARGIN)) == 131
+    grown = pool((12, 840), (24, 1_680), (48, 3_360), (131, 9_170))
+    assert next_pool_round(grown, 15_050, ctx) < 131 and stop_reason(grown, 15_050, ctx) == "token_budget"
     # A round that also generates texts keeps its other cost (here 300 tokens of analysis and generation) aside.
     mixed = pool((12, 552))
     mixed[-1]["teacher_tokens"] += 300
