@@ -13,6 +13,7 @@ from typing import ClassVar
 from evokd.data.bio import bio_spans
 from evokd.data.formats import DataError
 from evokd.schemas import Annotation
+from evokd.settings import LabelStyle
 from evokd.state import Sample
 from evokd.task import Example, Task
 from evokd.tasks.base import TaskAdapter
@@ -45,10 +46,17 @@ class BenchTask(ABC):
 
     @abstractmethod
     def reference_labels(
-        self, teacher: Teacher, prompt: str, task: Task, description: str, examples: Sequence[Example]
+        self,
+        teacher: Teacher,
+        prompt: str,
+        task: Task,
+        description: str,
+        examples: Sequence[Example],
+        label_call: LabelStyle = "json",
     ) -> tuple[list, list[Reply], int]:
-        """The teacher's own answers for existing examples with the Critic's prompt (the teacher reference):
-        predictions in the student's form, the replies, and how many answers named nothing usable."""
+        """The teacher's own answers for existing examples with the Critic's call (the teacher reference), the
+        one a run labels its texts with (``label_call``, where the kind has more than one): predictions in the
+        student's form, the replies, and how many answers named nothing usable."""
 
 
 class ClassificationBench(BenchTask):
@@ -67,12 +75,18 @@ class ClassificationBench(BenchTask):
         return src["label"]
 
     def reference_labels(
-        self, teacher: Teacher, prompt: str, task: Task, description: str, examples: Sequence[Example]
+        self,
+        teacher: Teacher,
+        prompt: str,
+        task: Task,
+        description: str,
+        examples: Sequence[Example],
+        label_call: LabelStyle = "json",
     ) -> tuple[list, list[Reply], int]:
-        """The Critic's label for each text, through the adapter's `label` (no requested label to agree with);
-        an answer it rejects predicts "(none)"."""
+        """The Critic's label for each text, through the adapter's `label` with ``label_call`` (no requested
+        label to agree with); an answer it rejects predicts "(none)"."""
         samples = [Sample(id=str(i), text=ex["text"]) for i, ex in enumerate(examples)]
-        replies = self.adapter.label(teacher, prompt, task, description, samples)
+        replies = self.adapter.label(teacher, prompt, task, description, samples, label_call=label_call)
         unusable = [s["verdict"] != "accepted" for s in samples]
         return (
             ["(none)" if bad else s["label"] for s, bad in zip(samples, unusable, strict=True)],
@@ -100,9 +114,15 @@ class NerBench(BenchTask):
         return types[rnd % len(types)]
 
     def reference_labels(
-        self, teacher: Teacher, prompt: str, task: Task, description: str, examples: Sequence[Example]
+        self,
+        teacher: Teacher,
+        prompt: str,
+        task: Task,
+        description: str,
+        examples: Sequence[Example],
+        label_call: LabelStyle = "json",
     ) -> tuple[list, list[Reply], int]:
-        """The Critic's mentions placed on each sentence's own tokens (whole sentences)."""
+        """The Critic's mentions placed on each sentence's own tokens (whole sentences; NER has one call)."""
         tags, replies = tag_sentences(teacher, prompt, task, description, examples, self.glossary)
         return tags, list(replies), sum(r.parsed is None for r in replies)
 

@@ -324,7 +324,8 @@ def teacher_reference(s: Settings, dataset: str, run_dir: Path, say: Say) -> dic
     """Reference: the teacher's own zero-shot labels on the test texts every method is scored on (or the first
     ``teacher_eval`` of them), with a bootstrap 95% interval over those texts.
 
-    It labels with the Critic's prompt and label matching; an answer naming no allowed label counts as wrong.
+    It labels with the Critic's call and label matching, the same call a run labels its texts with
+    (`Context.critic_call`: label-only by default); an answer naming no allowed label counts as wrong.
     """
     ctx = s.context(dataset, 0, run_dir)
     fp = fingerprint(
@@ -336,6 +337,7 @@ def teacher_reference(s: Settings, dataset: str, run_dir: Path, say: Say) -> dic
             "model": s.teacher_model,
             "teacher_id": s.teacher_id,  # the local teacher's weights' sha256 (empty for a remote teacher)
             "prompt": ctx.prompt("critic"),
+            "call": ctx.critic_call(),
             "words": bench_task(services(ctx).adapter).label_words,
             **code_identity(ctx.task),
             **data_identity(dataset),
@@ -356,7 +358,7 @@ def _teacher_labels(s: Settings, ctx: Context, dataset: str, fp: str, say: Say) 
     started = time.perf_counter()
     teacher = services(ctx).teacher(labelling=True)
     predicted, replies, off_list = bench_task(services(ctx).adapter).reference_labels(
-        teacher, ctx.prompt("critic"), ds.task, services(ctx).description, test
+        teacher, ctx.prompt("critic"), ds.task, services(ctx).description, test, ctx.critic_call()
     )
     scores = evaluate(ds.task, test, predicted)
     low, high = bootstrap(ds.task, list(test), predicted)
@@ -371,6 +373,7 @@ def _teacher_labels(s: Settings, ctx: Context, dataset: str, fp: str, say: Say) 
         "off_list": off_list,
         "labelled": 0,
         "tokens": sum(r.tokens for r in replies),
+        "call": ctx.critic_call(),
         "seconds": round(time.perf_counter() - started, 1),
         "per_label": scores.get("per_label", scores.get("per_type", {})),
     }

@@ -9,6 +9,7 @@ import math
 import pytest
 
 from evokd.agents.critic import label_batch
+from evokd.bench.bench_task import bench_task
 from evokd.bench.label_cost import LABEL_PROMPTS, choose_lead, choose_prompt, compare_calls, compare_prompts
 from evokd.prompts import default
 from evokd.state import Sample
@@ -251,3 +252,15 @@ def test_ner_keeps_its_json_call():
         )
         assert [schema_name(b) for b in server.requests] == ["Annotation"]
     assert s["verdict"] == "accepted" and "teacher_probs" not in s
+
+
+def test_the_teacher_reference_labels_with_the_call_the_run_labels_with():
+    # The benchmark's teacher reference must score the call that taught the student, not the JSON call.
+    examples = [{"text": t, "label": "positive"} for t in TEXTS]
+    with FakeOpenAI(SentimentTeacher()) as server:
+        predicted, replies, unusable = bench_task(Classification()).reference_labels(
+            teacher(server.url), "unused", TASK, "sentiment", examples, "label-only"
+        )
+        bodies = list(server.requests)
+    assert predicted == ["positive", "negative", "positive"] and unusable == 0 and len(replies) == 3
+    assert all("response_format" not in b and b["logprobs"] for b in bodies)  # the label-only request
