@@ -151,14 +151,16 @@ def run_ray(s: Settings, cells: list[Cell], address: str, cpus: float, gpus: flo
 
 
 def run_costs(folder: Path) -> dict:
-    """The run's teacher tokens per accepted pool and generated text, from its summary.json (none if absent)."""
+    """The run's teacher tokens per accepted pool and generated text, and its accepted hard and easy texts with
+    those the student got wrong before training, from its summary.json (none if absent)."""
+    from evokd.accounting import STANCE_COUNTS
     from evokd.bench.tables import PER_ACCEPTED
 
     summary = folder / "summary.json"
     if not summary.exists():
         return {}
     figures = json.loads(summary.read_text(encoding="utf-8"))
-    return {key: figures.get(key) for key in PER_ACCEPTED}
+    return {key: figures.get(key) for key in (*PER_ACCEPTED, *STANCE_COUNTS)}
 
 
 def stale(s: Settings) -> list[tuple[int, Cell]]:

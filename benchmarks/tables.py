@@ -12,6 +12,7 @@ import statistics
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from evokd.accounting import STANCE_COUNTS
 from evokd.bench.bench_task import bench_task
 from evokd.bench.curves import area, ladder, t_interval
 from evokd.records import write_json, write_text
@@ -100,6 +101,7 @@ def summarise_method(runs: list[dict], full: float | None) -> dict:
         "selected_rounds": [r.get("round", 0) for r in runs],
         "accepted_mean": round(statistics.fmean(r.get("accepted", 0) for r in runs), 1),
         **{key: mean_of(runs, key) for key in PER_ACCEPTED},
+        **{key: sum(r.get(key) or 0 for r in runs) for key in STANCE_COUNTS},
         "area": round(mean_std(areas)[0], 4) if areas else None,
         "rungs": at_rungs(runs),
     }
@@ -340,6 +342,29 @@ def per_accepted(m: dict) -> str:
     return " / ".join(f"{m[k]:,.0f}" if m.get(k) is not None else "–" for k in PER_ACCEPTED)
 
 
+def stances(summary: dict) -> list[str]:
+    """Whether hard texts find the student's weaknesses: for each method that generated texts, its accepted hard
+    and easy texts over all runs and how many of each the student got wrong before training on them (Markdown
+    lines; none where no method generated)."""
+    rows = [(name, m) for name, m in summary["methods"].items() if m.get("hard_accepted") or m.get("easy_accepted")]
+    if not rows:
+        return []
+
+    def wrong(m: dict, stance: str) -> str:
+        n, k = m[f"{stance}_accepted"], m[f"{stance}_fooled"]
+        return f"{k} of {n} ({k / n:.0%})" if n else "–"
+
+    return [
+        "",
+        "**The student wrong before training on them** (accepted generated texts over all runs; hard texts are "
+        "written at its weaknesses, so they should fool it more often than easy ones):",
+        "",
+        "| method | hard: student wrong | easy: student wrong |",
+        "|---|---|---|",
+        *[f"| {name} | {wrong(m, 'hard')} | {wrong(m, 'easy')} |" for name, m in rows],
+    ]
+
+
 def markdown(summary: dict) -> str:
     """The Markdown tables and notes for one dataset."""
     st, metric = summary["settings"], summary["metric"]
@@ -391,6 +416,7 @@ def markdown(summary: dict) -> str:
         for name, m in summary["methods"].items():
             by = {r["budget"]: r["score"] for r in m["rungs"]}
             lines.append(f"| {name} | " + " | ".join(f"{by[b]:.3f}" if b in by else "–" for b in ladder_) + " |")
+    lines += stances(summary)
     if against := summary["against_best_baseline"]:
         lines += [
             "",

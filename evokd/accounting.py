@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import Any, TypedDict, TypeVar
+from typing import Any, TypedDict, TypeVar, cast
 
 from evokd.state import NodeStats, RoundRecord, Sample, teacher_tokens
 
@@ -36,6 +36,11 @@ def best_round(history: Sequence[R], protocol: str) -> R:
     """The round a run keeps: under ``oracle-dev`` the best dev score (the earliest of equals); under ``few-shot``
     the last round, whose student trained on the most paid-for data. Test labels never decide."""
     return best_scored(history, protocol) if protocol == "oracle-dev" else history[-1]
+
+
+# Accepted generated texts by stance, and those the student got wrong before training on them: whether the
+# hard stance finds the student's weaknesses more often than the easy one (summed over a run's rounds).
+STANCE_COUNTS = ("hard_accepted", "hard_fooled", "easy_accepted", "easy_fooled")
 
 
 class PerAccepted(TypedDict):
@@ -87,6 +92,8 @@ def round_record(
         rejected=dict(Counter(s["reason"] for s in batch if s["verdict"] == "rejected")),
         hard_accepted=sum(s.get("stance") == "hard" for s in accepted),
         easy_accepted=sum(s.get("stance") == "easy" for s in accepted),
+        hard_fooled=sum(s.get("stance") == "hard" and s.get("fooled", False) for s in accepted),
+        easy_fooled=sum(s.get("stance") == "easy" and s.get("fooled", False) for s in accepted),
         pool_accepted=pool_accepted,
         held_out=sum(s.get("noise") == "held_out" for s in from_pool),
         calibration_rows=sum(bool(s.get("calibration")) for s in accepted),
@@ -130,6 +137,7 @@ def run_summary(
         "pool_accepted": pool_accepted,
         "held_out": sum(r.get("held_out", 0) for r in history),
         "calibration_rows": sum(r.get("calibration_rows", 0) for r in history),
+        **{key: sum(cast(int, r.get(key, 0)) for r in history) for key in STANCE_COUNTS},
         **per_accepted(pool_tokens, pool_accepted, spent - pool_tokens, accepted - pool_accepted),
         "seconds": round(sum(n.get("seconds", 0.0) for nodes in stats.values() for n in nodes.values()), 1),
     }

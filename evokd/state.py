@@ -62,6 +62,9 @@ class Sample(TypedDict, total=False):
     """Why rejected ('' when accepted)."""
     predicted: str | list[str]
     """The student's prediction before training on it."""
+    fooled: bool
+    """The student got it wrong before training on it (``predicted`` disagrees with the Critic's label): for a
+    hard text, whether it found a weakness."""
     teacher_tokens: int
     """Prompt + completion tokens spent on it (generation + labelling)."""
 
@@ -121,6 +124,10 @@ class RoundRecord(TypedDict, total=False):
     """Rejected count by reason."""
     hard_accepted: int
     easy_accepted: int
+    hard_fooled: int
+    """Accepted hard texts the student got wrong before training on them (`Sample.fooled`)."""
+    easy_fooled: int
+    """Accepted easy texts the student got wrong before training on them."""
     pool_accepted: int
     """Accepted samples picked from the pool."""
     held_out: int

@@ -83,6 +83,8 @@ def student(state: State, runtime: Runtime[Context], config: RunnableConfig) -> 
         for s, p in zip(accepted, predict(net, new, max_length=ctx.max_length), strict=True):
             s["predicted"] = cast("str | list[str]", p)  # a class name, or one tag per word
         feedback = feedback_for(adapter, new, [s["predicted"] for s in accepted])
+        for s, seen in zip(accepted, feedback, strict=True):
+            s["fooled"] = not seen["correct"]
         update["feedback"] = feedback
         agreement = round(sum(p["correct"] for p in feedback) / len(feedback), 4)
         # calibration rows first, at random, so neither the noise step nor training sees them

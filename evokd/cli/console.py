@@ -89,10 +89,25 @@ def show_summary(run_dir: Path) -> None:
         if check := s.get("shot_check"):
             out.print(f"teacher on your shots: {shot_check.summary(check)}")
         out.print(spending(s, settings.get("budget_tokens") or 0))
+        if line := fooled_line(s):
+            out.print(line)
         out.print(
             f"kept round {s['best_round']} · dev {s['dev']['score']:.4f} · test {s['test']['score']:.4f} "
             f"(seed-only test {s['seed_only']['test']['score']:.4f}) · stop: {s['stop_reason']} · model: {s['model']}"
         )
+
+
+def fooled_line(summary: dict[str, Any]) -> str | None:
+    """How often the accepted generated texts fooled the student before it trained on them, hard and easy apart
+    (hard texts are aimed at its weaknesses); None for a run that generated none."""
+    if not (summary.get("hard_accepted") or summary.get("easy_accepted")):
+        return None
+    parts = [
+        f"{stance} {summary[f'{stance}_fooled']} of {summary[f'{stance}_accepted']}"
+        for stance in ("hard", "easy")
+        if summary.get(f"{stance}_accepted")
+    ]
+    return "generated texts the student got wrong before training on them: " + ", ".join(parts)
 
 
 def spending(summary: dict[str, Any], budget: int) -> str:

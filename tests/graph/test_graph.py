@@ -32,6 +32,15 @@ def test_loop_runs_rounds_and_writes_run_folder(sentiment_dir, tiny_student, tea
     assert rounds[2]["teacher_tokens"] > rounds[1]["teacher_tokens"] > 0
     summary = json.loads((run / "summary.json").read_text())
     assert summary["stop_reason"] == "max_rounds" and summary["rounds"] == 2
+    # Each accepted text records whether the student got it wrong before training on it; the summary counts
+    # them by stance (whether hard texts find weaknesses more often than easy ones).
+    assert all(s["fooled"] == (s["predicted"] != s["label"]) for s in accepted)
+    for stance in ("hard", "easy"):
+        mine = [s for s in accepted if s["stance"] == stance]
+        assert (summary[f"{stance}_accepted"], summary[f"{stance}_fooled"]) == (
+            len(mine),
+            sum(s["fooled"] for s in mine),
+        )
     assert (run / "model" / "model.safetensors").exists()
     # The prompts the run used are in its folder, whoever started it (here the graph alone, as Studio does).
     assert all(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from evokd.bench.settings import Settings
-from evokd.bench.tables import redraw, summarise_method
+from evokd.bench.tables import redraw, stances, summarise_method
 
 
 def run(seed: int, score: float, protocol: str) -> dict:
@@ -90,3 +90,16 @@ def test_redraw_words_the_selection_by_protocol_and_keeps_the_measurements(
     assert path.with_suffix(".png").is_file() and (path.parent / "README.md").read_text(encoding="utf-8").count(
         table.splitlines()[0]
     )
+
+
+def test_the_table_says_how_often_hard_and_easy_texts_fooled_the_student():
+    counts = [
+        {"hard_accepted": 6, "hard_fooled": 3, "easy_accepted": 4, "easy_fooled": 0},
+        {"hard_accepted": 4, "hard_fooled": 1, "easy_accepted": 6, "easy_fooled": 1},
+    ]
+    generating = summarise_method([run(i, 0.6, "few-shot") | c for i, c in enumerate(counts, 1)], None)
+    labelling = summarise_method([run(1, 0.6, "few-shot")], None)  # pool labels only: no stance
+    lines = stances({"methods": {"evokd": generating, "pool-random": labelling}})
+    assert "| evokd | 4 of 10 (40%) | 1 of 10 (10%) |" in lines
+    assert not any(line.startswith("| pool-random") for line in lines)
+    assert stances({"methods": {"pool-random": labelling}}) == []
