@@ -17,7 +17,15 @@ from types import ModuleType
 from typing import Any, cast
 
 from evokd.agents import shot_check
-from evokd.cli.inspection import RunView, lineage, load_run, per_accepted_text, per_label, rejected_text
+from evokd.cli.inspection import (
+    RunView,
+    agreement_text,
+    lineage,
+    load_run,
+    per_accepted_text,
+    per_label,
+    rejected_text,
+)
 from evokd.task import Example, Task
 from evokd.tasks import TaskAdapter
 from evokd.teacher.local import teacher_name
@@ -168,12 +176,14 @@ def samples_per_round(view: RunView) -> str:
     rows = "".join(
         f'<tr><td class="num">{r["round"]}</td><td class="num">{r.get("accepted", 0)}</td>'
         f'<td class="num">{r.get("pool_accepted", 0)}</td><td>{escape(rejected_text(r))}</td>'
+        f'<td class="num">{agreement_text(r)}</td>'
         f'<td class="num">{escape(per_accepted_text(r))}</td></tr>'
         for r in records
     )
     table = (
         '<table><thead><tr><th class="num">round</th><th class="num">accepted</th><th class="num">from the pool'
-        '</th><th>rejected (by reason)</th><th class="num">teacher tokens per accepted sample (pool · generated)'
+        '</th><th>rejected (by reason)</th><th class="num">student agreed with the teacher before training'
+        '</th><th class="num">teacher tokens per accepted sample (pool · generated)'
         f"</th></tr></thead><tbody>{rows}</tbody></table>"
     )
     return _section("Samples per round", figure(fig, "accepted and rejected samples per round") + table)

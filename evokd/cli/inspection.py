@@ -152,9 +152,17 @@ def lineage(sample: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def agreement_text(record: dict[str, Any]) -> str:
+    """The share of the round's accepted samples the student, before training on them, labelled as the teacher
+    did (`RoundRecord.fresh_agreement`, the few-shot protocol's decision score; '-' where none)."""
+    agreement = record.get("fresh_agreement")
+    return "-" if agreement is None else f"{float(agreement):.0%}"
+
+
 def score_table(rounds: list[dict[str, Any]], title: str) -> Table:
-    """Per round: dev/test score, samples accepted (from the pool) and rejected, teacher tokens (in all, and per
-    accepted pool and generated sample), seconds (inspect and run's summary)."""
+    """Per round: dev/test score, samples accepted (from the pool) and rejected, the student's agreement with the
+    teacher on them before training, teacher tokens (in all, and per accepted pool and generated sample),
+    seconds (inspect and run's summary)."""
     table = Table(title=title)
     for col in (
         "round",
@@ -162,6 +170,7 @@ def score_table(rounds: list[dict[str, Any]], title: str) -> Table:
         "test",
         "accepted (hard/easy/pool)",
         "rejected",
+        "agrees with teacher",
         "teacher tokens",
         "tokens/accepted (pool · gen)",
         "seconds",
@@ -175,6 +184,7 @@ def score_table(rounds: list[dict[str, Any]], title: str) -> Table:
             f"{r['test']['score']:.4f}",
             f"{r.get('accepted', 0)} ({accepted})",
             rejected_text(r),
+            agreement_text(r),
             f"{r.get('teacher_tokens', 0):,}",
             per_accepted_text(r),
             f"{sum(n.get('seconds', 0) for n in r.get('nodes', {}).values()):.1f}",

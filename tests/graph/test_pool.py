@@ -129,10 +129,14 @@ def test_inspect_and_the_report_show_pool_lineage_and_tokens_per_accepted_sample
     ) in capsys.readouterr().out
     html = write_report(run).read_text()
     assert "teacher tokens per accepted sample (pool · generated)" in html and f"{per_pool:.0f} · " in html
+    # The student's agreement with the teacher's labels on the round's new samples, before it trained on them
+    agreement = read_jsonl(run / "rounds.jsonl")[1]["fresh_agreement"]
+    assert f'<td class="num">{agreement:.0%}</td>' in html
     assert f"pool, query {pool_sample['query_score']:.2f}" in html
     assert main(["inspect", str(run)]) == 0
     shown = capsys.readouterr().out
     assert "tokens/accepted" in shown and f"query {pool_sample['query_score']:.2f}" in shown
+    assert "agrees with" in shown and f"{agreement:.0%}" in shown
 
 
 def test_full_mode_labels_picks_with_the_generated_batch(teacher_server, pool_context, tmp_path):
