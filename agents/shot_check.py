@@ -9,6 +9,7 @@ often it agreed. With one shot per label this is a coarse signal: the warning sa
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -60,13 +61,21 @@ def agreement(adapter: TaskAdapter, task: Task, shots: Sequence[Example], answer
         score=round(score, 4),
         chance=round(chance, 4),
         no_better_than_chance=(agreed / len(shots) if per_text else score) <= chance,
+        p_guess=round(guess_tail(len(shots), agreed, chance), 4) if per_text else None,
     )
+
+
+def guess_tail(shots: int, agreed: int, chance: float) -> float:
+    """The probability that a teacher guessing each label at ``chance`` agrees with ``agreed`` or more of ``shots``."""
+    return sum(math.comb(shots, k) * chance**k * (1 - chance) ** (shots - k) for k in range(agreed, shots + 1))
 
 
 def summary(check: ShotCheck) -> str:
     """The check in a few words, for the console and the report."""
     flag = ", no better than chance" if check["no_better_than_chance"] else ""
-    return f"agreed with {check['agreed']} of {check['shots']} shots (score {check['score']:.2f}{flag})"
+    odds = check.get("p_guess")
+    weight = f"; a guessing teacher does as well {odds:.0%} of the time" if odds is not None and not flag else ""
+    return f"agreed with {check['agreed']} of {check['shots']} shots (score {check['score']:.2f}{flag}{weight})"
 
 
 def warning(check: ShotCheck) -> str | None:

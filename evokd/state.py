@@ -92,6 +92,9 @@ class ShotCheck(TypedDict):
     chance: float
     """Agreement a guess gets (1 / labels); for NER 0, judged on the score."""
     no_better_than_chance: bool
+    p_guess: float | None
+    """How often a teacher guessing at random would agree with at least as many shots (a binomial tail; None for
+    NER): the weight of the check's evidence. With 1 shot on 2 labels a perfect check still has 0.25."""
 
 
 @with_config(DOCUMENTED)

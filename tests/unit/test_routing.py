@@ -69,7 +69,15 @@ def test_dear_labels_shrink_the_first_pool_round_to_fit_its_tokens_and_the_rest_
 
 
 def test_the_shot_checks_cost_per_shot_is_read_from_its_node_stats():
-    check = {"shots": 5, "agreed": 4, "agreement": 0.8, "score": 0.8, "chance": 0.2, "no_better_than_chance": False}
+    check = {
+        "shots": 5,
+        "agreed": 4,
+        "agreement": 0.8,
+        "score": 0.8,
+        "chance": 0.2,
+        "no_better_than_chance": False,
+        "p_guess": 0.0067,
+    }
     stats = {"0": {"shot_check": {"prompt_tokens": 460, "completion_tokens": 6}}}
     assert shot_cost({"shot_check": check, "stats": stats}) == 93.2  # type: ignore[typeddict-item]
     assert shot_cost({"stats": stats}) is None and shot_cost({"shot_check": check}) is None  # type: ignore[typeddict-item]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 
-from evokd.agents.shot_check import agreement, answer, warning
+import pytest
+
+from evokd.agents.shot_check import agreement, answer, guess_tail, summary, warning
 from evokd.state import Sample
 from evokd.task import Example, Task
 from evokd.tasks import adapter_for
@@ -22,6 +24,13 @@ def test_a_teacher_that_gets_every_shot_right_raises_no_warning():
     check = agreement(adapter_for(SENTIMENT), SENTIMENT, SHOTS, ["negative", "positive"])
     assert (check["agreed"], check["agreement"], check["score"], check["chance"]) == (2, 1.0, 1.0, 0.5)
     assert not check["no_better_than_chance"] and warning(check) is None
+    # ... yet 2 of 2 is weak evidence: a coin agrees with both 1 time in 4, and the summary says so
+    assert check["p_guess"] == 0.25 and summary(check).endswith("a guessing teacher does as well 25% of the time)")
+
+
+def test_the_chance_a_guess_does_as_well_is_the_binomial_tail():
+    assert guess_tail(10, 8, 0.5) == pytest.approx((45 + 10 + 1) / 1024)  # 8, 9 or 10 heads of 10 fair coins
+    assert guess_tail(5, 0, 0.2) == pytest.approx(1.0) and guess_tail(3, 3, 1 / 3) == pytest.approx(1 / 27)
 
 
 def test_one_right_of_two_labels_is_chance_and_says_so():
@@ -35,6 +44,7 @@ def test_ner_is_judged_on_its_span_score():
     adapter = adapter_for(PEOPLE)
     found = agreement(adapter, PEOPLE, SENTENCES, [s["tags"] for s in SENTENCES])
     assert found["score"] == 1.0 and found["agreed"] == 2 and not found["no_better_than_chance"]
+    assert found["p_guess"] is None  # no guessing model for spans
     missed = agreement(adapter, PEOPLE, SENTENCES, [["O"] * 3, ["O", "O"]])
     assert missed["score"] == 0.0 and missed["agreed"] == 1 and missed["no_better_than_chance"]
 
