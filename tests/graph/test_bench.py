@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from evokd import services
-from evokd.bench import METHOD_NAMES, speed
+from evokd.bench import METHOD_NAMES, runner, speed
 from evokd.bench.cells import all_cells, run_cell
 from evokd.bench.methods import methods
 from evokd.bench.runner import data_identity, run_benchmark, select, source_sha256
@@ -48,7 +48,10 @@ def settings(data: Path, student: Path, url: str, tmp: Path, **over: object) -> 
     return Settings(**values)  # type: ignore[arg-type]
 
 
-def test_quick_bench_writes_reports_within_budget_and_reruns_from_cache(sentiment_dir, tiny_student, tmp_path):
+def test_quick_bench_writes_reports_within_budget_and_reruns_from_cache(
+    sentiment_dir, tiny_student, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(runner, "REFERENCE_CHUNK", 4)  # the teacher reference's 6 texts in two chunks
     lines: list[str] = []
     with FakeOpenAI(SentimentTeacher()) as server:
         s = settings(sentiment_dir, tiny_student, server.url, tmp_path)
@@ -120,6 +123,9 @@ def test_quick_bench_writes_reports_within_budget_and_reruns_from_cache(sentimen
         m: v["scores"] for m, v in summary["methods"].items()
     }
     assert any("round 1" in line for line in lines)
+    progress = [line for line in lines if "test texts labelled" in line]  # the reference says how far it got
+    assert progress[0].startswith(f"[{sentiment_dir}] teacher zero-shot: 4 of 6 test texts labelled (")
+    assert progress[1].startswith(f"[{sentiment_dir}] teacher zero-shot: 6 of 6 test texts labelled (")
 
 
 def test_select_never_uses_rounds_past_the_budget_or_test_scores():
