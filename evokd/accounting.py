@@ -99,6 +99,7 @@ def round_record(
         calibration_rows=sum(bool(s.get("calibration")) for s in accepted),
         pool_picked=len(from_pool),
         pool_tokens=pool_tokens,
+        pool_labelled=sum(s.get("teacher_tokens", 0) > 0 for s in from_pool),
         tokens_per_accepted_pool=per["tokens_per_accepted_pool"],
         tokens_per_accepted_generated=per["tokens_per_accepted_generated"],
         nodes=nodes,

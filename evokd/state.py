@@ -141,6 +141,9 @@ class RoundRecord(TypedDict, total=False):
     """Pool texts this round picked and sent to the teacher (accepted or not)."""
     pool_tokens: int
     """Teacher tokens spent labelling this round's pool picks."""
+    pool_labelled: int
+    """Pool picks the teacher was asked to label: a pick rejected before its call (contaminated, duplicate)
+    costs nothing, so the cost of a label is ``pool_tokens / pool_labelled``."""
     tokens_per_accepted_pool: float | None
     """This round's teacher tokens on pool samples per accepted pool sample (None: none accepted)."""
     tokens_per_accepted_generated: float | None

@@ -11,7 +11,7 @@ from evokd.accounting import best_scored, decision_score
 from evokd.settings import Context
 from evokd.state import RoundRecord, State, teacher_tokens
 
-# A shrunk pool round is planned at this many times the pool's mean cost per pick so far: texts vary in length,
+# A shrunk pool round is planned at this many times the pool's mean cost per label so far: texts vary in length,
 # and a round that overran the budget by a few tokens would be lost at the budget's rung.
 FIT_MARGIN = 1.1
 
@@ -46,7 +46,7 @@ def first_pool_round(ctx: Context, per_label: float | None, spent: int = 0) -> i
 
 def next_pool_round(history: Sequence[RoundRecord], tokens: int, ctx: Context, per_label: float | None = None) -> int:
     """Pool texts the next round picks: the first round's (`first_pool_round`) grown by ``pool_growth`` each pool
-    round since, cut to what the rest of the budget buys at the pool's mean cost per pick so far, after the
+    round since, cut to what the rest of the budget buys at the pool's mean cost per label so far, after the
     round's other teacher work (analysis and generation, costed as last round). So the last round fills the
     budget instead of leaving up to half of it; and a round after which the rest would buy fewer picks than it
     holds (a sliver, which `stop_reason` refuses) takes that rest too, so the budget is not left unspent."""
@@ -56,7 +56,11 @@ def next_pool_round(history: Sequence[RoundRecord], tokens: int, ctx: Context, p
     size = round(rounds[0]["pool_picked"] * ctx.pool_growth ** len(rounds))
     if not ctx.budget_tokens or not history[-1].get("pool_picked"):  # no pool round last to cost it by
         return size
-    per_pick = FIT_MARGIN * sum(r.get("pool_tokens", 0) for r in rounds) / sum(r["pool_picked"] for r in rounds)
+    # Priced per pick the teacher labelled, not per pick: picks rejected before their call (16-30 % contaminated
+    # on bbc_news) cost nothing, and their share varies from round to round, so a mean over all picks made a
+    # round that drew fewer of them overrun the budget; pricing every pick as a label never does.
+    labelled = sum(r.get("pool_labelled", r["pool_picked"]) for r in rounds)
+    per_pick = FIT_MARGIN * sum(r.get("pool_tokens", 0) for r in rounds) / labelled if labelled else 0.0
     other = round_cost(history) - rounds[-1].get("pool_tokens", 0)
     left = ctx.budget_tokens - tokens - other
     fits = max(0, int(left // per_pick)) if per_pick else size

@@ -112,6 +112,12 @@ def test_the_last_pool_round_fills_the_budget_and_never_leaves_a_sliver_behind()
     assert next_pool_round(mixed, 852, Context(budget_tokens=2_000, pool_per_round=12, pool_growth=2)) == int(
         (2_000 - 852 - 300) // per_pick
     )
+    # Picks rejected before their labelling call cost nothing: a round is priced per labelled pick, so a round
+    # that draws fewer of them than the last (16-30 % on bbc_news) cannot overrun. Here 40 picks, 12 free, at
+    # 91 tokens a label: priced at 91, not at the 64 a pick that let a bbc_news run overrun 16k by 673 tokens.
+    free = pool((40, 2_548))
+    free[-1]["pool_labelled"] = 28
+    assert next_pool_round(free, 5_579, ctx) == int((16_000 - 5_579) // (91 * FIT_MARGIN)) == 104
     # No budget, or before any pool round: the schedule's size.
     assert next_pool_round(history, 8_280, Context(pool_per_round=12, pool_growth=2)) == 192
     assert next_pool_round(pool(), 0, ctx) == 12
