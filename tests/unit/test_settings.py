@@ -44,6 +44,12 @@ def test_a_pool_run_defaults_to_random_labelling_unless_flags_say_otherwise(sent
     chosen = ctx("--pool", "train", "--per-round", "2", "--query", "diverse")
     assert (chosen.per_round, chosen.query) == (2, "diverse")
     assert ctx("--pool", "train", "--query", "uncertainty").per_round == 0
+    # ... and runs to its budget, as the benchmark's pool methods did: no patience on first rounds of a few texts
+    assert (ctx().patience, ctx("--pool", "train").patience, ctx("--pool", "train", "--patience", "2").patience) == (
+        3,
+        0,
+        2,
+    )
 
 
 def test_pool_defaults_are_run_flags_only(capsys):
