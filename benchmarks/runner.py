@@ -60,10 +60,10 @@ def fingerprint(obj: object) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-# The installed packages whose source shapes a cell (`pyproject.toml`'s packages): their .py and .md files.
 # Test texts the teacher reference labels between two progress lines (a whole split took 22 min on bbc_news);
 # each chunk's texts are still asked concurrently.
 REFERENCE_CHUNK = 50
+# The installed packages whose source shapes a cell (`pyproject.toml`'s packages): their .py and .md files.
 SOURCE_PACKAGES = ("evokd", "evokd.agents", "evokd.graph", "evokd.student", "evokd.prompts", "evokd.bench")
 NOT_SOURCE = {"results", "decisions", "__pycache__"}  # the benchmark's outputs and notes shape no result
 
@@ -368,7 +368,9 @@ def _teacher_labels(s: Settings, ctx: Context, dataset: str, fp: str, say: Say) 
         got, said, off = labeller.reference_labels(
             teacher, ctx.prompt("critic"), ds.task, services(ctx).description, part, ctx.critic_call()
         )
-        predicted, replies, off_list = predicted + got, replies + said, off_list + off
+        predicted.extend(got)
+        replies.extend(said)
+        off_list += off
         if len(part) < len(test):
             done, seconds = start + len(part), time.perf_counter() - started
             say(f"[{dataset}] teacher zero-shot: {done} of {len(test)} test texts labelled ({seconds:.0f} s)")
