@@ -9,7 +9,8 @@ scores are the ones each run reports at its scored round and never reads inside 
     python -m evokd.bench.decide A/rotten_tomatoes.json pool-random-soft --with B/bbc_news.json
 
 ``--with`` pools the seeds of more results files (other datasets) with the first: one paired difference per
-dataset and seed, one interval over all of them.
+dataset and seed, one interval over all of them. ``--pairs N`` names how many pairs the rule asks for: with
+fewer present the command says so and adopts nothing, so a rule is never applied early on a good look.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from pathlib import Path
 from evokd.bench.tables import VARIANTS, difference
 
 
-def dev_verdict(runs: dict[str, list[dict]], variant: str, *more: dict[str, list[dict]]) -> dict:
+def dev_verdict(runs: dict[str, list[dict]], variant: str, *more: dict[str, list[dict]], pairs: int = 0) -> dict:
     """The variant against the method it varies on each seed's dev score (of ``runs`` and of each of ``more``,
-    pooled): mean difference, paired t-interval, pairs, and ``adopt`` (the interval's lower end above zero)."""
+    pooled): mean difference, paired t-interval, pairs, and ``adopt`` (the interval's lower end above zero, and
+    at least the ``pairs`` the rule asks for present)."""
     baseline = VARIANTS[variant]
     diffs = []
     for each in (runs, *more):
@@ -38,7 +40,8 @@ def dev_verdict(runs: dict[str, list[dict]], variant: str, *more: dict[str, list
         "seeds": d["seeds"],
         "dev_difference": d["delta_mean"],
         "interval": d["interval"],  # None for one seed: no interval, so nothing to adopt
-        "adopt": d["interval"] is not None and d["interval"][0] > 0,
+        "missing": max(0, pairs - d["seeds"]),  # pairs the rule asks for that are not in these files
+        "adopt": d["interval"] is not None and d["interval"][0] > 0 and d["seeds"] >= pairs,
     }
 
 
@@ -48,17 +51,21 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("results", type=Path, help="a benchmark results JSON (benchmarks/results/.../<dataset>.json)")
     p.add_argument("variants", nargs="+", choices=sorted(VARIANTS), help="variants to judge against their method")
     p.add_argument("--with", dest="more", type=Path, action="append", default=[], help="pool another results JSON")
+    p.add_argument("--pairs", type=int, default=0, help="how many seed pairs the rule asks for (fewer: no verdict)")
     args = p.parse_args(argv)
     runs, *more = (json.loads(f.read_text(encoding="utf-8"))["runs"] for f in (args.results, *args.more))
     for variant in args.variants:
         try:
-            v = dev_verdict(runs, variant, *more)
+            v = dev_verdict(runs, variant, *more, pairs=args.pairs)
         except ValueError as e:
             raise SystemExit(f"{args.results}: {e}") from None
         interval = "[{:+.4f}, {:+.4f}]".format(*v["interval"]) if v["interval"] else "(one seed: no interval)"
+        verdict = "adopt" if v["adopt"] else "keep the default"
+        if v["missing"]:
+            verdict = f"no verdict: the rule asks for {args.pairs} pairs, {v['missing']} missing"
         print(
             f"{variant} vs {v['baseline']} on dev ({v['seeds']} paired seeds): {v['dev_difference']:+.4f} {interval} "
-            f"-> {'adopt' if v['adopt'] else 'keep the default'}"
+            f"-> {verdict}"
         )
 
 

@@ -58,3 +58,14 @@ def test_more_datasets_pool_their_seeds_into_one_interval(tmp_path: Path, capsys
         path.write_text(json.dumps({"runs": r}), encoding="utf-8")
     main([str(paths[0]), "pool-random-all", "--with", str(paths[1])])
     assert "(6 paired seeds): +0.0233" in capsys.readouterr().out
+
+
+def test_fewer_pairs_than_the_rule_asks_for_adopt_nothing(tmp_path: Path, capsys):
+    clear_gain = runs([0.60, 0.62, 0.58], [0.63, 0.64, 0.61])
+    assert dev_verdict(clear_gain, "pool-random-all", pairs=3)["adopt"]
+    short = dev_verdict(clear_gain, "pool-random-all", pairs=5)
+    assert not short["adopt"] and short["missing"] == 2 and short["interval"][0] > 0
+    path = tmp_path / "rotten_tomatoes.json"
+    path.write_text(json.dumps({"runs": clear_gain}), encoding="utf-8")
+    main([str(path), "pool-random-all", "--pairs", "5"])
+    assert capsys.readouterr().out.rstrip().endswith("-> no verdict: the rule asks for 5 pairs, 2 missing")
