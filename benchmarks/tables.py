@@ -226,21 +226,23 @@ def notes(s: Settings, runs: dict[str, list[dict]], refs: dict[str, dict], label
     else:
         epoch = f"the epoch with the best dev score kept (patience {s.patience_epochs}), " if s.select_epoch else ""
         pick = "at the round with the best dev score (test labels never select)."
-    out = [
-        f"Every method trains the same student with the same recipe (AdamW lr {s.lr}, batch {s.batch_size}, "
-        f"up to {s.epochs} epochs but at least {s.min_steps} optimizer steps per pass, "
-        f"{'class-balanced batches, ' if s.balance else ''}{epoch}"
-        f"max length {s.max_length}, replay {s.replay}) and is scored on the test split {pick}",
-        f"Budgets: each run ran once at {s.budget_tokens:,} teacher tokens (prompt + completion) and is scored at "
-        f"every rung of the ladder fixed in code ({', '.join(f'{b:,}' for b in ladder(s.budget_tokens))}) by "
-        f"replaying the loop's stop rule and {'its' if few_shot else 'the dev'} selection on its rounds; a round "
-        "that overran a rung is excluded at that rung. Area: the mean score over the ladder on a log2 token axis.",
-        "'last round' is the test score of the last round within the budget (no selection"
-        f"{', so under the few-shot protocol it is the score itself' if few_shot else ''}); 'fell back' counts "
-        "runs whose dev selection kept round 0 (the seeds-only student) although later rounds ran.",
-        "'labelled texts' is what the teacher and student saw with gold labels: the k-shot seeds, plus the dev "
-        "texts shown to the Analyst each round in a dev-feedback variant (an upper bound: rounds x texts shown).",
-    ]
+    out: list[str] = []
+    if runs:  # a table of references alone (`--methods teacher`) has no method's recipe or selection to explain
+        out += [
+            f"Every method trains the same student with the same recipe (AdamW lr {s.lr}, batch {s.batch_size}, "
+            f"up to {s.epochs} epochs but at least {s.min_steps} optimizer steps per pass, "
+            f"{'class-balanced batches, ' if s.balance else ''}{epoch}"
+            f"max length {s.max_length}, replay {s.replay}) and is scored on the test split {pick}",
+            f"Budgets: each run ran once at {s.budget_tokens:,} teacher tokens (prompt + completion) and is scored at "
+            f"every rung of the ladder fixed in code ({', '.join(f'{b:,}' for b in ladder(s.budget_tokens))}) by "
+            f"replaying the loop's stop rule and {'its' if few_shot else 'the dev'} selection on its rounds; a round "
+            "that overran a rung is excluded at that rung. Area: the mean score over the ladder on a log2 token axis.",
+            "'last round' is the test score of the last round within the budget (no selection"
+            f"{', so under the few-shot protocol it is the score itself' if few_shot else ''}); 'fell back' counts "
+            "runs whose dev selection kept round 0 (the seeds-only student) although later rounds ran.",
+            "'labelled texts' is what the teacher and student saw with gold labels: the k-shot seeds, plus the dev "
+            "texts shown to the Analyst each round in a dev-feedback variant (an upper bound: rounds x texts shown).",
+        ]
     if s.eval_limit:
         out.append(
             f"Dev and test are the first {s.eval_limit} examples of each split (the splits are seeded shuffles), "

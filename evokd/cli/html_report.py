@@ -14,7 +14,6 @@ from collections import Counter
 from html import escape
 from pathlib import Path
 from types import ModuleType
-from typing import Any, cast
 
 from evokd.agents import shot_check
 from evokd.cli.inspection import (
@@ -26,8 +25,7 @@ from evokd.cli.inspection import (
     per_label,
     rejected_text,
 )
-from evokd.task import Example, Task
-from evokd.tasks import TaskAdapter
+from evokd.task import Task
 from evokd.teacher.local import teacher_name
 
 CSS = """
@@ -189,14 +187,9 @@ def samples_per_round(view: RunView) -> str:
     return _section("Samples per round", figure(fig, "accepted and rejected samples per round") + table)
 
 
-def fooled(sample: dict[str, Any], adapter: TaskAdapter) -> bool:
-    """True if the student got the (accepted, predicted) sample wrong before training on it."""
-    return not adapter.agrees(adapter.gold(cast(Example, sample)), sample.get("predicted"))
-
-
 def hard_easy(view: RunView) -> str:
     """Hard vs easy samples: how many were accepted, and how often they fooled the student before training."""
-    accepted = [s for s in view.samples if s.get("verdict") == "accepted" and "predicted" in s]
+    accepted = [s for s in view.samples if s.get("verdict") == "accepted" and "fooled" in s]  # the Student node's mark
     if not accepted:
         return ""
     plt = _plt()
@@ -206,13 +199,13 @@ def hard_easy(view: RunView) -> str:
     for offset, stance, color in ((-0.2, "hard", "#cf222e"), (0.2, "easy", "#0969da")):
         per_round = [[s for s in accepted if s["round"] == r and s.get("stance") == stance] for r in rounds]
         counts.bar([r + offset for r in rounds], [len(p) for p in per_round], width=0.4, label=stance, color=color)
-        rates = [sum(fooled(s, view.adapter) for s in p) / len(p) if p else float("nan") for p in per_round]
+        rates = [sum(s["fooled"] for s in p) / len(p) if p else float("nan") for p in per_round]
         errors.plot(rounds, rates, "o-", label=stance, color=color)
         total = [s for p in per_round for s in p]
         rows.append(
             f'<tr><td>{stance}</td><td class="num">{len(total)}</td>'
-            f'<td class="num">{sum(fooled(s, view.adapter) for s in total)}</td>'
-            f'<td class="num">{sum(fooled(s, view.adapter) for s in total) / len(total) if total else 0:.0%}</td></tr>'
+            f'<td class="num">{sum(s["fooled"] for s in total)}</td>'
+            f'<td class="num">{sum(s["fooled"] for s in total) / len(total) if total else 0:.0%}</td></tr>'
         )
     counts.set(xlabel="round", ylabel="accepted samples", title="accepted hard vs easy samples", xticks=rounds)
     errors.set(
@@ -348,7 +341,7 @@ def sample_table(view: RunView) -> str:
     for s in view.samples:
         verdict = str(s.get("verdict", ""))
         shown = verdict + (f" ({s['reason']})" if s.get("reason") else "")
-        before = view.adapter.show_prediction(s) + (" ✗" if "predicted" in s and fooled(s, view.adapter) else "")
+        before = view.adapter.show_prediction(s) + (" ✗" if s.get("fooled") else "")
         cells = [
             s["id"],
             s["round"],

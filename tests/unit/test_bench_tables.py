@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from evokd.bench.settings import Settings
-from evokd.bench.tables import redraw, stances, summarise_method
+from evokd.bench.tables import notes, redraw, stances, summarise_method
 
 
 def run(seed: int, score: float, protocol: str) -> dict:
@@ -103,3 +103,12 @@ def test_the_table_says_how_often_hard_and_easy_texts_fooled_the_student():
     assert "| evokd | 4 of 10 (40%) | 1 of 10 (10%) |" in lines
     assert not any(line.startswith("| pool-random") for line in lines)
     assert stances({"methods": {"pool-random": labelling}}) == []
+
+
+def test_a_table_of_references_alone_explains_no_method_recipe():
+    teacher = {"n": 425, "of": 425}
+    alone = notes(Settings(), {}, {"teacher": teacher}, None)
+    assert len(alone) == 1 and alone[0].startswith("teacher: zero-shot labels on the same test texts")
+    with_runs = notes(Settings(), {"pool-random": [run(1, 0.6, "few-shot")]}, {"teacher": teacher}, None)
+    assert with_runs[0].startswith("Every method trains") and "last round within the budget" in with_runs[0]
+    assert with_runs[-1] == alone[0]
