@@ -1,0 +1,107 @@
+"""A final pass over all a run's labels, against the continual student the run shipped (a pilot).
+
+For each finished benchmark cell of one method, a fresh student is trained from the base weights on every
+label the run holds within its scored round (the shots, then each accepted sample it may train on), once,
+with the shared recipe and the round-0 training seed, and scored on dev and test beside the cell's own
+scored round. No teacher is called. The rule this pilot answers is in benchmarks/decisions/final-pass.md.
+
+    python -m evokd.bench.final_pass runs/bench-soft-bbc bbc_news --seeds 3,4,5 \\
+        --out benchmarks/results/final-pass-bbc_news-pilot.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import time
+from pathlib import Path
+
+from evokd.bench.methods import methods
+from evokd.bench.settings import Settings
+from evokd.bench.tables import machine
+from evokd.records import read_jsonl, write_json
+from evokd.services import services
+from evokd.state import Sample, trains_on
+from evokd.student import model
+from evokd.student.recipe import fit
+from evokd.student.train import predict
+from evokd.task import Example
+from evokd.tasks import TaskAdapter, evaluate, head_for
+
+
+def labels_of(run_dir: Path, last_round: int, adapter: TaskAdapter) -> list[Example]:
+    """The shots and every accepted sample the run may train on, of rounds up to ``last_round``."""
+    shots = [Example(**{k: v for k, v in row.items() if k != "n"}) for row in read_jsonl(run_dir / "seeds.jsonl")]
+    kept = [
+        Sample(**s)
+        for s in read_jsonl(run_dir / "samples.jsonl")
+        if s.get("verdict") == "accepted" and s["round"] <= last_round
+    ]
+    return [*shots, *(adapter.to_example(s) for s in kept if trains_on(s))]
+
+
+def final_pass(s: Settings, work: Path, dataset: str, method: str, seed: int) -> dict:
+    """Train the fresh student on one cell's labels; its dev and test scores beside the cell's scored round."""
+    run_dir = work / dataset / method / f"seed-{seed}"
+    result = json.loads((run_dir / "result.json").read_text(encoding="utf-8"))
+    ctx = s.context(dataset, seed, run_dir, **methods(s.per_round)[method].overrides)
+    ds = services(ctx).dataset
+    examples = labels_of(run_dir, result["round"], services(ctx).adapter)
+    started = time.perf_counter()
+    net = model.load(s.student or model.default_student_path(), head_for(ds.task))
+    fit(net, examples, ctx, 0, None)  # no selection: the final pass is shipped whatever it scores
+    dev, test = (
+        evaluate(ds.task, split, predict(net, split, max_length=ctx.max_length)) for split in (ds.dev, ds.test)
+    )
+    return {
+        "seed": seed,
+        "round": result["round"],
+        "labels": len(examples),
+        "continual": {"dev": result["dev"], "test": result["score"]},
+        "final_pass": {"dev": dev["score"], "test": test["score"]},
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the pilot on the named cells and write its JSON."""
+    p = argparse.ArgumentParser(prog="python -m evokd.bench.final_pass", description=__doc__.splitlines()[0])
+    p.add_argument("work", type=Path, help="the benchmark's --work folder holding the finished cells")
+    p.add_argument("dataset")
+    p.add_argument("--method", default="pool-random")
+    p.add_argument("--seeds", required=True, help="comma-separated seeds")
+    p.add_argument("--budget-tokens", type=int, default=16_000, help="as the cells ran (it shapes their context)")
+    p.add_argument("--out", type=Path, required=True)
+    args = p.parse_args(argv)
+    s = Settings(budget_tokens=args.budget_tokens, datasets=[args.dataset], work=args.work)
+    rows = []
+    for seed in (int(x) for x in args.seeds.split(",")):
+        rows.append(final_pass(s, args.work, args.dataset, args.method, seed))
+        r = rows[-1]
+        print(
+            f"[{args.dataset}] {args.method} seed {seed}: {r['labels']} labels · continual dev "
+            f"{r['continual']['dev']:.4f} test {r['continual']['test']:.4f} · final pass dev "
+            f"{r['final_pass']['dev']:.4f} test {r['final_pass']['test']:.4f} ({r['seconds']:.0f} s)",
+            flush=True,
+        )
+    wins = sum(r["final_pass"]["dev"] > r["continual"]["dev"] for r in rows)
+    mean = sum(r["final_pass"]["dev"] - r["continual"]["dev"] for r in rows) / len(rows)
+    write_json(
+        args.out,
+        {
+            "dataset": args.dataset,
+            "method": args.method,
+            "date": datetime.date.today().isoformat(),
+            "machine": machine(),
+            "rule": "benchmarks/decisions/final-pass.md",
+            "runs": rows,
+            "dev_wins": wins,
+            "mean_dev_difference": round(mean, 4),
+        },
+    )
+    print(f"final pass beats the continual student on dev in {wins} of {len(rows)} seeds, mean {mean:+.4f}")
+
+
+if __name__ == "__main__":
+    main()
