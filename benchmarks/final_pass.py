@@ -41,6 +41,23 @@ def labels_of(run_dir: Path, last_round: int, adapter: TaskAdapter) -> list[Exam
     return [*shots, *(adapter.to_example(s) for s in kept if trains_on(s))]
 
 
+def teacher_accuracy(run_dir: Path, last_round: int, train: list[Example]) -> dict[str, float]:
+    """For reporting only (it reads gold train labels): how often the trainable pool labels of rounds up to
+    ``last_round`` match the gold label of their train text (``--pool train`` ids ``t<i>``), overall and by
+    gold label."""
+    rows = [
+        (train[int(s["pool_id"][1:]) - 1]["label"], s["label"])
+        for s in read_jsonl(run_dir / "samples.jsonl")
+        if s.get("verdict") == "accepted" and s["round"] <= last_round and str(s.get("pool_id", "")).startswith("t")
+        if trains_on(Sample(**s))
+    ]
+    by_gold = {g: [t == g for gg, t in rows if gg == g] for g in sorted({g for g, _ in rows})}
+    return {
+        "all": round(sum(g == t for g, t in rows) / len(rows), 4) if rows else float("nan"),
+        **{g: round(sum(hits) / len(hits), 4) for g, hits in by_gold.items()},
+    }
+
+
 def final_pass(s: Settings, work: Path, dataset: str, method: str, seed: int) -> dict:
     """Train the fresh student on one cell's labels; its dev and test scores beside the cell's scored round."""
     run_dir = work / dataset / method / f"seed-{seed}"
@@ -58,6 +75,7 @@ def final_pass(s: Settings, work: Path, dataset: str, method: str, seed: int) ->
         "seed": seed,
         "round": result["round"],
         "labels": len(examples),
+        "teacher_label_accuracy": teacher_accuracy(run_dir, result["round"], ds.train),  # reporting only
         "continual": {"dev": result["dev"], "test": result["score"]},
         "final_pass": {"dev": dev["score"], "test": test["score"]},
         "seconds": round(time.perf_counter() - started, 1),
@@ -80,7 +98,8 @@ def main(argv: list[str] | None = None) -> None:
         rows.append(final_pass(s, args.work, args.dataset, args.method, seed))
         r = rows[-1]
         print(
-            f"[{args.dataset}] {args.method} seed {seed}: {r['labels']} labels · continual dev "
+            f"[{args.dataset}] {args.method} seed {seed}: {r['labels']} labels "
+            f"({r['teacher_label_accuracy']['all']:.0%} of the pool's right) · continual dev "
             f"{r['continual']['dev']:.4f} test {r['continual']['test']:.4f} · final pass dev "
             f"{r['final_pass']['dev']:.4f} test {r['final_pass']['test']:.4f} ({r['seconds']:.0f} s)",
             flush=True,

@@ -6,18 +6,34 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from evokd.bench.final_pass import labels_of
+from evokd.bench.final_pass import labels_of, teacher_accuracy
 from evokd.tasks import adapter_for
 
 
 def test_labels_are_the_shots_then_the_trainable_accepted_samples_up_to_the_scored_round(tmp_path: Path):
     shots = [{"n": 0, "text": "good", "label": "pos"}, {"n": 1, "text": "bad", "label": "neg"}]
     samples = [
-        {"id": "a", "round": 1, "verdict": "accepted", "text": "fine", "label": "pos", "teacher_probs": {"pos": 0.9}},
+        {
+            "id": "a",
+            "round": 1,
+            "verdict": "accepted",
+            "text": "fine",
+            "label": "pos",
+            "pool_id": "t1",
+            "teacher_probs": {"pos": 0.9},
+        },
         {"id": "b", "round": 1, "verdict": "rejected", "text": "meh", "label": "neg"},
-        {"id": "c", "round": 2, "verdict": "accepted", "text": "awful", "label": "neg", "noise": "held_out"},
+        {
+            "id": "c",
+            "round": 2,
+            "verdict": "accepted",
+            "text": "awful",
+            "label": "neg",
+            "noise": "held_out",
+            "pool_id": "t2",
+        },
         {"id": "d", "round": 2, "verdict": "accepted", "text": "dull", "label": "neg", "calibration": True},
-        {"id": "e", "round": 2, "verdict": "accepted", "text": "poor", "label": "neg"},
+        {"id": "e", "round": 2, "verdict": "accepted", "text": "poor", "label": "neg", "pool_id": "t3"},
         {"id": "f", "round": 3, "verdict": "accepted", "text": "great", "label": "pos"},  # past the scored round
     ]
     for name, rows in (("seeds.jsonl", shots), ("samples.jsonl", samples)):
@@ -25,3 +41,6 @@ def test_labels_are_the_shots_then_the_trainable_accepted_samples_up_to_the_scor
     got = labels_of(tmp_path, 2, adapter_for("classification"))
     assert [e["text"] for e in got] == ["good", "bad", "fine", "poor"]
     assert got[0] == {"text": "good", "label": "pos"} and got[2]["teacher_probs"] == {"pos": 0.9}
+    # reporting only: "fine" is gold pos (right), "poor" gold pos too (wrong); the held-out "awful" is not counted
+    train = [{"text": "fine", "label": "pos"}, {"text": "awful", "label": "pos"}, {"text": "poor", "label": "pos"}]
+    assert teacher_accuracy(tmp_path, 2, train) == {"all": 0.5, "pos": 0.5}
