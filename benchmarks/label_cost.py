@@ -24,7 +24,9 @@ the label-only call under each prompt of `LABEL_PROMPTS` (benchmarks/decisions/l
 `choose_prompt`); written to benchmarks/results/label-prompt-<dataset>-dev.json and .md. ``--compare-leads``
 labels them with the shipped label-only call, each text clipped to each lead of `LEAD_WORDS` words
 (benchmarks/decisions/lead-words.md, `choose_lead`); written to benchmarks/results/label-lead-<dataset>-dev.json
-and .md.
+and .md. ``--compare-meanings`` labels them with the shipped label-only call, with the dataset's own card and
+with the label meanings of `MEANINGS_CARD` beside each label (benchmarks/decisions/bbc-label-meanings.md,
+`adopt_meanings`); written to benchmarks/results/label-meanings-<dataset>-dev.json and .md.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -118,10 +120,12 @@ def label_all(
     label_call: LabelStyle = "json",
     template: str = "",
     words: int = 0,
+    meanings: Mapping[str, str] | None = None,
 ) -> dict:
     """Label the first ``texts`` texts of ``split`` at every batch size with the ``label_call`` call (the
-    label-only call with ``template`` as its prompt and texts clipped to ``words``, where given); return the
-    rows and what they were measured on."""
+    label-only call with ``template`` as its prompt and texts clipped to ``words``, where given; each label shown
+    with its line of ``meanings`` instead of the card's, where given); return the rows and what they were
+    measured on."""
     from evokd.bench.curves import t_interval
     from evokd.handoff.card import bootstrap
     from evokd.services import resolved, services
@@ -141,6 +145,8 @@ def label_all(
             run = services(ctx)
             examples = getattr(run.dataset, split)[:texts]
             adapter, task = run.adapter, run.dataset.task
+            if meanings is not None:
+                adapter = adapter.fitted(run.dataset.train, meanings)
             say(f"[{dataset}] {len(examples)} {split} texts, {label_call} call, {k} per call ...")
             started = time.perf_counter()
             samples = [Sample(id=str(i), source="pool", text=ex["text"]) for i, ex in enumerate(examples)]
@@ -286,6 +292,37 @@ def choose_lead(rows: Sequence[dict]) -> int:
     return min(r["words"] for r in rows if r["accuracy"] >= rows[0]["accuracy"] - ADOPT_WITHIN)
 
 
+# The meanings compared (benchmarks/decisions/bbc-label-meanings.md), fixed before the measurement: those of the
+# card the 2026-11-27 bbc_news run wrote, one line per label.
+MEANINGS_CARD = RESULTS / "bbc-described" / "card.json"
+
+
+def compare_meanings(dataset: str, texts: int, endpoint: dict, say: Callable[[str], None]) -> dict:
+    """The shipped label-only call on the first ``texts`` dev texts with the dataset's card, then with the label
+    meanings of `MEANINGS_CARD`: rows with accuracy, tokens per label and the paired gap, and the rule's verdict."""
+    import json
+
+    from evokd.services import services
+    from evokd.settings import Context
+
+    meanings = json.loads(MEANINGS_CARD.read_text(encoding="utf-8"))["label_descriptions"]
+    labels = services(Context(data=dataset)).dataset.task.labels
+    if sorted(meanings) != sorted(labels):
+        raise ValueError(f"{MEANINGS_CARD}: its meanings are for {sorted(meanings)}, {dataset} has {sorted(labels)}")
+    asks = {
+        "card as bundled": {"label_call": "label-only"},
+        "with meanings": {"label_call": "label-only", "meanings": meanings},
+    }
+    measured = variants(dataset, texts, endpoint, say, asks)
+    return {**measured, "meanings": meanings, "adopt_meanings": adopt_meanings(measured["rows"])}
+
+
+def adopt_meanings(rows: Sequence[dict]) -> bool:
+    """The rule of benchmarks/decisions/bbc-label-meanings.md: the meanings' accuracy gain over the card without
+    them, paired on the same texts, has a 95 % t-interval above zero."""
+    return rows[1]["gap"][1] > 0
+
+
 def dev_gold(dataset: str, texts: int) -> list[str]:
     """The gold answers of the first ``texts`` dev examples of ``dataset`` (only to score the teacher's)."""
     from evokd.services import services
@@ -373,6 +410,26 @@ def leads_markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def meanings_markdown(result: dict) -> str:
+    """The meanings comparison as a table, with the meanings, the rule and its outcome."""
+    gap, low, high = result["rows"][1]["gap"]
+    lines = [
+        *measured_on(result, "Label meanings in the card"),
+        *variants_table(result["rows"], "card"),
+        "",
+        "The meanings, one line beside each label in the call's fixed part:",
+        "",
+        *[f"- {label}: {line}" for label, line in result["meanings"].items()],
+        "",
+        f"With minus without, accuracy paired on the same texts: {gap:+.3f} [{low:+.3f}, {high:+.3f}] (95% CI).",
+        "",
+        "Rule fixed before measuring (benchmarks/decisions/bbc-label-meanings.md): the bundled card gains the "
+        "meanings if that interval lies above zero; tokens per label are reported, not deciding: "
+        f"**{'ship the meanings' if result['adopt_meanings'] else 'keep the card without them'}**.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def markdown(result: dict) -> str:
     """The result as a table with what it means."""
     lines = [
@@ -456,6 +513,7 @@ COMPARISONS: dict[str, tuple[Callable[..., dict], str, Callable[[dict], str]]] =
     "calls": (compare_calls, "call", calls_markdown),
     "prompts": (compare_prompts, "prompt", prompts_markdown),
     "leads": (compare_leads, "lead", leads_markdown),
+    "meanings": (compare_meanings, "meanings", meanings_markdown),
 }
 
 
@@ -492,10 +550,13 @@ def main(argv: list[str] | None = None) -> int:
         "--compare-prompts", action="store_true", help="the label-only prompts on dev texts (see the docstring)"
     )
     ap.add_argument("--compare-leads", action="store_true", help="leads of long texts on dev texts (see the docstring)")
+    ap.add_argument(
+        "--compare-meanings", action="store_true", help="label meanings in the card on dev texts (see the docstring)"
+    )
     args = ap.parse_args(argv)
     chosen = [c for c in COMPARISONS if getattr(args, f"compare_{c}")]
     if len(chosen) > 1:
-        ap.error("give one of --compare-calls, --compare-prompts, --compare-leads")
+        ap.error("give one of --compare-calls, --compare-prompts, --compare-leads, --compare-meanings")
     comparison = chosen[0] if chosen else ""
     batches = sorted({int(b) for b in args.batches.split(",")})
     if 1 not in batches or min(batches) < 1:

@@ -236,6 +236,37 @@ def test_the_shipped_lead_is_the_rule_applied_to_the_committed_dev_measurement()
     assert LABEL_WORDS == choose_lead(measured["rows"]) == measured["chosen_words"]
 
 
+def test_the_meanings_variant_shows_each_label_with_its_line_and_the_other_does_not(
+    sentiment_dir, tmp_path, monkeypatch
+):
+    from evokd.bench import label_cost
+
+    card = tmp_path / "card.json"
+    meanings = {"positive": "the reviewer liked it", "negative": "the reviewer did not"}
+    card.write_text(json.dumps({"label_descriptions": meanings}), encoding="utf-8")
+    monkeypatch.setattr(label_cost, "MEANINGS_CARD", card)
+    with FakeOpenAI(SentimentTeacher()) as server:
+        endpoint = {"teacher_url": server.url, "teacher_model": "teacher", "json_mode": "json_schema"}
+        result = label_cost.compare_meanings(str(sentiment_dir), 4, endpoint, lambda line: None)
+        systems = [str(b["messages"][0]["content"]) for b in server.requests]
+    assert [r["variant"] for r in result["rows"]] == ["card as bundled", "with meanings"] and len(systems) == 8
+    assert not any("the reviewer" in s for s in systems[:4])
+    assert all("positive: the reviewer liked it" in s and "negative: the reviewer did not" in s for s in systems[4:])
+    assert result["adopt_meanings"] == label_cost.adopt_meanings(result["rows"])
+    card.write_text(json.dumps({"label_descriptions": {"good": "x", "bad": "y"}}), encoding="utf-8")
+    with pytest.raises(ValueError, match="its meanings are for"):
+        label_cost.compare_meanings(str(sentiment_dir), 4, endpoint, lambda line: None)
+
+
+def test_meanings_ship_only_when_their_paired_gain_clears_zero():
+    from evokd.bench.label_cost import adopt_meanings
+
+    def rows(low: float) -> list[dict]:
+        return [{"gap": [0.0, 0.0, 0.0]}, {"gap": [0.05, low, 0.1]}]
+
+    assert adopt_meanings(rows(0.01)) and not adopt_meanings(rows(0.0)) and not adopt_meanings(rows(-0.02))
+
+
 def test_ner_keeps_its_json_call():
     task = Task("ner", ("person", "geo-loc", "company"))
     with FakeOpenAI(NerTeacher()) as server:
