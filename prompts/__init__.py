@@ -23,8 +23,9 @@ PLACEHOLDERS: dict[str, frozenset[str]] = {
     # The Analyst's optional section on the pool texts the student is least sure of ($pool, only with --pool).
     "pool": frozenset({"texts"}),
     # The Critic's label-only call (--label-call label-only): the lines before the one holding $text are the
-    # system message, byte-identical across calls; the rest, with the text, is the user turn.
-    "label": frozenset({"task", "labels", "text"}),
+    # system message, byte-identical across calls; the rest, with the text, is the user turn. $labels is the
+    # inline list here, and $meanings the card's label meanings, one line each (empty where it has none).
+    "label": frozenset({"task", "labels", "text", "meanings"}),
 }
 # Placeholders a custom prompt may leave out (the default prompts use them all but the label-only one's $task).
 OPTIONAL: dict[str, frozenset[str]] = {
@@ -34,7 +35,8 @@ OPTIONAL: dict[str, frozenset[str]] = {
     "static": frozenset({"examples", "avoid", "words"}),
     "rephrase": frozenset({"label", "avoid"}),
     "pool": frozenset(),
-    "label": frozenset({"task"}),  # the shipped one leaves the task out (benchmarks/decisions/label-prompt.md)
+    # the shipped one leaves the task out (benchmarks/decisions/label-prompt.md)
+    "label": frozenset({"task", "meanings"}),
 }
 
 _DIR = Path(__file__).parent

@@ -61,14 +61,19 @@ LABEL_ONLY_MAX_TOKENS = 3
 LABEL_ONLY_TOP = 10
 
 
-def label_only_messages(template: str, description: str, labels: str, texts: Sequence[str]) -> tuple[str, list[str]]:
+def label_only_messages(
+    template: str, description: str, labels: str, texts: Sequence[str], meanings: str = ""
+) -> tuple[str, list[str]]:
     """The label-only call's system message (the template's lines before the one holding ``$text``, the same for
-    every call, so a server's prefix cache reuses it) and one user turn per text (the rest, with the text)."""
+    every call, so a server's prefix cache reuses it) and one user turn per text (the rest, with the text).
+    ``labels`` is the inline list; ``meanings`` the labels' meanings, one line each, or empty (then the shipped
+    prompt's ``$meanings`` line vanishes and the call is the one measured without meanings)."""
     lines = template.splitlines(keepends=True)
     at = next(i for i, line in enumerate(lines) if "$text" in line)
     fixed, turn = "".join(lines[:at]), "".join(lines[at:])
-    system = render(fixed, task=description, labels=labels).strip()
-    users = [render(turn, task=description, labels=labels, text=as_data(" ".join(t.split()))).strip() for t in texts]
+    values = {"task": description, "labels": labels, "meanings": meanings}
+    system = render(fixed, **values).strip()
+    users = [render(turn, **values, text=as_data(" ".join(t.split()))).strip() for t in texts]
     return system, users
 
 
@@ -136,9 +141,12 @@ class Classification(TaskAdapter):
     def label_text(self, task: Task) -> str:
         """The labels inline ("negative, positive"), or, where the card gives any label a meaning, one per line
         with it: "tech" or "other" alone tells a small teacher little about where a text belongs."""
-        if not any(self.meanings.get(x) for x in task.labels):
-            return ", ".join(task.labels)
-        return "\n" + described(task.labels, self.meanings)
+        meanings = self.meanings_text(task)
+        return "\n" + meanings if meanings else ", ".join(task.labels)
+
+    def meanings_text(self, task: Task) -> str:
+        """The labels one per line with the card's meanings, or "" where the card gives no label one."""
+        return described(task.labels, self.meanings) if any(self.meanings.get(x) for x in task.labels) else ""
 
     def read_split(self, file: Path, text: str) -> list[Record]:
         """JSONL ``{"text", "label"}`` lines, or a CSV with ``text`` and ``label`` columns."""
@@ -251,11 +259,14 @@ class Classification(TaskAdapter):
         (``teacher_probs``; the chosen one's is ``teacher_confidence``), the likeliest label taken. Without
         log-probabilities the reply's text is matched like the JSON call's answer (or, cut short, by the label it
         begins); a reply naming no label is ``off_label`` either way, whatever the probabilities say."""
+        # The labels stay inline: listed one per line with their meanings after "Answer with one of:", the 1.5B
+        # teacher answered the first (benchmarks/decisions/bbc-label-meanings.md); the meanings come before it.
         system, users = label_only_messages(
             template or prompts.default(self.kind, "label"),
             description,
-            self.label_text(task),
+            ", ".join(task.labels),
             [clip(s["text"], words) for s in todo],
+            self.meanings_text(task),
         )
         replies = teacher.ask_plain(system, users, LABEL_ONLY_MAX_TOKENS, LABEL_ONLY_TOP)
         for s, reply in zip(todo, replies, strict=True):

@@ -15,7 +15,13 @@ from evokd.prompts import default
 from evokd.state import Sample
 from evokd.task import Task
 from evokd.tasks import adapter_for
-from evokd.tasks.classification import LABEL_ONLY_MAX_TOKENS, LABEL_ONLY_TOP, LABEL_WORDS, Classification
+from evokd.tasks.classification import (
+    LABEL_ONLY_MAX_TOKENS,
+    LABEL_ONLY_TOP,
+    LABEL_WORDS,
+    Classification,
+    label_only_messages,
+)
 from evokd.teacher.client import Reply, ReplyCache, Teacher, chat_model, value_probabilities
 from evokd.text import LeakIndex
 from tests.support.fake_openai import FakeOpenAI, NerTeacher, Scripted, SentimentTeacher, schema_name, user_turn
@@ -197,7 +203,22 @@ def test_the_shipped_label_prompt_is_the_rule_applied_to_the_committed_dev_measu
         for name in ("rotten_tomatoes", "bbc_news")  # rotten_tomatoes first: its tokens rank the prompts
     ]
     assert all(r["rows"][0]["variant"] == "shipped" and r["texts"] >= 100 for r in measured)
-    assert default("classification", "label") == LABEL_PROMPTS[choose_prompt(measured)]
+    # Without label meanings the shipped prompt sends byte for byte the messages of the prompt the rule chose.
+    shipped, chosen = (
+        label_only_messages(template, "a task", "negative, positive", TEXTS)
+        for template in (default("classification", "label"), LABEL_PROMPTS[choose_prompt(measured)])
+    )
+    assert shipped == chosen
+
+
+def test_meanings_come_before_the_answer_line_which_keeps_the_labels_inline():
+    card = Classification({"positive": "the reviewer liked it", "negative": "the reviewer did not"})
+    with FakeOpenAI(SentimentTeacher()) as server:
+        card.label_alone(teacher(server.url), TASK, "a task", pending(TEXTS[:1]))
+        system = str(server.requests[0]["messages"][0]["content"])
+    assert system == (
+        "- negative: the reviewer did not\n- positive: the reviewer liked it\nAnswer with one of: negative, positive"
+    )
 
 
 def test_each_lead_clips_the_same_dev_texts_to_its_words(sentiment_dir, monkeypatch):
