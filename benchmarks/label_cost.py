@@ -417,7 +417,7 @@ def meanings_markdown(result: dict) -> str:
         *measured_on(result, "Label meanings in the card"),
         *variants_table(result["rows"], "card"),
         "",
-        "The meanings, one line beside each label in the call's fixed part:",
+        "The meanings, one line each in the call's fixed part (the system message), as the label-only call shows them:",
         "",
         *[f"- {label}: {line}" for label, line in result["meanings"].items()],
         "",
