@@ -9,7 +9,8 @@ Each block between ``<!-- bench:<block> begin -->`` and ``<!-- bench:<block> end
 ``few-shot/<name>`` from ``benchmarks/results/few-shot-16k/<name>.json``, the reruns under the few-shot protocol,
 and ``few-shot-cheap/<name>`` from ``few-shot-16k-cheap/<name>.json``, pool-random rerun with budget-filling rounds
 and the shorter label prompt, and ``few-shot-recipe/<name>`` from ``few-shot-16k-recipe/<name>.json``, pool-random
-beside its full-replay and soft-target variants. Each gives the mean at each budget rung that holds a round, mean ±
+beside its full-replay and soft-target variants (``few-shot-soft/bbc_news``: the soft-target pair's bbc_news seeds
+3-5, run later at other code). Each gives the mean at each budget rung that holds a round, mean ±
 std and the Student-t 95 % interval over seeds at each file's top budget, and the paired comparisons recomputed from
 the per-seed scores those files hold.
 """
@@ -35,6 +36,7 @@ BLOCKS: dict[str, tuple[str, ...]] = {
     **{f"few-shot/{name}": (f"few-shot-16k/{name}.json",) for name in DATASETS},
     **{f"few-shot-cheap/{name}": (f"few-shot-16k-cheap/{name}.json",) for name in DATASETS},
     **{f"few-shot-recipe/{name}": (f"few-shot-16k-recipe/{name}.json",) for name in DATASETS},
+    "few-shot-soft/bbc_news": ("few-shot-16k-soft-bbc/bbc_news.json",),  # soft targets' last 3 bbc_news pairs
 }
 
 
