@@ -16,6 +16,7 @@ import datetime
 import json
 import time
 from pathlib import Path
+from typing import cast
 
 from evokd.bench.methods import methods
 from evokd.bench.settings import Settings
@@ -32,9 +33,9 @@ from evokd.tasks import TaskAdapter, evaluate, head_for
 
 def labels_of(run_dir: Path, last_round: int, adapter: TaskAdapter) -> list[Example]:
     """The shots and every accepted sample the run may train on, of rounds up to ``last_round``."""
-    shots = [Example(**{k: v for k, v in row.items() if k != "n"}) for row in read_jsonl(run_dir / "seeds.jsonl")]
+    shots = [cast(Example, {k: v for k, v in row.items() if k != "n"}) for row in read_jsonl(run_dir / "seeds.jsonl")]
     kept = [
-        Sample(**s)
+        cast(Sample, s)
         for s in read_jsonl(run_dir / "samples.jsonl")
         if s.get("verdict") == "accepted" and s["round"] <= last_round
     ]
@@ -49,7 +50,7 @@ def teacher_accuracy(run_dir: Path, last_round: int, train: list[Example]) -> di
         (train[int(s["pool_id"][1:]) - 1]["label"], s["label"])
         for s in read_jsonl(run_dir / "samples.jsonl")
         if s.get("verdict") == "accepted" and s["round"] <= last_round and str(s.get("pool_id", "")).startswith("t")
-        if trains_on(Sample(**s))
+        if trains_on(cast(Sample, s))
     ]
     by_gold = {g: [t == g for gg, t in rows if gg == g] for g in sorted({g for g, _ in rows})}
     return {
