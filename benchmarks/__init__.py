@@ -22,7 +22,7 @@ METHOD_NAMES = (
     "pool-random-confnoise",
     "pool-random-st",
     "pool-random-all",
-    "pool-random-soft",
+    "pool-random-hard",
     "pool-random-mask",
 )
 REFERENCES = ("full-shot", "teacher")

@@ -249,11 +249,11 @@ def methods(per_round: int) -> dict[str, Method]:
                 {"per_round": 0, "query": "random", "replay": REPLAY_ALL, **POOL},
             ),
             Method(
-                "pool-random-soft",
-                "pool-random trained on the teacher's probabilities over the labels (read from the label-only "
-                "call's log-probabilities) instead of its top label: what soft targets add",
+                "pool-random-hard",
+                "pool-random trained on the teacher's top label instead of its probabilities over the labels "
+                "(soft targets are the default since benchmarks/decisions/soft-targets.md): what they add",
                 build_graph,
-                {"per_round": 0, "query": "random", "soft_targets": True, **POOL},
+                {"per_round": 0, "query": "random", "soft_targets": False, **POOL},
                 kinds=("classification",),
             ),
             Method(

@@ -121,7 +121,8 @@ VARIANTS = {
     "pool-random-confnoise": "pool-random",
     "pool-random-st": "pool-random",
     "pool-random-all": "pool-random",
-    "pool-random-soft": "pool-random",
+    "pool-random-soft": "pool-random",  # the committed tables from before soft targets became the default
+    "pool-random-hard": "pool-random",
     "pool-random-mask": "pool-random",
 }
 

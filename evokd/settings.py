@@ -241,9 +241,10 @@ class Context:
         "words masked (skipped in training), instead of dropping the whole sentence.",
     )
     soft_targets: bool = declare(
-        False,
+        True,
         "Train the student on the teacher's probabilities over the labels where the label-only call read them "
-        "(knowledge distillation), on the hard label elsewhere.",
+        "(knowledge distillation), on the hard label elsewhere. On by the rule of "
+        "benchmarks/decisions/soft-targets.md (dev, 10 seed pairs on two datasets).",
     )
     noise: Noise = declare(
         "small-loss",

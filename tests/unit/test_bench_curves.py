@@ -133,11 +133,11 @@ def test_pool_methods_differ_only_in_how_texts_are_picked_and_the_noise_step():
     st = ms["pool-random-st"].overrides  # self-training is the one difference, and classification only
     assert {k: v for k, v in st.items() if k != "self_train"} == pool["pool-random"] and st["self_train"] > 0
     assert ms["pool-random-st"].kinds == ("classification",) and Context().self_train == 0
-    # full replay and soft targets: each one setting away from pool-random, and off by default
-    full, soft = ms["pool-random-all"].overrides, ms["pool-random-soft"].overrides
+    # full replay (off by default) and hard targets (soft ones are the default): each one setting away from pool-random
+    full, hard = ms["pool-random-all"].overrides, ms["pool-random-hard"].overrides
     assert {k: v for k, v in full.items() if k != "replay"} == pool["pool-random"] and full["replay"] > Context().replay
-    assert {k: v for k, v in soft.items() if k != "soft_targets"} == pool["pool-random"] and soft["soft_targets"]
-    assert not Context().soft_targets and ms["pool-random-soft"].kinds == ("classification",)
+    assert {k: v for k, v in hard.items() if k != "soft_targets"} == pool["pool-random"] and not hard["soft_targets"]
+    assert Context().soft_targets and ms["pool-random-hard"].kinds == ("classification",)
     mask = ms["pool-random-mask"].overrides  # mention masking: NER only, off by default
     assert {k: v for k, v in mask.items() if k != "mask_mentions"} == pool["pool-random"] and mask["mask_mentions"]
     assert not Context().mask_mentions and ms["pool-random-mask"].kinds == ("ner",)
