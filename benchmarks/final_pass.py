@@ -105,8 +105,8 @@ def main(argv: list[str] | None = None) -> None:
             f"{r['final_pass']['dev']:.4f} test {r['final_pass']['test']:.4f} ({r['seconds']:.0f} s)",
             flush=True,
         )
-    wins = sum(r["final_pass"]["dev"] > r["continual"]["dev"] for r in rows)
-    mean = sum(r["final_pass"]["dev"] - r["continual"]["dev"] for r in rows) / len(rows)
+    gains = [r["final_pass"]["dev"] - r["continual"]["dev"] for r in rows]
+    wins, mean = sum(g > 0 for g in gains), sum(gains) / len(gains)
     write_json(
         args.out,
         {

@@ -58,8 +58,10 @@ def run(data: Path, student: Path, run_dir: Path, **settings: object) -> dict:
 
 def test_few_shot_decides_and_trains_alike_on_poisoned_dev_and_test_labels(sentiment_dir, tiny_student, tmp_path):
     bad = poisoned(sentiment_dir, tmp_path / "poisoned")
-    real = run(sentiment_dir, tiny_student, tmp_path / "real", patience=1)
-    flipped = run(bad, tiny_student, tmp_path / "flipped", patience=1)
+    # Hard targets: with the soft-target loss this tiny student ends predicting one label, whose macro-F1 is
+    # the same against flipped labels, and the last check could not tell the reported scores apart.
+    real = run(sentiment_dir, tiny_student, tmp_path / "real", patience=1, soft_targets=False)
+    flipped = run(bad, tiny_student, tmp_path / "flipped", patience=1, soft_targets=False)
     assert flipped["decided"] == real["decided"] and flipped["weights"] == real["weights"]
     assert real["decided"]["best_round"] == real["decided"]["rounds"][-1]  # the last round is kept
     assert not any(real["epoch_scored"])  # no epoch was picked on dev
