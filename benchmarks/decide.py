@@ -40,8 +40,8 @@ def dev_verdict(runs: dict[str, list[dict]], variant: str, *more: dict[str, list
         "seeds": d["seeds"],
         "dev_difference": d["delta_mean"],
         "interval": d["interval"],  # None for one seed: no interval, so nothing to adopt
-        "missing": max(0, pairs - d["seeds"]),  # pairs the rule asks for that are not in these files
-        "adopt": d["interval"] is not None and d["interval"][0] > 0 and d["seeds"] >= pairs,
+        "missing": (missing := max(0, pairs - d["seeds"])),  # pairs the rule asks for that these files lack
+        "adopt": d["interval"] is not None and d["interval"][0] > 0 and not missing,
     }
 
 

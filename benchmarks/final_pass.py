@@ -31,26 +31,25 @@ from evokd.task import Example
 from evokd.tasks import TaskAdapter, evaluate, head_for
 
 
-def labels_of(run_dir: Path, last_round: int, adapter: TaskAdapter) -> list[Example]:
-    """The shots and every accepted sample the run may train on, of rounds up to ``last_round``."""
+def trained_samples(run_dir: Path, last_round: int) -> list[Sample]:
+    """The accepted samples of rounds up to ``last_round`` that the run may train on."""
+    accepted = (cast(Sample, s) for s in read_jsonl(run_dir / "samples.jsonl") if s.get("verdict") == "accepted")
+    return [s for s in accepted if s["round"] <= last_round and trains_on(s)]
+
+
+def labels_of(run_dir: Path, samples: list[Sample], adapter: TaskAdapter) -> list[Example]:
+    """The run's shots, then ``samples`` as training examples."""
     shots = [cast(Example, {k: v for k, v in row.items() if k != "n"}) for row in read_jsonl(run_dir / "seeds.jsonl")]
-    kept = [
-        cast(Sample, s)
-        for s in read_jsonl(run_dir / "samples.jsonl")
-        if s.get("verdict") == "accepted" and s["round"] <= last_round
-    ]
-    return [*shots, *(adapter.to_example(s) for s in kept if trains_on(s))]
+    return [*shots, *(adapter.to_example(s) for s in samples)]
 
 
-def teacher_accuracy(run_dir: Path, last_round: int, train: list[Example]) -> dict[str, float]:
-    """For reporting only (it reads gold train labels): how often the trainable pool labels of rounds up to
-    ``last_round`` match the gold label of their train text (``--pool train`` ids ``t<i>``), overall and by
-    gold label."""
+def teacher_accuracy(samples: list[Sample], train: list[Example]) -> dict[str, float]:
+    """For reporting only (it reads gold train labels): how often the pool labels among ``samples`` match the
+    gold label of their train text (``--pool train`` ids ``t<i>``), overall and by gold label."""
     rows = [
         (train[int(s["pool_id"][1:]) - 1]["label"], s["label"])
-        for s in read_jsonl(run_dir / "samples.jsonl")
-        if s.get("verdict") == "accepted" and s["round"] <= last_round and str(s.get("pool_id", "")).startswith("t")
-        if trains_on(cast(Sample, s))
+        for s in samples
+        if str(s.get("pool_id", "")).startswith("t")
     ]
     by_gold = {g: [t == g for gg, t in rows if gg == g] for g in sorted({g for g, _ in rows})}
     return {
@@ -65,7 +64,8 @@ def final_pass(s: Settings, work: Path, dataset: str, method: str, seed: int) ->
     result = json.loads((run_dir / "result.json").read_text(encoding="utf-8"))
     ctx = s.context(dataset, seed, run_dir, **methods(s.per_round)[method].overrides)
     ds = services(ctx).dataset
-    examples = labels_of(run_dir, result["round"], services(ctx).adapter)
+    samples = trained_samples(run_dir, result["round"])
+    examples = labels_of(run_dir, samples, services(ctx).adapter)
     started = time.perf_counter()
     net = model.load(s.student or model.default_student_path(), head_for(ds.task))
     fit(net, examples, ctx, 0, None)  # no selection: the final pass is shipped whatever it scores
@@ -76,7 +76,7 @@ def final_pass(s: Settings, work: Path, dataset: str, method: str, seed: int) ->
         "seed": seed,
         "round": result["round"],
         "labels": len(examples),
-        "teacher_label_accuracy": teacher_accuracy(run_dir, result["round"], ds.train),  # reporting only
+        "teacher_label_accuracy": teacher_accuracy(samples, ds.train),  # reporting only
         "continual": {"dev": result["dev"], "test": result["score"]},
         "final_pass": {"dev": dev["score"], "test": test["score"]},
         "seconds": round(time.perf_counter() - started, 1),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from evokd.bench.final_pass import labels_of, teacher_accuracy
+from evokd.bench.final_pass import labels_of, teacher_accuracy, trained_samples
 from evokd.tasks import adapter_for
 
 
@@ -38,9 +38,10 @@ def test_labels_are_the_shots_then_the_trainable_accepted_samples_up_to_the_scor
     ]
     for name, rows in (("seeds.jsonl", shots), ("samples.jsonl", samples)):
         (tmp_path / name).write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    got = labels_of(tmp_path, 2, adapter_for("classification"))
+    kept = trained_samples(tmp_path, 2)
+    got = labels_of(tmp_path, kept, adapter_for("classification"))
     assert [e["text"] for e in got] == ["good", "bad", "fine", "poor"]
     assert got[0] == {"text": "good", "label": "pos"} and got[2]["teacher_probs"] == {"pos": 0.9}
     # reporting only: "fine" is gold pos (right), "poor" gold pos too (wrong); the held-out "awful" is not counted
     train = [{"text": "fine", "label": "pos"}, {"text": "awful", "label": "pos"}, {"text": "poor", "label": "pos"}]
-    assert teacher_accuracy(tmp_path, 2, train) == {"all": 0.5, "pos": 0.5}
+    assert teacher_accuracy(kept, train) == {"all": 0.5, "pos": 0.5}
