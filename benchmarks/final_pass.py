@@ -4,9 +4,13 @@ For each finished benchmark cell of one method, a fresh student is trained from 
 label the run holds within its scored round (the shots, then each accepted sample it may train on), once,
 with the shared recipe and the round-0 training seed, and scored on dev and test beside the cell's own
 scored round. No teacher is called. The rule this pilot answers is in benchmarks/decisions/final-pass.md.
+With several ``--student`` values each trains on the same labels, so students compare paired by seed on
+identical teacher labels (benchmarks/decisions/student-size.md).
 
     python -m evokd.bench.final_pass runs/bench-soft-bbc bbc_news --seeds 3,4,5 \\
         --out benchmarks/results/final-pass-bbc_news-pilot.json
+    python -m evokd.bench.final_pass runs/bench-rt rotten_tomatoes --seeds 1,2,3 --student "" --student mpnet \\
+        --out benchmarks/results/student-size-rotten_tomatoes.json
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import cast
 
 from evokd.bench.methods import methods
 from evokd.bench.settings import Settings
-from evokd.bench.tables import machine
+from evokd.bench.tables import difference, machine
 from evokd.records import read_jsonl, write_json
 from evokd.services import services
 from evokd.state import Sample, trains_on
@@ -58,28 +62,55 @@ def teacher_accuracy(samples: list[Sample], train: list[Example]) -> dict[str, f
     }
 
 
-def final_pass(s: Settings, work: Path, dataset: str, method: str, seed: int) -> dict:
-    """Train the fresh student on one cell's labels; its dev and test scores beside the cell's scored round."""
+def student_name(student: str) -> str:
+    """How a ``--student`` value is shown: the bundled default has no name of its own."""
+    return student or "default"
+
+
+def final_pass(s: Settings, work: Path, dataset: str, method: str, seed: int, students: list[str]) -> dict:
+    """Train a fresh student of each of ``students`` on one cell's labels; their dev and test scores and
+    seconds beside the cell's scored round."""
     run_dir = work / dataset / method / f"seed-{seed}"
     result = json.loads((run_dir / "result.json").read_text(encoding="utf-8"))
     ctx = s.context(dataset, seed, run_dir, **methods(s.per_round)[method].overrides)
     ds = services(ctx).dataset
     samples = trained_samples(run_dir, result["round"])
     examples = labels_of(run_dir, samples, services(ctx).adapter)
-    started = time.perf_counter()
-    net = model.load(s.student or model.default_student_path(), head_for(ds.task))
-    fit(net, examples, ctx, 0, None)  # no selection: the final pass is shipped whatever it scores
-    dev, test = (
-        evaluate(ds.task, split, predict(net, split, max_length=ctx.max_length)) for split in (ds.dev, ds.test)
-    )
+    passes = {}
+    for student in students:
+        started = time.perf_counter()
+        net = model.load(student or model.default_student_path(), head_for(ds.task))
+        fit(net, examples, ctx, 0, None)  # no selection: the final pass is shipped whatever it scores
+        trained = time.perf_counter()
+        dev, test = (
+            evaluate(ds.task, split, predict(net, split, max_length=ctx.max_length)) for split in (ds.dev, ds.test)
+        )
+        passes[student_name(student)] = {
+            "dev": dev["score"],
+            "test": test["score"],
+            "train_seconds": round(trained - started, 1),
+            "eval_seconds": round(time.perf_counter() - trained, 1),
+            "eval_texts": len(ds.dev) + len(ds.test),
+        }
     return {
         "seed": seed,
         "round": result["round"],
         "labels": len(examples),
         "teacher_label_accuracy": teacher_accuracy(samples, ds.train),  # reporting only
         "continual": {"dev": result["dev"], "test": result["score"]},
-        "final_pass": {"dev": dev["score"], "test": test["score"]},
-        "seconds": round(time.perf_counter() - started, 1),
+        "final_pass": passes,
+    }
+
+
+def against_first(rows: list[dict], students: list[str]) -> dict[str, dict]:
+    """Each later student minus the first, paired by seed on the same labels, on dev and on test."""
+    first, *others = (student_name(x) for x in students)
+    return {
+        other: {
+            split: difference(first, [r["final_pass"][other][split] - r["final_pass"][first][split] for r in rows])
+            for split in ("dev", "test")
+        }
+        for other in others
     }
 
 
@@ -91,22 +122,34 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--method", default="pool-random")
     p.add_argument("--seeds", required=True, help="comma-separated seeds")
     p.add_argument("--budget-tokens", type=int, default=16_000, help="as the cells ran (it shapes their context)")
+    p.add_argument(
+        "--student",
+        dest="students",
+        action="append",
+        help='a student to train (repeatable; "" = the bundled default; default: the cells\' own)',
+    )
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
     s = Settings(budget_tokens=args.budget_tokens, datasets=[args.dataset], work=args.work)
+    students = args.students or [s.student]
     rows = []
     for seed in (int(x) for x in args.seeds.split(",")):
-        rows.append(final_pass(s, args.work, args.dataset, args.method, seed))
+        rows.append(final_pass(s, args.work, args.dataset, args.method, seed, students))
         r = rows[-1]
+        passes = " · ".join(
+            f"{name} dev {p['dev']:.4f} test {p['test']:.4f} ({p['train_seconds']:.0f} s to train)"
+            for name, p in r["final_pass"].items()
+        )
         print(
             f"[{args.dataset}] {args.method} seed {seed}: {r['labels']} labels "
             f"({r['teacher_label_accuracy']['all']:.0%} of the pool's right) · continual dev "
-            f"{r['continual']['dev']:.4f} test {r['continual']['test']:.4f} · final pass dev "
-            f"{r['final_pass']['dev']:.4f} test {r['final_pass']['test']:.4f} ({r['seconds']:.0f} s)",
+            f"{r['continual']['dev']:.4f} test {r['continual']['test']:.4f} · final pass {passes}",
             flush=True,
         )
-    gains = [r["final_pass"]["dev"] - r["continual"]["dev"] for r in rows]
+    first = student_name(students[0])
+    gains = [r["final_pass"][first]["dev"] - r["continual"]["dev"] for r in rows]
     wins, mean = sum(g > 0 for g in gains), sum(gains) / len(gains)
+    paired = against_first(rows, students)
     write_json(
         args.out,
         {
@@ -115,12 +158,17 @@ def main(argv: list[str] | None = None) -> None:
             "date": datetime.date.today().isoformat(),
             "machine": machine(),
             "rule": "benchmarks/decisions/final-pass.md",
+            "students": [student_name(x) for x in students],
             "runs": rows,
             "dev_wins": wins,
             "mean_dev_difference": round(mean, 4),
+            "against_first_student": paired,
         },
     )
-    print(f"final pass beats the continual student on dev in {wins} of {len(rows)} seeds, mean {mean:+.4f}")
+    print(f"final pass ({first}) beats the continual student on dev in {wins} of {len(rows)} seeds, mean {mean:+.4f}")
+    for other, by_split in paired.items():
+        for split, d in by_split.items():
+            print(f"{other} - {first} on {split}: {d['delta_mean']:+.4f} {d['interval']} over {d['seeds']} seeds")
 
 
 if __name__ == "__main__":

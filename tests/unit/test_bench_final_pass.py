@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from evokd.bench.final_pass import labels_of, teacher_accuracy, trained_samples
+import pytest
+
+from evokd.bench.final_pass import against_first, labels_of, teacher_accuracy, trained_samples
 from evokd.tasks import adapter_for
 
 
@@ -45,3 +47,15 @@ def test_labels_are_the_shots_then_the_trainable_accepted_samples_up_to_the_scor
     # reporting only: "fine" is gold pos (right), "poor" gold pos too (wrong); the held-out "awful" is not counted
     train = [{"text": "fine", "label": "pos"}, {"text": "awful", "label": "pos"}, {"text": "poor", "label": "pos"}]
     assert teacher_accuracy(kept, train) == {"all": 0.5, "pos": 0.5}
+
+
+def test_students_compare_paired_by_seed_against_the_first_one_named():
+    rows = [
+        {"final_pass": {"default": {"dev": 0.70, "test": 0.71}, "mpnet": {"dev": 0.75, "test": 0.74}}},
+        {"final_pass": {"default": {"dev": 0.72, "test": 0.70}, "mpnet": {"dev": 0.74, "test": 0.76}}},
+        {"final_pass": {"default": {"dev": 0.69, "test": 0.72}, "mpnet": {"dev": 0.70, "test": 0.73}}},
+    ]
+    paired = against_first(rows, ["", "mpnet"])
+    assert list(paired) == ["mpnet"]
+    assert paired["mpnet"]["dev"]["delta_mean"] == pytest.approx((0.05 + 0.02 + 0.01) / 3, abs=1e-4)
+    assert paired["mpnet"]["test"]["wins"] == 3 and paired["mpnet"]["test"]["seeds"] == 3
