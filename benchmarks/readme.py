@@ -11,7 +11,8 @@ and ``few-shot-cheap/<name>`` from ``few-shot-16k-cheap/<name>.json``, pool-rand
 and the shorter label prompt, and ``few-shot-recipe/<name>`` from ``few-shot-16k-recipe/<name>.json``, pool-random
 beside its full-replay and soft-target variants (``few-shot-soft/bbc_news``: the soft-target pair's bbc_news seeds
 3-5, run later at other code), ``few-shot-default/rotten_tomatoes`` the shipped default (soft targets) with the
-teacher's label-only reference on the same texts, and ``few-shot-mask/wnut16`` pool-random beside mention masking. Each gives the mean at each budget rung that holds a round, mean ±
+teacher's label-only reference on the same texts, and ``few-shot-mask/wnut16`` pool-random beside mention masking.
+Each gives the mean at each budget rung that holds a round, mean ±
 std and the Student-t 95 % interval over seeds at each file's top budget, and the paired comparisons recomputed from
 the per-seed scores those files hold.
 """
