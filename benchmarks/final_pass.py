@@ -78,6 +78,7 @@ def final_pass(s: Settings, work: Path, dataset: str, method: str, seed: int, st
     examples = labels_of(run_dir, samples, services(ctx).adapter)
     passes = {}
     for student in students:
+        print(f"[{dataset}] seed {seed}: training {student_name(student)} on {len(examples)} labels", flush=True)
         started = time.perf_counter()
         net = model.load(student or model.default_student_path(), head_for(ds.task))
         fit(net, examples, ctx, 0, None)  # no selection: the final pass is shipped whatever it scores
@@ -146,29 +147,38 @@ def main(argv: list[str] | None = None) -> None:
             f"{r['continual']['dev']:.4f} test {r['continual']['test']:.4f} · final pass {passes}",
             flush=True,
         )
+        write(args.out, args.dataset, args.method, students, rows)  # after every seed: an interruption keeps them
     first = student_name(students[0])
     gains = [r["final_pass"][first]["dev"] - r["continual"]["dev"] for r in rows]
-    wins, mean = sum(g > 0 for g in gains), sum(gains) / len(gains)
-    paired = against_first(rows, students)
+    print(
+        f"final pass ({first}) beats the continual student on dev in {sum(g > 0 for g in gains)} of {len(rows)} "
+        f"seeds, mean {sum(gains) / len(gains):+.4f}"
+    )
+    for other, by_split in against_first(rows, students).items():
+        for split, d in by_split.items():
+            print(f"{other} - {first} on {split}: {d['delta_mean']:+.4f} {d['interval']} over {d['seeds']} seeds")
+
+
+def write(out: Path, dataset: str, method: str, students: list[str], rows: list[dict]) -> None:
+    """The pilot's JSON over the seeds done so far: the rows, the first student against the continual one on
+    dev, and each later student against the first."""
+    first = student_name(students[0])
+    gains = [r["final_pass"][first]["dev"] - r["continual"]["dev"] for r in rows]
     write_json(
-        args.out,
+        out,
         {
-            "dataset": args.dataset,
-            "method": args.method,
+            "dataset": dataset,
+            "method": method,
             "date": datetime.date.today().isoformat(),
             "machine": machine(),
             "rule": "benchmarks/decisions/final-pass.md",
             "students": [student_name(x) for x in students],
             "runs": rows,
-            "dev_wins": wins,
-            "mean_dev_difference": round(mean, 4),
-            "against_first_student": paired,
+            "dev_wins": sum(g > 0 for g in gains),
+            "mean_dev_difference": round(sum(gains) / len(gains), 4),
+            "against_first_student": against_first(rows, students),
         },
     )
-    print(f"final pass ({first}) beats the continual student on dev in {wins} of {len(rows)} seeds, mean {mean:+.4f}")
-    for other, by_split in paired.items():
-        for split, d in by_split.items():
-            print(f"{other} - {first} on {split}: {d['delta_mean']:+.4f} {d['interval']} over {d['seeds']} seeds")
 
 
 if __name__ == "__main__":
