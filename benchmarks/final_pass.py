@@ -138,8 +138,8 @@ def main(argv: list[str] | None = None) -> None:
         rows.append(final_pass(s, args.work, args.dataset, args.method, seed, students))
         r = rows[-1]
         passes = " · ".join(
-            f"{name} dev {p['dev']:.4f} test {p['test']:.4f} ({p['train_seconds']:.0f} s to train)"
-            for name, p in r["final_pass"].items()
+            f"{name} dev {one['dev']:.4f} test {one['test']:.4f} ({one['train_seconds']:.0f} s to train)"
+            for name, one in r["final_pass"].items()
         )
         print(
             f"[{args.dataset}] {args.method} seed {seed}: {r['labels']} labels "
@@ -147,38 +147,35 @@ def main(argv: list[str] | None = None) -> None:
             f"{r['continual']['dev']:.4f} test {r['continual']['test']:.4f} · final pass {passes}",
             flush=True,
         )
-        write(args.out, args.dataset, args.method, students, rows)  # after every seed: an interruption keeps them
-    first = student_name(students[0])
-    gains = [r["final_pass"][first]["dev"] - r["continual"]["dev"] for r in rows]
+        result = summary(args.dataset, args.method, students, rows)
+        write_json(args.out, result)  # after every seed: an interruption keeps the seeds done
+    first = result["students"][0]
     print(
-        f"final pass ({first}) beats the continual student on dev in {sum(g > 0 for g in gains)} of {len(rows)} "
-        f"seeds, mean {sum(gains) / len(gains):+.4f}"
+        f"final pass ({first}) beats the continual student on dev in {result['dev_wins']} of {len(rows)} seeds, "
+        f"mean {result['mean_dev_difference']:+.4f}"
     )
-    for other, by_split in against_first(rows, students).items():
+    for other, by_split in result["against_first_student"].items():
         for split, d in by_split.items():
             print(f"{other} - {first} on {split}: {d['delta_mean']:+.4f} {d['interval']} over {d['seeds']} seeds")
 
 
-def write(out: Path, dataset: str, method: str, students: list[str], rows: list[dict]) -> None:
+def summary(dataset: str, method: str, students: list[str], rows: list[dict]) -> dict:
     """The pilot's JSON over the seeds done so far: the rows, the first student against the continual one on
     dev, and each later student against the first."""
     first = student_name(students[0])
     gains = [r["final_pass"][first]["dev"] - r["continual"]["dev"] for r in rows]
-    write_json(
-        out,
-        {
-            "dataset": dataset,
-            "method": method,
-            "date": datetime.date.today().isoformat(),
-            "machine": machine(),
-            "rule": "benchmarks/decisions/final-pass.md",
-            "students": [student_name(x) for x in students],
-            "runs": rows,
-            "dev_wins": sum(g > 0 for g in gains),
-            "mean_dev_difference": round(sum(gains) / len(gains), 4),
-            "against_first_student": against_first(rows, students),
-        },
-    )
+    return {
+        "dataset": dataset,
+        "method": method,
+        "date": datetime.date.today().isoformat(),
+        "machine": machine(),
+        "rule": "benchmarks/decisions/final-pass.md",
+        "students": [student_name(x) for x in students],
+        "runs": rows,
+        "dev_wins": sum(g > 0 for g in gains),
+        "mean_dev_difference": round(sum(gains) / len(gains), 4),
+        "against_first_student": against_first(rows, students),
+    }
 
 
 if __name__ == "__main__":
