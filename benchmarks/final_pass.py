@@ -24,7 +24,7 @@ from typing import cast
 
 from evokd.bench.methods import methods
 from evokd.bench.settings import Settings
-from evokd.bench.tables import difference, machine
+from evokd.bench.tables import difference, interval, machine, mean_std
 from evokd.records import read_jsonl, write_json
 from evokd.services import services
 from evokd.state import Sample, trains_on
@@ -174,8 +174,19 @@ def summary(dataset: str, method: str, students: list[str], rows: list[dict]) ->
         "runs": rows,
         "dev_wins": sum(g > 0 for g in gains),
         "mean_dev_difference": round(sum(gains) / len(gains), 4),
+        "over_seeds": {name: over_seeds(rows, name) for name in (student_name(x) for x in students)},
         "against_first_student": against_first(rows, students),
     }
+
+
+def over_seeds(rows: list[dict], name: str) -> dict[str, dict]:
+    """One student's dev and test scores over the seeds: mean, std and Student-t 95 % interval."""
+    out = {}
+    for split in ("dev", "test"):
+        values = [r["final_pass"][name][split] for r in rows]
+        mean, std = mean_std(values)
+        out[split] = {"mean": round(mean, 4), "std": round(std, 4), "interval": interval(values)}
+    return out
 
 
 if __name__ == "__main__":

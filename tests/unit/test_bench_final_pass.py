@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from evokd.bench.final_pass import against_first, labels_of, teacher_accuracy, trained_samples
+from evokd.bench.final_pass import against_first, labels_of, over_seeds, teacher_accuracy, trained_samples
 from evokd.tasks import adapter_for
 
 
@@ -59,3 +59,11 @@ def test_students_compare_paired_by_seed_against_the_first_one_named():
     assert list(paired) == ["mpnet"]
     assert paired["mpnet"]["dev"]["delta_mean"] == pytest.approx((0.05 + 0.02 + 0.01) / 3, abs=1e-4)
     assert paired["mpnet"]["test"]["wins"] == 3 and paired["mpnet"]["test"]["seeds"] == 3
+
+
+def test_each_students_scores_are_summarised_over_the_seeds():
+    rows = [{"final_pass": {"mpnet": {"dev": d, "test": t}}} for d, t in ((0.80, 0.79), (0.82, 0.81), (0.84, 0.83))]
+    got = over_seeds(rows, "mpnet")
+    assert got["test"]["mean"] == pytest.approx(0.81) and got["test"]["std"] == pytest.approx(0.02)
+    low, high = got["dev"]["interval"]
+    assert low < 0.82 < high and high - 0.82 == pytest.approx(0.82 - low)

@@ -71,3 +71,15 @@ def test_tables_from_before_the_protocols_count_the_gold_dev_labels_they_read():
     table = block(RESULTS, BLOCKS["rotten_tomatoes"])
     # 2 shots plus the 300 gold dev labels that chose epoch and round; setfit read no dev label.
     assert "| static | 5 | 302 | yes (300) |" in table and "| setfit | 5 | 2 | – |" in table
+
+
+def test_the_student_size_table_quotes_its_committed_file():
+    size = json.loads((RESULTS / "student-size-rotten_tomatoes.json").read_text(encoding="utf-8"))
+    text = README.read_text(encoding="utf-8")
+    for name in ("default", "mpnet"):
+        test = size["over_seeds"][name]["test"]
+        low, high = test["interval"]
+        assert f"{test['mean']:.3f} ± {test['std']:.3f} [{low:.3f}, {high:.3f}]" in text
+    paired = size["against_first_student"]["mpnet"]["test"]
+    low, high = paired["interval"]
+    assert f"{paired['delta_mean']:+.3f} [{low:+.3f}, {high:+.3f}]" in text
