@@ -2,10 +2,11 @@
 
 It checks that one recipe trains well at every size. For each dataset, rung of `LADDER`,
 seed and recipe, the student is trained on that many gold-labelled train examples and scored on the
-benchmark's test subset at the epoch the recipe keeps: ``default`` is the recipe every method trains
-with (class-balanced batches, the epoch chosen on the benchmark's dev subset, never test); ``old`` is
-the earlier recipe (`RECIPES["old"]`: fewer epochs, no class balancing, the last epoch kept), beside it.
-Writes ``learning-curve-<dataset>.json|md|png`` to the results folder.
+benchmark's dev and test splits at the epoch the recipe keeps: ``default`` is the recipe every method trains
+with as the oracle-dev protocol runs it (class-balanced batches, the epoch chosen on dev, never test);
+``few-shot`` is the same recipe as a few-shot run trains it (the last epoch kept); ``old`` is the earlier
+recipe (`RECIPES["old"]`: fewer epochs, no class balancing, the last epoch kept). `choose_recipe` applies
+the rule of benchmarks/decisions/recipe.md on dev. Writes ``learning-curve-<dataset>.json|md|png``.
 
     python -m evokd.bench.learning_curve --datasets rotten_tomatoes,bbc_news,wnut16
 
@@ -21,11 +22,13 @@ import copy
 import dataclasses
 import datetime
 import random
+import statistics
 import sys
 import time
 from pathlib import Path
 
 from evokd.bench.bench_task import bench_task
+from evokd.bench.curves import t_interval
 from evokd.bench.settings import Say, Settings, name_of
 from evokd.bench.tables import machine, mean_std
 from evokd.data.readers import Dataset
@@ -40,11 +43,16 @@ from evokd.tasks import adapter_for, evaluate, head_for, sample_shots
 # Fixed before any measurement: 2 and 8 per label (the few-shot regime the loop starts from), then
 # totals that quadruple up to about 2,000 examples, where a labelled set stops being few-shot.
 LADDER = ("2/label", "8/label", "32", "128", "512", "2048")
-# Overrides of the benchmark's recipe (Settings/Context): "default" is it unchanged.
+# Overrides of the benchmark's recipe (Settings/Context).
 RECIPES: dict[str, dict[str, object]] = {
     "old": {"epochs": 3, "lr": 5e-5, "balance": False, "select_epoch": False},
     "default": {"protocol": "oracle-dev"},  # the shipped recipe as the committed curves measured it: epoch on dev
+    "few-shot": {"protocol": "few-shot"},  # the shipped recipe as a few-shot run trains: the last epoch kept
 }
+# The rule of benchmarks/decisions/recipe.md, fixed before its measurement: the shipped few-shot recipe stays
+# unless the candidate's dev score, averaged over the rungs run and paired by seed, is higher with a Student-t
+# interval that excludes zero. Dev labels judge here, never test (test is reported beside it).
+INCUMBENT, CANDIDATE = "few-shot", "old"
 
 
 def train_subset(ds: Dataset, rung: str, seed: int) -> list[Example]:
@@ -62,13 +70,16 @@ def point(s: Settings, ds: Dataset, base: model.Student, dataset: str, recipe: s
     data = train_subset(ds, rung, seed)
     net = dataclasses.replace(base, model=copy.deepcopy(base.model))  # load() is pure: a copy is a fresh load
     stats = fit(net, data, ctx, 0, dev_selection(ctx, ds.task, ds.dev, evaluate))
-    test = evaluate(ds.task, ds.test, predict(net, ds.test, max_length=ctx.max_length))
+    test, dev = (
+        evaluate(ds.task, split, predict(net, split, max_length=ctx.max_length)) for split in (ds.test, ds.dev)
+    )
     return {
         "recipe": recipe,
         "rung": rung,
         "n": len(data),
         "seed": seed,
         "test": test["score"],
+        "dev_kept": dev["score"],  # the kept student on dev, whatever picked its epoch: what the rule reads
         "dev": stats["dev"],
         "epoch": stats["epoch"],
         "epochs": stats["epochs"],
@@ -93,6 +104,7 @@ def summarise(points: list[dict], recipes: list[str], rungs: list[str]) -> dict[
                         "seeds": len(pts),
                         "test_mean": round(mean, 4),
                         "test_std": round(std, 4),
+                        "dev_mean": round(mean_std([p["dev_kept"] for p in pts])[0], 4),
                         "epochs_kept": [p["epoch"] for p in pts],
                         "epochs_run": [p["epochs"] for p in pts],
                         "seconds_mean": round(sum(p["seconds"] for p in pts) / len(pts), 1),
@@ -100,6 +112,30 @@ def summarise(points: list[dict], recipes: list[str], rungs: list[str]) -> dict[
                 )
         out[recipe] = rows
     return out
+
+
+def choose_recipe(points: list[dict], incumbent: str = INCUMBENT, candidate: str = CANDIDATE) -> dict | None:
+    """The rule above over ``points``: per seed, each recipe's dev score averaged over the rungs both ran, the
+    candidate minus the incumbent with its t-interval, and the recipe kept. None until both have a paired seed."""
+    by = {(p["recipe"], p["seed"], p["rung"]): p["dev_kept"] for p in points}
+    pairs = {(seed, rung) for r, seed, rung in by if r == incumbent and (candidate, seed, rung) in by}
+    seeds = sorted({seed for seed, _ in pairs})
+    if not seeds:
+        return None
+    diffs = [
+        statistics.fmean(by[candidate, seed, rung] - by[incumbent, seed, rung] for s, rung in pairs if s == seed)
+        for seed in seeds
+    ]
+    mean, low, high = t_interval(diffs)  # one seed: an infinite interval, which keeps the incumbent
+    return {
+        "incumbent": incumbent,
+        "candidate": candidate,
+        "seeds": seeds,
+        "dev_differences": [round(d, 4) for d in diffs],
+        "mean": round(mean, 4),
+        "interval": [round(low, 4), round(high, 4)] if len(seeds) > 1 else None,
+        "kept": candidate if low > 0 else incumbent,
+    }
 
 
 def markdown(result: dict) -> str:
@@ -119,7 +155,7 @@ def markdown(result: dict) -> str:
         f"{result['date']} · student: {result['student']} · machine: {result['machine']}",
         "",
         "| size | examples | "
-        + " | ".join(f"{r}: test {result['metric']} (epochs kept / run)" for r in recipes)
+        + " | ".join(f"{r}: test {result['metric']} (epochs kept / run; dev)" for r in recipes)
         + (" | Δ default − old |" if {"old", "default"} <= set(recipes) else " |"),
         "|---|---|" + "---|" * (len(recipes) + ({"old", "default"} <= set(recipes))),
     ]
@@ -129,7 +165,7 @@ def markdown(result: dict) -> str:
             row = by[r].get(rung)
             cells.append(
                 f"{row['test_mean']:.3f} ± {row['test_std']:.3f} ({'/'.join(map(str, row['epochs_kept']))} of "
-                f"{'/'.join(map(str, row['epochs_run']))})"
+                f"{'/'.join(map(str, row['epochs_run']))}; dev {row['dev_mean']:.3f})"
                 if row
                 else "–"
             )
@@ -151,10 +187,20 @@ def markdown(result: dict) -> str:
         "- old: the recipe before issue 12: "
         + ", ".join(f"{k} {v}" for k, v in RECIPES["old"].items())
         + " (otherwise as default).",
-        f"- Scores are on {cut('test')}; epochs are chosen on {cut('dev')}, never on test. 'epochs run' counts the "
-        "repeats that reach the minimum steps on tiny sets, and stops short where dev stopped improving.",
+        "- few-shot: the default recipe as a few-shot run trains it: the last epoch kept, no dev label read.",
+        f"- Scores are on {cut('test')}; the default recipe chooses its epoch on {cut('dev')}, never on test. "
+        "'epochs run' counts the repeats that reach the minimum steps on tiny sets, and stops short where dev "
+        "stopped improving. 'dev' is the kept student's score on that dev split.",
         "",
     ]
+    if rule := result.get("decision"):
+        low, high = (f"{x:+.3f}" for x in rule["interval"]) if rule["interval"] else ("-inf", "+inf")
+        lines += [
+            f"**Rule** (benchmarks/decisions/recipe.md): {rule['candidate']} − {rule['incumbent']} on dev, averaged "
+            f"over the rungs and paired by seed: {rule['mean']:+.3f} [{low}, {high}] over seeds "
+            f"{', '.join(map(str, rule['seeds']))}; kept: **{rule['kept']}**.",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -233,6 +279,7 @@ def run_dataset(s: Settings, dataset: str, rungs: list[str], recipes: list[str],
                     f"epoch {p['epoch']} of {p['epochs']} · {p['steps']} steps · {p['seconds']:.1f} s"
                 )
                 result["summary"] = summarise(points, recipes, rungs)
+                result["decision"] = choose_recipe(points)
                 result["seconds"] = round(time.perf_counter() - started, 1)
                 write_json(out / f"learning-curve-{name_of(dataset)}.json", result)
                 write_text(out / f"learning-curve-{name_of(dataset)}.md", markdown(result))

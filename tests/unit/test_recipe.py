@@ -175,16 +175,45 @@ def test_learning_curve_end_to_end(sentiment_dir: Path, tiny_student: Path, tmp_
     assert sorted(p.name for p in out.iterdir()) == [f"learning-curve-data.{ext}" for ext in ("json", "md", "png")]
     result = json.loads((out / "learning-curve-data.json").read_text())
     assert [(p["recipe"], p["rung"], p["n"]) for p in result["points"]] == [
-        ("old", "2/label", 4),
-        ("default", "2/label", 4),
-        ("old", "32", 12),
-        ("default", "32", 12),
+        (recipe, rung, n) for rung, n in (("2/label", 4), ("32", 12)) for recipe in ("old", "default", "few-shot")
     ]  # 12 = all of train
-    old, new = (next(p for p in result["points"] if p["recipe"] == r and p["rung"] == "32") for r in ("old", "default"))
-    assert old["dev"] is None and new["dev"] is not None  # only the default recipe picks its epoch on dev
+    old, new, few = (
+        next(p for p in result["points"] if p["recipe"] == r and p["rung"] == "32")
+        for r in ("old", "default", "few-shot")
+    )
+    assert old["dev"] is None and few["dev"] is None and new["dev"] is not None  # only oracle-dev picks on dev
+    assert all(0 <= p["dev_kept"] <= 1 for p in result["points"])  # every kept student is scored on dev
+    assert result["decision"]["kept"] in ("old", "few-shot") and result["decision"]["seeds"] == [1]
     assert result["machine"] and result["date"] and result["device"] == "cpu"
     table = (out / "learning-curve-data.md").read_text()
-    assert "| 2/label | 4 |" in table and "Δ default − old" in table
+    assert "| 2/label | 4 |" in table and "Δ default − old" in table and "**Rule**" in table
+
+
+def _points(dev: dict[tuple[str, int], list[float]]) -> list[dict]:
+    """Learning-curve points with these dev scores per (recipe, seed), one per rung."""
+    return [
+        {"recipe": r, "seed": seed, "rung": f"rung{i}", "dev_kept": d}
+        for (r, seed), scores in dev.items()
+        for i, d in enumerate(scores)
+    ]
+
+
+def test_recipe_rule_adopts_the_candidate_only_on_a_dev_interval_above_zero() -> None:
+    clear = _points(
+        {("few-shot", s): [0.5, 0.6] for s in (1, 2, 3)} | {("old", s): [0.6, 0.7 + s / 100] for s in (1, 2, 3)}
+    )
+    rule = learning_curve.choose_recipe(clear)
+    assert rule is not None and rule["kept"] == "old" and rule["dev_differences"] == [0.105, 0.11, 0.115]
+    mixed = _points(
+        {("few-shot", s): [0.5, 0.6] for s in (1, 2, 3)}
+        | {("old", s): [0.5 + d, 0.6] for s, d in ((1, 0.2), (2, -0.1), (3, 0.0))}
+    )
+    assert learning_curve.choose_recipe(mixed)["kept"] == "few-shot"  # a mean gain whose interval covers zero
+    worse = _points({("few-shot", 1): [0.7], ("few-shot", 2): [0.7], ("old", 1): [0.6], ("old", 2): [0.5]})
+    assert learning_curve.choose_recipe(worse)["kept"] == "few-shot"
+    one_seed = _points({("few-shot", 1): [0.1], ("old", 1): [0.9]})
+    assert learning_curve.choose_recipe(one_seed)["kept"] == "few-shot"  # one seed never switches
+    assert learning_curve.choose_recipe(_points({("old", 1): [0.9]})) is None  # nothing paired
 
 
 def test_learning_curve_runs_ner_unbalanced_with_span_f1(tmp_path: Path) -> None:
