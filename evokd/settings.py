@@ -199,6 +199,14 @@ class Context:
         "agreement with your labels goes into the summary and report, with a warning where it is no better "
         "than chance. Skipped by a run with no rounds.",
     )
+    shot_check_share: float = declare(
+        0.1,
+        "Most share of --budget-tokens the shot check may spend: the first shot prices a label and only as many "
+        "shots as fit are labelled, a label at a time (a wnut16 sentence costs about 470 tokens: 10 shots took "
+        "4,700 of 16,000). 0, or no budget: every shot.",
+        ge=0,
+        le=1,
+    )
     calibration_share: float = declare(
         0.0,
         "Share of each round's accepted samples held out of training as calibration rows: the kept student's "

@@ -84,6 +84,9 @@ class ShotCheck(TypedDict):
     """The teacher's labels on the user's k shots, before round 1 (`evokd.agents.shot_check`)."""
 
     shots: int
+    """Shots the teacher labelled: all of them, or as many as `shot_check_share` of the budget holds."""
+    given: int
+    """Shots the user gave (a run before `shot_check_share` existed has no such field: it labelled them all)."""
     agreed: int
     """Shots whose teacher answer equals the gold one (a class; for NER the whole tag sequence)."""
     agreement: float

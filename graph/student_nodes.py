@@ -119,7 +119,9 @@ def shot_check(state: State, runtime: Runtime[Context]) -> dict[str, object]:
     if not (ctx.shot_check and ctx.max_rounds):
         return {}
     run, seeds, write = services(ctx), state["seeds"], runtime.stream_writer
-    write({"node": "shot_check", "round": 0, "status": f"the teacher labels your {len(seeds)} shots"})
+    cap = max(1, int(ctx.shot_check_share * ctx.budget_tokens)) if ctx.shot_check_share and ctx.budget_tokens else 0
+    limit = f", within {cap:,} tokens ({ctx.shot_check_share:.0%} of the budget)" if cap else ""
+    write({"node": "shot_check", "round": 0, "status": f"the teacher labels your {len(seeds)} shots{limit}"})
     with stopwatch() as elapsed:
         check, replies = check_shots(
             run.adapter,
@@ -129,6 +131,7 @@ def shot_check(state: State, runtime: Runtime[Context]) -> dict[str, object]:
             run.description,
             seeds,
             ctx.critic_call(),
+            cap_tokens=cap,
         )
     write({"node": "shot_check", "round": 0, "status": summary(check)})
     if line := warning(check):

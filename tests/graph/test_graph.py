@@ -74,3 +74,18 @@ def test_budget_stops_the_loop(sentiment_dir, tiny_student, teacher_server, tmp_
     )
     assert out["stop_reason"] == "token_budget" and out["history"][-1]["round"] == last_round
     assert ("shot_check" in out["stats"]["0"]) == shot_check
+
+
+def test_the_shot_check_keeps_to_its_share_of_the_budget(sentiment_dir, tiny_student, teacher_server, tmp_path):
+    # A share of 1e-5 of 100,000 tokens is 1 token: the first shot, which prices a label, is all it labels.
+    ctx = make_context(
+        sentiment_dir, tiny_student, teacher_server, tmp_path / "run", max_rounds=1, budget_tokens=100_000,
+        shot_check_share=1e-5,
+    )  # fmt: skip
+    out = (
+        build_graph()
+        .compile(checkpointer=InMemorySaver())
+        .invoke({}, {"configurable": {"thread_id": "t"}}, context=ctx)
+    )
+    check, paid = out["shot_check"], out["stats"]["0"]["shot_check"]
+    assert (check["shots"], check["given"], paid["calls"]) == (1, len(out["seeds"]), 1) and len(out["seeds"]) > 1

@@ -6,10 +6,11 @@ import io
 
 import pytest
 
-from evokd.agents.shot_check import agreement, answer, guess_tail, summary, warning
+from evokd.agents.shot_check import agreement, answer, check_shots, guess_tail, spread, summary, warning
 from evokd.state import Sample
 from evokd.task import Example, Task
 from evokd.tasks import adapter_for
+from evokd.teacher.client import Reply
 
 SENTIMENT = Task("classification", ("negative", "positive"))
 SHOTS = [Example(text="a dull film", label="negative"), Example(text="a lovely film", label="positive")]
@@ -70,3 +71,35 @@ def test_the_console_prints_the_warning_as_one_plain_line(monkeypatch):
     assert out.export_text().splitlines() == [
         f"  round 0 · shot_check · warning: {line}"
     ]  # brackets not read as markup
+
+
+def test_a_capped_check_labels_as_many_shots_as_the_first_one_prices_into_the_cap(monkeypatch):
+    adapter = adapter_for(SENTIMENT)
+    shots = [Example(text=f"dull {i}", label="negative") for i in range(3)]
+    shots += [Example(text=f"lovely {i}", label="positive") for i in range(3)]
+    asked: list[list[str]] = []
+
+    def label(teacher, prompt, task, description, todo, label_call="json"):
+        asked.append([s["text"] for s in todo])
+        for s in todo:  # a teacher that is right on every text, at 100 tokens a label
+            s.update(verdict="accepted", label="negative" if "dull" in s["text"] else "positive")
+        return [Reply(parsed=None, reason=None, prompt_tokens=95, completion_tokens=5) for _ in todo]
+
+    monkeypatch.setattr(adapter, "label", label)
+    check, replies = check_shots(adapter, None, "", SENTIMENT, "", shots, "label-only", cap_tokens=350)
+    assert asked == [["dull 0"], ["lovely 0", "dull 1"]]  # 3 labels fit 350 tokens, a label at a time
+    assert (check["shots"], check["given"], check["agreed"], len(replies)) == (3, 6, 3, 3)
+    assert "agreed with 3 of 3 shots (of 6 given;" in summary(check)
+    tight, _ = check_shots(adapter, None, "", SENTIMENT, "", shots, "label-only", cap_tokens=10)
+    assert tight["shots"] == 1  # the first shot is labelled whatever the cap: it is what prices a label
+    asked.clear()
+    whole, _ = check_shots(adapter, None, "", SENTIMENT, "", shots, "label-only")
+    assert (whole["shots"], whole["given"], len(asked)) == (6, 6, 1) and "given" not in summary(whole)
+
+
+def test_spread_takes_the_shots_a_label_at_a_time():
+    ner = adapter_for(Task("ner", ("loc", "person")))
+    people = [Example(text=f"p{i}", tokens=[f"p{i}"], tags=["B-person"]) for i in range(2)]
+    place = Example(text="rome", tokens=["rome"], tags=["B-loc"])
+    none = Example(text="we", tokens=["we"], tags=["O"])
+    assert [ex["text"] for ex in spread(ner, [*people, place, none])] == ["p0", "rome", "we", "p1"]
