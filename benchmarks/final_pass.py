@@ -20,31 +20,19 @@ import datetime
 import json
 import time
 from pathlib import Path
-from typing import cast
 
 from evokd.bench.methods import methods
 from evokd.bench.settings import Settings
 from evokd.bench.tables import difference, interval, machine, mean_std
-from evokd.records import read_jsonl, write_json
+from evokd.handoff.retrain import labels_of, trained_samples
+from evokd.records import write_json
 from evokd.services import services
-from evokd.state import Sample, trains_on
+from evokd.state import Sample
 from evokd.student import model
 from evokd.student.recipe import fit
 from evokd.student.train import predict
 from evokd.task import Example
-from evokd.tasks import TaskAdapter, evaluate, head_for
-
-
-def trained_samples(run_dir: Path, last_round: int) -> list[Sample]:
-    """The accepted samples of rounds up to ``last_round`` that the run may train on."""
-    accepted = (cast(Sample, s) for s in read_jsonl(run_dir / "samples.jsonl") if s.get("verdict") == "accepted")
-    return [s for s in accepted if s["round"] <= last_round and trains_on(s)]
-
-
-def labels_of(run_dir: Path, samples: list[Sample], adapter: TaskAdapter) -> list[Example]:
-    """The run's shots, then ``samples`` as training examples."""
-    shots = [cast(Example, {k: v for k, v in row.items() if k != "n"}) for row in read_jsonl(run_dir / "seeds.jsonl")]
-    return [*shots, *(adapter.to_example(s) for s in samples)]
+from evokd.tasks import evaluate, head_for
 
 
 def teacher_accuracy(samples: list[Sample], train: list[Example]) -> dict[str, float]:

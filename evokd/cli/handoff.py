@@ -1,9 +1,11 @@
-"""``evokd predict`` and ``evokd export``: use the student on new text, take the training data elsewhere.
+"""``evokd predict``, ``evokd export`` and ``evokd retrain``: use the student on new text, take the training data
+elsewhere, or train a bigger student on the labels a run bought.
 
     evokd predict runs/<name> --input texts.txt --output predictions.jsonl   # or a model folder; .csv out
     evokd predict runs/<name> --input texts.txt --proba --backend onnx       # every label's probability
     evokd export runs/<name> --format hf --out my-data                       # jsonl | csv | parquet | hf
     evokd export runs/<name> --format onnx --quantize int8                   # the student, for serving
+    evokd retrain runs/<name> --student mpnet                                # one pass of a bigger student
 
 Bad input raises the CLI's one-line errors (exit code 2); the work itself is in `evokd.handoff`.
 """
@@ -20,7 +22,7 @@ console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``predict`` and ``export`` to the ``evokd`` parser."""
+    """Add ``predict``, ``export`` and ``retrain`` to the ``evokd`` parser."""
     from evokd.handoff import BACKENDS, FORMATS, MODEL_FORMATS, QUANTIZATIONS
 
     p = sub.add_parser("predict", help="label a file of texts with a trained student (a run folder or model folder)")
@@ -71,8 +73,17 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         action="store_true",
         help="add the samples the Critic rejected, with their reasons (to audit the teacher)",
     )
+    r = sub.add_parser(
+        "retrain", help="train another student once on every label a finished run bought (no teacher call)"
+    )
+    r.add_argument("run_dir")
+    r.add_argument(
+        "--student", required=True, help="a bundled student (mpnet) or a model folder; the run's recipe trains it"
+    )
+    r.add_argument("--out", default="", help="folder to write (default RUN_DIR/model-<student>)")
     p.set_defaults(handler=cmd_predict)
     e.set_defaults(handler=cmd_export)
+    r.set_defaults(handler=cmd_retrain)
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -145,4 +156,19 @@ def _export_model(args: argparse.Namespace) -> int:
         else f"test score not measured: {test['note']}"
     )
     console.print(f"exported the student as ONNX ({args.quantize or 'fp32'}): {scored} → {found['out']}")
+    return 0
+
+
+def cmd_retrain(args: argparse.Namespace) -> int:
+    """``evokd retrain RUN_DIR --student NAME``."""
+    from evokd.handoff.retrain import retrain
+
+    with console.status(f"training {args.student} on the labels of {args.run_dir}"):
+        found = retrain(args.run_dir, args.student, args.out or None)
+    before = found["run_student"]["test"]
+    was = f" (the run's own student: {before:.4f})" if before is not None else ""
+    console.print(
+        f"trained {args.student} on {found['labels']:,} labels in {found['train_seconds']:.0f} s: test "
+        f"{found['metric']} {found['test']:.4f}{was} → {found['model']}"
+    )
     return 0

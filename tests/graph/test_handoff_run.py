@@ -236,3 +236,33 @@ def test_ner_model_card_from_a_hand_made_run(tmp_path: Path) -> None:
     assert metrics_by_type == {"f1": 0.25, "precision": 0.5, "recall": 0.1667}
     assert "`big-model` on a remote OpenAI-compatible endpoint" in text and "example.com" not in text
     assert "| test | 0.2500 |" in text and "not_substring 1" in text and "1,234" in text
+
+
+def test_retrain_trains_another_student_on_the_runs_labels_alone(
+    finished_run: Path, tiny_student: Path, tmp_path: Path, capsys
+) -> None:
+    """One pass on the shots and the kept rounds' trainable labels, no teacher (its server is gone), a folder
+    that predict loads, a card beside it; a used folder or a folder that is no finished run: one line, exit 2."""
+    out = tmp_path / "bigger"
+    assert main(["retrain", str(finished_run), "--student", str(tiny_student), "--out", str(out)]) == 0
+    found = json.loads((out / "retrain.json").read_text())
+    summary = json.loads((finished_run / "summary.json").read_text())
+    seeds = read_jsonl(finished_run / "seeds.jsonl")
+    trainable = [
+        s
+        for s in read_jsonl(finished_run / "samples.jsonl")
+        if s["verdict"] == "accepted" and s["round"] <= summary["best_round"] and not s.get("calibration")
+    ]
+    assert (found["labels"], found["shots"]) == (len(seeds) + len(trainable), len(seeds)) and trainable
+    assert 0 <= found["test"] <= 1 and found["run_student"]["test"] == summary["test"]["score"]
+    assert f"trained {tiny_student} on {found['labels']} labels" in capsys.readouterr().err.replace("\n", " ")
+    texts = tmp_path / "texts.txt"
+    texts.write_text("a lovely film\n", encoding="utf-8")
+    assert main(["predict", str(out), "--input", str(texts), "--output", str(tmp_path / "p.jsonl")]) == 0
+    assert read_jsonl(tmp_path / "p.jsonl")[0]["label"] in ("negative", "positive")
+    assert "retrained (this folder)" in (out / "README.md").read_text()
+    capsys.readouterr()
+    assert main(["retrain", str(finished_run), "--student", str(tiny_student), "--out", str(out)]) == 2
+    assert main(["retrain", str(tmp_path), "--student", str(tiny_student)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "already exists" in err[0] and "no finished run here" in err[1]

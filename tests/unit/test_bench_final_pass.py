@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from evokd.bench.final_pass import against_first, labels_of, over_seeds, teacher_accuracy, trained_samples
+from evokd.bench.final_pass import against_first, over_seeds, teacher_accuracy
+from evokd.handoff.retrain import labels_of, trained_samples
 from evokd.tasks import adapter_for
 
 
