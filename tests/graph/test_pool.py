@@ -456,13 +456,23 @@ def test_the_first_pool_round_is_sized_by_what_the_shot_check_paid_per_shot(
 def test_with_a_budget_the_last_pool_round_shrinks_to_fit_it(pool_context, tmp_path):
     # A first run without a budget gives the scripted teacher's cost per pick; the second run's budget then
     # leaves room after round 2 for about 2.5 picks, where the schedule asks for 4.
-    free = run_graph(pool_context(per_round=0, pool_per_round=1, pool_growth=2, max_rounds=2))
+    # The shot check labels every shot in both runs (no share of the budget), so the first run's spend prices
+    # the second's.
+    free = run_graph(pool_context(per_round=0, pool_per_round=1, pool_growth=2, max_rounds=2, shot_check_share=0))
     spent = free["history"][-1]["teacher_tokens"]
     per_pick = sum(r.get("pool_tokens", 0) for r in free["history"]) / 3
     budget = int(spent + 2.5 * per_pick * FIT_MARGIN)
     run = tmp_path / "budget"
     out = run_graph(
-        pool_context(per_round=0, pool_per_round=1, pool_growth=2, max_rounds=5, budget_tokens=budget, run_dir=str(run))
+        pool_context(
+            per_round=0,
+            pool_per_round=1,
+            pool_growth=2,
+            max_rounds=5,
+            budget_tokens=budget,
+            run_dir=str(run),
+            shot_check_share=0,
+        )
     )
     picked = Counter(s["round"] for s in read_jsonl(run / "samples.jsonl"))
     assert [picked[r] for r in (1, 2, 3)] == [1, 2, 2] and out["stop_reason"] == "token_budget"
