@@ -4,13 +4,15 @@
     evokd resume runs/<name>                                   # continue a stopped or crashed run
     evokd inspect runs/<name> [--round N] [--json]             # rounds, analyses, samples, metrics
     evokd report runs/<name>                                   # one self-contained report.html
+    evokd predict|export|retrain runs/<name> ...               # use, ship or re-train the student (handoff)
     evokd teacher fetch|serve                                  # the offline local teacher
     evokd data list|fetch NAME                                 # bundled real datasets
     evokd bench --datasets rotten_tomatoes --seeds 1,2,3       # methods at an equal teacher budget; speed
 
 Errors a user can fix print one line and exit 2; a teacher that stays down exits 3 with the run
 checkpointed for `evokd resume`. The modules: `flags` (the parser; run flags derived from `Context`),
-`run` (run and resume), `tools` (the other subcommands), `console` (progress lines and tables).
+`run` (run and resume), `handoff` (predict, export, retrain), `tools` (the other subcommands), `console`
+(progress lines and tables).
 """
 
 from __future__ import annotations
