@@ -83,3 +83,15 @@ def test_the_student_size_table_quotes_its_committed_file():
     paired = size["against_first_student"]["mpnet"]["test"]
     low, high = paired["interval"]
     assert f"{paired['delta_mean']:+.3f} [{low:+.3f}, {high:+.3f}]" in text
+
+
+def test_the_headline_quotes_the_shipped_defaults_committed_file():
+    summary = json.loads((RESULTS / "few-shot-16k-default" / "rotten_tomatoes.json").read_text(encoding="utf-8"))
+    pool = summary["methods"]["pool-random"]
+    low, high = pool["score_interval"]
+    headline = README.read_text(encoding="utf-8").split("**Where it stands**")[1].split("\n\n")[1]
+    row = next(line for line in headline.splitlines() if line.startswith("| rotten_tomatoes"))
+    assert f"**{pool['score_mean']:.3f} ± {pool['score_std']:.3f}** [{low:.3f}, {high:.3f}]" in row
+    assert (
+        f"seeds {pool['seeds'][0]}-{pool['seeds'][-1]}" in row and f"| {pool['tokens_per_accepted_pool']:.0f} |" in row
+    )
