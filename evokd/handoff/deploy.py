@@ -18,8 +18,7 @@ from evokd.data.formats import DataError
 from evokd.handoff import QUANTIZATIONS, onnx
 from evokd.handoff.calibration import CALIBRATION
 from evokd.handoff.card import PREDICTIONS, record_export
-from evokd.handoff.predict import load_student, model_folder, run_max_length, saved_task
-from evokd.paths import data_dir
+from evokd.handoff.predict import load_student, model_folder, run_data, run_max_length, saved_task
 from evokd.student.model import StudentError
 from evokd.student.train import predict
 from evokd.tasks import adapter_for, evaluate, load_dataset
@@ -60,10 +59,8 @@ def export_model(run: str | Path, out: str | Path | None = None, quantize: str |
 
 def score(run: Path, folder: Path, out: Path, max_length: int) -> dict[str, Any]:
     """The export's test score next to the PyTorch model's, and the share of test predictions they agree on."""
-    settings = _json(run / "run.json")
-    where = Path(str(settings.get("data", "")))
-    where = where if where.name and where.exists() else data_dir() / where.name
-    if not settings.get("data") or not where.is_dir():
+    where = run_data(run)
+    if where is None:
         return {"score": None, "torch_score": None, "agreement": None, "note": "the run's test split is not here"}
     task = saved_task(folder)
     data = load_dataset(where, task.kind)

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, cast
 
 from evokd.data.formats import DataError
+from evokd.handoff.predict import model_folder, run_data, saved_task
 from evokd.records import read_jsonl, write_json, write_text
-from evokd.services import services
 from evokd.settings import Context
 from evokd.state import Sample, trains_on
 from evokd.student import model
@@ -27,7 +27,7 @@ from evokd.student.model import StudentError
 from evokd.student.recipe import fit
 from evokd.student.train import predict
 from evokd.task import Example
-from evokd.tasks import TaskAdapter, evaluate, head_for
+from evokd.tasks import TaskAdapter, adapter_for, evaluate, head_for, load_dataset
 
 RESULT = "retrain.json"
 
@@ -59,13 +59,16 @@ def retrain(run: str | Path, student: str, out: str | Path | None = None) -> dic
     target = Path(out) if out else default_out(run, student)
     if target.exists() and any(target.iterdir()):
         raise DataError(f"{target}: already exists and is not empty; remove it or give another --out")
+    where = run_data(run)
+    if where is None:
+        raise DataError(f"{run}: the run's dataset ({_json(run / 'run.json').get('data')}) is not on this machine")
     ctx = dataclasses.replace(Context(**_json(run / "run.json")), student=student, run_dir=str(run))
-    found = services(ctx)
-    data, adapter = found.dataset, found.adapter
+    task = saved_task(model_folder(run))  # the run's own head: its labels, in its order
+    data = load_dataset(where, task.kind)
     samples = trained_samples(run, int(summary["best_round"]))
-    examples = labels_of(run, samples, adapter)
+    examples = labels_of(run, samples, adapter_for(task))
     started = time.perf_counter()
-    net = model.load(student, head_for(data.task))
+    net = model.load(student, head_for(task))
     fit(net, examples, ctx, 0, None)  # no selection: the student is kept whatever it scores
     trained = time.perf_counter() - started
     model.save(net, target)
