@@ -95,3 +95,11 @@ def test_the_headline_quotes_the_shipped_defaults_committed_file():
     assert (
         f"seeds {pool['seeds'][0]}-{pool['seeds'][-1]}" in row and f"| {pool['tokens_per_accepted_pool']:.0f} |" in row
     )
+
+
+def test_the_recipes_dev_rule_is_quoted_from_its_committed_file():
+    path = RESULTS / "recipe-dev" / "learning-curve-rotten_tomatoes.json"
+    rule = json.loads(path.read_text(encoding="utf-8"))["decision"]
+    low, high = rule["interval"]
+    assert rule["kept"] == "few-shot"  # the README says the shipped recipe stays
+    assert f"{rule['mean']:+.3f} [{low:+.3f}, {high:+.3f}]" in README.read_text(encoding="utf-8")
