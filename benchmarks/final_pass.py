@@ -24,15 +24,12 @@ from pathlib import Path
 from evokd.bench.methods import methods
 from evokd.bench.settings import Settings
 from evokd.bench.tables import difference, interval, machine, mean_std
-from evokd.handoff.retrain import labels_of, trained_samples
+from evokd.handoff.retrain import labels_of, scores, train_once, trained_samples
 from evokd.records import write_json
 from evokd.services import services
 from evokd.state import Sample
-from evokd.student import model
-from evokd.student.recipe import fit
-from evokd.student.train import predict
 from evokd.task import Example
-from evokd.tasks import evaluate, head_for
+from evokd.tasks import head_for
 
 
 def teacher_accuracy(samples: list[Sample], train: list[Example]) -> dict[str, float]:
@@ -67,18 +64,12 @@ def final_pass(s: Settings, work: Path, dataset: str, method: str, seed: int, st
     passes = {}
     for student in students:
         print(f"[{dataset}] seed {seed}: training {student_name(student)} on {len(examples)} labels", flush=True)
+        net, trained = train_once(student, head_for(ds.task), examples, ctx)  # shipped whatever it scores
         started = time.perf_counter()
-        net = model.load(student or model.default_student_path(), head_for(ds.task))
-        fit(net, examples, ctx, 0, None)  # no selection: the final pass is shipped whatever it scores
-        trained = time.perf_counter()
-        dev, test = (
-            evaluate(ds.task, split, predict(net, split, max_length=ctx.max_length)) for split in (ds.dev, ds.test)
-        )
         passes[student_name(student)] = {
-            "dev": dev["score"],
-            "test": test["score"],
-            "train_seconds": round(trained - started, 1),
-            "eval_seconds": round(time.perf_counter() - trained, 1),
+            **scores(net, ds, ctx.max_length),
+            "train_seconds": round(trained, 1),
+            "eval_seconds": round(time.perf_counter() - started, 1),
             "eval_texts": len(ds.dev) + len(ds.test),
         }
     return {

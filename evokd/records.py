@@ -42,6 +42,12 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     return records
 
 
+def read_json(path: str | Path) -> dict[str, Any]:
+    """A JSON object file's content, or {} where the file is missing (a run folder's optional files)."""
+    path = Path(path)
+    return dict(json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else {}
+
+
 def append_new(path: str | Path, records: Iterable[Mapping[str, object]], key: str) -> int:
     """Append the records whose ``key`` is not in the file yet; return how many were written."""
     path = Path(path)

@@ -9,7 +9,6 @@ carries that card, the run's calibration and a manifest (`evokd.handoff.onnx`).
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from evokd.handoff import QUANTIZATIONS, onnx
 from evokd.handoff.calibration import CALIBRATION
 from evokd.handoff.card import PREDICTIONS, record_export
 from evokd.handoff.predict import load_student, model_folder, run_data, run_max_length, saved_task
+from evokd.records import read_json
 from evokd.student.model import StudentError
 from evokd.student.train import predict
 from evokd.tasks import adapter_for, evaluate, load_dataset
@@ -65,7 +65,7 @@ def score(run: Path, folder: Path, out: Path, max_length: int) -> dict[str, Any]
     task = saved_task(folder)
     data = load_dataset(where, task.kind)
     exported = predict(onnx.open_student(out, adapter_for(task).head(task)), data.test, max_length=max_length)
-    saved = _json(folder / PREDICTIONS).get("test")
+    saved = read_json(folder / PREDICTIONS).get("test")
     if saved is None or len(saved) != len(exported):
         saved = predict(load_student(folder, device="cpu")[0], data.test, max_length=max_length)
     return {
@@ -75,7 +75,3 @@ def score(run: Path, folder: Path, out: Path, max_length: int) -> dict[str, Any]
         "torch_score": round(float(evaluate(task, data.test, saved)["score"]), 4),
         "agreement": round(sum(a == b for a, b in zip(exported, saved, strict=True)) / len(exported), 4),
     }
-
-
-def _json(path: Path) -> dict[str, Any]:
-    return dict(json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else {}

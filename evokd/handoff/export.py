@@ -24,7 +24,7 @@ from huggingface_hub import DatasetCardData
 from evokd.data.formats import DataError, require
 from evokd.handoff import FORMATS
 from evokd.handoff.card import data_card, describe_teacher
-from evokd.records import read_jsonl, write_text
+from evokd.records import read_json, read_jsonl, write_text
 from evokd.tasks import adapter_for, kind_of
 from evokd.tasks.base import TaskAdapter
 
@@ -82,8 +82,8 @@ def dataset_card(
     run: Path, adapter: TaskAdapter, data: list[dict[str, Any]], files: str, include_rejected: bool
 ) -> str:
     """A Hub dataset card: YAML metadata, then what the rows are, where they came from and their limits."""
-    settings = _json(run / "run.json")
-    teacher = _json(run / "teacher.json")
+    settings = read_json(run / "run.json")
+    teacher = read_json(run / "teacher.json")
     source = data_card(settings["data"]) if settings.get("data") else {}
     name = source.get("name") or Path(settings.get("data", "data")).name
     n = len(data)
@@ -145,7 +145,3 @@ def _csv(data: list[dict[str, Any]]) -> str:
         {k: json.dumps(v, ensure_ascii=False) if isinstance(v, list) else v for k, v in r.items()} for r in data
     )
     return buffer.getvalue()
-
-
-def _json(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}

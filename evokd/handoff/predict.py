@@ -30,6 +30,7 @@ from evokd.data.formats import DataError, column, read_rows
 from evokd.handoff import BACKENDS, onnx
 from evokd.handoff.calibration import temperature
 from evokd.paths import data_dir
+from evokd.records import read_json
 from evokd.student import model as student_model
 from evokd.student.calibration import scale
 from evokd.student.model import Student, StudentError
@@ -118,10 +119,10 @@ def run_max_length(path: str | Path) -> int:
 def run_data(run: Path) -> Path | None:
     """The dataset folder a run read (``run.json``'s ``data``: a folder, or a bundled name under the data home),
     or None where it is not on this machine (nothing is fetched)."""
-    settings = json.loads((run / "run.json").read_text(encoding="utf-8")) if (run / "run.json").is_file() else {}
-    if not settings.get("data"):
+    data = read_json(run / "run.json").get("data")
+    if not data:
         return None
-    where = Path(str(settings["data"]))
+    where = Path(str(data))
     where = where if where.name and where.exists() else data_dir() / where.name
     return where if where.is_dir() else None
 

@@ -12,18 +12,18 @@ scores, for reporting: nothing is chosen on them); `evokd predict` and `evokd ex
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from pathlib import Path
 from typing import Any, cast
 
 from evokd.data.formats import DataError
+from evokd.data.readers import Dataset
 from evokd.handoff.predict import model_folder, run_data, saved_task
-from evokd.records import read_jsonl, write_json, write_text
+from evokd.records import read_json, read_jsonl, write_json, write_text
 from evokd.settings import Context
 from evokd.state import Sample, trains_on
 from evokd.student import model
-from evokd.student.model import StudentError
+from evokd.student.model import Head, StudentError
 from evokd.student.recipe import fit
 from evokd.student.train import predict
 from evokd.task import Example
@@ -44,6 +44,23 @@ def labels_of(run: Path, samples: list[Sample], adapter: TaskAdapter) -> list[Ex
     return [*shots, *(adapter.to_example(s) for s in samples)]
 
 
+def train_once(student: str, head: Head, examples: list[Example], ctx: Context) -> tuple[model.Student, float]:
+    """A fresh ``student`` ("" = the bundled default) trained once on ``examples`` with ``ctx``'s recipe, no
+    selection (it is kept whatever it scores); with its training seconds."""
+    started = time.perf_counter()
+    net = model.load(student or model.default_student_path(), head)
+    fit(net, examples, ctx, 0, None)
+    return net, time.perf_counter() - started
+
+
+def scores(net: model.Student, data: Dataset, max_length: int) -> dict[str, float]:
+    """The student's score on ``data``'s dev and test splits (for reporting: nothing is chosen on them)."""
+    return {
+        name: float(evaluate(data.task, split, predict(net, split, max_length=max_length))["score"])
+        for name, split in (("dev", data.dev), ("test", data.test))
+    }
+
+
 def default_out(run: Path, student: str) -> Path:
     """``RUN/model-<name>``: the student's bundled name, or its folder's name."""
     return run / f"model-{Path(student).name or 'default'}"
@@ -53,29 +70,23 @@ def retrain(run: str | Path, student: str, out: str | Path | None = None) -> dic
     """Train ``student`` (a bundled name such as "mpnet", or a model folder) once on the finished run's labels,
     save it to ``out`` and score it on the run's dev and test splits; return what ``retrain.json`` holds."""
     run = Path(run)
-    summary = _json(run / "summary.json")
-    if not (run / "run.json").is_file() or "best_round" not in summary:
+    settings, summary = read_json(run / "run.json"), read_json(run / "summary.json")
+    if not settings or "best_round" not in summary:
         raise StudentError(f"{run}: no finished run here (run.json, summary.json); finish it first: evokd resume {run}")
     target = Path(out) if out else default_out(run, student)
     if target.exists() and any(target.iterdir()):
         raise DataError(f"{target}: already exists and is not empty; remove it or give another --out")
     where = run_data(run)
     if where is None:
-        raise DataError(f"{run}: the run's dataset ({_json(run / 'run.json').get('data')}) is not on this machine")
-    ctx = dataclasses.replace(Context(**_json(run / "run.json")), student=student, run_dir=str(run))
+        raise DataError(f"{run}: the run's dataset ({settings.get('data')}) is not on this machine")
+    ctx = dataclasses.replace(Context(**settings), student=student, run_dir=str(run))
     task = saved_task(model_folder(run))  # the run's own head: its labels, in its order
     data = load_dataset(where, task.kind)
     samples = trained_samples(run, int(summary["best_round"]))
     examples = labels_of(run, samples, adapter_for(task))
-    started = time.perf_counter()
-    net = model.load(student, head_for(task))
-    fit(net, examples, ctx, 0, None)  # no selection: the student is kept whatever it scores
-    trained = time.perf_counter() - started
+    net, trained = train_once(student, head_for(task), examples, ctx)
     model.save(net, target)
-    scores = {
-        name: round(float(evaluate(data.task, split, predict(net, split, max_length=ctx.max_length))["score"]), 4)
-        for name, split in (("dev", data.dev), ("test", data.test))
-    }
+    scored = {split: round(score, 4) for split, score in scores(net, data, ctx.max_length).items()}
     result = {
         "run": str(run),
         "student": student,
@@ -85,8 +96,8 @@ def retrain(run: str | Path, student: str, out: str | Path | None = None) -> dic
         "rounds": int(summary["best_round"]),
         "teacher_tokens": summary.get("teacher_tokens"),
         "metric": summary.get("metric"),
-        "dev": scores["dev"],
-        "test": scores["test"],
+        "dev": scored["dev"],
+        "test": scored["test"],
         "run_student": {split: (summary.get(split) or {}).get("score") for split in ("dev", "test")},
         "train_seconds": round(trained, 1),
     }
@@ -121,7 +132,3 @@ def card(result: dict[str, Any]) -> str:
             "",
         ]
     )
-
-
-def _json(path: Path) -> dict[str, Any]:
-    return dict(json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else {}

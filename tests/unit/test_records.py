@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from evokd.records import append_new, copy_dir, read_jsonl, write_json
+from evokd.records import append_new, copy_dir, read_json, read_jsonl, write_json
 
 
 def test_append_new_skips_records_already_written(tmp_path):
@@ -35,3 +35,9 @@ def test_write_json_and_copy_dir_replace_whole(tmp_path):
     copy_dir(src2, dest)
     assert sorted(p.name for p in dest.iterdir()) == ["two"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "s1", "s2", "x.json"]
+
+
+def test_read_json_gives_the_object_or_nothing_for_a_missing_file(tmp_path):
+    (tmp_path / "run.json").write_text('{"data": "rotten_tomatoes", "shots": 1}', encoding="utf-8")
+    assert read_json(tmp_path / "run.json") == {"data": "rotten_tomatoes", "shots": 1}
+    assert read_json(tmp_path / "summary.json") == {}
