@@ -138,15 +138,23 @@ def tag_sentences(
     """The teacher's own BIO tags for existing sentences: the Critic's call, placed on the sentences' own
     tokens; mentions that fail a check are dropped rather than the whole sentence."""
     replies = ask_entities(teacher, prompt, task, description, [ex["text"] for ex in examples], glossary)
+    return placed_tags(examples, replies, task.labels), replies
+
+
+def placed_tags(
+    examples: Sequence[Example], replies: Sequence[Reply[Annotation]], types: Sequence[str]
+) -> list[list[str]]:
+    """Each reply's mentions as BIO tags on its sentence's own tokens: the mentions that pass the checks,
+    those that fail dropped (a sentence whose reply could not be read gets no entity)."""
     words = WhitespaceTokenizer()
     tags: list[list[str]] = []
     for ex, reply in zip(examples, replies, strict=True):
         text = " ".join(ex["tokens"])
-        res = resolve(text, [e.model_dump() for e in reply.parsed.entities] if reply.parsed else [], task.labels, words)
+        res = resolve(text, [e.model_dump() for e in reply.parsed.entities] if reply.parsed else [], types, words)
         if res.reason:  # keep the mentions that passed, as placed on a second try
-            res = resolve(text, [e for e in res.entities if "error" not in e], task.labels, words)
+            res = resolve(text, [e for e in res.entities if "error" not in e], types, words)
         tags.append(res.tags if not res.reason and len(res.tags) == len(ex["tokens"]) else ["O"] * len(ex["tokens"]))
-    return tags, replies
+    return tags
 
 
 _BENCH_TASKS: dict[str, type[BenchTask]] = {b.kind: b for b in (ClassificationBench, NerBench)}

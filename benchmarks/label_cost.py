@@ -5,6 +5,7 @@
     python -m evokd.bench.label_cost --compare-calls [--dataset rotten_tomatoes] [--texts 200]
     python -m evokd.bench.label_cost --compare-prompts [--dataset rotten_tomatoes] [--texts 200]
     python -m evokd.bench.label_cost --compare-leads --dataset bbc_news --texts 100
+    python -m evokd.bench.label_cost --compare-ner-prompts --dataset wnut16 --texts 150
 
 The texts are the first ``--texts`` examples of the dev split (or train): the defaults this measurement
 decides (the pool methods' label batch, the confidence rule) must never be chosen on the test texts the
@@ -27,6 +28,9 @@ labels them with the shipped label-only call, each text clipped to each lead of 
 and .md. ``--compare-meanings`` labels them with the shipped label-only call, with the dataset's own card and
 with the label meanings of `MEANINGS_CARD` beside each label (benchmarks/decisions/bbc-label-meanings.md,
 `adopt_meanings`); written to benchmarks/results/label-meanings-<dataset>-dev.json and .md.
+``--compare-ner-prompts`` labels the first ``--texts`` dev sentences of an NER dataset as a run labels its pool
+sentences, once per prompt of `NER_PROMPTS` (benchmarks/decisions/ner-label-prompt.md, `choose_ner_prompt`);
+written to benchmarks/results/label-ner-prompt-<dataset>-dev.json and .md.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ import os
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -323,6 +328,102 @@ def adopt_meanings(rows: Sequence[dict]) -> bool:
     return rows[1]["gap"][1] > 0
 
 
+# The NER Critic prompts compared (benchmarks/decisions/ner-label-prompt.md), fixed before the measurement: name ->
+# (template, whether the types come with the card's meanings). "" is the shipped prompts/ner/critic.md; the first
+# is the reference. Each fences the sentence and asks for the same JSON, so the call's parser and checks hold.
+TERSE_NER = (
+    "$task\nTypes:\n$labels\nList each name in the sentence, copied exactly, with its type.\n<<<\n$text\n>>>\n"
+    'Reply only with JSON: {"entities": [{"text": "<words from the sentence>", "type": "<a type>"}]}\n'
+)
+NER_PROMPTS: dict[str, tuple[str, bool]] = {
+    "shipped": ("", True),
+    "shipped-names": ("", False),
+    "terse": (TERSE_NER, True),
+    "terse-names": (TERSE_NER, False),
+}
+
+
+def compare_ner_prompts(dataset: str, texts: int, endpoint: dict, say: Callable[[str], None]) -> dict:
+    """Every NER Critic prompt of `NER_PROMPTS` on the first ``texts`` dev sentences, one sentence per call, each
+    from a fresh reply cache and labelled as a run labels its pool sentences: rows with span F1 (failing mentions
+    dropped, all sentences), the accepted share and its span F1, tokens per sentence and per accepted sentence,
+    and the rule's choice."""
+    from evokd.bench.bench_task import placed_tags
+    from evokd.handoff.card import bootstrap
+    from evokd.services import resolved, services
+    from evokd.settings import Context
+    from evokd.state import Sample
+    from evokd.tasks import evaluate
+    from evokd.tasks.ner import Ner
+    from evokd.teacher.client import Reply
+
+    rows = []
+    for name, (template, meanings) in NER_PROMPTS.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            ctx = resolved(Context(data=dataset, **endpoint, cache=str(Path(tmp) / "cache.sqlite")))
+            run = services(ctx)
+            if not isinstance(run.adapter, Ner):
+                raise ValueError(f"--compare-ner-prompts is for NER data; {dataset} is {run.adapter.kind}")
+            task, examples = run.dataset.task, run.dataset.dev[:texts]
+            adapter = run.adapter if meanings else run.adapter.fitted(run.dataset.train, {})
+            say(f"[{dataset}] {len(examples)} dev sentences, NER prompt {name} ...")
+            samples = [
+                Sample(id=str(i), source="pool", text=" ".join(ex["tokens"]), verdict="pending")
+                for i, ex in enumerate(examples)
+            ]
+            started = time.perf_counter()
+            asked = iter(
+                adapter.label(
+                    run.teacher(labelling=True), template or ctx.prompt("critic"), task, run.description, samples
+                )
+            )
+            seconds = time.perf_counter() - started
+        # A sentence the checks turned away before asking (an unfilled-slot pattern) got no reply.
+        replies = [Reply(None, "placeholder") if s["reason"] == "placeholder" else next(asked) for s in samples]
+        tags = placed_tags(examples, replies, task.labels)
+        kept = [i for i, s in enumerate(samples) if s["verdict"] == "accepted"]
+        tokens = sum(r.tokens for r in replies)
+        low, high = bootstrap(task, list(examples), tags)
+        rows.append(
+            {
+                "variant": name,
+                "meanings": meanings,
+                "span_f1": round(evaluate(task, examples, tags)["score"], 4),
+                "span_f1_interval": [round(low, 4), round(high, 4)],
+                "accepted": len(kept),
+                "accepted_share": round(len(kept) / len(examples), 4),
+                "accepted_span_f1": round(
+                    evaluate(task, [examples[i] for i in kept], [tags[i] for i in kept])["score"], 4
+                )
+                if kept
+                else None,
+                "rejected": dict(Counter(s["reason"] for s in samples if s["verdict"] != "accepted")),
+                "tokens": tokens,
+                "tokens_per_text": round(tokens / len(examples), 1),
+                "prompt_tokens_per_text": round(sum(r.prompt_tokens for r in replies) / len(examples), 1),
+                "completion_tokens_per_text": round(sum(r.completion_tokens for r in replies) / len(examples), 1),
+                "tokens_per_accepted": round(tokens / len(kept), 1) if kept else None,
+                "seconds": round(seconds, 1),
+                "texts_per_s": round(len(examples) / seconds, 2),
+            }
+        )
+        say(
+            f"[{dataset}] {name}: span F1 {rows[-1]['span_f1']:.3f}, {len(kept)} of {len(examples)} accepted, "
+            f"{rows[-1]['tokens_per_text']} tokens a sentence"
+        )
+    return {"texts": len(examples), "rows": rows, "adopt_within": ADOPT_WITHIN, "chosen": choose_ner_prompt(rows)}
+
+
+def choose_ner_prompt(rows: Sequence[dict]) -> str:
+    """The rule of benchmarks/decisions/ner-label-prompt.md: the fewest billed tokens per accepted sentence among
+    the prompts whose span F1 is at most `ADOPT_WITHIN` below the first (shipped) row's; the first where none
+    accepted a sentence."""
+    fine = [r for r in rows if r["span_f1"] >= rows[0]["span_f1"] - ADOPT_WITHIN and r["accepted"]]
+    if not fine:
+        return rows[0]["variant"]
+    return min(fine, key=lambda r: (r["tokens_per_accepted"], r["variant"] != rows[0]["variant"]))["variant"]
+
+
 def dev_gold(dataset: str, texts: int) -> list[str]:
     """The gold answers of the first ``texts`` dev examples of ``dataset`` (only to score the teacher's)."""
     from evokd.services import services
@@ -430,6 +531,40 @@ def meanings_markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def ner_prompts_markdown(result: dict) -> str:
+    """The NER prompt comparison as a table, with the candidates and the rule's choice."""
+
+    def share(r: dict) -> str:
+        f1 = "–" if r["accepted_span_f1"] is None else f"{r['accepted_span_f1']:.3f}"
+        return f"{r['accepted']} ({r['accepted_share']:.0%}), span F1 {f1}"
+
+    lines = [
+        *measured_on(result, "NER labelling prompt"),
+        "Span F1 is the teacher's mentions on every sentence, the mentions that fail a check dropped; a run keeps",
+        "only the accepted sentences (no failing mention): tokens per accepted sentence is what one costs.",
+        "",
+        "| prompt | types with meanings | span F1 [95% CI] | accepted, their span F1 "
+        "| tokens/sentence (prompt + reply) | tokens per accepted sentence | sentences/s |",
+        "|---|---|---|---|---|---:|---:|",
+        *[
+            f"| {r['variant']} | {'yes' if r['meanings'] else 'no'} | {r['span_f1']:.3f} "
+            f"[{r['span_f1_interval'][0]:.3f}, {r['span_f1_interval'][1]:.3f}] | {share(r)} | "
+            f"{r['tokens_per_text']} ({r['prompt_tokens_per_text']} + {r['completion_tokens_per_text']}) | "
+            f"{r['tokens_per_accepted'] or '–'} | {r['texts_per_s']} |"
+            for r in result["rows"]
+        ],
+        "",
+        "The terse prompt (`shipped` is prompts/ner/critic.md):",
+        "",
+        f"```\n{TERSE_NER}```",
+        "",
+        f"Rule fixed before measuring (benchmarks/decisions/ner-label-prompt.md): the fewest tokens per accepted "
+        f"sentence among the prompts whose span F1 is at most {result['adopt_within']:.2f} below `shipped`'s: "
+        f"**{result['chosen']}**.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def markdown(result: dict) -> str:
     """The result as a table with what it means."""
     lines = [
@@ -514,6 +649,7 @@ COMPARISONS: dict[str, tuple[Callable[..., dict], str, Callable[[dict], str]]] =
     "prompts": (compare_prompts, "prompt", prompts_markdown),
     "leads": (compare_leads, "lead", leads_markdown),
     "meanings": (compare_meanings, "meanings", meanings_markdown),
+    "ner_prompts": (compare_ner_prompts, "ner-prompt", ner_prompts_markdown),
 }
 
 
@@ -553,10 +689,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--compare-meanings", action="store_true", help="label meanings in the card on dev texts (see the docstring)"
     )
+    ap.add_argument(
+        "--compare-ner-prompts",
+        action="store_true",
+        help="the NER Critic's prompts on dev sentences (see the docstring)",
+    )
     args = ap.parse_args(argv)
     chosen = [c for c in COMPARISONS if getattr(args, f"compare_{c}")]
     if len(chosen) > 1:
-        ap.error("give one of --compare-calls, --compare-prompts, --compare-leads, --compare-meanings")
+        ap.error("give one of " + ", ".join("--compare-" + c.replace("_", "-") for c in COMPARISONS))
     comparison = chosen[0] if chosen else ""
     batches = sorted({int(b) for b in args.batches.split(",")})
     if 1 not in batches or min(batches) < 1:

@@ -7,8 +7,19 @@ import json
 
 import pytest
 
-from evokd.bench.label_cost import CONFIDENCE_LADDER, by_confidence, choose, confidence_table, confident_rung, label_all
-from tests.support.fake_openai import FakeOpenAI, SentimentTeacher, numbered_texts, prompt_of, schema_name
+from evokd.bench.label_cost import (
+    CONFIDENCE_LADDER,
+    NER_PROMPTS,
+    by_confidence,
+    choose,
+    choose_ner_prompt,
+    compare_ner_prompts,
+    confidence_table,
+    confident_rung,
+    label_all,
+    ner_prompts_markdown,
+)
+from tests.support.fake_openai import FakeOpenAI, NerTeacher, SentimentTeacher, numbered_texts, prompt_of, schema_name
 
 
 class WrongInBatches:
@@ -97,3 +108,46 @@ def test_the_confidence_gate_is_the_rule_applied_to_the_committed_dev_measuremen
         {"min_confidence": 0.9, "kept": 0.5, "accuracy_kept": 0.95, "accuracy_dropped": 0.5},
     ]}  # fmt: skip
     assert gate_rung(made_up) == 0.9 and gate_rung({"by_confidence": made_up["by_confidence"][:1]}) is None
+
+
+def test_each_ner_prompt_labels_the_dev_sentences_as_a_run_and_the_rule_picks_the_cheapest_that_holds(ner_dir):
+    (ner_dir / "card.json").write_text(json.dumps({"label_descriptions": {"company": "a business (Initech)"}}))
+    with FakeOpenAI(NerTeacher()) as server:
+        endpoint = {"teacher_url": server.url, "teacher_model": "teacher", "json_mode": "json_schema"}
+        result = compare_ner_prompts(str(ner_dir), 3, endpoint, lambda line: None)
+        prompts = [prompt_of(r) for r in server.requests if schema_name(r) == "Annotation"]
+    rows = {r["variant"]: r for r in result["rows"]}
+    assert list(rows) == list(NER_PROMPTS) and len(prompts) == 4 * 3  # no reply cached across prompts
+    # Only the first 3 dev sentences are asked (the 4th, "nothing here", and test sentences never are).
+    assert {p.split("<<<")[1].split(">>>")[0].strip() for p in prompts} == {
+        "Bob visited London today",
+        "Acme hired Alice Smith",
+        "Paris is nice",
+    }
+    # The scripted teacher names every mention right whatever the wording: same F1, all accepted.
+    assert {r["span_f1"] for r in rows.values()} == {1.0} and {r["accepted"] for r in rows.values()} == {3}
+    with_meanings = [p for p in prompts if "a business" in p]
+    assert len(with_meanings) == 6  # shipped and terse show the card's meaning; the -names prompts do not
+    assert (
+        rows["terse-names"]["tokens_per_text"] < rows["terse"]["tokens_per_text"] < rows["shipped"]["tokens_per_text"]
+    )
+    assert result["chosen"] == "terse-names" == choose_ner_prompt(result["rows"])
+    assert "**terse-names**" in ner_prompts_markdown(
+        {**result, "dataset": "ner", "date_utc": "", "command": "", "teacher": "", "machine": ""}
+    )
+
+
+def test_the_ner_prompt_rule_keeps_the_shipped_prompt_unless_a_cheaper_one_holds_its_span_f1():
+    def row(name: str, f1: float, accepted: int, per_accepted: float | None) -> dict:
+        return {"variant": name, "span_f1": f1, "accepted": accepted, "tokens_per_accepted": per_accepted}
+
+    shipped = row("shipped", 0.40, 30, 1500.0)
+    assert choose_ner_prompt([shipped, row("terse", 0.385, 40, 800.0), row("terse-names", 0.37, 60, 400.0)]) == "terse"
+    assert choose_ner_prompt([shipped, row("terse", 0.30, 60, 400.0)]) == "shipped"  # cheaper, but worse mentions
+    assert choose_ner_prompt([row("shipped", 0.1, 0, None), row("terse", 0.1, 0, None)]) == "shipped"  # none kept
+    assert choose_ner_prompt([row("shipped", 0.1, 0, None), row("terse", 0.1, 2, 900.0)]) == "terse"
+
+
+def test_the_ner_prompt_comparison_refuses_classification_data(sentiment_dir):
+    with pytest.raises(ValueError, match="for NER data"):
+        compare_ner_prompts(str(sentiment_dir), 2, {"teacher_url": "http://127.0.0.1:9"}, lambda line: None)
