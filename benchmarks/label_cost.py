@@ -354,7 +354,7 @@ def compare_ner_prompts(dataset: str, texts: int, endpoint: dict, say: Callable[
     from evokd.settings import Context
     from evokd.state import Sample
     from evokd.tasks import evaluate
-    from evokd.tasks.ner import Ner
+    from evokd.tasks.ner import Ner, annotate
     from evokd.teacher.client import Reply
 
     rows = []
@@ -364,19 +364,17 @@ def compare_ner_prompts(dataset: str, texts: int, endpoint: dict, say: Callable[
             run = services(ctx)
             if not isinstance(run.adapter, Ner):
                 raise ValueError(f"--compare-ner-prompts is for NER data; {dataset} is {run.adapter.kind}")
-            task, examples = run.dataset.task, run.dataset.dev[:texts]
-            adapter = run.adapter if meanings else run.adapter.fitted(run.dataset.train, {})
+            task, examples, adapter = run.dataset.task, run.dataset.dev[:texts], run.adapter
             say(f"[{dataset}] {len(examples)} dev sentences, NER prompt {name} ...")
             samples = [
                 Sample(id=str(i), source="pool", text=" ".join(ex["tokens"]), verdict="pending")
                 for i, ex in enumerate(examples)
             ]
             started = time.perf_counter()
-            asked = iter(
-                adapter.label(
-                    run.teacher(labelling=True), template or ctx.prompt("critic"), task, run.description, samples
-                )
-            )
+            # The run's NER labelling (`annotate`), the card's meanings shown with the types or not.
+            prompt, glossary = template or ctx.prompt("critic"), adapter.glossary if meanings else None
+            teacher = run.teacher(labelling=True)
+            asked = iter(annotate(teacher, prompt, task, run.description, samples, adapter.tokenizer, glossary))
             seconds = time.perf_counter() - started
         # A sentence the checks turned away before asking (an unfilled-slot pattern) got no reply.
         replies = [Reply(None, "placeholder") if s["reason"] == "placeholder" else next(asked) for s in samples]
