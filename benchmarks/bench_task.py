@@ -7,7 +7,7 @@ on gets a `BenchTask` here, wrapping the run's (fitted) adapter, and `bench_task
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import ClassVar
 
 from evokd.data.bio import bio_spans
@@ -106,7 +106,6 @@ class NerBench(BenchTask):
         if not isinstance(adapter, Ner):
             raise TypeError(f"NerBench wraps an NER adapter, not {type(adapter).__name__}")
         super().__init__(adapter)
-        self.glossary = adapter.glossary
 
     def source_label(self, task: Task, src: Example, rnd: int) -> str:
         """One of the source's entity types, a different one each round."""
@@ -123,7 +122,7 @@ class NerBench(BenchTask):
         label_call: LabelStyle = "json",
     ) -> tuple[list, list[Reply], int]:
         """The Critic's mentions placed on each sentence's own tokens (whole sentences; NER has one call)."""
-        tags, replies = tag_sentences(teacher, prompt, task, description, examples, self.glossary)
+        tags, replies = tag_sentences(teacher, prompt, task, description, examples)
         return tags, list(replies), sum(r.parsed is None for r in replies)
 
 
@@ -133,11 +132,11 @@ def tag_sentences(
     task: Task,
     description: str,
     examples: Sequence[Example],
-    glossary: Mapping[str, str] | None = None,
 ) -> tuple[list[list[str]], list[Reply[Annotation]]]:
-    """The teacher's own BIO tags for existing sentences: the Critic's call, placed on the sentences' own
-    tokens; mentions that fail a check are dropped rather than the whole sentence."""
-    replies = ask_entities(teacher, prompt, task, description, [ex["text"] for ex in examples], glossary)
+    """The teacher's own BIO tags for existing sentences: the Critic's call as a run makes it (the types by
+    name), placed on the sentences' own tokens; mentions that fail a check are dropped rather than the whole
+    sentence."""
+    replies = ask_entities(teacher, prompt, task, description, [ex["text"] for ex in examples])
     return placed_tags(examples, replies, task.labels), replies
 
 
