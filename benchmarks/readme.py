@@ -10,8 +10,8 @@ Each block between ``<!-- bench:<block> begin -->`` and ``<!-- bench:<block> end
 and ``few-shot-cheap/<name>`` from ``few-shot-16k-cheap/<name>.json``, pool-random rerun with budget-filling rounds
 and the shorter label prompt, and ``few-shot-recipe/<name>`` from ``few-shot-16k-recipe/<name>.json``, pool-random
 beside its full-replay and soft-target variants (``few-shot-soft/bbc_news``: the soft-target pair's bbc_news seeds
-3-5, run later at other code), ``few-shot-default/rotten_tomatoes`` the shipped default (soft targets) with the
-teacher's label-only reference on the same texts, and ``few-shot-mask/wnut16`` pool-random beside mention masking.
+3-5, run later at other code), ``few-shot-default/<name>`` the shipped default with the
+teacher's reference on the same texts, and ``few-shot-mask/wnut16`` pool-random beside mention masking.
 Each gives the mean at each budget rung that holds a round, mean ±
 std and the Student-t 95 % interval over seeds at each file's top budget, and the paired comparisons recomputed from
 the per-seed scores those files hold.
@@ -39,10 +39,10 @@ BLOCKS: dict[str, tuple[str, ...]] = {
     **{f"few-shot-cheap/{name}": (f"few-shot-16k-cheap/{name}.json",) for name in DATASETS},
     **{f"few-shot-recipe/{name}": (f"few-shot-16k-recipe/{name}.json",) for name in DATASETS},
     "few-shot-soft/bbc_news": ("few-shot-16k-soft-bbc/bbc_news.json",),  # soft targets' last 3 bbc_news pairs
-    "few-shot-default/rotten_tomatoes": (
-        "few-shot-16k-default/rotten_tomatoes.json",
-        "teacher-label-only/rotten_tomatoes.json",  # the teacher reference on the same 2,000 texts
-    ),
+    **{  # the shipped default, with the teacher's reference on the same whole test split
+        f"few-shot-default/{name}": (f"few-shot-16k-default/{name}.json", f"teacher-label-only/{name}.json")
+        for name in DATASETS
+    },
     "few-shot-mask/wnut16": ("few-shot-16k-wnut16/wnut16.json",),
 }
 
