@@ -87,7 +87,7 @@ def test_the_student_size_table_quotes_its_committed_file():
     assert f"{paired['delta_mean']:+.3f} [{low:+.3f}, {high:+.3f}]" in text
 
 
-@pytest.mark.parametrize("name", ["rotten_tomatoes", "wnut16"])
+@pytest.mark.parametrize("name", DATASETS)
 def test_the_headline_quotes_the_shipped_defaults_committed_file(name: str):
     summary = json.loads((RESULTS / "few-shot-16k-default" / f"{name}.json").read_text(encoding="utf-8"))
     pool = summary["methods"]["pool-random"]
