@@ -322,7 +322,7 @@ class Ner(TaskAdapter):
         """The Critic names the entities of one sentence per call; code places them (`annotate`). An annotation
         is no short answer, so ``call.style`` changes nothing: NER keeps its JSON call. The call lists the types
         by name alone: the card's meanings cost more tokens than they gave (benchmarks/decisions/
-        ner-label-prompt.md); the Analyst and the Generator still read them (`label_text`)."""
+        ner-label-prompt.md); the Generator still reads them (`label_text`)."""
         return annotate(call.teacher, call.prompt, call.task, call.description, todo, self.tokenizer, mask=call.mask)
 
     def show_label(self, sample: Mapping[str, Any]) -> str:
