@@ -174,6 +174,7 @@ def collect(s: Settings) -> list[dict]:
     """The tables, plots and JSON of every dataset, built from the finished cells on disk; refused while any
     cell holds a result of other code or settings, so a table never mixes two versions of the code."""
     from evokd.bench import tables
+    from evokd.bench.over_texts import collected
 
     if old := stale(s):
         raise CellError(
@@ -185,12 +186,15 @@ def collect(s: Settings) -> list[dict]:
     for dataset in s.datasets:
         runs: dict[str, list[dict]] = {}
         refs: dict[str, list[dict]] = {}
+        folders: dict[str, list[tuple[Path, dict]]] = {}
         for cell in (c for c in all_cells(s) if c.dataset == dataset):
             if (result := finished(s, cell)) is None:
                 continue
             if cell.method in METHOD_NAMES:
                 runs.setdefault(cell.method, []).append({**result, **run_costs(cell.folder(s))})
+                folders.setdefault(cell.method, []).append((cell.folder(s), result))
             else:
                 refs.setdefault(cell.method, []).append(result)
-        summaries.append(tables.write(s, dataset, runs, refs))
+        teacher = next((c.folder(s) for c in all_cells(s) if c.dataset == dataset and c.method == "teacher"), None)
+        summaries.append(tables.write(s, dataset, runs, refs, collected(s, dataset, folders, teacher)))
     return summaries

@@ -20,8 +20,10 @@ import datetime
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 from evokd.bench.methods import methods
+from evokd.bench.over_texts import intervals, scored_data, scored_predictions, teacher_predictions
 from evokd.bench.settings import Settings
 from evokd.bench.tables import difference, interval, machine, mean_std
 from evokd.handoff.retrain import labels_of, scores, train_once, trained_samples
@@ -52,9 +54,12 @@ def student_name(student: str) -> str:
     return student or "default"
 
 
-def final_pass(s: Settings, work: Path, dataset: str, method: str, seed: int, students: list[str]) -> dict:
+def final_pass(
+    s: Settings, work: Path, dataset: str, method: str, seed: int, students: list[str]
+) -> tuple[dict, dict[str, list[Any] | None]]:
     """Train a fresh student of each of ``students`` on one cell's labels; their dev and test scores and
-    seconds beside the cell's scored round."""
+    seconds beside the cell's scored round, and the test predictions of each and of the cell's own student
+    ("continual"; None where its folder did not keep those of its scored round)."""
     run_dir = work / dataset / method / f"seed-{seed}"
     result = json.loads((run_dir / "result.json").read_text(encoding="utf-8"))
     ctx = s.context(dataset, seed, run_dir, **methods(s.per_round)[method].overrides)
@@ -62,17 +67,20 @@ def final_pass(s: Settings, work: Path, dataset: str, method: str, seed: int, st
     samples = trained_samples(run_dir, result["round"])
     examples = labels_of(run_dir, samples, services(ctx).adapter)
     passes = {}
+    predicted = {"continual": scored_predictions(ds.task, ds.test, run_dir, result["score"])}
     for student in students:
         print(f"[{dataset}] seed {seed}: training {student_name(student)} on {len(examples)} labels", flush=True)
         net, trained = train_once(student, head_for(ds.task), examples, ctx)  # shipped whatever it scores
         started = time.perf_counter()
+        scored, both = scores(net, ds, ctx.max_length)
+        predicted[student_name(student)] = both["test"]
         passes[student_name(student)] = {
-            **scores(net, ds, ctx.max_length),
+            **scored,
             "train_seconds": round(trained, 1),
             "eval_seconds": round(time.perf_counter() - started, 1),
             "eval_texts": len(ds.dev) + len(ds.test),
         }
-    return {
+    row = {
         "seed": seed,
         "round": result["round"],
         "labels": len(examples),
@@ -80,6 +88,7 @@ def final_pass(s: Settings, work: Path, dataset: str, method: str, seed: int, st
         "continual": {"dev": result["dev"], "test": result["score"]},
         "final_pass": passes,
     }
+    return row, predicted
 
 
 def against_first(rows: list[dict], students: list[str]) -> dict[str, dict]:
@@ -108,13 +117,22 @@ def main(argv: list[str] | None = None) -> None:
         action="append",
         help='a student to train (repeatable; "" = the bundled default; default: the cells\' own)',
     )
+    p.add_argument("--teacher", type=Path, help="a teacher reference's cell folder that kept its labels (`over_texts`)")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
-    s = Settings(budget_tokens=args.budget_tokens, datasets=[args.dataset], work=args.work)
+    s = Settings(budget_tokens=args.budget_tokens, datasets=[args.dataset], work=str(args.work))
     students = args.students or [s.student]
-    rows = []
+    ds = scored_data(s, args.dataset)
+    teacher = teacher_predictions(args.teacher, ds.test) if args.teacher else None
+    if args.teacher and teacher is None:
+        raise SystemExit(f"{args.teacher}: no teacher labels for all {len(ds.test)} test texts; run the reference")
+    rows: list[dict] = []
+    kept: dict[str, list[list[Any] | None]] = {}
     for seed in (int(x) for x in args.seeds.split(",")):
-        rows.append(final_pass(s, args.work, args.dataset, args.method, seed, students))
+        row, predicted = final_pass(s, args.work, args.dataset, args.method, seed, students)
+        rows.append(row)
+        for name, got in predicted.items():
+            kept.setdefault(name, []).append(got)
         r = rows[-1]
         passes = " · ".join(
             f"{name} dev {one['dev']:.4f} test {one['test']:.4f} ({one['train_seconds']:.0f} s to train)"
@@ -126,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{r['continual']['dev']:.4f} test {r['continual']['test']:.4f} · final pass {passes}",
             flush=True,
         )
-        result = summary(args.dataset, args.method, students, rows)
+        result = summary(args.dataset, args.method, students, rows, intervals(ds.task, ds.test, kept, teacher))
         write_json(args.out, result)  # after every seed: an interruption keeps the seeds done
     first = result["students"][0]
     print(
@@ -136,11 +154,14 @@ def main(argv: list[str] | None = None) -> None:
     for other, by_split in result["against_first_student"].items():
         for split, d in by_split.items():
             print(f"{other} - {first} on {split}: {d['delta_mean']:+.4f} {d['interval']} over {d['seeds']} seeds")
+    for name, d in result["over_texts"].items():
+        print(f"{name} on test, over seeds and texts: {d['mean']:+.4f} {d['interval']}")
 
 
-def summary(dataset: str, method: str, students: list[str], rows: list[dict]) -> dict:
+def summary(dataset: str, method: str, students: list[str], rows: list[dict], texts: dict | None = None) -> dict:
     """The pilot's JSON over the seeds done so far: the rows, the first student against the continual one on
-    dev, and each later student against the first."""
+    dev, each later student against the first, and ``texts``: each student's test score over seeds and texts
+    (and against the teacher's labels on the same texts, `over_texts`)."""
     first = student_name(students[0])
     gains = [r["final_pass"][first]["dev"] - r["continual"]["dev"] for r in rows]
     return {
@@ -155,6 +176,7 @@ def summary(dataset: str, method: str, students: list[str], rows: list[dict]) ->
         "mean_dev_difference": round(sum(gains) / len(gains), 4),
         "over_seeds": {name: over_seeds(rows, name) for name in (student_name(x) for x in students)},
         "against_first_student": against_first(rows, students),
+        "over_texts": texts or {},
     }
 
 

@@ -353,6 +353,7 @@ def teacher_reference(s: Settings, dataset: str, run_dir: Path, say: Say) -> dic
 
 def _teacher_labels(s: Settings, ctx: Context, dataset: str, fp: str, say: Say) -> dict:
     """The teacher reference's result: its labels on the test texts, scored like the student's predictions."""
+    from evokd.bench.over_texts import TEACHER_PREDICTIONS
     from evokd.handoff.card import bootstrap
 
     ds = services(ctx).dataset
@@ -376,6 +377,8 @@ def _teacher_labels(s: Settings, ctx: Context, dataset: str, fp: str, say: Say) 
             say(f"[{dataset}] teacher zero-shot: {done} of {len(test)} test texts labelled ({seconds:.0f} s)")
     scores = evaluate(ds.task, test, predicted)
     low, high = bootstrap(ds.task, list(test), predicted)
+    # Kept beside the result so a student can be compared with the teacher text by text (`over_texts`).
+    write_json(Path(ctx.run_dir) / TEACHER_PREDICTIONS, predicted)
     result = {
         "method": "teacher",
         "dataset": dataset,

@@ -178,8 +178,10 @@ def summarise_refs(refs: dict[str, list[dict]]) -> dict[str, dict]:
     return out
 
 
-def summarise(s: Settings, dataset: str, runs: dict[str, list[dict]], refs: dict[str, list[dict]]) -> dict:
-    """The whole dataset result, JSON-ready."""
+def summarise(
+    s: Settings, dataset: str, runs: dict[str, list[dict]], refs: dict[str, list[dict]], texts: dict | None = None
+) -> dict:
+    """The whole dataset result, JSON-ready; ``texts``: the intervals over seeds and test texts (`over_texts`)."""
     from evokd.bench.runner import source_sha256
 
     ref = summarise_refs(refs)
@@ -200,6 +202,7 @@ def summarise(s: Settings, dataset: str, runs: dict[str, list[dict]], refs: dict
         "methods": {name: summarise_method(rs, full) for name, rs in runs.items() if rs},
         "references": ref,
         "against_best_baseline": paired(runs),
+        "over_texts": texts or {},
         "runs": runs,
         "notes": notes(s, runs, ref, bench.label_words),
     }
@@ -368,6 +371,29 @@ def stances(summary: dict) -> list[str]:
     ]
 
 
+def over_seeds_and_texts(summary: dict) -> list[str]:
+    """Lines for the intervals over seeds and test texts at the top budget, and each student against the teacher
+    on the same texts, where the cells kept their predictions (none for older results)."""
+    found = summary.get("over_texts") or {}
+    if not found:
+        return []
+    lines = [
+        "",
+        f"**Over seeds and test texts** at {summary['settings']['budget_tokens']:,} tokens (the seed variance of the "
+        "mean plus its variance over a bootstrap of the test texts, Student-t over seeds; against the teacher, "
+        "each seed's difference to the teacher's labels on the same texts):",
+        "",
+    ]
+    for name, d in found.items():
+        low_high = bounds(d["interval"])
+        if name.endswith(" vs teacher"):
+            said = "no difference shown" if d["covers_zero"] else ("beats" if d["mean"] > 0 else "loses to")
+            lines.append(f"- {name}: Δ {d['mean']:+.3f} {low_high}, {said} ({d['seeds']} seeds, {d['texts']} texts)")
+        else:
+            lines.append(f"- {name}: {d['mean']:.3f} {low_high} ({d['seeds']} seeds, {d['texts']} texts)")
+    return lines
+
+
 def markdown(summary: dict) -> str:
     """The Markdown tables and notes for one dataset."""
     st, metric = summary["settings"], summary["metric"]
@@ -429,6 +455,7 @@ def markdown(summary: dict) -> str:
             "",
         ]
         lines += [f"- {compared(name, d)}" for name, d in against.items()]
+    lines += over_seeds_and_texts(summary)
     lines += ["", *[f"- {n}" for n in summary["notes"]], ""]
     return "\n".join(lines)
 
@@ -465,9 +492,11 @@ def plot(summary: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def write(s: Settings, dataset: str, runs: dict[str, list[dict]], refs: dict[str, list[dict]]) -> dict:
+def write(
+    s: Settings, dataset: str, runs: dict[str, list[dict]], refs: dict[str, list[dict]], texts: dict | None = None
+) -> dict:
     """Write ``<out>/<dataset>.json|md|png`` from the runs finished so far; return the summary."""
-    summary = summarise(s, dataset, runs, refs)
+    summary = summarise(s, dataset, runs, refs, texts)
     out, name = Path(s.out), Path(dataset).name
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / f"{name}.json", summary)

@@ -53,12 +53,15 @@ def train_once(student: str, head: Head, examples: list[Example], ctx: Context) 
     return net, time.perf_counter() - started
 
 
-def scores(net: model.Student, data: Dataset, max_length: int) -> dict[str, float]:
-    """The student's score on ``data``'s dev and test splits (for reporting: nothing is chosen on them)."""
-    return {
-        name: float(evaluate(data.task, split, predict(net, split, max_length=max_length))["score"])
-        for name, split in (("dev", data.dev), ("test", data.test))
+def scores(net: model.Student, data: Dataset, max_length: int) -> tuple[dict[str, float], dict[str, list[Any]]]:
+    """The student's score on ``data``'s dev and test splits (for reporting: nothing is chosen on them), with
+    its predictions there."""
+    predicted = {
+        name: predict(net, split, max_length=max_length) for name, split in (("dev", data.dev), ("test", data.test))
     }
+    return {
+        name: float(evaluate(data.task, getattr(data, name), got)["score"]) for name, got in predicted.items()
+    }, predicted
 
 
 def default_out(run: Path, student: str) -> Path:
@@ -86,7 +89,7 @@ def retrain(run: str | Path, student: str, out: str | Path | None = None) -> dic
     examples = labels_of(run, samples, adapter_for(task))
     net, trained = train_once(student, head_for(task), examples, ctx)
     model.save(net, target)
-    scored = {split: round(score, 4) for split, score in scores(net, data, ctx.max_length).items()}
+    scored = {split: round(score, 4) for split, score in scores(net, data, ctx.max_length)[0].items()}
     result = {
         "run": str(run),
         "student": student,

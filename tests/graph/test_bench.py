@@ -126,6 +126,13 @@ def test_quick_bench_writes_reports_within_budget_and_reruns_from_cache(
     progress = [line for line in lines if "test texts labelled" in line]  # the reference says how far it got
     assert progress[0].startswith(f"[{sentiment_dir}] teacher zero-shot: 4 of 6 test texts labelled (")
     assert progress[1].startswith(f"[{sentiment_dir}] teacher zero-shot: 6 of 6 test texts labelled (")
+    # Every cell kept its scored round's test predictions: each method has its interval over seeds and texts; the
+    # teacher labelled 6 of the 12 test texts only, so no student is paired with it text by text.
+    over = summary["over_texts"]
+    assert set(over) == set(ran) and [over[m]["texts"] for m in ran] == [test_texts] * len(ran)
+    assert {m: abs(over[m]["mean"] - summary["methods"][m]["score_mean"]) < 1e-3 for m in ran} == dict.fromkeys(
+        ran, True
+    )
 
 
 def test_select_never_uses_rounds_past_the_budget_or_test_scores():
@@ -160,6 +167,13 @@ def test_ner_bench_scores_spans_and_rewrites_keep_a_seed_type(ner_dir, ner_stude
     assert s.data_folder(str(ner_dir)) == str(ner_dir) and not (Path(s.work) / "data").exists()
     # The scripted Critic names every entity of the test sentences: placed on their own tokens, that is a perfect score.
     assert summary["references"]["teacher"]["score"] == 1.0 and summary["references"]["teacher"]["n"] == 3
+    # It labelled every test sentence and kept its labels: each student is paired with it text by text (one seed:
+    # no interval, so no difference is claimed).
+    against = {k: v for k, v in summary["over_texts"].items() if k.endswith(" vs teacher")}
+    assert set(against) == {f"{m} vs teacher" for m in summary["methods"]}
+    for m, runs in summary["runs"].items():
+        one = against[f"{m} vs teacher"]
+        assert abs(one["mean"] - (runs[0]["score"] - 1.0)) < 1e-3 and one["interval"] is None and one["covers_zero"]
     samples = read_jsonl(Path(s.work) / ner_dir.name / "rephrase" / "seed-1" / "samples.jsonl")
     seeds = read_jsonl(Path(s.work) / ner_dir.name / "rephrase" / "seed-1" / "seeds.jsonl")
     types = {t.split("-", 1)[1] for seed in seeds for t in seed["tags"] if t != "O"}
