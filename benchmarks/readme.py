@@ -13,8 +13,8 @@ beside its full-replay and soft-target variants (``few-shot-soft/bbc_news``: the
 3-5, run later at other code), ``few-shot-default/<name>`` the shipped default with the
 teacher's reference on the same texts, and ``few-shot-mask/wnut16`` pool-random beside mention masking.
 Each gives the mean at each budget rung that holds a round, mean ±
-std and the Student-t 95 % interval over seeds at each file's top budget, and the paired comparisons recomputed from
-the per-seed scores those files hold.
+std and the Student-t 95 % interval over seeds at each file's top budget, the paired comparisons recomputed from
+the per-seed scores those files hold, and, for files that hold them, the intervals over seeds and test texts.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import json
 import sys
 from pathlib import Path
 
-from evokd.bench.tables import bounds, compared, fmt, interval, oracle, paired, per_accepted
+from evokd.bench.tables import bounds, compared, fmt, interval, oracle, over_seeds_and_texts, paired, per_accepted
 
 RESULTS = Path(__file__).parent / "results"
 README = Path(__file__).parent.parent / "README.md"
@@ -122,6 +122,7 @@ def block(results: Path, paths: tuple[str, ...]) -> str:
                 "",
                 *[f"- {compared(n, d)}" for n, d in against.items()],
             ]
+        lines += over_seeds_and_texts(f)  # files collected since these intervals exist
     return "\n".join(lines)
 
 

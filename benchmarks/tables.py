@@ -388,9 +388,9 @@ def over_seeds_and_texts(summary: dict) -> list[str]:
         low_high = bounds(d["interval"])
         if name.endswith(" vs teacher"):
             said = "no difference shown" if d["covers_zero"] else ("beats" if d["mean"] > 0 else "loses to")
-            lines.append(f"- {name}: Δ {d['mean']:+.3f} {low_high}, {said} ({d['seeds']} seeds, {d['texts']} texts)")
+            lines.append(f"- {name}: Δ {d['mean']:+.3f} {low_high}, {said} ({d['seeds']} seeds, {d['texts']:,} texts)")
         else:
-            lines.append(f"- {name}: {d['mean']:.3f} {low_high} ({d['seeds']} seeds, {d['texts']} texts)")
+            lines.append(f"- {name}: {d['mean']:.3f} {low_high} ({d['seeds']} seeds, {d['texts']:,} texts)")
     return lines
 
 

@@ -69,6 +69,19 @@ def test_an_edited_number_or_result_file_is_caught(tmp_path: Path):
     )
 
 
+def test_a_file_with_intervals_over_texts_shows_them_below_its_table(tmp_path: Path):
+    path, summary = load(RESULTS, BLOCKS["few-shot-default/rotten_tomatoes"])[0]
+    assert "Over seeds and test texts" not in block(RESULTS, (path,))  # collected before these intervals existed
+    over = {"mean": 0.7, "interval": [0.65, 0.75], "covers_zero": False, "seeds": 5, "texts": 2000}
+    summary["over_texts"] = {"pool-random": over, "pool-random vs teacher": {**over, "mean": -0.13,
+                                                                           "interval": [-0.16, -0.1]}}  # fmt: skip
+    (tmp_path / path).parent.mkdir(parents=True)
+    (tmp_path / path).write_text(json.dumps(summary))
+    table = block(tmp_path, (path,))
+    assert "- pool-random: 0.700 [0.650, 0.750] (5 seeds, 2,000 texts)" in table
+    assert "- pool-random vs teacher: Δ -0.130 [-0.160, -0.100], loses to (5 seeds, 2,000 texts)" in table
+
+
 def test_tables_from_before_the_protocols_count_the_gold_dev_labels_they_read():
     table = block(RESULTS, BLOCKS["rotten_tomatoes"])
     # 2 shots plus the 300 gold dev labels that chose epoch and round; setfit read no dev label.
