@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from evokd.bench.methods import methods
-from evokd.bench.over_texts import intervals, scored_data, scored_predictions, teacher_predictions
+from evokd.bench.over_texts import described, intervals, scored_data, scored_predictions, teacher_predictions
 from evokd.bench.settings import Settings
 from evokd.bench.tables import difference, interval, machine, mean_std
 from evokd.handoff.retrain import labels_of, scores, train_once, trained_samples
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
         for split, d in by_split.items():
             print(f"{other} - {first} on {split}: {d['delta_mean']:+.4f} {d['interval']} over {d['seeds']} seeds")
     for name, d in result["over_texts"].items():
-        print(f"{name} on test, over seeds and texts: {d['mean']:+.4f} {d['interval']}")
+        print(f"test, over seeds and texts: {described(name, d)}")
 
 
 def summary(dataset: str, method: str, students: list[str], rows: list[dict], texts: dict | None = None) -> dict:

@@ -66,6 +66,17 @@ def over_texts(
     }
 
 
+def described(name: str, d: dict[str, Any]) -> str:
+    """One `over_texts` result as a line: "pool-random: 0.746 [0.688, 0.804] (5 seeds, 425 texts)", and against
+    the teacher with its verdict: a student beats (or loses to) it only where the interval excludes zero."""
+    low_high = f"[{d['interval'][0]:.3f}, {d['interval'][1]:.3f}]" if d["interval"] else "–"
+    counts = f"({d['seeds']} seeds, {d['texts']:,} texts)"
+    if not name.endswith(" vs teacher"):
+        return f"{name}: {d['mean']:.3f} {low_high} {counts}"
+    said = "no difference shown" if d["covers_zero"] else ("beats" if d["mean"] > 0 else "loses to")
+    return f"{name}: Δ {d['mean']:+.3f} {low_high}, {said} {counts}"
+
+
 def scored_predictions(task: Task, gold: list[Example], folder: Path, score: float) -> list[Any] | None:
     """The test predictions saved beside a cell's kept student, if they give the score the cell reports (so they
     are those of its scored round); else None."""
@@ -151,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     found = collected(s, args.dataset, runs, args.teacher)
     for key, one in found.items():
-        print(f"{key}: {one['mean']:+.4f} {one['interval']} over {one['seeds']} seeds and {one['texts']} texts")
+        print(described(key, one))
     write_json(
         args.out,
         {

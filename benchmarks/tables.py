@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from evokd.accounting import STANCE_COUNTS
 from evokd.bench.bench_task import bench_task
 from evokd.bench.curves import area, ladder, t_interval
+from evokd.bench.over_texts import described
 from evokd.records import write_json, write_text
 from evokd.tasks import adapter_for
 
@@ -377,21 +378,14 @@ def over_seeds_and_texts(summary: dict) -> list[str]:
     found = summary.get("over_texts") or {}
     if not found:
         return []
-    lines = [
+    return [
         "",
-        f"**Over seeds and test texts** at {summary['settings']['budget_tokens']:,} tokens (the seed variance of the "
-        "mean plus its variance over a bootstrap of the test texts, Student-t over seeds; against the teacher, "
-        "each seed's difference to the teacher's labels on the same texts):",
+        f"**Over seeds and test texts** at {summary['settings']['budget_tokens']:,} tokens (the seed t-interval's "
+        "half-width and 1.96 standard deviations of the mean over a bootstrap of the test texts, in quadrature; "
+        "against the teacher, each seed's score minus the teacher's on the same texts):",
         "",
+        *[f"- {described(name, d)}" for name, d in found.items()],
     ]
-    for name, d in found.items():
-        low_high = bounds(d["interval"])
-        if name.endswith(" vs teacher"):
-            said = "no difference shown" if d["covers_zero"] else ("beats" if d["mean"] > 0 else "loses to")
-            lines.append(f"- {name}: Δ {d['mean']:+.3f} {low_high}, {said} ({d['seeds']} seeds, {d['texts']:,} texts)")
-        else:
-            lines.append(f"- {name}: {d['mean']:.3f} {low_high} ({d['seeds']} seeds, {d['texts']:,} texts)")
-    return lines
 
 
 def markdown(summary: dict) -> str:
