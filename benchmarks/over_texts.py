@@ -170,6 +170,7 @@ def main(argv: list[str] | None = None) -> None:
             "date": datetime.date.today().isoformat(),
             "work": str(args.work),
             "cells": {m: [r.get("fingerprint") for _, r in cells] for m, cells in runs.items()},
+            "teacher": str(args.teacher) if args.teacher else None,
             "resamples": RESAMPLES,
             "over_texts": found,
         },

@@ -112,6 +112,30 @@ def test_the_headline_quotes_the_shipped_defaults_committed_file(name: str):
     assert f"| {pool['tokens_per_accepted_pool']:,.0f} " in row  # the whole cell's number: "| 46 |", "| 1,101 per"
 
 
+@pytest.mark.parametrize("name", DATASETS)
+def test_the_headlines_teacher_is_its_committed_reference_on_the_same_texts(name: str):
+    ref = json.loads((RESULTS / "teacher-label-only" / f"{name}.json").read_text(encoding="utf-8"))["references"]
+    teacher = ref["teacher"]
+    assert teacher["n"] == teacher["of"]  # it labelled the whole test split, as every student is scored on
+    headline = README.read_text(encoding="utf-8").split("**Where it stands**")[1].split("\n\n")[1]
+    row = next(line for line in headline.splitlines() if line.startswith(f"| {name}"))
+    low, high = teacher["interval"]
+    link = f"([teacher-label-only](benchmarks/results/teacher-label-only/{name}.json))"
+    assert f"| {teacher['score']:.3f} [{low:.3f}, {high:.3f}] {link}" in row
+
+
+@pytest.mark.parametrize("name", ["bbc_news", "wnut16"])
+def test_student_against_teacher_is_quoted_from_its_committed_file(name: str):
+    over = json.loads((RESULTS / f"over-texts-{name}.json").read_text(encoding="utf-8"))["over_texts"]
+    pool, against, alone = over["pool-random"], over["pool-random vs teacher"], over["seed-only vs teacher"]
+    counted = f"| {name} ({pool['seeds']} seeds, {pool['texts']} "  # the row names the seeds and texts it covers
+    row = next(line for line in README.read_text(encoding="utf-8").splitlines() if line.startswith(counted))
+    assert f"| {pool['mean']:.3f} [{pool['interval'][0]:.3f}, {pool['interval'][1]:.3f}] |" in row
+    for d in (against, alone):
+        assert f"{d['mean']:+.3f} [{d['interval'][0]:+.3f}, {d['interval'][1]:+.3f}]" in row
+    assert ("no difference shown" in row) == against["covers_zero"]
+
+
 def test_the_recipes_dev_rule_is_quoted_from_its_committed_file():
     path = RESULTS / "recipe-dev" / "learning-curve-rotten_tomatoes.json"
     rule = json.loads(path.read_text(encoding="utf-8"))["decision"]
