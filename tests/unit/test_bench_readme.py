@@ -100,6 +100,26 @@ def test_the_student_size_table_quotes_its_committed_file():
     assert f"{paired['delta_mean']:+.3f} [{low:+.3f}, {high:+.3f}]" in text
 
 
+def test_the_bbc_student_size_table_quotes_its_committed_file():
+    size = json.loads((RESULTS / "student-size-bbc_news.json").read_text(encoding="utf-8"))
+    row = next(
+        line for line in README.read_text(encoding="utf-8").splitlines() if line.startswith("| minus the teacher")
+    )
+    for name in ("continual", "default", "mpnet"):
+        d = size["over_texts"][f"{name} vs teacher"]
+        assert f"| {d['mean']:+.3f} [{d['interval'][0]:+.3f}, {d['interval'][1]:+.3f}] |" in row
+    text = README.read_text(encoding="utf-8")
+    assert f"| {size['over_texts']['continual']['mean']:.3f} | " in text
+    means = " | ".join(f"{size['over_seeds'][n]['test']['mean']:.3f} ± {size['over_seeds'][n]['test']['std']:.3f}"
+                       for n in ("default", "mpnet"))  # fmt: skip
+    assert f"| {means} |" in text
+    paired = size["against_first_student"]["mpnet"]["test"]
+    low, high = paired["interval"]
+    assert (
+        f"**mpnet − MiniLM on the same labels: {paired['delta_mean']:+.3f} [{low:+.3f}, {high:+.3f}] on test**" in text
+    )
+
+
 @pytest.mark.parametrize("name", DATASETS)
 def test_the_headline_quotes_the_shipped_defaults_committed_file(name: str):
     summary = json.loads((RESULTS / "few-shot-16k-default" / f"{name}.json").read_text(encoding="utf-8"))
