@@ -118,6 +118,12 @@ def test_the_bbc_student_size_table_quotes_its_committed_file():
     assert (
         f"**mpnet − MiniLM on the same labels: {paired['delta_mean']:+.3f} [{low:+.3f}, {high:+.3f}] on test**" in text
     )
+    later = json.loads((RESULTS / "student-size-bbc_news-seeds4-5.json").read_text(encoding="utf-8"))
+    paired, against = later["against_first_student"]["mpnet"]["test"], later["over_texts"]["mpnet vs teacher"]
+    low, high = paired["interval"]
+    assert f"mpnet − MiniLM {paired['delta_mean']:+.3f} [{low:+.3f}, {high:+.3f}]" in text
+    low, high = against["interval"]
+    assert f"mpnet minus the teacher {against['mean']:+.3f} [{low:+.3f}," in text
 
 
 @pytest.mark.parametrize("name", DATASETS)
