@@ -187,6 +187,7 @@ def collect(s: Settings) -> list[dict]:
         runs: dict[str, list[dict]] = {}
         refs: dict[str, list[dict]] = {}
         folders: dict[str, list[tuple[Path, dict]]] = {}
+        teacher: Path | None = None  # the finished teacher reference's folder, whose labels it kept
         for cell in (c for c in all_cells(s) if c.dataset == dataset):
             if (result := finished(s, cell)) is None:
                 continue
@@ -195,6 +196,6 @@ def collect(s: Settings) -> list[dict]:
                 folders.setdefault(cell.method, []).append((cell.folder(s), result))
             else:
                 refs.setdefault(cell.method, []).append(result)
-        teacher = next((c.folder(s) for c in all_cells(s) if c.dataset == dataset and c.method == "teacher"), None)
+                teacher = cell.folder(s) if cell.method == "teacher" else teacher
         summaries.append(tables.write(s, dataset, runs, refs, collected(s, dataset, folders, teacher)))
     return summaries

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from evokd.bench.methods import methods
-from evokd.bench.over_texts import described, intervals, scored_data, scored_predictions, teacher_predictions
+from evokd.bench.over_texts import intervals, scored_data, scored_predictions, teacher_predictions
 from evokd.bench.settings import Settings
-from evokd.bench.tables import difference, interval, machine, mean_std
+from evokd.bench.tables import described, difference, interval, machine, mean_std
 from evokd.handoff.retrain import labels_of, scores, train_once, trained_samples
 from evokd.records import write_json
 from evokd.services import services

@@ -25,8 +25,9 @@ import numpy as np
 from scipy import stats
 
 from evokd.bench.settings import Settings, name_of
+from evokd.bench.tables import described
 from evokd.data.readers import Dataset
-from evokd.handoff.card import PREDICTIONS
+from evokd.handoff.card import PREDICTIONS, point
 from evokd.records import write_json
 from evokd.services import services
 from evokd.task import Example, Task
@@ -66,17 +67,6 @@ def over_texts(
     }
 
 
-def described(name: str, d: dict[str, Any]) -> str:
-    """One `over_texts` result as a line: "pool-random: 0.746 [0.688, 0.804] (5 seeds, 425 texts)", and against
-    the teacher with its verdict: a student beats (or loses to) it only where the interval excludes zero."""
-    low_high = f"[{d['interval'][0]:.3f}, {d['interval'][1]:.3f}]" if d["interval"] else "–"
-    counts = f"({d['seeds']} seeds, {d['texts']:,} texts)"
-    if not name.endswith(" vs teacher"):
-        return f"{name}: {d['mean']:.3f} {low_high} {counts}"
-    said = "no difference shown" if d["covers_zero"] else ("beats" if d["mean"] > 0 else "loses to")
-    return f"{name}: Δ {d['mean']:+.3f} {low_high}, {said} {counts}"
-
-
 def scored_predictions(task: Task, gold: list[Example], folder: Path, score: float) -> list[Any] | None:
     """The test predictions saved beside a cell's kept student, if they give the score the cell reports (so they
     are those of its scored round); else None."""
@@ -86,9 +76,7 @@ def scored_predictions(task: Task, gold: list[Example], folder: Path, score: flo
     predicted = json.loads(saved.read_text(encoding="utf-8")).get("test")
     if predicted is None or len(predicted) != len(gold):
         return None
-    adapter = adapter_for(task)
-    got = adapter.weighted_scores(task, [adapter.gold(ex) for ex in gold], predicted, np.ones((1, len(gold))))[0]
-    return predicted if abs(float(got) - score) < 5e-4 else None
+    return predicted if abs(point(task, gold, predicted) - score) < 5e-4 else None
 
 
 def teacher_predictions(folder: Path, gold: list[Example]) -> list[Any] | None:

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 from evokd.accounting import STANCE_COUNTS
 from evokd.bench.bench_task import bench_task
 from evokd.bench.curves import area, ladder, t_interval
-from evokd.bench.over_texts import described
 from evokd.records import write_json, write_text
 from evokd.tasks import adapter_for
 
@@ -327,11 +326,11 @@ def oracle(m: dict) -> str:
     return f"yes ({m['gold_labels']:,})" if m["protocol"] == "oracle-dev" else "no"
 
 
-def verdict(d: dict) -> str:
+def verdict(covers_zero: bool, delta: float) -> str:
     """What a paired comparison shows: "beats" or "loses to" only where its interval excludes zero."""
-    if d["covers_zero"]:
+    if covers_zero:
         return "no difference shown"
-    return "beats" if d["delta_mean"] > 0 else "loses to"
+    return "beats" if delta > 0 else "loses to"
 
 
 def compared(name: str, d: dict) -> str:
@@ -339,7 +338,7 @@ def compared(name: str, d: dict) -> str:
     span = f" [{d['interval'][0]:+.3f}, {d['interval'][1]:+.3f}]" if d["interval"] else " (one seed: no interval)"
     method = name.split(" vs ")[0]
     return (
-        f"{method} vs {d['against']}: Δ {d['delta_mean']:+.3f}{span}, {verdict(d)}, "
+        f"{method} vs {d['against']}: Δ {d['delta_mean']:+.3f}{span}, {verdict(d['covers_zero'], d['delta_mean'])}, "
         f"wins {d['wins']}, losses {d['losses']} of {d['seeds']}"
     )
 
@@ -370,6 +369,15 @@ def stances(summary: dict) -> list[str]:
         "|---|---|---|",
         *[f"| {name} | {wrong(m, 'hard')} | {wrong(m, 'easy')} |" for name, m in rows],
     ]
+
+
+def described(name: str, d: dict) -> str:
+    """One `over_texts` result as a line: "pool-random: 0.746 [0.688, 0.804] (5 seeds, 425 texts)", and against
+    the teacher with its verdict."""
+    counts = f"({d['seeds']} seeds, {d['texts']:,} texts)"
+    if not name.endswith(" vs teacher"):
+        return f"{name}: {d['mean']:.3f} {bounds(d['interval'])} {counts}"
+    return f"{name}: Δ {d['mean']:+.3f} {bounds(d['interval'])}, {verdict(d['covers_zero'], d['mean'])} {counts}"
 
 
 def over_seeds_and_texts(summary: dict) -> list[str]:
