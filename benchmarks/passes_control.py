@@ -22,6 +22,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from evokd.bench.final_pass import over_seeds
 from evokd.bench.methods import methods
 from evokd.bench.over_texts import intervals, scored_data, scored_predictions
@@ -112,8 +114,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--method", default="pool-random")
     p.add_argument("--seeds", required=True, help="comma-separated seeds")
     p.add_argument("--budget-tokens", type=int, default=16_000, help="as the cells ran (it shapes their context)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (the cells' --threads reproduces them)")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)  # more than the cores free oversubscribes them (many times slower)
     s = Settings(budget_tokens=args.budget_tokens, datasets=[args.dataset], work=str(args.work))
     ds = scored_data(s, args.dataset)
     rows: list[dict] = []
