@@ -24,5 +24,6 @@ METHOD_NAMES = (
     "pool-random-all",
     "pool-random-hard",
     "pool-random-mask",
+    "seed-only-long",
 )
 REFERENCES = ("full-shot", "teacher")

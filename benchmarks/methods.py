@@ -143,6 +143,9 @@ SELF_TRAIN = 64
 # Earlier labels replayed each round in pool-random-all: more than any run at the benchmark's budgets accepts, so
 # every label bought so far trains in every later round (the default replays 32; benchmarks/decisions/replay.md).
 REPLAY_ALL = 100_000
+# Optimizer steps of seed-only-long's one pass: what the training-passes control gave wnut16's shots (5 passes of
+# about 40 steps, benchmarks/decisions/passes-control.md), fixed before any dev score with it (min-steps.md).
+LONG_STEPS = 200
 
 
 def methods(per_round: int) -> dict[str, Method]:
@@ -155,6 +158,14 @@ def methods(per_round: int) -> dict[str, Method]:
                 "fine-tune on the k-shot seeds alone",
                 build_graph,
                 {"max_rounds": 0, "budget_tokens": 0},
+                uses_teacher=False,
+            ),
+            Method(
+                "seed-only-long",
+                f"seed-only with at least {LONG_STEPS} optimizer steps (the default 40): whether the pass on the "
+                "shots is under-trained",
+                build_graph,
+                {"max_rounds": 0, "budget_tokens": 0, "min_steps": LONG_STEPS},
                 uses_teacher=False,
             ),
             Method(

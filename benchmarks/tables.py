@@ -124,6 +124,7 @@ VARIANTS = {
     "pool-random-soft": "pool-random",  # the committed tables from before soft targets became the default
     "pool-random-hard": "pool-random",
     "pool-random-mask": "pool-random",
+    "seed-only-long": "seed-only",
 }
 
 
