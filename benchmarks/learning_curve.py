@@ -34,6 +34,7 @@ from evokd.bench.tables import machine, mean_std
 from evokd.data.readers import Dataset
 from evokd.records import write_json, write_text
 from evokd.services import services
+from evokd.settings import pass_steps
 from evokd.student import model
 from evokd.student.recipe import dev_selection, fit
 from evokd.student.train import predict
@@ -248,7 +249,7 @@ def run_dataset(s: Settings, dataset: str, rungs: list[str], recipes: list[str],
         "ladder": rungs,
         "seeds": s.seeds,
         "settings": {
-            k: getattr(s, k)
+            k: pass_steps(s.min_steps, ds.task.kind) if k == "min_steps" else getattr(s, k)
             for k in (
                 "lr",
                 "batch_size",

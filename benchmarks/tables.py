@@ -16,6 +16,7 @@ from evokd.accounting import STANCE_COUNTS
 from evokd.bench.bench_task import bench_task
 from evokd.bench.curves import area, ladder, t_interval
 from evokd.records import write_json, write_text
+from evokd.settings import pass_steps
 from evokd.tasks import adapter_for
 
 if TYPE_CHECKING:
@@ -189,6 +190,7 @@ def summarise(
     full = ref.get("full-shot", {}).get("score")
     settings = {k: v for k, v in dataclasses.asdict(s).items() if k not in ("teacher_url", "datasets", "out", "work")}
     settings["seeds"] = s.seeds_for(dataset)
+    settings["min_steps"] = pass_steps(s.min_steps, s.task_of(dataset))  # the steps it ran, not -1 ("the kind's")
     bench = bench_task(adapter_for(s.task_of(dataset)))
     return {
         "dataset": dataset,
@@ -205,7 +207,7 @@ def summarise(
         "against_best_baseline": paired(runs),
         "over_texts": texts or {},
         "runs": runs,
-        "notes": notes(s, runs, ref, bench.label_words),
+        "notes": notes(s, runs, ref, bench.label_words, s.task_of(dataset)),
     }
 
 
@@ -219,8 +221,11 @@ def selected(protocol: str | None) -> str:
     return "last round" if protocol == "few-shot" else "dev-selected"
 
 
-def notes(s: Settings, runs: dict[str, list[dict]], refs: dict[str, dict], label_words: int | None) -> list[str]:
-    """How to read the numbers: selection, budgets, labelled data, the references, and budget warnings."""
+def notes(
+    s: Settings, runs: dict[str, list[dict]], refs: dict[str, dict], label_words: int | None, kind: str
+) -> list[str]:
+    """How to read the numbers (``kind``: the dataset's task kind): selection, budgets, labelled data, the
+    references, and budget warnings."""
     few_shot = protocol_of(runs) == "few-shot"
     if few_shot:
         epoch, pick = (
@@ -235,7 +240,7 @@ def notes(s: Settings, runs: dict[str, list[dict]], refs: dict[str, dict], label
     if runs:  # a table of references alone (`--methods teacher`) has no method's recipe or selection to explain
         out += [
             f"Every method trains the same student with the same recipe (AdamW lr {s.lr}, batch {s.batch_size}, "
-            f"up to {s.epochs} epochs but at least {s.min_steps} optimizer steps per pass, "
+            f"up to {s.epochs} epochs but at least {pass_steps(s.min_steps, kind)} optimizer steps per pass, "
             f"{'class-balanced batches, ' if s.balance else ''}{epoch}"
             f"max length {s.max_length}, replay {s.replay}) and is scored on the test split {pick}",
             f"Budgets: each run ran once at {s.budget_tokens:,} teacher tokens (prompt + completion) and is scored at "
@@ -519,8 +524,12 @@ def redraw(path: Path) -> dict:
     fields = {f.name for f in dataclasses.fields(Settings)}
     s = Settings(**{k: v for k, v in st.items() if k in fields})
     runs = summary["runs"]
-    label_words = bench_task(adapter_for(s.task_of(summary["dataset"]))).label_words
-    summary |= {"against_best_baseline": paired(runs), "notes": notes(s, runs, summary["references"], label_words)}
+    kind = s.task_of(summary["dataset"])
+    label_words = bench_task(adapter_for(kind)).label_words
+    summary |= {
+        "against_best_baseline": paired(runs),
+        "notes": notes(s, runs, summary["references"], label_words, kind),
+    }
     write_json(path, summary)
     write_text(path.with_suffix(".md"), markdown(summary))
     plot(summary, path.with_suffix(".png"))

@@ -107,6 +107,17 @@ def check_range(f: dataclasses.Field[Any], value: float) -> None:
         raise SettingError(f"{name} {value:g} ({f.name}) is out of range: give a value {allowed(f)}")
 
 
+# Each task kind's fewest optimizer steps per training pass, where ``min_steps`` is left at -1: one 40-step pass
+# left wnut16's 10 shots at 0.000 dev span F1 and 200 steps did not (benchmarks/decisions/min-steps.md);
+# classification's 40 is the recipe's (benchmarks/decisions/recipe.md).
+MIN_STEPS: dict[str, int] = {"classification": 40, "ner": 200}
+
+
+def pass_steps(min_steps: int, task: str) -> int:
+    """``min_steps``, or where it is -1 the fewest steps of ``task``'s kind (`MIN_STEPS`)."""
+    return min_steps if min_steps >= 0 else MIN_STEPS[task]
+
+
 @dataclass(kw_only=True, frozen=True)
 class Context:
     """Everything a run is configured with; the CLI builds it from flags, Studio from its form."""
@@ -271,7 +282,12 @@ class Context:
         "Most training epochs over each round's data (the epoch kept is chosen on dev, see select_epoch).",
         ge=1,
     )
-    min_steps: int = declare(40, "Minimum optimizer steps per training pass, so tiny data is not under-trained.", ge=0)
+    min_steps: int = declare(
+        -1,
+        "Minimum optimizer steps per training pass, so tiny data is not under-trained; -1 = the task kind's "
+        "(40 for classification, 200 for NER).",
+        ge=-1,
+    )
     lr: float = declare(1e-4, "Student learning rate (AdamW).", gt=0, le=1)
     balance: bool = declare(
         True,
@@ -371,6 +387,12 @@ class Context:
         if not self.task:  # the kind is read from the data a floor up: evokd.services.resolved
             raise ValueError(f"the shipped {agent} prompt depends on the task kind; resolve it first (see services)")
         return prompts.default(self.task, agent)
+
+    def pass_steps(self) -> int:
+        """The fewest optimizer steps of a training pass: ``min_steps``, or the task kind's where it is -1."""
+        if self.min_steps < 0 and not self.task:  # the kind is read from the data a floor up: evokd.services.resolved
+            raise ValueError("the default min_steps depends on the task kind; resolve it first (see services)")
+        return pass_steps(self.min_steps, self.task)
 
     def run_path(self, config: RunnableConfig | None) -> Path:
         """The run folder: as configured, else one per thread under runs/studio/."""

@@ -27,7 +27,7 @@ def train_config(ctx: Context, rnd: int) -> TrainConfig:
         lr=ctx.lr,
         batch_size=ctx.batch_size,
         epochs=ctx.epochs,
-        min_steps=ctx.min_steps,
+        min_steps=ctx.pass_steps(),
         max_length=ctx.max_length,
         patience=ctx.patience_epochs,
         seed=train_seed(ctx.seed, rnd),

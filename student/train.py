@@ -17,7 +17,7 @@ from typing import Any, cast
 import torch
 from transformers import BatchEncoding
 
-from evokd.settings import Context
+from evokd.settings import MIN_STEPS, Context
 from evokd.student.model import Head, Student
 from evokd.task import MASKED, Example
 
@@ -41,7 +41,7 @@ class TrainConfig:
     # under-trained students score near zero (measured: 15 steps gave span F1 0.03 where 125 gave
     # 0.63) and make every method compared against them look good. So epochs repeat until at least
     # this many optimizer steps have run; dev selection only looks at epochs past this point.
-    min_steps: int = Context.min_steps
+    min_steps: int = MIN_STEPS["classification"]  # a run's pass asks its task kind's (`Context.pass_steps`)
     max_length: int = Context.max_length
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1

@@ -70,3 +70,15 @@ def test_a_label_batch_needs_the_json_call():
     with pytest.raises(SettingError, match="--label-call json"):
         Context(label_batch=4)
     assert Context(label_batch=4, label_call="json").label_batch == 4
+
+
+def test_a_pass_runs_the_task_kinds_fewest_steps_unless_the_settings_name_them(sentiment_dir):
+    assert Context(task="classification").pass_steps() == 40
+    assert Context(task="ner").pass_steps() == 200  # one 40-step pass left wnut16's shots at zero span F1
+    assert Context(task="ner", min_steps=12).pass_steps() == 12
+    assert Context(task="ner", min_steps=0).pass_steps() == 0
+    with pytest.raises(ValueError, match="resolve it first"):
+        Context(data=str(sentiment_dir)).pass_steps()
+    assert resolved(Context(data=str(sentiment_dir))).pass_steps() == 40
+    with pytest.raises(SettingError, match="min-steps"):
+        Context(task="ner", min_steps=-2)
