@@ -103,14 +103,20 @@ def against_first(rows: list[dict], students: list[str]) -> dict[str, dict]:
     }
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Run the pilot on the named cells and write its JSON."""
-    p = argparse.ArgumentParser(prog="python -m evokd.bench.final_pass", description=__doc__.splitlines()[0])
+def cells_parser(prog: str, doc: str | None) -> argparse.ArgumentParser:
+    """The flags naming a work folder's finished cells of one method (a script's own flags follow)."""
+    p = argparse.ArgumentParser(prog=prog, description=(doc or "").splitlines()[0])
     p.add_argument("work", type=Path, help="the benchmark's --work folder holding the finished cells")
     p.add_argument("dataset")
     p.add_argument("--method", default="pool-random")
     p.add_argument("--seeds", required=True, help="comma-separated seeds")
     p.add_argument("--budget-tokens", type=int, default=16_000, help="as the cells ran (it shapes their context)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the pilot on the named cells and write its JSON."""
+    p = cells_parser("python -m evokd.bench.final_pass", __doc__)
     p.add_argument(
         "--student",
         dest="students",

@@ -15,7 +15,6 @@ control is what the labels add beyond the passes; the control minus seed-only wh
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import datetime
 import json
@@ -24,7 +23,7 @@ from typing import Any
 
 import torch
 
-from evokd.bench.final_pass import over_seeds
+from evokd.bench.final_pass import cells_parser, over_seeds
 from evokd.bench.methods import methods
 from evokd.bench.over_texts import intervals, scored_data, scored_predictions
 from evokd.bench.settings import Settings
@@ -108,12 +107,7 @@ def summary(dataset: str, method: str, rows: list[dict], texts: dict) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     """Train the control for the named cells and write its JSON after every seed."""
-    p = argparse.ArgumentParser(prog="python -m evokd.bench.passes_control", description=__doc__.splitlines()[0])
-    p.add_argument("work", type=Path, help="the benchmark's --work folder holding the finished cells")
-    p.add_argument("dataset")
-    p.add_argument("--method", default="pool-random")
-    p.add_argument("--seeds", required=True, help="comma-separated seeds")
-    p.add_argument("--budget-tokens", type=int, default=16_000, help="as the cells ran (it shapes their context)")
+    p = cells_parser("python -m evokd.bench.passes_control", __doc__)
     p.add_argument("--threads", type=int, default=1, help="torch threads (the cells' --threads reproduces them)")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
