@@ -278,6 +278,16 @@ def free_port() -> int:
         return port
 
 
+def port_is_free(port: int) -> bool:
+    """Whether nothing listens on ``port`` on loopback now (a server could take it from this one)."""
+    with socket.socket() as s:
+        try:
+            s.bind((LOOPBACK, port))
+        except OSError:
+            return False
+        return True
+
+
 def _tail(path: Path, lines: int = 15) -> str:
     """The last lines of a log file, for error messages."""
     try:
@@ -326,6 +336,12 @@ def _running(
     timeout: float,
 ) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
     """Start the server in its own process group, wait until it answers, yield (process, URL, log); always stop it."""
+    if port and not port_is_free(port):
+        # Else another server answering on that port would pass for this one, until it stops.
+        raise TeacherError(
+            f"{LOOPBACK}:{port} is already in use (another evokd teacher or benchmark?): stop it, or give "
+            "another --port"
+        )
     port = port or free_port()
     argv = list(command(Path(model_path), LOOPBACK, port, threads))
     base_url = f"http://{LOOPBACK}:{port}/v1"

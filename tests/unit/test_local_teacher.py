@@ -288,6 +288,18 @@ def test_managed_server_stops_when_body_raises(exc: type[BaseException]) -> None
     assert wait_gone(*pids)
 
 
+def test_a_port_another_server_holds_is_refused_before_starting() -> None:
+    """Two benchmarks on one fixed port: the second must not take the first's server for its own (it would lose
+    its teacher when the first one stops)."""
+    with managed_server("model.gguf", command=fake_command) as base_url:
+        port = int(base_url.rsplit(":", 1)[1].split("/")[0])
+        with (
+            pytest.raises(TeacherError, match=f"127.0.0.1:{port} is already in use.*--port"),
+            managed_server("model.gguf", port=port, command=fake_command),
+        ):
+            pass
+
+
 def test_early_exit_quotes_the_log() -> None:
     """A server that dies at start-up raises TeacherError with its last log lines."""
 
