@@ -168,3 +168,25 @@ def test_the_recipes_dev_rule_is_quoted_from_its_committed_file():
     low, high = rule["interval"]
     assert rule["kept"] == "few-shot"  # the README says the shipped recipe stays
     assert f"{rule['mean']:+.3f} [{low:+.3f}, {high:+.3f}]" in README.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", ["wnut16", "bbc_news"])
+def test_the_training_passes_control_is_quoted_from_its_committed_file(name: str):
+    control = json.loads((RESULTS / f"passes-control-{name}.json").read_text(encoding="utf-8"))
+    assert control["first_pass_is_seed_only"]  # the control trains as the loop does: its first pass is seed-only
+    counted = f"| {name} ({len(control['runs'])} seeds) |"
+    row = next(line for line in README.read_text(encoding="utf-8").splitlines() if line.startswith(counted))
+    for arm in ("seed-only", "control", "pool-random"):
+        assert f"| {control['over_seeds'][arm]['test']['mean']:.3f} |" in row
+    for key in ("pool-random - control", "control - seed-only"):
+        d = control[key]["test"]
+        assert f"{d['delta_mean']:+.3f} [{d['interval'][0]:+.3f}, {d['interval'][1]:+.3f}]" in row
+
+
+def test_the_one_evokd_pool_pair_is_quoted_from_its_committed_files():
+    ours = json.loads((RESULTS / "few-shot-16k-evokd-pool" / "rotten_tomatoes.json").read_text(encoding="utf-8"))
+    base = json.loads((RESULTS / "few-shot-16k-default" / "rotten_tomatoes.json").read_text(encoding="utf-8"))
+    (run,) = ours["runs"]["evokd-pool"]
+    pool = next(r for r in base["runs"]["pool-random"] if r["seed"] == run["seed"])
+    text = " ".join(README.read_text(encoding="utf-8").split())
+    assert f"evokd-pool {run['score']:.3f} against pool-random's {pool['score']:.3f} on the same seed" in text
