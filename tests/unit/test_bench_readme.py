@@ -190,3 +190,23 @@ def test_the_one_evokd_pool_pair_is_quoted_from_its_committed_files():
     pool = next(r for r in base["runs"]["pool-random"] if r["seed"] == run["seed"])
     text = " ".join(README.read_text(encoding="utf-8").split())
     assert f"evokd-pool {run['score']:.3f} against pool-random's {pool['score']:.3f} on the same seed" in text
+
+
+def test_the_step_rule_is_quoted_from_the_committed_tables_it_reads():
+    from evokd.bench.decide import dev_verdict
+    from evokd.bench.methods import LONG_STEPS
+    from evokd.settings import MIN_STEPS
+
+    assert MIN_STEPS == {"ner": LONG_STEPS, "classification": 40}  # what the verdicts below decided
+
+    def runs(name: str) -> dict:
+        return json.loads((RESULTS / "min-steps-dev" / f"{name}.json").read_text(encoding="utf-8"))["runs"]
+
+    text = " ".join(README.read_text(encoding="utf-8").split())
+    for verdict, adopted in (
+        (dev_verdict(runs("wnut16"), "seed-only-long", pairs=5), True),
+        (dev_verdict(runs("rotten_tomatoes"), "seed-only-long", runs("bbc_news"), pairs=10), False),
+    ):
+        assert verdict["adopt"] is adopted
+        low, high = verdict["interval"]
+        assert f"{verdict['dev_difference']:+.3f} [{low:+.3f}, {high:+.3f}]" in text
