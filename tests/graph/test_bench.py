@@ -103,7 +103,7 @@ def test_quick_bench_writes_reports_within_budget_and_reruns_from_cache(
         assert [r["budgets"][-1]["score"] for r in runs] == [r["score"] for r in runs], method
     assert set(METHOD_NAMES) == set(methods(2))  # every method `evokd bench --methods` accepts, and no other
     teacherless = {m for m, method in methods(2).items() if not method.uses_teacher}
-    assert teacherless == {"seed-only", "setfit"}
+    assert teacherless == {"seed-only", "seed-only-long", "setfit"}
     assert {m: summary["methods"][m]["tokens_mean"] for m in teacherless} == {m: 0 for m in teacherless}
     assert [m for m in ran if m not in teacherless and summary["methods"][m]["tokens_mean"] == 0] == []
     # Equal labelled data: every method saw the 2 seeds, except the dev-feedback variant, which says how many more.
