@@ -207,7 +207,7 @@ def summarise(
         "against_best_baseline": paired(runs),
         "over_texts": texts or {},
         "runs": runs,
-        "notes": notes(s, runs, ref, bench.label_words, s.task_of(dataset)),
+        "notes": notes(s, runs, ref, s.task_of(dataset)),
     }
 
 
@@ -221,11 +221,10 @@ def selected(protocol: str | None) -> str:
     return "last round" if protocol == "few-shot" else "dev-selected"
 
 
-def notes(
-    s: Settings, runs: dict[str, list[dict]], refs: dict[str, dict], label_words: int | None, kind: str
-) -> list[str]:
+def notes(s: Settings, runs: dict[str, list[dict]], refs: dict[str, dict], kind: str) -> list[str]:
     """How to read the numbers (``kind``: the dataset's task kind): selection, budgets, labelled data, the
     references, and budget warnings."""
+    label_words = bench_task(adapter_for(kind)).label_words
     few_shot = protocol_of(runs) == "few-shot"
     if few_shot:
         epoch, pick = (
@@ -524,11 +523,9 @@ def redraw(path: Path) -> dict:
     fields = {f.name for f in dataclasses.fields(Settings)}
     s = Settings(**{k: v for k, v in st.items() if k in fields})
     runs = summary["runs"]
-    kind = s.task_of(summary["dataset"])
-    label_words = bench_task(adapter_for(kind)).label_words
     summary |= {
         "against_best_baseline": paired(runs),
-        "notes": notes(s, runs, summary["references"], label_words, kind),
+        "notes": notes(s, runs, summary["references"], s.task_of(summary["dataset"])),
     }
     write_json(path, summary)
     write_text(path.with_suffix(".md"), markdown(summary))

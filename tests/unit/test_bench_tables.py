@@ -107,10 +107,8 @@ def test_the_table_says_how_often_hard_and_easy_texts_fooled_the_student():
 
 def test_a_table_of_references_alone_explains_no_method_recipe():
     teacher = {"n": 425, "of": 425}
-    alone = notes(Settings(), {}, {"teacher": teacher}, None, "classification")
+    alone = notes(Settings(), {}, {"teacher": teacher}, "classification")
     assert len(alone) == 1 and alone[0].startswith("teacher: zero-shot labels on the same test texts")
-    with_runs = notes(
-        Settings(), {"pool-random": [run(1, 0.6, "few-shot")]}, {"teacher": teacher}, None, "classification"
-    )
+    with_runs = notes(Settings(), {"pool-random": [run(1, 0.6, "few-shot")]}, {"teacher": teacher}, "classification")
     assert with_runs[0].startswith("Every method trains") and "last round within the budget" in with_runs[0]
     assert with_runs[-1] == alone[0]
