@@ -91,16 +91,15 @@ def final_pass(
     return row, predicted
 
 
+def paired_by_seed(per_seed: list[dict[str, dict]], a: str, b: str) -> dict[str, dict]:
+    """``a`` minus ``b`` on dev and on test, paired by seed (``per_seed``: each seed's {name: {split: score}})."""
+    return {split: difference(b, [one[a][split] - one[b][split] for one in per_seed]) for split in ("dev", "test")}
+
+
 def against_first(rows: list[dict], students: list[str]) -> dict[str, dict]:
     """Each later student minus the first, paired by seed on the same labels, on dev and on test."""
     first, *others = (student_name(x) for x in students)
-    return {
-        other: {
-            split: difference(first, [r["final_pass"][other][split] - r["final_pass"][first][split] for r in rows])
-            for split in ("dev", "test")
-        }
-        for other in others
-    }
+    return {other: paired_by_seed([r["final_pass"] for r in rows], other, first) for other in others}
 
 
 def cells_parser(prog: str, doc: str | None) -> argparse.ArgumentParser:
@@ -180,17 +179,18 @@ def summary(dataset: str, method: str, students: list[str], rows: list[dict], te
         "runs": rows,
         "dev_wins": sum(g > 0 for g in gains),
         "mean_dev_difference": round(sum(gains) / len(gains), 4),
-        "over_seeds": {name: over_seeds(rows, name) for name in (student_name(x) for x in students)},
+        "over_seeds": {name: over_seeds([r["final_pass"] for r in rows], name) for name in map(student_name, students)},
         "against_first_student": against_first(rows, students),
         "over_texts": texts or {},
     }
 
 
-def over_seeds(rows: list[dict], name: str) -> dict[str, dict]:
-    """One student's dev and test scores over the seeds: mean, std and Student-t 95 % interval."""
+def over_seeds(per_seed: list[dict[str, dict]], name: str) -> dict[str, dict]:
+    """One student's (or arm's) dev and test scores over the seeds (``per_seed``: each seed's {name: {split:
+    score}}): mean, std and Student-t 95 % interval."""
     out = {}
     for split in ("dev", "test"):
-        values = [r["final_pass"][name][split] for r in rows]
+        values = [one[name][split] for one in per_seed]
         mean, std = mean_std(values)
         out[split] = {"mean": round(mean, 4), "std": round(std, 4), "interval": interval(values)}
     return out

@@ -23,16 +23,18 @@ from typing import Any
 
 import torch
 
-from evokd.bench.final_pass import cells_parser, over_seeds
+from evokd.bench.final_pass import cells_parser, over_seeds, paired_by_seed
 from evokd.bench.methods import methods
 from evokd.bench.over_texts import intervals, scored_data, scored_predictions
 from evokd.bench.settings import Settings
-from evokd.bench.tables import described, difference, machine
+from evokd.bench.tables import described, machine
+from evokd.handoff.card import point
 from evokd.handoff.retrain import labels_of, scores
 from evokd.records import read_jsonl, write_json
 from evokd.services import services
 from evokd.student import model
 from evokd.student.recipe import fit
+from evokd.student.train import predict
 from evokd.tasks import head_for
 
 BASELINE = "seed-only"  # the cell the control's first pass reproduces
@@ -60,8 +62,8 @@ def control(s: Settings, work: Path, dataset: str, method: str, seed: int) -> tu
     for rnd, n in enumerate(steps):
         if n:  # a round that accepted nothing trained nothing
             fit(net, shots, dataclasses.replace(ctx, min_steps=n), rnd, None)
-        if rnd == 0:
-            first = scores(net, ds, ctx.max_length)[0]["test"]
+        if rnd == 0:  # seed-only's student: test alone is what the check compares
+            first = point(ds.task, ds.test, predict(net, ds.test, max_length=ctx.max_length))
     scored, predicted = scores(net, ds, ctx.max_length)
     row = {
         "seed": seed,
@@ -81,15 +83,7 @@ def control(s: Settings, work: Path, dataset: str, method: str, seed: int) -> tu
 def summary(dataset: str, method: str, rows: list[dict], texts: dict) -> dict:
     """The control's JSON over the seeds done so far: the rows, each arm over the seeds, the two paired
     differences on dev and test, and the intervals over seeds and test texts where predictions were kept."""
-    names = [BASELINE, CONTROL, method]
-    by_name = [{"final_pass": r["scores"]} for r in rows]  # the shape `over_seeds` reads
-
-    def paired(a: str, b: str) -> dict[str, dict]:
-        return {
-            split: difference(b, [r["scores"][a][split] - r["scores"][b][split] for r in rows])
-            for split in ("dev", "test")
-        }
-
+    per_seed = [r["scores"] for r in rows]
     return {
         "dataset": dataset,
         "method": method,
@@ -98,9 +92,9 @@ def summary(dataset: str, method: str, rows: list[dict], texts: dict) -> dict:
         "rule": "benchmarks/decisions/passes-control.md",
         "runs": rows,
         "first_pass_is_seed_only": all(abs(r["first_pass_test"] - r["scores"][BASELINE]["test"]) < 5e-4 for r in rows),
-        "over_seeds": {name: over_seeds(by_name, name) for name in names},
-        f"{method} - {CONTROL}": paired(method, CONTROL),
-        f"{CONTROL} - {BASELINE}": paired(CONTROL, BASELINE),
+        "over_seeds": {name: over_seeds(per_seed, name) for name in (BASELINE, CONTROL, method)},
+        f"{method} - {CONTROL}": paired_by_seed(per_seed, method, CONTROL),
+        f"{CONTROL} - {BASELINE}": paired_by_seed(per_seed, CONTROL, BASELINE),
         "over_texts": texts,
     }
 

@@ -64,7 +64,7 @@ def test_students_compare_paired_by_seed_against_the_first_one_named():
 
 def test_each_students_scores_are_summarised_over_the_seeds():
     rows = [{"final_pass": {"mpnet": {"dev": d, "test": t}}} for d, t in ((0.80, 0.79), (0.82, 0.81), (0.84, 0.83))]
-    got = over_seeds(rows, "mpnet")
+    got = over_seeds([r["final_pass"] for r in rows], "mpnet")
     assert got["test"]["mean"] == pytest.approx(0.81) and got["test"]["std"] == pytest.approx(0.02)
     low, high = got["dev"]["interval"]
     assert low < 0.82 < high and high - 0.82 == pytest.approx(0.82 - low)
