@@ -138,6 +138,15 @@ def test_the_headline_quotes_the_shipped_defaults_committed_file(name: str):
     assert f"| {pool['tokens_per_accepted_pool']:,.0f} " in row  # the whole cell's number: "| 46 |", "| 1,101 per"
 
 
+def test_the_headlines_bbc_full_shot_is_its_committed_reference_on_the_same_texts():
+    summary = json.loads((RESULTS / "full-shot-bbc_news" / "bbc_news.json").read_text(encoding="utf-8"))
+    ref = summary["references"]["full-shot"]
+    assert ref["seeds"] == [1] and ref["labelled"] == 1000  # the README says: one seed, 1,000 gold texts
+    headline = README.read_text(encoding="utf-8").split("**Where it stands**")[1].split("\n\n")[1]
+    row = next(line for line in headline.splitlines() if line.startswith("| bbc_news"))
+    assert f"| {ref['score']:.3f}, one seed, {ref['labelled']:,} gold texts (" in row
+
+
 @pytest.mark.parametrize("name", DATASETS)
 def test_the_headlines_teacher_is_its_committed_reference_on_the_same_texts(name: str):
     ref = json.loads((RESULTS / "teacher-label-only" / f"{name}.json").read_text(encoding="utf-8"))["references"]
