@@ -25,6 +25,12 @@ def numbers_in(obj: object) -> set[str]:
     return set()
 
 
+def headline_row(name: str) -> str:
+    """The row for dataset ``name`` in the README's "Where it stands" table."""
+    headline = README.read_text(encoding="utf-8").split("**Where it stands**")[1].split("\n\n")[1]
+    return next(line for line in headline.splitlines() if line.startswith(f"| {name}"))
+
+
 def generated(text: str, name: str) -> str:
     """The block between a dataset's markers in ``text``."""
     return text.split(marker(name, False))[1].split(marker(name, True))[0]
@@ -131,8 +137,7 @@ def test_the_headline_quotes_the_shipped_defaults_committed_file(name: str):
     summary = json.loads((RESULTS / "few-shot-16k-default" / f"{name}.json").read_text(encoding="utf-8"))
     pool = summary["methods"]["pool-random"]
     low, high = pool["score_interval"]
-    headline = README.read_text(encoding="utf-8").split("**Where it stands**")[1].split("\n\n")[1]
-    row = next(line for line in headline.splitlines() if line.startswith(f"| {name}"))
+    row = headline_row(name)
     assert f"**{pool['score_mean']:.3f} ± {pool['score_std']:.3f}** [{low:.3f}, {high:.3f}]" in row
     assert f"seeds {pool['seeds'][0]}-{pool['seeds'][-1]}" in row
     assert f"| {pool['tokens_per_accepted_pool']:,.0f} " in row  # the whole cell's number: "| 46 |", "| 1,101 per"
@@ -142,8 +147,7 @@ def test_the_headlines_bbc_full_shot_is_its_committed_reference_on_the_same_text
     summary = json.loads((RESULTS / "full-shot-bbc_news" / "bbc_news.json").read_text(encoding="utf-8"))
     ref = summary["references"]["full-shot"]
     assert ref["seeds"] == [1] and ref["labelled"] == 1000  # the README says: one seed, 1,000 gold texts
-    headline = README.read_text(encoding="utf-8").split("**Where it stands**")[1].split("\n\n")[1]
-    row = next(line for line in headline.splitlines() if line.startswith("| bbc_news"))
+    row = headline_row("bbc_news")
     assert f"| {ref['score']:.3f}, one seed, {ref['labelled']:,} gold texts (" in row
 
 
@@ -152,8 +156,7 @@ def test_the_headlines_teacher_is_its_committed_reference_on_the_same_texts(name
     ref = json.loads((RESULTS / "teacher-label-only" / f"{name}.json").read_text(encoding="utf-8"))["references"]
     teacher = ref["teacher"]
     assert teacher["n"] == teacher["of"]  # it labelled the whole test split, as every student is scored on
-    headline = README.read_text(encoding="utf-8").split("**Where it stands**")[1].split("\n\n")[1]
-    row = next(line for line in headline.splitlines() if line.startswith(f"| {name}"))
+    row = headline_row(name)
     low, high = teacher["interval"]
     link = f"([teacher-label-only](benchmarks/results/teacher-label-only/{name}.json))"
     assert f"| {teacher['score']:.3f} [{low:.3f}, {high:.3f}] {link}" in row
