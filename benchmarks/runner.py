@@ -307,6 +307,7 @@ def full_shot(s: Settings, dataset: str, seed: int, run_dir: Path, say: Say) -> 
             "dataset": dataset,
             "seed": seed,
             "fingerprint": fp,
+            "protocol": ctx.protocol,  # whether dev picked its epoch: the table's note says which
             "score": test["score"],
             "dev": dev["score"],
             "tokens": 0,

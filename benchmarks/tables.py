@@ -267,10 +267,11 @@ def notes(s: Settings, runs: dict[str, list[dict]], refs: dict[str, dict], kind:
             f"teacher: zero-shot labels on {same}{f', first {label_words} words of each' if label_words else ''}, "
             "95% interval: percentile bootstrap over those texts."
         )
-    if f := refs.get("full-shot"):
+    if f := refs.get("full-shot"):  # results from before the protocol was recorded chose their epoch on dev
+        kept = "the last epoch kept" if f.get("protocol") == "few-shot" else "the epoch chosen on dev"
         out.append(
             f"full-shot: {f['train_examples']:,} train examples, up to {s.full_shot_epochs or s.epochs} epochs "
-            f"with the epoch chosen on dev (epoch kept / epochs run: {', '.join(f['epochs_kept_of_run'])}), "
+            f"with {kept} (epoch kept / epochs run: {', '.join(f['epochs_kept_of_run'])}), "
             f"seeds {', '.join(map(str, f['seeds']))} (mean ± std)."
         )
     for name, rs in runs.items():  # a budget below one round leaves a method at its seed-only score: say so

@@ -112,3 +112,14 @@ def test_a_table_of_references_alone_explains_no_method_recipe():
     with_runs = notes(Settings(), {"pool-random": [run(1, 0.6, "few-shot")]}, {"teacher": teacher}, "classification")
     assert with_runs[0].startswith("Every method trains") and "last round within the budget" in with_runs[0]
     assert with_runs[-1] == alone[0]
+
+
+def test_the_full_shot_note_says_how_its_epoch_was_kept():
+    full = {"train_examples": 1000, "epochs_kept_of_run": ["10/10"], "seeds": [1]}
+    few_shot = notes(Settings(), {}, {"full-shot": {**full, "protocol": "few-shot"}}, "classification")
+    assert few_shot == [
+        "full-shot: 1,000 train examples, up to 10 epochs with the last epoch kept (epoch kept / epochs run: "
+        "10/10), seeds 1 (mean ± std)."
+    ]
+    for older in ({**full, "protocol": "oracle-dev"}, full):  # a result from before the protocol was recorded
+        assert "with the epoch chosen on dev" in notes(Settings(), {}, {"full-shot": older}, "classification")[0]
