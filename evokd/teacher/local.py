@@ -279,8 +279,13 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
-    """Whether nothing listens on ``port`` on loopback now (a server could take it from this one)."""
+    """Whether nothing listens on ``port`` on loopback now (a server could take it from this one).
+
+    SO_REUSEADDR, as the server sets it too: without it the bind fails for up to a minute after the last server on
+    the port stopped (its closed connections wait in TIME_WAIT), so back-to-back benchmarks refused a free port.
+    """
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((LOOPBACK, port))
         except OSError:

@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -298,6 +299,22 @@ def test_a_port_another_server_holds_is_refused_before_starting() -> None:
             managed_server("model.gguf", port=port, command=fake_command),
         ):
             pass
+
+
+def test_a_port_whose_last_server_stopped_is_free_at_once() -> None:
+    """A server that closed a connection leaves it in TIME_WAIT on its port for up to a minute; nothing listens
+    there, so the next benchmark on that fixed port must be let through, and a listening port still refused."""
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the teacher's server does
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            conn, _ = server.accept()
+            conn.close()  # the server closes first: its side of the connection waits in TIME_WAIT
+            client.recv(1)
+        assert not lt.port_is_free(port)  # still listening
+    assert lt.port_is_free(port)
 
 
 def test_early_exit_quotes_the_log() -> None:
