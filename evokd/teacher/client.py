@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar, get_origin
+from urllib.parse import urlparse
 
 import openai
 from langchain_core.language_models import BaseChatModel
@@ -275,6 +276,23 @@ class Teacher:
         self.concurrency = max(1, concurrency)
         self.cache = cache
 
+    def _params(
+        self, rf: dict[str, Any] | None, seed: int | None, logprobs: bool, top: int, max_tokens: int | None
+    ) -> dict[str, Any]:
+        """The extra chat-completion parameters of one request; invoke forwards them to the endpoint."""
+        kwargs: dict[str, Any] = {}
+        if rf is not None:
+            kwargs["response_format"] = rf
+        if seed is not None:
+            kwargs["seed"] = seed
+        if max_tokens is not None:
+            kwargs["max_tokens"] = max_tokens
+            if LEGACY_CAP in (extra := getattr(self.chat, "extra_body", None) or {}):
+                kwargs["extra_body"] = {**extra, LEGACY_CAP: max_tokens}  # the same cap under the older name
+        if logprobs:  # llama.cpp's Python server sends them only when top_logprobs is set too (0: the chosen token)
+            kwargs["logprobs"], kwargs["top_logprobs"] = True, top
+        return kwargs
+
     def _call(
         self,
         prompt: str,
@@ -298,15 +316,7 @@ class Teacher:
         key = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
         if self.cache and (hit := self.cache.get(key)):
             return hit, True
-        kwargs: dict[str, Any] = {}  # extra chat-completion parameters; invoke forwards them to the endpoint
-        if rf is not None:
-            kwargs["response_format"] = rf
-        if seed is not None:
-            kwargs["seed"] = seed
-        if max_tokens is not None:
-            kwargs["max_tokens"] = max_tokens
-        if logprobs:  # llama.cpp's Python server sends them only when top_logprobs is set too (0: the chosen token)
-            kwargs["logprobs"], kwargs["top_logprobs"] = True, top
+        kwargs = self._params(rf, seed, logprobs, top, max_tokens)
         messages: list[BaseMessage] = [SystemMessage(system)] if system else []
         try:
             msg = self.chat.invoke([*messages, HumanMessage(prompt)], **kwargs)
@@ -439,6 +449,20 @@ def _short(e: Exception) -> str:
 TOP_P = 0.95  # llama.cpp's server default, sent explicitly so OpenAI (1.0) and vLLM sample the same way
 
 
+LEGACY_CAP = "max_tokens"  # the reply cap's older request field, which llama-cpp-python's server reads
+
+
+def reply_cap(base_url: str, max_tokens: int) -> dict[str, int]:
+    """The reply cap under its older name, sent beside the ``max_completion_tokens`` langchain-openai sends.
+
+    llama-cpp-python's server reads only ``max_tokens``: without it every cap was ignored and a runaway reply ran
+    to the end of the context (3,742 tokens of one Analyst reply in a 16,000-token benchmark run). OpenAI's own
+    API (no base URL, or an openai.com host) gets the newer name alone.
+    """
+    host = (urlparse(base_url).hostname or "") if base_url else "api.openai.com"
+    return {} if host == "openai.com" or host.endswith(".openai.com") else {LEGACY_CAP: max_tokens}
+
+
 def chat_model(
     base_url: str,
     model: str,
@@ -467,6 +491,7 @@ def chat_model(
         frequency_penalty=0.0,
         presence_penalty=0.0,
         max_tokens=max_tokens,
+        extra_body=reply_cap(base_url, max_tokens) or None,
         timeout=timeout,
         max_retries=max_retries,
     )

@@ -76,7 +76,18 @@ def test_every_openai_sampling_parameter_is_sent_on_every_call():
         "presence_penalty": 0.0,
         "seed": 5,
     }
-    assert body.get("max_tokens", body.get("max_completion_tokens")) == 9
+    # Under both names: llama-cpp-python's server reads only max_tokens, and ignored the cap without it.
+    assert (body["max_tokens"], body["max_completion_tokens"]) == (9, 9)
+
+
+@pytest.mark.parametrize(
+    ("url", "sent"),
+    [("", {}), ("https://api.openai.com/v1", {}), ("http://127.0.0.1:8019/v1", {"max_tokens": 7})],
+)
+def test_the_older_cap_name_goes_to_every_endpoint_but_openais(url: str, sent: dict) -> None:
+    from evokd.teacher.client import reply_cap
+
+    assert reply_cap(url, 7) == sent
 
 
 def test_cli_teacher_check_prints_a_line_per_finding(capsys):
