@@ -59,11 +59,13 @@ def generate(
     seed: int,
     words: int = 0,
     adapter: TaskAdapter | None = None,
+    max_tokens: int | None = None,
 ) -> tuple[list[Sample], list[Reply[GeneratedText]]]:
     """Fill each planned request with a text from the teacher; unparseable replies are rejected.
 
     ``words`` is the typical length of a real text of the data (``$words`` in the prompt). ``adapter`` is the
-    run's (fitted to its data and card: NER's types come with the card's meanings); None means the kind's default."""
+    run's (fitted to its data and card: NER's types come with the card's meanings); None means the kind's default.
+    ``max_tokens`` caps each reply instead of the client's cap (`Context.written_cap`: room for a long text)."""
     summary = str(analysis.get("summary") or "")
     # The Analyst's reply stores weaknesses as {label, pattern} dicts (schemas.Analysis).
     weaknesses = cast("list[dict[str, str]]", analysis.get("weaknesses") or [])
@@ -89,7 +91,8 @@ def generate(
                 words=str(words),
             )
         )
-    replies = teacher.ask_many(texts, GeneratedText, seeds=[seed + i for i in range(len(requests))])
+    reply_seeds = [seed + i for i in range(len(requests))]
+    replies = teacher.ask_many(texts, GeneratedText, seeds=reply_seeds, max_tokens=max_tokens)
     return fill(requests, replies), replies
 
 

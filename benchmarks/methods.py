@@ -48,6 +48,7 @@ def static_batch(
         seed=writer_seed(ctx.seed, rnd),
         words=services(ctx).typical_words,
         adapter=services(ctx).adapter,
+        max_tokens=ctx.written_cap(services(ctx).typical_words),
     )
 
 
@@ -80,7 +81,9 @@ def rephrase_batch(
                 avoid=avoid,
             )
         )
-    replies = teacher.ask_many(texts, GeneratedText, seeds=[writer_seed(ctx.seed, rnd, i) for i in range(n)])
+    reply_seeds = [writer_seed(ctx.seed, rnd, i) for i in range(n)]
+    cap = ctx.written_cap(services(ctx).typical_words)
+    replies = teacher.ask_many(texts, GeneratedText, seeds=reply_seeds, max_tokens=cap)
     return fill(requests, replies), replies
 
 

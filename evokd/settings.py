@@ -373,6 +373,13 @@ class Context:
         if self.dev_feedback and self.protocol != "oracle-dev":
             raise SettingError("dev_feedback shows gold dev labels: give --protocol oracle-dev, or --dev-feedback 0")
 
+    def written_cap(self, words: int) -> int | None:
+        """The reply cap for a written text of about ``words`` words, where ``max_tokens`` is too short for it: room
+        for twice that at 1.5 tokens a word, plus its JSON (a news article needs it, a review does not: None, the
+        client's own cap). Before the cap reached llama.cpp no written text was ever cut; none should be now."""
+        need = 3 * words + 64
+        return need if need > self.max_tokens else None
+
     def critic_call(self) -> LabelStyle:
         """The Critic's labelling call: ``label_call``, but the JSON call where the run brings its own critic
         prompt (label-only has a fixed prompt of its own)."""

@@ -138,6 +138,7 @@ def generator(state: State, runtime: Runtime[Context]) -> dict[str, object]:
             seed=writer_seed(ctx.seed, rnd),
             words=run.typical_words,
             adapter=run.adapter,
+            max_tokens=ctx.written_cap(run.typical_words),
         )
     return {"batch": batch, "stats": {str(rnd): {"generator": cost(replies, elapsed[0])}}}
 

@@ -307,7 +307,7 @@ class Teacher:
         """One request (or a cache hit), and whether it came from the cache.
 
         ``system`` goes before the prompt as a system message; ``top`` asks for that many alternatives per
-        reply token (with ``logprobs``); ``max_tokens`` caps this reply below the client's own cap."""
+        reply token (with ``logprobs``); ``max_tokens`` caps this reply instead of the client's own cap."""
         request: list[object] = [self.model_id, prompt, rf, seed]
         if logprobs:  # only then, so replies cached without log-probabilities keep their keys; "top_logprobs=0"
             request.append(f"logprobs, top_logprobs={top}")  # since a request without it got none from llama.cpp
@@ -357,10 +357,18 @@ class Teacher:
             self.cache.put(key, result)
         return result, False
 
-    def ask(self, prompt: str, schema: type[T], seed: int | None = None, logprobs: bool = False) -> Reply[T]:
+    def ask(
+        self,
+        prompt: str,
+        schema: type[T],
+        seed: int | None = None,
+        logprobs: bool = False,
+        max_tokens: int | None = None,
+    ) -> Reply[T]:
         """Ask once, re-asking on a malformed reply up to ``parse_attempts`` times in all.
 
-        ``logprobs`` asks the endpoint for token log-probabilities (kept in `Reply.token_logprobs`).
+        ``logprobs`` asks the endpoint for token log-probabilities (kept in `Reply.token_logprobs`);
+        ``max_tokens`` caps this reply instead of the client's own cap.
         """
         rf = response_format(schema, self.json_mode)
         reply: Reply[T] = Reply(parsed=None, reason="empty")
@@ -368,7 +376,7 @@ class Teacher:
             # A different seed per attempt so a re-ask is not answered with the same broken reply.
             attempt_seed = None if seed is None else seed + 7919 * attempt
             started = time.perf_counter()
-            c, cached = self._call(prompt, rf, attempt_seed, logprobs)
+            c, cached = self._call(prompt, rf, attempt_seed, logprobs, max_tokens=max_tokens)
             reply.seconds += 0.0 if cached else time.perf_counter() - started
             reply.prompt_tokens += c.prompt_tokens
             reply.completion_tokens += c.completion_tokens
@@ -382,12 +390,17 @@ class Teacher:
         return reply
 
     def ask_many(
-        self, prompts: Sequence[str], schema: type[T], seeds: Sequence[int | None] | None = None, logprobs: bool = False
+        self,
+        prompts: Sequence[str],
+        schema: type[T],
+        seeds: Sequence[int | None] | None = None,
+        logprobs: bool = False,
+        max_tokens: int | None = None,
     ) -> list[Reply[T]]:
         """Ask several prompts concurrently (at most ``concurrency`` in flight), replies in order."""
         seeds = list(seeds) if seeds is not None else [None] * len(prompts)
         return self._concurrently(
-            lambda ps: self.ask(ps[0], schema, ps[1], logprobs), list(zip(prompts, seeds, strict=True))
+            lambda ps: self.ask(ps[0], schema, ps[1], logprobs, max_tokens), list(zip(prompts, seeds, strict=True))
         )
 
     def ask_plain(self, system: str, prompts: Sequence[str], max_tokens: int, top: int) -> list[Reply[BaseModel]]:

@@ -111,3 +111,24 @@ def test_run_with_a_wrong_model_fails_in_seconds_and_writes_nothing(sentiment_di
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "teacher check failed" in err[0] and "--teacher-model" in err[0]
     assert not out.exists()
+
+
+@pytest.mark.parametrize("words", [20, 400])
+def test_a_long_written_text_gets_room_and_a_short_one_the_clients_cap(words: int) -> None:
+    """A news article of ~400 words does not fit the 320-token reply cap: the Generator's request asks for room
+    for it (twice its length), under both names of the cap; a 20-word review keeps the client's cap."""
+    from evokd.agents.generator import generate, plan
+    from evokd.prompts import default
+    from evokd.settings import Context
+    from evokd.task import Task
+    from evokd.teacher.client import Teacher, chat_model
+
+    ctx, task = Context(), Task(kind="classification", labels=("negative", "positive"))
+    prompt = default("classification", "generator")
+    with FakeOpenAI(lambda body: '{"text": "a written text"}') as server:
+        chat = chat_model(server.url, "teacher", temperature=0.8, max_tokens=ctx.max_tokens, timeout=5, max_retries=0)
+        requests = plan(task, {}, 1, 0, 1)
+        cap = ctx.written_cap(words)
+        generate(Teacher(chat, concurrency=1), prompt, task, "d", {}, [], [], requests, 0, words, max_tokens=cap)
+    sent = ctx.max_tokens if words == 20 else 3 * words + 64
+    assert {(b["max_tokens"], b["max_completion_tokens"]) for b in server.requests} == {(sent, sent)}
