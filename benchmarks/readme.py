@@ -12,7 +12,8 @@ and the shorter label prompt, and ``few-shot-recipe/<name>`` from ``few-shot-16k
 beside its full-replay and soft-target variants (``few-shot-soft/bbc_news``: the soft-target pair's bbc_news seeds
 3-5, run later at other code), ``few-shot-default/<name>`` the shipped default with the
 teacher's reference on the same texts (``few-shot-40steps/wnut16``: wnut16's before NER passes ran 200 steps),
-``few-shot-mask/wnut16`` pool-random beside mention masking, and ``min-steps/<name>`` seed-only at 40 and 200 steps.
+``few-shot-mask/wnut16`` pool-random beside mention masking, ``few-shot-gen/rotten_tomatoes`` the generating
+methods (``few-shot-16k-gen/``), and ``min-steps/<name>`` seed-only at 40 and 200 steps.
 Each gives the mean at each budget rung that holds a round, mean ±
 std and the Student-t 95 % interval over seeds at each file's top budget, the paired comparisons recomputed from
 the per-seed scores those files hold, and, for files that hold them, the intervals over seeds and test texts.
@@ -45,6 +46,11 @@ BLOCKS: dict[str, tuple[str, ...]] = {
         for name in DATASETS
     },
     "few-shot-mask/wnut16": ("few-shot-16k-wnut16/wnut16.json",),
+    # the generating methods under the few-shot protocol (benchmarks/decisions/generating-few-shot.md)
+    "few-shot-gen/rotten_tomatoes": (
+        "few-shot-16k-gen/rotten_tomatoes.json",
+        "teacher-label-only/rotten_tomatoes.json",
+    ),
     # wnut16's shipped default before NER passes ran 200 steps (benchmarks/decisions/min-steps.md)
     "few-shot-40steps/wnut16": ("few-shot-16k-wnut16-40steps/wnut16.json", "teacher-label-only/wnut16.json"),
     **{f"min-steps/{name}": (f"min-steps-dev/{name}.json",) for name in DATASETS},  # seed-only at 40 and 200 steps

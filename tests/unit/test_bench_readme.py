@@ -231,3 +231,38 @@ def test_the_step_rule_is_quoted_from_the_committed_tables_it_reads():
         assert verdict["adopt"] is adopted
         low, high = verdict["interval"]
         assert f"{verdict['dev_difference']:+.3f} [{low:+.3f}, {high:+.3f}]" in text
+
+
+def generating() -> tuple[dict, dict]:
+    """The generating methods' committed file and the shipped default's (pool-random on the same seeds)."""
+    ours = json.loads((RESULTS / "few-shot-16k-gen" / "rotten_tomatoes.json").read_text(encoding="utf-8"))
+    base = json.loads((RESULTS / "few-shot-16k-default" / "rotten_tomatoes.json").read_text(encoding="utf-8"))
+    return ours, base
+
+
+def test_the_generating_loop_against_the_pool_is_quoted_from_both_committed_files():
+    """evokd and pool-random share seeds (so shots) but not code: the README pairs them from the two files."""
+    from evokd.bench.tables import compared, difference
+
+    ours, base = generating()
+    pool = {r["seed"]: r["score"] for r in base["runs"]["pool-random"]}
+    diffs = [r["score"] - pool[r["seed"]] for r in ours["runs"]["evokd"]]
+    assert len(diffs) == 5
+    text = " ".join(README.read_text(encoding="utf-8").split())
+    assert compared("evokd vs pool-random", difference("pool-random", diffs)) in text
+
+
+def test_the_generating_loops_hard_texts_and_its_swings_are_quoted_from_its_committed_file():
+    ours, _ = generating()
+    m = ours["methods"]["evokd"]
+    text = " ".join(README.read_text(encoding="utf-8").split())
+    assert f"{m['hard_fooled']} of {m['hard_accepted']} times" in text
+    assert f"its easy ones {m['easy_fooled']} of {m['easy_accepted']}" in text
+    # The largest fall of the test score from one round to the next, over every evokd run.
+    falls = [
+        (a["test"]["score"] - b["test"]["score"], run["seed"], b["round"])
+        for run in ours["runs"]["evokd"]
+        for a, b in zip(run["rounds_run"], run["rounds_run"][1:], strict=False)
+    ]
+    fall, seed, rnd = max(falls)
+    assert f"by up to {fall:.2f} (seed {seed}, round {rnd})" in text
