@@ -24,6 +24,7 @@ METHOD_NAMES = (
     "pool-random-all",
     "pool-random-hard",
     "pool-random-mask",
+    "pool-random-oracle",
     "seed-only-long",
 )
 REFERENCES = ("full-shot", "teacher")

@@ -279,6 +279,14 @@ def methods(per_round: int) -> dict[str, Method]:
                 kinds=("ner",),
             ),
             Method(
+                "pool-random-oracle",
+                "pool-random under the oracle-dev protocol: the dev split's gold labels choose each pass's epoch, "
+                "the round kept and when to stop (the ablation of issue 23: what gold dev labels are worth; "
+                "they are counted in its labelled texts)",
+                build_graph,
+                {"per_round": 0, "query": "random", "protocol": "oracle-dev", **POOL},
+            ),
+            Method(
                 "evokd-pool",
                 "the evokd settings plus the pool texts the student is least sure of, labelled each "
                 "round; the Analyst also sees them",

@@ -125,6 +125,7 @@ VARIANTS = {
     "pool-random-soft": "pool-random",  # the committed tables from before soft targets became the default
     "pool-random-hard": "pool-random",
     "pool-random-mask": "pool-random",
+    "pool-random-oracle": "pool-random",  # the same picks, gold dev labels deciding: what they are worth
     "seed-only-long": "seed-only",
 }
 
@@ -252,6 +253,12 @@ def notes(s: Settings, runs: dict[str, list[dict]], refs: dict[str, dict], kind:
             "'labelled texts' is what the teacher and student saw with gold labels: the k-shot seeds, plus the dev "
             "texts shown to the Analyst each round in a dev-feedback variant (an upper bound: rounds x texts shown).",
         ]
+    oracle_rows = sorted({m for m, rs in runs.items() if any(gold_labels(r) for r in rs)})
+    if few_shot and oracle_rows:  # an ablation inside a few-shot table: its rows decided otherwise
+        out.append(
+            f"{', '.join(oracle_rows)} ran under the oracle-dev protocol: the dev split's gold labels (the oracle "
+            "dev column) chose each pass's epoch and the round kept at each rung, and 'labelled texts' counts them."
+        )
     if s.eval_limit:
         out.append(
             f"Dev and test are the first {s.eval_limit} examples of each split (the splits are seeded shuffles), "

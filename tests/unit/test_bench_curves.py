@@ -141,6 +141,9 @@ def test_pool_methods_differ_only_in_how_texts_are_picked_and_the_noise_step():
     mask = ms["pool-random-mask"].overrides  # mention masking: NER only, off by default
     assert {k: v for k, v in mask.items() if k != "mask_mentions"} == pool["pool-random"] and mask["mask_mentions"]
     assert not Context().mask_mentions and ms["pool-random-mask"].kinds == ("ner",)
+    oracle = ms["pool-random-oracle"].overrides  # the oracle-dev ablation: only the protocol differs
+    assert {k: v for k, v in oracle.items() if k != "protocol"} == pool["pool-random"]
+    assert oracle["protocol"] == "oracle-dev" and Context().protocol == "few-shot"
     # No pool method sets its own round size: the benchmark runs what `evokd run --pool` runs.
     assert not any({"pool_per_round", "pool_growth"} & set(m.overrides) for m in ms.values())
     shared = {k: pool["pool-active"][k] for k in ("pool", "label_batch")}

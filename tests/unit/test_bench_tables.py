@@ -123,3 +123,12 @@ def test_the_full_shot_note_says_how_its_epoch_was_kept():
     ]
     for older in ({**full, "protocol": "oracle-dev"}, full):  # a result from before the protocol was recorded
         assert "with the epoch chosen on dev" in notes(Settings(), {}, {"full-shot": older}, "classification")[0]
+
+
+def test_an_oracle_dev_row_in_a_few_shot_table_is_named_in_the_notes():
+    few = {"pool-random": [run(1, 0.6, "few-shot")]}
+    assert not any("oracle-dev protocol" in line for line in notes(Settings(), few, {}, "classification"))
+    mixed = {**few, "pool-random-oracle": [run(1, 0.62, "oracle-dev")]}
+    said = [line for line in notes(Settings(), mixed, {}, "classification") if "oracle-dev protocol" in line]
+    assert len(said) == 1 and said[0].startswith("pool-random-oracle ran under the oracle-dev protocol")
+    assert summarise_method(mixed["pool-random-oracle"], None)["labelled_max"] == 2 + 300
