@@ -13,7 +13,8 @@ beside its full-replay and soft-target variants (``few-shot-soft/bbc_news``: the
 3-5, run later at other code), ``few-shot-default/<name>`` the shipped default with the
 teacher's reference on the same texts (``few-shot-40steps/wnut16``: wnut16's before NER passes ran 200 steps),
 ``few-shot-mask/wnut16`` pool-random beside mention masking, ``few-shot-gen/rotten_tomatoes`` the generating
-methods (``few-shot-16k-gen/``), and ``min-steps/<name>`` seed-only at 40 and 200 steps.
+methods (``few-shot-16k-gen/``), ``few-shot-oracle/rotten_tomatoes`` pool-random beside its oracle-dev ablation
+(``few-shot-16k-oracle/``), and ``min-steps/<name>`` seed-only at 40 and 200 steps.
 Each gives the mean at each budget rung that holds a round, mean ±
 std and the Student-t 95 % interval over seeds at each file's top budget, the paired comparisons recomputed from
 the per-seed scores those files hold, and, for files that hold them, the intervals over seeds and test texts.
@@ -49,6 +50,11 @@ BLOCKS: dict[str, tuple[str, ...]] = {
     # the generating methods under the few-shot protocol (benchmarks/decisions/generating-few-shot.md)
     "few-shot-gen/rotten_tomatoes": (
         "few-shot-16k-gen/rotten_tomatoes.json",
+        "teacher-label-only/rotten_tomatoes.json",
+    ),
+    # pool-random beside its oracle-dev ablation at one code (benchmarks/decisions/oracle-dev-column.md)
+    "few-shot-oracle/rotten_tomatoes": (
+        "few-shot-16k-oracle/rotten_tomatoes.json",
         "teacher-label-only/rotten_tomatoes.json",
     ),
     # wnut16's shipped default before NER passes ran 200 steps (benchmarks/decisions/min-steps.md)

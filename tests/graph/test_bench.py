@@ -106,10 +106,14 @@ def test_quick_bench_writes_reports_within_budget_and_reruns_from_cache(
     assert teacherless == {"seed-only", "seed-only-long", "setfit"}
     assert {m: summary["methods"][m]["tokens_mean"] for m in teacherless} == {m: 0 for m in teacherless}
     assert [m for m in ran if m not in teacherless and summary["methods"][m]["tokens_mean"] == 0] == []
-    # Equal labelled data: every method saw the 2 seeds, except the dev-feedback variant, which says how many more.
+    # Equal labelled data: every method saw the 2 seeds, except the dev-feedback variant and the oracle-dev
+    # ablation, which say how many more (the dev texts shown; the gold dev labels that decided).
     labelled = {m: v["labelled_max"] for m, v in summary["methods"].items()}
-    assert {m: n for m, n in labelled.items() if m != "evokd-devfb"} == {m: 2 for m in labelled if m != "evokd-devfb"}
+    more = {"evokd-devfb", "pool-random-oracle"}
+    assert {m: n for m, n in labelled.items() if m not in more} == {m: 2 for m in labelled if m not in more}
     assert labelled["evokd-devfb"] > 2
+    oracle = summary["methods"]["pool-random-oracle"]
+    assert oracle["gold_labels"] > 0 and labelled["pool-random-oracle"] == 2 + oracle["gold_labels"]
     teacher = summary["references"]["teacher"]
     test_texts = len(read_jsonl(sentiment_dir / "test.jsonl"))
     assert (teacher["n"], teacher["of"]) == (6, test_texts)  # the first 6 of the whole test split every method scores

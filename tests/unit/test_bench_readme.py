@@ -266,3 +266,40 @@ def test_the_generating_loops_hard_texts_and_its_swings_are_quoted_from_its_comm
     ]
     fall, seed, rnd = max(falls)
     assert f"by up to {fall:.2f} (seed {seed}, round {rnd})" in text
+
+
+def rung_differences() -> dict[int, list[float]]:
+    """pool-random-oracle minus pool-random at each rung, per seed, from their committed file."""
+    ours = json.loads((RESULTS / "few-shot-16k-oracle" / "rotten_tomatoes.json").read_text(encoding="utf-8"))
+    rungs = {
+        m: {r["seed"]: {b["budget"]: b["score"] for b in r["budgets"]} for r in ours["runs"][m]}
+        for m in ("pool-random", "pool-random-oracle")
+    }
+    base, oracle = rungs["pool-random"], rungs["pool-random-oracle"]
+    return {b: [oracle[s][b] - base[s][b] for s in oracle] for b in oracle[next(iter(oracle))]}
+
+
+def test_what_gold_dev_labels_are_worth_is_quoted_from_its_committed_file():
+    from evokd.bench.tables import difference
+
+    diffs = rung_differences()
+    text = " ".join(README.read_text(encoding="utf-8").split())
+    means = [f"+{difference('pool-random', diffs[b])['delta_mean']:.3f} at {b // 1000}k" for b in (1000, 2000, 4000)]
+    assert ", ".join(means) in text
+    at_8k = difference("pool-random", diffs[8000])
+    low, high = at_8k["interval"]
+    assert f"+{at_8k['delta_mean']:.3f} at 8k" in text and f"([{low:+.3f}, {high:+.3f}]" in text
+    assert not at_8k["covers_zero"] and all(
+        difference("pool-random", diffs[b])["covers_zero"] for b in (1000, 2000, 4000)
+    )
+
+
+def test_the_oracle_tables_pool_random_repeats_the_shipped_defaults_seeds():
+    ours = json.loads((RESULTS / "few-shot-16k-oracle" / "rotten_tomatoes.json").read_text(encoding="utf-8"))
+    base = json.loads((RESULTS / "few-shot-16k-default" / "rotten_tomatoes.json").read_text(encoding="utf-8"))
+    shipped = {r["seed"]: r["score"] for r in base["runs"]["pool-random"]}
+    here = {r["seed"]: r["score"] for r in ours["runs"]["pool-random"]}
+    assert sorted(here) == [1, 2, 3, 4] and all(shipped[s] == v for s, v in here.items())
+    assert "seeds 1-4 here repeat the shipped default's table (commit ae5a934) to the digit" in " ".join(
+        README.read_text(encoding="utf-8").split()
+    )
