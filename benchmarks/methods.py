@@ -280,9 +280,9 @@ def methods(per_round: int) -> dict[str, Method]:
             ),
             Method(
                 "pool-random-oracle",
-                "pool-random under the oracle-dev protocol: the dev split's gold labels choose each pass's epoch, "
-                "the round kept and when to stop (the ablation of issue 23: what gold dev labels are worth; "
-                "they are counted in its labelled texts)",
+                "pool-random under the oracle-dev protocol: the dev split's gold labels choose each pass's epoch "
+                "and the round kept (pool runs have no patience, so the budget still stops them; the ablation of "
+                "issue 23: what gold dev labels are worth; they are counted in its labelled texts)",
                 build_graph,
                 {"per_round": 0, "query": "random", "protocol": "oracle-dev", **POOL},
             ),
