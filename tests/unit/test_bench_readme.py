@@ -31,6 +31,11 @@ def headline_row(name: str) -> str:
     return next(line for line in headline.splitlines() if line.startswith(f"| {name}"))
 
 
+def committed(path: str) -> dict:
+    """A committed result file under benchmarks/results/, parsed."""
+    return json.loads((RESULTS / path).read_text(encoding="utf-8"))
+
+
 def generated(text: str, name: str) -> str:
     """The block between a dataset's markers in ``text``."""
     return text.split(marker(name, False))[1].split(marker(name, True))[0]
@@ -95,7 +100,7 @@ def test_tables_from_before_the_protocols_count_the_gold_dev_labels_they_read():
 
 
 def test_the_student_size_table_quotes_its_committed_file():
-    size = json.loads((RESULTS / "student-size-rotten_tomatoes.json").read_text(encoding="utf-8"))
+    size = committed("student-size-rotten_tomatoes.json")
     text = README.read_text(encoding="utf-8")
     for name in ("default", "mpnet"):
         test = size["over_seeds"][name]["test"]
@@ -107,7 +112,7 @@ def test_the_student_size_table_quotes_its_committed_file():
 
 
 def test_the_bbc_student_size_table_quotes_its_committed_file():
-    size = json.loads((RESULTS / "student-size-bbc_news.json").read_text(encoding="utf-8"))
+    size = committed("student-size-bbc_news.json")
     row = next(
         line for line in README.read_text(encoding="utf-8").splitlines() if line.startswith("| minus the teacher")
     )
@@ -124,7 +129,7 @@ def test_the_bbc_student_size_table_quotes_its_committed_file():
     assert (
         f"**mpnet − MiniLM on the same labels: {paired['delta_mean']:+.3f} [{low:+.3f}, {high:+.3f}] on test**" in text
     )
-    later = json.loads((RESULTS / "student-size-bbc_news-seeds4-5.json").read_text(encoding="utf-8"))
+    later = committed("student-size-bbc_news-seeds4-5.json")
     paired, against = later["against_first_student"]["mpnet"]["test"], later["over_texts"]["mpnet vs teacher"]
     low, high = paired["interval"]
     assert f"mpnet − MiniLM {paired['delta_mean']:+.3f} [{low:+.3f}, {high:+.3f}]" in text
@@ -134,7 +139,7 @@ def test_the_bbc_student_size_table_quotes_its_committed_file():
 
 @pytest.mark.parametrize("name", DATASETS)
 def test_the_headline_quotes_the_shipped_defaults_committed_file(name: str):
-    summary = json.loads((RESULTS / "few-shot-16k-default" / f"{name}.json").read_text(encoding="utf-8"))
+    summary = committed(f"few-shot-16k-default/{name}.json")
     pool = summary["methods"]["pool-random"]
     low, high = pool["score_interval"]
     row = headline_row(name)
@@ -144,7 +149,7 @@ def test_the_headline_quotes_the_shipped_defaults_committed_file(name: str):
 
 
 def test_the_headlines_bbc_full_shot_is_its_committed_reference_on_the_same_texts():
-    summary = json.loads((RESULTS / "full-shot-bbc_news" / "bbc_news.json").read_text(encoding="utf-8"))
+    summary = committed("full-shot-bbc_news/bbc_news.json")
     ref = summary["references"]["full-shot"]
     assert ref["seeds"] == [1] and ref["labelled"] == 1000  # the README says: one seed, 1,000 gold texts
     row = headline_row("bbc_news")
@@ -153,7 +158,7 @@ def test_the_headlines_bbc_full_shot_is_its_committed_reference_on_the_same_text
 
 @pytest.mark.parametrize("name", DATASETS)
 def test_the_headlines_teacher_is_its_committed_reference_on_the_same_texts(name: str):
-    ref = json.loads((RESULTS / "teacher-label-only" / f"{name}.json").read_text(encoding="utf-8"))["references"]
+    ref = committed(f"teacher-label-only/{name}.json")["references"]
     teacher = ref["teacher"]
     assert teacher["n"] == teacher["of"]  # it labelled the whole test split, as every student is scored on
     row = headline_row(name)
@@ -164,7 +169,7 @@ def test_the_headlines_teacher_is_its_committed_reference_on_the_same_texts(name
 
 @pytest.mark.parametrize("name", ["bbc_news", "wnut16"])
 def test_student_against_teacher_is_quoted_from_its_committed_file(name: str):
-    over = json.loads((RESULTS / f"over-texts-{name}.json").read_text(encoding="utf-8"))["over_texts"]
+    over = committed(f"over-texts-{name}.json")["over_texts"]
     pool, against, alone = over["pool-random"], over["pool-random vs teacher"], over["seed-only vs teacher"]
     counted = f"| {name} ({pool['seeds']} seeds, {pool['texts']} "  # the row names the seeds and texts it covers
     row = next(line for line in README.read_text(encoding="utf-8").splitlines() if line.startswith(counted))
@@ -184,7 +189,7 @@ def test_the_recipes_dev_rule_is_quoted_from_its_committed_file():
 
 @pytest.mark.parametrize("name", ["wnut16", "bbc_news", "rotten_tomatoes"])
 def test_the_training_passes_control_is_quoted_from_its_committed_file(name: str):
-    control = json.loads((RESULTS / f"passes-control-{name}.json").read_text(encoding="utf-8"))
+    control = committed(f"passes-control-{name}.json")
     assert control["first_pass_is_seed_only"]  # the control trains as the loop does: its first pass is seed-only
     counted = f"| {name} ({len(control['runs'])} seeds) |"
     row = next(line for line in README.read_text(encoding="utf-8").splitlines() if line.startswith(counted))
@@ -197,16 +202,16 @@ def test_the_training_passes_control_is_quoted_from_its_committed_file(name: str
 
 def test_the_rerun_cells_behind_the_rotten_tomatoes_control_repeat_the_committed_default():
     """The control ran on a rerun of the default's cells; the README says they repeated its scores to the digit."""
-    control = json.loads((RESULTS / "passes-control-rotten_tomatoes.json").read_text(encoding="utf-8"))
-    base = json.loads((RESULTS / "few-shot-16k-default" / "rotten_tomatoes.json").read_text(encoding="utf-8"))
+    control = committed("passes-control-rotten_tomatoes.json")
+    base = committed("few-shot-16k-default/rotten_tomatoes.json")
     for arm in ("seed-only", "pool-random"):
-        committed = {r["seed"]: r["score"] for r in base["runs"][arm]}
-        assert {r["seed"]: r["scores"][arm]["test"] for r in control["runs"]} == committed
+        shipped = {r["seed"]: r["score"] for r in base["runs"][arm]}
+        assert {r["seed"]: r["scores"][arm]["test"] for r in control["runs"]} == shipped
 
 
 def test_the_one_evokd_pool_pair_is_quoted_from_its_committed_files():
-    ours = json.loads((RESULTS / "few-shot-16k-evokd-pool" / "rotten_tomatoes.json").read_text(encoding="utf-8"))
-    base = json.loads((RESULTS / "few-shot-16k-default" / "rotten_tomatoes.json").read_text(encoding="utf-8"))
+    ours = committed("few-shot-16k-evokd-pool/rotten_tomatoes.json")
+    base = committed("few-shot-16k-default/rotten_tomatoes.json")
     (run,) = ours["runs"]["evokd-pool"]
     pool = next(r for r in base["runs"]["pool-random"] if r["seed"] == run["seed"])
     text = " ".join(README.read_text(encoding="utf-8").split())
@@ -221,7 +226,7 @@ def test_the_step_rule_is_quoted_from_the_committed_tables_it_reads():
     assert MIN_STEPS == {"ner": LONG_STEPS, "classification": 40}  # what the verdicts below decided
 
     def runs(name: str) -> dict:
-        return json.loads((RESULTS / "min-steps-dev" / f"{name}.json").read_text(encoding="utf-8"))["runs"]
+        return committed(f"min-steps-dev/{name}.json")["runs"]
 
     text = " ".join(README.read_text(encoding="utf-8").split())
     for verdict, adopted in (
@@ -235,8 +240,8 @@ def test_the_step_rule_is_quoted_from_the_committed_tables_it_reads():
 
 def generating() -> tuple[dict, dict]:
     """The generating methods' committed file and the shipped default's (pool-random on the same seeds)."""
-    ours = json.loads((RESULTS / "few-shot-16k-gen" / "rotten_tomatoes.json").read_text(encoding="utf-8"))
-    base = json.loads((RESULTS / "few-shot-16k-default" / "rotten_tomatoes.json").read_text(encoding="utf-8"))
+    ours = committed("few-shot-16k-gen/rotten_tomatoes.json")
+    base = committed("few-shot-16k-default/rotten_tomatoes.json")
     return ours, base
 
 
@@ -270,7 +275,7 @@ def test_the_generating_loops_hard_texts_and_its_swings_are_quoted_from_its_comm
 
 def rung_differences() -> dict[int, list[float]]:
     """pool-random-oracle minus pool-random at each rung, per seed, from their committed file."""
-    ours = json.loads((RESULTS / "few-shot-16k-oracle" / "rotten_tomatoes.json").read_text(encoding="utf-8"))
+    ours = committed("few-shot-16k-oracle/rotten_tomatoes.json")
     rungs = {
         m: {r["seed"]: {b["budget"]: b["score"] for b in r["budgets"]} for r in ours["runs"][m]}
         for m in ("pool-random", "pool-random-oracle")
@@ -295,8 +300,8 @@ def test_what_gold_dev_labels_are_worth_is_quoted_from_its_committed_file():
 
 
 def test_the_oracle_tables_pool_random_repeats_the_shipped_defaults_seeds():
-    ours = json.loads((RESULTS / "few-shot-16k-oracle" / "rotten_tomatoes.json").read_text(encoding="utf-8"))
-    base = json.loads((RESULTS / "few-shot-16k-default" / "rotten_tomatoes.json").read_text(encoding="utf-8"))
+    ours = committed("few-shot-16k-oracle/rotten_tomatoes.json")
+    base = committed("few-shot-16k-default/rotten_tomatoes.json")
     shipped = {r["seed"]: r["score"] for r in base["runs"]["pool-random"]}
     here = {r["seed"]: r["score"] for r in ours["runs"]["pool-random"]}
     assert sorted(here) == [1, 2, 3, 4] and all(shipped[s] == v for s, v in here.items())
